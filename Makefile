@@ -1,0 +1,63 @@
+# ordo - build, test, fuzz.
+#   make            release build: build/ordo
+#   make test       unit + integration tests (tests/run.sh)
+#   make san        the same tests under ASan + UBSan (build-san/)
+#   make fuzz       libFuzzer targets (clang), short run
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread
+LDLIBS  += -ljpeg -lspng -lwebp -lwebpdemux -lgif -lexif -lsqlite3 -lzip -lcrypto \
+           -lxxhash -lmicrohttpd -lopenblas -lm -lpthread
+
+LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+# Kernels for one instruction set live in files named *_avx512.c / *_avx2.c
+# and are only called after a run-time CPU check.
+$(BUILD)/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
+$(BUILD)/%_avx2.o:   CFLAGS += -mavx2 -mfma
+
+all: $(BUILD)/ordo $(TEST_BIN)
+
+$(BUILD)/ordo: $(CLI_OBJ) $(BUILD)/libordo.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/libordo.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libordo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libordo.a $(LDFLAGS) $(LDLIBS)
+
+test: all
+	BUILD=$(BUILD) tests/run.sh
+
+san:
+	$(MAKE) BUILD=build-san OPT=-O1 \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
+	BUILD=build-san ORDO_SANITIZED=1 tests/run.sh
+
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(filter-out src/cli/%,$(wildcard src/*/*.c src/*/*.h))
+	@mkdir -p build-fuzz
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(filter-out %_avx512.c %_avx2.c,$(LIB_SRC)) $(LDLIBS) -DORDO_NO_SIMD
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all test san fuzz clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,40 @@
+/* net.h - EfficientNet-Lite0/1/2 inference: the whole contract.
+ *
+ * Built from a state_dict (see pth.h) with batch norm folded into the
+ * convolutions at load time. Input is NHWC float, already preprocessed
+ * ((pixel - 127) / 128). Output: 1000 ImageNet logits and the 1280-d
+ * embedding (the global average pool before the classifier) per image.
+ * Kernels are chosen at run time from the CPU's features (AVX-512, AVX2,
+ * portable C). A net is used by one caller at a time; it runs its own
+ * worker threads.
+ */
+#ifndef ORDO_NET_H
+#define ORDO_NET_H
+
+#include "base/err.h"
+#include "nn/pth.h"
+
+typedef struct ordo_net ordo_net;
+
+#define ORDO_NET_CLASSES 1000
+#define ORDO_NET_EMBED 1280
+
+/* "lite0", "lite1", "lite2" -> input size (224, 240, 260), or 0 if unknown. */
+int ordo_net_model_size(const char *model);
+
+/* Builds the network for `model` from a parsed state_dict; validates every
+ * expected tensor's presence and shape. threads <= 0 means all cores. */
+ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
+                          int threads, ordo_err *err);
+void ordo_net_free(ordo_net *net);
+
+int ordo_net_input_size(const ordo_net *net);
+const char *ordo_net_model(const ordo_net *net);
+const char *ordo_net_kernel(const ordo_net *net);   /* "avx512", "avx2", "c" */
+
+/* Runs n images. in: n*S*S*3 floats (NHWC). logits: n*1000; embed: n*1280
+ * or NULL. Returns 0, or -1 with err set. */
+int ordo_net_forward(ordo_net *net, const float *in, int n,
+                     float *logits, float *embed, ordo_err *err);
+
+#endif
