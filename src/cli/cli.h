@@ -1,0 +1,15 @@
+/* cli.h - the ordo subcommands. Each is `int cli_<name>(int argc, char **argv)`
+ * with argv[0] the subcommand name; it returns the process exit status and is
+ * the only layer that prints. Shared option parsing lives in cli_util.c. */
+#ifndef ORDO_CLI_H
+#define ORDO_CLI_H
+
+int cli_classify(int argc, char **argv);
+
+/* Helpers shared by the subcommands (cli_util.c). */
+
+/* Parses a positive integer option value; prints an error and returns -1 on
+ * bad input. */
+int cli_parse_int(const char *opt, const char *s, int lo, int hi, int *out);
+
+#endif
