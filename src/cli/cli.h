@@ -12,4 +12,7 @@ int cli_classify(int argc, char **argv);
  * bad input. */
 int cli_parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 
+/* Number of online cores (at least 1): the default thread count. */
+int cli_default_threads(void);
+
 #endif

@@ -1,0 +1,47 @@
+/* main.c - `ordo SUBCOMMAND ...`: dispatch and top-level help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define ORDO_VERSION "0.1.0"
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+static const cli_command commands[] = {
+    {"classify", cli_classify, "print the top ImageNet classes of images (files or folders)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "ordo %s - choose which photos to label next\n\n"
+            "usage: ordo COMMAND [OPTIONS] [ARGS]\n\n"
+            "commands:\n", ORDO_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'ordo COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ordo %s\n", ORDO_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "ordo: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
