@@ -18,13 +18,26 @@ int ordo_err_set(ordo_err *err, const char *fmt, ...)
 int ordo_err_wrap(ordo_err *err, const char *fmt, ...)
 {
     if (err) {
-        char prefix[ORDO_ERR_MAX], old[ORDO_ERR_MAX];
+        char old[ORDO_ERR_MAX];
+        memcpy(old, err->msg, sizeof old);
+        old[sizeof old - 1] = 0;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(prefix, sizeof prefix, fmt, ap);
+        int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
-        memcpy(old, err->msg, sizeof old);
-        snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+        /* Append ": old", truncating the old message if it does not fit. */
+        size_t used = n < 0 ? 0 : (size_t)n < sizeof err->msg ? (size_t)n : sizeof err->msg - 1;
+        size_t room = sizeof err->msg - 1 - used;
+        if (room >= 2) {
+            memcpy(err->msg + used, ": ", 2);
+            used += 2;
+            room -= 2;
+            size_t ol = strlen(old);
+            if (ol > room) ol = room;
+            memcpy(err->msg + used, old, ol);
+            used += ol;
+        }
+        err->msg[used] = 0;
     }
     return -1;
 }
