@@ -1,0 +1,236 @@
+/* store.h - the ordo project: one SQLite database plus two matrix side files.
+ *
+ * Layout of a project rooted at DIR:
+ *   DIR/.ordo/ordo.db       SQLite (WAL mode): every table below
+ *   DIR/.ordo/embed.f16     embeddings: row `slot` = 1280 IEEE half floats (LE)
+ *   DIR/.ordo/logits.f16    ImageNet logits: row `slot` = 1000 half floats (LE)
+ * The matrices are raw rows with no header so they can be memory-mapped and
+ * read at disk speed; their shape is in the `meta` table.
+ *
+ * Crash safety (SIGKILL or power loss at any moment): SQLite is the truth.
+ * Matrix rows are written (pwrite, then fdatasync when durable) *before* the
+ * transaction that references them commits, at slots >= the committed
+ * `next_slot`. A crash leaves at most unreferenced garbage past next_slot,
+ * which the next writer overwrites. A committed row never changes its slot:
+ * re-scanning a changed file writes a new slot (copy on write).
+ *
+ * Tables (schema version 1; other modules add their own tables with their
+ * prefix through ordo_store_db(), and must write inside ordo_store_begin /
+ * ordo_store_commit so they share the one write transaction discipline):
+ *   meta(key TEXT PRIMARY KEY, value)        model, schema, next_slot, dims
+ *   scans(id, started, finished, roots, model, seen, processed, failed, missing)
+ *   images(id, hash BLOB UNIQUE, slot, width, height, format,
+ *          top_class0..4, top_prob0..4, max_prob, margin, entropy,
+ *          sports, nfiles, created_scan)
+ *       One row per distinct content (XXH3-128 of the file bytes) that was
+ *       decoded and classified. `nfiles` = files currently present with this
+ *       content (0 = every copy is missing; its labels are kept).
+ *   files(id, path BLOB UNIQUE, size, mtime_ns, hash, image_id, state,
+ *         error_kind, error, seen_scan, scan_id)
+ *       One row per path seen. path is the raw bytes of the absolute path
+ *       (names may be invalid UTF-8). state: 0 ok, 1 failed (error_kind and
+ *       error say why), 2 missing (was there, gone at a later full walk).
+ *   labels(id, image_id, label, annotator, source, reason, created)
+ *       Append-only label events (issue "learn"); the current label of an
+ *       image is its newest event. Defined here so status can count it.
+ *
+ * Threads: an ordo_store handle is used by one thread at a time; open one
+ * handle per thread (SQLite WAL lets readers run beside the one writer).
+ */
+#ifndef ORDO_STORE_H
+#define ORDO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef struct ordo_store ordo_store;   /* opaque */
+
+#define ORDO_STORE_DIRNAME ".ordo"
+#define ORDO_STORE_EMBED 1280
+#define ORDO_STORE_LOGITS 1000
+#define ORDO_STORE_TOPK 5
+
+/* ---- finding, creating, opening a project ------------------------------ */
+
+/* Resolves the project directory: `flag` (--project) if non-NULL, else
+ * $ORDO_PROJECT, else the current directory or its nearest ancestor holding
+ * a .ordo/ folder (like git). Writes the absolute directory to out. Fails
+ * with a message naming `ordo init` when none is found. */
+int ordo_store_find(const char *flag, char *out, size_t cap, ordo_err *err);
+
+/* Creates DIR/.ordo and its database (DIR must exist). model may be NULL
+ * (recorded at the first scan) or "lite0"/"lite1"/"lite2". Fails if a
+ * project already exists there. */
+int ordo_store_init(const char *dir, const char *model, ordo_err *err);
+
+enum {
+    ORDO_STORE_RDONLY = 1,    /* never write (status, rank, readers) */
+    ORDO_STORE_FAST = 2       /* skip fdatasync of side files (benchmarks,
+                                 tests); still SIGKILL-safe, not power-safe */
+};
+
+/* Opens the project at dir (the folder holding .ordo/). */
+ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err);
+void ordo_store_close(ordo_store *s);
+
+const char *ordo_store_dir(const ordo_store *s);   /* the project root */
+
+/* The raw SQLite connection (sqlite3 *), for modules that own tables. */
+void *ordo_store_db(ordo_store *s);
+
+/* ---- the model --------------------------------------------------------- */
+
+/* Copies the recorded model ("" if none yet) into out. */
+int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err);
+
+/* Records model if none is recorded; fails with a clear message if a
+ * different one is. */
+int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err);
+
+/* ---- write transactions ------------------------------------------------ */
+
+/* BEGIN IMMEDIATE (waits for other writers) / COMMIT (after syncing the
+ * side files) / ROLLBACK. Every ordo_store_put_* call must be inside. */
+int ordo_store_begin(ordo_store *s, ordo_err *err);
+int ordo_store_commit(ordo_store *s, ordo_err *err);
+void ordo_store_rollback(ordo_store *s);
+
+/* ---- scans --------------------------------------------------------------- */
+
+/* Starts a scan record (own transaction); returns its id (> 0) or -1. */
+int64_t ordo_store_scan_begin(ordo_store *s, const char *roots, const char *model,
+                              ordo_err *err);
+
+typedef struct ordo_store_scan_counts {
+    int64_t seen, processed, failed, missing;
+} ordo_store_scan_counts;
+
+/* Closes a scan record (own transaction) with its counts. */
+int ordo_store_scan_end(ordo_store *s, int64_t scan_id,
+                        const ordo_store_scan_counts *c, ordo_err *err);
+
+/* ---- files and images (the scan's writes) ------------------------------ */
+
+/* What a walker needs to decide whether a path must be (re)scanned. */
+typedef struct ordo_store_file_info {
+    int64_t id;            /* 0 if the path is unknown */
+    int64_t size, mtime_ns;
+    int state;             /* ORDO_STORE_OK / FAILED / MISSING */
+    char error_kind[32];   /* for failed files */
+} ordo_store_file_info;
+
+enum { ORDO_STORE_OK = 0, ORDO_STORE_FAILED = 1, ORDO_STORE_MISSING = 2 };
+
+/* Looks a path up (no transaction needed). info->id = 0 if unknown. */
+int ordo_store_file_get(ordo_store *s, const char *path, ordo_store_file_info *info,
+                        ordo_err *err);
+
+/* The summary of one image's 1000 logits that ranking needs. */
+typedef struct ordo_store_scores {
+    int top_class[ORDO_STORE_TOPK];   /* class indices, most probable first */
+    float top_prob[ORDO_STORE_TOPK];
+    float max_prob;                   /* = top_prob[0] */
+    float margin;                     /* top_prob[0] - top_prob[1] */
+    float entropy;                    /* -sum p ln p over 1000 classes (nats) */
+} ordo_store_scores;
+
+/* Softmax of n logits (n >= 2) summarised. probs (n floats) may be NULL;
+ * otherwise it receives the softmax. */
+void ordo_store_summarize(const float *logits, int n, ordo_store_scores *out,
+                          float *probs);
+
+/* One scanned file, decoded and classified. */
+typedef struct ordo_store_image_in {
+    const char *path;          /* absolute; raw bytes */
+    int64_t size, mtime_ns;
+    unsigned char hash[16];    /* XXH3-128 of the content, canonical (BE) */
+    int width, height;         /* original pixel size (orientation applied) */
+    const char *format;        /* "jpeg", ... */
+    const float *logits;       /* 1000 */
+    const float *embed;        /* 1280 */
+    float sports;              /* sports prior in [0,1], or NAN if unknown */
+    int64_t scan_id;
+} ordo_store_image_in;
+
+/* Records an ok file. If an image with the same hash exists, the file is
+ * linked to it (a duplicate; logits/embed are ignored), else a new image row
+ * and matrix slot are written. A path already known is updated. Writes the
+ * image id to *image_id if non-NULL. */
+int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in,
+                         int64_t *image_id, ordo_err *err);
+
+/* Checks whether content with this hash is already stored as an image. */
+int ordo_store_has_hash(ordo_store *s, const unsigned char hash[16], ordo_err *err);
+
+/* Records a failed file. kind is a short category ("decode", "not_image",
+ * "empty", "unreadable", "vanished", "loop", "too_large", ...); msg the
+ * one-line reason. hash may be NULL. */
+int ordo_store_put_failed(ordo_store *s, const char *path, int64_t size,
+                          int64_t mtime_ns, const unsigned char *hash,
+                          const char *kind, const char *msg, int64_t scan_id,
+                          ordo_err *err);
+
+/* Marks an unchanged file as seen by this scan (state unchanged). */
+int ordo_store_touch(ordo_store *s, int64_t file_id, int64_t scan_id, ordo_err *err);
+
+/* After a complete walk of root (a directory or file, absolute): marks every
+ * file under it not seen by scan_id as missing. Adds the number to *n. */
+int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id,
+                            int64_t *n, ordo_err *err);
+
+/* ---- reading back (ranking, learning, server) -------------------------- */
+
+/* One distinct, successfully classified image with at least one present
+ * file: what ranking iterates over. */
+typedef struct ordo_store_item {
+    int64_t id;                /* images.id */
+    int64_t slot;              /* row in the embedding / logit matrices */
+    ordo_store_scores s;
+    float sports;              /* NAN if not computed */
+} ordo_store_item;
+
+/* Every such image in id order, in one read transaction. *items is malloc'd
+ * (free() it). 1M images read in about a second. */
+int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err *err);
+
+/* Read-only maps of the matrices: rows [0, *rows) are addressable; every
+ * slot returned by ordo_store_items before this call is < *rows. Valid until
+ * ordo_store_close. Half floats; convert with ordo_store_f16_to_f32. */
+const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err);
+const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err);
+
+void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n);
+void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n);
+
+/* A path of the image (the present file with the lowest id); out gets the
+ * raw bytes NUL-terminated. Fails if the image has no present file. */
+int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
+                          ordo_err *err);
+
+/* ---- status -------------------------------------------------------------- */
+
+#define ORDO_STORE_STATUS_KINDS 16
+#define ORDO_STORE_STATUS_TOP 10
+
+typedef struct ordo_store_status {
+    char model[16];
+    int64_t files;        /* present files (ok + failed) */
+    int64_t ok;           /* present files classified */
+    int64_t failed;       /* present files that failed */
+    int64_t images;       /* distinct classified contents with a present file */
+    int64_t duplicates;   /* present ok files whose content another file has */
+    int64_t missing;      /* files gone since a scan saw them */
+    int64_t labeled;      /* images with at least one label event */
+    int64_t scans;
+    double last_scan;     /* unix time the newest finished scan ended, 0 if none */
+    int nkinds;
+    struct { char kind[32]; int64_t count; } failed_by[ORDO_STORE_STATUS_KINDS];
+    int ntop;             /* top-1 classes over present images, most first */
+    struct { int cls; int64_t count; } top[ORDO_STORE_STATUS_TOP];
+} ordo_store_status;
+
+int ordo_store_get_status(ordo_store *s, ordo_store_status *st, ordo_err *err);
+
+#endif
