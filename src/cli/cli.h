@@ -5,6 +5,7 @@
 #define ORDO_CLI_H
 
 int cli_classify(int argc, char **argv);
+int cli_weights(int argc, char **argv);    /* cmd_weights.c: install, list */
 
 /* Helpers shared by the subcommands (cli_util.c). */
 
