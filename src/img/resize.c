@@ -1,0 +1,215 @@
+/* resize.c - the network's input: bicubic resize of the shorter side to
+ * round(size / crop_frac), centre crop, (p - 127) / 128.
+ *
+ * It reproduces, to the bit, what the reference pipeline computes:
+ * torchvision Resize(S, BICUBIC) + CenterCrop(size) on a PIL image, i.e.
+ * Pillow's Image.resize(BICUBIC): a separable convolution with the Keys cubic
+ * (a = -0.5) whose support widens by the scale factor when downscaling
+ * (antialiasing), weights normalised and rounded to 22-bit fixed point, a
+ * horizontal pass rounded and clamped to uint8, then a vertical pass.
+ * Written from the description of the method (Pillow docs, "Resample.c" is
+ * not copied). Only the output pixels inside the crop are computed, which
+ * gives the same values (each output pixel depends only on its own centre)
+ * and keeps extreme aspect ratios (1 x 60000) cheap. */
+#include "img/img_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREC_BITS 22  /* 32 - 8 - 2: leaves headroom for sums of 8-bit values */
+
+static double cubic(double x)
+{
+    const double a = -0.5;  /* Keys 1981; the value PIL and torchvision use */
+    if (x < 0) x = -x;
+    if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0;
+}
+
+typedef struct kernel {
+    int ksize;
+    int *first;    /* first input index per output */
+    int *count;    /* taps per output */
+    int32_t *k;    /* ksize weights per output, fixed point */
+} kernel;
+
+static void kernel_free(kernel *kn)
+{
+    free(kn->first);
+    free(kn->count);
+    free(kn->k);
+}
+
+/* Weights for outputs [o0, o0 + n) of a resize of in_size pixels spanning
+ * in_extent (== in_size unless DCT-scaled) to out_size. */
+static int kernel_make(kernel *kn, int in_size, double in_extent, int64_t out_size,
+                       int64_t o0, int n, ordo_err *err)
+{
+    double scale = in_extent / (double)out_size;
+    double fscale = scale < 1.0 ? 1.0 : scale;
+    double support = 2.0 * fscale;
+    double ss = 1.0 / fscale;  /* multiply by the reciprocal, as the reference does */
+    kn->ksize = (int)ceil(support) * 2 + 1;
+    kn->first = malloc(sizeof(int) * (size_t)n);
+    kn->count = malloc(sizeof(int) * (size_t)n);
+    kn->k = calloc((size_t)n * kn->ksize, sizeof(int32_t));
+    double *w = malloc(sizeof(double) * (size_t)kn->ksize);
+    if (!kn->first || !kn->count || !kn->k || !w) {
+        free(w);
+        kernel_free(kn);
+        return ordo_err_set(err, "out of memory for resize weights");
+    }
+    for (int i = 0; i < n; i++) {
+        double center = ((double)(o0 + i) + 0.5) * scale;
+        /* truncation toward zero, then clamping, as in the reference */
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        if (xmax > kn->ksize) xmax = kn->ksize;
+        double ww = 0;
+        for (int x = 0; x < xmax; x++) {
+            w[x] = cubic((x + xmin - center + 0.5) * ss);
+            ww += w[x];
+        }
+        int32_t *k = kn->k + (size_t)i * kn->ksize;
+        for (int x = 0; x < xmax; x++) {
+            double v = ww != 0.0 ? w[x] / ww : w[x];
+            v *= (double)(1 << PREC_BITS);
+            k[x] = (int32_t)(v < 0 ? v - 0.5 : v + 0.5);
+        }
+        kn->first[i] = xmin;
+        kn->count[i] = xmax;
+    }
+    free(w);
+    return 0;
+}
+
+static inline unsigned char clip8(int32_t v)
+{
+    v >>= PREC_BITS;  /* arithmetic shift: floor, as the reference */
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* round() as Python 3 does it (half to even), for CenterCrop's offsets. */
+static int64_t half_even_div2(int64_t d)
+{
+    if (d % 2 == 0) return d / 2;
+    int64_t f = d / 2;
+    return f % 2 == 0 ? f : f + 1;
+}
+
+/* The declared size (fw, fh) and the extent the decoded pixels cover in it,
+ * in decoded pixels. libjpeg scales by num/8 and rounds the size up, so a
+ * 375-pixel side at 6/8 gives 282 pixels spanning 281.25. */
+static void decoded_extent(const ordo_image *im, int *fw, int *fh, double *ew, double *eh)
+{
+    *fw = im->w;
+    *fh = im->h;
+    *ew = im->w;
+    *eh = im->h;
+    if (im->orig_w <= 0 || im->orig_h <= 0 || (im->orig_w == im->w && im->orig_h == im->h))
+        return;
+    for (int num = 1; num < 8; num++) {
+        if ((int)(((int64_t)im->orig_w * num + 7) / 8) == im->w &&
+            (int)(((int64_t)im->orig_h * num + 7) / 8) == im->h) {
+            *fw = im->orig_w;
+            *fh = im->orig_h;
+            *ew = im->orig_w * (double)num / 8.0;
+            *eh = im->orig_h * (double)num / 8.0;
+            return;
+        }
+    }
+}
+
+int ordo_img_min_side_for(int size, float crop_frac)
+{
+    if (size <= 0) return 0;
+    if (!(crop_frac > 0.0f) || crop_frac > 1.0f) return size;
+    int s = (int)floor((double)size / (double)crop_frac + 0.5);
+    return s < size ? size : s;
+}
+
+int ordo_img_preprocess(const ordo_image *im, int size, float crop_frac, float *out,
+                        ordo_err *err)
+{
+    if (!im || !im->rgb || im->w <= 0 || im->h <= 0)
+        return ordo_err_set(err, "preprocess: empty image");
+    if (size <= 0 || size > 4096 || !(crop_frac > 0.0f) || crop_frac > 1.0f || !out)
+        return ordo_err_set(err, "preprocess: bad size %d or crop fraction %g", size,
+                            (double)crop_frac);
+    int w = im->w, h = im->h;
+    /* Geometry comes from the declared size, so that a JPEG decoded with DCT
+     * scaling is resized to the same output grid as a full decode would be:
+     * the decoded image then spans ext_w x ext_h of the output's frame. */
+    double ext_w, ext_h;
+    int fw, fh;
+    decoded_extent(im, &fw, &fh, &ext_w, &ext_h);
+    int64_t s = ordo_img_min_side_for(size, crop_frac);
+    int64_t shrt = fw < fh ? fw : fh, lng = fw < fh ? fh : fw;
+    /* torchvision: int(S * long / short), a truncated double division */
+    int64_t nl = (int64_t)((double)(s * lng) / (double)shrt);
+    int64_t ow = fw <= fh ? s : nl, oh = fw <= fh ? nl : s;
+    int64_t left = half_even_div2(ow - size), top = half_even_div2(oh - size);
+
+    kernel kh, kv;
+    memset(&kh, 0, sizeof kh);
+    memset(&kv, 0, sizeof kv);
+    if (kernel_make(&kh, w, ext_w, ow, left, size, err)) return -1;
+    if (kernel_make(&kv, h, ext_h, oh, top, size, err)) { kernel_free(&kh); return -1; }
+    int need_h = ow != w || ext_w != (double)w, need_v = oh != h || ext_h != (double)h;
+
+    /* Input rows the vertical pass reads. */
+    int y0 = kv.first[0], y1 = kv.first[size - 1] + kv.count[size - 1];
+    if (!need_v) { y0 = (int)top; y1 = (int)top + size; }
+    int rows = y1 - y0;
+    int tw = need_h ? size : w;   /* width of the horizontal pass's output */
+    int tx0 = need_h ? 0 : (int)left;
+    unsigned char *tmp = malloc((size_t)rows * tw * 3);
+    if (!tmp) {
+        kernel_free(&kh);
+        kernel_free(&kv);
+        return ordo_err_set(err, "out of memory for resize");
+    }
+    for (int r = 0; r < rows; r++) {
+        const unsigned char *src = im->rgb + (size_t)(y0 + r) * w * 3;
+        unsigned char *dst = tmp + (size_t)r * tw * 3;
+        if (!need_h) { memcpy(dst, src, (size_t)w * 3); continue; }
+        for (int x = 0; x < size; x++) {
+            const int32_t *k = kh.k + (size_t)x * kh.ksize;
+            const unsigned char *p = src + (size_t)kh.first[x] * 3;
+            int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
+            for (int i = 0; i < kh.count[x]; i++) {
+                s0 += p[3 * i] * k[i];
+                s1 += p[3 * i + 1] * k[i];
+                s2 += p[3 * i + 2] * k[i];
+            }
+            dst[3 * x] = clip8(s0);
+            dst[3 * x + 1] = clip8(s1);
+            dst[3 * x + 2] = clip8(s2);
+        }
+    }
+    for (int y = 0; y < size; y++) {
+        float *o = out + (size_t)y * size * 3;
+        if (!need_v) {
+            const unsigned char *p = tmp + ((size_t)y * tw + tx0) * 3;
+            for (int i = 0; i < size * 3; i++) o[i] = ((float)p[i] - 127.0f) / 128.0f;
+            continue;
+        }
+        const int32_t *k = kv.k + (size_t)y * kv.ksize;
+        const unsigned char *base = tmp + ((size_t)(kv.first[y] - y0) * tw + tx0) * 3;
+        size_t pitch = (size_t)tw * 3;
+        for (int i = 0; i < size * 3; i++) {
+            int32_t acc = 1 << (PREC_BITS - 1);
+            for (int j = 0; j < kv.count[y]; j++) acc += base[j * pitch + i] * k[j];
+            o[i] = ((float)clip8(acc) - 127.0f) / 128.0f;
+        }
+    }
+    free(tmp);
+    kernel_free(&kh);
+    kernel_free(&kv);
+    return 0;
+}
