@@ -841,11 +841,16 @@ static int cmp_by_name(const void *a, const void *b, void *ctx)
     return strcmp(p->t[*(const int *)a].name, p->t[*(const int *)b].name);
 }
 
+static int check_magic(pm *m, const pv *v)
+{
+    if (!(v->type == PV_BIGINT && v->u.s.n == sizeof pth_magic &&
+          !memcmp(v->u.s.p, pth_magic, sizeof pth_magic)))
+        return ordo_err_set(m->err, "not a legacy PyTorch file (bad magic number)");
+    return 0;
+}
+
 static int check_header(pm *m, pv *const v[3])
 {
-    if (!((v[0]->type == PV_BIGINT && v[0]->u.s.n == sizeof pth_magic &&
-           !memcmp(v[0]->u.s.p, pth_magic, sizeof pth_magic))))
-        return ordo_err_set(m->err, "not a legacy PyTorch file (bad magic number)");
     if (v[1]->type != PV_INT || v[1]->u.i != 1001)
         return ordo_err_set(m->err, "unsupported PyTorch protocol version");
     if (want_type(m, v[2], PV_DICT, "sys_info") < 0)
@@ -872,10 +877,16 @@ ordo_pth *ordo_pth_parse(const unsigned char *buf, size_t len, ordo_err *err)
     pm m = {.buf = buf, .len = len, .err = err};
     ordo_pth *p = NULL;
     pv *hdr[3], *sd, *keys;
-    for (int i = 0; i < 3; i++)
-        if (run_pickle(&m, &hdr[i]) < 0)
-            goto fail;
-    if (check_header(&m, hdr) < 0 || run_pickle(&m, &sd) < 0 || run_pickle(&m, &keys) < 0)
+    /* Check the magic number before anything else, so that a file of some
+     * other kind gets "not a PyTorch file" rather than an opcode error. */
+    if (run_pickle(&m, &hdr[0]) < 0) {
+        ordo_err_wrap(err, "not a legacy PyTorch file");
+        goto fail;
+    }
+    if (check_magic(&m, hdr[0]) < 0)
+        goto fail;
+    if (run_pickle(&m, &hdr[1]) < 0 || run_pickle(&m, &hdr[2]) < 0 ||
+        check_header(&m, hdr) < 0 || run_pickle(&m, &sd) < 0 || run_pickle(&m, &keys) < 0)
         goto fail;
     if (want_type(&m, sd, PV_DICT, "state_dict") < 0 || read_storages(&m, keys) < 0)
         goto fail;
