@@ -6,6 +6,7 @@
 
 int cli_classify(int argc, char **argv);
 int cli_weights(int argc, char **argv);    /* cmd_weights.c: install, list */
+int cli_classes(int argc, char **argv);    /* cmd_classes.c: list classes, --under SYNSET */
 
 /* Helpers shared by the subcommands (cli_util.c). */
 
