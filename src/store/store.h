@@ -197,7 +197,8 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
 
 /* Read-only maps of the matrices: rows [0, *rows) are addressable; every
  * slot returned by ordo_store_items before this call is < *rows. Valid until
- * ordo_store_close. Half floats; convert with ordo_store_f16_to_f32. */
+ * the next call of the same function or ordo_store_close. Half floats;
+ * convert with ordo_store_f16_to_f32. */
 const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err);
 const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err);
 

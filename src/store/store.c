@@ -1,0 +1,1116 @@
+/* store.c - the project store: SQLite + memory-mapped f16 matrices.
+ * See store.h for the layout and the crash-safety argument. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 1
+
+enum {
+    ST_FILE_GET, ST_FILE_GET_FULL, ST_IMG_BY_HASH, ST_IMG_INS, ST_FILE_INS,
+    ST_FILE_UPD, ST_NFILES, ST_TOUCH, ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_FILE_GET] = "SELECT id, size, mtime_ns, state, coalesce(error_kind,'') "
+                    "FROM files WHERE path = ?1",
+    [ST_FILE_GET_FULL] = "SELECT id, image_id, state FROM files WHERE path = ?1",
+    [ST_IMG_BY_HASH] = "SELECT id FROM images WHERE hash = ?1",
+    [ST_IMG_INS] = "INSERT INTO images(hash, slot, width, height, format, "
+                   "top_class0, top_class1, top_class2, top_class3, top_class4, "
+                   "top_prob0, top_prob1, top_prob2, top_prob3, top_prob4, "
+                   "max_prob, margin, entropy, sports, nfiles, scan_id) VALUES "
+                   "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,0,?20)",
+    [ST_FILE_INS] = "INSERT INTO files(path, size, mtime_ns, hash, image_id, state, "
+                    "error_kind, error, seen_scan, scan_id) "
+                    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?9)",
+    [ST_FILE_UPD] = "UPDATE files SET size=?2, mtime_ns=?3, hash=?4, image_id=?5, "
+                    "state=?6, error_kind=?7, error=?8, seen_scan=?9, scan_id=?9 "
+                    "WHERE id=?1",
+    [ST_NFILES] = "UPDATE images SET nfiles = nfiles + ?2 WHERE id = ?1",
+    [ST_TOUCH] = "UPDATE files SET seen_scan = ?2 WHERE id = ?1",
+};
+
+typedef struct store_map {
+    void *addr;
+    size_t len;
+} store_map;
+
+struct ordo_store {
+    char *dir;
+    sqlite3 *db;
+    int flags;
+    sqlite3_stmt *st[ST_COUNT];
+    int in_txn;
+    int64_t next_slot, committed_slot;   /* next_slot moves inside a txn */
+    int dirty_rows;                       /* rows written since begin */
+    int fd_embed, fd_logits;              /* -1 until the first write */
+    uint16_t *scratch;                    /* one f16 row (max of both) */
+    store_map map_embed, map_logits;
+    uint16_t empty;                       /* what an empty map points to */
+};
+
+/* ---- half floats ---------------------------------------------------------
+ * IEEE 754 binary16, round to nearest even (the conversion F16C does). */
+
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u)                       /* inf, nan (kept quiet) */
+        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
+    if (ax >= 0x477ff000u)                       /* rounds past 65504 */
+        return (uint16_t)(sign | 0x7c00u);
+    if (ax < 0x38800000u) {                      /* below 2^-14: subnormal */
+        if (ax < 0x33000000u)                    /* below 2^-25: zero */
+            return (uint16_t)sign;
+        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        int shift = 126 - (int)(ax >> 23);       /* 14 .. 24 */
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1)))
+            r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
+        r++;                                     /* may carry into the exponent: correct */
+    return (uint16_t)(sign | r);
+}
+
+static float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    if (e == 0) {
+        if (!m) {
+            x = sign;
+        } else {                                 /* subnormal: normalise */
+            e = 113;
+            while (!(m & 0x400u)) { m <<= 1; e--; }
+            x = sign | (e << 23) | ((m & 0x3ffu) << 13);
+        }
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else {
+        x = sign | ((e + 112) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = f32_to_f16(in[i]);
+}
+
+void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = f16_to_f32(in[i]);
+}
+
+/* ---- scores ----------------------------------------------------------- */
+
+void ordo_store_summarize(const float *logits, int n, ordo_store_scores *out, float *probs)
+{
+    float mx = logits[0];
+    for (int i = 1; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    /* Softmax with the max subtracted; entropy from the same sums:
+     * H = ln Z - sum e_i (l_i - mx) / Z, with e_i = exp(l_i - mx). */
+    double z = 0, ez = 0;
+    for (int i = 0; i < n; i++) {
+        double d = (double)logits[i] - mx, e = exp(d);
+        z += e;
+        ez += e * d;
+    }
+    out->entropy = (float)(log(z) - ez / z);
+    if (probs)
+        for (int i = 0; i < n; i++)
+            probs[i] = (float)(exp((double)logits[i] - mx) / z);
+    /* Top-K by insertion (K = 5): ties keep the lower class index first. */
+    int k = n < ORDO_STORE_TOPK ? n : ORDO_STORE_TOPK;
+    int idx[ORDO_STORE_TOPK];
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        if (have == k && logits[i] <= logits[idx[k - 1]])
+            continue;
+        int j = have < k ? have++ : k - 1;
+        while (j > 0 && logits[idx[j - 1]] < logits[i]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    for (int j = 0; j < ORDO_STORE_TOPK; j++) {
+        out->top_class[j] = j < k ? idx[j] : -1;
+        out->top_prob[j] = j < k ? (float)(exp((double)logits[idx[j]] - mx) / z) : 0.0f;
+    }
+    out->max_prob = out->top_prob[0];
+    out->margin = out->top_prob[0] - out->top_prob[1];
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static int db_fail(ordo_store *s, ordo_err *err, const char *what)
+{
+    return ordo_err_set(err, "database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int exec(ordo_store *s, const char *sql, ordo_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ordo_err_set(err, "database: %s", msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static double now_unix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p) return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+static int is_project(const char *dir)
+{
+    char *p = path_join(dir, ORDO_STORE_DIRNAME "/ordo.db");
+    if (!p) return 0;
+    struct stat st;
+    int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    free(p);
+    return ok;
+}
+
+static int copy_out(char *out, size_t cap, const char *s, ordo_err *err)
+{
+    size_t n = strlen(s);
+    if (n + 1 > cap)
+        return ordo_err_set(err, "path too long: %s", s);
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+static int checked_project(const char *dir, const char *from, char *out, size_t cap,
+                           ordo_err *err)
+{
+    char *abs = realpath(dir, NULL);
+    if (!abs)
+        return ordo_err_set(err, "%s (%s): %s", dir, from, strerror(errno));
+    if (!is_project(abs)) {
+        ordo_err_set(err, "%s (%s) is not an ordo project; create one with `ordo init %s`",
+                     dir, from, dir);
+        free(abs);
+        return -1;
+    }
+    int rc = copy_out(out, cap, abs, err);
+    free(abs);
+    return rc;
+}
+
+int ordo_store_find(const char *flag, char *out, size_t cap, ordo_err *err)
+{
+    if (flag && *flag)
+        return checked_project(flag, "--project", out, cap, err);
+    const char *env = getenv("ORDO_PROJECT");
+    if (env && *env)
+        return checked_project(env, "$ORDO_PROJECT", out, cap, err);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return ordo_err_set(err, "current directory: %s", strerror(errno));
+    /* Walk up like git: the nearest ancestor holding .ordo/ordo.db. */
+    for (;;) {
+        if (is_project(cwd)) {
+            int rc = copy_out(out, cap, cwd, err);
+            free(cwd);
+            return rc;
+        }
+        char *slash = strrchr(cwd, '/');
+        if (!slash || !strcmp(cwd, "/"))
+            break;
+        if (slash == cwd)
+            cwd[1] = 0;   /* the parent is the root directory */
+        else
+            *slash = 0;
+    }
+    free(cwd);
+    return ordo_err_set(err, "no ordo project here or in any parent directory; create one "
+                             "with `ordo init [DIR]`, or name it with --project DIR or "
+                             "$ORDO_PROJECT");
+}
+
+/* ---- schema ---------------------------------------------------------------- */
+
+static const char schema_sql[] =
+    "PRAGMA journal_mode=WAL;"
+    "BEGIN;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE scans(id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL,"
+    " roots TEXT, model TEXT, seen INTEGER, processed INTEGER, failed INTEGER,"
+    " missing INTEGER);"
+    "CREATE TABLE images(id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+    " slot INTEGER NOT NULL UNIQUE, width INTEGER, height INTEGER, format TEXT,"
+    " top_class0 INTEGER, top_class1 INTEGER, top_class2 INTEGER, top_class3 INTEGER,"
+    " top_class4 INTEGER, top_prob0 REAL, top_prob1 REAL, top_prob2 REAL, top_prob3 REAL,"
+    " top_prob4 REAL, max_prob REAL, margin REAL, entropy REAL, sports REAL,"
+    " nfiles INTEGER NOT NULL DEFAULT 0, scan_id INTEGER);"
+    "CREATE TABLE files(id INTEGER PRIMARY KEY, path BLOB NOT NULL UNIQUE,"
+    " size INTEGER, mtime_ns INTEGER, hash BLOB, image_id INTEGER REFERENCES images(id),"
+    " state INTEGER NOT NULL, error_kind TEXT, error TEXT, seen_scan INTEGER,"
+    " scan_id INTEGER);"
+    "CREATE INDEX files_image ON files(image_id);"
+    "CREATE TABLE labels(id INTEGER PRIMARY KEY,"
+    " image_id INTEGER NOT NULL REFERENCES images(id), label TEXT NOT NULL,"
+    " annotator TEXT, source TEXT, reason TEXT, created REAL NOT NULL);"
+    "CREATE INDEX labels_image ON labels(image_id, id);"
+    "INSERT INTO meta VALUES('schema', 1), ('next_slot', 0), ('embed_dim', 1280),"
+    " ('logits_dim', 1000), ('matrix_dtype', 'f16le');"
+    "COMMIT;";
+
+static int meta_set_text(ordo_store *s, const char *key, const char *val, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int meta_set_int(ordo_store *s, const char *key, int64_t v, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Reads meta[key] as text into out ("" if absent). */
+static int meta_get_text(ordo_store *s, const char *key, char *out, size_t cap, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    out[0] = 0;
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        snprintf(out, cap, "%s", v ? v : "");
+    } else if (rc != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return db_fail(s, err, "meta");
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int meta_get_int(ordo_store *s, const char *key, int64_t *v, ordo_err *err)
+{
+    char buf[32];
+    if (meta_get_text(s, key, buf, sizeof buf, err))
+        return -1;
+    char *end;
+    errno = 0;
+    long long x = strtoll(buf, &end, 10);
+    if (!buf[0] || *end || errno)
+        return ordo_err_set(err, "database: meta %s is missing or not a number", key);
+    *v = x;
+    return 0;
+}
+
+static int valid_model(const char *m)
+{
+    return m && (!strcmp(m, "lite0") || !strcmp(m, "lite1") || !strcmp(m, "lite2"));
+}
+
+int ordo_store_init(const char *dir, const char *model, ordo_err *err)
+{
+    if (model && !valid_model(model))
+        return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ordo_err_set(err, "%s: not a directory", dir);
+    if (is_project(dir))
+        return ordo_err_set(err, "%s is already an ordo project", dir);
+    char *od = path_join(dir, ORDO_STORE_DIRNAME);
+    if (!od)
+        return ordo_err_set(err, "out of memory");
+    if (mkdir(od, 0755) != 0 && errno != EEXIST) {
+        ordo_err_set(err, "%s: %s", od, strerror(errno));
+        free(od);
+        return -1;
+    }
+    /* The database is created under a temporary name and renamed last, so a
+     * crash during init never leaves a half-made project behind. */
+    char *tmp = path_join(od, "ordo.db.init"), *final = path_join(od, "ordo.db");
+    char *emb = path_join(od, "embed.f16"), *lg = path_join(od, "logits.f16");
+    int rc = -1;
+    ordo_store s = {.fd_embed = -1, .fd_logits = -1};
+    if (!tmp || !final || !emb || !lg) {
+        ordo_err_set(err, "out of memory");
+        goto out;
+    }
+    unlink(tmp);
+    for (int i = 0; i < 2; i++) {
+        int fd = open(i ? lg : emb, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            ordo_err_set(err, "%s: %s", i ? lg : emb, strerror(errno));
+            goto out;
+        }
+        close(fd);
+    }
+    if (sqlite3_open_v2(tmp, &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        ordo_err_set(err, "%s: %s", tmp, s.db ? sqlite3_errmsg(s.db) : "cannot open");
+        goto out;
+    }
+    /* Initial schema in rollback-journal mode, then WAL after the rename;
+     * WAL's -wal/-shm files are named after the database. */
+    if (exec(&s, schema_sql + strlen("PRAGMA journal_mode=WAL;"), err))
+        goto out;
+    if (meta_set_int(&s, "created", (int64_t)now_unix(), err))
+        goto out;
+    if (model && meta_set_text(&s, "model", model, err))
+        goto out;
+    sqlite3_close(s.db);
+    s.db = NULL;
+    if (rename(tmp, final) != 0) {
+        ordo_err_set(err, "%s: %s", final, strerror(errno));
+        goto out;
+    }
+    if (sqlite3_open_v2(final, &s.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        exec(&s, "PRAGMA journal_mode=WAL", err))
+        goto out;
+    rc = 0;
+out:
+    if (s.db)
+        sqlite3_close(s.db);
+    if (rc && tmp)
+        unlink(tmp);
+    free(od);
+    free(tmp);
+    free(final);
+    free(emb);
+    free(lg);
+    return rc;
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static void unmap(store_map *m)
+{
+    if (m->addr)
+        munmap(m->addr, m->len);
+    m->addr = NULL;
+    m->len = 0;
+}
+
+void ordo_store_close(ordo_store *s)
+{
+    if (!s)
+        return;
+    if (s->in_txn)
+        ordo_store_rollback(s);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->db)
+        sqlite3_close(s->db);
+    if (s->fd_embed >= 0) close(s->fd_embed);
+    if (s->fd_logits >= 0) close(s->fd_logits);
+    unmap(&s->map_embed);
+    unmap(&s->map_logits);
+    free(s->scratch);
+    free(s->dir);
+    free(s);
+}
+
+ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
+{
+    ordo_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        ordo_err_set(err, "out of memory");
+        return NULL;
+    }
+    s->fd_embed = s->fd_logits = -1;
+    s->flags = flags;
+    char *dbp = NULL;
+    if (!(s->dir = realpath(dir, NULL))) {
+        ordo_err_set(err, "%s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if (!is_project(s->dir)) {
+        ordo_err_set(err, "%s is not an ordo project (run `ordo init %s`)", dir, dir);
+        goto fail;
+    }
+    dbp = path_join(s->dir, ORDO_STORE_DIRNAME "/ordo.db");
+    s->scratch = malloc(ORDO_STORE_EMBED * sizeof *s->scratch);
+    if (!dbp || !s->scratch) {
+        ordo_err_set(err, "out of memory");
+        goto fail;
+    }
+    int oflags = (flags & ORDO_STORE_RDONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (sqlite3_open_v2(dbp, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        ordo_err_set(err, "%s: %s", dbp, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 60000);
+    /* FULL makes each commit durable on power loss; NORMAL (FAST) is still
+     * atomic and survives SIGKILL, which is what tests and benches need. */
+    if (exec(s, (flags & ORDO_STORE_FAST) ? "PRAGMA synchronous=NORMAL"
+                                          : "PRAGMA synchronous=FULL", err))
+        goto fail;
+    int64_t ver;
+    if (meta_get_int(s, "schema", &ver, err))
+        goto fail;
+    if (ver != SCHEMA_VERSION) {
+        ordo_err_set(err, "%s: database schema %lld, this ordo reads %d", dbp,
+                     (long long)ver, SCHEMA_VERSION);
+        goto fail;
+    }
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            db_fail(s, err, "prepare");
+            goto fail;
+        }
+    free(dbp);
+    return s;
+fail:
+    free(dbp);
+    ordo_store_close(s);
+    return NULL;
+}
+
+const char *ordo_store_dir(const ordo_store *s) { return s->dir; }
+void *ordo_store_db(ordo_store *s) { return s->db; }
+
+/* ---- model ------------------------------------------------------------------ */
+
+int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err)
+{
+    return meta_get_text(s, "model", out, cap, err);
+}
+
+int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
+{
+    if (!valid_model(model))
+        return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
+    if (exec(s, "BEGIN IMMEDIATE", err))
+        return -1;
+    char cur[16];
+    if (meta_get_text(s, "model", cur, sizeof cur, err))
+        goto fail;
+    if (cur[0] && strcmp(cur, model)) {
+        ordo_err_set(err, "this project was scanned with %s; refusing to mix in %s results "
+                          "(scan with --model %s, or make a new project with `ordo init`)",
+                     cur, model, cur);
+        goto fail;
+    }
+    if (!cur[0] && meta_set_text(s, "model", model, err))
+        goto fail;
+    return exec(s, "COMMIT", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+int ordo_store_begin(ordo_store *s, ordo_err *err)
+{
+    if (s->flags & ORDO_STORE_RDONLY)
+        return ordo_err_set(err, "store opened read-only");
+    if (s->in_txn)
+        return ordo_err_set(err, "store: transaction already open");
+    if (exec(s, "BEGIN IMMEDIATE", err))
+        return -1;
+    /* Read under the write lock: concurrent writers never share a slot. */
+    if (meta_get_int(s, "next_slot", &s->next_slot, err)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    s->committed_slot = s->next_slot;
+    s->dirty_rows = 0;
+    s->in_txn = 1;
+    return 0;
+}
+
+int ordo_store_commit(ordo_store *s, ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: no transaction open");
+    if (s->dirty_rows && !(s->flags & ORDO_STORE_FAST)) {
+        /* Matrix rows must be on disk before the rows that point at them. */
+        if (fdatasync(s->fd_embed) != 0 || fdatasync(s->fd_logits) != 0) {
+            ordo_err_set(err, "syncing matrices: %s", strerror(errno));
+            ordo_store_rollback(s);
+            return -1;
+        }
+    }
+    if (s->next_slot != s->committed_slot &&
+        meta_set_int(s, "next_slot", s->next_slot, err)) {
+        ordo_store_rollback(s);
+        return -1;
+    }
+    if (exec(s, "COMMIT", err)) {
+        ordo_store_rollback(s);
+        return -1;
+    }
+    s->in_txn = 0;
+    return 0;
+}
+
+void ordo_store_rollback(ordo_store *s)
+{
+    if (!s->in_txn)
+        return;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_txn = 0;
+    s->next_slot = s->committed_slot;
+}
+
+/* ---- scans ----------------------------------------------------------------- */
+
+int64_t ordo_store_scan_begin(ordo_store *s, const char *roots, const char *model,
+                              ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO scans(started, roots, model) VALUES(?1,?2,?3)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "scan");
+    sqlite3_bind_double(st, 1, now_unix());
+    sqlite3_bind_text(st, 2, roots, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "scan");
+    return sqlite3_last_insert_rowid(s->db);
+}
+
+int ordo_store_scan_end(ordo_store *s, int64_t scan_id, const ordo_store_scan_counts *c,
+                        ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE scans SET finished=?2, seen=?3, processed=?4, "
+                                  "failed=?5, missing=?6 WHERE id=?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "scan");
+    sqlite3_bind_int64(st, 1, scan_id);
+    sqlite3_bind_double(st, 2, now_unix());
+    sqlite3_bind_int64(st, 3, c->seen);
+    sqlite3_bind_int64(st, 4, c->processed);
+    sqlite3_bind_int64(st, 5, c->failed);
+    sqlite3_bind_int64(st, 6, c->missing);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "scan");
+}
+
+/* ---- files and images ------------------------------------------------------- */
+
+static int step_done(ordo_store *s, sqlite3_stmt *st, ordo_err *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+}
+
+int ordo_store_file_get(ordo_store *s, const char *path, ordo_store_file_info *info,
+                        ordo_err *err)
+{
+    sqlite3_stmt *st = s->st[ST_FILE_GET];
+    memset(info, 0, sizeof *info);
+    sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        info->id = sqlite3_column_int64(st, 0);
+        info->size = sqlite3_column_int64(st, 1);
+        info->mtime_ns = sqlite3_column_int64(st, 2);
+        info->state = sqlite3_column_int(st, 3);
+        snprintf(info->error_kind, sizeof info->error_kind, "%s",
+                 (const char *)sqlite3_column_text(st, 4));
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "file lookup");
+}
+
+/* Looks up a path: *fid = 0 if unknown; *old_image = 0 if none / not ok. */
+static int file_prev(ordo_store *s, const char *path, int64_t *fid, int64_t *old_image,
+                     ordo_err *err)
+{
+    sqlite3_stmt *st = s->st[ST_FILE_GET_FULL];
+    sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *fid = *old_image = 0;
+    if (rc == SQLITE_ROW) {
+        *fid = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_int(st, 2) == ORDO_STORE_OK)
+            *old_image = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "file lookup");
+}
+
+static int nfiles_add(ordo_store *s, int64_t image, int d, ordo_err *err)
+{
+    sqlite3_stmt *st = s->st[ST_NFILES];
+    sqlite3_bind_int64(st, 1, image);
+    sqlite3_bind_int(st, 2, d);
+    return step_done(s, st, err, "image count");
+}
+
+/* Inserts or updates the file row and keeps images.nfiles in step. */
+static int file_write(ordo_store *s, const char *path, int64_t size, int64_t mtime_ns,
+                      const unsigned char *hash, int64_t image, int state, const char *kind,
+                      const char *msg, int64_t scan_id, ordo_err *err)
+{
+    int64_t fid, old;
+    if (file_prev(s, path, &fid, &old, err))
+        return -1;
+    sqlite3_stmt *st = s->st[fid ? ST_FILE_UPD : ST_FILE_INS];
+    if (fid)
+        sqlite3_bind_int64(st, 1, fid);
+    else
+        sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, size);
+    sqlite3_bind_int64(st, 3, mtime_ns);
+    if (hash)
+        sqlite3_bind_blob(st, 4, hash, 16, SQLITE_STATIC);
+    if (image)
+        sqlite3_bind_int64(st, 5, image);
+    sqlite3_bind_int(st, 6, state);
+    if (kind)
+        sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
+    if (msg)
+        sqlite3_bind_text(st, 8, msg, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, scan_id);
+    if (step_done(s, st, err, "file write"))
+        return -1;
+    if (old != image) {
+        if (old && nfiles_add(s, old, -1, err))
+            return -1;
+        if (image && nfiles_add(s, image, +1, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int64_t image_by_hash(ordo_store *s, const unsigned char hash[16], ordo_err *err)
+{
+    sqlite3_stmt *st = s->st[ST_IMG_BY_HASH];
+    sqlite3_bind_blob(st, 1, hash, 16, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, "hash lookup");
+    return id;
+}
+
+int ordo_store_has_hash(ordo_store *s, const unsigned char hash[16], ordo_err *err)
+{
+    int64_t id = image_by_hash(s, hash, err);
+    return id < 0 ? -1 : id > 0;
+}
+
+static int open_matrix(ordo_store *s, int *fd, const char *name, ordo_err *err)
+{
+    if (*fd >= 0)
+        return 0;
+    char *p = path_join(s->dir, name);
+    if (!p)
+        return ordo_err_set(err, "out of memory");
+    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = *fd < 0 ? ordo_err_set(err, "%s: %s", p, strerror(errno)) : 0;
+    free(p);
+    return rc;
+}
+
+static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t slot,
+                     ordo_err *err)
+{
+    ordo_store_f32_to_f16(v, s->scratch, n);
+    size_t bytes = n * sizeof(uint16_t);
+    off_t off = (off_t)slot * (off_t)bytes;
+    const char *p = (const char *)s->scratch;
+    while (bytes) {
+        ssize_t w = pwrite(fd, p, bytes, off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return ordo_err_set(err, "writing matrix row: %s", strerror(errno));
+        }
+        p += w;
+        off += w;
+        bytes -= (size_t)w;
+    }
+    return 0;
+}
+
+int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *image_id,
+                         ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: put outside a transaction");
+    int64_t img = image_by_hash(s, in->hash, err);
+    if (img < 0)
+        return -1;
+    if (!img) {
+        if (open_matrix(s, &s->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err) ||
+            open_matrix(s, &s->fd_logits, ORDO_STORE_DIRNAME "/logits.f16", err))
+            return -1;
+        int64_t slot = s->next_slot;
+        if (write_row(s, s->fd_embed, in->embed, ORDO_STORE_EMBED, slot, err) ||
+            write_row(s, s->fd_logits, in->logits, ORDO_STORE_LOGITS, slot, err))
+            return -1;
+        s->next_slot++;
+        s->dirty_rows++;
+        ordo_store_scores sc;
+        ordo_store_summarize(in->logits, ORDO_STORE_LOGITS, &sc, NULL);
+        sqlite3_stmt *st = s->st[ST_IMG_INS];
+        sqlite3_bind_blob(st, 1, in->hash, 16, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, slot);
+        sqlite3_bind_int(st, 3, in->width);
+        sqlite3_bind_int(st, 4, in->height);
+        sqlite3_bind_text(st, 5, in->format ? in->format : "", -1, SQLITE_STATIC);
+        for (int k = 0; k < ORDO_STORE_TOPK; k++) {
+            sqlite3_bind_int(st, 6 + k, sc.top_class[k]);
+            sqlite3_bind_double(st, 11 + k, sc.top_prob[k]);
+        }
+        sqlite3_bind_double(st, 16, sc.max_prob);
+        sqlite3_bind_double(st, 17, sc.margin);
+        sqlite3_bind_double(st, 18, sc.entropy);
+        if (!isnan(in->sports))
+            sqlite3_bind_double(st, 19, in->sports);   /* NULL = not computed */
+        sqlite3_bind_int64(st, 20, in->scan_id);
+        if (step_done(s, st, err, "image insert"))
+            return -1;
+        img = sqlite3_last_insert_rowid(s->db);
+    }
+    if (file_write(s, in->path, in->size, in->mtime_ns, in->hash, img, ORDO_STORE_OK, NULL,
+                   NULL, in->scan_id, err))
+        return -1;
+    if (image_id)
+        *image_id = img;
+    return 0;
+}
+
+int ordo_store_put_failed(ordo_store *s, const char *path, int64_t size, int64_t mtime_ns,
+                          const unsigned char *hash, const char *kind, const char *msg,
+                          int64_t scan_id, ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: put outside a transaction");
+    return file_write(s, path, size, mtime_ns, hash, 0, ORDO_STORE_FAILED, kind, msg, scan_id,
+                      err);
+}
+
+int ordo_store_touch(ordo_store *s, int64_t file_id, int64_t scan_id, ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: touch outside a transaction");
+    sqlite3_stmt *st = s->st[ST_TOUCH];
+    sqlite3_bind_int64(st, 1, file_id);
+    sqlite3_bind_int64(st, 2, scan_id);
+    return step_done(s, st, err, "touch");
+}
+
+int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, int64_t *n,
+                            ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: mark_missing outside a transaction");
+    /* Paths under root are the byte range [root "/", root "0"): '0' follows
+     * '/' in ASCII, so this is an index range scan over the BLOB keys. */
+    size_t rl = strlen(root);
+    while (rl > 1 && root[rl - 1] == '/')
+        rl--;
+    char *lo = malloc(rl + 2), *hi = malloc(rl + 2);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return ordo_err_set(err, "out of memory");
+    }
+    memcpy(lo, root, rl);
+    memcpy(hi, root, rl);
+    size_t pl = rl;
+    if (!(rl == 1 && root[0] == '/')) {
+        lo[pl] = '/';
+        hi[pl] = '0';
+        pl++;
+    } else {
+        hi[0] = '0';
+    }
+    static const char cond[] =
+        " FROM files WHERE ((path >= ?1 AND path < ?2) OR path = ?3)"
+        " AND state != 2 AND seen_scan IS NOT ?4";
+    char sql1[512], sql2[512];
+    snprintf(sql1, sizeof sql1,
+             "UPDATE images SET nfiles = nfiles - (SELECT count(*) %s AND state = 0 "
+             "AND image_id = images.id) WHERE id IN (SELECT image_id %s AND state = 0)",
+             cond, cond);
+    snprintf(sql2, sizeof sql2, "UPDATE files SET state = 2 WHERE id IN (SELECT id %s)", cond);
+    int rc = 0;
+    for (int q = 0; q < 2 && !rc; q++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, q ? sql2 : sql1, -1, &st, NULL) != SQLITE_OK) {
+            rc = db_fail(s, err, "mark missing");
+            break;
+        }
+        sqlite3_bind_blob(st, 1, lo, (int)pl, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, hi, (int)pl, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, root, (int)rl, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, scan_id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_fail(s, err, "mark missing");
+        else if (q && n)
+            *n += sqlite3_changes(s->db);
+        sqlite3_finalize(st);
+    }
+    free(lo);
+    free(hi);
+    return rc;
+}
+
+/* ---- reading back -------------------------------------------------------------- */
+
+int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err *err)
+{
+    *items = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, slot, top_class0, top_class1, top_class2, top_class3,"
+                           " top_class4, top_prob0, top_prob1, top_prob2, top_prob3, top_prob4,"
+                           " max_prob, margin, entropy, sports FROM images WHERE nfiles > 0"
+                           " ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "items");
+    size_t cap = 0, cnt = 0;
+    ordo_store_item *v = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            ordo_store_item *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(st);
+                return ordo_err_set(err, "out of memory reading %zu images", cnt);
+            }
+            v = nv;
+            cap = nc;
+        }
+        ordo_store_item *it = &v[cnt++];
+        it->id = sqlite3_column_int64(st, 0);
+        it->slot = sqlite3_column_int64(st, 1);
+        for (int k = 0; k < ORDO_STORE_TOPK; k++) {
+            it->s.top_class[k] = sqlite3_column_int(st, 2 + k);
+            it->s.top_prob[k] = (float)sqlite3_column_double(st, 7 + k);
+        }
+        it->s.max_prob = (float)sqlite3_column_double(st, 12);
+        it->s.margin = (float)sqlite3_column_double(st, 13);
+        it->s.entropy = (float)sqlite3_column_double(st, 14);
+        it->sports = sqlite3_column_type(st, 15) == SQLITE_NULL
+                         ? NAN : (float)sqlite3_column_double(st, 15);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_fail(s, err, "items");
+    }
+    *items = v;
+    *n = cnt;
+    return 0;
+}
+
+static const uint16_t *map_matrix(ordo_store *s, store_map *m, const char *name, size_t dim,
+                                  size_t *rows, ordo_err *err)
+{
+    unmap(m);
+    *rows = 0;
+    char *p = path_join(s->dir, name);
+    if (!p) {
+        ordo_err_set(err, "out of memory");
+        return NULL;
+    }
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        ordo_err_set(err, "%s: %s", p, strerror(errno));
+        if (fd >= 0) close(fd);
+        free(p);
+        return NULL;
+    }
+    size_t rowb = dim * sizeof(uint16_t);
+    size_t r = (size_t)st.st_size / rowb;
+    if (r == 0) {
+        close(fd);
+        free(p);
+        return &s->empty;
+    }
+    void *a = mmap(NULL, r * rowb, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (a == MAP_FAILED) {
+        ordo_err_set(err, "%s: mmap: %s", p, strerror(errno));
+        free(p);
+        return NULL;
+    }
+    free(p);
+    m->addr = a;
+    m->len = r * rowb;
+    *rows = r;
+    return a;
+}
+
+const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err)
+{
+    return map_matrix(s, &s->map_embed, ORDO_STORE_DIRNAME "/embed.f16", ORDO_STORE_EMBED,
+                      rows, err);
+}
+
+const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err)
+{
+    return map_matrix(s, &s->map_logits, ORDO_STORE_DIRNAME "/logits.f16", ORDO_STORE_LOGITS,
+                      rows, err);
+}
+
+int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
+                          ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT path FROM files WHERE image_id = ?1 AND state = 0 "
+                                  "ORDER BY id LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "image path");
+    sqlite3_bind_int64(st, 1, image_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE
+                   ? ordo_err_set(err, "image %lld has no present file", (long long)image_id)
+                   : db_fail(s, err, "image path");
+    }
+    int len = sqlite3_column_bytes(st, 0);
+    const void *b = sqlite3_column_blob(st, 0);
+    if ((size_t)len + 1 > cap) {
+        sqlite3_finalize(st);
+        return ordo_err_set(err, "path of image %lld too long", (long long)image_id);
+    }
+    if (len)
+        memcpy(out, b, (size_t)len);
+    out[len] = 0;
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* ---- status -------------------------------------------------------------------- */
+
+static int query_i64(ordo_store *s, const char *sql, int64_t *v, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "status");
+    int rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "status");
+}
+
+int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
+{
+    memset(o, 0, sizeof *o);
+    /* One read transaction so the counts agree with each other. */
+    if (exec(s, "BEGIN", err))
+        return -1;
+    int rc = -1;
+    if (meta_get_text(s, "model", o->model, sizeof o->model, err) ||
+        query_i64(s, "SELECT count(*) FROM files WHERE state = 0", &o->ok, err) ||
+        query_i64(s, "SELECT count(*) FROM files WHERE state = 1", &o->failed, err) ||
+        query_i64(s, "SELECT count(*) FROM files WHERE state = 2", &o->missing, err) ||
+        query_i64(s, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
+        query_i64(s, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
+                  &o->duplicates, err) ||
+        query_i64(s, "SELECT count(DISTINCT image_id) FROM labels", &o->labeled, err) ||
+        query_i64(s, "SELECT count(*) FROM scans", &o->scans, err))
+        goto out;
+    o->files = o->ok + o->failed;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(finished) FROM scans", -1, &st, NULL) !=
+        SQLITE_OK) {
+        db_fail(s, err, "status");
+        goto out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        o->last_scan = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(error_kind, '?'), count(*) FROM files "
+                                  "WHERE state = 1 GROUP BY 1 ORDER BY 2 DESC, 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, "status");
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW && o->nkinds < ORDO_STORE_STATUS_KINDS) {
+        snprintf(o->failed_by[o->nkinds].kind, sizeof o->failed_by[0].kind, "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+        o->failed_by[o->nkinds++].count = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db, "SELECT top_class0, count(*) FROM images WHERE nfiles > 0 "
+                                  "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, "status");
+        goto out;
+    }
+    sqlite3_bind_int(st, 1, ORDO_STORE_STATUS_TOP);
+    while (sqlite3_step(st) == SQLITE_ROW && o->ntop < ORDO_STORE_STATUS_TOP) {
+        o->top[o->ntop].cls = sqlite3_column_int(st, 0);
+        o->top[o->ntop++].count = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    rc = 0;
+out:
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
