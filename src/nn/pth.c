@@ -764,14 +764,20 @@ static int make_tensor(pm *m, const unsigned char *name, size_t namelen, const p
         return ordo_err_set(m->err, "tensor '%.*s': storage offset %lld outside storage of %lld",
                             nl, nm, (long long)t->offset, (long long)size);
     int64_t numel = 1, last = t->offset;   /* last: highest element index used */
+    int empty = 0;
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] < 0 || t->stride[d] < 0)
             return ordo_err_set(m->err, "tensor '%.*s': negative size or stride", nl, nm);
-        if (t->shape[d] > size || (t->shape[d] && numel > size / t->shape[d]))
+        empty |= t->shape[d] == 0;
+    }
+    for (int d = 0; d < t->ndim && !empty; d++) {
+        if (t->shape[d] > size || numel > size / t->shape[d])
             return ordo_err_set(m->err, "tensor '%.*s' has more elements than its storage (%lld)",
                                 nl, nm, (long long)size);
         numel *= t->shape[d];
     }
+    if (empty)
+        numel = 0;
     if (numel > 0) {
         /* The highest element index touched must lie inside the storage;
          * each step is checked before it is added so nothing overflows. */
