@@ -189,6 +189,7 @@ def main():
               f"(mean {mean_i:.5f} <= 0.02)")
 
 
-main()
-print(f"{npass} passed, {nfail} failed, {nskip} skipped")
-sys.exit(1 if nfail else 0)
+if __name__ == "__main__":
+    main()
+    print(f"{npass} passed, {nfail} failed, {nskip} skipped")
+    sys.exit(1 if nfail else 0)
