@@ -1,0 +1,58 @@
+/* kernels.h - private to src/nn: the compute kernels of the network, one
+ * set per instruction set (portable C in net.c, net_avx2.c, net_avx512.c).
+ *
+ * Layout conventions shared by every kernel:
+ * - Activations are NHWC with the channel count padded to a multiple of 16
+ *   (ORDO_NET_CPAD); padded channels hold zeros, so they never change a sum.
+ * - 1x1 convolution weights are "packed": the output channels are cut into
+ *   panels of 32 (the last one may be 16); panel j holds K rows of its width,
+ *   contiguous, so a micro-kernel streams one panel row per k.
+ */
+#ifndef ORDO_NN_KERNELS_H
+#define ORDO_NN_KERNELS_H
+
+#define ORDO_NET_CPAD 16
+#define ORDO_NET_PANEL 32
+
+/* C[m][n] = act(bias[n] + sum_k A[m][k] * B[k][n]) (+ R[m][n] when R),
+ * m < M, n < N. N is a multiple of 16; B is packed as described above.
+ * act is ReLU6 when relu6 is non-zero, identity otherwise. */
+typedef void ordo_net_gemm_fn(int M, int N, int K, const float *A, int lda,
+                              const float *B, const float *bias, float *C,
+                              int ldc, const float *R, int ldr, int relu6);
+
+/* One output row of a depthwise k x k convolution with stride s, fused with
+ * bias and ReLU6. rows[ky] points at input row ky ([Win][C], unpadded; a
+ * row of the zero padding is passed as a row of zeros). Output x reads
+ * input columns x*s - pl + kx; columns outside [0, Win) count as zero.
+ * w is [ky][kx][C], C a multiple of 16. out is [Wout][C]. */
+typedef void ordo_net_dw_fn(int k, int s, int Win, int pl, int Wout, int C,
+                            const float *const *rows, const float *w,
+                            const float *bias, float *out);
+
+/* The output columns [*lo, *hi) whose taps all fall inside the row, so the
+ * kernels can run them without bounds checks. */
+static inline void ordo_net_dw_interior(int k, int s, int Win, int pl, int Wout,
+                                        int *lo, int *hi)
+{
+    int a = (pl + s - 1) / s;                    /* first x with x*s - pl >= 0 */
+    int b = Win - k + pl >= 0 ? (Win - k + pl) / s + 1 : 0;
+    if (b > Wout) b = Wout;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+typedef struct ordo_net_kernels {
+    const char *name;
+    ordo_net_gemm_fn *gemm;
+    ordo_net_dw_fn *dw;
+} ordo_net_kernels;
+
+extern const ordo_net_kernels ordo_net_kernels_c;
+#ifndef ORDO_NO_SIMD
+extern const ordo_net_kernels ordo_net_kernels_avx2;
+extern const ordo_net_kernels ordo_net_kernels_avx512;
+#endif
+
+#endif

@@ -1,0 +1,832 @@
+/* net.c - EfficientNet-Lite0/1/2 forward pass (see net.h).
+ *
+ * Architecture (efficientnet-lite-pytorch 0.1.0, which mirrors TensorFlow's
+ * efficientnet/lite/efficientnet_lite_builder.py): stem 3x3/2 conv to 32,
+ * seven groups of MBConv blocks (1x1 expand, depthwise kxk, 1x1 project,
+ * identity skip when stride 1 and in == out), head 1x1 conv to 1280, global
+ * average pool, fully connected to 1000. ReLU6 everywhere, no squeeze-and-
+ * excitation, batch norm eps 1e-3, TensorFlow 'same' padding. Stem, head
+ * and the first and last groups are not scaled ("fix_head_stem").
+ *
+ * Execution: activations are NHWC with channels padded to 16. Each MBConv
+ * block runs in groups of output rows: the expanded input rows they need
+ * are computed into a small ring buffer, the depthwise conv reads them and
+ * the projection writes the output rows, so the wide expanded tensor never
+ * leaves the cache. With at least as many images as threads, each thread
+ * runs whole images (no synchronisation inside the network); leftover
+ * images are split by rows across the threads, layer by layer.
+ */
+#include "nn/net.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn/kernels.h"
+
+#define MAX_BLOCKS 32
+#define MAX_THREADS 64
+#define BN_EPS 1e-3
+#define STEM_C 32
+#define HEAD_C 1280
+#define FC_NP 1008          /* 1000 classes padded to a multiple of 16 */
+#define TARGET_M 64         /* pixels per GEMM call in a row group */
+
+static int pad16(int c) { return (c + 15) & ~15; }
+
+/* ---------------------------------------------------------------- kernels */
+
+static void gemm_c(int M, int N, int K, const float *A, int lda, const float *B,
+                   const float *bias, float *C, int ldc, const float *R, int ldr,
+                   int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const float *Bp = B + (long)n0 * K;
+        for (int m = 0; m < M; m++) {
+            float acc[ORDO_NET_PANEL];
+            for (int j = 0; j < w; j++) acc[j] = bias[n0 + j];
+            const float *a = A + (long)m * lda;
+            for (int k = 0; k < K; k++) {
+                const float av = a[k];
+                const float *b = Bp + (long)k * w;
+                for (int j = 0; j < w; j++) acc[j] += av * b[j];
+            }
+            float *c = C + (long)m * ldc + n0;
+            for (int j = 0; j < w; j++) {
+                float v = acc[j];
+                if (relu6) v = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+                if (R) v += R[(long)m * ldr + n0 + j];
+                c[j] = v;
+            }
+        }
+    }
+}
+
+static void dw_c(int k, int s, int Win, int pl, int Wout, int C,
+                 const float *const *rows, const float *w, const float *bias,
+                 float *out)
+{
+    for (int x = 0; x < Wout; x++) {
+        float *o = out + (long)x * C;
+        for (int c = 0; c < C; c++) o[c] = bias[c];
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const int ix = x * s - pl + kx;
+                if (ix < 0 || ix >= Win) continue;
+                const float *in = rows[ky] + (long)ix * C;
+                const float *wt = w + (long)(ky * k + kx) * C;
+                for (int c = 0; c < C; c++) o[c] += in[c] * wt[c];
+            }
+        for (int c = 0; c < C; c++) o[c] = o[c] < 0.0f ? 0.0f : o[c] > 6.0f ? 6.0f : o[c];
+    }
+}
+
+const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c };
+
+/* ------------------------------------------------------------ the network */
+
+typedef struct blk {
+    int k, s, cin, cexp, cout;        /* true channel counts */
+    int cinp, cexpp, coutp;           /* padded to 16 */
+    int hin, win, hout, wout, pt, pl; /* sizes and top/left padding */
+    int expand, residual;
+    int g, ring;                      /* output rows per group, ring rows */
+    float *we, *be;                   /* expand: packed [cin] x cexpp, bias */
+    float *wd, *bd;                   /* depthwise: [k*k][cexpp], bias */
+    float *wp, *bp;                   /* project: packed [cexp] x coutp, bias */
+} blk;
+
+typedef struct scratch {              /* one per thread */
+    float *act[2];                    /* ping-pong activations of one image */
+    float *ring, *dwbuf, *col, *hbuf;
+    float pool[HEAD_C];
+} scratch;
+
+struct ordo_net;
+typedef void job_fn(struct ordo_net *net, void *arg, int tid);
+
+typedef struct worker {
+    struct ordo_net *net;
+    int tid;
+    pthread_t th;
+} worker;
+
+struct ordo_net {
+    char model[8];
+    int size;
+    const ordo_net_kernels *kern;
+
+    int s1, stem_pt, stem_pl, stem_g;  /* stem output side, padding, rows/group */
+    float *ws, *bs;                    /* packed [27] x 32 */
+    int nblk;
+    blk b[MAX_BLOCKS];
+    int head_cin, head_h, head_w;
+    float *wh, *bh;                    /* packed [head_cin] x 1280 */
+    float *wfc, *bfc;                  /* packed [1280] x FC_NP */
+
+    size_t act_floats, ring_floats, dw_floats, col_floats, hbuf_floats;
+    float *zero;                       /* a row of zeros (top/bottom padding) */
+
+    int threads;
+    scratch *scr;
+    worker *workers;
+    int nworkers;                      /* threads actually started */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_start, cv_done;
+    unsigned long gen;
+    int pending, quit;
+    job_fn *job;
+    void *job_arg;
+};
+
+/* ------------------------------------------------------------ thread pool */
+
+static void *worker_main(void *p)
+{
+    worker *w = p;
+    ordo_net *net = w->net;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&net->mu);
+    for (;;) {
+        while (net->gen == seen && !net->quit) pthread_cond_wait(&net->cv_start, &net->mu);
+        if (net->quit) break;
+        seen = net->gen;
+        job_fn *fn = net->job;
+        void *arg = net->job_arg;
+        pthread_mutex_unlock(&net->mu);
+        fn(net, arg, w->tid);
+        pthread_mutex_lock(&net->mu);
+        if (--net->pending == 0) pthread_cond_signal(&net->cv_done);
+    }
+    pthread_mutex_unlock(&net->mu);
+    return NULL;
+}
+
+/* Runs fn(net, arg, tid) for every tid in [0, threads), the caller being
+ * thread 0, and returns when all are done. */
+static void pool_run(ordo_net *net, job_fn *fn, void *arg)
+{
+    if (net->threads > 1) {
+        pthread_mutex_lock(&net->mu);
+        net->job = fn;
+        net->job_arg = arg;
+        net->pending = net->threads - 1;
+        net->gen++;
+        pthread_cond_broadcast(&net->cv_start);
+        pthread_mutex_unlock(&net->mu);
+    }
+    fn(net, arg, 0);
+    if (net->threads > 1) {
+        pthread_mutex_lock(&net->mu);
+        while (net->pending > 0) pthread_cond_wait(&net->cv_done, &net->mu);
+        pthread_mutex_unlock(&net->mu);
+    }
+}
+
+/* ------------------------------------------------------------ model shape */
+
+static const struct {
+    const char *name;
+    double width, depth;
+    int size;
+} models[] = {
+    { "lite0", 1.0, 1.0, 224 },
+    { "lite1", 1.0, 1.1, 240 },
+    { "lite2", 1.1, 1.2, 260 },
+};
+
+/* Block groups of efficientnet_lite(): r1_k3_s11_e1_i32_o16, ... */
+static const struct { int r, k, s, e, i, o; } groups[7] = {
+    { 1, 3, 1, 1, 32, 16 },  { 2, 3, 2, 6, 16, 24 },   { 2, 5, 2, 6, 24, 40 },
+    { 3, 3, 2, 6, 40, 80 },  { 3, 5, 1, 6, 80, 112 },  { 4, 5, 2, 6, 112, 192 },
+    { 1, 3, 1, 6, 192, 320 },
+};
+
+/* utils.round_filters with depth_divisor 8, min_depth None. */
+static int round_filters(int filters, double width)
+{
+    const double f = filters * width;
+    int nf = (int)(f + 4.0) / 8 * 8;
+    if (nf < 8) nf = 8;
+    if (nf < 0.9 * f) nf += 8;
+    return nf;
+}
+
+int ordo_net_model_size(const char *model)
+{
+    if (!model) return 0;
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        if (!strcmp(models[i].name, model)) return models[i].size;
+    return 0;
+}
+
+/* TensorFlow 'same': total = max((out-1)*s + k - in, 0), smaller half first. */
+static int same_pad_before(int in, int k, int s, int *out)
+{
+    *out = (in + s - 1) / s;
+    int total = (*out - 1) * s + k - in;
+    if (total < 0) total = 0;
+    return total / 2;
+}
+
+/* ---------------------------------------------------------- weight loading */
+
+typedef struct loader {
+    const ordo_pth *pth;
+    const char *model;
+    char **used;
+    int nused, capused;
+    ordo_err *err;
+} loader;
+
+static const float *tensor(loader *L, const char *name, int ndim, const int64_t *shape)
+{
+    const ordo_pth_tensor *t = ordo_pth_find(L->pth, name);
+    char want[96] = "", got[96] = "";
+    size_t wl = 0, gl = 0;
+    for (int i = 0; i < ndim; i++)
+        wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%lld", i ? "," : "",
+                               (long long)shape[i]);
+    if (!t) {
+        ordo_err_set(L->err, "%s weights: tensor %s [%s] is missing (wrong model or file?)",
+                     L->model, name, want);
+        return NULL;
+    }
+    int ok = t->ndim == ndim && t->dtype == ORDO_PTH_F32 && t->data;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (!ok) {
+        for (int i = 0; i < t->ndim && i < ORDO_PTH_MAX_DIM; i++)
+            gl += (size_t)snprintf(got + gl, sizeof got - gl, "%s%lld", i ? "," : "",
+                                   (long long)t->shape[i]);
+        ordo_err_set(L->err, "%s weights: tensor %s has shape [%s]%s, expected float32 [%s] "
+                     "(wrong model or file?)", L->model, name, got,
+                     t->dtype == ORDO_PTH_F32 ? "" : " (not float32)", want);
+        return NULL;
+    }
+    if (L->nused == L->capused) {
+        int cap = L->capused ? L->capused * 2 : 256;
+        char **u = realloc(L->used, (size_t)cap * sizeof *u);
+        if (!u) { ordo_err_set(L->err, "out of memory"); return NULL; }
+        L->used = u;
+        L->capused = cap;
+    }
+    if (!(L->used[L->nused] = strdup(name))) { ordo_err_set(L->err, "out of memory"); return NULL; }
+    L->nused++;
+    return t->data;
+}
+
+static const float *tensor1(loader *L, const char *name, int64_t a)
+{
+    return tensor(L, name, 1, &a);
+}
+
+static const float *tensor4(loader *L, const char *name, int64_t a, int64_t b,
+                            int64_t c, int64_t d)
+{
+    const int64_t s[4] = { a, b, c, d };
+    return tensor(L, name, 4, s);
+}
+
+/* Batch norm prefix -> per-channel scale and shift (eval mode):
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta = x * scale + shift. */
+static int bn(loader *L, const char *prefix, int C, double *scale, double *shift)
+{
+    char n[160];
+    const float *g, *b, *m, *v;
+    snprintf(n, sizeof n, "%s.weight", prefix);
+    if (!(g = tensor1(L, n, C))) return -1;
+    snprintf(n, sizeof n, "%s.bias", prefix);
+    if (!(b = tensor1(L, n, C))) return -1;
+    snprintf(n, sizeof n, "%s.running_mean", prefix);
+    if (!(m = tensor1(L, n, C))) return -1;
+    snprintf(n, sizeof n, "%s.running_var", prefix);
+    if (!(v = tensor1(L, n, C))) return -1;
+    for (int c = 0; c < C; c++) {
+        if (!(v[c] >= 0.0f) || !isfinite(g[c]) || !isfinite(b[c]) || !isfinite(m[c]))
+            return ordo_err_set(L->err, "%s weights: %s has a non-finite or negative value "
+                                "at channel %d", L->model, prefix, c);
+        scale[c] = g[c] / sqrt((double)v[c] + BN_EPS);
+        shift[c] = b[c] - m[c] * scale[c];
+    }
+    return 0;
+}
+
+static float *falloc(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(float));
+}
+
+/* Packs the K x N matrix B[k][n] = w[n*wn + k*wk] * scale[n] (zero for
+ * n >= N) into panels of 32 columns (the last may be 16), see kernels.h. */
+static float *pack(int K, int N, int Np, const float *w, int wk, int wn,
+                   const double *scale)
+{
+    float *p = falloc((size_t)K * Np);
+    if (!p) return NULL;
+    float *d = p;
+    for (int n0 = 0; n0 < Np; n0 += ORDO_NET_PANEL) {
+        const int pw = Np - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < pw; j++) {
+                const int n = n0 + j;
+                *d++ = n < N ? (float)(w[(long)n * wn + (long)k * wk] * (scale ? scale[n] : 1.0))
+                             : 0.0f;
+            }
+    }
+    return p;
+}
+
+static float *bias_vec(int N, int Np, const double *shift, const float *f)
+{
+    float *b = falloc((size_t)Np);
+    if (!b) return NULL;
+    for (int n = 0; n < N; n++) b[n] = shift ? (float)shift[n] : f[n];
+    return b;
+}
+
+/* 1x1 conv + its batch norm, folded and packed. */
+static int load_pw(loader *L, const char *conv, const char *bnp, int cin, int cout,
+                   int coutp, double *sc, double *sh, float **w, float **b)
+{
+    const float *t = tensor4(L, conv, cout, cin, 1, 1);
+    if (!t || bn(L, bnp, cout, sc, sh)) return -1;
+    *w = pack(cin, cout, coutp, t, 1, cin, sc);
+    *b = bias_vec(cout, coutp, sh, NULL);
+    return *w && *b ? 0 : ordo_err_set(L->err, "out of memory");
+}
+
+static int load_weights(ordo_net *net, loader *L)
+{
+    double sc[HEAD_C * 2], sh[HEAD_C * 2];  /* widest layer: 1248 (lite2) */
+    char a[128], c[128];
+
+    /* Stem: torch [32][3][3][3] (out, in, ky, kx) -> K index (ky*3+kx)*3+c. */
+    const float *t = tensor4(L, "_conv_stem.weight", STEM_C, 3, 3, 3);
+    if (!t || bn(L, "_bn0", STEM_C, sc, sh)) return -1;
+    float tmp[STEM_C * 27];
+    for (int n = 0; n < STEM_C; n++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    tmp[n * 27 + (ky * 3 + kx) * 3 + ci] = t[((n * 3 + ci) * 3 + ky) * 3 + kx];
+    net->ws = pack(27, STEM_C, STEM_C, tmp, 1, 27, sc);
+    net->bs = bias_vec(STEM_C, STEM_C, sh, NULL);
+    if (!net->ws || !net->bs) return ordo_err_set(L->err, "out of memory");
+
+    for (int i = 0; i < net->nblk; i++) {
+        blk *B = &net->b[i];
+        if (B->expand) {
+            snprintf(a, sizeof a, "_blocks.%d._expand_conv.weight", i);
+            snprintf(c, sizeof c, "_blocks.%d._bn0", i);
+            if (load_pw(L, a, c, B->cin, B->cexp, B->cexpp, sc, sh, &B->we, &B->be)) return -1;
+        }
+        snprintf(a, sizeof a, "_blocks.%d._depthwise_conv.weight", i);
+        snprintf(c, sizeof c, "_blocks.%d._bn1", i);
+        t = tensor4(L, a, B->cexp, 1, B->k, B->k);
+        if (!t || bn(L, c, B->cexp, sc, sh)) return -1;
+        B->wd = falloc((size_t)B->k * B->k * B->cexpp);
+        B->bd = bias_vec(B->cexp, B->cexpp, sh, NULL);
+        if (!B->wd || !B->bd) return ordo_err_set(L->err, "out of memory");
+        for (int ch = 0; ch < B->cexp; ch++)
+            for (int q = 0; q < B->k * B->k; q++)
+                B->wd[(long)q * B->cexpp + ch] = (float)(t[(long)ch * B->k * B->k + q] * sc[ch]);
+        snprintf(a, sizeof a, "_blocks.%d._project_conv.weight", i);
+        snprintf(c, sizeof c, "_blocks.%d._bn2", i);
+        if (load_pw(L, a, c, B->cexp, B->cout, B->coutp, sc, sh, &B->wp, &B->bp)) return -1;
+    }
+    snprintf(a, sizeof a, "_blocks.%d._depthwise_conv.weight", net->nblk);
+    if (ordo_pth_find(L->pth, a))
+        return ordo_err_set(L->err, "%s weights: found %s, but %s has %d blocks "
+                            "(weights of another model?)", L->model, a, L->model, net->nblk);
+
+    if (load_pw(L, "_conv_head.weight", "_bn1", net->head_cin, HEAD_C, HEAD_C, sc, sh,
+                &net->wh, &net->bh))
+        return -1;
+    const int64_t fcs[2] = { ORDO_NET_CLASSES, HEAD_C };
+    const float *fw = tensor(L, "_fc.weight", 2, fcs);
+    const float *fb = fw ? tensor1(L, "_fc.bias", ORDO_NET_CLASSES) : NULL;
+    if (!fb) return -1;
+    net->wfc = pack(HEAD_C, ORDO_NET_CLASSES, FC_NP, fw, 1, HEAD_C, NULL);
+    net->bfc = bias_vec(ORDO_NET_CLASSES, FC_NP, NULL, fb);
+    if (!net->wfc || !net->bfc) return ordo_err_set(L->err, "out of memory");
+
+    /* Anything left over means the file is not what we think it is. */
+    for (int i = 0; i < ordo_pth_count(L->pth); i++) {
+        const char *name = ordo_pth_at(L->pth, i)->name;
+        const char *nbt = ".num_batches_tracked";
+        size_t ln = strlen(name), lb = strlen(nbt);
+        if (ln > lb && !strcmp(name + ln - lb, nbt)) continue;
+        int found = 0;
+        for (int j = 0; j < L->nused && !found; j++) found = !strcmp(L->used[j], name);
+        if (!found)
+            return ordo_err_set(L->err, "%s weights: unexpected tensor %s (wrong model or file?)",
+                                L->model, name);
+    }
+    return 0;
+}
+
+/* Derives the block list and every buffer size from the model's rules. */
+static int plan(ordo_net *net, double width, double depth, ordo_err *err)
+{
+    const int S = net->size;
+    net->stem_pt = same_pad_before(S, 3, 2, &net->s1);
+    net->stem_pl = net->stem_pt;
+    net->stem_g = (TARGET_M + net->s1 - 1) / net->s1;
+    net->col_floats = (size_t)net->stem_g * net->s1 * 27;
+    net->act_floats = (size_t)net->s1 * net->s1 * STEM_C;
+
+    int h = net->s1, nb = 0;
+    size_t zero = (size_t)net->s1 * STEM_C;
+    for (int g = 0; g < 7; g++) {
+        int gin = round_filters(groups[g].i, width), gout = round_filters(groups[g].o, width);
+        int reps = groups[g].r;
+        if (g == 0) gin = STEM_C;
+        if (g != 0 && g != 6) reps = (int)ceil(depth * groups[g].r);
+        for (int r = 0; r < reps; r++) {
+            if (nb == MAX_BLOCKS) return ordo_err_set(err, "too many blocks");
+            blk *B = &net->b[nb++];
+            B->k = groups[g].k;
+            B->s = r ? 1 : groups[g].s;
+            B->cin = r ? gout : gin;
+            B->cexp = B->cin * groups[g].e;
+            B->cout = gout;
+            B->cinp = pad16(B->cin);
+            B->cexpp = pad16(B->cexp);
+            B->coutp = pad16(B->cout);
+            B->expand = groups[g].e != 1;
+            B->residual = B->s == 1 && B->cin == B->cout;
+            B->hin = B->win = h;
+            B->pt = B->pl = same_pad_before(h, B->k, B->s, &B->hout);
+            B->wout = B->hout;
+            h = B->hout;
+            B->g = (TARGET_M + B->wout - 1) / B->wout;
+            if (B->g > B->hout) B->g = B->hout;
+            B->ring = (B->g - 1) * B->s + B->k;
+            if (B->expand) {
+                size_t rf = (size_t)B->ring * B->win * B->cexpp;
+                if (rf > net->ring_floats) net->ring_floats = rf;
+            }
+            size_t df = (size_t)B->g * B->wout * B->cexpp;
+            if (df > net->dw_floats) net->dw_floats = df;
+            size_t af = (size_t)B->hout * B->wout * B->coutp;
+            if (af > net->act_floats) net->act_floats = af;
+            size_t zf = (size_t)B->win * B->cexpp;
+            if (zf > zero) zero = zf;
+        }
+    }
+    net->nblk = nb;
+    net->head_cin = net->b[nb - 1].cout;
+    net->head_h = net->head_w = h;
+    net->hbuf_floats = (size_t)h * h * HEAD_C;
+    net->zero = falloc(zero);
+    return net->zero ? 0 : ordo_err_set(err, "out of memory");
+}
+
+/* ------------------------------------------------------------ the layers */
+
+/* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
+ * one GEMM with K = 27. */
+static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
+                      int y1, scratch *sc)
+{
+    const int S = net->size, W = net->s1;
+    for (int ya = y0; ya < y1; ya += net->stem_g) {
+        const int yb = ya + net->stem_g < y1 ? ya + net->stem_g : y1;
+        float *col = sc->col;
+        for (int y = ya; y < yb; y++)
+            for (int x = 0; x < W; x++)
+                for (int ky = 0; ky < 3; ky++) {
+                    const int iy = 2 * y - net->stem_pt + ky;
+                    for (int kx = 0; kx < 3; kx++) {
+                        const int ix = 2 * x - net->stem_pl + kx;
+                        if (iy < 0 || iy >= S || ix < 0 || ix >= S) {
+                            *col++ = 0.0f; *col++ = 0.0f; *col++ = 0.0f;
+                        } else {
+                            const float *p = img + ((long)iy * S + ix) * 3;
+                            *col++ = p[0]; *col++ = p[1]; *col++ = p[2];
+                        }
+                    }
+                }
+        net->kern->gemm((yb - ya) * W, STEM_C, 27, sc->col, 27, net->ws, net->bs,
+                        out + (long)ya * W * STEM_C, STEM_C, NULL, 0, 1);
+    }
+}
+
+/* Output rows [y0, y1) of block B: in is the block input, out its output. */
+static void block_rows(const ordo_net *net, const blk *B, const float *in,
+                       float *out, int y0, int y1, scratch *sc)
+{
+    const ordo_net_kernels *K = net->kern;
+    const long in_row = (long)B->win * B->cinp;     /* floats per input row */
+    const long ring_row = (long)B->win * B->cexpp;  /* floats per expanded row */
+    int next = 0;                                   /* next input row to expand */
+    for (int ya = y0; ya < y1; ya += B->g) {
+        const int yb = ya + B->g < y1 ? ya + B->g : y1;
+        if (B->expand) {
+            /* Expand the input rows this group needs and has not got yet,
+             * in runs that do not wrap around the ring (one GEMM each). */
+            int lo = ya * B->s - B->pt, hi = (yb - 1) * B->s - B->pt + B->k - 1;
+            if (lo < next && ya != y0) lo = next;
+            if (lo < 0) lo = 0;
+            if (hi > B->hin - 1) hi = B->hin - 1;
+            for (int iy = lo; iy <= hi;) {
+                const int slot = iy % B->ring;
+                int n = B->ring - slot;
+                if (n > hi - iy + 1) n = hi - iy + 1;
+                K->gemm(n * B->win, B->cexpp, B->cin, in + iy * in_row, B->cinp, B->we,
+                        B->be, sc->ring + slot * ring_row, B->cexpp, NULL, 0, 1);
+                iy += n;
+            }
+            if (hi + 1 > next) next = hi + 1;
+        }
+        for (int y = ya; y < yb; y++) {
+            const float *rows[5];
+            for (int ky = 0; ky < B->k; ky++) {
+                const int iy = y * B->s - B->pt + ky;
+                if (iy < 0 || iy >= B->hin) rows[ky] = net->zero;
+                else if (B->expand) rows[ky] = sc->ring + (iy % B->ring) * ring_row;
+                else rows[ky] = in + iy * in_row;
+            }
+            K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
+                  sc->dwbuf + (long)(y - ya) * B->wout * B->cexpp);
+        }
+        K->gemm((yb - ya) * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp,
+                out + (long)ya * B->wout * B->coutp, B->coutp,
+                B->residual ? in + (long)ya * in_row : NULL, B->cinp, 0);
+    }
+}
+
+/* Head rows [y0, y1): 1x1 conv to 1280 + ReLU6, summed into pool. */
+static void head_rows(const ordo_net *net, const float *in, int y0, int y1,
+                      scratch *sc, float *pool)
+{
+    const int W = net->head_w, cinp = pad16(net->head_cin);
+    const int M = (y1 - y0) * W;
+    if (M <= 0) return;
+    net->kern->gemm(M, HEAD_C, net->head_cin, in + (long)y0 * W * cinp, cinp, net->wh,
+                    net->bh, sc->hbuf, HEAD_C, NULL, 0, 1);
+    for (int m = 0; m < M; m++) {
+        const float *h = sc->hbuf + (long)m * HEAD_C;
+        for (int c = 0; c < HEAD_C; c++) pool[c] += h[c];
+    }
+}
+
+/* One whole image on one thread. */
+static void run_image(const ordo_net *net, const float *img, float *embed, scratch *sc)
+{
+    stem_rows(net, img, sc->act[0], 0, net->s1, sc);
+    int cur = 0;
+    for (int i = 0; i < net->nblk; i++) {
+        const blk *B = &net->b[i];
+        block_rows(net, B, sc->act[cur], sc->act[cur ^ 1], 0, B->hout, sc);
+        cur ^= 1;
+    }
+    memset(embed, 0, HEAD_C * sizeof *embed);
+    head_rows(net, sc->act[cur], 0, net->head_h, sc, embed);
+    const float inv = 1.0f / (float)(net->head_h * net->head_w);
+    for (int c = 0; c < HEAD_C; c++) embed[c] *= inv;
+}
+
+/* ------------------------------------------------------------------- jobs */
+
+typedef struct fwd {
+    const float *in;
+    float *embed, *fc;
+    int n, nwhole;      /* images; how many of them run one per thread */
+    int img, layer;     /* row-split mode: current image, layer (-1 stem, nblk head) */
+    int cur;            /* row-split mode: which act buffer holds the input */
+} fwd;
+
+static void job_whole(ordo_net *net, void *arg, int tid)
+{
+    fwd *f = arg;
+    const long isz = (long)net->size * net->size * 3;
+    for (int i = tid; i < f->nwhole; i += net->threads)
+        run_image(net, f->in + i * isz, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+}
+
+static void band(int n, int tid, int T, int *a, int *b)
+{
+    *a = (int)((long)n * tid / T);
+    *b = (int)((long)n * (tid + 1) / T);
+}
+
+static void job_rows(ordo_net *net, void *arg, int tid)
+{
+    fwd *f = arg;
+    scratch *sc = &net->scr[tid];
+    float **act = net->scr[0].act;     /* the image's activations are shared */
+    int a, b;
+    if (f->layer < 0) {
+        band(net->s1, tid, net->threads, &a, &b);
+        stem_rows(net, f->in + (long)f->img * net->size * net->size * 3, act[0], a, b, sc);
+    } else if (f->layer < net->nblk) {
+        const blk *B = &net->b[f->layer];
+        band(B->hout, tid, net->threads, &a, &b);
+        if (a < b) block_rows(net, B, act[f->cur], act[f->cur ^ 1], a, b, sc);
+    } else {
+        band(net->head_h, tid, net->threads, &a, &b);
+        memset(sc->pool, 0, sizeof sc->pool);
+        head_rows(net, act[f->cur], a, b, sc, sc->pool);
+    }
+}
+
+static void job_fc(ordo_net *net, void *arg, int tid)
+{
+    fwd *f = arg;
+    const int panels = FC_NP / ORDO_NET_PANEL + (FC_NP % ORDO_NET_PANEL ? 1 : 0);
+    for (int p = tid; p < panels; p += net->threads) {
+        const int n0 = p * ORDO_NET_PANEL;
+        const int w = FC_NP - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        net->kern->gemm(f->n, w, HEAD_C, f->embed, HEAD_C, net->wfc + (long)n0 * HEAD_C,
+                        net->bfc + n0, f->fc + n0, FC_NP, NULL, 0, 0);
+    }
+}
+
+int ordo_net_forward(ordo_net *net, const float *in, int n, float *logits,
+                     float *embed, ordo_err *err)
+{
+    if (!net || !in || !logits || n < 1)
+        return ordo_err_set(err, "ordo_net_forward: bad arguments (n = %d)", n);
+    float *emb = embed ? embed : malloc((size_t)n * HEAD_C * sizeof(float));
+    float *fc = malloc((size_t)n * FC_NP * sizeof(float));
+    if (!emb || !fc) {
+        if (!embed) free(emb);
+        free(fc);
+        return ordo_err_set(err, "out of memory for a batch of %d images", n);
+    }
+    fwd f = { .in = in, .embed = emb, .fc = fc, .n = n };
+    f.nwhole = n - n % net->threads;
+    if (f.nwhole) pool_run(net, job_whole, &f);
+    for (f.img = f.nwhole; f.img < n; f.img++) {
+        f.cur = 0;
+        for (f.layer = -1; f.layer <= net->nblk; f.layer++) {
+            pool_run(net, job_rows, &f);
+            if (f.layer >= 0 && f.layer < net->nblk) f.cur ^= 1;
+        }
+        float *e = emb + (long)f.img * HEAD_C;
+        const float inv = 1.0f / (float)(net->head_h * net->head_w);
+        for (int c = 0; c < HEAD_C; c++) {
+            float s = 0.0f;
+            for (int t = 0; t < net->threads; t++) s += net->scr[t].pool[c];
+            e[c] = s * inv;
+        }
+    }
+    pool_run(net, job_fc, &f);
+    for (int i = 0; i < n; i++)
+        memcpy(logits + (long)i * ORDO_NET_CLASSES, fc + (long)i * FC_NP,
+               ORDO_NET_CLASSES * sizeof(float));
+    free(fc);
+    if (!embed) free(emb);
+    return 0;
+}
+
+/* ------------------------------------------------------- create and free */
+
+static const ordo_net_kernels *pick_kernels(ordo_err *err)
+{
+    const char *want = getenv("ORDO_KERNEL");
+    int has512 = 0, has2 = 0;
+#ifndef ORDO_NO_SIMD
+    __builtin_cpu_init();
+    has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("fma");
+    has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    if (want && *want) {
+        if (!strcmp(want, "c")) return &ordo_net_kernels_c;
+#ifndef ORDO_NO_SIMD
+        if (!strcmp(want, "avx2") && has2) return &ordo_net_kernels_avx2;
+        if (!strcmp(want, "avx512") && has512) return &ordo_net_kernels_avx512;
+#endif
+        if (!strcmp(want, "avx2") || !strcmp(want, "avx512")) {
+            ordo_err_set(err, "ORDO_KERNEL=%s: this CPU or build does not support it", want);
+            return NULL;
+        }
+        ordo_err_set(err, "ORDO_KERNEL=%s: unknown (use c, avx2 or avx512)", want);
+        return NULL;
+    }
+#ifndef ORDO_NO_SIMD
+    if (has512) return &ordo_net_kernels_avx512;
+    if (has2) return &ordo_net_kernels_avx2;
+#endif
+    (void)has512;
+    (void)has2;
+    return &ordo_net_kernels_c;
+}
+
+static int start_threads(ordo_net *net, int threads, ordo_err *err)
+{
+    net->scr = calloc((size_t)threads, sizeof *net->scr);
+    if (!net->scr) return ordo_err_set(err, "out of memory");
+    net->threads = threads;
+    for (int t = 0; t < threads; t++) {
+        scratch *s = &net->scr[t];
+        s->act[0] = falloc(net->act_floats);
+        s->act[1] = falloc(net->act_floats);
+        s->ring = falloc(net->ring_floats);
+        s->dwbuf = falloc(net->dw_floats);
+        s->col = falloc(net->col_floats);
+        s->hbuf = falloc(net->hbuf_floats);
+        if (!s->act[0] || !s->act[1] || !s->ring || !s->dwbuf || !s->col || !s->hbuf)
+            return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
+    }
+    if (threads == 1) return 0;
+    net->workers = calloc((size_t)threads, sizeof *net->workers);
+    if (!net->workers) return ordo_err_set(err, "out of memory");
+    for (int t = 1; t < threads; t++) {
+        worker *w = &net->workers[t];
+        w->net = net;
+        w->tid = t;
+        if (pthread_create(&w->th, NULL, worker_main, w))
+            return ordo_err_set(err, "cannot start worker thread %d of %d", t, threads);
+        net->nworkers = t;
+    }
+    return 0;
+}
+
+ordo_net *ordo_net_create(const char *model, const ordo_pth *weights, int threads,
+                          ordo_err *err)
+{
+    int mi = -1;
+    for (size_t i = 0; model && i < sizeof models / sizeof models[0]; i++)
+        if (!strcmp(models[i].name, model)) mi = (int)i;
+    if (mi < 0) {
+        ordo_err_set(err, "unknown model '%s' (use lite0, lite1 or lite2)", model ? model : "");
+        return NULL;
+    }
+    if (!weights) {
+        ordo_err_set(err, "ordo_net_create: no weights");
+        return NULL;
+    }
+    if (threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (int)c : 1;
+    }
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+
+    ordo_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        ordo_err_set(err, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&net->mu, NULL);
+    pthread_cond_init(&net->cv_start, NULL);
+    pthread_cond_init(&net->cv_done, NULL);
+    net->threads = 1;
+    snprintf(net->model, sizeof net->model, "%s", models[mi].name);
+    net->size = models[mi].size;
+
+    loader L = { .pth = weights, .model = net->model, .err = err };
+    int rc = (net->kern = pick_kernels(err)) ? 0 : -1;
+    if (!rc) rc = plan(net, models[mi].width, models[mi].depth, err);
+    if (!rc) rc = load_weights(net, &L);
+    for (int i = 0; i < L.nused; i++) free(L.used[i]);
+    free(L.used);
+    if (!rc) rc = start_threads(net, threads, err);
+    if (rc) {
+        ordo_net_free(net);
+        return NULL;
+    }
+    return net;
+}
+
+void ordo_net_free(ordo_net *net)
+{
+    if (!net) return;
+    if (net->nworkers) {
+        pthread_mutex_lock(&net->mu);
+        net->quit = 1;
+        pthread_cond_broadcast(&net->cv_start);
+        pthread_mutex_unlock(&net->mu);
+        for (int t = 1; t <= net->nworkers; t++) pthread_join(net->workers[t].th, NULL);
+    }
+    free(net->workers);
+    if (net->scr)
+        for (int t = 0; t < net->threads; t++) {
+            scratch *s = &net->scr[t];
+            free(s->act[0]); free(s->act[1]); free(s->ring);
+            free(s->dwbuf); free(s->col); free(s->hbuf);
+        }
+    free(net->scr);
+    for (int i = 0; i < net->nblk; i++) {
+        blk *B = &net->b[i];
+        free(B->we); free(B->be); free(B->wd); free(B->bd); free(B->wp); free(B->bp);
+    }
+    free(net->ws); free(net->bs); free(net->wh); free(net->bh);
+    free(net->wfc); free(net->bfc); free(net->zero);
+    pthread_mutex_destroy(&net->mu);
+    pthread_cond_destroy(&net->cv_start);
+    pthread_cond_destroy(&net->cv_done);
+    free(net);
+}
+
+int ordo_net_input_size(const ordo_net *net) { return net ? net->size : 0; }
+const char *ordo_net_model(const ordo_net *net) { return net ? net->model : ""; }
+const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kern->name : ""; }

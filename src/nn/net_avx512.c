@@ -1,0 +1,199 @@
+/* net_avx512.c - AVX-512 kernels of the network (see kernels.h). Compiled
+ * with -mavx512f...; called only after a run-time CPU check. */
+#ifndef ORDO_NO_SIMD
+#include <immintrin.h>
+
+#include "nn/kernels.h"
+
+#define INL static inline __attribute__((always_inline))
+#define MR 12   /* pixels per micro-tile: 12 x 32 channels = 24 accumulators */
+
+static inline __m512 relu6(__m512 v)
+{
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+}
+
+/* One mr x 32 tile (mr a compile-time constant after inlining, so the
+ * accumulator arrays live in registers). */
+INL void tile32(const int mr, int K, const float *A, int lda, const float *B,
+                const float *bias, float *C, int ldc, const float *R, int ldr,
+                int relu)
+{
+    __m512 c0[MR], c1[MR];
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) { c0[i] = b0; c1[i] = b1; }
+    for (int k = 0; k < K; k++) {
+        const __m512 w0 = _mm512_loadu_ps(B + (long)k * 32);
+        const __m512 w1 = _mm512_loadu_ps(B + (long)k * 32 + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            const __m512 a = _mm512_set1_ps(A[(long)i * lda + k]);
+            c0[i] = _mm512_fmadd_ps(a, w0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, w1, c1[i]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        __m512 v0 = c0[i], v1 = c1[i];
+        if (relu) { v0 = relu6(v0); v1 = relu6(v1); }
+        if (R) {
+            v0 = _mm512_add_ps(v0, _mm512_loadu_ps(R + (long)i * ldr));
+            v1 = _mm512_add_ps(v1, _mm512_loadu_ps(R + (long)i * ldr + 16));
+        }
+        _mm512_storeu_ps(C + (long)i * ldc, v0);
+        _mm512_storeu_ps(C + (long)i * ldc + 16, v1);
+    }
+}
+
+/* One mr x 16 tile, for the last panel when N % 32 == 16. */
+INL void tile16(const int mr, int K, const float *A, int lda, const float *B,
+                const float *bias, float *C, int ldc, const float *R, int ldr,
+                int relu)
+{
+    __m512 c0[MR];
+    const __m512 b0 = _mm512_loadu_ps(bias);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) c0[i] = b0;
+    for (int k = 0; k < K; k++) {
+        const __m512 w0 = _mm512_loadu_ps(B + (long)k * 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++)
+            c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(A[(long)i * lda + k]), w0, c0[i]);
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        __m512 v0 = c0[i];
+        if (relu) v0 = relu6(v0);
+        if (R) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(R + (long)i * ldr));
+        _mm512_storeu_ps(C + (long)i * ldc, v0);
+    }
+}
+
+#define TILE_CASES(fn)                                                        \
+    switch (mr) {                                                             \
+    case 12: fn(12, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;         \
+    case 11: fn(11, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;         \
+    case 10: fn(10, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;         \
+    case 9: fn(9, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 8: fn(8, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 7: fn(7, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 6: fn(6, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 5: fn(5, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 4: fn(4, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 3: fn(3, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    case 2: fn(2, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
+    default: fn(1, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;          \
+    }
+
+static void t32(int mr, int K, const float *A, int lda, const float *B,
+                const float *bias, float *C, int ldc, const float *R, int ldr,
+                int relu)
+{
+    TILE_CASES(tile32)
+}
+
+static void t16(int mr, int K, const float *A, int lda, const float *B,
+                const float *bias, float *C, int ldc, const float *R, int ldr,
+                int relu)
+{
+    TILE_CASES(tile16)
+}
+
+static void gemm(int M, int N, int K, const float *A, int lda, const float *B,
+                 const float *bias, float *C, int ldc, const float *R, int ldr,
+                 int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const float *Bp = B + (long)n0 * K;
+        for (int m0 = 0; m0 < M; m0 += MR) {
+            const int mr = M - m0 < MR ? M - m0 : MR;
+            const float *Rm = R ? R + (long)m0 * ldr + n0 : 0;
+            if (w == 32)
+                t32(mr, K, A + (long)m0 * lda, lda, Bp, bias + n0,
+                    C + (long)m0 * ldc + n0, ldc, Rm, ldr, relu6);
+            else
+                t16(mr, K, A + (long)m0 * lda, lda, Bp, bias + n0,
+                    C + (long)m0 * ldc + n0, ldc, Rm, ldr, relu6);
+        }
+    }
+}
+
+/* Depthwise row for a compile-time kernel size and stride: the k*k weight
+ * vectors of one 16-channel slice stay in registers while x sweeps the row,
+ * four outputs at a time for independent FMA chains. */
+INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
+              const float *const *rows, const float *w, const float *bias,
+              float *out)
+{
+    int lo, hi;
+    ordo_net_dw_interior(k, s, Win, pl, Wout, &lo, &hi);
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        __m512 wv[25];
+#pragma GCC unroll 25
+        for (int t = 0; t < k * k; t++) wv[t] = _mm512_loadu_ps(w + (long)t * C + c0);
+        const __m512 bv = _mm512_loadu_ps(bias + c0);
+        const float *r[5];
+#pragma GCC unroll 5
+        for (int ky = 0; ky < k; ky++) r[ky] = rows[ky] + c0;
+        /* Border columns: taps outside the row are the zero padding. */
+        for (int x = 0; x < Wout; x++) {
+            if (x == lo) x = hi;
+            if (x >= Wout) break;
+            __m512 a0 = bv;
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    const int ix = x * s - pl + kx;
+                    if (ix < 0 || ix >= Win) continue;
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r[ky] + (long)ix * C), wv[ky * k + kx], a0);
+                }
+            _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
+        }
+        int x = lo;
+        for (; x + 4 <= hi; x += 4) {
+            __m512 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+#pragma GCC unroll 5
+            for (int ky = 0; ky < k; ky++) {
+                const float *p = r[ky] + (long)(x * s - pl) * C;
+#pragma GCC unroll 5
+                for (int kx = 0; kx < k; kx++) {
+                    const __m512 wt = wv[ky * k + kx];
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(kx) * C), wt, a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(s + kx) * C), wt, a1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(2 * s + kx) * C), wt, a2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(3 * s + kx) * C), wt, a3);
+                }
+            }
+            float *o = out + (long)x * C + c0;
+            _mm512_storeu_ps(o, relu6(a0));
+            _mm512_storeu_ps(o + C, relu6(a1));
+            _mm512_storeu_ps(o + 2L * C, relu6(a2));
+            _mm512_storeu_ps(o + 3L * C, relu6(a3));
+        }
+        for (; x < hi; x++) {
+            __m512 a0 = bv;
+#pragma GCC unroll 5
+            for (int ky = 0; ky < k; ky++) {
+                const float *p = r[ky] + (long)(x * s - pl) * C;
+#pragma GCC unroll 5
+                for (int kx = 0; kx < k; kx++)
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)kx * C), wv[ky * k + kx], a0);
+            }
+            _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
+        }
+    }
+}
+
+static void dw(int k, int s, int Win, int pl, int Wout, int C,
+               const float *const *rows, const float *w, const float *bias,
+               float *out)
+{
+    if (k == 3 && s == 1) dw_t(3, 1, Win, pl, Wout, C, rows, w, bias, out);
+    else if (k == 3) dw_t(3, 2, Win, pl, Wout, C, rows, w, bias, out);
+    else if (s == 1) dw_t(5, 1, Win, pl, Wout, C, rows, w, bias, out);
+    else dw_t(5, 2, Win, pl, Wout, C, rows, w, bias, out);
+}
+
+const ordo_net_kernels ordo_net_kernels_avx512 = { "avx512", gemm, dw };
+#endif

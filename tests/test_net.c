@@ -1,0 +1,315 @@
+/* test_net.c - the network: kernels against naive loops, model shapes, the
+ * forward pass with real weights across kernel paths, thread counts and
+ * batch modes, and weight validation errors.
+ *
+ * With arguments it is also the helper tests/test_net.py drives:
+ *   test_net --run MODEL WEIGHTS IN.f32 N LOGITS.f32 EMBED.f32 [THREADS]
+ * runs ordo's network on N raw NHWC float images and writes the outputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/kernels.h"
+#include "nn/net.h"
+#include "nn/pth.h"
+#include "nn/weights.h"
+#include "test.h"
+
+static unsigned long long rng_state = 88172645463325252ULL;
+
+static float frand(void)   /* xorshift64, uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+
+static const ordo_net_kernels *paths[3];
+static int npaths;
+
+static void find_paths(void)
+{
+    paths[npaths++] = &ordo_net_kernels_c;
+#ifndef ORDO_NO_SIMD
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        paths[npaths++] = &ordo_net_kernels_avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        paths[npaths++] = &ordo_net_kernels_avx512;
+#endif
+}
+
+/* Packs B[k][n] (K x N row-major) into 32-wide panels as kernels.h says. */
+static void pack(const float *B, int K, int N, float *out)
+{
+    for (int n0 = 0; n0 < N; n0 += 32) {
+        int w = N - n0 >= 32 ? 32 : 16;
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < w; j++) *out++ = B[k * N + n0 + j];
+    }
+}
+
+static void t_gemm_matches_naive(void)
+{
+    /* Shapes cover every micro-tile height (1..13 rows), both panel widths
+     * and K not a multiple of anything. */
+    const int shapes[][3] = { { 1, 16, 1 }, { 13, 48, 27 }, { 25, 32, 19 }, { 7, 1008, 64 },
+                              { 12, 80, 144 }, { 30, 16, 5 }, { 49, 1280, 33 } };
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+        const int lda = K + 3, ldc = N + 16, ldr = N + 32;
+        float *A = malloc(sizeof(float) * M * lda), *B = malloc(sizeof(float) * K * N);
+        float *Bp = malloc(sizeof(float) * K * N), *bias = malloc(sizeof(float) * N);
+        float *R = malloc(sizeof(float) * M * ldr), *ref = malloc(sizeof(float) * M * N);
+        float *C = malloc(sizeof(float) * M * ldc);
+        for (int i = 0; i < M * lda; i++) A[i] = frand();
+        for (int i = 0; i < K * N; i++) B[i] = frand();
+        for (int i = 0; i < N; i++) bias[i] = 3.0f * frand();
+        for (int i = 0; i < M * ldr; i++) R[i] = frand();
+        pack(B, K, N, Bp);
+        for (int variant = 0; variant < 3; variant++) {   /* plain, relu6, residual */
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double s = bias[n];
+                    for (int k = 0; k < K; k++) s += (double)A[m * lda + k] * B[k * N + n];
+                    if (variant == 1) s = s < 0 ? 0 : s > 6 ? 6 : s;
+                    if (variant == 2) s += R[m * ldr + n];
+                    ref[m * N + n] = (float)s;
+                }
+            for (int p = 0; p < npaths; p++) {
+                for (int i = 0; i < M * ldc; i++) C[i] = 12345.0f;
+                paths[p]->gemm(M, N, K, A, lda, Bp, bias, C, ldc, variant == 2 ? R : NULL,
+                               ldr, variant == 1);
+                double worst = 0;
+                int untouched_ok = 1;
+                for (int m = 0; m < M; m++) {
+                    for (int n = 0; n < N; n++) {
+                        double d = fabs(C[m * ldc + n] - ref[m * N + n]);
+                        if (d > worst) worst = d;
+                    }
+                    for (int n = N; n < ldc; n++) untouched_ok &= C[m * ldc + n] == 12345.0f;
+                }
+                CHECK_MSG(worst < 1e-4, "%s gemm M=%d N=%d K=%d variant %d: max diff %g",
+                          paths[p]->name, M, N, K, variant, worst);
+                CHECK_MSG(untouched_ok, "%s gemm wrote past N", paths[p]->name);
+            }
+        }
+        free(A); free(B); free(Bp); free(bias); free(R); free(ref); free(C);
+    }
+}
+
+static void t_dw_matches_naive(void)
+{
+    /* k, s, Win, pl, Wout, C: TF 'same' pads of the real net plus odd ones. */
+    const int cases[][6] = { { 3, 1, 112, 1, 112, 32 }, { 3, 2, 112, 0, 56, 96 },
+                             { 5, 2, 56, 1, 28, 144 }, { 5, 1, 14, 2, 14, 48 },
+                             { 5, 2, 15, 2, 8, 16 },   { 3, 1, 3, 1, 3, 16 },
+                             { 5, 1, 2, 2, 2, 32 },    { 3, 2, 7, 1, 4, 16 } };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int k = cases[ci][0], s = cases[ci][1], Win = cases[ci][2], pl = cases[ci][3];
+        const int Wout = cases[ci][4], C = cases[ci][5];
+        float *rows[5], *w = malloc(sizeof(float) * k * k * C), *bias = malloc(sizeof(float) * C);
+        float *out = malloc(sizeof(float) * Wout * C), *ref = malloc(sizeof(float) * Wout * C);
+        for (int r = 0; r < k; r++) {
+            rows[r] = malloc(sizeof(float) * Win * C);
+            for (int i = 0; i < Win * C; i++) rows[r][i] = 2.0f * frand();
+        }
+        for (int i = 0; i < k * k * C; i++) w[i] = frand();
+        for (int i = 0; i < C; i++) bias[i] = frand();
+        for (int x = 0; x < Wout; x++)
+            for (int c = 0; c < C; c++) {
+                double a = bias[c];
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        int ix = x * s - pl + kx;
+                        if (ix >= 0 && ix < Win) a += (double)rows[ky][ix * C + c] * w[(ky * k + kx) * C + c];
+                    }
+                ref[x * C + c] = (float)(a < 0 ? 0 : a > 6 ? 6 : a);
+            }
+        for (int p = 0; p < npaths; p++) {
+            memset(out, 0xff, sizeof(float) * Wout * C);
+            paths[p]->dw(k, s, Win, pl, Wout, C, (const float *const *)rows, w, bias, out);
+            double worst = 0;
+            for (int i = 0; i < Wout * C; i++) {
+                double d = fabs(out[i] - ref[i]);
+                if (!(d <= worst)) worst = d;   /* NaN (unwritten) counts as worst */
+            }
+            CHECK_MSG(worst < 1e-5, "%s dw k=%d s=%d Win=%d: max diff %g", paths[p]->name, k, s,
+                      Win, worst);
+        }
+        for (int r = 0; r < k; r++) free(rows[r]);
+        free(w); free(bias); free(out); free(ref);
+    }
+}
+
+static void t_model_size(void)
+{
+    CHECK(ordo_net_model_size("lite0") == 224);
+    CHECK(ordo_net_model_size("lite1") == 240);
+    CHECK(ordo_net_model_size("lite2") == 260);
+    CHECK(ordo_net_model_size("lite3") == 0);
+    CHECK(ordo_net_model_size(NULL) == 0);
+}
+
+static ordo_pth *open_weights(const char *model)
+{
+    char path[4096];
+    ordo_err err;
+    if (ordo_weights_path(NULL, model, path, sizeof path, &err)) return NULL;
+    return ordo_pth_open(path, &err);
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+/* Every kernel path, thread count and batch mode must agree on lite0. */
+static void t_forward_paths_agree(void)
+{
+    ordo_pth *w = open_weights("lite0");
+    if (!w) SKIP("lite0 weights not installed (ordo weights install)");
+    const int S = 224, n = 3;
+    float *in = malloc(sizeof(float) * n * S * S * 3);
+    for (int i = 0; i < n * S * S * 3; i++) in[i] = frand();
+    float ref_l[3 * 1000], ref_e[3 * 1280], l[3 * 1000], e[3 * 1280];
+    ordo_err err = { "" };
+
+    setenv("ORDO_KERNEL", "c", 1);
+    ordo_net *net = ordo_net_create("lite0", w, 1, &err);
+    CHECK_MSG(net, "%s", err.msg);
+    if (!net) goto out;
+    CHECK(!strcmp(ordo_net_kernel(net), "c"));
+    CHECK(ordo_net_input_size(net) == 224);
+    CHECK(!strcmp(ordo_net_model(net), "lite0"));
+    for (int i = 0; i < n; i++)   /* one image at a time, one thread */
+        CHECK(!ordo_net_forward(net, in + i * S * S * 3, 1, ref_l + i * 1000, ref_e + i * 1280, &err));
+    ordo_net_free(net);
+
+    const char *names[] = { "c", "avx2", "avx512" };
+    for (int p = 0; p < 3; p++) {
+        int supported = 0;
+        for (int q = 0; q < npaths; q++) supported |= !strcmp(paths[q]->name, names[p]);
+        if (!supported) continue;
+        setenv("ORDO_KERNEL", names[p], 1);
+        for (int threads = 1; threads <= 3; threads++) {
+            /* 3 images on 2 threads: two whole-image, one split by rows. */
+            net = ordo_net_create("lite0", w, threads, &err);
+            CHECK_MSG(net, "%s", err.msg);
+            if (!net) continue;
+            CHECK(!strcmp(ordo_net_kernel(net), names[p]));
+            CHECK_MSG(!ordo_net_forward(net, in, n, l, e, &err), "%s", err.msg);
+            double dl = max_diff(l, ref_l, 3000), de = max_diff(e, ref_e, 3 * 1280);
+            CHECK_MSG(dl < 1e-3 && de < 1e-4, "%s, %d threads: logit diff %g, embed diff %g",
+                      names[p], threads, dl, de);
+            /* embed is optional */
+            CHECK(!ordo_net_forward(net, in, 1, l, NULL, &err));
+            CHECK(max_diff(l, ref_l, 1000) < 1e-3);
+            ordo_net_free(net);
+        }
+    }
+    /* The logits must not be trivially equal across images. */
+    CHECK(max_diff(ref_l, ref_l + 1000, 1000) > 1e-3);
+out:
+    unsetenv("ORDO_KERNEL");
+    free(in);
+    ordo_pth_free(w);
+}
+
+static void t_errors(void)
+{
+    ordo_err err = { "" };
+    setenv("ORDO_KERNEL", "nonsense", 1);
+    ordo_pth *w = open_weights("lite0");
+    if (w) {
+        CHECK(!ordo_net_create("lite0", w, 1, &err));
+        CHECK_MSG(strstr(err.msg, "ORDO_KERNEL"), "%s", err.msg);
+    }
+    unsetenv("ORDO_KERNEL");
+    CHECK(!ordo_net_create("lite9", w, 1, &err));
+    CHECK_MSG(strstr(err.msg, "unknown model"), "%s", err.msg);
+    CHECK(!ordo_net_create("lite0", NULL, 1, &err));
+    if (!w) SKIP("lite0 weights not installed");
+    /* lite0's weights for lite2: wrong widths must be caught with names. */
+    CHECK(!ordo_net_create("lite2", w, 1, &err));
+    CHECK_MSG(strstr(err.msg, "shape") || strstr(err.msg, "missing"), "%s", err.msg);
+    /* lite0's weights for lite1: same widths, more blocks, shifted kernels. */
+    CHECK(!ordo_net_create("lite1", w, 1, &err));
+    CHECK_MSG(strstr(err.msg, "_blocks.") && (strstr(err.msg, "missing") || strstr(err.msg, "shape")),
+              "%s", err.msg);
+    ordo_pth *w1 = open_weights("lite1");
+    if (w1) {   /* lite1's weights for lite0: extra blocks are refused */
+        CHECK(!ordo_net_create("lite0", w1, 1, &err));
+        CHECK_MSG(strstr(err.msg, "blocks") || strstr(err.msg, "unexpected"), "%s", err.msg);
+        ordo_pth_free(w1);
+    }
+    ordo_net *net = ordo_net_create("lite0", w, 2, &err);
+    CHECK_MSG(net, "%s", err.msg);
+    if (net) {
+        float l[1000];
+        CHECK(ordo_net_forward(net, NULL, 1, l, NULL, &err) == -1);
+        CHECK(ordo_net_forward(net, l, 0, l, NULL, &err) == -1);
+        ordo_net_free(net);
+    }
+    ordo_pth_free(w);
+}
+
+static int helper_run(int argc, char **argv)
+{
+    if (argc < 8) {
+        fprintf(stderr, "usage: test_net --run MODEL WEIGHTS IN.f32 N LOGITS EMBED [THREADS]\n");
+        return 2;
+    }
+    const char *model = argv[2];
+    const int n = atoi(argv[5]), threads = argc > 8 ? atoi(argv[8]) : 0;
+    const int S = ordo_net_model_size(model);
+    ordo_err err = { "" };
+    ordo_pth *w = ordo_pth_open(argv[3], &err);
+    ordo_net *net = w ? ordo_net_create(model, w, threads, &err) : NULL;
+    if (!net || n < 1 || S == 0) {
+        fprintf(stderr, "test_net: %s\n", err.msg);
+        return 1;
+    }
+    size_t ni = (size_t)n * S * S * 3;
+    float *in = malloc(ni * sizeof *in), *l = malloc((size_t)n * 1000 * sizeof *l);
+    float *e = malloc((size_t)n * 1280 * sizeof *e);
+    FILE *f = fopen(argv[4], "rb");
+    if (!f || fread(in, sizeof *in, ni, f) != ni) {
+        fprintf(stderr, "test_net: cannot read %zu floats from %s\n", ni, argv[4]);
+        return 1;
+    }
+    fclose(f);
+    if (ordo_net_forward(net, in, n, l, e, &err)) {
+        fprintf(stderr, "test_net: %s\n", err.msg);
+        return 1;
+    }
+    f = fopen(argv[6], "wb");
+    if (!f || fwrite(l, sizeof *l, (size_t)n * 1000, f) != (size_t)n * 1000 || fclose(f)) return 1;
+    f = fopen(argv[7], "wb");
+    if (!f || fwrite(e, sizeof *e, (size_t)n * 1280, f) != (size_t)n * 1280 || fclose(f)) return 1;
+    printf("kernel %s\n", ordo_net_kernel(net));
+    ordo_net_free(net);
+    ordo_pth_free(w);
+    free(in); free(l); free(e);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    find_paths();
+    if (argc > 1 && !strcmp(argv[1], "--run")) return helper_run(argc, argv);
+    RUN(t_gemm_matches_naive);
+    RUN(t_dw_matches_naive);
+    RUN(t_model_size);
+    RUN(t_forward_paths_agree);
+    RUN(t_errors);
+    return test_summary();
+}
