@@ -23,7 +23,8 @@ typedef struct ordo_wn ordo_wn;   /* opaque */
 
 /* path: a data.noun file or a directory holding it; NULL for the default
  * ($ORDO_WORDNET, else /usr/share/wordnet). A path given explicitly (argument
- * or $ORDO_WORDNET) must load; a missing default just means no hierarchy.
+ * or $ORDO_WORDNET) must load; a missing default just means no hierarchy,
+ * and so does the path "none" (to switch WordNet off, e.g. in tests).
  * A corrupt or truncated data.noun is an error, never a crash. */
 ordo_wn *ordo_wn_open(const char *path, ordo_err *err);
 void ordo_wn_free(ordo_wn *wn);
