@@ -8,6 +8,7 @@
 
 #include "nn/pth.h"
 #include "nn/weights.h"
+#include "pth_sample.h"
 #include "test.h"
 
 /* ---- a tiny pickle writer for synthetic files ---------------------------- */
@@ -50,9 +51,10 @@ typedef struct synth_opts {
     int omit_long_key;           /* leave storage '1' out of the keys list */
     int trailing;                /* extra bytes at the end */
     int long_offset;             /* storage offset of the scalar (0) */
+    int copies;                  /* extra keys naming the same tensor "w" (0) */
 } synth_opts;
 
-static const synth_opts synth_default = {NULL, NULL, 6, 6, 2, 3, 0, 0, 0};
+static const synth_opts synth_default = {NULL, NULL, 6, 6, 2, 3, 0, 0, 0, 0};
 
 /* state_dict {"w": 2x3 float tensor with strides (1, 2) over storage 0..5,
  * "n": int64 scalar 42}. The transposed strides exercise the copy to
@@ -80,7 +82,7 @@ static buf synth(synth_opts o)
     int1(&b, o.rows); int1(&b, o.cols); put1(&b, 0x86);
     int1(&b, 1); int1(&b, 2); put1(&b, 0x86);
     put1(&b, 0x89); put1(&b, 'h'); put1(&b, 0); put1(&b, ')'); put1(&b, 'R');
-    put1(&b, 't'); put1(&b, 'R');
+    put1(&b, 't'); put1(&b, 'R'); put1(&b, 'q'); put1(&b, 2);
     ustr(&b, "n");
     put1(&b, 'h'); put1(&b, 1);
     put1(&b, '('); put1(&b, '(');
@@ -89,6 +91,11 @@ static buf synth(synth_opts o)
     int1(&b, o.long_offset); put1(&b, ')'); put1(&b, ')');
     put1(&b, 0x89); put1(&b, 'h'); put1(&b, 0); put1(&b, ')'); put1(&b, 'R');
     put1(&b, 't'); put1(&b, 'R');
+    for (int i = 0; i < o.copies; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%d", i);
+        ustr(&b, name); put1(&b, 'h'); put1(&b, 2);
+    }
     put1(&b, 'u'); put1(&b, '.');
     /* storage keys */
     put1(&b, 0x80); put1(&b, 2); put1(&b, ']'); put1(&b, '(');
@@ -150,6 +157,32 @@ static void t_synthetic(void)
     free(b.p);
 }
 
+/* A file written by torch itself: storage offset, two tensors sharing one
+ * storage (one transposed), an int64 scalar, a zero-size tensor. */
+static void t_torch_sample(void)
+{
+    ordo_err err = {{0}};
+    ordo_pth *p = ordo_pth_parse(pth_sample, sizeof pth_sample, &err);
+    CHECK_MSG(p != NULL, "%s", err.msg);
+    if (!p) return;
+    CHECK(ordo_pth_count(p) == 4);
+    const ordo_pth_tensor *a = ordo_pth_find(p, "a"), *b = ordo_pth_find(p, "b");
+    const ordo_pth_tensor *c = ordo_pth_find(p, "c"), *d = ordo_pth_find(p, "d");
+    CHECK(a && b && c && d);
+    if (a && b && c && d) {
+        CHECK(a->ndim == 2 && a->shape[0] == 2 && a->shape[1] == 3 && a->numel == 6);
+        for (int i = 0; i < 6; i++)
+            CHECK_MSG(((const float *)a->data)[i] == 2 + i, "a[%d]", i);
+        CHECK(b->ndim == 2 && b->shape[0] == 4 && b->shape[1] == 3 && b->numel == 12);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++)
+                CHECK_MSG(((const float *)b->data)[i * 3 + j] == j * 4 + i, "b[%d][%d]", i, j);
+        CHECK(c->dtype == ORDO_PTH_I64 && c->ndim == 0 && *(const int64_t *)c->data == 7);
+        CHECK(d->ndim == 2 && d->shape[0] == 0 && d->shape[1] == 5 && d->numel == 0);
+    }
+    ordo_pth_free(p);
+}
+
 static void t_truncated_everywhere(void)
 {
     buf b = synth(synth_default);
@@ -165,6 +198,12 @@ static void t_truncated_everywhere(void)
     }
     CHECK_MSG(bad == 0, "%d of %zu truncations not refused cleanly", bad, b.n);
     free(b.p);
+    for (size_t k = 0; k < sizeof pth_sample; k++) {
+        ordo_err err = {{0}};
+        ordo_pth *p = ordo_pth_parse(pth_sample, k, &err);
+        CHECK_MSG(!p && err.msg[0], "torch sample cut at %zu not refused", k);
+        ordo_pth_free(p);
+    }
 }
 
 /* Flipped bytes may still give a valid file (a changed float); what must
@@ -244,6 +283,20 @@ static void t_bad_counts(void)
     o.omit_long_key = 1;
     b = synth(o);
     expect_fail(&b, "missing from the file", "missing storage");
+    free(b.p);
+
+    o = synth_default;
+    o.copies = 3;   /* a few shared references are fine */
+    b = synth(o);
+    ordo_err err = {{0}};
+    ordo_pth *p = ordo_pth_parse(b.p, b.n, &err);
+    CHECK_MSG(p && ordo_pth_count(p) == 5, "%s", err.msg);
+    ordo_pth_free(p);
+    free(b.p);
+
+    o.copies = 200;   /* each 8-byte entry would copy a 24-byte tensor */
+    b = synth(o);
+    expect_fail(&b, "more memory than the file", "shared-tensor amplification");
     free(b.p);
 
     o = synth_default;
@@ -498,6 +551,7 @@ static void t_real_truncations(void)
 int main(void)
 {
     RUN(t_synthetic);
+    RUN(t_torch_sample);
     RUN(t_truncated_everywhere);
     RUN(t_flipped_bytes);
     RUN(t_bad_counts);
