@@ -1,0 +1,423 @@
+/* sim.c - the labeling loop simulated with known labels as the oracle, and
+ * the built-in selection strategies it compares. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn/learn.h"
+#include "learn/learn_rng.h"
+
+/* ---- built-in strategies ------------------------------------------------ */
+
+typedef struct scored {
+    double score;
+    uint64_t tie;
+    size_t idx;
+} scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->tie != y->tie) return x->tie < y->tie ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+enum { S_RANDOM, S_MOST_CONFIDENT, S_LEAST_CONFIDENCE, S_MARGIN, S_ENTROPY };
+
+/* Uncertainty scores (Settles 2009, "Active Learning Literature Survey",
+ * sec. 3.1), higher = picked first:
+ *   most_confident   max_c p_c           (the starter script's order)
+ *   least_confidence 1 - max_c p_c
+ *   margin           -(p_(1) - p_(2))
+ *   entropy          -sum_c p_c log p_c */
+static double score_row(const float *p, int k, int kind)
+{
+    double p1 = 0, p2 = 0, h = 0;
+    for (int c = 0; c < k; c++) {
+        double v = p[c];
+        if (v > p1) { p2 = p1; p1 = v; }
+        else if (v > p2) p2 = v;
+        if (v > 0) h -= v * log(v);
+    }
+    switch (kind) {
+    case S_MOST_CONFIDENT: return p1;
+    case S_LEAST_CONFIDENCE: return 1 - p1;
+    case S_MARGIN: return -(p1 - p2);
+    default: return h;
+    }
+}
+
+/* Top-`batch` candidates by score (random scores for S_RANDOM or when no
+ * probabilities exist yet); ties broken by a seeded random key. */
+static long pick_top(const ordo_learn_sim_ctx *ctx, const float *score_probs, int kind,
+                     const float *ext_score, size_t *picked, ordo_err *err)
+{
+    scored *s = malloc((ctx->n ? ctx->n : 1) * sizeof *s);
+    if (!s) return ordo_err_set(err, "strategy: out of memory");
+    learn_rng r;
+    learn_rng_seed(&r, ctx->seed);
+    size_t m = 0;
+    for (size_t i = 0; i < ctx->n; i++) {
+        uint64_t tie = learn_rng_next(&r); /* drawn for every row: order-stable */
+        if (!ctx->candidate[i]) continue;
+        double sc = 0;
+        if (ext_score) sc = ext_score[i];
+        else if (kind != S_RANDOM && score_probs)
+            sc = score_row(score_probs + i * (size_t)ctx->k, ctx->k, kind);
+        s[m++] = (scored){sc, tie, i};
+    }
+    qsort(s, m, sizeof *s, cmp_scored);
+    size_t nb = ctx->batch < m ? ctx->batch : m;
+    for (size_t j = 0; j < nb; j++) picked[j] = s[j].idx;
+    free(s);
+    return (long)nb;
+}
+
+static long st_random(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    return pick_top(c, NULL, S_RANDOM, NULL, p, e);
+}
+static long st_most_confident(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    return pick_top(c, c->probs, S_MOST_CONFIDENT, NULL, p, e);
+}
+static long st_least_confidence(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    return pick_top(c, c->probs, S_LEAST_CONFIDENCE, NULL, p, e);
+}
+static long st_margin(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    return pick_top(c, c->probs, S_MARGIN, NULL, p, e);
+}
+static long st_entropy(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    return pick_top(c, c->probs, S_ENTROPY, NULL, p, e);
+}
+
+/* ATLAS: rank candidates by the predicted chance that the current model is
+ * wrong, learned from out-of-fold predictions on the labeled rows. Before
+ * a model exists (or while its held-out predictions are all right or all
+ * wrong) it falls back to margin. */
+static long st_atlas(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    if (!c->probs_from_model || !c->oof_probs) return st_margin(c, p, e);
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    o.seed = c->seed;
+    ordo_err ae;
+    ordo_learn_model *a =
+        ordo_learn_atlas_train(c->x, c->n, c->d, c->oof_probs, c->k, c->labels, &o, &ae);
+    if (!a) return st_margin(c, p, e);
+    float *pw = malloc((c->n ? c->n : 1) * sizeof *pw);
+    if (!pw) {
+        ordo_learn_model_free(a);
+        return ordo_err_set(e, "atlas: out of memory");
+    }
+    long r = ordo_learn_atlas_score(a, c->x, c->n, c->d, c->probs, c->k, pw, e);
+    ordo_learn_model_free(a);
+    if (r == 0) r = pick_top(c, NULL, S_RANDOM, pw, p, e);
+    free(pw);
+    return r;
+}
+
+ordo_learn_strategy ordo_learn_strategy_builtin(const char *name)
+{
+    static const struct {
+        const char *name;
+        ordo_learn_strategy_fn fn;
+    } tab[] = {{"random", st_random},         {"most_confident", st_most_confident},
+               {"least_confidence", st_least_confidence}, {"margin", st_margin},
+               {"entropy", st_entropy},       {"atlas", st_atlas}};
+    ordo_learn_strategy s = {name, NULL, NULL};
+    for (size_t i = 0; name && i < sizeof tab / sizeof *tab; i++)
+        if (strcmp(name, tab[i].name) == 0) s.fn = tab[i].fn;
+    return s;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+void ordo_learn_sim_result_free(ordo_learn_sim_result *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->n_curves && r->curves; i++) {
+        ordo_learn_sim_curve *c = &r->curves[i];
+        free(c->points);
+        free(c->eval_acc);
+        free(c->test_acc);
+        free(c->eval_lo);
+        free(c->eval_hi);
+    }
+    free(r->curves);
+    memset(r, 0, sizeof *r);
+}
+
+static int argmax(const float *p, int k)
+{
+    int a = 0;
+    for (int c = 1; c < k; c++)
+        if (p[c] > p[a]) a = c;
+    return a;
+}
+
+static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c)
+{
+    learn_rng r;
+    learn_rng_seed(&r, a * 0x9e3779b97f4a7c15ULL ^ b * 0xc2b2ae3d27d4eb4fULL ^ c);
+    return learn_rng_next(&r);
+}
+
+typedef struct simws {
+    unsigned char *labeled, *candidate, *is_eval;
+    int *labels, *pred;
+    float *probs, *oof, *tprobs;
+    size_t *picked, *perm;
+} simws;
+
+/* One strategy, one seed: fills eval/test accuracy for every round. */
+static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st, int si,
+                   int s, simws *w, ordo_learn_sim_curve *cv, ordo_err *err)
+{
+    size_t n = cfg->n;
+    int k = cfg->k, R = cfg->rounds;
+    for (size_t i = 0; i < n; i++) {
+        w->labeled[i] = w->is_eval[i];
+        w->candidate[i] = !w->is_eval[i];
+        w->labels[i] = -1;
+    }
+    int have_model = 0;
+    size_t nlab = 0;
+    for (int r = 0; r < R; r++) {
+        ordo_learn_sim_ctx ctx = {
+            .n = n, .d = cfg->d, .x = cfg->x,
+            .k = have_model ? k : cfg->prior_k,
+            .probs = have_model ? w->probs : cfg->prior_probs,
+            .probs_from_model = have_model,
+            .labeled = w->labeled, .candidate = w->candidate, .labels = w->labels,
+            .is_eval = w->is_eval, .oof_probs = have_model ? w->oof : NULL,
+            .batch = cfg->batch, .round = r,
+            .seed = mix3(cfg->seed + (uint64_t)s, (uint64_t)r, (uint64_t)si),
+            .user = st->user};
+        if (!ctx.probs) ctx.k = 0;
+        long got = st->fn(&ctx, w->picked, err);
+        if (got < 0) return ordo_err_wrap(err, "strategy %s, round %d", st->name, r);
+        if ((size_t)got > cfg->batch)
+            return ordo_err_set(err, "strategy %s returned %ld > batch %zu", st->name, got,
+                                cfg->batch);
+        for (long j = 0; j < got; j++) {
+            size_t i = w->picked[j];
+            if (i >= n || !w->candidate[i])
+                return ordo_err_set(err, "strategy %s picked row %zu, which is not a candidate",
+                                    st->name, i);
+            w->candidate[i] = 0;
+            w->labeled[i] = 1;
+            w->labels[i] = cfg->truth[i];
+            nlab++;
+        }
+        /* retrain on all training labels (never the eval sample) */
+        ordo_learn_opts o = cfg->train;
+        ordo_err te;
+        ordo_learn_model *m = ordo_learn_train(cfg->x, n, cfg->d, w->labels, k, cfg->class_names,
+                                               &o, w->oof, NULL, &te);
+        if (m) {
+            if (ordo_learn_predict(m, cfg->x, n, w->probs, NULL, err) != 0 ||
+                (cfg->n_test &&
+                 ordo_learn_predict(m, cfg->test_x, cfg->n_test, w->tprobs, NULL, err) != 0)) {
+                ordo_learn_model_free(m);
+                return -1;
+            }
+            ordo_learn_model_free(m);
+            have_model = 1;
+            for (size_t i = 0; i < n; i++) w->pred[i] = argmax(w->probs + i * (size_t)k, k);
+        } else {
+            /* fewer than two classes labeled: the only sensible model
+             * predicts the one class seen (or class 0) */
+            int only = 0;
+            for (size_t i = 0; i < n; i++)
+                if (w->labels[i] >= 0) only = w->labels[i];
+            for (size_t i = 0; i < n; i++) w->pred[i] = only;
+            have_model = 0;
+        }
+        size_t ne = 0, ce = 0;
+        for (size_t i = 0; i < n; i++)
+            if (w->is_eval[i]) {
+                ne++;
+                ce += w->pred[i] == cfg->truth[i];
+            }
+        size_t at = (size_t)s * R + r;
+        cv->eval_acc[at] = ne ? (double)ce / ne : NAN;
+        ordo_learn_wilson(ce, ne, 1.959963984540054, &cv->eval_lo[at], &cv->eval_hi[at]);
+        if (cfg->n_test) {
+            size_t ct = 0;
+            for (size_t i = 0; i < cfg->n_test; i++) {
+                int pr = have_model ? argmax(w->tprobs + i * (size_t)k, k) : w->pred[0];
+                ct += pr == cfg->test_truth[i];
+            }
+            cv->test_acc[at] = (double)ct / cfg->n_test;
+        } else {
+            cv->test_acc[at] = NAN;
+        }
+        if (s == 0) cv->points[r].labels = nlab;
+    }
+    return 0;
+}
+
+/* Trapezoid area under (labels, acc) divided by the label range. */
+static double area(const ordo_learn_sim_point *pt, const double *acc, int np)
+{
+    if (np == 1) return acc[0];
+    double a = 0;
+    for (int r = 1; r < np; r++)
+        a += 0.5 * (acc[r] + acc[r - 1]) * (double)(pt[r].labels - pt[r - 1].labels);
+    double range = (double)(pt[np - 1].labels - pt[0].labels);
+    return range > 0 ? a / range : acc[np - 1];
+}
+
+static void mean_sd(const double *v, int stride, int cnt, double *mean, double *sd)
+{
+    double s = 0, s2 = 0;
+    for (int i = 0; i < cnt; i++) s += v[i * stride];
+    double mu = s / cnt;
+    for (int i = 0; i < cnt; i++) s2 += (v[i * stride] - mu) * (v[i * stride] - mu);
+    *mean = mu;
+    *sd = cnt > 1 ? sqrt(s2 / (cnt - 1)) : 0;
+}
+
+int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *strategies,
+                        int n_strategies, ordo_learn_sim_result *out, ordo_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!cfg || !cfg->x || !cfg->truth || cfg->n == 0 || cfg->d == 0 || cfg->k < 2 ||
+        cfg->rounds < 1 || cfg->n_seeds < 1 || cfg->batch == 0 || n_strategies < 1 ||
+        (cfg->n_test && (!cfg->test_x || !cfg->test_truth)) ||
+        (cfg->prior_probs && cfg->prior_k < 2))
+        return ordo_err_set(err, "simulate: bad configuration");
+    if (cfg->eval_size >= cfg->n)
+        return ordo_err_set(err, "simulate: evaluation sample (%zu) must be smaller than the pool (%zu)",
+                            cfg->eval_size, cfg->n);
+    for (size_t i = 0; i < cfg->n; i++)
+        if (cfg->truth[i] < 0 || cfg->truth[i] >= cfg->k)
+            return ordo_err_set(err, "simulate: truth of row %zu is outside [0, %d)", i, cfg->k);
+    for (size_t i = 0; i < cfg->n_test; i++)
+        if (cfg->test_truth[i] < 0 || cfg->test_truth[i] >= cfg->k)
+            return ordo_err_set(err, "simulate: test truth of row %zu is outside [0, %d)", i,
+                                cfg->k);
+    for (int j = 0; j < n_strategies; j++)
+        if (!strategies[j].fn)
+            return ordo_err_set(err, "simulate: strategy %d (%s) has no function", j,
+                                strategies[j].name ? strategies[j].name : "?");
+
+    size_t n = cfg->n, k = (size_t)cfg->k;
+    int R = cfg->rounds, S = cfg->n_seeds;
+    simws w = {0};
+    w.labeled = malloc(n);
+    w.candidate = malloc(n);
+    w.is_eval = malloc(n);
+    w.labels = malloc(n * sizeof *w.labels);
+    w.pred = malloc(n * sizeof *w.pred);
+    w.probs = malloc(n * k * sizeof *w.probs);
+    w.oof = malloc(n * k * sizeof *w.oof);
+    w.tprobs = malloc((cfg->n_test ? cfg->n_test : 1) * k * sizeof *w.tprobs);
+    w.picked = malloc(cfg->batch * sizeof *w.picked);
+    w.perm = malloc(n * sizeof *w.perm);
+    out->curves = calloc((size_t)n_strategies, sizeof *out->curves);
+    int rc = -1;
+    if (!w.labeled || !w.candidate || !w.is_eval || !w.labels || !w.pred || !w.probs || !w.oof ||
+        !w.tprobs || !w.picked || !w.perm || !out->curves) {
+        ordo_err_set(err, "simulate: out of memory");
+        goto done;
+    }
+    out->n_curves = n_strategies;
+    out->n_seeds = S;
+    for (int j = 0; j < n_strategies; j++) {
+        ordo_learn_sim_curve *c = &out->curves[j];
+        snprintf(c->name, sizeof c->name, "%s", strategies[j].name ? strategies[j].name : "?");
+        c->n_points = R;
+        c->points = calloc((size_t)R, sizeof *c->points);
+        size_t sr = (size_t)S * R;
+        c->eval_acc = malloc(sr * sizeof(double));
+        c->test_acc = malloc(sr * sizeof(double));
+        c->eval_lo = malloc(sr * sizeof(double));
+        c->eval_hi = malloc(sr * sizeof(double));
+        if (!c->points || !c->eval_acc || !c->test_acc || !c->eval_lo || !c->eval_hi) {
+            ordo_err_set(err, "simulate: out of memory");
+            goto done;
+        }
+    }
+    for (int s = 0; s < S; s++) {
+        /* the evaluation sample is drawn first, once per seed, uniformly
+         * from the pool, and shared by every strategy */
+        learn_rng r;
+        learn_rng_seed(&r, cfg->seed + (uint64_t)s);
+        for (size_t i = 0; i < n; i++) w.perm[i] = i;
+        learn_rng_shuffle(&r, w.perm, n);
+        memset(w.is_eval, 0, n);
+        for (size_t i = 0; i < cfg->eval_size; i++) w.is_eval[w.perm[i]] = 1;
+        for (int j = 0; j < n_strategies; j++)
+            if (run_one(cfg, &strategies[j], j, s, &w, &out->curves[j], err) != 0) goto done;
+    }
+
+    /* summaries */
+    int has_test = cfg->n_test > 0;
+    size_t cov_in = 0, cov_n = 0;
+    double *auc = malloc((size_t)S * sizeof *auc);
+    if (!auc) {
+        ordo_err_set(err, "simulate: out of memory");
+        goto done;
+    }
+    int rnd = -1;
+    for (int j = 0; j < n_strategies; j++)
+        if (strategies[j].name && strcmp(strategies[j].name, "random") == 0) rnd = j;
+    for (int j = 0; j < n_strategies; j++) {
+        ordo_learn_sim_curve *c = &out->curves[j];
+        for (int r = 0; r < R; r++) {
+            mean_sd(c->eval_acc + r, R, S, &c->points[r].eval_mean, &c->points[r].eval_sd);
+            if (has_test)
+                mean_sd(c->test_acc + r, R, S, &c->points[r].test_mean, &c->points[r].test_sd);
+            else
+                c->points[r].test_mean = c->points[r].test_sd = NAN;
+        }
+        for (int s = 0; s < S; s++) {
+            auc[s] = area(c->points, (has_test ? c->test_acc : c->eval_acc) + (size_t)s * R, R);
+            if (has_test)
+                for (int r = 0; r < R; r++) {
+                    size_t at = (size_t)s * R + r;
+                    cov_n++;
+                    cov_in += c->eval_lo[at] <= c->test_acc[at] && c->test_acc[at] <= c->eval_hi[at];
+                }
+        }
+        double sd;
+        mean_sd(auc, 1, S, &c->auc, &sd);
+        c->auc_se = sd / sqrt((double)S);
+    }
+    free(auc);
+    out->eval_ci_coverage = cov_n ? (double)cov_in / cov_n : NAN;
+    for (int j = 0; j < n_strategies; j++) {
+        ordo_learn_sim_curve *c = &out->curves[j];
+        c->labels_to_match_random = -1;
+        if (rnd < 0) continue;
+        const ordo_learn_sim_point *rp = out->curves[rnd].points;
+        double target = has_test ? rp[R - 1].test_mean : rp[R - 1].eval_mean;
+        for (int r = 0; r < R; r++) {
+            double a = has_test ? c->points[r].test_mean : c->points[r].eval_mean;
+            if (a + 1e-12 < target) continue;
+            if (r == 0) {
+                c->labels_to_match_random = (long)c->points[0].labels;
+            } else {
+                /* linear interpolation between the rounds that straddle it */
+                double a0 = has_test ? c->points[r - 1].test_mean : c->points[r - 1].eval_mean;
+                double l0 = (double)c->points[r - 1].labels, l1 = (double)c->points[r].labels;
+                double f = a > a0 ? (target - a0) / (a - a0) : 1.0;
+                c->labels_to_match_random = (long)ceil(l0 + f * (l1 - l0) - 1e-9);
+            }
+            break;
+        }
+    }
+    rc = 0;
+done:
+    free(w.labeled); free(w.candidate); free(w.is_eval); free(w.labels); free(w.pred);
+    free(w.probs); free(w.oof); free(w.tprobs); free(w.picked); free(w.perm);
+    if (rc != 0) ordo_learn_sim_result_free(out);
+    return rc;
+}
