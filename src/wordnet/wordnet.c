@@ -684,27 +684,34 @@ int ordo_wn_coarse(const ordo_wn *wn, const long *synsets, int n,
  * Chosen so that each holds a sizeable, visually coherent share of the 1000
  * classes; what matches none falls into "other". */
 static const long wn_coarse_default[] = {
-    2084071,  /* dog, domestic dog */
-    1503061,  /* bird */
-    2512053,  /* fish */
-    1661091,  /* reptile */
-    1627424,  /* amphibian */
-    2159955,  /* insect */
-    1767661,  /* arthropod (spiders, crabs, ...) */
-    1905661,  /* invertebrate */
-    1861778,  /* mammal (other than dog) */
-    7566340,  /* foodstuff? see comment in tests */
-    4576211,  /* wheeled vehicle */
-    3094503,  /* container */
-    3800933,  /* musical instrument */
-    4341686,  /* structure, construction */
-    3405725,  /* furniture */
-    3051540,  /* clothing */
-    3183080,  /* device */
-    3563967,  /* implement */
-    3575240,  /* instrumentality */
-    9287968,  /* geological formation */
-    7555863,  /* food, nutrient */
+    2084071,   /* dog, domestic dog */
+    1503061,   /* bird */
+    2512053,   /* fish */
+    1661091,   /* reptile */
+    1627424,   /* amphibian */
+    2159955,   /* insect */
+    1767661,   /* arthropod (spiders, crabs, ...) */
+    1905661,   /* invertebrate */
+    1861778,   /* mammal (other than dog) */
+    7846,      /* person */
+    17222,     /* plant, flora */
+    12992868,  /* fungus */
+    7705711,   /* produce: vegetables, fruit */
+    21265,     /* food, nutrient */
+    4576211,   /* wheeled vehicle */
+    3125870,   /* craft (boats, aircraft) */
+    3800933,   /* musical instrument */
+    3405725,   /* furniture */
+    3528263,   /* home appliance */
+    3051540,   /* clothing */
+    3094503,   /* container */
+    4341686,   /* structure, construction */
+    3183080,   /* device */
+    3563967,   /* implement */
+    3575240,   /* instrumentality (other equipment) */
+    3122748,   /* covering (other than clothing) */
+    9287968,   /* geological formation */
+    19128,     /* natural object */
 };
 
 int ordo_wn_default_coarse(const long **synsets)

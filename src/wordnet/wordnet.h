@@ -75,7 +75,7 @@ int ordo_wn_class_ancestors(const ordo_wn *wn, int cls, long *out, int cap);
 int ordo_wn_coarse(const ordo_wn *wn, const long *synsets, int n,
                    int group[ORDO_WN_CLASSES], ordo_err *err);
 
-/* A default coarse partition of the 1000 classes (about 20 groups such as
+/* A default coarse partition of the 1000 classes (28 groups such as
  * dog, bird, fish, vehicle, ...; see wordnet.c). Returns the count and sets
  * *synsets to a static constant array. Meant as input to ordo_wn_coarse. */
 int ordo_wn_default_coarse(const long **synsets);
