@@ -28,8 +28,15 @@ static void path_in(char *out, size_t cap, const char *name)
 
 static int add_member(zip_t *z, const char *name, const void *data, size_t n)
 {
-    /* libzip frees a malloc'd buffer it owns; copy so callers keep theirs */
-    void *copy = malloc(n ? n : 1);
+    /* libzip frees a malloc'd buffer it owns; copy so callers keep theirs
+     * (an empty member needs no buffer: libzip would not free one) */
+    if (n == 0) {
+        zip_source_t *s = zip_source_buffer(z, NULL, 0, 0);
+        if (!s) return -1;
+        if (zip_file_add(z, name, s, ZIP_FL_ENC_UTF_8) < 0) { zip_source_free(s); return -1; }
+        return 0;
+    }
+    void *copy = malloc(n);
     if (!copy) return -1;
     memcpy(copy, data, n);
     zip_source_t *s = zip_source_buffer(z, copy, n, 1);
