@@ -1,0 +1,434 @@
+/* test_learn.c - retraining, calibration, metrics, model bytes, simulation. */
+#include <math.h>
+#include <stdint.h>
+
+#include "learn/learn.h"
+#include "test.h"
+
+/* A small deterministic generator for test data (independent of the
+ * library's, so a bug there cannot hide here). */
+static uint64_t tr_state = 88172645463325252ULL;
+static double urand(void)
+{
+    tr_state ^= tr_state << 13;
+    tr_state ^= tr_state >> 7;
+    tr_state ^= tr_state << 17;
+    return (double)(tr_state >> 11) / 9007199254740992.0;
+}
+static double nrand(void)
+{
+    double u = urand() + 1e-12, v = urand();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* n points in d dims from k Gaussian blobs with centres `sep` apart. */
+static void blobs(float *x, int *y, size_t n, size_t d, int k, double sep, double noise)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)(i % (size_t)k);
+        y[i] = c;
+        for (size_t j = 0; j < d; j++)
+            x[i * d + j] = (float)(((size_t)c == j % (size_t)k ? sep : 0) + noise * nrand());
+    }
+}
+
+static int argmax(const float *p, int k)
+{
+    int a = 0;
+    for (int c = 1; c < k; c++)
+        if (p[c] > p[a]) a = c;
+    return a;
+}
+
+static void t_separable(void)
+{
+    enum { N = 300, D = 20, K = 3 };
+    static float x[N * D], xt[N * D], pr[N * K];
+    static int y[N], yt[N];
+    blobs(x, y, N, D, K, 3.0, 0.5);
+    blobs(xt, yt, N, D, K, 3.0, 0.5);
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    ordo_learn_report rep;
+    ordo_err err = {{0}};
+    ordo_learn_model *m = ordo_learn_train(x, N, D, y, K, NULL, &o, NULL, &rep, &err);
+    CHECK_MSG(m != NULL, "%s", err.msg);
+    if (!m) return;
+    CHECK(ordo_learn_predict(m, xt, N, pr, NULL, &err) == 0);
+    int right = 0;
+    for (int i = 0; i < N; i++) {
+        right += argmax(pr + i * K, K) == yt[i];
+        float s = pr[i * K] + pr[i * K + 1] + pr[i * K + 2];
+        CHECK_MSG(fabsf(s - 1) < 1e-4f, "row %d sums to %f", i, s);
+    }
+    CHECK_MSG(right == N, "%d/%d right on fresh separable data", right, N);
+    CHECK(rep.n_classes_present == 3);
+    CHECK_MSG(rep.cv_accuracy > 0.99, "cv accuracy %f", rep.cv_accuracy);
+    CHECK(rep.temperature > 0);
+    CHECK(strcmp(ordo_learn_model_class_name(m, 2), "2") == 0);
+    ordo_learn_model_free(m);
+}
+
+/* The analytic gradient matches central finite differences. */
+static void t_gradient(void)
+{
+    enum { N = 12, D = 5, K = 4 };
+    float x[N * D], W[K * D], b[K], gW[K * D], gb[K], sw[N];
+    int y[N];
+    for (int i = 0; i < N * D; i++) x[i] = (float)nrand();
+    for (int i = 0; i < K * D; i++) W[i] = (float)(0.5 * nrand());
+    for (int c = 0; c < K; c++) b[c] = (float)(0.3 * nrand());
+    for (int i = 0; i < N; i++) {
+        y[i] = i % K;
+        sw[i] = (float)(0.5 + urand());
+    }
+    double l2 = 0.37;
+    ordo_learn_softmax_loss(x, N, D, y, K, sw, W, b, l2, gW, gb);
+    double worst = 0;
+    const float h = 1e-2f;
+    for (int j = 0; j < K * D + K; j++) {
+        float *p = j < K * D ? &W[j] : &b[j - K * D];
+        float keep = *p;
+        *p = keep + h;
+        double fp = ordo_learn_softmax_loss(x, N, D, y, K, sw, W, b, l2, NULL, NULL);
+        *p = keep - h;
+        double fm = ordo_learn_softmax_loss(x, N, D, y, K, sw, W, b, l2, NULL, NULL);
+        *p = keep;
+        double num = (fp - fm) / (2 * h);
+        double ana = j < K * D ? gW[j] : gb[j - K * D];
+        double e = fabs(num - ana) / (fabs(num) + 1e-2);
+        if (e > worst) worst = e;
+    }
+    CHECK_MSG(worst < 2e-3, "worst relative gradient error %g", worst);
+}
+
+static double wnorm(const ordo_learn_model *m, const float *x, size_t d)
+{
+    /* |logit differences| on a probe point grow with |W|: use the model's
+     * uncalibrated logits as a proxy that needs no access to internals */
+    float pr[3], lg[3];
+    ordo_err err;
+    ordo_learn_predict(m, x, 1, pr, lg, &err);
+    (void)d;
+    return fabs(lg[0] - lg[1]) + fabs(lg[1] - lg[2]) + fabs(lg[0] - lg[2]);
+}
+
+static void t_l2_shrinks(void)
+{
+    enum { N = 150, D = 10, K = 3 };
+    static float x[N * D];
+    static int y[N];
+    blobs(x, y, N, D, K, 1.0, 1.0);
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    o.calibrate = 0;
+    ordo_err err;
+    double norms[3];
+    double l2s[3] = {1e-3, 1e-1, 10};
+    for (int i = 0; i < 3; i++) {
+        o.l2 = l2s[i];
+        ordo_learn_model *m = ordo_learn_train(x, N, D, y, K, NULL, &o, NULL, NULL, &err);
+        CHECK_MSG(m != NULL, "%s", err.msg);
+        if (!m) return;
+        CHECK(ordo_learn_model_l2(m) == l2s[i]);
+        CHECK(ordo_learn_model_temperature(m) == 1.0);
+        norms[i] = wnorm(m, x, D);
+        ordo_learn_model_free(m);
+    }
+    CHECK_MSG(norms[0] > norms[1] && norms[1] > norms[2] && norms[2] < 0.5,
+              "logit spread %g %g %g", norms[0], norms[1], norms[2]);
+}
+
+/* Logits drawn calibrated, then multiplied by 4: the fitted T is near 4
+ * and lowers the NLL. */
+static void t_temperature(void)
+{
+    enum { N = 4000, K = 5 };
+    static float lg[N * K];
+    static int y[N];
+    for (int i = 0; i < N; i++) {
+        float p[K];
+        double s = 0;
+        for (int c = 0; c < K; c++) {
+            lg[i * K + c] = (float)(1.5 * nrand());
+            p[c] = expf(lg[i * K + c]);
+            s += p[c];
+        }
+        double u = urand() * s, acc = 0;
+        y[i] = K - 1;
+        for (int c = 0; c < K; c++) {
+            acc += p[c];
+            if (u < acc) { y[i] = c; break; }
+        }
+        for (int c = 0; c < K; c++) lg[i * K + c] *= 4.0f;
+    }
+    double t = ordo_learn_fit_temperature(lg, N, K, y);
+    double n1 = ordo_learn_nll(lg, N, K, y, 1.0), nt = ordo_learn_nll(lg, N, K, y, t);
+    CHECK_MSG(t > 3.5 && t < 4.5, "T = %f", t);
+    CHECK_MSG(nt < n1 - 0.5, "NLL %f -> %f", n1, nt);
+    CHECK(ordo_learn_nll(lg, N, K, y, t * 1.1) >= nt && ordo_learn_nll(lg, N, K, y, t / 1.1) >= nt);
+}
+
+static void t_wilson(void)
+{
+    double lo, hi;
+    ordo_learn_wilson(8, 10, 1.959964, &lo, &hi);
+    CHECK_MSG(fabs(lo - 0.4902) < 5e-4 && fabs(hi - 0.9433) < 5e-4, "[%f, %f]", lo, hi);
+    ordo_learn_wilson(0, 10, 1.959964, &lo, &hi);
+    CHECK_MSG(lo == 0 && fabs(hi - 0.2775) < 5e-4, "[%f, %f]", lo, hi);
+    ordo_learn_wilson(10, 10, 1.959964, &lo, &hi);
+    CHECK_MSG(fabs(lo - 0.7225) < 5e-4 && hi > 1 - 1e-12, "[%f, %f]", lo, hi);
+    ordo_learn_wilson(0, 0, 1.959964, &lo, &hi);
+    CHECK(lo == 0 && hi == 1);
+    /* sample size: the smallest n whose half-width is within the target */
+    size_t n = ordo_learn_sample_size(0.5, 0.05, 1.959964);
+    CHECK_MSG(n > 370 && n < 390, "n = %zu", n);
+    ordo_learn_wilson(n / 2, n, 1.959964, &lo, &hi);
+    CHECK((hi - lo) / 2 <= 0.0501);
+    CHECK(ordo_learn_sample_size(0.9, 0.05, 1.959964) < n);
+    CHECK(ordo_learn_sample_size(0.5, 0, 1.96) == 0);
+}
+
+static void t_evaluate(void)
+{
+    int truth[] = {0, 0, 1, 1, 2, -1};
+    int pred[] = {0, 1, 1, 1, 0, 2};
+    ordo_learn_eval e;
+    ordo_err err;
+    CHECK(ordo_learn_evaluate(truth, pred, 6, 3, 500, 7, 10, &e, &err) == 0);
+    CHECK(e.n == 5 && e.correct == 3);
+    CHECK(fabs(e.accuracy - 0.6) < 1e-12);
+    CHECK(fabs(e.macro_f1 - (0.5 + 0.8 + 0) / 3) < 1e-12);
+    CHECK(fabs(e.precision[1] - 2.0 / 3) < 1e-12 && e.recall[1] == 1.0);
+    CHECK(isnan(e.precision[2]) && e.recall[2] == 0);
+    CHECK(e.support[0] == 2 && e.predicted[1] == 3 && e.tp[0] == 1);
+    CHECK(e.n_confused == 2);
+    if (e.n_confused == 2) {
+        CHECK(e.confused[0].truth == 0 && e.confused[0].predicted == 1 && e.confused[0].count == 1);
+        CHECK(e.confused[1].truth == 2 && e.confused[1].predicted == 0);
+    }
+    CHECK(e.f1_lo <= e.f1_hi && e.f1_lo >= 0 && e.f1_hi <= 1);
+    ordo_learn_eval_free(&e);
+    int bad[] = {0, 3};
+    CHECK(ordo_learn_evaluate(truth, bad, 2, 3, 0, 1, 1, &e, &err) != 0);
+}
+
+/* The bootstrap interval depends only on the seed, and covers the point. */
+static void t_bootstrap(void)
+{
+    enum { N = 400, K = 6 };
+    int truth[N], pred[N];
+    for (int i = 0; i < N; i++) {
+        truth[i] = i % K;
+        pred[i] = urand() < 0.7 ? truth[i] : (int)(urand() * K);
+    }
+    ordo_learn_eval a, b, c;
+    ordo_err err;
+    CHECK(ordo_learn_evaluate(truth, pred, N, K, 1000, 42, 3, &a, &err) == 0);
+    CHECK(ordo_learn_evaluate(truth, pred, N, K, 1000, 42, 3, &b, &err) == 0);
+    CHECK(ordo_learn_evaluate(truth, pred, N, K, 1000, 43, 3, &c, &err) == 0);
+    CHECK(a.f1_lo == b.f1_lo && a.f1_hi == b.f1_hi);
+    CHECK(a.f1_lo != c.f1_lo || a.f1_hi != c.f1_hi);
+    CHECK_MSG(a.f1_lo < a.macro_f1 && a.macro_f1 < a.f1_hi, "%f in [%f, %f]", a.macro_f1, a.f1_lo,
+              a.f1_hi);
+    /* about +-2 standard errors of an F1 near 0.75 on 400 items */
+    CHECK_MSG(a.f1_hi - a.f1_lo > 0.04 && a.f1_hi - a.f1_lo < 0.2, "width %f", a.f1_hi - a.f1_lo);
+    ordo_learn_eval_free(&a);
+    ordo_learn_eval_free(&b);
+    ordo_learn_eval_free(&c);
+}
+
+static void t_serialize(void)
+{
+    enum { N = 120, D = 8, K = 3 };
+    static float x[N * D], p1[N * K], p2[N * K];
+    static int y[N];
+    blobs(x, y, N, D, K, 2.0, 1.0);
+    const char *names[K] = {"tennis", "motor racing", "not-sports"};
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    o.pca_dim = 5;
+    ordo_err err;
+    ordo_learn_model *m = ordo_learn_train(x, N, D, y, K, names, &o, NULL, NULL, &err);
+    CHECK_MSG(m != NULL, "%s", err.msg);
+    if (!m) return;
+    unsigned char *buf;
+    size_t len;
+    CHECK(ordo_learn_model_to_bytes(m, &buf, &len, &err) == 0);
+    ordo_learn_model *m2 = ordo_learn_model_from_bytes(buf, len, &err);
+    CHECK_MSG(m2 != NULL, "%s", err.msg);
+    if (m2) {
+        CHECK(ordo_learn_predict(m, x, N, p1, NULL, &err) == 0);
+        CHECK(ordo_learn_predict(m2, x, N, p2, NULL, &err) == 0);
+        CHECK(memcmp(p1, p2, sizeof p1) == 0);
+        CHECK(strcmp(ordo_learn_model_class_name(m2, 1), "motor racing") == 0);
+        CHECK(ordo_learn_model_temperature(m2) == ordo_learn_model_temperature(m));
+        CHECK(ordo_learn_model_dim(m2) == D && ordo_learn_model_classes(m2) == K);
+        ordo_learn_model_free(m2);
+    }
+    /* every single-byte corruption and every truncation is rejected */
+    int accepted = 0;
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x5a;
+        ordo_learn_model *bad = ordo_learn_model_from_bytes(buf, len, &err);
+        accepted += bad != NULL;
+        ordo_learn_model_free(bad);
+        buf[i] ^= 0x5a;
+    }
+    CHECK_MSG(accepted == 0, "%d corrupted blobs accepted", accepted);
+    for (size_t l = 0; l < len; l += 7) {
+        ordo_learn_model *bad = ordo_learn_model_from_bytes(buf, l, &err);
+        accepted += bad != NULL;
+        ordo_learn_model_free(bad);
+    }
+    CHECK_MSG(accepted == 0, "%d truncated blobs accepted", accepted);
+    CHECK(ordo_learn_model_from_bytes(NULL, 0, &err) == NULL);
+    free(buf);
+    ordo_learn_model_free(m);
+}
+
+/* Classes without labels get probability 0; two classes is the binary
+ * sports filter's path. */
+static void t_absent_and_binary(void)
+{
+    enum { N = 90, D = 6, K = 3 };
+    static float x[N * D], pr[N * K];
+    static int y[N];
+    blobs(x, y, N, D, K, 2.5, 0.7);
+    for (int i = 0; i < N; i++)
+        if (y[i] == 1) y[i] = -1;
+    ordo_err err;
+    ordo_learn_model *m = ordo_learn_train(x, N, D, y, K, NULL, NULL, NULL, NULL, &err);
+    CHECK_MSG(m != NULL, "%s", err.msg);
+    if (!m) return;
+    CHECK(ordo_learn_predict(m, x, N, pr, NULL, &err) == 0);
+    int right = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(pr[i * K + 1] == 0);
+        if (y[i] >= 0) right += argmax(pr + i * K, K) == y[i];
+    }
+    CHECK_MSG(right == 60, "%d/60", right);
+    ordo_learn_model_free(m);
+    /* one class only: a clear error */
+    for (int i = 0; i < N; i++) y[i] = 0;
+    CHECK(ordo_learn_train(x, N, D, y, K, NULL, NULL, NULL, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "at least 2 classes") != NULL);
+    for (int i = 0; i < N; i++) y[i] = (x[i * D] > 1.0f);
+    m = ordo_learn_train(x, N, D, y, 2, NULL, NULL, NULL, NULL, &err);
+    CHECK_MSG(m != NULL, "%s", err.msg);
+    ordo_learn_model_free(m);
+}
+
+/* ATLAS learns where the model is wrong: here the model is always wrong
+ * when x0 > 0, so those rows must score a higher chance of error. */
+static void t_atlas(void)
+{
+    enum { N = 400, D = 4, K = 3 };
+    static float x[N * D], pr[N * K], pw[N];
+    static int y[N];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)nrand();
+        y[i] = i % K;
+        int said = x[i * D] > 0 ? (y[i] + 1) % K : y[i];
+        for (int c = 0; c < K; c++) pr[i * K + c] = c == said ? 0.8f : 0.1f;
+    }
+    ordo_err err;
+    ordo_learn_model *a = ordo_learn_atlas_train(x, N, D, pr, K, y, NULL, &err);
+    CHECK_MSG(a != NULL, "%s", err.msg);
+    if (!a) return;
+    CHECK(ordo_learn_atlas_score(a, x, N, D, pr, K, pw, &err) == 0);
+    double hi = 0, lo = 0;
+    int nh = 0, nl = 0;
+    for (int i = 0; i < N; i++) {
+        if (x[i * D] > 0.3f) { hi += pw[i]; nh++; }
+        if (x[i * D] < -0.3f) { lo += pw[i]; nl++; }
+    }
+    CHECK_MSG(hi / nh > 0.8 && lo / nl < 0.2, "p(wrong) %f where wrong, %f where right",
+              hi / nh, lo / nl);
+    CHECK(ordo_learn_atlas_score(a, x, N, D + 1, pr, K, pw, &err) != 0);
+    ordo_learn_model_free(a);
+    for (int i = 0; i < N; i++) y[i] = argmax(pr + i * K, K);
+    CHECK(ordo_learn_atlas_train(x, N, D, pr, K, y, NULL, &err) == NULL);
+}
+
+/* A strategy that breaks the rules is reported, not trusted. */
+static long st_cheat(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
+{
+    (void)e;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->is_eval[i]) { p[0] = i; return 1; }
+    return 0;
+}
+
+static void t_simulate(void)
+{
+    enum { N = 400, D = 12, K = 4, NT = 200 };
+    static float x[N * D], xt[NT * D], prior[N * K];
+    static int y[N], yt[NT];
+    blobs(x, y, N, D, K, 1.2, 1.0);
+    blobs(xt, yt, NT, D, K, 1.2, 1.0);
+    for (int i = 0; i < N * K; i++) prior[i] = (float)urand();
+    for (int i = 0; i < N; i++) {
+        float s = 0;
+        for (int c = 0; c < K; c++) s += prior[i * K + c];
+        for (int c = 0; c < K; c++) prior[i * K + c] /= s;
+    }
+    ordo_learn_sim_config cfg = {.n = N, .d = D, .x = x, .truth = y, .k = K,
+                                 .prior_probs = prior, .prior_k = K, .n_test = NT,
+                                 .test_x = xt, .test_truth = yt, .eval_size = 80, .batch = 20,
+                                 .rounds = 4, .n_seeds = 2, .seed = 5};
+    ordo_learn_opts_default(&cfg.train);
+    const char *names[] = {"random", "most_confident", "least_confidence", "margin", "entropy",
+                           "atlas"};
+    ordo_learn_strategy st[6];
+    for (int i = 0; i < 6; i++) {
+        st[i] = ordo_learn_strategy_builtin(names[i]);
+        CHECK(st[i].fn != NULL);
+    }
+    CHECK(ordo_learn_strategy_builtin("nope").fn == NULL);
+    ordo_learn_sim_result a, b;
+    ordo_err err;
+    CHECK_MSG(ordo_learn_simulate(&cfg, st, 6, &a, &err) == 0, "%s", err.msg);
+    CHECK_MSG(ordo_learn_simulate(&cfg, st, 6, &b, &err) == 0, "%s", err.msg);
+    if (a.n_curves != 6 || b.n_curves != 6) return;
+    for (int j = 0; j < 6; j++) {
+        CHECK(strcmp(a.curves[j].name, names[j]) == 0);
+        CHECK(a.curves[j].n_points == 4);
+        for (int r = 0; r < 4; r++) {
+            CHECK(a.curves[j].points[r].labels == (size_t)(20 * (r + 1)));
+            CHECK(a.curves[j].points[r].test_mean == b.curves[j].points[r].test_mean);
+            CHECK(a.curves[j].points[r].eval_mean == b.curves[j].points[r].eval_mean);
+            CHECK(a.curves[j].points[r].eval_mean > 0.4); /* 4 classes: chance is 0.25 */
+        }
+        CHECK(a.curves[j].auc == b.curves[j].auc && a.curves[j].auc_se == b.curves[j].auc_se);
+        CHECK(a.curves[j].auc > 0.4 && a.curves[j].auc <= 1);
+    }
+    /* random matches itself at or before its last point */
+    CHECK(a.curves[0].labels_to_match_random > 0 && a.curves[0].labels_to_match_random <= 80);
+    CHECK(a.eval_ci_coverage >= 0 && a.eval_ci_coverage <= 1);
+    ordo_learn_sim_result_free(&a);
+    ordo_learn_sim_result_free(&b);
+    /* another seed gives another evaluation sample */
+    cfg.seed = 6;
+    CHECK(ordo_learn_simulate(&cfg, st, 1, &b, &err) == 0);
+    ordo_learn_sim_result_free(&b);
+    ordo_learn_strategy cheat = {"cheat", st_cheat, NULL};
+    CHECK(ordo_learn_simulate(&cfg, &cheat, 1, &a, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "not a candidate") != NULL, "%s", err.msg);
+}
+
+int main(void)
+{
+    RUN(t_separable);
+    RUN(t_gradient);
+    RUN(t_l2_shrinks);
+    RUN(t_temperature);
+    RUN(t_wilson);
+    RUN(t_evaluate);
+    RUN(t_bootstrap);
+    RUN(t_serialize);
+    RUN(t_absent_and_binary);
+    RUN(t_atlas);
+    RUN(t_simulate);
+    return test_summary();
+}
