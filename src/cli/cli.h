@@ -7,6 +7,9 @@
 int cli_classify(int argc, char **argv);
 int cli_weights(int argc, char **argv);    /* cmd_weights.c: install, list */
 int cli_classes(int argc, char **argv);    /* cmd_classes.c: list classes, --under SYNSET */
+int cli_init(int argc, char **argv);       /* cmd_init.c: create a project */
+int cli_scan(int argc, char **argv);       /* cmd_scan.c: scan folders into the project */
+int cli_status(int argc, char **argv);     /* cmd_status.c: counts, model, top classes */
 
 /* Helpers shared by the subcommands (cli_util.c). */
 
