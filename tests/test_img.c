@@ -12,6 +12,7 @@
  *   test_img --dump [--min-side N] [--size S] [--crop F] FILE... */
 #include "test.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <time.h>
@@ -415,6 +416,36 @@ static void t_dct_scaling(void)
     ordo_image_free(&big);
 }
 
+/* Inputs the fuzzer once crashed on (tests/corpus/img_regress/): each must
+ * decode or fail with a one-line message. Run from the repository root. */
+static void t_fuzz_regressions(void)
+{
+    const char *dir = "tests/corpus/img_regress";
+    DIR *d = opendir(dir);
+    if (!d) SKIP("%s not found (run from the repository root)", dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ordo_img_opts o = {0, INT64_C(1) << 20};
+        ordo_image im;
+        ordo_err err = {{0}};
+        if (ordo_img_load(path, &o, &im, &err) == 0) {
+            float *t = malloc(sizeof(float) * 64 * 64 * 3);
+            CHECK_MSG(ordo_img_preprocess(&im, 64, 0.875f, t, &err) == 0, "%s: %s", path, err.msg);
+            free(t);
+            ordo_image_free(&im);
+        } else {
+            CHECK_MSG(one_line(&err), "%s: message %s", path, err.msg);
+        }
+        n++;
+    }
+    closedir(d);
+    CHECK(n > 0);
+}
+
 static void t_load_errors(void)
 {
     ordo_image im;
@@ -492,8 +523,26 @@ static int bench_main(int argc, char **argv)
     return 0;
 }
 
+/* Writes the tiny files as fuzzing seeds: test_img --seeds DIR */
+static int seeds_main(const char *dir)
+{
+    for (size_t i = 0; i < NTINY; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tiny.%s", dir, tiny[i].fmt);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(tiny[i].p, 1, tiny[i].n, f) != tiny[i].n) {
+            fprintf(stderr, "cannot write %s\n", path);
+            if (f) fclose(f);
+            return 1;
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[1], "--seeds")) return seeds_main(argv[2]);
     if (argc > 1 && !strcmp(argv[1], "--dump")) return dump_main(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--bench")) return bench_main(argc, argv);
     RUN(t_sniff);
@@ -506,6 +555,7 @@ int main(int argc, char **argv)
     RUN(t_orientation);
     RUN(t_preprocess_shapes);
     RUN(t_dct_scaling);
+    RUN(t_fuzz_regressions);
     RUN(t_load_errors);
     return test_summary();
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Hostile and unusual image files, generated at test time (nothing binary is
-committed): each bad file must give a clear one-line error, each good file
+committed; `test_img_corpus.py --seeds DIR` writes the small good ones as
+fuzzing seeds): each bad file must give a clear one-line error, each good file
 the right pixels, and the preprocessing of good files must equal the PIL
 reference. Drives $BUILD/tests/test_img --dump (see tests/test_img.c).
 Last line: "N passed, N failed, N skipped".
@@ -72,12 +73,8 @@ def over_white(rgba):
     return ((c * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
 
 
-def main():
-    if not os.access(HELPER, os.X_OK):
-        global nskip
-        nskip += 1
-        print(f"skip all: helper {HELPER} not built (make BUILD={BUILD})")
-        return
+def build_corpus():
+    """Returns (good, bad): name -> (bytes, expected RGB, format) / (bytes, error substring)."""
     good = {}   # name -> (bytes, expected RGB array, expected format)
     bad = {}    # name -> (bytes, substring the error must contain)
 
@@ -132,6 +129,10 @@ def main():
     # --- good files ---
     good["png_named.jpg"] = (png, base, "png")
     good["jpeg_named.png"] = (jpg, pil_rgb(jpg), "jpeg")
+    b = encode(Image.fromarray(photo(61, 37)), "JPEG", progressive=True, quality=85)
+    good["progressive.jpg"] = (b, pil_rgb(b), "jpeg")
+    b = encode(Image.fromarray(photo(61, 37)), "JPEG", subsampling=0, quality=95, optimize=True)
+    good["444_optimized.jpg"] = (b, pil_rgb(b), "jpeg")
     grey = base[..., 0]
     b = encode(Image.fromarray(grey, "L"), "JPEG")
     good["grey.jpg"] = (b, np.repeat(np.asarray(Image.open(io.BytesIO(b)))[..., None], 3, 2), "jpeg")
@@ -149,7 +150,6 @@ def main():
     good["rgba16.png"] = (raw_png(a16, 6, 16), over_white((a16 >> 8).astype(np.uint8)), "png")
     g16 = rng.integers(0, 65536, (40, 64)).astype(np.uint16)
     good["grey16.png"] = (raw_png(g16, 0, 16), np.repeat((g16 >> 8).astype(np.uint8)[..., None], 3, 2), "png")
-    interlaced = encode(Image.fromarray(base), "PNG")  # PIL cannot write Adam7; raw writer neither
     good["cmyk.jpg"] = None
     cm = Image.fromarray(base).convert("CMYK")
     b = encode(cm, "JPEG", quality=95)
@@ -191,8 +191,23 @@ def main():
     good["pal8.bmp"] = (encode(pal, "BMP"), np.asarray(pal.convert("RGB")), "bmp")
     bw = Image.fromarray(base[..., 0] > 128).convert("1")
     good["bw1.bmp"] = (encode(bw, "BMP"), np.asarray(bw.convert("RGB")), "bmp")
-    del interlaced
+    return good, bad
 
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--seeds":  # fuzzing seeds: the good files
+        good, _ = build_corpus()
+        for n, (b, _, _) in good.items():
+            if len(b) <= 4096:
+                with open(os.path.join(sys.argv[2], n), "wb") as f:
+                    f.write(b)
+        sys.exit(0)
+    if not os.access(HELPER, os.X_OK):
+        global nskip
+        nskip += 1
+        print(f"skip all: helper {HELPER} not built (make BUILD={BUILD})")
+        return
+    good, bad = build_corpus()
     with tempfile.TemporaryDirectory() as d:
         names = list(bad) + list(good)
         paths = []
@@ -211,8 +226,6 @@ def main():
                 print(f"     {n}: expected an error with '{bad[n][1]}', got "
                       f"{msg!r}" + (" (decoded!)" if "rgb" in r else ""))
         check("bad_files_refused", nbad == 0, f"({len(bad)} files, {nbad} wrong)")
-        for n in sorted(bad)[:0]:
-            pass
         for n in ("empty.jpg", "text.jpg", "bomb_60000.jpg", "bad_crc_idat.png", "trunc_8.png"):
             if n in res:
                 print(f"     e.g. {n}: {res[n].get('error')}")

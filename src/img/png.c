@@ -35,8 +35,13 @@ static int check_critical_crcs(const unsigned char *buf, size_t len, ordo_err *e
             const unsigned char *c = t + 4 + n;
             uint32_t want = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 |
                             (uint32_t)c[2] << 8 | c[3];
-            if (crc32_png(t, (size_t)n + 4) != want)
-                return ordo_err_set(err, "corrupt PNG: CRC mismatch in %.4s chunk", (const char *)t);
+            if (crc32_png(t, (size_t)n + 4) != want) {
+                /* the type is untrusted bytes: only letters go into the message */
+                char name[5] = "????";
+                for (int i = 0; i < 4; i++)
+                    if ((t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= 'a' && t[i] <= 'z')) name[i] = (char)t[i];
+                return ordo_err_set(err, "corrupt PNG: CRC mismatch in %s chunk", name);
+            }
         }
         if (memcmp(t, "IEND", 4) == 0) break;
         off += (size_t)n + 12;
