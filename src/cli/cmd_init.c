@@ -1,0 +1,55 @@
+/* cmd_init.c - `ordo init [--model M] [DIR]`: create a project. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/store.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ordo init [--model M] [DIR]\n"
+            "Creates an ordo project in DIR (default: --project DIR, $ORDO_PROJECT, or the\n"
+            "current directory): DIR/.ordo/ holds the database (ordo.db) and the\n"
+            "embedding and logit matrices (embed.f16, logits.f16).\n\n"
+            "  --model M       lite0, lite1 or lite2; otherwise the first scan's model\n"
+            "  --project DIR   same as giving DIR\n");
+}
+
+int cli_init(int argc, char **argv)
+{
+    const char *model = NULL, *dir = NULL;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"project", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "m:p:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm': model = optarg; break;
+        case 'p': dir = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        dir = argv[optind++];
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!dir) {
+        const char *env = getenv("ORDO_PROJECT");
+        dir = env && *env ? env : ".";
+    }
+    ordo_err err = {{0}};
+    if (ordo_store_init(dir, model, &err)) {
+        fprintf(stderr, "ordo init: %s\n", err.msg);
+        return 1;
+    }
+    printf("created ordo project in %s/%s%s%s\n", dir, ORDO_STORE_DIRNAME,
+           model ? " for model " : "", model ? model : "");
+    return 0;
+}
