@@ -113,7 +113,8 @@ int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
     /* Coefficient buffers of progressive files are the one large allocation
      * libjpeg makes on its own; bound them by the pixel cap (2 bytes per
      * coefficient, up to 4 components, plus slack). */
-    cinfo.mem->max_memory_to_use = (long)(max_pixels * 8 + (64 << 20));
+    if (max_pixels < (INT64_C(1) << 40))  /* else: no extra limit */
+        cinfo.mem->max_memory_to_use = (long)(max_pixels * 8 + (64 << 20));
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);

@@ -169,7 +169,10 @@ int ordo_img_preprocess(const ordo_image *im, int size, float crop_frac, float *
     int tw = need_h ? size : w;   /* width of the horizontal pass's output */
     int tx0 = need_h ? 0 : (int)left;
     unsigned char *tmp = malloc((size_t)rows * tw * 3);
-    if (!tmp) {
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)size * 3);
+    if (!tmp || !acc) {
+        free(tmp);
+        free(acc);
         kernel_free(&kh);
         kernel_free(&kv);
         return ordo_err_set(err, "out of memory for resize");
@@ -199,16 +202,20 @@ int ordo_img_preprocess(const ordo_image *im, int size, float crop_frac, float *
             for (int i = 0; i < size * 3; i++) o[i] = ((float)p[i] - 127.0f) / 128.0f;
             continue;
         }
+        /* row by row over the taps, so the inner loop runs along memory */
         const int32_t *k = kv.k + (size_t)y * kv.ksize;
         const unsigned char *base = tmp + ((size_t)(kv.first[y] - y0) * tw + tx0) * 3;
         size_t pitch = (size_t)tw * 3;
-        for (int i = 0; i < size * 3; i++) {
-            int32_t acc = 1 << (PREC_BITS - 1);
-            for (int j = 0; j < kv.count[y]; j++) acc += base[j * pitch + i] * k[j];
-            o[i] = ((float)clip8(acc) - 127.0f) / 128.0f;
+        for (int i = 0; i < size * 3; i++) acc[i] = 1 << (PREC_BITS - 1);
+        for (int j = 0; j < kv.count[y]; j++) {
+            const unsigned char *p = base + j * pitch;
+            int32_t kj = k[j];
+            for (int i = 0; i < size * 3; i++) acc[i] += p[i] * kj;
         }
+        for (int i = 0; i < size * 3; i++) o[i] = ((float)clip8(acc[i]) - 127.0f) / 128.0f;
     }
     free(tmp);
+    free(acc);
     kernel_free(&kh);
     kernel_free(&kv);
     return 0;
