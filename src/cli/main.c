@@ -14,6 +14,8 @@ typedef struct cli_command {
 
 static const cli_command commands[] = {
     {"classify", cli_classify, "print the top ImageNet classes of images (files or folders)"},
+    {"classes",  cli_classes,  "list the ImageNet classes, optionally under a WordNet synset"},
+    {"weights",  cli_weights,  "install (verify) and list model weights"},
 };
 
 static void usage(FILE *f)
