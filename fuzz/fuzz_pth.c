@@ -1,6 +1,7 @@
 /* fuzz_pth.c - libFuzzer target for the legacy .pth reader.
  *
- *   make fuzz && tools/make_pth_corpus.sh CORPUS && build-fuzz/fuzz_pth CORPUS
+ *   make fuzz && /usr/bin/python3 tools/make_pth_corpus.py CORPUS
+ *   build-fuzz/fuzz_pth -max_total_time=60 CORPUS
  *
  * Every input must either parse into a consistent state_dict or be refused
  * with a message; ASan/UBSan (built in by `make fuzz`) catch the rest. */
