@@ -1,0 +1,471 @@
+/* queue.c - which image each annotator sees next.
+ *
+ * The server keeps one batch from the composer in memory and hands its
+ * images out with short leases, so two annotators never see the same image
+ * unless it is one of the double-annotated share. A batch is refilled from
+ * the composer when every image in it has its answers. compose() is the one
+ * place the queue comes from (see there). */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rank/rank.h"
+#include "server/srv_internal.h"
+
+#define LEASE_S 600.0     /* an image shown to someone is theirs for 10 min */
+
+/* splitmix64 (Steele et al. 2014): a well-mixed hash of the image id, so the
+ * double-annotated share is a fixed, pseudo-random subset of the pool. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+int srv_queue_need(const ordo_srv *srv, int64_t id)
+{
+    double u = (double)(mix64((uint64_t)id) >> 11) / 9007199254740992.0;
+    return u < srv->o.double_share ? 2 : 1;
+}
+
+static ssize_t all_find(const srv_queue *q, int64_t id)
+{
+    size_t lo = 0, hi = q->nall;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->all[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < q->nall && q->all[lo].id == id ? (ssize_t)lo : -1;
+}
+
+static srv_qitem *q_find(srv_queue *q, int64_t id)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (q->items[i].id == id) return &q->items[i];
+    return NULL;
+}
+
+static int ndone(const srv_qitem *it)
+{
+    int n = 0;
+    for (int k = 0; k < SRV_QMAX_ANN; k++) n += it->done_by[k] != 0;
+    return n;
+}
+
+static int finished(const srv_qitem *it) { return ndone(it) >= it->need; }
+
+static int q_push(srv_queue *q, int64_t id, const char *reason, int need, int front)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        srv_qitem *b = realloc(q->items, cap * sizeof *b);
+        if (!b) return -1;
+        q->items = b;
+        q->cap = cap;
+    }
+    if (front) memmove(q->items + 1, q->items, q->n * sizeof *q->items);
+    srv_qitem *it = &q->items[front ? 0 : q->n];
+    q->n++;
+    memset(it, 0, sizeof *it);
+    it->id = id;
+    snprintf(it->reason, sizeof it->reason, "%s", reason);
+    it->need = need;
+    return 0;
+}
+
+/* THE queue source: the rank module's batch composer, the same one `ordo
+ * next` runs, with its default mix and seed. Images already in the queue
+ * count as labeled so a refill never repeats them. The input is built here
+ * from the store the way `ordo next` does (probability summaries, sports
+ * prior, f16 embedding rows by slot); if rank later publishes a
+ * store-to-input helper, use it here. */
+static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    size_t N = q->nall;
+    if (N == 0) return 0;
+    float *prob = malloc(N * ORDO_STORE_TOPK * sizeof *prob);
+    int32_t *cls = malloc(N * ORDO_STORE_TOPK * sizeof *cls);
+    float *ent = malloc(N * sizeof *ent), *prior = malloc(N * sizeof *prior);
+    uint8_t *lab = malloc(N);
+    uint64_t *ids = malloc(N * sizeof *ids);
+    int64_t *slot = malloc(N * sizeof *slot);
+    ordo_rank_batch *b = NULL;
+    int rc = -1;
+    if (!prob || !cls || !ent || !prior || !lab || !ids || !slot) {
+        ordo_err_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < N; i++) {
+        const ordo_store_item *it = &q->all[i];
+        for (int j = 0; j < ORDO_STORE_TOPK; j++) {
+            prob[i * ORDO_STORE_TOPK + j] = it->s.top_prob[j];
+            cls[i * ORDO_STORE_TOPK + j] = it->s.top_class[j];
+        }
+        ent[i] = it->s.entropy;
+        prior[i] = it->sports;
+        lab[i] = q->labeled[i];
+        ids[i] = (uint64_t)it->id;
+        slot[i] = it->slot;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        ssize_t k = all_find(q, q->items[i].id);
+        if (k >= 0) lab[k] = 1;
+    }
+    ordo_rank_f16_rows rows = {0};
+    rows.data = ordo_store_embeddings(s, &rows.rows, err);
+    if (!rows.data) goto out;
+    rows.dim = ORDO_STORE_EMBED;
+    rows.slot = slot;
+    ordo_rank_input in = {0};
+    in.n = N;
+    in.n_classes = ORDO_WN_CLASSES;
+    in.k = ORDO_STORE_TOPK;
+    in.top_prob = prob;
+    in.top_class = cls;
+    in.entropy = ent;
+    in.prior = prior;
+    in.labeled = lab;
+    in.ids = ids;
+    in.dim = ORDO_STORE_EMBED;
+    in.read_rows = ordo_rank_f16_read;
+    in.read_ctx = &rows;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = (size_t)n;
+    b = ordo_rank_compose(&in, &o, err);
+    if (!b) goto out;
+    rc = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t id = q->all[b->items[i].row].id;
+        if (q_push(q, id, ordo_rank_reason_name(b->items[i].reason), srv_queue_need(srv, id), 0) < 0) {
+            rc = ordo_err_set(err, "out of memory");
+            break;
+        }
+    }
+out:
+    ordo_rank_batch_free(b);
+    free(prob); free(cls); free(ent); free(prior); free(lab); free(ids); free(slot);
+    return rc;
+}
+
+/* Images answered by fewer annotators than they need (after a restart or a
+ * refill) come back first. Caller holds q->mu. */
+static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    if (srv->o.double_share <= 0) return 0;
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT l.image_id, a.id, l.label FROM labels l JOIN (SELECT MAX(id) m"
+                           " FROM labels WHERE source = 'ui' GROUP BY image_id, annotator) t"
+                           " ON l.id = t.m JOIN srv_annotators a ON a.name = l.annotator"
+                           " ORDER BY l.image_id", -1, &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0), who = sqlite3_column_int64(st, 1);
+        const char *lab = (const char *)sqlite3_column_text(st, 2);
+        if (!lab || !*lab || srv_queue_need(srv, id) < 2) continue;
+        srv_qitem *it = q_find(q, id);
+        if (!it) {
+            if (q_push(q, id, "double", 2, 0) < 0) break;
+            it = &q->items[q->n - 1];
+        }
+        for (int k = 0; k < SRV_QMAX_ANN; k++)
+            if (it->done_by[k] == who) break;
+            else if (!it->done_by[k]) { it->done_by[k] = who; break; }
+    }
+    sqlite3_finalize(st);
+    /* drop the ones already complete */
+    size_t w = 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (!finished(&q->items[i])) q->items[w++] = q->items[i];
+    q->n = w;
+    return rc == SQLITE_DONE ? 0 : ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
+}
+
+/* Caller holds q->mu. */
+static int refill_locked(ordo_srv *srv, ordo_store *s, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    size_t w = 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (!finished(&q->items[i])) q->items[w++] = q->items[i];
+    q->n = w;
+    if (load_open_doubles(srv, s, err) < 0) return -1;
+    q->batch_no++;
+    return compose(srv, s, srv->o.batch, err);
+}
+
+int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
+{
+    pthread_mutex_lock(&srv->q.mu);
+    int rc = refill_locked(srv, s, err);
+    pthread_mutex_unlock(&srv->q.mu);
+    return rc;
+}
+
+int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    if (ordo_store_items(s, &q->all, &q->nall, err) < 0) return -1;
+    q->labeled = calloc(q->nall ? q->nall : 1, 1);
+    if (!q->labeled) return ordo_err_set(err, "out of memory");
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT l.image_id FROM labels l JOIN (SELECT MAX(id) m FROM labels"
+                           " GROUP BY image_id) t ON l.id = t.m WHERE l.label <> ''",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ssize_t k = all_find(q, sqlite3_column_int64(st, 0));
+        if (k >= 0 && !q->labeled[k]) { q->labeled[k] = 1; q->nlabeled++; }
+    }
+    sqlite3_finalize(st);
+    return srv_queue_refill(srv, s, err);
+}
+
+void srv_queue_free(srv_queue *q)
+{
+    free(q->items);
+    free(q->all);
+    free(q->labeled);
+    q->items = NULL;
+    q->all = NULL;
+    q->labeled = NULL;
+}
+
+static int holds_lease(const srv_qitem *it, int64_t who, double now)
+{
+    for (int k = 0; k < SRV_QMAX_ANN; k++)
+        if (it->lease_by[k] == who && it->lease_until[k] > now) return 1;
+    return 0;
+}
+
+static int done_by(const srv_qitem *it, int64_t who)
+{
+    for (int k = 0; k < SRV_QMAX_ANN; k++)
+        if (it->done_by[k] == who) return 1;
+    return 0;
+}
+
+/* Takes a lease for who if the image still needs someone. Caller holds mu. */
+static int try_lease(srv_qitem *it, int64_t who, double now)
+{
+    if (done_by(it, who)) return 0;
+    if (holds_lease(it, who, now)) {
+        for (int k = 0; k < SRV_QMAX_ANN; k++)
+            if (it->lease_by[k] == who) it->lease_until[k] = now + LEASE_S;
+        return 1;
+    }
+    int busy = ndone(it);
+    for (int k = 0; k < SRV_QMAX_ANN; k++)
+        if (it->lease_by[k] && it->lease_until[k] > now && !done_by(it, it->lease_by[k])) busy++;
+    if (busy >= it->need) return 0;
+    for (int k = 0; k < SRV_QMAX_ANN; k++)
+        if (!it->lease_by[k] || it->lease_until[k] <= now || done_by(it, it->lease_by[k])) {
+            it->lease_by[k] = who;
+            it->lease_until[k] = now + LEASE_S;
+            return 1;
+        }
+    return 0;
+}
+
+/* Caller holds mu. */
+static void item_json(ordo_srv *srv, FILE *f, int64_t id, const char *reason)
+{
+    int eval = !strcmp(reason, "eval");
+    fprintf(f, "{\"id\":%lld,\"reason\":", (long long)id);
+    srv_json_str(f, reason);
+    fprintf(f, ",\"eval\":%s,\"suggestions\":", eval ? "true" : "false");
+    /* Evaluation images get no suggestions at all (not merely hidden by the
+     * page), so the model cannot anchor the labels that measure it. */
+    if (eval) fputs("[]", f);
+    else srv_item_suggestions_json(srv, id, f);
+    fputc('}', f);
+}
+
+int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f)
+{
+    ssize_t k = all_find(&srv->q, id);
+    fputc('[', f);
+    if (k >= 0) {
+        const ordo_store_scores *sc = &srv->q.all[k].s;
+        for (int j = 0; j < ORDO_STORE_TOPK; j++) {
+            int cls = sc->top_class[j];
+            if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
+            fprintf(f, "%s{\"label\":", j ? "," : "");
+            srv_json_str(f, ordo_wn_class_wnid(srv->wn, cls));
+            fputs(",\"name\":", f);
+            srv_json_str(f, ordo_wn_class_name(srv->wn, cls));
+            fprintf(f, ",\"p\":%.4f}", isfinite(sc->top_prob[j]) ? sc->top_prob[j] : 0.0);
+        }
+    }
+    fputc(']', f);
+    return 0;
+}
+
+int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
+                        FILE *f, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    pthread_mutex_lock(&q->mu);
+    double now = srv_now();
+    fputs("{\"items\":[", f);
+    int got = 0;
+    for (int pass = 0; pass < 2 && got < n; pass++) {
+        for (size_t i = 0; i < q->n && got < n; i++) {
+            srv_qitem *it = &q->items[i];
+            if (finished(it) || !try_lease(it, who->id, now)) continue;
+            if (got) fputc(',', f);
+            item_json(srv, f, it->id, it->reason);
+            got++;
+        }
+        /* nothing left for anybody in this batch: ask the composer again */
+        int open = 0;
+        for (size_t i = 0; i < q->n; i++) open += !finished(&q->items[i]);
+        if (got || open) break;
+        if (refill_locked(srv, s, err) < 0) {
+            pthread_mutex_unlock(&q->mu);
+            return -1;
+        }
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < q->n; i++) done += finished(&q->items[i]);
+    fprintf(f, "],\"progress\":{\"batch\":%lld,\"batch_done\":%zu,\"batch_total\":%zu,"
+               "\"labeled\":%zu,\"images\":%zu}}",
+            (long long)q->batch_no, done, q->n, q->nlabeled, q->nall);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+typedef struct near { float sim; size_t idx; } near;
+
+int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
+                        FILE *f, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    size_t rows;
+    const uint16_t *emb = ordo_store_embeddings(s, &rows, err);
+    if (!emb) return -1;
+    near *best = calloc((size_t)n, sizeof *best);
+    float *seed = malloc(ORDO_STORE_EMBED * sizeof *seed);
+    float *row = malloc(ORDO_STORE_EMBED * sizeof *row);
+    if (!best || !seed || !row) {
+        free(best); free(seed); free(row);
+        return ordo_err_set(err, "out of memory");
+    }
+    pthread_mutex_lock(&q->mu);
+    double now = srv_now();
+    /* The seed: the first queued image this annotator may take. */
+    ssize_t seed_k = -1;
+    for (size_t i = 0; i < q->n && seed_k < 0; i++) {
+        srv_qitem *it = &q->items[i];
+        if (finished(it) || it->need > 1 || done_by(it, who->id)) continue;
+        int taken = 0;
+        for (int k = 0; k < SRV_QMAX_ANN; k++)
+            taken |= it->lease_by[k] && it->lease_by[k] != who->id && it->lease_until[k] > now;
+        if (!taken) seed_k = all_find(q, it->id);
+    }
+    if (seed_k < 0)   /* the batch is spoken for: any unlabeled image */
+        for (size_t i = 0; i < q->nall && seed_k < 0; i++)
+            if (!q->labeled[i]) seed_k = (ssize_t)i;
+    int nb = 0;
+    if (seed_k >= 0 && (size_t)q->all[seed_k].slot < rows) {
+        ordo_store_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
+                              ORDO_STORE_EMBED);
+        double ns = 0;
+        for (int d = 0; d < ORDO_STORE_EMBED; d++) ns += (double)seed[d] * seed[d];
+        ns = sqrt(ns) + 1e-12;
+        best[0].sim = 2;
+        best[0].idx = (size_t)seed_k;
+        nb = 1;
+        /* Nearest neighbours by cosine among unlabeled images no one else
+         * holds (the rank module's clusters can replace this). */
+        for (size_t i = 0; i < q->nall; i++) {
+            if ((ssize_t)i == seed_k || q->labeled[i] || (size_t)q->all[i].slot >= rows) continue;
+            srv_qitem *it = q_find(q, q->all[i].id);
+            if (it && (it->need > 1 || finished(it))) continue;
+            if (it) {
+                int taken = 0;
+                for (int k = 0; k < SRV_QMAX_ANN; k++)
+                    taken |= it->lease_by[k] && it->lease_by[k] != who->id &&
+                             it->lease_until[k] > now;
+                if (taken) continue;
+            }
+            ordo_store_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
+                                  ORDO_STORE_EMBED);
+            double dot = 0, nr = 0;
+            for (int d = 0; d < ORDO_STORE_EMBED; d++) {
+                dot += (double)seed[d] * row[d];
+                nr += (double)row[d] * row[d];
+            }
+            float sim = (float)(dot / (ns * (sqrt(nr) + 1e-12)));
+            if (nb < n || sim > best[nb - 1].sim) {
+                int j = nb < n ? nb++ : nb - 1;
+                while (j > 1 && best[j - 1].sim < sim) { best[j] = best[j - 1]; j--; }
+                best[j].sim = sim;
+                best[j].idx = i;
+            }
+        }
+    }
+    fputs("{\"items\":[", f);
+    for (int j = 0; j < nb; j++) {
+        int64_t id = q->all[best[j].idx].id;
+        srv_qitem *it = q_find(q, id);
+        if (j) fputc(',', f);
+        item_json(srv, f, id, it ? it->reason : "diverse");
+    }
+    fputs("]}", f);
+    pthread_mutex_unlock(&q->mu);
+    free(best);
+    free(seed);
+    free(row);
+    return 0;
+}
+
+void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, int done)
+{
+    srv_queue *q = &srv->q;
+    pthread_mutex_lock(&q->mu);
+    srv_qitem *it = q_find(q, id);
+    if (!it && !done) {   /* undo of an image from an older batch */
+        if (q_push(q, id, "undo", srv_queue_need(srv, id), 1) == 0) it = &q->items[0];
+    }
+    if (it) {
+        for (int k = 0; k < SRV_QMAX_ANN; k++) {
+            if (done && !it->done_by[k] && !done_by(it, who->id)) it->done_by[k] = who->id;
+            if (!done && it->done_by[k] == who->id) it->done_by[k] = 0;
+        }
+        if (done) {
+            for (int k = 0; k < SRV_QMAX_ANN; k++)
+                if (it->lease_by[k] == who->id) it->lease_by[k] = 0;
+        } else {
+            try_lease(it, who->id, srv_now());
+        }
+    }
+    ssize_t k = all_find(q, id);
+    if (k >= 0) {
+        int now_labeled = done || (it && ndone(it) > 0);
+        if (now_labeled && !q->labeled[k]) q->nlabeled++;
+        if (!now_labeled && q->labeled[k]) q->nlabeled--;
+        q->labeled[k] = (unsigned char)now_labeled;
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+int srv_queue_reason(ordo_srv *srv, int64_t id, char *out, size_t cap)
+{
+    pthread_mutex_lock(&srv->q.mu);
+    srv_qitem *it = q_find(&srv->q, id);
+    snprintf(out, cap, "%s", it ? it->reason : "");
+    pthread_mutex_unlock(&srv->q.mu);
+    return it ? 0 : -1;
+}

@@ -1,0 +1,718 @@
+/* server.c - the HTTP layer: libmicrohttpd setup, limits, authentication,
+ * cross-site protection and routing. The handlers' data work lives in
+ * queue.c (what to label), team.c (who labels, label events, agreement) and
+ * thumb.c (images). See server.h for the safety model. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/srv_internal.h"
+
+#define SRV_VIEW_SIDE 1280   /* the labeling view's image */
+#define SRV_THUMB_SIDE 256   /* grid thumbnails */
+#define SRV_MAX_IDS 256      /* images in one grid answer */
+
+/* ---- the pool of store handles: one per worker at a time --------------- */
+
+ordo_store *srv_store_get(ordo_srv *srv)
+{
+    pthread_mutex_lock(&srv->pool_mu);
+    while (srv->nfree == 0) pthread_cond_wait(&srv->pool_cv, &srv->pool_mu);
+    ordo_store *s = srv->free_list[--srv->nfree];
+    pthread_mutex_unlock(&srv->pool_mu);
+    return s;
+}
+
+void srv_store_put(ordo_srv *srv, ordo_store *s)
+{
+    pthread_mutex_lock(&srv->pool_mu);
+    srv->free_list[srv->nfree++] = s;
+    pthread_cond_signal(&srv->pool_cv);
+    pthread_mutex_unlock(&srv->pool_mu);
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+typedef struct srv_req {
+    char *body;
+    size_t len, cap;
+    int too_big;
+    int answered;     /* an early error response was queued */
+} srv_req;
+
+static void add_common_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self';"
+                            " script-src 'self'; object-src 'none'; base-uri 'none';"
+                            " form-action 'self'; frame-ancestors 'none'");
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type,
+                                const void *data, size_t len, enum MHD_ResponseMemoryMode mode,
+                                const char *cache)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
+    if (!r) return MHD_NO;
+    add_common_headers(r);
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", cache ? cache : "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_err(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return MHD_NO;
+    fputs("{\"error\":", f);
+    srv_json_str(f, msg);
+    fputs("}\n", f);
+    fclose(f);
+    enum MHD_Result ok = send_buf(c, status, "application/json", buf, len, MHD_RESPMEM_MUST_FREE,
+                                  NULL);
+    if (ok == MHD_NO) free(buf);
+    return ok;
+}
+
+/* Sends a memstream's JSON (takes ownership of buf). */
+static enum MHD_Result send_json(struct MHD_Connection *c, char *buf, size_t len)
+{
+    enum MHD_Result ok = send_buf(c, MHD_HTTP_OK, "application/json", buf, len,
+                                  MHD_RESPMEM_MUST_FREE, NULL);
+    if (ok == MHD_NO) free(buf);
+    return ok;
+}
+
+/* ---- parsing untrusted input ---------------------------------------------- */
+
+/* A database id: 1 to 18 decimal digits, nothing else. */
+static int parse_id(const char *s, int64_t *id)
+{
+    if (!s || !*s) return -1;
+    int64_t v = 0;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        if (s[n] < '0' || s[n] > '9' || n >= 18) return -1;
+        v = v * 10 + (s[n] - '0');
+    }
+    if (v <= 0) return -1;
+    *id = v;
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Finds key in an application/x-www-form-urlencoded body and decodes its
+ * value into out. Returns the decoded length, or -1 if absent, malformed or
+ * longer than cap - 1. */
+static int form_get(const char *body, size_t len, const char *key, char *out, size_t cap)
+{
+    size_t klen = strlen(key), i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && body[j] != '&') j++;
+        if (j - i > klen && !memcmp(body + i, key, klen) && body[i + klen] == '=') {
+            size_t o = 0;
+            for (size_t k = i + klen + 1; k < j; k++) {
+                int ch = (unsigned char)body[k];
+                if (ch == '+') ch = ' ';
+                else if (ch == '%') {
+                    if (k + 2 >= j) return -1;
+                    int h = hexval(body[k + 1]), l = hexval(body[k + 2]);
+                    if (h < 0 || l < 0) return -1;
+                    ch = h * 16 + l;
+                    k += 2;
+                }
+                if (ch == 0 || o + 1 >= cap) return -1;
+                out[o++] = (char)ch;
+            }
+            out[o] = 0;
+            return (int)o;
+        }
+        i = j + 1;
+    }
+    return -1;
+}
+
+/* ---- who is asking ---------------------------------------------------------- */
+
+static void csrf_for(const ordo_srv *srv, const srv_who *who, char out[65])
+{
+    unsigned char buf[32 + ORDO_SRV_NAME_MAX + 1], h[32];
+    unsigned int n = 32;
+    size_t nl = strlen(who->name);
+    memcpy(buf, srv->secret, 32);
+    memcpy(buf + 32, who->name, nl);
+    EVP_Digest(buf, 32 + nl, h, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+static const char *request_token(struct MHD_Connection *c)
+{
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (a && !strncmp(a, "Bearer ", 7)) return a + 7;
+    return MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "ordo_token");
+}
+
+/* 0 and fills who; else an HTTP status to refuse with. */
+static unsigned authenticate(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
+                             srv_who *who)
+{
+    const char *tok = request_token(c);
+    if (tok && *tok) {
+        ordo_err e;
+        return srv_user_by_token(s, tok, who, &e) == 0 ? 0 : MHD_HTTP_UNAUTHORIZED;
+    }
+    if (srv->need_token) return MHD_HTTP_UNAUTHORIZED;
+    who->id = srv->local_id;
+    snprintf(who->name, sizeof who->name, "local");
+    return 0;
+}
+
+/* Loopback mode trusts any local process, so it must not trust a web page
+ * that merely resolves its own host name to 127.0.0.1 (DNS rebinding): the
+ * Host header has to be a loopback name. */
+static int host_ok(const ordo_srv *srv, struct MHD_Connection *c)
+{
+    if (srv->need_token) return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!h) return 0;
+    char want[80];
+    const char *names[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(want, sizeof want, "%s:%d", names[i], srv->port);
+        if (!strcmp(h, want)) return 1;
+    }
+    return 0;
+}
+
+/* Cross-site protection for POST: the CSRF header (a page from another
+ * origin cannot read /api/me to learn it), plus Origin / Fetch metadata
+ * when the browser sends them. */
+static int csrf_ok(const ordo_srv *srv, struct MHD_Connection *c, const srv_who *who)
+{
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") && strcmp(site, "none")) return 0;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (origin) {
+        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+        char want[300];
+        if (!host) return 0;
+        snprintf(want, sizeof want, "http://%s", host);
+        if (strcmp(origin, want)) return 0;
+    }
+    const char *got = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Ordo-CSRF");
+    char exp[65];
+    csrf_for(srv, who, exp);
+    if (!got || strlen(got) != 64) return 0;
+    unsigned diff = 0;   /* constant time */
+    for (int i = 0; i < 64; i++) diff |= (unsigned)(got[i] ^ exp[i]);
+    return diff == 0;
+}
+
+/* ---- handlers ------------------------------------------------------------- */
+
+static enum MHD_Result send_asset(struct MHD_Connection *c, const srv_asset *a)
+{
+    return send_buf(c, MHD_HTTP_OK, a->type, a->data, a->len, MHD_RESPMEM_PERSISTENT,
+                    "no-cache");
+}
+
+/* /login?t=TOKEN: a valid token becomes an HttpOnly, SameSite=Strict cookie
+ * and the browser goes to the page without the token in its address bar. */
+static enum MHD_Result do_login(ordo_srv *srv, struct MHD_Connection *c)
+{
+    const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "t");
+    srv_asset a;
+    if (!t) {
+        srv_asset_find("/login", &a);
+        return send_asset(c, &a);
+    }
+    ordo_store *s = srv_store_get(srv);
+    srv_who who;
+    ordo_err e;
+    int ok = srv_user_by_token(s, t, &who, &e);
+    srv_store_put(srv, s);
+    if (ok < 0) return send_err(c, MHD_HTTP_UNAUTHORIZED, "unknown or revoked token");
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    char cookie[128];
+    snprintf(cookie, sizeof cookie,
+             "ordo_token=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000", t);
+    add_common_headers(r);
+    MHD_add_response_header(r, "Set-Cookie", cookie);
+    MHD_add_response_header(r, "Location", "/");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result res = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+    MHD_destroy_response(r);
+    return res;
+}
+
+static enum MHD_Result do_image(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
+                                const char *idtext, int side)
+{
+    int64_t id;
+    if (parse_id(idtext, &id) < 0) return send_err(c, MHD_HTTP_NOT_FOUND, "no such image");
+    char path[PATH_MAX];
+    ordo_err e;
+    if (srv_thumb(srv, s, id, side, path, sizeof path, &e) < 0)
+        return send_err(c, MHD_HTTP_NOT_FOUND, "no such image");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0) close(fd);
+        return send_err(c, MHD_HTTP_NOT_FOUND, "no such image");
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd((size_t)st.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    add_common_headers(r);
+    MHD_add_response_header(r, "Content-Type", "image/jpeg");
+    /* An id names immutable content, so browsers may keep it. */
+    MHD_add_response_header(r, "Cache-Control", "private, max-age=86400");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static int query_int(struct MHD_Connection *c, const char *key, int def, int lo, int hi)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    if (!v || !*v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || x < lo) return lo;
+    return x > hi ? hi : (int)x;
+}
+
+/* Writes one label event per id (all in one transaction, committed before
+ * the reply) and updates the queue. */
+static enum MHD_Result do_label(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
+                                const srv_who *who, const srv_req *rq, int many,
+                                const char *source)
+{
+    char label[ORDO_SRV_LABEL_MAX + 1], idbuf[SRV_MAX_IDS * 20];
+    if (form_get(rq->body, rq->len, "label", label, sizeof label) < 1 || !srv_label_ok(label))
+        return send_err(c, MHD_HTTP_BAD_REQUEST,
+                        "label must be 1 to 200 bytes of UTF-8 without control characters");
+    if (form_get(rq->body, rq->len, many ? "ids" : "id", idbuf, sizeof idbuf) < 1)
+        return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
+    int64_t ids[SRV_MAX_IDS];
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(idbuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n == SRV_MAX_IDS || parse_id(t, &ids[n]) < 0)
+            return send_err(c, MHD_HTTP_BAD_REQUEST, "bad image id list");
+        n++;
+    }
+    if (!n) return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
+    ordo_err e;
+    if (ordo_store_begin(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+    for (int i = 0; i < n; i++) {
+        char reason[16];
+        srv_queue_reason(srv, ids[i], reason, sizeof reason);
+        if (srv_label_write(s, ids[i], label, who->name, source, reason, &e) < 0) {
+            ordo_store_rollback(s);
+            return send_err(c, strstr(e.msg, "no image") ? MHD_HTTP_NOT_FOUND
+                                                         : MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+        }
+    }
+    if (ordo_store_commit(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+    /* durable now: only from here on may the page hear "ok" */
+    for (int i = 0; i < n; i++) srv_queue_done(srv, who, ids[i], 1);
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return MHD_NO;
+    fprintf(f, "{\"ok\":true,\"n\":%d}", n);
+    fclose(f);
+    return send_json(c, buf, len);
+}
+
+/* Undo: retract this annotator's answer for one image (an empty-label
+ * event; nothing is deleted) and give the image back to them. */
+static enum MHD_Result do_undo(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
+                               const srv_who *who, const srv_req *rq)
+{
+    char idbuf[32];
+    int64_t id;
+    if (form_get(rq->body, rq->len, "id", idbuf, sizeof idbuf) < 1 || parse_id(idbuf, &id) < 0)
+        return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
+    ordo_err e;
+    if (ordo_store_begin(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+    if (srv_label_write(s, id, "", who->name, "ui", "undo", &e) < 0) {
+        ordo_store_rollback(s);
+        return send_err(c, MHD_HTTP_NOT_FOUND, e.msg);
+    }
+    if (ordo_store_commit(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+    srv_queue_done(srv, who, id, 0);
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return MHD_NO;
+    fprintf(f, "{\"ok\":true,\"item\":");
+    fprintf(f, "{\"id\":%lld,\"reason\":\"undo\",\"eval\":false,\"suggestions\":", (long long)id);
+    srv_item_suggestions_json(srv, id, f);
+    fputs("}}", f);
+    fclose(f);
+    return send_json(c, buf, len);
+}
+
+static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
+                                 const char *url, int post, const srv_who *who,
+                                 const srv_req *rq)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    ordo_err e = {{0}};
+    if (post) {
+        if (!strcmp(url, "/api/label")) return do_label(srv, s, c, who, rq, 0, "ui");
+        if (!strcmp(url, "/api/label_many")) return do_label(srv, s, c, who, rq, 1, "ui");
+        if (!strcmp(url, "/api/undo")) return do_undo(srv, s, c, who, rq);
+        if (!strcmp(url, "/api/resolve")) return do_label(srv, s, c, who, rq, 0, "review");
+        if (!strcmp(url, "/api/retrain"))
+            return send_err(c, MHD_HTTP_NOT_IMPLEMENTED,
+                            "retraining needs the learn module ('ordo train'), not in this build");
+        if (!strcmp(url, "/api/refresh")) {
+            if (srv_queue_refill(srv, s, &e) < 0)
+                return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+            return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
+                            MHD_RESPMEM_PERSISTENT, NULL);
+        }
+        return send_err(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    }
+    if (!strncmp(url, "/api/image/", 11)) return do_image(srv, s, c, url + 11, SRV_VIEW_SIDE);
+    if (!strncmp(url, "/api/thumb/", 11)) return do_image(srv, s, c, url + 11, SRV_THUMB_SIDE);
+
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return MHD_NO;
+    int rc = 0;
+    if (!strcmp(url, "/api/me")) {
+        char csrf[65];
+        csrf_for(srv, who, csrf);
+        fputs("{\"annotator\":", f);
+        srv_json_str(f, who->name);
+        fprintf(f, ",\"csrf\":\"%s\",\"token_required\":%s,\"project\":", csrf,
+                srv->need_token ? "true" : "false");
+        srv_json_str(f, srv->project);
+        fputc('}', f);
+    } else if (!strcmp(url, "/api/next")) {
+        rc = srv_queue_next_json(srv, s, who, query_int(c, "n", 5, 1, 50), f, &e);
+    } else if (!strcmp(url, "/api/grid")) {
+        rc = srv_queue_grid_json(srv, s, who, query_int(c, "n", 16, 2, 64), f, &e);
+    } else if (!strcmp(url, "/api/vocab")) {
+        fputs("{\"special\":[\"" ORDO_SRV_NOT_SPORTS "\",\"" ORDO_SRV_UNCLEAR "\",\""
+              ORDO_SRV_SKIP "\"],\"labels\":", f);
+        rc = srv_project_labels_json(s, f, &e);
+        fputs(",\"synsets\":", f);
+        fwrite(srv->synsets_json, 1, srv->synsets_len, f);
+        fputc('}', f);
+    } else if (!strcmp(url, "/api/stats")) {
+        rc = srv_stats_json(srv, s, f, &e);
+    } else if (!strcmp(url, "/api/review")) {
+        rc = srv_review_json(srv, s, f, &e);
+    } else {
+        fclose(f);
+        free(buf);
+        return send_err(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    }
+    fclose(f);
+    if (rc < 0) {
+        free(buf);
+        return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+    }
+    return send_json(c, buf, len);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    ordo_srv *srv = cls;
+    srv_req *rq = *con_cls;
+    if (!rq) {   /* headers are in: refuse early what is too big or odd */
+        rq = calloc(1, sizeof *rq);
+        if (!rq) return MHD_NO;
+        *con_cls = rq;
+        int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        rq->answered = 1;
+        if (nh > srv->o.max_headers)
+            return send_err(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers");
+        if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "POST"))
+            return send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+        if (cl && strtoull(cl, NULL, 10) > srv->o.max_body)
+            return send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+        if (!host_ok(srv, c))
+            return send_err(c, MHD_HTTP_MISDIRECTED_REQUEST, "bad Host header");
+        rq->answered = 0;
+        return MHD_YES;
+    }
+    if (rq->answered) {   /* body of a refused request: drop it */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (rq->too_big || rq->len + n > srv->o.max_body) {
+            rq->too_big = 1;
+            return MHD_YES;
+        }
+        if (rq->len + n + 1 > rq->cap) {
+            size_t cap = (rq->len + n + 1) * 2;
+            if (cap > srv->o.max_body + 1) cap = srv->o.max_body + 1;
+            char *b = realloc(rq->body, cap);
+            if (!b) return MHD_NO;
+            rq->body = b;
+            rq->cap = cap;
+        }
+        memcpy(rq->body + rq->len, upload, n);
+        rq->len += n;
+        rq->body[rq->len] = 0;
+        return MHD_YES;
+    }
+    if (rq->too_big) return send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+    int post = !strcmp(method, "POST");
+    if (!rq->body) {
+        rq->body = calloc(1, 1);
+        if (!rq->body) return MHD_NO;
+    }
+
+    /* The page itself and the login form need no token. */
+    srv_asset a;
+    if (!post && !strcmp(url, "/login")) return do_login(srv, c);
+    if (!post && srv_asset_find(url, &a) == 0) return send_asset(c, &a);
+    if (strncmp(url, "/api/", 5)) return send_err(c, MHD_HTTP_NOT_FOUND, "not found");
+
+    ordo_store *s = srv_store_get(srv);
+    srv_who who;
+    unsigned st = authenticate(srv, s, c, &who);
+    enum MHD_Result res;
+    if (st) res = send_err(c, st, "a valid annotator token is needed (ask for a login link)");
+    else if (post && !csrf_ok(srv, c, &who))
+        res = send_err(c, MHD_HTTP_FORBIDDEN, "cross-site request refused (missing or bad CSRF token)");
+    else res = route_api(srv, s, c, url, post, &who, rq);
+    srv_store_put(srv, s);
+    return res;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls; (void)c; (void)toe;
+    srv_req *rq = *con_cls;
+    if (rq) {
+        free(rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- the WordNet vocabulary for the search box, built once ---------------- */
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+static int build_synsets(ordo_srv *srv, ordo_err *err)
+{
+    FILE *f = open_memstream(&srv->synsets_json, &srv->synsets_len);
+    if (!f) return ordo_err_set(err, "out of memory");
+    fputc('[', f);
+    int hier = ordo_wn_has_hierarchy(srv->wn);
+    size_t cap = 64 * ORDO_WN_CLASSES, n = 0;
+    long *ids = hier ? malloc(cap * sizeof *ids) : NULL;
+    if (hier && !ids) { fclose(f); return ordo_err_set(err, "out of memory"); }
+    for (int cl = 0; cl < ORDO_WN_CLASSES; cl++) {
+        if (!hier) {
+            fprintf(f, "%s[", cl ? "," : "");
+            srv_json_str(f, ordo_wn_class_wnid(srv->wn, cl));
+            fputc(',', f);
+            srv_json_str(f, ordo_wn_class_name(srv->wn, cl));
+            fputc(']', f);
+            continue;
+        }
+        long anc[64];
+        int k = ordo_wn_class_ancestors(srv->wn, cl, anc, 64);
+        for (int j = 0; j < k && j < 64 && n < cap; j++) ids[n++] = anc[j];
+    }
+    if (hier) {
+        /* every class and every synset above one: the labels a sports
+         * customer might want ("sport", "ball", "racket", ...) */
+        qsort(ids, n, sizeof *ids, cmp_long);
+        int first = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (i && ids[i] == ids[i - 1]) continue;
+            const char *name = ordo_wn_synset_name(srv->wn, ids[i]);
+            if (!name || !*name) continue;
+            char wnid[16];
+            snprintf(wnid, sizeof wnid, "n%08ld", ids[i]);
+            fprintf(f, "%s[\"%s\",", first ? "" : ",", wnid);
+            srv_json_str(f, name);
+            fputc(']', f);
+            first = 0;
+        }
+        free(ids);
+    }
+    fputc(']', f);
+    fclose(f);
+    return 0;
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+int ordo_srv_port(const ordo_srv *srv) { return srv->port; }
+int ordo_srv_requires_token(const ordo_srv *srv) { return srv->need_token; }
+
+void ordo_srv_stop(ordo_srv *srv)
+{
+    if (!srv) return;
+    if (srv->daemon) MHD_stop_daemon(srv->daemon);
+    for (int i = 0; i < srv->npool; i++) ordo_store_close(srv->pool[i]);
+    free(srv->pool);
+    free(srv->free_list);
+    if (srv->wn) ordo_wn_free(srv->wn);
+    free(srv->synsets_json);
+    srv_queue_free(&srv->q);
+    pthread_mutex_destroy(&srv->q.mu);
+    pthread_mutex_destroy(&srv->pool_mu);
+    pthread_cond_destroy(&srv->pool_cv);
+    free(srv);
+}
+
+ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
+{
+    if (!opts || !opts->project) {
+        ordo_err_set(err, "no project directory");
+        return NULL;
+    }
+    ordo_srv *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        ordo_err_set(err, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&srv->q.mu, NULL);
+    pthread_mutex_init(&srv->pool_mu, NULL);
+    pthread_cond_init(&srv->pool_cv, NULL);
+    srv->o = *opts;
+    ordo_srv_opts *o = &srv->o;
+    if (!o->bind || !strcmp(o->bind, "localhost")) o->bind = "127.0.0.1";
+    if (o->threads <= 0) o->threads = 4;
+    if (o->conn_timeout_s <= 0) o->conn_timeout_s = 15;
+    if (o->max_conns <= 0) o->max_conns = 512;
+    if (o->per_ip <= 0) o->per_ip = 256;
+    if (!o->max_body) o->max_body = 64 * 1024;
+    if (o->max_headers <= 0) o->max_headers = 64;
+    if (o->double_share < 0) o->double_share = 0.1;
+    if (o->double_share > 1) o->double_share = 1;
+    if (o->batch <= 0) o->batch = 200;
+    snprintf(srv->bind, sizeof srv->bind, "%s", o->bind);
+    o->bind = srv->bind;
+    o->project = srv->project;
+    if ((size_t)snprintf(srv->project, sizeof srv->project, "%s", opts->project) >=
+            sizeof srv->project ||
+        (size_t)snprintf(srv->cache_dir, sizeof srv->cache_dir, "%s/%s/cache", opts->project,
+                         ORDO_STORE_DIRNAME) >= sizeof srv->cache_dir) {
+        ordo_err_set(err, "project path too long");
+        goto fail;
+    }
+    srv->need_token = strcmp(srv->bind, "127.0.0.1") && strcmp(srv->bind, "::1");
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int v6 = strchr(srv->bind, ':') != NULL;
+    if (v6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)o->port);
+        if (inet_pton(AF_INET6, srv->bind, &a6->sin6_addr) != 1) {
+            ordo_err_set(err, "--bind: '%s' is not an IP address", srv->bind);
+            goto fail;
+        }
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)o->port);
+        if (inet_pton(AF_INET, srv->bind, &a4->sin_addr) != 1) {
+            ordo_err_set(err, "--bind: '%s' is not an IP address", srv->bind);
+            goto fail;
+        }
+    }
+
+    srv->npool = o->threads + 1;
+    srv->pool = calloc((size_t)srv->npool, sizeof *srv->pool);
+    srv->free_list = calloc((size_t)srv->npool, sizeof *srv->free_list);
+    if (!srv->pool || !srv->free_list) {
+        ordo_err_set(err, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < srv->npool; i++) {
+        srv->pool[i] = ordo_store_open(srv->project, o->store_flags, err);
+        if (!srv->pool[i]) {
+            srv->npool = i;
+            goto fail;
+        }
+        srv->free_list[srv->nfree++] = srv->pool[i];
+    }
+    ordo_store *s = srv->pool[0];
+    if (srv_team_init(s, err) < 0) goto fail;
+    if (!srv->need_token && srv_user_ensure(s, "local", &srv->local_id, err) < 0) goto fail;
+    srv->wn = ordo_wn_open(NULL, err);
+    if (!srv->wn || build_synsets(srv, err) < 0) goto fail;
+    if (getrandom(srv->secret, sizeof srv->secret, 0) != (ssize_t)sizeof srv->secret) {
+        ordo_err_set(err, "no random bytes");
+        goto fail;
+    }
+    if (srv_queue_init(srv, s, err) < 0) goto fail;
+
+    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (v6) flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, handle, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
+        /* request line + headers must fit in this; bigger ones get 431 */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+        MHD_OPTION_END);
+    if (!srv->daemon) {
+        ordo_err_set(err, "cannot listen on %s port %d (in use, or not an address of this machine)",
+                     srv->bind, o->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : o->port;
+    return srv;
+fail:
+    ordo_srv_stop(srv);
+    return NULL;
+}

@@ -1,0 +1,115 @@
+/* srv_internal.h - shared between the files of src/server/ only. */
+#ifndef ORDO_SRV_INTERNAL_H
+#define ORDO_SRV_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "server/server.h"
+#include "wordnet/wordnet.h"
+
+/* ---- the page's files, embedded by page.c ------------------------------ */
+typedef struct srv_asset {
+    const char *name;      /* "/app.js" */
+    const char *type;      /* Content-Type */
+    const unsigned char *data;
+    size_t len;
+} srv_asset;
+int srv_asset_find(const char *url, srv_asset *out);  /* 0 or -1 */
+
+/* ---- the queue (queue.c) ----------------------------------------------- */
+#define SRV_QMAX_ANN 2   /* at most two annotators per image */
+
+typedef struct srv_qitem {
+    int64_t id;
+    char reason[16];       /* eval, uncertain, novel, diverse, review... */
+    int need;              /* annotators wanted: 1 or 2 */
+    int64_t done_by[SRV_QMAX_ANN];       /* annotator ids, 0 = none */
+    int64_t lease_by[SRV_QMAX_ANN];
+    double lease_until[SRV_QMAX_ANN];
+} srv_qitem;
+
+typedef struct srv_queue {
+    pthread_mutex_t mu;
+    srv_qitem *items;
+    size_t n, cap;
+    int64_t batch_no;       /* bumps at each refill */
+    /* every classified image, sorted by id, for suggestions and the grid */
+    ordo_store_item *all;
+    size_t nall;
+    unsigned char *labeled; /* per `all` entry: 1 if it has a current answer */
+    size_t nlabeled;
+} srv_queue;
+
+/* ---- the server -------------------------------------------------------- */
+struct ordo_srv {
+    struct MHD_Daemon *daemon;
+    ordo_srv_opts o;
+    char project[PATH_MAX];
+    char cache_dir[PATH_MAX];
+    char bind[64];
+    int port;
+    int need_token;
+    unsigned char secret[32];
+    int64_t local_id;       /* annotator "local" (loopback mode), else 0 */
+
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    ordo_store **pool;
+    int npool, nfree;
+    ordo_store **free_list;
+
+    ordo_wn *wn;
+    char *synsets_json;     /* [["n0..","name"],...] built once */
+    size_t synsets_len;
+    srv_queue q;
+};
+
+ordo_store *srv_store_get(ordo_srv *srv);
+void srv_store_put(ordo_srv *srv, ordo_store *s);
+
+/* One authenticated annotator. */
+typedef struct srv_who {
+    int64_t id;
+    char name[ORDO_SRV_NAME_MAX + 1];
+} srv_who;
+
+/* team.c */
+int srv_team_init(ordo_store *s, ordo_err *err);          /* CREATE TABLEs */
+int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *err);
+int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err);
+int srv_user_name(ordo_store *s, int64_t id, char *out, size_t cap);
+int srv_label_ok(const char *label);   /* 1 if acceptable as a label */
+/* THE one function that writes label events (see server.h). Must be called
+ * inside ordo_store_begin/commit. */
+int srv_label_write(ordo_store *s, int64_t image_id, const char *label,
+                    const char *annotator, const char *source, const char *reason,
+                    ordo_err *err);
+int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err);
+int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
+int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
+
+/* queue.c */
+int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err);
+void srv_queue_free(srv_queue *q);
+/* Writes {"items":[...],"progress":{...}} for annotator who. */
+int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
+                        FILE *f, ordo_err *err);
+int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
+                        FILE *f, ordo_err *err);
+void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, int done);
+int srv_queue_reason(ordo_srv *srv, int64_t id, char *out, size_t cap);
+int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f);
+int srv_queue_need(const ordo_srv *srv, int64_t id);
+int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err);
+
+/* thumb.c: path of a cached JPEG of image id, longer side <= side. */
+int srv_thumb(ordo_srv *srv, ordo_store *s, int64_t id, int side, char *out,
+              size_t cap, ordo_err *err);
+
+/* json helpers */
+void srv_json_str(FILE *f, const char *s);
+double srv_now(void);
+
+#endif
