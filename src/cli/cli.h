@@ -10,6 +10,8 @@ int cli_classes(int argc, char **argv);    /* cmd_classes.c: list classes, --und
 int cli_init(int argc, char **argv);       /* cmd_init.c: create a project */
 int cli_scan(int argc, char **argv);       /* cmd_scan.c: scan folders into the project */
 int cli_status(int argc, char **argv);     /* cmd_status.c: counts, model, top classes */
+int cli_serve(int argc, char **argv);      /* cmd_serve.c: the labeling web server */
+int cli_user(int argc, char **argv);       /* cmd_user.c: annotators and their tokens */
 
 /* Helpers shared by the subcommands (cli_util.c). */
 

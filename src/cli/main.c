@@ -16,6 +16,8 @@ static const cli_command commands[] = {
     {"classify", cli_classify, "print the top ImageNet classes of images (files or folders)"},
     {"classes",  cli_classes,  "list the ImageNet classes, optionally under a WordNet synset"},
     {"weights",  cli_weights,  "install (verify) and list model weights"},
+    {"serve",    cli_serve,    "serve the labeling web page (127.0.0.1:8080 by default)"},
+    {"user",     cli_user,     "add or list annotators (tokens for 'ordo serve')"},
 };
 
 static void usage(FILE *f)
