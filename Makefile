@@ -29,6 +29,9 @@ all: $(BUILD)/ordo $(TEST_BIN)
 $(BUILD)/ordo: $(CLI_OBJ) $(BUILD)/libordo.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The labeling page's files are embedded by src/server/page.c (.incbin).
+$(BUILD)/src/server/page.o: $(wildcard src/server/page/*)
+
 $(BUILD)/libordo.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
