@@ -12,12 +12,16 @@ typedef struct cli_command {
     const char *summary;
 } cli_command;
 
+/* In the order a user meets them. */
 static const cli_command commands[] = {
-    {"classify", cli_classify, "print the top ImageNet classes of images (files or folders)"},
-    {"classes",  cli_classes,  "list the ImageNet classes, optionally under a WordNet synset"},
-    {"weights",  cli_weights,  "install (verify) and list model weights"},
+    {"init",     cli_init,     "create a project (a .ordo/ folder) in DIR or here"},
+    {"scan",     cli_scan,     "classify photo folders into the project (incremental, resumable)"},
+    {"status",   cli_status,   "counts, model, last scan, top predicted classes"},
     {"serve",    cli_serve,    "serve the labeling web page (127.0.0.1:8080 by default)"},
     {"user",     cli_user,     "add or list annotators (tokens for 'ordo serve')"},
+    {"classify", cli_classify, "print the top ImageNet classes of images (no project needed)"},
+    {"classes",  cli_classes,  "list the ImageNet classes, optionally under a WordNet synset"},
+    {"weights",  cli_weights,  "install (verify) and list model weights"},
 };
 
 static void usage(FILE *f)
