@@ -125,6 +125,8 @@ static void t_path_lookup(void)
               strstr(err.msg, "lite1"), "%s", err.msg);
     CHECK(ordo_weights_path(tmpdir, "../etc/passwd", out, sizeof out, &err) == -1 &&
           strstr(err.msg, "bad model name"));
+    CHECK(ordo_weights_path("/nonexistent/my.pth", "lite0", out, sizeof out, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "weights file /nonexistent/my.pth: No such file"), "%s", err.msg);
     path_in(file, sizeof file, "direct.pth");
     FILE *f = fopen(file, "wb");
     CHECK(f != NULL);

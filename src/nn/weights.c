@@ -69,6 +69,12 @@ int ordo_weights_path(const char *dir_or_file, const char *model, char *out, siz
     if (!model || !model_ok(model))
         return ordo_err_set(err, "bad model name '%s' (expected lite0, lite1 or lite2)",
                             model ? model : "(null)");
+    if (dir_or_file) {
+        size_t l = strlen(dir_or_file);
+        if (l > 4 && !strcmp(dir_or_file + l - 4, ".pth"))
+            return ordo_err_set(err, "weights file %s: %s", dir_or_file,
+                                stat(dir_or_file, &sb) < 0 ? strerror(errno) : "not a regular file");
+    }
     char dir[PATH_MAX];
     if (ordo_weights_dir(dir_or_file, dir, sizeof dir, err) < 0)
         return -1;
@@ -169,9 +175,12 @@ static int record_digest(const char *rec, size_t len, const char *member, char *
         if (q < eol && *q == '"') {   /* quoted field, "" is a quote */
             q++;
             while (q < eol) {
-                if (*q == '"' && q + 1 < eol && q[1] == '"') { if (nl < sizeof name) name[nl++] = '"'; q += 2; }
-                else if (*q == '"') { q++; break; }
-                else { if (nl < sizeof name) name[nl++] = *q; q++; }
+                char c = *q;
+                if (c == '"' && q + 1 < eol && q[1] == '"') q += 2;
+                else if (c == '"') { q++; break; }
+                else q++;
+                if (nl < sizeof name) name[nl] = c;
+                nl++;   /* counts past the buffer so an overlong name never matches */
             }
             field_end = q;
         } else {
