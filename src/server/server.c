@@ -520,6 +520,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return res;
 }
 
+/* URL unescaping for MHD: like the default, except that %00 stays as the
+ * three characters, so a NUL can never cut a path short ("1%00.jpg" must
+ * not read as "1"). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls; (void)c;
+    size_t r = 0, w = 0;
+    while (s[r]) {
+        int h, l;
+        if (s[r] == '%' && s[r + 1] && s[r + 2] && (h = hexval(s[r + 1])) >= 0 &&
+            (l = hexval(s[r + 2])) >= 0 && (h | l)) {
+            s[w++] = (char)(h * 16 + l);
+            r += 3;
+        } else {
+            s[w++] = s[r++];
+        }
+    }
+    s[w] = 0;
+    return w;
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -703,6 +724,7 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         /* request line + headers must fit in this; bigger ones get 431 */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
         MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
         ordo_err_set(err, "cannot listen on %s port %d (in use, or not an address of this machine)",

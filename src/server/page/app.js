@@ -1,6 +1,6 @@
 // ordo labeling page. Plain JavaScript, no build step. Every piece of text
 // that comes from the server (labels, names) goes into the page through
-// textContent, never innerHTML, so a label like "<script>" stays text.
+// textContent (never as markup), so a label like "<script>" stays text.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -120,7 +120,15 @@ function completer(input, list, onPick) {
     input.value = ''; items = []; render(); input.blur();
     onPick(label);
   }
-  input.addEventListener('input', () => { items = matches(input.value); sel = 0; render(); });
+  input.addEventListener('input', () => {
+    items = matches(input.value);
+    // the typed text itself is always on offer, last, as a new label of the
+    // customer's own (unless it already is one)
+    const typed = input.value.trim();
+    if (typed && !items.some((v) => v.label === typed || v.text === typed))
+      items.push({ label: typed, text: typed, key: 'new label', rank: 9 });
+    sel = 0; render();
+  });
   input.addEventListener('keydown', (e) => {
     e.stopPropagation();
     if (e.key === 'ArrowDown') { sel = Math.min(sel + 1, items.length - 1); render(); e.preventDefault(); }

@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""HTTP tests of `ordo serve` against a small synthetic project.
+
+Covers: tokens when bound beyond loopback (127.0.0.2 stands in for a public
+address; nothing is ever bound or contacted off this machine), CSRF refusal,
+path traversal, oversized bodies, malformed request lines, header caps,
+slow-loris clients, label escaping, and SIGKILL in the middle of labeling.
+Last line: "N passed, N failed, N skipped" (tests/run.sh)."""
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+ORDO = os.environ.get("ORDO_BIN", os.path.abspath("build/ordo"))
+FIXTURE = os.path.join(os.path.dirname(ORDO), "tests", "test_server")
+results = {"pass": 0, "fail": 0, "skip": 0}
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def run_test(fn):
+    try:
+        fn()
+        results["pass"] += 1
+        print("ok   " + fn.__name__, flush=True)
+    except SkipTest as e:
+        results["skip"] += 1
+        print("skip %s: %s" % (fn.__name__, e), flush=True)
+    except Exception as e:  # noqa: BLE001 - report and go on
+        results["fail"] += 1
+        print("FAIL %s: %r" % (fn.__name__, e), flush=True)
+
+
+class SkipTest(Exception):
+    pass
+
+
+class Server:
+    """An `ordo serve` child process on a free port."""
+
+    def __init__(self, project, bind="127.0.0.1", extra=()):
+        self.project, self.bind = project, bind
+        self.p = subprocess.Popen([ORDO, "serve", "--project", project, "--bind", bind,
+                                   "--port", "0", *extra],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if "serving" not in line:
+            self.p.kill()
+            raise RuntimeError("server did not start: %r %s" % (line, self.p.stderr.read()))
+        self.port = int(line.rsplit(":", 1)[1].strip().strip("/"))
+        self.host = "%s:%d" % (bind, self.port)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            self.p.wait(10)
+
+    def req(self, method, path, body=None, headers=None, timeout=10):
+        c = http.client.HTTPConnection(self.bind, self.port, timeout=timeout)
+        h = {"Host": self.host}
+        h.update(headers or {})
+        if isinstance(body, dict):
+            body = urllib.parse.urlencode(body)
+            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), data
+
+    def raw(self, data, timeout=5):
+        """Sends bytes as they are (no client-side normalisation) and returns
+        everything the server answers until it closes or goes quiet."""
+        s = socket.create_connection((self.bind, self.port), timeout=timeout)
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                k = s.recv(65536)
+                if not k:
+                    break
+                out += k
+        except socket.timeout:
+            pass
+        s.close()
+        return out
+
+
+def status_of(raw):
+    try:
+        return int(raw.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def make_project(n=40):
+    d = tempfile.mkdtemp(prefix="ordo-srv-")
+    r = subprocess.run([FIXTURE, "--make-project", d, str(n)], capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("fixture: " + r.stderr)
+    return d
+
+
+def add_user(project, name):
+    r = subprocess.run([ORDO, "user", "add", name, "--project", project],
+                       capture_output=True, text=True, check=True)
+    tok = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("token: ")][0]
+    check("/login?t=" + tok in r.stdout, "login link printed")
+    return tok
+
+
+def csrf(srv, headers):
+    st, _, body = srv.req("GET", "/api/me", headers=headers)
+    check(st == 200, "me %d" % st)
+    return json.loads(body)["csrf"]
+
+
+def db_labels(project):
+    con = sqlite3.connect(os.path.join(project, ".ordo", "ordo.db"))
+    rows = con.execute("SELECT image_id, label, annotator FROM labels ORDER BY id").fetchall()
+    con.close()
+    return rows
+
+
+# ---------------------------------------------------------------------------
+
+def t_token_required_beyond_loopback():
+    srv = Server(PROJECT, bind="127.0.0.2")
+    try:
+        tok = add_user(PROJECT, "ann1")
+        # every API call refuses without a token
+        for m, p in [("GET", "/api/me"), ("GET", "/api/next"), ("GET", "/api/image/1"),
+                     ("GET", "/api/thumb/1"), ("GET", "/api/stats"), ("GET", "/api/vocab"),
+                     ("GET", "/api/grid"), ("GET", "/api/review"), ("POST", "/api/label"),
+                     ("POST", "/api/undo"), ("POST", "/api/label_many")]:
+            st, _, _ = srv.req(m, p, body={"id": "1", "label": "x"} if m == "POST" else None)
+            check(st == 401, "%s %s without token: %d" % (m, p, st))
+        st, _, _ = srv.req("GET", "/api/me", headers={"Authorization": "Bearer " + "A" * 43})
+        check(st == 401, "wrong token: %d" % st)
+        st, _, _ = srv.req("GET", "/api/me", headers={"Cookie": "ordo_token=nonsense"})
+        check(st == 401, "garbage cookie: %d" % st)
+        # the login page itself is reachable
+        st, _, body = srv.req("GET", "/")
+        check(st == 200 and b"Sign in" in body, "login page %d" % st)
+        st, _, _ = srv.req("GET", "/login?t=" + "B" * 43)
+        check(st == 401, "login with a bad token: %d" % st)
+        # the login link sets a strict, HttpOnly cookie
+        st, h, _ = srv.req("GET", "/login?t=" + tok)
+        cookie = h.get("Set-Cookie", "")
+        check(st == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie, "login %d %s" % (st, cookie))
+        hdr = {"Cookie": cookie.split(";")[0]}
+        st, _, body = srv.req("GET", "/api/me", headers=hdr)
+        check(st == 200 and json.loads(body)["annotator"] == "ann1", "me with cookie")
+        st, _, body = srv.req("GET", "/api/next?n=2", headers={"Authorization": "Bearer " + tok})
+        check(st == 200 and json.loads(body)["items"], "next with bearer")
+        # a label from a token records its annotator
+        item = json.loads(body)["items"][0]["id"]
+        hdr["X-Ordo-CSRF"] = csrf(srv, hdr)
+        st, _, _ = srv.req("POST", "/api/label", {"id": item, "label": "tennis"}, headers=hdr)
+        check(st == 200, "label %d" % st)
+        check((item, "tennis", "ann1") in db_labels(PROJECT), "annotator recorded")
+    finally:
+        srv.stop()
+
+
+def t_csrf():
+    srv = Server(PROJECT)
+    try:
+        me = csrf(srv, {})
+        st, _, body = srv.req("GET", "/api/next?n=1")
+        item = json.loads(body)["items"][0]["id"]
+        form = {"id": item, "label": "csrf-test"}
+        st, _, _ = srv.req("POST", "/api/label", form)
+        check(st == 403, "no CSRF header: %d" % st)
+        st, _, _ = srv.req("POST", "/api/label", form, headers={"X-Ordo-CSRF": "0" * 64})
+        check(st == 403, "wrong CSRF header: %d" % st)
+        st, _, _ = srv.req("POST", "/api/label", form,
+                           headers={"X-Ordo-CSRF": me, "Origin": "http://evil.example"})
+        check(st == 403, "foreign Origin: %d" % st)
+        st, _, _ = srv.req("POST", "/api/label", form,
+                           headers={"X-Ordo-CSRF": me, "Sec-Fetch-Site": "cross-site"})
+        check(st == 403, "cross-site fetch: %d" % st)
+        st, _, _ = srv.req("GET", "/api/next", headers={"Host": "attacker.example:%d" % srv.port})
+        check(st == 421, "DNS-rebinding Host: %d" % st)
+        check(not any(r[1] == "csrf-test" for r in db_labels(PROJECT)), "nothing written")
+        st, _, _ = srv.req("POST", "/api/label", form,
+                           headers={"X-Ordo-CSRF": me, "Origin": "http://" + srv.host})
+        check(st == 200, "same origin with token: %d" % st)
+    finally:
+        srv.stop()
+
+
+def t_path_traversal():
+    outside = tempfile.mkdtemp(prefix="ordo-outside-")
+    secret = os.path.join(outside, "secret.txt")
+    with open(secret, "w") as f:
+        f.write("TOP-SECRET-MARKER\n")
+    photo = os.path.join(PROJECT, "photos", "img0000.jpg")
+    srv = Server(PROJECT)
+    try:
+        paths = ["/../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                 "/..%2f..%2f..%2fetc%2fpasswd", "/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                 "/api/image/../../../../etc/passwd", "/api/image/..%2f..%2f..%2fetc%2fpasswd",
+                 "/api/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/api/thumb/%2fetc%2fpasswd",
+                 "/api/image//etc/passwd", "//etc/passwd", "/app.js/../../../../etc/passwd",
+                 "/api/image/1/../../../../etc/passwd", "/api/image/1%2f..%2f..%2fsecret",
+                 "/api/image/1%00.jpg", "/api/image/-1", "/api/image/0x10",
+                 "/api/image/99999999999999999999999", "/api/image/..%5c..%5cetc%5cpasswd",
+                 "/api/image/" + photo, "/api/thumb/" + urllib.parse.quote(photo, safe=""),
+                 "/api/image/" + secret, "/" + secret, "/%2f" + secret[1:],
+                 "/.ordo/ordo.db", "/api/../.ordo/ordo.db", "/%2eordo/ordo.db",
+                 "/api/image/1?path=/etc/passwd", "/api/image/1?path=" + secret,
+                 "/photos/img0000.jpg", "/api/image/photos%2fimg0000.jpg"]
+        for p in paths:
+            out = srv.raw(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (p, srv.host)).encode())
+            st = status_of(out)
+            check(b"root:x:0:0" not in out and b"TOP-SECRET-MARKER" not in out and
+                  b"SQLite format 3" not in out, "leak via %s" % p)
+            if p.startswith("/api/image/1?"):   # a valid id with junk parameters: still by id
+                check(st == 200, "%s -> %d" % (p, st))
+            else:
+                check(st in (400, 404), "%s -> %d" % (p, st))
+        # the real photo bytes are never sent: images are re-encoded by id
+        raw_photo = open(photo, "rb").read()
+        st, h, body = srv.req("GET", "/api/image/1")
+        check(st == 200 and h["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8", "image by id")
+        check(body != raw_photo, "served bytes are ordo's own encoding")
+        st, _, _ = srv.req("GET", "/api/image/100000")
+        check(st == 404, "unknown id %d" % st)
+    finally:
+        srv.stop()
+        shutil.rmtree(outside)
+
+
+def t_limits_and_malformed():
+    srv = Server(PROJECT, extra=("--timeout", "2"))
+    try:
+        me = csrf(srv, {})
+        # oversized body, announced
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall(("POST /api/label HTTP/1.1\r\nHost: %s\r\nX-Ordo-CSRF: %s\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   "Content-Length: 10000000\r\n\r\n" % (srv.host, me)).encode() + b"a" * 65536)
+        out = s.recv(4096)
+        s.close()
+        check(status_of(out) == 413, "announced big body: %r" % out[:60])
+        # oversized body, chunked (no length up front)
+        body = b"id=1&label=" + b"x" * 200000
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        out = srv.raw(("POST /api/label HTTP/1.1\r\nHost: %s\r\nX-Ordo-CSRF: %s\r\n"
+                       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % (srv.host, me)).encode()
+                      + chunked)
+        check(status_of(out) == 413, "chunked big body: %r" % out[:60])
+        # a label over 200 bytes is refused, not truncated
+        st, _, _ = srv.req("POST", "/api/label", {"id": 1, "label": "y" * 201}, headers={"X-Ordo-CSRF": me})
+        check(st == 400, "long label %d" % st)
+        st, _, _ = srv.req("POST", "/api/label", {"id": 1, "label": "a\x01b"}, headers={"X-Ordo-CSRF": me})
+        check(st == 400, "control char label %d" % st)
+        # malformed request lines
+        for junk in [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                     b"\x00\x01\x02\x03\xff\xfe\r\n\r\n", b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+                     b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n", b"G" * 70000 + b"\r\n\r\n"]:
+            out = srv.raw(junk)
+            st = status_of(out)
+            check(st in (0, 400, 404, 413, 414, 421, 431, 505), "junk %r -> %r" % (junk[:20], out[:40]))
+            check(st != 200, "junk accepted: %r" % junk[:20])
+        # too many headers, and too many header bytes
+        many = "".join("X-H%d: v\r\n" % i for i in range(100))
+        out = srv.raw(("GET /api/me HTTP/1.0\r\nHost: %s\r\n%s\r\n" % (srv.host, many)).encode())
+        check(status_of(out) == 431, "100 headers -> %r" % out[:40])
+        out = srv.raw(("GET /api/me HTTP/1.0\r\nHost: %s\r\nX-Big: %s\r\n\r\n" % (srv.host, "b" * 40000)).encode())
+        check(status_of(out) in (0, 413, 431), "40 kB header -> %r" % out[:40])
+        # and the server still serves everyone else
+        st, _, _ = srv.req("GET", "/api/next?n=1")
+        check(st == 200, "still serving after junk: %d" % st)
+        check(srv.p.poll() is None, "server alive")
+    finally:
+        srv.stop()
+
+
+def t_slow_loris():
+    srv = Server(PROJECT, extra=("--timeout", "2", "--per-ip", "64"))
+    try:
+        # 40 clients that start a request and then dribble or stall
+        slow = []
+        for i in range(40):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /api/me HTTP/1.1\r\nHost: " + srv.host.encode() + b"\r\nX-Slow: ")
+            slow.append(s)
+        t0 = time.time()
+        lat = []
+        while time.time() - t0 < 4:
+            a = time.time()
+            st, _, _ = srv.req("GET", "/api/next?n=1", timeout=5)
+            lat.append(time.time() - a)
+            check(st == 200, "normal client during slow-loris: %d" % st)
+            time.sleep(0.05)
+        check(max(lat) < 1.0, "normal requests slowed down: max %.3f s" % max(lat))
+        # the stalled clients were dropped by the idle timeout
+        closed = 0
+        for s in slow:
+            s.settimeout(3)
+            try:
+                closed += s.recv(100) == b""
+            except (ConnectionResetError, socket.timeout):
+                closed += 1 if not isinstance(sys.exc_info()[1], socket.timeout) else 0
+            s.close()
+        check(closed == len(slow), "stalled connections dropped: %d of %d" % (closed, len(slow)))
+        # one client may not hold more than --per-ip connections
+        held = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(70)]
+        refused = 0
+        for s in held:
+            s.settimeout(0.5)
+            try:
+                s.sendall(b"GET /api/me HTTP/1.0\r\nHost: " + srv.host.encode() + b"\r\n\r\n")
+                refused += s.recv(100) == b""
+            except (ConnectionResetError, BrokenPipeError, socket.timeout):
+                refused += 1
+        for s in held:
+            s.close()
+        check(refused >= 6, "per-IP cap: %d of 70 refused" % refused)
+    finally:
+        srv.stop()
+
+
+def t_label_is_text():
+    srv = Server(PROJECT)
+    try:
+        me = csrf(srv, {})
+        evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
+        st, _, body = srv.req("GET", "/api/next?n=1")
+        item = json.loads(body)["items"][0]["id"]
+        st, _, _ = srv.req("POST", "/api/label", {"id": item, "label": evil}, headers={"X-Ordo-CSRF": me})
+        check(st == 200, "label %d" % st)
+        for p in ["/api/stats", "/api/vocab"]:
+            st, h, body = srv.req("GET", p)
+            check(h["Content-Type"] == "application/json" and h["X-Content-Type-Options"] == "nosniff",
+                  "json type on " + p)
+            j = json.loads(body)
+            got = [r["label"] for r in j["per_label"]] if p == "/api/stats" else j["labels"]
+            check(evil in got, "label round-trips as a JSON string in " + p)
+        # the page never builds HTML from data; its script uses textContent
+        st, _, js = srv.req("GET", "/app.js")
+        check(b"innerHTML" not in js and b"insertAdjacentHTML" not in js and b"document.write" not in js,
+              "page script has no HTML sinks")
+        st, h, _ = srv.req("GET", "/")
+        check("script-src 'self'" in h["Content-Security-Policy"], "CSP forbids inline script")
+    finally:
+        srv.stop()
+
+
+def t_sigkill_keeps_acknowledged():
+    proj = make_project(60)
+    try:
+        for rnd in range(3):
+            srv = Server(proj)
+            me = csrf(srv, {})
+            acked, lock, stop = [], threading.Lock(), threading.Event()
+
+            def worker(k):
+                while not stop.is_set():
+                    try:
+                        img = random.randint(1, 60)
+                        label = "r%d-w%d-%d" % (rnd, k, random.randint(0, 10**9))
+                        st, _, _ = srv.req("POST", "/api/label", {"id": img, "label": label},
+                                           headers={"X-Ordo-CSRF": me}, timeout=5)
+                        if st == 200:
+                            with lock:
+                                acked.append((img, label))
+                    except OSError:
+                        return
+            ths = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+            for t in ths:
+                t.start()
+            time.sleep(0.5 + random.random())
+            srv.p.send_signal(signal.SIGKILL)   # mid-session, requests in flight
+            srv.p.wait()
+            stop.set()
+            for t in ths:
+                t.join()
+            check(len(acked) > 10, "labels written before the kill: %d" % len(acked))
+            srv2 = Server(proj)   # restart: the database opens and serves
+            st, _, _ = srv2.req("GET", "/api/stats")
+            srv2.stop()
+            check(st == 200, "restart %d" % st)
+            have = set((i, l) for i, l, _ in db_labels(proj))
+            lost = [a for a in acked if a not in have]
+            check(not lost, "round %d: %d of %d acknowledged labels lost" % (rnd, len(lost), len(acked)))
+    finally:
+        shutil.rmtree(proj)
+
+
+def t_undo_and_double_annotation():
+    proj = make_project(30)
+    srv = Server(proj, bind="127.0.0.2", extra=("--double-share", "1"))
+    try:
+        ta, tb = add_user(proj, "a"), add_user(proj, "b")
+        ha, hb = {"Authorization": "Bearer " + ta}, {"Authorization": "Bearer " + tb}
+        ha["X-Ordo-CSRF"], hb["X-Ordo-CSRF"] = csrf(srv, ha), csrf(srv, hb)
+        ids_a = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=3", headers=ha)[2])["items"]]
+        ids_b = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=3", headers=hb)[2])["items"]]
+        check(ids_a == ids_b, "with share 1 both annotators get the same images %s %s" % (ids_a, ids_b))
+        for i in ids_a:
+            srv.req("POST", "/api/label", {"id": i, "label": "x"}, headers=ha)
+        for n, i in enumerate(ids_b):
+            srv.req("POST", "/api/label", {"id": i, "label": "x" if n < 2 else "y"}, headers=hb)
+        st, _, body = srv.req("GET", "/api/review", headers=ha)
+        rev = json.loads(body)["items"]
+        check([r["id"] for r in rev] == [ids_a[2]], "one disagreement for review: %s" % body[:200])
+        st, _, body = srv.req("GET", "/api/stats", headers=ha)
+        ag = json.loads(body)["agreement"]
+        check(ag["pairs"] == 3, "pairs %s" % ag)
+        srv.req("POST", "/api/resolve", {"id": ids_a[2], "label": "y"}, headers=ha)
+        st, _, body = srv.req("GET", "/api/review", headers=ha)
+        check(json.loads(body)["items"] == [], "resolved review leaves the queue")
+        # undo twice: retractions are appended, nothing is deleted
+        n0 = len(db_labels(proj))
+        for i in ids_a[:2][::-1]:
+            st, _, body = srv.req("POST", "/api/undo", {"id": i}, headers=ha)
+            check(st == 200 and json.loads(body)["item"]["id"] == i, "undo %d" % st)
+        rows = db_labels(proj)
+        check(len(rows) == n0 + 2 and rows[-1][1] == "" and rows[-1][2] == "a", "undo appends retractions")
+        nxt = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=5", headers=ha)[2])["items"]]
+        check(ids_a[0] in nxt and ids_a[1] in nxt, "undone images come back to their annotator")
+    finally:
+        srv.stop()
+        shutil.rmtree(proj)
+
+
+def main():
+    global PROJECT
+    if not os.path.exists(ORDO) or not os.path.exists(FIXTURE):
+        print("skip: %s or %s not built" % (ORDO, FIXTURE))
+        print("0 passed, 0 failed, 1 skipped")
+        return 0
+    r = subprocess.run([ORDO, "serve", "--help"], capture_output=True)
+    if r.returncode != 0:
+        print("skip: this ordo has no 'serve'")
+        print("0 passed, 0 failed, 1 skipped")
+        return 0
+    PROJECT = make_project(40)
+    try:
+        for t in [t_token_required_beyond_loopback, t_csrf, t_path_traversal,
+                  t_limits_and_malformed, t_slow_loris, t_label_is_text,
+                  t_undo_and_double_annotation, t_sigkill_keeps_acknowledged]:
+            run_test(t)
+    finally:
+        shutil.rmtree(PROJECT, ignore_errors=True)
+    print("%d passed, %d failed, %d skipped" % (results["pass"], results["fail"], results["skip"]))
+    return 1 if results["fail"] else 0
+
+
+PROJECT = None
+if __name__ == "__main__":
+    sys.exit(main())
