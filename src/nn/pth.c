@@ -750,6 +750,49 @@ static int read_storages(pm *m, const pv *keys)
     return 0;
 }
 
+/* Copies numel elements of t (strided view into storage bytes `base`) into
+ * dst in row-major order. Rows along the last dimension are copied in a
+ * tight loop and the offset is kept incrementally, because the conv weights
+ * of the real files are stored channels-last and make up most of the data. */
+static void gather(const unsigned char *base, size_t es, const pv_tensor *t, int64_t numel,
+                   unsigned char *dst)
+{
+    if (numel == 0)
+        return;
+    int nd = t->ndim;
+    int64_t inner = nd ? t->shape[nd - 1] : 1, istride = nd ? t->stride[nd - 1] : 1;
+    int64_t idx[ORDO_PTH_MAX_DIM] = {0};
+    int64_t off = t->offset;   /* element offset of the current row start */
+    for (int64_t done = 0; done < numel; done += inner) {
+        const unsigned char *src = base + (size_t)off * es;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (istride == 1 || inner == 1) {
+            memcpy(dst, src, (size_t)inner * es);
+            dst += (size_t)inner * es;
+        } else {
+            size_t step = (size_t)istride * es;
+            for (int64_t j = 0; j < inner; j++, src += step, dst += es)
+                memcpy(dst, src, es);
+        }
+#else
+        for (int64_t j = 0; j < inner; j++, dst += es) {
+            const unsigned char *s = src + (size_t)(j * istride) * es;
+            if (es == 4) { uint32_t u = (uint32_t)rd_le(s, 4); memcpy(dst, &u, 4); }
+            else { uint64_t u = rd_le(s, 8); memcpy(dst, &u, 8); }
+        }
+#endif
+        /* advance the odometer over the outer dimensions */
+        for (int d = nd - 2; d >= 0; d--) {
+            if (++idx[d] < t->shape[d]) {
+                off += t->stride[d];
+                break;
+            }
+            off -= (t->shape[d] - 1) * t->stride[d];
+            idx[d] = 0;
+        }
+    }
+}
+
 /* Copies one tensor out of its storage into contiguous row-major order.
  * *budget is what is left of the total output allowance. */
 static int make_tensor(pm *m, const unsigned char *name, size_t namelen, const pv_tensor *t,
@@ -807,30 +850,7 @@ static int make_tensor(pm *m, const unsigned char *name, size_t namelen, const p
     }
     memcpy(nmcopy, name, namelen);
     nmcopy[namelen] = 0;
-    /* Strided gather with an odometer over the index; the storage is raw
-     * little-endian bytes, decoded portably. */
-    int64_t idx[ORDO_PTH_MAX_DIM] = {0};
-    const unsigned char *base = st->u.st.data;
-    unsigned char *dst = data;
-    for (int64_t i = 0; i < numel; i++) {
-        int64_t off = t->offset;
-        for (int d = 0; d < t->ndim; d++)
-            off += idx[d] * t->stride[d];
-        const unsigned char *src = base + (size_t)off * es;
-        if (es == 4) {
-            uint32_t u = (uint32_t)rd_le(src, 4);
-            memcpy(dst, &u, 4);
-        } else {
-            uint64_t u = rd_le(src, 8);
-            memcpy(dst, &u, 8);
-        }
-        dst += es;
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < t->shape[d])
-                break;
-            idx[d] = 0;
-        }
-    }
+    gather(st->u.st.data, es, t, numel, data);
     out->name = nmcopy;
     out->dtype = st->u.st.dtype;
     out->ndim = t->ndim;
