@@ -111,6 +111,7 @@ function completer(input, list, onPick) {
     items.forEach((v, i) => {
       const li = el('li', v.text);
       li.appendChild(el('span', v.key, 'k'));
+      li.dataset.label = v.label;
       if (i === sel) li.className = 'sel';
       li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(v.label); });
       list.appendChild(li);
