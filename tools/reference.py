@@ -53,16 +53,26 @@ def load_model(model, weights):
     return net
 
 
+# Tensors cross to and from files as raw float32 through torch and the array
+# module only: torch 1.13 cannot exchange arrays with NumPy 2.
+
+
+def write_f32(t, path):
+    import array
+    array.array("f", t.reshape(-1).tolist()).tofile(open(path, "wb"))
+
+
 def run(args):
-    import numpy as np
     import torch
 
     S = SIZES[args.model]
-    x = np.fromfile(args.input, dtype=np.float32)
-    if x.size != args.n * S * S * 3:
-        sys.exit("reference.py: %s has %d floats, expected %d x %d x %d x 3"
-                 % (args.input, x.size, args.n, S, S))
-    x = torch.from_numpy(x.reshape(args.n, S, S, 3).transpose(0, 3, 1, 2).copy())
+    with open(args.input, "rb") as f:
+        raw = bytearray(f.read())
+    if len(raw) != args.n * S * S * 3 * 4:
+        sys.exit("reference.py: %s has %d bytes, expected %d x %d x %d x 3 floats"
+                 % (args.input, len(raw), args.n, S, S))
+    x = torch.frombuffer(raw, dtype=torch.float32).reshape(args.n, S, S, 3)
+    x = x.permute(0, 3, 1, 2).contiguous()
     net = load_model(args.model, args.weights)
     pooled = []
     hook = net._avg_pooling.register_forward_hook(
@@ -70,13 +80,13 @@ def run(args):
     with torch.no_grad():
         logits = torch.cat([net(x[i:i + 16]) for i in range(0, args.n, 16)])
     hook.remove()
-    logits.numpy().astype(np.float32).tofile(args.logits)
+    write_f32(logits, args.logits)
     if args.embed:
-        torch.cat(pooled).numpy().astype(np.float32).tofile(args.embed)
+        write_f32(torch.cat(pooled), args.embed)
 
 
 def prep(args):
-    import numpy as np
+    import torch
     from PIL import Image
 
     S = SIZES[args.model]
@@ -92,8 +102,9 @@ def prep(args):
         im = im.resize((nw, nh), Image.BICUBIC)
         l, t = (nw - S) // 2, (nh - S) // 2
         im = im.crop((l, t, l + S, t + S))
-        out.append((np.asarray(im, dtype=np.float32) - 127.0) / 128.0)
-    np.stack(out).astype(np.float32).tofile(args.out)
+        px = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
+        out.append((px.float() - 127.0) / 128.0)
+    write_f32(torch.cat(out), args.out)
 
 
 def export_onnx(args):

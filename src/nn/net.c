@@ -35,6 +35,14 @@
 #define HEAD_C 1280
 #define FC_NP 1008          /* 1000 classes padded to a multiple of 16 */
 #define TARGET_M 64         /* pixels per GEMM call in a row group */
+#define GROUP 8             /* images a thread carries through the late blocks together */
+#ifndef BATCH_HW
+#define BATCH_HW 196        /* blocks with at most this many input pixels run batched */
+#endif
+#ifndef BATCH_PIX
+#define BATCH_PIX 400       /* ...in sub-groups of about this many pixels */
+#endif
+#define HEAD_M 128          /* pixels per head GEMM call */
 
 static int pad16(int c) { return (c + 15) & ~15; }
 
@@ -96,6 +104,7 @@ typedef struct blk {
     int hin, win, hout, wout, pt, pl; /* sizes and top/left padding */
     int expand, residual;
     int g, ring;                      /* output rows per group, ring rows */
+    int gb;                           /* batched blocks: images per sub-group */
     float *we, *be;                   /* expand: packed [cin] x cexpp, bias */
     float *wd, *bd;                   /* depthwise: [k*k][cexpp], bias */
     float *wp, *bp;                   /* project: packed [cexp] x coutp, bias */
@@ -104,6 +113,7 @@ typedef struct blk {
 typedef struct scratch {              /* one per thread */
     float *act[2];                    /* ping-pong activations of one image */
     float *ring, *dwbuf, *col, *hbuf;
+    float *gact[2], *xbuf;            /* the late blocks of GROUP images */
     float pool[HEAD_C];
 } scratch;
 
@@ -130,6 +140,8 @@ struct ordo_net {
     float *wfc, *bfc;                  /* packed [1280] x FC_NP */
 
     size_t act_floats, ring_floats, dw_floats, col_floats, hbuf_floats;
+    int first_batched;                 /* blocks from here on run over image groups */
+    size_t gact_floats, xbuf_floats;
     float *zero;                       /* a row of zeros (top/bottom padding) */
 
     int threads;
@@ -480,9 +492,29 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
         }
     }
     net->nblk = nb;
+    /* Late blocks have few pixels and big weights: running several images
+     * through them at once reuses each weight panel across images instead
+     * of streaming all weights from L3 once per image. */
+    net->first_batched = nb;
+    for (int i = nb - 1; i >= 1 && net->b[i].hin * net->b[i].win <= BATCH_HW; i--)
+        net->first_batched = i;
+    for (int i = net->first_batched - 1; i < nb; i++) {
+        blk *B = &net->b[i];
+        size_t a = (size_t)B->hout * B->wout * B->coutp;
+        if (a > net->gact_floats) net->gact_floats = a;
+        if (i < net->first_batched) continue;
+        B->gb = BATCH_PIX / (B->hin * B->win);
+        if (B->gb < 1) B->gb = 1;
+        if (B->gb > GROUP) B->gb = GROUP;
+        size_t x = (size_t)B->gb * B->hin * B->win * B->cexpp;
+        if (B->expand && x > net->xbuf_floats) net->xbuf_floats = x;
+        size_t d = (size_t)B->gb * B->hout * B->wout * B->cexpp;
+        if (d > net->dw_floats) net->dw_floats = d;
+    }
+    net->gact_floats *= GROUP;
     net->head_cin = net->b[nb - 1].cout;
     net->head_h = net->head_w = h;
-    net->hbuf_floats = (size_t)h * h * HEAD_C;
+    net->hbuf_floats = (size_t)(h * h > HEAD_M ? h * h : HEAD_M) * HEAD_C;
     net->zero = falloc(zero);
     return net->zero ? 0 : ordo_err_set(err, "out of memory");
 }
@@ -499,19 +531,21 @@ static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
         const int yb = ya + net->stem_g < y1 ? ya + net->stem_g : y1;
         float *col = sc->col;
         for (int y = ya; y < yb; y++)
-            for (int x = 0; x < W; x++)
-                for (int ky = 0; ky < 3; ky++) {
+            for (int x = 0; x < W; x++) {
+                const int ix0 = 2 * x - net->stem_pl;
+                for (int ky = 0; ky < 3; ky++, col += 9) {
                     const int iy = 2 * y - net->stem_pt + ky;
-                    for (int kx = 0; kx < 3; kx++) {
-                        const int ix = 2 * x - net->stem_pl + kx;
-                        if (iy < 0 || iy >= S || ix < 0 || ix >= S) {
-                            *col++ = 0.0f; *col++ = 0.0f; *col++ = 0.0f;
-                        } else {
-                            const float *p = img + ((long)iy * S + ix) * 3;
-                            *col++ = p[0]; *col++ = p[1]; *col++ = p[2];
-                        }
-                    }
+                    const float *p = img + ((long)iy * S + ix0) * 3;
+                    if (iy < 0 || iy >= S)
+                        memset(col, 0, 9 * sizeof *col);
+                    else if (ix0 >= 0 && ix0 + 2 < S)   /* 3 pixels x 3 channels, contiguous */
+                        memcpy(col, p, 9 * sizeof *col);
+                    else
+                        for (int kx = 0; kx < 3; kx++)
+                            for (int c = 0; c < 3; c++)
+                                col[kx * 3 + c] = ix0 + kx >= 0 && ix0 + kx < S ? p[kx * 3 + c] : 0.0f;
                 }
+            }
         net->kern->gemm((yb - ya) * W, STEM_C, 27, sc->col, 27, net->ws, net->bs,
                         out + (long)ya * W * STEM_C, STEM_C, NULL, 0, 1);
     }
@@ -576,20 +610,81 @@ static void head_rows(const ordo_net *net, const float *in, int y0, int y1,
     }
 }
 
-/* One whole image on one thread. */
-static void run_image(const ordo_net *net, const float *img, float *embed, scratch *sc)
+/* Block B over g images at once (whole layers): in and out hold the
+ * images back to back. One GEMM expands every image, the depthwise conv
+ * runs row by row, one GEMM projects every image. */
+static void block_batch(const ordo_net *net, const blk *B, const float *in, float *out,
+                        int g, scratch *sc)
 {
-    stem_rows(net, img, sc->act[0], 0, net->s1, sc);
+    const ordo_net_kernels *K = net->kern;
+    const long x_row = (long)B->win * B->cexpp, x_img = x_row * B->hin;
+    const float *x = in;
+    if (B->expand) {
+        K->gemm(g * B->hin * B->win, B->cexpp, B->cin, in, B->cinp, B->we, B->be, sc->xbuf,
+                B->cexpp, NULL, 0, 1);
+        x = sc->xbuf;
+    }
+    for (int i = 0; i < g; i++)
+        for (int y = 0; y < B->hout; y++) {
+            const float *rows[5];
+            for (int ky = 0; ky < B->k; ky++) {
+                const int iy = y * B->s - B->pt + ky;
+                rows[ky] = iy < 0 || iy >= B->hin ? net->zero : x + i * x_img + iy * x_row;
+            }
+            K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
+                  sc->dwbuf + ((long)i * B->hout + y) * B->wout * B->cexpp);
+        }
+    K->gemm(g * B->hout * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp, out,
+            B->coutp, B->residual ? in : NULL, B->cinp, 0);
+}
+
+/* g images (g <= GROUP) on one thread: the early blocks image by image
+ * (row-fused), the late blocks and the head over the whole group. */
+static void run_group(const ordo_net *net, const float *imgs, int g, float *embed,
+                      scratch *sc)
+{
+    const long isz = (long)net->size * net->size * 3;
+    const int fb = net->first_batched;
+    const blk *L = &net->b[fb - 1];
+    const long lsz = (long)L->hout * L->wout * L->coutp;
+    for (int i = 0; i < g; i++) {
+        stem_rows(net, imgs + i * isz, sc->act[0], 0, net->s1, sc);
+        int cur = 0;
+        for (int b = 0; b < fb; b++) {
+            const blk *B = &net->b[b];
+            float *out = b == fb - 1 ? sc->gact[0] + i * lsz : sc->act[cur ^ 1];
+            block_rows(net, B, sc->act[cur], out, 0, B->hout, sc);
+            cur ^= 1;
+        }
+    }
     int cur = 0;
-    for (int i = 0; i < net->nblk; i++) {
-        const blk *B = &net->b[i];
-        block_rows(net, B, sc->act[cur], sc->act[cur ^ 1], 0, B->hout, sc);
+    for (int b = fb; b < net->nblk; b++) {
+        const blk *B = &net->b[b];
+        const long isz_in = (long)B->hin * B->win * B->cinp;
+        const long isz_out = (long)B->hout * B->wout * B->coutp;
+        for (int i0 = 0; i0 < g; i0 += B->gb) {
+            const int gg = g - i0 < B->gb ? g - i0 : B->gb;
+            block_batch(net, B, sc->gact[cur] + i0 * isz_in, sc->gact[cur ^ 1] + i0 * isz_out,
+                        gg, sc);
+        }
         cur ^= 1;
     }
-    memset(embed, 0, HEAD_C * sizeof *embed);
-    head_rows(net, sc->act[cur], 0, net->head_h, sc, embed);
-    const float inv = 1.0f / (float)(net->head_h * net->head_w);
-    for (int c = 0; c < HEAD_C; c++) embed[c] *= inv;
+    /* Head + average pool over every pixel of the group, HEAD_M at a time. */
+    const int hw = net->head_h * net->head_w, cinp = pad16(net->head_cin);
+    const int total = g * hw;
+    memset(embed, 0, (size_t)g * HEAD_C * sizeof *embed);
+    for (int m0 = 0; m0 < total; m0 += HEAD_M) {
+        const int M = total - m0 < HEAD_M ? total - m0 : HEAD_M;
+        net->kern->gemm(M, HEAD_C, net->head_cin, sc->gact[cur] + (long)m0 * cinp, cinp,
+                        net->wh, net->bh, sc->hbuf, HEAD_C, NULL, 0, 1);
+        for (int m = 0; m < M; m++) {
+            float *e = embed + (long)((m0 + m) / hw) * HEAD_C;
+            const float *h = sc->hbuf + (long)m * HEAD_C;
+            for (int c = 0; c < HEAD_C; c++) e[c] += h[c];
+        }
+    }
+    const float inv = 1.0f / (float)hw;
+    for (long c = 0; c < (long)g * HEAD_C; c++) embed[c] *= inv;
 }
 
 /* ------------------------------------------------------------------- jobs */
@@ -602,12 +697,18 @@ typedef struct fwd {
     int cur;            /* row-split mode: which act buffer holds the input */
 } fwd;
 
+static void band(int n, int tid, int T, int *a, int *b);
+
 static void job_whole(ordo_net *net, void *arg, int tid)
 {
     fwd *f = arg;
     const long isz = (long)net->size * net->size * 3;
-    for (int i = tid; i < f->nwhole; i += net->threads)
-        run_image(net, f->in + i * isz, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+    int a, b;
+    band(f->nwhole, tid, net->threads, &a, &b);
+    for (int i = a; i < b; i += GROUP) {
+        const int g = b - i < GROUP ? b - i : GROUP;
+        run_group(net, f->in + i * isz, g, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+    }
 }
 
 static void band(int n, int tid, int T, int *a, int *b)
@@ -734,7 +835,11 @@ static int start_threads(ordo_net *net, int threads, ordo_err *err)
         s->dwbuf = falloc(net->dw_floats);
         s->col = falloc(net->col_floats);
         s->hbuf = falloc(net->hbuf_floats);
-        if (!s->act[0] || !s->act[1] || !s->ring || !s->dwbuf || !s->col || !s->hbuf)
+        s->gact[0] = falloc(net->gact_floats);
+        s->gact[1] = falloc(net->gact_floats);
+        s->xbuf = falloc(net->xbuf_floats);
+        if (!s->act[0] || !s->act[1] || !s->ring || !s->dwbuf || !s->col || !s->hbuf ||
+            !s->gact[0] || !s->gact[1] || !s->xbuf)
             return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
     }
     if (threads == 1) return 0;
@@ -813,6 +918,7 @@ void ordo_net_free(ordo_net *net)
             scratch *s = &net->scr[t];
             free(s->act[0]); free(s->act[1]); free(s->ring);
             free(s->dwbuf); free(s->col); free(s->hbuf);
+            free(s->gact[0]); free(s->gact[1]); free(s->xbuf);
         }
     free(net->scr);
     for (int i = 0; i < net->nblk; i++) {

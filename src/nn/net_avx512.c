@@ -7,6 +7,9 @@
 
 #define INL static inline __attribute__((always_inline))
 #define MR 12   /* pixels per micro-tile: 12 x 32 channels = 24 accumulators */
+#ifndef KC
+#define KC 256  /* K chunk: 256 x 32 weights = 32 KiB, within L1 */
+#endif
 
 static inline __m512 relu6(__m512 v)
 {
@@ -17,12 +20,20 @@ static inline __m512 relu6(__m512 v)
  * accumulator arrays live in registers). */
 INL void tile32(const int mr, int K, const float *A, int lda, const float *B,
                 const float *bias, float *C, int ldc, const float *R, int ldr,
-                int relu)
+                int relu, int first, int last)
 {
     __m512 c0[MR], c1[MR];
-    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+    if (first) {
+        const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) { c0[i] = b0; c1[i] = b1; }
+        for (int i = 0; i < mr; i++) { c0[i] = b0; c1[i] = b1; }
+    } else {
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            c0[i] = _mm512_loadu_ps(C + (long)i * ldc);
+            c1[i] = _mm512_loadu_ps(C + (long)i * ldc + 16);
+        }
+    }
     for (int k = 0; k < K; k++) {
         const __m512 w0 = _mm512_loadu_ps(B + (long)k * 32);
         const __m512 w1 = _mm512_loadu_ps(B + (long)k * 32 + 16);
@@ -36,8 +47,8 @@ INL void tile32(const int mr, int K, const float *A, int lda, const float *B,
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
         __m512 v0 = c0[i], v1 = c1[i];
-        if (relu) { v0 = relu6(v0); v1 = relu6(v1); }
-        if (R) {
+        if (relu && last) { v0 = relu6(v0); v1 = relu6(v1); }
+        if (R && last) {
             v0 = _mm512_add_ps(v0, _mm512_loadu_ps(R + (long)i * ldr));
             v1 = _mm512_add_ps(v1, _mm512_loadu_ps(R + (long)i * ldr + 16));
         }
@@ -49,12 +60,12 @@ INL void tile32(const int mr, int K, const float *A, int lda, const float *B,
 /* One mr x 16 tile, for the last panel when N % 32 == 16. */
 INL void tile16(const int mr, int K, const float *A, int lda, const float *B,
                 const float *bias, float *C, int ldc, const float *R, int ldr,
-                int relu)
+                int relu, int first, int last)
 {
     __m512 c0[MR];
     const __m512 b0 = _mm512_loadu_ps(bias);
 #pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) c0[i] = b0;
+    for (int i = 0; i < mr; i++) c0[i] = first ? b0 : _mm512_loadu_ps(C + (long)i * ldc);
     for (int k = 0; k < K; k++) {
         const __m512 w0 = _mm512_loadu_ps(B + (long)k * 16);
 #pragma GCC unroll 12
@@ -64,42 +75,45 @@ INL void tile16(const int mr, int K, const float *A, int lda, const float *B,
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
         __m512 v0 = c0[i];
-        if (relu) v0 = relu6(v0);
-        if (R) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(R + (long)i * ldr));
+        if (relu && last) v0 = relu6(v0);
+        if (R && last) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(R + (long)i * ldr));
         _mm512_storeu_ps(C + (long)i * ldc, v0);
     }
 }
 
 #define TILE_CASES(fn)                                                        \
     switch (mr) {                                                             \
-    case 12: fn(12, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;         \
-    case 11: fn(11, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;         \
-    case 10: fn(10, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;         \
-    case 9: fn(9, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 8: fn(8, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 7: fn(7, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 6: fn(6, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 5: fn(5, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 4: fn(4, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 3: fn(3, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    case 2: fn(2, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;           \
-    default: fn(1, K, A, lda, B, bias, C, ldc, R, ldr, relu); break;          \
+    case 12: fn(12, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;         \
+    case 11: fn(11, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;         \
+    case 10: fn(10, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;         \
+    case 9: fn(9, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 8: fn(8, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 7: fn(7, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 6: fn(6, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 5: fn(5, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 4: fn(4, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 3: fn(3, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    case 2: fn(2, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;           \
+    default: fn(1, K, A, lda, B, bias, C, ldc, R, ldr, relu, first, last); break;          \
     }
 
 static void t32(int mr, int K, const float *A, int lda, const float *B,
                 const float *bias, float *C, int ldc, const float *R, int ldr,
-                int relu)
+                int relu, int first, int last)
 {
     TILE_CASES(tile32)
 }
 
 static void t16(int mr, int K, const float *A, int lda, const float *B,
                 const float *bias, float *C, int ldc, const float *R, int ldr,
-                int relu)
+                int relu, int first, int last)
 {
     TILE_CASES(tile16)
 }
 
+/* K is cut into chunks of KC so that a chunk of the weight panel (KC x 32
+ * floats) stays in L1 while every pixel tile streams past it; partial sums
+ * go through C, and the activation and residual apply after the last chunk. */
 static void gemm(int M, int N, int K, const float *A, int lda, const float *B,
                  const float *bias, float *C, int ldc, const float *R, int ldr,
                  int relu6)
@@ -107,15 +121,21 @@ static void gemm(int M, int N, int K, const float *A, int lda, const float *B,
     for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const float *Bp = B + (long)n0 * K;
-        for (int m0 = 0; m0 < M; m0 += MR) {
-            const int mr = M - m0 < MR ? M - m0 : MR;
-            const float *Rm = R ? R + (long)m0 * ldr + n0 : 0;
-            if (w == 32)
-                t32(mr, K, A + (long)m0 * lda, lda, Bp, bias + n0,
-                    C + (long)m0 * ldc + n0, ldc, Rm, ldr, relu6);
-            else
-                t16(mr, K, A + (long)m0 * lda, lda, Bp, bias + n0,
-                    C + (long)m0 * ldc + n0, ldc, Rm, ldr, relu6);
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            const int first = k0 == 0, last = k0 + kc == K;
+            for (int m0 = 0; m0 < M; m0 += MR) {
+                const int mr = M - m0 < MR ? M - m0 : MR;
+                const float *Rm = R ? R + (long)m0 * ldr + n0 : 0;
+                const float *Am = A + (long)m0 * lda + k0;
+                float *Cm = C + (long)m0 * ldc + n0;
+                if (w == 32)
+                    t32(mr, kc, Am, lda, Bp + (long)k0 * 32, bias + n0, Cm, ldc, Rm, ldr,
+                        relu6, first, last);
+                else
+                    t16(mr, kc, Am, lda, Bp + (long)k0 * 16, bias + n0, Cm, ldc, Rm, ldr,
+                        relu6, first, last);
+            }
         }
     }
 }
