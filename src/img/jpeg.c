@@ -59,13 +59,15 @@ static void guard_progress(j_common_ptr cinfo)
     }
 }
 
-/* The largest scale_num/8 (1..8) is not needed: we pick the smallest one that
- * keeps both output sides >= min_side, since libjpeg's scaled IDCT is much
- * cheaper than decoding full size and resizing. */
+/* The smallest scale (1/8, 1/4 or 1/2) that keeps both output sides >=
+ * min_side, else full size. Only these three: libjpeg-turbo has SIMD IDCTs
+ * for them, while 3/8..7/8 run scalar code that saves little time, and
+ * photos under twice min_side then decode at full size, giving exactly the
+ * pixels the reference (PIL) sees. */
 static int pick_scale(unsigned w, unsigned h, int min_side)
 {
     if (min_side <= 0) return 8;
-    for (int num = 1; num < 8; num++) {
+    for (int num = 1; num < 8; num *= 2) {
         unsigned sw = (w * num + 7) / 8, sh = (h * num + 7) / 8;  /* jdiv_round_up */
         if (sw >= (unsigned)min_side && sh >= (unsigned)min_side) return num;
     }
