@@ -386,7 +386,8 @@ static void t_preprocess_shapes(void)
     ordo_image_free(&im);
 }
 
-/* DCT-domain downscaling: both sides stay >= min_side, declared size kept. */
+/* DCT-domain downscaling: both sides stay >= min_side, declared size kept;
+ * only 1/2, 1/4, 1/8 are used, so a photo under twice min_side is not scaled. */
 static void t_dct_scaling(void)
 {
     char path[4096];
@@ -394,11 +395,14 @@ static void t_dct_scaling(void)
     ordo_image full, small, big;
     ordo_err err;
     if (ordo_img_load(path, NULL, &full, &err) != 0) SKIP("%s: %s", path, err.msg);
-    ordo_img_opts o = {256, 0};
+    ordo_img_opts o = {128, 0};
     CHECK(ordo_img_load(path, &o, &small, &err) == 0);
-    CHECK_MSG(small.w >= 256 && small.h >= 256 && small.w < full.w, "%dx%d from %dx%d",
-              small.w, small.h, full.w, full.h);
+    CHECK_MSG(small.w == (full.w + 1) / 2 && small.h == (full.h + 1) / 2 && small.h >= 128,
+              "%dx%d from %dx%d", small.w, small.h, full.w, full.h);
     CHECK(small.orig_w == full.w && small.orig_h == full.h);
+    o.min_side = full.h / 2 + 1;  /* 1/2 would go under: full size */
+    CHECK(ordo_img_load(path, &o, &big, &err) == 0 && big.w == full.w && big.h == full.h);
+    ordo_image_free(&big);
     o.min_side = 100000;  /* never upscales */
     CHECK(ordo_img_load(path, &o, &big, &err) == 0 && big.w == full.w && big.h == full.h);
     /* the scaled decode preprocesses onto the same grid: close to the full one */
