@@ -400,7 +400,7 @@ static void t_dct_scaling(void)
     CHECK_MSG(small.w == (full.w + 1) / 2 && small.h == (full.h + 1) / 2 && small.h >= 128,
               "%dx%d from %dx%d", small.w, small.h, full.w, full.h);
     CHECK(small.orig_w == full.w && small.orig_h == full.h);
-    o.min_side = full.h / 2 + 1;  /* 1/2 would go under: full size */
+    o.min_side = (full.h + 1) / 2 + 1;  /* 1/2 would go under: full size */
     CHECK(ordo_img_load(path, &o, &big, &err) == 0 && big.w == full.w && big.h == full.h);
     ordo_image_free(&big);
     o.min_side = 100000;  /* never upscales */
