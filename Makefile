@@ -7,7 +7,7 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread
+override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread
 LDLIBS  += -ljpeg -lspng -lwebp -lwebpdemux -lgif -lexif -lsqlite3 -lzip -lcrypto \
            -lxxhash -lmicrohttpd -lopenblas -lm -lpthread
 
@@ -21,8 +21,8 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 # Kernels for one instruction set live in files named *_avx512.c / *_avx2.c
 # and are only called after a run-time CPU check.
-$(BUILD)/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
-$(BUILD)/%_avx2.o:   CFLAGS += -mavx2 -mfma
+$(BUILD)/%_avx512.o: override CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
+$(BUILD)/%_avx2.o:   override CFLAGS += -mavx2 -mfma
 
 all: $(BUILD)/ordo $(TEST_BIN)
 

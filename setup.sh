@@ -47,9 +47,13 @@ install_pip() {
         log "pip: efficientnet-lite-pytorch (the PyTorch reference model)"
         $PY -m pip install -q --break-system-packages --no-deps efficientnet-lite-pytorch==0.1.0
     fi
+    # Debian's torch 1.13 is built against NumPy 1.x: a NumPy 2 pulled in by
+    # a PyPI package would break torch's tensor <-> array bridge.
+    $PY -c 'import numpy, sys; sys.exit(int(numpy.__version__.split(".")[0]) >= 2)' 2>/dev/null \
+        || missing+=("numpy<2")
     [ ${#missing[@]} -eq 0 ] && return
     log "pip: installing ${missing[*]}"
-    $PY -m pip install -q --break-system-packages "${missing[@]}"
+    $PY -m pip install -q --break-system-packages "numpy<2" "${missing[@]}"
 }
 
 fetch_weights() {
