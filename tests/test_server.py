@@ -66,7 +66,12 @@ class Server:
     def stop(self, sig=signal.SIGTERM):
         if self.p.poll() is None:
             self.p.send_signal(sig)
-            self.p.wait(10)
+            self.p.wait(30)
+        err = self.p.stderr.read()
+        # a sanitizer build reports memory errors and leaks on stderr
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if bad in err:
+                raise AssertionError("server stderr: " + err[:2000])
 
     def req(self, method, path, body=None, headers=None, timeout=10):
         c = http.client.HTTPConnection(self.bind, self.port, timeout=timeout)
