@@ -444,6 +444,13 @@ void ordo_wn_free(ordo_wn *wn)
 
 int ordo_wn_has_hierarchy(const ordo_wn *wn) { return wn && wn->have; }
 
+size_t ordo_wn_synset_count(const ordo_wn *wn) { return wn && wn->have ? wn->nsyn : 0; }
+
+long ordo_wn_synset_id(const ordo_wn *wn, size_t i)
+{
+    return wn && wn->have && i < wn->nsyn ? wn->syn[i].off : -1;
+}
+
 const char *ordo_wn_class_wnid(const ordo_wn *wn, int cls)
 {
     (void)wn;

@@ -60,6 +60,12 @@ double ordo_wn_mass(const ordo_wn *wn, const float *probs, long synset);
 int ordo_wn_class_weights(const ordo_wn *wn, const long *synsets, int n,
                           float w[ORDO_WN_CLASSES], ordo_err *err);
 
+/* Enumerates every noun synset (for example for a label search box): the
+ * number loaded (0 without hierarchy) and the offset id of the i-th in
+ * data.noun order (-1 if i is out of range). */
+size_t ordo_wn_synset_count(const ordo_wn *wn);
+long ordo_wn_synset_id(const ordo_wn *wn, size_t i);
+
 /* Lemmas of any noun synset joined with ", " ("" if unknown). */
 const char *ordo_wn_synset_name(const ordo_wn *wn, long synset);
 
