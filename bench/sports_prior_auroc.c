@@ -5,10 +5,12 @@
  * usage: sports_prior_auroc [LIST_FILE]   (default: the built-in list)
  * output lines (tab-separated):
  *   S  synset  weight  n_classes  name            one per list entry
- *   C  index  wnid  weight  related  name         one per class
+ *   C  index  wnid  weight  related  name  artifact   one per class
  * related = 1 if the class is under sports equipment, game equipment,
  * sports implement or athlete, or has weight > 0 in this list or the
- * default list: such classes never count as "not sports" in the bench. */
+ * default list: such classes never count as "not sports" in the bench.
+ * artifact = 1 if the class is a man-made object (under artifact, n00021939):
+ * the harder negatives, reported separately. */
 #include <stdio.h>
 
 #include "wordnet/sports.h"
@@ -40,8 +42,8 @@ int main(int argc, char **argv)
         int rel = w[c] > 0 || wd[c] > 0;
         for (size_t j = 0; j < sizeof base / sizeof base[0]; j++)
             rel |= ordo_wn_class_under(wn, c, base[j]);
-        printf("C\t%d\t%s\t%g\t%d\t%s\n", c, ordo_wn_class_wnid(wn, c), w[c], rel,
-               ordo_wn_class_name(wn, c));
+        printf("C\t%d\t%s\t%g\t%d\t%s\t%d\n", c, ordo_wn_class_wnid(wn, c), w[c], rel,
+               ordo_wn_class_name(wn, c), ordo_wn_class_under(wn, c, 21939));
     }
     ordo_sports_free(def);
     ordo_sports_free(sp);
