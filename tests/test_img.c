@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "img/img.h"
 
@@ -457,6 +458,15 @@ static void t_load_errors(void)
     CHECK(ordo_img_load("/nonexistent/x.jpg", NULL, &im, &err) == -1 && strstr(err.msg, "cannot open"));
     CHECK(ordo_img_load("/", NULL, &im, &err) == -1 && one_line(&err));
     CHECK(ordo_img_decode(tiny_png, sizeof tiny_png, NULL, NULL, &err) == -1);
+    /* a (sparse) file over 1 GiB is refused from its size, before reading */
+    char tmpl[] = "/tmp/ordo_test_img_XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) SKIP("mkstemp failed");
+    int trunc_ok = ftruncate(fd, (off_t)(1 << 30) + 1) == 0;
+    close(fd);
+    if (trunc_ok)
+        CHECK_MSG(ordo_img_load(tmpl, NULL, &im, &err) == -1 && strstr(err.msg, "larger than"), "%s", err.msg);
+    unlink(tmpl);
 }
 
 static void put32(int32_t v) { fwrite(&v, 4, 1, stdout); }

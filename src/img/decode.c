@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* No photo ordo can classify needs more: a bigger file is a mistake or an
+ * attack, and reading it whole would be the expensive part. */
+#define ORDO_IMG_MAX_FILE_BYTES (1 << 30)
 
 const char *ordo_img_sniff(const unsigned char *buf, size_t len)
 {
@@ -99,8 +104,22 @@ int ordo_img_load(const char *path, const ordo_img_opts *opts, ordo_image *out,
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (st.st_size > ORDO_IMG_MAX_FILE_BYTES) {
+            ordo_err_set(err, "file larger than %d MiB: not read", ORDO_IMG_MAX_FILE_BYTES >> 20);
+            goto done;
+        }
+        cap = (size_t)st.st_size + 1;  /* one read, plus one to see EOF */
+        buf = malloc(cap);
+        if (!buf) { ordo_err_set(err, "out of memory reading the file"); goto done; }
+    }
     for (;;) {
         if (len == cap) {
+            if (cap >= ORDO_IMG_MAX_FILE_BYTES) {
+                ordo_err_set(err, "file larger than %d MiB: not read", ORDO_IMG_MAX_FILE_BYTES >> 20);
+                goto done;
+            }
             size_t ncap = cap ? cap * 2 : 1 << 16;
             unsigned char *nb = realloc(buf, ncap);
             if (!nb) { ordo_err_set(err, "out of memory reading the file"); goto done; }
