@@ -367,6 +367,23 @@ def t_label_is_text():
         srv.stop()
 
 
+def t_search_wordnet():
+    srv = Server(PROJECT)
+    try:
+        st, _, body = srv.req("GET", "/api/search?q=tennis&n=5")
+        syn = json.loads(body)["synsets"]
+        check(st == 200 and syn[0] == ["n00482298", "tennis, lawn tennis"], "whole lemma first: %s" % syn)
+        st, _, body = srv.req("GET", "/api/search?q=" + urllib.parse.quote("<script>"))
+        check(st == 200 and json.loads(body)["synsets"] == [], "no match is an empty list")
+        st, _, body = srv.req("GET", "/api/vocab")
+        v = json.loads(body)
+        names = dict(v["synsets"])
+        check(names.get("n04409515") == "tennis ball" and "n04285146" in names,
+              "classes and their ancestors offered locally")
+    finally:
+        srv.stop()
+
+
 def t_sigkill_keeps_acknowledged():
     proj = make_project(60)
     try:
@@ -460,7 +477,7 @@ def main():
     try:
         for t in [t_token_required_beyond_loopback, t_csrf, t_path_traversal,
                   t_limits_and_malformed, t_slow_loris, t_label_is_text,
-                  t_undo_and_double_annotation, t_sigkill_keeps_acknowledged]:
+                  t_undo_and_double_annotation, t_search_wordnet, t_sigkill_keeps_acknowledged]:
             run_test(t)
     finally:
         shutil.rmtree(PROJECT, ignore_errors=True)

@@ -3,6 +3,7 @@
  * queue.c (what to label), team.c (who labels, label events, agreement) and
  * thumb.c (images). See server.h for the safety model. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -19,6 +20,8 @@
 #define SRV_VIEW_SIDE 1280   /* the labeling view's image */
 #define SRV_THUMB_SIDE 256   /* grid thumbnails */
 #define SRV_MAX_IDS 256      /* images in one grid answer */
+
+static int search_json(ordo_srv *srv, const char *q, int n, FILE *f);
 
 /* ---- the pool of store handles: one per worker at a time --------------- */
 
@@ -429,6 +432,12 @@ static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connec
         fputs(",\"synsets\":", f);
         fwrite(srv->synsets_json, 1, srv->synsets_len, f);
         fputc('}', f);
+    } else if (!strcmp(url, "/api/search")) {
+        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+        fputs("{\"synsets\":", f);
+        if (search_json(srv, q ? q : "", query_int(c, "n", 10, 1, 50), f) < 0)
+            rc = ordo_err_set(&e, "out of memory");
+        fputc('}', f);
     } else if (!strcmp(url, "/api/stats")) {
         rc = srv_stats_json(srv, s, f, &e);
     } else if (!strcmp(url, "/api/review")) {
@@ -603,6 +612,68 @@ static int build_synsets(ordo_srv *srv, ordo_err *err)
     }
     fputc(']', f);
     fclose(f);
+
+    size_t total = ordo_wn_synset_count(srv->wn);
+    srv->syn = calloc(total ? total : 1, sizeof *srv->syn);
+    if (!srv->syn) return ordo_err_set(err, "out of memory");
+    for (size_t i = 0; i < total; i++) {
+        long off = ordo_wn_synset_id(srv->wn, i);
+        const char *name = ordo_wn_synset_name(srv->wn, off);
+        char *lo = strdup(name);
+        if (!lo) return ordo_err_set(err, "out of memory");
+        for (char *p = lo; *p; p++) *p = (char)tolower((unsigned char)*p);
+        srv->syn[srv->nsyn].off = off;
+        srv->syn[srv->nsyn].name = name;
+        srv->syn[srv->nsyn].lower = lo;
+        srv->nsyn++;
+    }
+    return 0;
+}
+
+/* Synsets whose lemmas contain q: a lemma equal to q first, then a match at
+ * the start of the name, then at the start of a word, then anywhere;
+ * shorter names first. */
+typedef struct srv_hit { int rank; size_t len, i; } srv_hit;
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const srv_hit *x = a, *y = b;
+    if (x->rank != y->rank) return x->rank - y->rank;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int search_json(ordo_srv *srv, const char *q, int n, FILE *f)
+{
+    char lq[ORDO_SRV_LABEL_MAX + 1];
+    size_t ql = 0;
+    for (; q[ql] && ql < ORDO_SRV_LABEL_MAX; ql++) lq[ql] = (char)tolower((unsigned char)q[ql]);
+    lq[ql] = 0;
+    srv_hit *best = calloc((size_t)n + 1, sizeof *best);
+    if (!best) return -1;
+    int nb = 0;
+    for (size_t i = 0; ql && i < srv->nsyn; i++) {
+        const char *lo = srv->syn[i].lower, *m = strstr(lo, lq);
+        if (!m) continue;
+        int start = m == lo || (m[-1] == ' ' && m - lo >= 2 && m[-2] == ',');
+        char after = m[ql];
+        int rank = start && (after == 0 || after == ',') ? 0     /* a whole lemma */
+                 : m == lo ? 1
+                 : (m[-1] == ' ' || m[-1] == ',') ? 2 : 3;
+        srv_hit h = {rank, strlen(lo), i};
+        if (nb == n && cmp_hit(&h, &best[nb - 1]) >= 0) continue;
+        int j = nb < n ? nb++ : nb - 1;
+        while (j > 0 && cmp_hit(&h, &best[j - 1]) < 0) { best[j] = best[j - 1]; j--; }
+        best[j] = h;
+    }
+    fputc('[', f);
+    for (int j = 0; j < nb; j++) {
+        fprintf(f, "%s[\"n%08ld\",", j ? "," : "", srv->syn[best[j].i].off);
+        srv_json_str(f, srv->syn[best[j].i].name);
+        fputc(']', f);
+    }
+    fputc(']', f);
+    free(best);
     return 0;
 }
 
@@ -620,6 +691,8 @@ void ordo_srv_stop(ordo_srv *srv)
     free(srv->free_list);
     if (srv->wn) ordo_wn_free(srv->wn);
     free(srv->synsets_json);
+    for (size_t i = 0; i < srv->nsyn; i++) free(srv->syn[i].lower);
+    free(srv->syn);
     srv_queue_free(&srv->q);
     pthread_mutex_destroy(&srv->q.mu);
     pthread_mutex_destroy(&srv->pool_mu);

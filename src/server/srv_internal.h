@@ -64,6 +64,9 @@ struct ordo_srv {
     char *synsets_json;     /* [["n0..","name"],...] built once */
     size_t synsets_len;
     srv_queue q;
+    /* every WordNet noun synset, lower-cased, for /api/search */
+    struct srv_syn { long off; const char *name; char *lower; } *syn;
+    size_t nsyn;
 };
 
 ordo_store *srv_store_get(ordo_srv *srv);

@@ -121,14 +121,34 @@ function completer(input, list, onPick) {
     input.value = ''; items = []; render(); input.blur();
     onPick(label);
   }
-  input.addEventListener('input', () => {
+  let timer = null;
+  function update(remote) {
     items = matches(input.value);
+    // then the rest of WordNet, searched by the server
+    for (const r of remote || []) {
+      if (items.length >= 12) break;
+      if (!items.some((v) => v.label === r.label)) items.push(r);
+    }
     // the typed text itself is always on offer, last, as a new label of the
     // customer's own (unless it already is one)
     const typed = input.value.trim();
     if (typed && !items.some((v) => v.label === typed || v.text === typed))
       items.push({ label: typed, text: typed, key: 'new label', rank: 9 });
-    sel = 0; render();
+    if (!remote) sel = 0;
+    render();
+  }
+  input.addEventListener('input', () => {
+    update(null);
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (q.length < 2) return;
+    timer = setTimeout(async () => {
+      try {
+        const j = await api('/api/search?n=10&q=' + encodeURIComponent(q));
+        if (input.value.trim() !== q) return;   // typed on meanwhile
+        update(j.synsets.map(([wnid, name]) => ({ label: wnid, text: name + ' (' + wnid + ')', key: 'WordNet', rank: 1 })));
+      } catch (e) { /* the local list still works */ }
+    }, 150);
   });
   input.addEventListener('keydown', (e) => {
     e.stopPropagation();
