@@ -174,6 +174,8 @@ static int on_file(const char *path, const struct stat *st, void *ctx)
         return 1;
     if (!strncmp(path, sc->ordo_prefix, sc->ordo_prefix_len))
         return 0;   /* the project's own database */
+    if (sc->o->keep && !sc->o->keep(path, sc->o->keep_ctx))
+        return 0;   /* another shard's file */
     if (sc->o->on_found)
         sc->o->on_found(path, sc->o->ctx);
     item it = {.type = IT_PROCESS, .size = st->st_size, .mtime_ns = mtime_ns(st)};
@@ -225,6 +227,10 @@ static void on_walk_error(const char *path, const char *reason, void *ctx)
     } else {
         snprintf(it.kind, sizeof it.kind, "unreadable");
     }
+    /* A file's error belongs to the file's shard; a directory's to all. */
+    if (sc->o->keep && strcmp(it.kind, "loop") && !(have_l && S_ISDIR(lst.st_mode)) &&
+        !sc->o->keep(path, sc->o->keep_ctx))
+        return;
     snprintf(it.msg, sizeof it.msg, "%s", reason);
     if (have_l) {
         it.size = lst.st_size;
@@ -577,12 +583,12 @@ static void *write_thread(void *arg)
 
 static int count_file(const char *path, const struct stat *st, void *ctx)
 {
-    (void)path;
     (void)st;
     scan *sc = ctx;
+    int kept = !sc->o->keep || sc->o->keep(path, sc->o->keep_ctx);
     pthread_mutex_lock(&sc->mu);
     int stop = sc->count_stop || sc->abort;
-    sc->total++;
+    sc->total += kept;
     pthread_mutex_unlock(&sc->mu);
     return stop;
 }

@@ -67,6 +67,13 @@ typedef struct ordo_scan_opts {
     /* Called (walker thread) for every file listed, before it is read. */
     void (*on_found)(const char *path, void *ctx);
     void *ctx;
+    /* Sharded scans (src/dist/): called (walker and counter threads, so it
+     * must be thread-safe) for every file found; 0 leaves the file out as if
+     * it were not there. NULL keeps all. Directory errors (loops, unreadable
+     * folders) are never filtered: they decide, in every shard, whether a
+     * root's walk was complete enough to mark files missing. */
+    int (*keep)(const char *path, void *keep_ctx);
+    void *keep_ctx;
     /* When *stop becomes non-zero (e.g. from a SIGINT handler) the walk ends,
      * work in flight is written, and ordo_scan_run fails with "interrupted". */
     const volatile sig_atomic_t *stop;
