@@ -11,6 +11,16 @@ override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread
 LDLIBS  += -ljpeg -lspng -lwebp -lwebpdemux -lgif -lexif -lsqlite3 -lzip -lcrypto \
            -lxxhash -lmicrohttpd -lopenblas -lm -lpthread
 
+# MPI (Open MPI): only src/dist/*_mpi.c include mpi.h, and ordo calls MPI_Init
+# only under --mpi. Without mpicc those files build a stub that refuses --mpi.
+MPICC      ?= mpicc
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
+ifeq ($(strip $(MPI_LIBS)),)
+MPI_CFLAGS := -DORDO_NO_MPI
+endif
+LDLIBS     += $(MPI_LIBS)
+
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -23,6 +33,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # and are only called after a run-time CPU check.
 $(BUILD)/%_avx512.o: override CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
 $(BUILD)/%_avx2.o:   override CFLAGS += -mavx2 -mfma
+$(BUILD)/%_mpi.o:    override CFLAGS += $(MPI_CFLAGS)
 
 all: $(BUILD)/ordo $(TEST_BIN)
 
@@ -56,7 +67,7 @@ FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(filter-out src/cli/%,$(wildcard src/*/*.c src/*/*.h))
 	@mkdir -p build-fuzz
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc $(MPI_CFLAGS) -pthread -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(filter-out %_avx512.c %_avx2.c,$(LIB_SRC)) $(LDLIBS) -DORDO_NO_SIMD
 
 clean:
