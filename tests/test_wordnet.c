@@ -330,6 +330,43 @@ static void t_corrupt_files(void)
     free(buf);
 }
 
+/* Single-byte mutations of a valid file: each either loads or fails with a
+ * message; never a crash (run under ASan via make san). */
+static void t_mutations(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    write_synthetic(m);
+    fclose(m);
+    static const char repl[] = {' ', '\n', '|', '@', '0', '9', 'f', 'n', 'z', '\0'};
+    unsigned seed = 12345;
+    int ok = 1, loaded = 0;
+    for (int i = 0; i < 300; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t at = (seed >> 8) % len;
+        char old = buf[at];
+        buf[at] = repl[(seed >> 3) % sizeof repl];
+        FILE *f = fopen(tmp_path("mut.noun"), "wb");
+        if (!f) break;
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        ordo_err err = {{0}};
+        ordo_wn *wn = ordo_wn_open(tmp_path("mut.noun"), &err);
+        if (wn) {
+            loaded++;
+            ok &= ordo_wn_class_name(wn, 500) != NULL;
+        } else {
+            ok &= err.msg[0] != 0;
+        }
+        ordo_wn_free(wn);
+        buf[at] = old;
+    }
+    CHECK(ok);
+    CHECK(loaded > 0 && loaded < 300);   /* some mutations are harmless, most not */
+    free(buf);
+}
+
 static void t_truncated_real_copy(void)
 {
     const char *src = getenv("ORDO_WORDNET");
@@ -372,9 +409,10 @@ int main(void)
     RUN(t_coarse);
     RUN(t_synthetic_instance_hypernym);
     RUN(t_corrupt_files);
+    RUN(t_mutations);
     RUN(t_truncated_real_copy);
-    const char *names[] = {"data.noun", "bad.noun", "trunc.noun"};
-    for (size_t i = 0; i < 3; i++) unlink(tmp_path(names[i]));
+    const char *names[] = {"data.noun", "bad.noun", "trunc.noun", "mut.noun"};
+    for (size_t i = 0; i < 4; i++) unlink(tmp_path(names[i]));
     rmdir(tmpdir);
     return test_summary();
 }

@@ -263,6 +263,10 @@ static int load_data(ordo_wn *wn, const char *file, ordo_err *err)
     size_t hyp_cap = 0;
     int rc = -1;
 
+    if (memchr(buf, 0, len)) {   /* text only: NULs would cut names short */
+        ordo_err_set(err, "%s: contains NUL bytes (not a WordNet data.noun)", file);
+        goto out;
+    }
     /* One synset per line at most: count lines to size the array. */
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
