@@ -125,7 +125,7 @@ static void t_hierarchy(void)
     CHECK(na > 5 && na <= 64);
     if (na > 5 && na <= 64) {
         CHECK(a[0] == 1440764);
-        CHECK(a[1] == 1439121);   /* its direct hypernym, genus Tinca's cyprinid */
+        CHECK(a[1] == 1439121);   /* its direct hypernym: cyprinid */
         int fish = 0;
         for (int i = 0; i < na; i++) fish |= a[i] == 2512053;
         CHECK(fish);
