@@ -34,7 +34,9 @@
 #define STEM_C 32
 #define HEAD_C 1280
 #define FC_NP 1008          /* 1000 classes padded to a multiple of 16 */
+#ifndef TARGET_M
 #define TARGET_M 64         /* pixels per GEMM call in a row group */
+#endif
 #define GROUP 8             /* images a thread carries through the late blocks together */
 #ifndef BATCH_HW
 #define BATCH_HW 196        /* blocks with at most this many input pixels run batched */

@@ -7,6 +7,9 @@
 
 #define INL static inline __attribute__((always_inline))
 #define MR 12   /* pixels per micro-tile: 12 x 32 channels = 24 accumulators */
+#ifndef XB5
+#define XB5 4
+#endif
 #ifndef KC
 #define KC 256  /* K chunk: 256 x 32 weights = 32 KiB, within L1 */
 #endif
@@ -142,11 +145,13 @@ static void gemm(int M, int N, int K, const float *A, int lda, const float *B,
 
 /* Depthwise row for a compile-time kernel size and stride: the k*k weight
  * vectors of one 16-channel slice stay in registers while x sweeps the row,
- * four outputs at a time for independent FMA chains. */
+ * xb outputs at a time: independent FMA chains hide the FMA latency (8 for
+ * 3x3; 6 for 5x5, where 25 weights + 6 sums fill the 32 registers). */
 INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
               const float *const *rows, const float *w, const float *bias,
               float *out)
 {
+    const int xb = k == 3 ? 8 : XB5;
     int lo, hi;
     ordo_net_dw_interior(k, s, Win, pl, Wout, &lo, &hi);
     for (int c0 = 0; c0 < C; c0 += 16) {
@@ -166,30 +171,41 @@ INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
                 for (int kx = 0; kx < k; kx++) {
                     const int ix = x * s - pl + kx;
                     if (ix < 0 || ix >= Win) continue;
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r[ky] + (long)ix * C), wv[ky * k + kx], a0);
+                    /* weights from memory: indexing wv[] at run time
+                     * would force it out of registers */
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r[ky] + (long)ix * C),
+                                         _mm512_loadu_ps(w + (long)(ky * k + kx) * C + c0), a0);
                 }
             _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
         }
         int x = lo;
-        for (; x + 4 <= hi; x += 4) {
-            __m512 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+        for (; x + xb <= hi; x += xb) {
+            __m512 acc[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < xb; j++) acc[j] = bv;
 #pragma GCC unroll 5
             for (int ky = 0; ky < k; ky++) {
-                const float *p = r[ky] + (long)(x * s - pl) * C;
-#pragma GCC unroll 5
-                for (int kx = 0; kx < k; kx++) {
-                    const __m512 wt = wv[ky * k + kx];
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(kx) * C), wt, a0);
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(s + kx) * C), wt, a1);
-                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(2 * s + kx) * C), wt, a2);
-                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)(3 * s + kx) * C), wt, a3);
+                /* Each input pixel is loaded once and feeds every output
+                 * of the block that uses it (output j, tap kx = m - j*s). */
+                const float *q = r[ky] + (long)(x * s - pl) * C;
+#pragma GCC unroll 16
+                for (int m = 0; m < (xb - 1) * s + k; m++) {
+                    const __m512 v = _mm512_loadu_ps(q);
+                    q += C;
+                    /* Opaque step: stops GCC from keeping one pointer per
+                     * tap (which spills) instead of one add per load. */
+                    __asm__("" : "+r"(q));
+#pragma GCC unroll 8
+                    for (int j = 0; j < xb; j++) {
+                        const int kx = m - j * s;
+                        if (kx >= 0 && kx < k)
+                            acc[j] = _mm512_fmadd_ps(v, wv[ky * k + kx], acc[j]);
+                    }
                 }
             }
             float *o = out + (long)x * C + c0;
-            _mm512_storeu_ps(o, relu6(a0));
-            _mm512_storeu_ps(o + C, relu6(a1));
-            _mm512_storeu_ps(o + 2L * C, relu6(a2));
-            _mm512_storeu_ps(o + 3L * C, relu6(a3));
+#pragma GCC unroll 8
+            for (int j = 0; j < xb; j++) _mm512_storeu_ps(o + (long)j * C, relu6(acc[j]));
         }
         for (; x < hi; x++) {
             __m512 a0 = bv;
