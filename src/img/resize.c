@@ -7,8 +7,8 @@
  * (a = -0.5) whose support widens by the scale factor when downscaling
  * (antialiasing), weights normalised and rounded to 22-bit fixed point, a
  * horizontal pass rounded and clamped to uint8, then a vertical pass.
- * Written from the description of the method (Pillow docs, "Resample.c" is
- * not copied). Only the output pixels inside the crop are computed, which
+ * Implemented here from that description of the method (no code copied);
+ * tests/test_preprocess.py checks the result bit for bit against Pillow. Only the output pixels inside the crop are computed, which
  * gives the same values (each output pixel depends only on its own centre)
  * and keeps extreme aspect ratios (1 x 60000) cheap. */
 #include "img/img_internal.h"
