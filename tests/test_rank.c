@@ -660,6 +660,41 @@ static void t_compose_small_pool(void)
     pool_free(&p);
 }
 
+static void t_compose_kcenter_later_round(void)
+{
+    /* half the blobs fully labeled: more labels than clusters switches the
+     * diverse picks to k-center greedy, which goes to the unlabeled blobs */
+    pool p;
+    pool_make(&p, 2000, 8, 20, 91);
+    p.labeled = calloc(p.n, 1);
+    for (size_t i = 0; i < p.n; i++) if (p.truth[i] < 10) p.labeled[i] = 1;
+    p.in.labeled = p.labeled;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = 40;
+    o.mix[0] = 0; o.mix[1] = 0; o.mix[2] = 0; o.mix[3] = 1;
+    o.coverage_share = 0;
+    ordo_err err;
+    ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (b) {
+        CHECK(b->n == 40);
+        CHECK(no_repeats(b, p.labeled));
+        int kc = 0, blobs[20] = { 0 }, nb = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            kc += !isnan(b->items[i].s.kcenter_dist);
+            blobs[p.truth[b->items[i].row]] = 1;
+        }
+        for (int c = 10; c < 20; c++) nb += blobs[c];
+        CHECK_MSG(kc == 40, "%d of 40 picks by k-center", kc);
+        CHECK_MSG(nb == 10, "k-center reaches %d of the 10 unlabeled blobs", nb);
+        /* the first pick is the farthest from every labeled image */
+        CHECK(b->items[0].s.kcenter_dist >= b->items[b->n - 1].s.kcenter_dist);
+    }
+    ordo_rank_batch_free(b);
+    pool_free(&p);
+}
+
 static void t_compose_errors(void)
 {
     ordo_rank_input in = { 0 };
@@ -699,6 +734,7 @@ int main(void)
     RUN(t_compose_prior);
     RUN(t_compose_eval_rules);
     RUN(t_compose_small_pool);
+    RUN(t_compose_kcenter_later_round);
     RUN(t_compose_errors);
     return test_summary();
 }

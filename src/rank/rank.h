@@ -235,10 +235,10 @@ typedef struct ordo_rank_opts {
     uint64_t seed;
     ordo_rank_uncert uncertainty;
     int pca_dim;                  /* 64 */
-    size_t pca_sample;            /* rows for the PCA fit (20000) */
+    size_t pca_sample;            /* rows for the PCA fit (10000) */
     int kmeans_k;                 /* 0: auto = clamp(batch + labeled, 8, 1000), <= n/4 */
-    size_t kmeans_sample;         /* rows for Lloyd (0: auto = min(n, 64 k, 100000)) */
-    int kmeans_iter;              /* 25 */
+    size_t kmeans_sample;         /* rows for Lloyd (0: auto = 40 k within [20000, 50000]) */
+    int kmeans_iter;              /* 20 (stops once < 0.1 % of rows move) */
     double dedupe_cosine;         /* drop a pick whose cosine to a batch or labeled
                                      image (original embeddings) exceeds this (0.97);
                                      >= 1 disables */

@@ -494,13 +494,18 @@ static size_t pick_typiclust(composer *cp, size_t quota, int low)
  * labeled and batch image. */
 static size_t pick_kcenter(composer *cp, size_t quota, int low)
 {
-    size_t n = cp->n, got = 0, nc = cp->nlab + cp->nitems;
+    size_t n = cp->n, got = 0;
+    /* distances to the labeled set were computed for novelty (cp->nn);
+     * only the batch so far is new */
+    int reuse = cp->nlab && cp->nn;
+    size_t skip = reuse ? cp->nlab : 0, nc = cp->nlab + cp->nitems - skip;
     int d = cp->d;
     float *mind2 = malloc(n * sizeof *mind2), *ref = malloc((nc ? nc : 1) * (size_t)d * sizeof *ref);
     uint8_t *el = malloc(n);
     if (!mind2 || !ref || !el) goto out;
     for (size_t t = 0; t < nc; t++) {
-        size_t r = t < cp->nlab ? cp->lab[t] : cp->items[t - cp->nlab].row;
+        size_t a = t + skip;
+        size_t r = a < cp->nlab ? cp->lab[a] : cp->items[a - cp->nlab].row;
         memcpy(ref + t * d, cp->y + r * d, (size_t)d * sizeof *ref);
     }
     if (nc) {
@@ -508,6 +513,11 @@ static size_t pick_kcenter(composer *cp, size_t quota, int low)
     } else {
         for (size_t i = 0; i < n; i++) mind2[i] = INFINITY;
     }
+    if (reuse)
+        for (size_t i = 0; i < n; i++) {
+            float v = cp->nn[i] * cp->nn[i];
+            if (v < mind2[i]) mind2[i] = v;
+        }
     for (size_t i = 0; i < n; i++) el[i] = (uint8_t)eligible(cp, i, low);
     const float *c = NULL;
     while (got < quota) {
@@ -819,7 +829,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     if (need_space) {
         t = now_s();
         sp = ordo_rank_space_build(in, o->pca_dim > 0 ? o->pca_dim : 64,
-                                   o->pca_sample ? o->pca_sample : 20000, o->seed, err);
+                                   o->pca_sample ? o->pca_sample : 10000, o->seed, err);
         if (!sp) goto fail;
         cp.d = ordo_rank_space_dim(sp);
         cp.y = ordo_rank_space_row(sp, 0);
@@ -840,9 +850,10 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         if ((size_t)k > n) k = (int)n;
         cp.k = k;
         size_t ks = o->kmeans_sample;
-        if (!ks) {
-            ks = (size_t)k * 64;
-            if (ks > 100000) ks = 100000;
+        if (!ks) {   /* 40 points per centre fit it well (and bound the cost) */
+            ks = (size_t)k * 40;
+            if (ks < 20000) ks = 20000;
+            if (ks > 50000) ks = 50000;
         }
         cent = malloc((size_t)k * cp.d * sizeof *cent);
         cp.assign = malloc(n * sizeof *cp.assign);

@@ -123,12 +123,22 @@ int ordo_rank_f16_read(void *ctx, size_t row0, size_t nrows, float *out, ordo_er
             return ordo_err_set(err, "embedding row %zu out of range (%zu rows)", r, m->rows);
         ordo_rank_f16_to_f32(m->data + r * d, out + i * d, d);
     }
-    if (m->release && nrows > 1 && !m->slot) {
-        /* Drop the whole pages this block covered (file-backed, read-only
-         * maps: the data stays in the page cache, not in our RSS). */
-        long pg = sysconf(_SC_PAGESIZE);
+    if (m->release && nrows > 0 && !m->slot) {
+        /* Drop the pages this read touched (file-backed, read-only maps: the
+         * data stays in the page cache, not in our RSS). Single-row reads
+         * widen the window by the kernel's fault-around (64 KiB) so that
+         * scattered samples do not pin most of a large file. */
+        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), around = nrows == 1 ? 65536 : 0;
+        uintptr_t lo = (uintptr_t)m->data, hi = (uintptr_t)(m->data + m->rows * d);
         uintptr_t a = (uintptr_t)(m->data + row0 * d), b = (uintptr_t)(m->data + (row0 + nrows) * d);
-        uintptr_t a2 = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), b2 = b & ~((uintptr_t)pg - 1);
+        a = a > lo + around ? a - around : lo;
+        b = b + around < hi ? b + around : hi;
+        /* whole pages only, inside the map */
+        uintptr_t a2 = (a + pg - 1) & ~(pg - 1), b2 = b & ~(pg - 1);
+        if (nrows == 1) {               /* single rows: the enclosing pages too */
+            a2 = a & ~(pg - 1);
+            if (a2 < ((lo + pg - 1) & ~(pg - 1))) a2 = (lo + pg - 1) & ~(pg - 1);
+        }
         if (b2 > a2) madvise((void *)a2, b2 - a2, MADV_DONTNEED);
     }
     return 0;
@@ -220,10 +230,10 @@ void ordo_rank_opts_default(ordo_rank_opts *o)
     o->seed = 1;
     o->uncertainty = ORDO_RANK_U_AUTO;
     o->pca_dim = 64;
-    o->pca_sample = 20000;
+    o->pca_sample = 10000;
     o->kmeans_k = 0;
     o->kmeans_sample = 0;
-    o->kmeans_iter = 25;
+    o->kmeans_iter = 20;
     o->dedupe_cosine = 0.97;
     o->eval_half_width = 0.05;
     o->eval_p = 0.5;
