@@ -52,17 +52,24 @@ def png_chunk(t, data):
     return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data))
 
 
-def raw_png(arr, color_type, depth):
-    """A minimal PNG writer for what PIL cannot save (16-bit RGB/RGBA)."""
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+         (1, 0, 2, 2), (0, 1, 1, 2))  # (x0, y0, dx, dy) per pass, PNG spec 8.2
+
+
+def raw_png(arr, color_type, depth, interlace=False):
+    """A minimal PNG writer for what PIL cannot save (16-bit RGB/RGBA, Adam7)."""
     h, w = arr.shape[:2]
-    if depth == 16:
-        rows = arr.astype(">u2").reshape(h, -1).tobytes()
-        stride = len(rows) // h
+    dt = ">u2" if depth == 16 else np.uint8
+
+    def rows(a):
+        return b"".join(b"\0" + r.astype(dt).tobytes() for r in a)
+
+    if interlace:
+        raw = b"".join(rows(arr[y0::dy, x0::dx]) for x0, y0, dx, dy in ADAM7
+                       if arr[y0::dy, x0::dx].size)
     else:
-        rows = arr.astype(np.uint8).reshape(h, -1).tobytes()
-        stride = len(rows) // h
-    raw = b"".join(b"\0" + rows[i * stride:(i + 1) * stride] for i in range(h))
-    ihdr = struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0)
+        raw = rows(arr)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 1 if interlace else 0)
     return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) +
             png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
 
@@ -150,7 +157,10 @@ def build_corpus():
     good["rgba16.png"] = (raw_png(a16, 6, 16), over_white((a16 >> 8).astype(np.uint8)), "png")
     g16 = rng.integers(0, 65536, (40, 64)).astype(np.uint16)
     good["grey16.png"] = (raw_png(g16, 0, 16), np.repeat((g16 >> 8).astype(np.uint8)[..., None], 3, 2), "png")
-    good["cmyk.jpg"] = None
+    odd = photo(13, 11)
+    good["adam7.png"] = (raw_png(odd, 2, 8, interlace=True), odd, "png")
+    good["adam7_rgb16.png"] = (raw_png(w16[:11, :13], 2, 16, interlace=True),
+                               (w16[:11, :13] >> 8).astype(np.uint8), "png")
     cm = Image.fromarray(base).convert("CMYK")
     b = encode(cm, "JPEG", quality=95)
     good["cmyk.jpg"] = (b, np.asarray(Image.open(io.BytesIO(b)).convert("RGB")), "jpeg")
