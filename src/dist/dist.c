@@ -1,0 +1,871 @@
+/* dist.c - sharded scans and the merge of shard stores (see dist.h).
+ *
+ * The merge writes the project through the store's own transactions and
+ * file API (ordo_store_put_image / put_failed keep images.nfiles right); the
+ * one thing it does itself is copying new image rows, because the store API
+ * would recompute the scores from f16-rounded logits, while the shard holds
+ * the exact ones the network produced. It follows the store's slot protocol
+ * (store.h): matrix rows are written at slots >= the committed next_slot
+ * inside the write transaction, synced, and next_slot is raised in the same
+ * transaction. */
+#include "dist/dist.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "store/store.h"
+
+#define MERGE_GROUP 4096   /* shard file rows per project transaction */
+
+/* ---- shards ---------------------------------------------------------------- */
+
+int ordo_dist_parse_shard(const char *s, int *index, int *count, ordo_err *err)
+{
+    char *end;
+    errno = 0;
+    long i = strtol(s, &end, 10);
+    if (errno || end == s || *end != '/')
+        return ordo_err_set(err, "shard '%s': expected I/N, e.g. 0/4", s);
+    const char *q = end + 1;
+    long n = strtol(q, &end, 10);
+    if (errno || end == q || *end)
+        return ordo_err_set(err, "shard '%s': expected I/N, e.g. 0/4", s);
+    if (n < 1 || n > ORDO_DIST_MAX_SHARDS)
+        return ordo_err_set(err, "shard '%s': N must be 1..%d", s, ORDO_DIST_MAX_SHARDS);
+    if (i < 0 || i >= n)
+        return ordo_err_set(err, "shard '%s': I must be 0..N-1", s);
+    *index = (int)i;
+    *count = (int)n;
+    return 0;
+}
+
+int ordo_dist_shard_of(const char *path, int count)
+{
+    if (count <= 1)
+        return 0;
+    return (int)(XXH3_64bits(path, strlen(path)) % (uint64_t)count);
+}
+
+int ordo_dist_walk_cmp(const void *a, size_t na, const void *b, size_t nb)
+{
+    const unsigned char *x = a, *y = b;
+    size_t n = na < nb ? na : nb;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i]) {
+            /* '/' ends a component: it sorts before any byte of a longer name. */
+            int cx = x[i] == '/' ? -1 : x[i], cy = y[i] == '/' ? -1 : y[i];
+            return cx < cy ? -1 : 1;
+        }
+    return na < nb ? -1 : na > nb;
+}
+
+static int walk_collate(void *ctx, int na, const void *a, int nb, const void *b)
+{
+    (void)ctx;
+    return ordo_dist_walk_cmp(a, (size_t)na, b, (size_t)nb);
+}
+
+int ordo_dist_shard_dir(const char *project, int index, int count, char *out, size_t cap,
+                        ordo_err *err)
+{
+    int n = snprintf(out, cap, "%s/%s/shards/%d-of-%d", project, ORDO_STORE_DIRNAME, index,
+                     count);
+    if (n < 0 || (size_t)n >= cap)
+        return ordo_err_set(err, "project path too long: %s", project);
+    return 0;
+}
+
+static int mkdir_one(const char *p, ordo_err *err)
+{
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        return ordo_err_set(err, "%s: %s", p, strerror(errno));
+    return 0;
+}
+
+static int is_store(const char *dir)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s/ordo.db", dir, ORDO_STORE_DIRNAME);
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int ordo_dist_shard_prepare(const char *project, int index, int count, const char *model,
+                            char *out, size_t cap, char *model_out, ordo_err *err)
+{
+    ordo_store *ps = ordo_store_open(project, 0, err);
+    if (!ps)
+        return -1;
+    char cur[16];
+    int rc = ordo_store_model(ps, cur, sizeof cur, err);
+    const char *want = model ? model : cur[0] ? cur : "lite0";
+    if (!rc)
+        rc = ordo_store_set_model(ps, want, err);
+    if (!rc)
+        snprintf(model_out, 16, "%s", want);
+    ordo_store_close(ps);
+    if (rc)
+        return -1;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s/shards", project, ORDO_STORE_DIRNAME);
+    if (mkdir_one(p, err) || ordo_dist_shard_dir(project, index, count, out, cap, err) ||
+        mkdir_one(out, err))
+        return -1;
+    if (!is_store(out) && ordo_store_init(out, model_out, err))
+        return ordo_err_wrap(err, "creating shard store %s", out);
+    /* An existing shard store with another model is refused by the scan. */
+    return 0;
+}
+
+int ordo_dist_filter_init(ordo_dist_filter *f, const char *project, int index, int count,
+                          ordo_err *err)
+{
+    memset(f, 0, sizeof *f);
+    f->index = index;
+    f->count = count;
+    int n = snprintf(f->skip, sizeof f->skip, "%s/%s/", project, ORDO_STORE_DIRNAME);
+    if (n < 0 || (size_t)n >= sizeof f->skip)
+        return ordo_err_set(err, "project path too long: %s", project);
+    f->skip_len = (size_t)n;
+    return 0;
+}
+
+int ordo_dist_keep(const char *path, void *filter)
+{
+    const ordo_dist_filter *f = filter;
+    if (!strncmp(path, f->skip, f->skip_len))
+        return 0;
+    return ordo_dist_shard_of(path, f->count) == f->index;
+}
+
+static int db_err(sqlite3 *db, ordo_err *err, const char *what)
+{
+    return ordo_err_set(err, "database: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, ordo_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ordo_err_set(err, "database: %s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int query_i64(sqlite3 *db, const char *sql, int64_t *v, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(db, err, "query");
+    int rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "query");
+}
+
+int ordo_dist_shard_complete(const char *shard_dir, ordo_err *err)
+{
+    ordo_store *s = ordo_store_open(shard_dir, 0, err);
+    if (!s)
+        return -1;
+    sqlite3 *db = ordo_store_db(s);
+    int rc = ordo_store_begin(s, err);
+    if (!rc &&
+        (exec_sql(db, "CREATE TABLE IF NOT EXISTS dist_shard(key TEXT PRIMARY KEY, value)",
+                  err) ||
+         exec_sql(db, "INSERT OR REPLACE INTO dist_shard VALUES('complete_scan', "
+                      "(SELECT max(id) FROM scans))",
+                  err)))
+        rc = -1;
+    if (!rc)
+        rc = ordo_store_commit(s, err);
+    else
+        ordo_store_rollback(s);
+    ordo_store_close(s);
+    return rc;
+}
+
+/* ---- locks --------------------------------------------------------------------- */
+
+/* The scan's lock file (.ordo/scan.lock): a merge must not run beside a
+ * scan of the same store. */
+static int lock_store(const char *dir, int *fd, const char *busy, ordo_err *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s/scan.lock", dir, ORDO_STORE_DIRNAME);
+    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return ordo_err_set(err, "%s: %s", p, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        return e == EWOULDBLOCK ? ordo_err_set(err, "%s", busy)
+                                : ordo_err_set(err, "%s: %s", p, strerror(e));
+    }
+    return 0;
+}
+
+/* ---- listing shard stores ---------------------------------------------------- */
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int ordo_dist_shard_counts(const char *project, int *counts, int cap, ordo_err *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s/shards", project, ORDO_STORE_DIRNAME);
+    DIR *d = opendir(p);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return ordo_err_set(err, "%s: %s", p, strerror(errno));
+    }
+    int n = 0, have[64], nh = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int i, c, used = 0;
+        if (sscanf(e->d_name, "%d-of-%d%n", &i, &c, &used) != 2 || e->d_name[used] ||
+            c < 1 || c > ORDO_DIST_MAX_SHARDS || i < 0 || i >= c)
+            continue;
+        int seen = 0;
+        for (int k = 0; k < nh; k++)
+            seen |= have[k] == c;
+        if (!seen && nh < 64)
+            have[nh++] = c;
+    }
+    closedir(d);
+    qsort(have, (size_t)nh, sizeof *have, cmp_int);
+    for (int k = 0; k < nh; k++) {
+        if (n < cap)
+            counts[n] = have[k];
+        n++;
+    }
+    return n < cap ? n : cap;
+}
+
+/* ---- merge ------------------------------------------------------------------ */
+
+typedef struct msrc {
+    int index;
+    char dir[4200];
+    ordo_store *st;
+    sqlite3 *db;
+    sqlite3_stmt *cur;       /* its file rows in walk order */
+    sqlite3_stmt *img;       /* one image row by id */
+    int lockfd;
+    const uint16_t *emb, *lg;
+    size_t emb_rows, lg_rows;
+    int64_t last_scan;
+    int valid;               /* cur is on a row */
+} msrc;
+
+typedef struct merger {
+    ordo_store *ps;
+    sqlite3 *db;
+    int durable;
+    int fd_emb, fd_lg;
+    int64_t next_slot, slot0;
+    int64_t scan_id;
+    sqlite3_stmt *get_file, *miss1, *miss2, *ins_img;
+    char *img_cols;          /* "c1,c2,..." image columns copied from shards */
+    int nimg_cols;
+    ordo_dist_merge_stats *st;
+    int64_t failed_written;
+    char *pathbuf;
+    size_t pathcap;
+} merger;
+
+static int pwrite_all(int fd, const void *p, size_t n, off_t off, ordo_err *err)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = pwrite(fd, c, n, off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return ordo_err_set(err, "writing matrix row: %s", strerror(errno));
+        }
+        c += w;
+        off += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The image columns to copy: every column of the project's images table but
+ * the ones the project assigns itself (id, slot, nfiles, scan_id). */
+static int image_columns(merger *m, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(m->db, "SELECT name FROM pragma_table_info('images') ORDER BY cid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(m->db, err, "images columns");
+    size_t cap = 1024, len = 0;
+    char *s = malloc(cap);
+    if (!s) {
+        sqlite3_finalize(st);
+        return ordo_err_set(err, "out of memory");
+    }
+    s[0] = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (!c || !strcmp(c, "id") || !strcmp(c, "slot") || !strcmp(c, "nfiles") ||
+            !strcmp(c, "scan_id"))
+            continue;
+        size_t cl = strlen(c);
+        if (len + cl + 4 > cap) {
+            char *ns = realloc(s, cap *= 2);
+            if (!ns) {
+                free(s);
+                sqlite3_finalize(st);
+                return ordo_err_set(err, "out of memory");
+            }
+            s = ns;
+        }
+        len += (size_t)sprintf(s + len, "%s\"%s\"", len ? "," : "", c);
+        m->nimg_cols++;
+    }
+    sqlite3_finalize(st);
+    m->img_cols = s;
+    return m->nimg_cols > 0 ? 0 : ordo_err_set(err, "project store has no images table");
+}
+
+static int open_src(merger *m, msrc *s, ordo_err *err)
+{
+    char busy[4300];
+    snprintf(busy, sizeof busy, "shard %s is being scanned right now; merge when it is done",
+             s->dir);
+    if (lock_store(s->dir, &s->lockfd, busy, err))
+        return -1;
+    if (!(s->st = ordo_store_open(s->dir, ORDO_STORE_RDONLY, err)))
+        return -1;
+    s->db = ordo_store_db(s->st);
+    if (sqlite3_create_collation(s->db, "ordo_walk", SQLITE_UTF8, NULL, walk_collate) !=
+        SQLITE_OK)
+        return db_err(s->db, err, "collation");
+    /* One read transaction: a consistent snapshot for the whole merge. */
+    if (exec_sql(s->db, "BEGIN", err) ||
+        query_i64(s->db, "SELECT coalesce(max(id), 0) FROM scans", &s->last_scan, err))
+        return -1;
+    char sql[4096];
+    snprintf(sql, sizeof sql, "SELECT %s, slot FROM images WHERE id = ?1", m->img_cols);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &s->img, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "shard %s: its images table differs from the project's: %s",
+                            s->dir, sqlite3_errmsg(s->db));
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT path, size, mtime_ns, hash, state, error_kind, error, "
+                           "image_id FROM files ORDER BY CAST(path AS TEXT) COLLATE ordo_walk",
+                           -1, &s->cur, NULL) != SQLITE_OK)
+        return db_err(s->db, err, "shard files");
+    if (!(s->emb = ordo_store_embeddings(s->st, &s->emb_rows, err)) ||
+        !(s->lg = ordo_store_logits(s->st, &s->lg_rows, err)))
+        return -1;
+    return 0;
+}
+
+static void close_src(msrc *s)
+{
+    sqlite3_finalize(s->cur);
+    sqlite3_finalize(s->img);
+    if (s->db)
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    ordo_store_close(s->st);
+    if (s->lockfd >= 0)
+        close(s->lockfd);
+}
+
+static int step_src(msrc *s, ordo_err *err)
+{
+    int rc = sqlite3_step(s->cur);
+    if (rc == SQLITE_ROW) {
+        s->valid = 1;
+        return 0;
+    }
+    s->valid = 0;
+    return rc == SQLITE_DONE ? 0 : db_err(s->db, err, "reading shard files");
+}
+
+static int txn_begin(merger *m, ordo_err *err)
+{
+    if (ordo_store_begin(m->ps, err))
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(m->db, "SELECT value FROM meta WHERE key = 'next_slot'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        ordo_store_rollback(m->ps);
+        return db_err(m->db, err, "next_slot");
+    }
+    int rc = sqlite3_step(st);
+    m->next_slot = m->slot0 = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (m->next_slot < 0) {
+        ordo_store_rollback(m->ps);
+        return ordo_err_set(err, "database: meta next_slot missing");
+    }
+    return 0;
+}
+
+static int txn_commit(merger *m, ordo_err *err)
+{
+    if (m->next_slot != m->slot0) {
+        /* Matrix rows reach the disk before the rows that point at them. */
+        if (m->durable && (fdatasync(m->fd_emb) != 0 || fdatasync(m->fd_lg) != 0)) {
+            ordo_err_set(err, "syncing matrices: %s", strerror(errno));
+            ordo_store_rollback(m->ps);
+            return -1;
+        }
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(m->db, "UPDATE meta SET value = ?1 WHERE key = 'next_slot'",
+                               -1, &st, NULL) != SQLITE_OK) {
+            ordo_store_rollback(m->ps);
+            return db_err(m->db, err, "next_slot");
+        }
+        sqlite3_bind_int64(st, 1, m->next_slot);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            db_err(m->db, err, "next_slot");
+            ordo_store_rollback(m->ps);
+            return -1;
+        }
+    }
+    return ordo_store_commit(m->ps, err);
+}
+
+/* Copies the shard's image row `image_id` (with its matrix rows) into the
+ * project at the next slot. */
+static int copy_image(merger *m, msrc *s, int64_t image_id, ordo_err *err)
+{
+    sqlite3_stmt *q = s->img;
+    sqlite3_bind_int64(q, 1, image_id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return rc == SQLITE_DONE
+                   ? ordo_err_set(err, "shard %s: file row points at missing image %lld",
+                                  s->dir, (long long)image_id)
+                   : db_err(s->db, err, "shard image");
+    }
+    int64_t slot = sqlite3_column_int64(q, m->nimg_cols);
+    if (slot < 0 || (size_t)slot >= s->emb_rows || (size_t)slot >= s->lg_rows) {
+        sqlite3_reset(q);
+        return ordo_err_set(err, "shard %s: image %lld has slot %lld past its matrices",
+                            s->dir, (long long)image_id, (long long)slot);
+    }
+    const size_t eb = ORDO_STORE_EMBED * sizeof(uint16_t), lb = ORDO_STORE_LOGITS * sizeof(uint16_t);
+    if (pwrite_all(m->fd_emb, s->emb + (size_t)slot * ORDO_STORE_EMBED, eb,
+                   (off_t)m->next_slot * (off_t)eb, err) ||
+        pwrite_all(m->fd_lg, s->lg + (size_t)slot * ORDO_STORE_LOGITS, lb,
+                   (off_t)m->next_slot * (off_t)lb, err)) {
+        sqlite3_reset(q);
+        return -1;
+    }
+    sqlite3_stmt *ins = m->ins_img;
+    for (int c = 0; c < m->nimg_cols; c++)
+        sqlite3_bind_value(ins, c + 1, sqlite3_column_value(q, c));
+    sqlite3_bind_int64(ins, m->nimg_cols + 1, m->next_slot);
+    sqlite3_bind_int64(ins, m->nimg_cols + 2, m->scan_id);
+    rc = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    sqlite3_clear_bindings(ins);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE)
+        return db_err(m->db, err, "image insert");
+    m->next_slot++;
+    m->st->new_images++;
+    return 0;
+}
+
+static int blob_eq(const void *a, int na, const void *b, int nb)
+{
+    return na == nb && (na == 0 || !memcmp(a, b, (size_t)na));
+}
+
+static int text_eq(const unsigned char *a, const unsigned char *b)
+{
+    return !strcmp(a ? (const char *)a : "", b ? (const char *)b : "");
+}
+
+/* Applies the current row of s to the project. */
+static int merge_row(merger *m, msrc *s, ordo_err *err)
+{
+    sqlite3_stmt *c = s->cur;
+    int plen = sqlite3_column_bytes(c, 0);
+    const void *pb = sqlite3_column_blob(c, 0);
+    if ((size_t)plen + 1 > m->pathcap) {
+        size_t nc = (size_t)plen + 256;
+        char *np = realloc(m->pathbuf, nc);
+        if (!np)
+            return ordo_err_set(err, "out of memory");
+        m->pathbuf = np;
+        m->pathcap = nc;
+    }
+    if (plen)
+        memcpy(m->pathbuf, pb, (size_t)plen);
+    m->pathbuf[plen] = 0;
+    if (memchr(m->pathbuf, 0, (size_t)plen))
+        return ordo_err_set(err, "shard %s: a path holds a NUL byte", s->dir);
+    const char *path = m->pathbuf;
+    int64_t size = sqlite3_column_int64(c, 1), mtime = sqlite3_column_int64(c, 2);
+    int hlen = sqlite3_column_bytes(c, 3);
+    const void *hash = sqlite3_column_blob(c, 3);
+    int state = sqlite3_column_int(c, 4);
+    const unsigned char *kind = sqlite3_column_text(c, 5), *msg = sqlite3_column_text(c, 6);
+    int64_t image = sqlite3_column_type(c, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(c, 7);
+    if (hash && hlen != 16)
+        return ordo_err_set(err, "shard %s: bad hash for a file", s->dir);
+    /* A missing file keeps what it was: ok (it has an image) or failed. */
+    int base = state == ORDO_STORE_MISSING ? (image ? ORDO_STORE_OK : ORDO_STORE_FAILED) : state;
+    if (base == ORDO_STORE_OK && (!image || !hash))
+        return ordo_err_set(err, "shard %s: ok file without image", s->dir);
+    m->st->files++;
+
+    sqlite3_stmt *g = m->get_file;
+    sqlite3_bind_blob(g, 1, path, plen, SQLITE_STATIC);
+    int rc = sqlite3_step(g);
+    int known = rc == SQLITE_ROW, same = 0, mstate = -1;
+    if (known) {
+        mstate = sqlite3_column_int(g, 3);
+        int mbase = mstate == ORDO_STORE_MISSING
+                        ? (sqlite3_column_type(g, 6) != SQLITE_NULL ? ORDO_STORE_OK
+                                                                     : ORDO_STORE_FAILED)
+                        : mstate;
+        same = sqlite3_column_int64(g, 0) == size && sqlite3_column_int64(g, 1) == mtime &&
+               blob_eq(sqlite3_column_blob(g, 2), sqlite3_column_bytes(g, 2), hash,
+                       hash ? hlen : 0) &&
+               mbase == base && text_eq(sqlite3_column_text(g, 4), kind) &&
+               text_eq(sqlite3_column_text(g, 5), msg);
+    }
+    sqlite3_reset(g);
+    sqlite3_clear_bindings(g);
+    if (!known && rc != SQLITE_DONE)
+        return db_err(m->db, err, "file lookup");
+    if (same && mstate == state)
+        return 0;   /* already merged */
+    if (!same || mstate == ORDO_STORE_MISSING) {
+        /* (Re)write the row as the shard last saw the file; a missing file
+         * below is written first as what it was, then marked missing, as a
+         * single-process scan would have left it. */
+        if (base == ORDO_STORE_OK) {
+            int have = ordo_store_has_hash(m->ps, hash, err);
+            if (have < 0 || (!have && copy_image(m, s, image, err)))
+                return -1;
+            ordo_store_image_in in = {.path = path, .size = size, .mtime_ns = mtime,
+                                      .sports = NAN, .scan_id = m->scan_id};
+            memcpy(in.hash, hash, 16);
+            if (ordo_store_put_image(m->ps, &in, NULL, err))
+                return -1;
+        } else {
+            if (ordo_store_put_failed(m->ps, path, size, mtime, hash,
+                                      kind ? (const char *)kind : "unknown",
+                                      msg ? (const char *)msg : "", m->scan_id, err))
+                return -1;
+            m->failed_written++;
+        }
+        m->st->written++;
+    }
+    if (state == ORDO_STORE_MISSING) {
+        for (int q = 0; q < 2; q++) {
+            sqlite3_stmt *u = q ? m->miss2 : m->miss1;
+            sqlite3_bind_blob(u, 1, path, plen, SQLITE_STATIC);
+            int r = sqlite3_step(u);
+            sqlite3_reset(u);
+            sqlite3_clear_bindings(u);
+            if (r != SQLITE_DONE)
+                return db_err(m->db, err, "mark missing");
+        }
+        m->st->missing++;
+    }
+    return 0;
+}
+
+static int open_matrix(const char *project, const char *name, int *fd, ordo_err *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s/%s", project, ORDO_STORE_DIRNAME, name);
+    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    return *fd < 0 ? ordo_err_set(err, "%s: %s", p, strerror(errno)) : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* The shard's newest roots (for the merge's scan record). */
+static void shard_roots(msrc *s, char *out, size_t cap)
+{
+    sqlite3_stmt *st;
+    out[0] = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT roots FROM scans ORDER BY id DESC LIMIT 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static void note_incomplete(ordo_dist_merge_stats *st, int i)
+{
+    size_t len = strlen(st->incomplete_list);
+    if (len + 16 < sizeof st->incomplete_list)
+        snprintf(st->incomplete_list + len, sizeof st->incomplete_list - len, "%s%d",
+                 len ? "," : "", i);
+    else if (!strstr(st->incomplete_list, "..."))
+        snprintf(st->incomplete_list + len, sizeof st->incomplete_list - len, ",...");
+    st->incomplete++;
+}
+
+int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge_stats *st,
+                    ordo_err *err)
+{
+    ordo_dist_merge_stats dummy;
+    if (!st)
+        st = &dummy;
+    memset(st, 0, sizeof *st);
+    st->count = count;
+    if (count < 1 || count > ORDO_DIST_MAX_SHARDS)
+        return ordo_err_set(err, "shard count %d out of range", count);
+    double t0 = now_s();
+    merger m = {.durable = durable, .fd_emb = -1, .fd_lg = -1, .st = st};
+    msrc *src = calloc((size_t)count, sizeof *src);
+    int nsrc = 0, lockfd = -1, rc = -1, in_txn = 0;
+    char *roots = NULL;
+    if (!src)
+        return ordo_err_set(err, "out of memory");
+    for (int i = 0; i < count; i++)
+        src[i].lockfd = -1;
+    if (lock_store(project, &lockfd,
+                   "an `ordo scan` or `ordo merge` is running on this project", err))
+        goto out;
+    if (!(m.ps = ordo_store_open(project, durable ? 0 : ORDO_STORE_FAST, err)))
+        goto out;
+    m.db = ordo_store_db(m.ps);
+    if (exec_sql(m.db, "CREATE TABLE IF NOT EXISTS dist_merged(shard TEXT PRIMARY KEY,"
+                       " scan_id INTEGER NOT NULL, merged REAL NOT NULL)", err) ||
+        image_columns(&m, err))
+        goto out;
+    char pmodel[16];
+    if (ordo_store_model(m.ps, pmodel, sizeof pmodel, err))
+        goto out;
+
+    /* Which shards changed since their last merge. */
+    size_t rootcap = 4096, rootlen = 0;
+    if (!(roots = malloc(rootcap))) {
+        ordo_err_set(err, "out of memory");
+        goto out;
+    }
+    roots[0] = 0;
+    for (int i = 0; i < count; i++) {
+        msrc *s = &src[nsrc];
+        s->index = i;
+        if (ordo_dist_shard_dir(project, i, count, s->dir, sizeof s->dir, err))
+            goto out;
+        if (!is_store(s->dir)) {
+            note_incomplete(st, i);
+            continue;
+        }
+        nsrc++;
+        if (open_src(&m, s, err))
+            goto out;
+        char smodel[16];
+        if (ordo_store_model(s->st, smodel, sizeof smodel, err))
+            goto out;
+        if (smodel[0] && pmodel[0] && strcmp(smodel, pmodel)) {
+            ordo_err_set(err, "shard %d-of-%d was scanned with %s, the project with %s", i,
+                         count, smodel, pmodel);
+            goto out;
+        }
+        if (smodel[0] && !pmodel[0]) {
+            if (ordo_store_set_model(m.ps, smodel, err))
+                goto out;
+            snprintf(pmodel, sizeof pmodel, "%s", smodel);
+        }
+        int64_t done = -1, merged = -1;
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, "SELECT value FROM dist_shard WHERE key='complete_scan'",
+                               -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW)
+                done = sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+        if (done != s->last_scan || s->last_scan == 0)
+            note_incomplete(st, i);
+        char key[64];
+        snprintf(key, sizeof key, "%d-of-%d", i, count);
+        if (sqlite3_prepare_v2(m.db, "SELECT scan_id FROM dist_merged WHERE shard = ?1", -1,
+                               &q, NULL) != SQLITE_OK) {
+            db_err(m.db, err, "dist_merged");
+            goto out;
+        }
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            merged = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        if (merged == s->last_scan) {
+            st->up_to_date++;
+            close_src(s);
+            memset(s, 0, sizeof *s);
+            s->lockfd = -1;
+            nsrc--;
+            continue;
+        }
+        char r[4096];
+        shard_roots(s, r, sizeof r);
+        if (r[0] && !strstr(roots, r)) {
+            size_t rl = strlen(r);
+            if (rootlen + rl + 2 > rootcap) {
+                char *nr = realloc(roots, rootcap = 2 * (rootcap + rl));
+                if (!nr) {
+                    ordo_err_set(err, "out of memory");
+                    goto out;
+                }
+                roots = nr;
+            }
+            rootlen += (size_t)sprintf(roots + rootlen, "%s%s", rootlen ? "\n" : "", r);
+        }
+    }
+    st->merged = nsrc;
+    if (nsrc == 0) {
+        rc = 0;
+        goto out;
+    }
+
+    if (sqlite3_prepare_v2(m.db,
+                           "SELECT size, mtime_ns, hash, state, error_kind, error, image_id "
+                           "FROM files WHERE path = ?1",
+                           -1, &m.get_file, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(m.db,
+                           "UPDATE images SET nfiles = nfiles - 1 WHERE id = "
+                           "(SELECT image_id FROM files WHERE path = ?1 AND state = 0)",
+                           -1, &m.miss1, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(m.db, "UPDATE files SET state = 2 WHERE path = ?1 AND state != 2",
+                           -1, &m.miss2, NULL) != SQLITE_OK) {
+        db_err(m.db, err, "prepare");
+        goto out;
+    }
+    /* nfiles starts at 0: ordo_store_put_image counts the files it links. */
+    char sql[4096];
+    snprintf(sql, sizeof sql, "INSERT INTO images(%s, slot, nfiles, scan_id) VALUES(",
+             m.img_cols);
+    for (int c = 0; c < m.nimg_cols + 1; c++) {
+        size_t k = strlen(sql);
+        snprintf(sql + k, sizeof sql - k, "%s?%d", c ? "," : "", c + 1);
+    }
+    size_t l = strlen(sql);
+    snprintf(sql + l, sizeof sql - l, ",0,?%d)", m.nimg_cols + 2);
+    if (sqlite3_prepare_v2(m.db, sql, -1, &m.ins_img, NULL) != SQLITE_OK) {
+        db_err(m.db, err, "prepare image insert");
+        goto out;
+    }
+    if (open_matrix(project, "embed.f16", &m.fd_emb, err) ||
+        open_matrix(project, "logits.f16", &m.fd_lg, err))
+        goto out;
+    if ((m.scan_id = ordo_store_scan_begin(m.ps, roots, pmodel, err)) < 0)
+        goto out;
+
+    /* k-way merge of the shards' rows in walk order. */
+    for (int i = 0; i < nsrc; i++)
+        if (step_src(&src[i], err))
+            goto out;
+    int64_t group = 0;
+    for (;;) {
+        msrc *best = NULL;
+        for (int i = 0; i < nsrc; i++) {
+            msrc *s = &src[i];
+            if (!s->valid)
+                continue;
+            if (!best || ordo_dist_walk_cmp(sqlite3_column_blob(s->cur, 0),
+                                            (size_t)sqlite3_column_bytes(s->cur, 0),
+                                            sqlite3_column_blob(best->cur, 0),
+                                            (size_t)sqlite3_column_bytes(best->cur, 0)) < 0)
+                best = s;
+        }
+        if (!best)
+            break;
+        if (!in_txn) {
+            if (txn_begin(&m, err))
+                goto out;
+            in_txn = 1;
+        }
+        if (merge_row(&m, best, err) || step_src(best, err))
+            goto out;
+        if (++group >= MERGE_GROUP) {
+            in_txn = 0;
+            group = 0;
+            if (txn_commit(&m, err))
+                goto out;
+        }
+    }
+    /* Last group + the record of what was merged, in one transaction. */
+    if (!in_txn) {
+        if (txn_begin(&m, err))
+            goto out;
+        in_txn = 1;
+    }
+    for (int i = 0; i < nsrc; i++) {
+        sqlite3_stmt *q;
+        char key[64];
+        snprintf(key, sizeof key, "%d-of-%d", src[i].index, count);
+        if (sqlite3_prepare_v2(m.db, "INSERT OR REPLACE INTO dist_merged VALUES(?1, ?2, "
+                                     "strftime('%s','now'))",
+                               -1, &q, NULL) != SQLITE_OK) {
+            db_err(m.db, err, "dist_merged");
+            goto out;
+        }
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, src[i].last_scan);
+        int r = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (r != SQLITE_DONE) {
+            db_err(m.db, err, "dist_merged");
+            goto out;
+        }
+    }
+    in_txn = 0;
+    if (txn_commit(&m, err))
+        goto out;
+    ordo_store_scan_counts sc = {st->files, st->new_images, m.failed_written, st->missing};
+    if (ordo_store_scan_end(m.ps, m.scan_id, &sc, err))
+        goto out;
+    rc = 0;
+out:
+    if (in_txn)
+        ordo_store_rollback(m.ps);
+    for (int i = 0; i < count; i++)
+        if (src[i].st || src[i].lockfd >= 0)
+            close_src(&src[i]);
+    free(src);
+    free(roots);
+    sqlite3_finalize(m.get_file);
+    sqlite3_finalize(m.miss1);
+    sqlite3_finalize(m.miss2);
+    sqlite3_finalize(m.ins_img);
+    free(m.img_cols);
+    free(m.pathbuf);
+    if (m.fd_emb >= 0) close(m.fd_emb);
+    if (m.fd_lg >= 0) close(m.fd_lg);
+    ordo_store_close(m.ps);
+    if (lockfd >= 0)
+        close(lockfd);
+    st->seconds = now_s() - t0;
+    return rc;
+}
