@@ -298,6 +298,7 @@ static void t_exif_parse(void)
                           0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8, 0, 0, 0, 0};
     CHECK(ordo_img_exif_orientation(le, sizeof le) == 6);
     CHECK(ordo_img_exif_orientation(be, sizeof be) == 8);
+    CHECK(ordo_img_exif_orientation(le + 6, sizeof le - 6) == 6);  /* bare TIFF (PNG/WebP) */
     for (size_t n = 0; n < sizeof le; n++)  /* every truncation: default, no overread */
         CHECK(ordo_img_exif_orientation(le, n) == (n >= 28 ? 6 : 1));
     unsigned char bad[sizeof le];

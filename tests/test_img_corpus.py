@@ -171,6 +171,14 @@ def build_corpus():
         b = encode(Image.fromarray(base), "JPEG", quality=90, exif=ex.tobytes())
         ref = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(b))).convert("RGB"))
         good[f"exif_{o}.jpg"] = (b, ref, "jpeg")
+    for o in (3, 6, 8):  # the same tag in PNG eXIf and WebP EXIF chunks
+        ex = Image.Exif()
+        ex[0x0112] = o
+        for fmt, kw in (("PNG", {}), ("WEBP", {"lossless": True})):
+            b = encode(Image.fromarray(base), fmt, exif=ex.tobytes(), **kw)
+            ref = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(b))).convert("RGB"))
+            assert ref.shape[0] == (64 if o >= 5 else 40)
+            good[f"exif_{o}.{fmt.lower()}"] = (b, ref, fmt.lower())
     one = np.array([[[200, 30, 90]]], np.uint8)
     good["one.png"] = (encode(Image.fromarray(one), "PNG"), one, "png")
     b = encode(Image.fromarray(one), "JPEG")

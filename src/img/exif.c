@@ -22,9 +22,16 @@ static uint32_t rd32(const unsigned char *p, int le)
 
 int ordo_img_exif_orientation(const unsigned char *app1, size_t len)
 {
-    if (!app1 || len < 6 + 8 || memcmp(app1, "Exif\0\0", 6) != 0) return 1;
-    const unsigned char *t = app1 + 6;  /* offsets are relative to the TIFF header */
-    size_t n = len - 6;
+    if (!app1) return 1;
+    /* JPEG APP1 payloads start with "Exif\0\0"; PNG eXIf and WebP EXIF
+     * chunks hold the TIFF structure directly (some writers add the prefix). */
+    if (len >= 6 && memcmp(app1, "Exif\0\0", 6) == 0) {
+        app1 += 6;
+        len -= 6;
+    }
+    if (len < 8) return 1;
+    const unsigned char *t = app1;  /* offsets are relative to the TIFF header */
+    size_t n = len;
     int le;
     if (t[0] == 'I' && t[1] == 'I') le = 1;
     else if (t[0] == 'M' && t[1] == 'M') le = 0;

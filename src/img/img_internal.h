@@ -31,9 +31,9 @@ int ordo_img_decode_gif(const unsigned char *buf, size_t len,
 int ordo_img_decode_bmp(const unsigned char *buf, size_t len,
                         int64_t max_pixels, ordo_image *out, ordo_err *err);
 
-/* EXIF orientation (1..8) from the payload of a JPEG APP1 marker (starting
- * with "Exif\0\0"); 1 when absent or unreadable: a broken EXIF block must
- * never make a decodable photo fail. */
+/* EXIF orientation (1..8) from an EXIF block: a JPEG APP1 payload (starting
+ * "Exif\0\0") or a bare TIFF structure (PNG eXIf, WebP EXIF chunk); 1 when
+ * absent or unreadable: a broken EXIF block never fails a decodable photo. */
 int ordo_img_exif_orientation(const unsigned char *app1, size_t len);
 
 /* Applies EXIF orientation o (2..8) to im in place (w/h and orig_w/orig_h

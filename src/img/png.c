@@ -1,7 +1,8 @@
 /* png.c - PNG via libspng. Every colour type and bit depth is expanded by
  * libspng to RGBA8 (16-bit samples keep their high byte, tRNS applied), then
  * alpha is composited over white: the network has no notion of transparency
- * and white is what a viewer usually shows behind a transparent photo. */
+ * and white is what a viewer usually shows behind a transparent photo.
+ * An eXIf chunk's orientation is applied as for JPEG. */
 #include "img/img_internal.h"
 
 #include <stdlib.h>
@@ -85,6 +86,14 @@ int ordo_img_decode_png(const unsigned char *buf, size_t len, int64_t max_pixels
     px = NULL;
     out->w = out->orig_w = (int)ihdr.width;
     out->h = out->orig_h = (int)ihdr.height;
+    struct spng_exif exif;
+    if (spng_get_exif(ctx, &exif) == 0) {
+        int o = ordo_img_exif_orientation((const unsigned char *)exif.data, exif.length);
+        if (o != 1 && ordo_img_apply_orientation(out, o, err) != 0) {
+            ordo_image_free(out);
+            goto done;
+        }
+    }
     rc = 0;
     goto done;
 spng_fail:

@@ -1,5 +1,6 @@
 /* webp.c - WebP via libwebp. Animated files give their first frame, placed
- * on its canvas (libwebpdemux); alpha is composited over white as for PNG. */
+ * on its canvas (libwebpdemux); alpha is composited over white as for PNG;
+ * EXIF orientation is applied as for JPEG. */
 #include "img/img_internal.h"
 
 #include <stdlib.h>
@@ -20,6 +21,24 @@ static unsigned char *decode_rgba(const uint8_t *data, size_t size, int *w, int 
         return NULL;
     }
     return px;
+}
+
+/* Orientation from the EXIF chunk of an extended (VP8X) file, else 1. */
+static int exif_orientation(const unsigned char *buf, size_t len)
+{
+    /* VP8X flags byte: RIFF header (12) + chunk header (8); bit 3 = EXIF */
+    if (len < 21 || memcmp(buf + 12, "VP8X", 4) != 0 || !(buf[20] & 0x08)) return 1;
+    WebPData data = {buf, len};
+    WebPDemuxer *dmx = WebPDemux(&data);
+    if (!dmx) return 1;
+    int o = 1;
+    WebPChunkIterator it;
+    if (WebPDemuxGetChunk(dmx, "EXIF", 1, &it)) {
+        o = ordo_img_exif_orientation(it.chunk.bytes, it.chunk.size);
+        WebPDemuxReleaseChunkIterator(&it);
+    }
+    WebPDemuxDelete(dmx);
+    return o;
 }
 
 int ordo_img_decode_webp(const unsigned char *buf, size_t len, int64_t max_pixels,
@@ -76,5 +95,10 @@ int ordo_img_decode_webp(const unsigned char *buf, size_t len, int64_t max_pixel
     out->rgb = rgb ? rgb : rgba;
     out->w = out->orig_w = w;
     out->h = out->orig_h = h;
+    int o = exif_orientation(buf, len);
+    if (o != 1 && ordo_img_apply_orientation(out, o, err) != 0) {
+        ordo_image_free(out);
+        return -1;
+    }
     return 0;
 }
