@@ -12,6 +12,18 @@ int cli_scan(int argc, char **argv);       /* cmd_scan.c: scan folders into the 
 int cli_status(int argc, char **argv);     /* cmd_status.c: counts, model, top classes */
 int cli_serve(int argc, char **argv);      /* cmd_serve.c: the labeling web server */
 int cli_user(int argc, char **argv);       /* cmd_user.c: annotators and their tokens */
+int cli_merge(int argc, char **argv);      /* cmd_merge.c: fold shard stores into the project */
+
+/* cmd_merge.c: the sharded (--shard I/N) and MPI (--mpi) forms of `ordo
+ * scan`, which cli_scan hands over after parsing its options. Like
+ * ordo_scan_run: 0, or -1 with err; *final gets the (job-wide) progress;
+ * sets *quiet on MPI ranks other than 0. */
+struct ordo_scan_opts;
+struct ordo_scan_progress;
+struct ordo_err;
+int cli_scan_dist(const char *project, char *const *paths, int npaths,
+                  struct ordo_scan_opts *so, int shard_index, int shard_count, int use_mpi,
+                  int *quiet, struct ordo_scan_progress *final, struct ordo_err *err);
 
 /* Helpers shared by the subcommands (cli_util.c). */
 
