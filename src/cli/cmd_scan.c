@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "scan/scan.h"
 #include "store/store.h"
 #include "wordnet/sports.h"
@@ -139,12 +140,16 @@ static void usage(FILE *f)
             "  --sports-list F     synset list for the sports prior (see `ordo classes --sports`)\n"
             "  --no-sync           skip fsync per commit (still safe against kill -9,\n"
             "                      not against power loss)\n"
+            "  --shard I/N         scan only shard I of N (by a hash of the path) into\n"
+            "                      .ordo/shards/I-of-N/; `ordo merge` folds them in\n"
+            "  --mpi               under mpirun: rank r scans shard r/P, rank 0 merges\n"
             "  --quiet             no progress and no summary\n");
 }
 
 int cli_scan(int argc, char **argv)
 {
     const char *project = NULL, *sports_list = NULL;
+    int shard_i = 0, shard_n = 0, use_mpi = 0;
     ordo_scan_opts so = {0};
     so.durable = 1;
     scan_ui ui = {0};
@@ -154,6 +159,7 @@ int cli_scan(int argc, char **argv)
         {"decode-threads", required_argument, NULL, 'd'},
         {"batch", required_argument, NULL, 'b'}, {"sports-list", required_argument, NULL, 's'},
         {"no-sync", no_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
+        {"shard", required_argument, NULL, 'S'}, {"mpi", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -170,6 +176,15 @@ int cli_scan(int argc, char **argv)
         case 's': sports_list = optarg; break;
         case 'n': so.durable = 0; break;
         case 'q': ui.quiet = 1; break;
+        case 'S': {
+            ordo_err e = {{0}};
+            if (ordo_dist_parse_shard(optarg, &shard_i, &shard_n, &e)) {
+                fprintf(stderr, "ordo scan: --%s\n", e.msg);
+                return 2;
+            }
+            break;
+        }
+        case 'M': use_mpi = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -177,6 +192,10 @@ int cli_scan(int argc, char **argv)
     if (optind >= argc) {
         fprintf(stderr, "ordo scan: no paths given\n");
         usage(stderr);
+        return 2;
+    }
+    if (shard_n && use_mpi) {
+        fprintf(stderr, "ordo scan: --shard and --mpi exclude each other (--mpi picks the shard)\n");
         return 2;
     }
     if (so.model && !ordo_net_model_size(so.model)) {
@@ -215,7 +234,10 @@ int cli_scan(int argc, char **argv)
     sigaction(SIGTERM, &sa, &old_term);
 
     ordo_scan_progress p = {0};
-    int rc = ordo_scan_run(dir, &argv[optind], argc - optind, &so, &p, &err);
+    int rc = shard_n || use_mpi
+                 ? cli_scan_dist(dir, &argv[optind], argc - optind, &so, shard_i, shard_n,
+                                 use_mpi, &ui.quiet, &p, &err)
+                 : ordo_scan_run(dir, &argv[optind], argc - optind, &so, &p, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     clear_bar(&ui);
