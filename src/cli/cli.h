@@ -12,6 +12,8 @@ int cli_scan(int argc, char **argv);       /* cmd_scan.c: scan folders into the 
 int cli_status(int argc, char **argv);     /* cmd_status.c: counts, model, top classes */
 int cli_serve(int argc, char **argv);      /* cmd_serve.c: the labeling web server */
 int cli_user(int argc, char **argv);       /* cmd_user.c: annotators and their tokens */
+int cli_next(int argc, char **argv);       /* cmd_next.c: the next images to label */
+int cli_order(int argc, char **argv);      /* cmd_next.c: init + scan + rank a folder */
 int cli_merge(int argc, char **argv);      /* cmd_merge.c: fold shard stores into the project */
 
 /* cmd_merge.c: the sharded (--shard I/N) and MPI (--mpi) forms of `ordo

@@ -17,6 +17,8 @@ static const cli_command commands[] = {
     {"init",     cli_init,     "create a project (a .ordo/ folder) in DIR or here"},
     {"scan",     cli_scan,     "classify photo folders into the project (incremental, resumable)"},
     {"status",   cli_status,   "counts, model, last scan, top predicted classes"},
+    {"next",     cli_next,     "the next images to label, each with its reason (eval, uncertain, novel, diverse)"},
+    {"order",    cli_order,    "one shot: init + scan + rank a folder, printing the labeling order"},
     {"merge",    cli_merge,    "fold shard stores (ordo scan --shard I/N) into the project"},
     {"serve",    cli_serve,    "serve the labeling web page (127.0.0.1:8080 by default)"},
     {"user",     cli_user,     "add or list annotators (tokens for 'ordo serve')"},
