@@ -114,31 +114,32 @@ void ordo_rank_f32_to_f16(const float *in, uint16_t *out, size_t n)
 int ordo_rank_f16_read(void *ctx, size_t row0, size_t nrows, float *out, ordo_err *err)
 {
     const ordo_rank_f16_rows *m = ctx;
-    size_t d = (size_t)m->dim;
+    size_t d = (size_t)m->dim, rmin = (size_t)-1, rmax = 0;
     for (size_t i = 0; i < nrows; i++) {
-        size_t r = m->slot ? (size_t)m->slot[row0 + i] : row0 + i;
         if (m->slot && m->slot[row0 + i] < 0)
             return ordo_err_set(err, "embedding slot %lld is negative", (long long)m->slot[row0 + i]);
+        size_t r = m->slot ? (size_t)m->slot[row0 + i] : row0 + i;
         if (r >= m->rows)
             return ordo_err_set(err, "embedding row %zu out of range (%zu rows)", r, m->rows);
         ordo_rank_f16_to_f32(m->data + r * d, out + i * d, d);
+        if (r < rmin) rmin = r;
+        if (r > rmax) rmax = r;
     }
-    if (m->release && nrows > 0 && !m->slot) {
+    if (m->release && nrows > 0) {
         /* Drop the pages this read touched (file-backed, read-only maps: the
-         * data stays in the page cache, not in our RSS). Single-row reads
-         * widen the window by the kernel's fault-around (64 KiB) so that
-         * scattered samples do not pin most of a large file. */
+         * data stays in the page cache, not in our RSS). Matrix rows in
+         * [rmin, rmax]; with slots that are not monotone this may drop pages
+         * needed again, which only costs a re-fault. Single-row reads widen
+         * the window by the kernel's fault-around (64 KiB) so scattered
+         * samples do not pin most of a large file. */
         uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), around = nrows == 1 ? 65536 : 0;
         uintptr_t lo = (uintptr_t)m->data, hi = (uintptr_t)(m->data + m->rows * d);
-        uintptr_t a = (uintptr_t)(m->data + row0 * d), b = (uintptr_t)(m->data + (row0 + nrows) * d);
+        uintptr_t a = (uintptr_t)(m->data + rmin * d), b = (uintptr_t)(m->data + (rmax + 1) * d);
         a = a > lo + around ? a - around : lo;
         b = b + around < hi ? b + around : hi;
-        /* whole pages only, inside the map */
-        uintptr_t a2 = (a + pg - 1) & ~(pg - 1), b2 = b & ~(pg - 1);
-        if (nrows == 1) {               /* single rows: the enclosing pages too */
-            a2 = a & ~(pg - 1);
-            if (a2 < ((lo + pg - 1) & ~(pg - 1))) a2 = (lo + pg - 1) & ~(pg - 1);
-        }
+        uintptr_t lo2 = (lo + pg - 1) & ~(pg - 1);
+        uintptr_t a2 = nrows == 1 ? a & ~(pg - 1) : (a + pg - 1) & ~(pg - 1), b2 = b & ~(pg - 1);
+        if (a2 < lo2) a2 = lo2;
         if (b2 > a2) madvise((void *)a2, b2 - a2, MADV_DONTNEED);
     }
     return 0;

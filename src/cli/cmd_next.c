@@ -1,0 +1,263 @@
+/* cmd_next.c - `ordo next N`: the next images to label, in labeling order,
+ * each with the reason it was chosen and every strategy's score. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/text.h"
+#include "cli/cli.h"
+#include "rank/rank.h"
+#include "rank/rank_store.h"
+#include "store/store.h"
+#include "wordnet/wordnet.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ordo next N [--project DIR] [--mix eval=F,uncertain=F,novel=F,diverse=F]\n"
+            "                   [--seed S] [--uncertainty M] [--eval-width W] [--expect-acc P]\n"
+            "                   [--csv | --json]\n"
+            "Chooses the next N unlabeled images to label, in labeling order, each for one\n"
+            "reason: eval (the fixed random evaluation sample), uncertain (hard for the\n"
+            "model), novel (unlike what the model or the labels know), diverse (covers the\n"
+            "collection). Never repeats a labeled image; skips near duplicates.\n\n"
+            "  --mix LIST        fractions per reason (default eval=0.15,uncertain=0.35,\n"
+            "                    novel=0.15,diverse=0.35); missing names count as 0\n"
+            "  --seed S          random seed (default 1); same project + seed = same batch\n"
+            "  --uncertainty M   auto (WordNet-hierarchical), margin, least-confidence,\n"
+            "                    ratio, entropy, hier\n"
+            "  --eval-width W    evaluation sample sized for a 95%% interval of +-W (0.05)\n"
+            "  --expect-acc P    expected accuracy for that size (0.5 = worst case)\n"
+            "  --csv             position,path,reason,score,top_class,top_prob,... (default)\n"
+            "  --json            one object per line with every strategy's score\n");
+}
+
+static void jnum(FILE *f, const char *name, double v, int comma)
+{
+    if (comma) fputc(',', f);
+    fprintf(f, "\"%s\":", name);
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
+
+static int parse_uncert(const char *s, ordo_rank_uncert *u)
+{
+    static const struct { const char *n; ordo_rank_uncert u; } t[] = {
+        {"auto", ORDO_RANK_U_AUTO}, {"margin", ORDO_RANK_U_MARGIN},
+        {"least-confidence", ORDO_RANK_U_LEAST_CONFIDENCE}, {"ratio", ORDO_RANK_U_RATIO},
+        {"entropy", ORDO_RANK_U_ENTROPY}, {"hier", ORDO_RANK_U_HIER}};
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        if (!strcmp(s, t[i].n)) { *u = t[i].u; return 0; }
+    return -1;
+}
+
+static int parse_frac(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > lo && v < hi)) {
+        fprintf(stderr, "ordo next: %s needs a number in (%g, %g), not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Shared by `ordo next` and `ordo order`: compose and print. n == 0: all. */
+static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, int json)
+{
+    ordo_err err = {{0}};
+    ordo_store *s = ordo_store_open(dir, 0, &err);
+    if (!s) { fprintf(stderr, "ordo next: %s\n", err.msg); return 1; }
+    ordo_err wnerr;
+    ordo_wn *wn = ordo_wn_open(NULL, &wnerr);   /* without it: no hierarchy, wnid names */
+    int rc = 1;
+    ordo_rank_batch *b = NULL;
+    ordo_rank_pool *p = ordo_rank_pool_load(s, wn, &err);
+    if (!p) { fprintf(stderr, "ordo next: %s\n", err.msg); goto out; }
+    const ordo_rank_input *in = ordo_rank_pool_input(p);
+    if (in->n == 0) {
+        fprintf(stderr, "ordo next: the project has no images yet; run 'ordo scan DIR' first\n");
+        goto out;
+    }
+    ordo_rank_opts o = *opts_in;
+    o.batch = n ? n : in->n;
+    size_t esize = 0;
+    if (o.mix[ORDO_RANK_EVAL] > 0 &&
+        ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
+        fprintf(stderr, "ordo next: %s\n", err.msg);
+        goto out;
+    }
+    b = ordo_rank_compose(in, &o, &err);
+    if (!b) { fprintf(stderr, "ordo next: %s\n", err.msg); goto out; }
+    if (!json)
+        printf("position,path,reason,score,top_class,top_prob,class_index,wnid,prior,image_id,"
+               "cluster,low_prior\n");
+    char path[8192];
+    for (size_t i = 0; i < b->n; i++) {
+        const ordo_rank_item *it = &b->items[i];
+        const ordo_store_item *si = ordo_rank_pool_item(p, it->row);
+        if (ordo_store_image_path(s, si->id, path, sizeof path, &err) < 0)
+            snprintf(path, sizeof path, "?");
+        int c = si->s.top_class[0];
+        const char *name = wn ? ordo_wn_class_name(wn, c) : NULL;
+        const char *wnid = wn ? ordo_wn_class_wnid(wn, c) : NULL;
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", c);
+        if (!name) name = idx;
+        if (!wnid) wnid = "";
+        if (json) {
+            printf("{\"position\":%zu,\"path\":", i + 1);
+            ordo_text_json(stdout, path);
+            printf(",\"reason\":\"%s\"", ordo_rank_reason_name(it->reason));
+            jnum(stdout, "score", it->score, 1);
+            printf(",\"top_class\":");
+            ordo_text_json(stdout, name);
+            jnum(stdout, "top_prob", si->s.top_prob[0], 1);
+            printf(",\"class_index\":%d,\"wnid\":\"%s\",\"image_id\":%lld,\"cluster\":%d,"
+                   "\"low_prior\":%s,\"scores\":{",
+                   c, wnid, (long long)si->id, (int)it->s.cluster, it->low_prior ? "true" : "false");
+            const ordo_rank_scores *sc = &it->s;
+            jnum(stdout, "least_confidence", sc->least_confidence, 0);
+            jnum(stdout, "margin", sc->margin, 1);
+            jnum(stdout, "ratio", sc->ratio, 1);
+            jnum(stdout, "entropy", sc->entropy, 1);
+            jnum(stdout, "hier", sc->hier, 1);
+            jnum(stdout, "uncertain", sc->uncertain, 1);
+            jnum(stdout, "outlier", sc->outlier, 1);
+            jnum(stdout, "energy", sc->energy, 1);
+            jnum(stdout, "nn_dist", sc->nn_dist, 1);
+            jnum(stdout, "novel", sc->novel, 1);
+            jnum(stdout, "typicality", sc->typicality, 1);
+            jnum(stdout, "kcenter_dist", sc->kcenter_dist, 1);
+            jnum(stdout, "prior", sc->prior, 1);
+            printf("}}\n");
+        } else {
+            printf("%zu,", i + 1);
+            ordo_text_csv(stdout, path);
+            printf(",%s,%.6g,", ordo_rank_reason_name(it->reason), isfinite(it->score) ? it->score : 0.0);
+            ordo_text_csv(stdout, name);
+            printf(",%.6f,%d,%s,%.4f,%lld,%d,%d\n", si->s.top_prob[0], c, wnid, it->s.prior,
+                   (long long)si->id, (int)it->s.cluster, it->low_prior);
+        }
+    }
+    if (fflush(stdout) != 0) { fprintf(stderr, "ordo next: writing the output failed\n"); goto out; }
+    rc = 0;
+out:
+    ordo_rank_batch_free(b);
+    ordo_rank_pool_free(p);
+    ordo_wn_free(wn);
+    ordo_store_close(s);
+    return rc;
+}
+
+/* Options common to next and order; returns 0, 1 (help printed), -1 (error). */
+static int parse_common(int argc, char **argv, const char **project, ordo_rank_opts *o, int *json,
+                        void (*use)(FILE *))
+{
+    static const struct option opts[] = {
+        {"project", required_argument, NULL, 'p'}, {"mix", required_argument, NULL, 'm'},
+        {"seed", required_argument, NULL, 's'}, {"uncertainty", required_argument, NULL, 'u'},
+        {"eval-width", required_argument, NULL, 'w'}, {"expect-acc", required_argument, NULL, 'a'},
+        {"csv", no_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    ordo_err err;
+    while ((c = getopt_long(argc, argv, "p:m:s:u:w:a:cjh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': *project = optarg; break;
+        case 'm':
+            if (ordo_rank_parse_mix(optarg, o->mix, &err) < 0) {
+                fprintf(stderr, "ordo %s: %s\n", argv[0], err.msg);
+                return -1;
+            }
+            break;
+        case 's': {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (end == optarg || *end || optarg[0] == '-') {
+                fprintf(stderr, "ordo %s: --seed needs a non-negative integer\n", argv[0]);
+                return -1;
+            }
+            o->seed = v;
+            break;
+        }
+        case 'u':
+            if (parse_uncert(optarg, &o->uncertainty) < 0) {
+                fprintf(stderr, "ordo %s: unknown --uncertainty '%s'\n", argv[0], optarg);
+                return -1;
+            }
+            break;
+        case 'w': if (parse_frac("--eval-width", optarg, 0, 0.5, &o->eval_half_width)) return -1; break;
+        case 'a': if (parse_frac("--expect-acc", optarg, 0, 1, &o->eval_p)) return -1; break;
+        case 'c': *json = 0; break;
+        case 'j': *json = 1; break;
+        case 'h': use(stdout); return 1;
+        default: use(stderr); return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_next(int argc, char **argv)
+{
+    const char *project = NULL;
+    int json = 0;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    int r = parse_common(argc, argv, &project, &o, &json, usage);
+    if (r) return r > 0 ? 0 : 2;
+    if (optind + 1 != argc) { usage(stderr); return 2; }
+    int n;
+    if (cli_parse_int("N", argv[optind], 1, 10000000, &n)) return 2;
+    ordo_err err = {{0}};
+    char dir[4096];
+    if (ordo_store_find(project, dir, sizeof dir, &err)) {
+        fprintf(stderr, "ordo next: %s\n", err.msg);
+        return 1;
+    }
+    return next_run(dir, (size_t)n, &o, json);
+}
+
+static void order_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ordo order DIR [--mix ...] [--seed S] [--csv | --json]\n"
+            "One shot: creates a project in DIR if there is none, scans DIR, and prints\n"
+            "every image of DIR in the order to label them (the columns of 'ordo next').\n");
+}
+
+int cli_order(int argc, char **argv)
+{
+    const char *project = NULL;
+    int json = 0;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    int r = parse_common(argc, argv, &project, &o, &json, order_usage);
+    if (r) return r > 0 ? 0 : 2;
+    if (optind + 1 != argc) { order_usage(stderr); return 2; }
+    const char *dir = argv[optind];
+    if (project) { fprintf(stderr, "ordo order: the project is DIR itself\n"); return 2; }
+    ordo_err err = {{0}};
+    char found[4096];
+    /* a project in DIR itself, else create one there */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/%s", dir, ORDO_STORE_DIRNAME);
+    FILE *t = fopen(probe, "r");
+    if (t) fclose(t);
+    else if (ordo_store_init(dir, NULL, &err) < 0) {
+        fprintf(stderr, "ordo order: %s\n", err.msg);
+        return 1;
+    }
+    char *scan_argv[] = {"scan", "--project", (char *)dir, "--quiet", (char *)dir, NULL};
+    int rc = cli_scan(5, scan_argv);
+    if (rc != 0) return rc;
+    if (ordo_store_find(dir, found, sizeof found, &err)) {
+        fprintf(stderr, "ordo order: %s\n", err.msg);
+        return 1;
+    }
+    return next_run(found, 0, &o, json);
+}

@@ -1,0 +1,259 @@
+/* rank_store.c - the ranking input from the project store (see rank_store.h). */
+#include "rank/rank_store.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ordo_rank_pool {
+    ordo_store_item *items;
+    size_t n;
+    float *prob, *ent, *maxlogit, *prior;
+    int32_t *cls;
+    uint8_t *labeled, *eval;
+    uint64_t *ids;
+    int64_t *slot;
+    int coarse[ORDO_WN_CLASSES];
+    ordo_rank_f16_rows rows;
+    ordo_rank_input in;
+};
+
+void ordo_rank_pool_free(ordo_rank_pool *p)
+{
+    if (!p) return;
+    free(p->items); free(p->prob); free(p->ent); free(p->maxlogit); free(p->prior);
+    free(p->cls); free(p->labeled); free(p->eval); free(p->ids); free(p->slot);
+    free(p);
+}
+
+const ordo_rank_input *ordo_rank_pool_input(const ordo_rank_pool *p) { return &p->in; }
+const ordo_store_item *ordo_rank_pool_item(const ordo_rank_pool *p, size_t row) { return &p->items[row]; }
+
+/* row index of image id (items are in id order) or -1 */
+static long find_row(const ordo_rank_pool *p, int64_t id)
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->items[mid].id < id) lo = mid + 1; else hi = mid;
+    }
+    return lo < p->n && p->items[lo].id == id ? (long)lo : -1;
+}
+
+static int load_labels(ordo_rank_pool *p, sqlite3 *db, ordo_err *err)
+{
+    sqlite3_stmt *st;
+    /* the newest event per image decides; "skip" leaves it unlabeled */
+    const char *sql = "SELECT l.image_id, l.label FROM labels l "
+                      "JOIN (SELECT image_id, MAX(id) AS m FROM labels GROUP BY image_id) t "
+                      "ON l.id = t.m";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        long r = find_row(p, sqlite3_column_int64(st, 0));
+        const unsigned char *lab = sqlite3_column_text(st, 1);
+        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, "skip") == 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+/* max logit = logits[slot][top class]: one value per image from the map,
+ * releasing pages behind us so the 2 GB (at 1M images) map never stays
+ * resident. */
+static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t base = (uintptr_t)lg, lo = (uintptr_t)-1, hi = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        int64_t s = p->slot[i];
+        int c = p->cls[i * ORDO_STORE_TOPK];
+        if (s < 0 || (size_t)s >= rows || c < 0 || c >= ORDO_STORE_LOGITS) { p->maxlogit[i] = NAN; continue; }
+        const uint16_t *v = lg + (size_t)s * ORDO_STORE_LOGITS + c;
+        ordo_rank_f16_to_f32(v, &p->maxlogit[i], 1);
+        uintptr_t a = (uintptr_t)v;
+        if (a < lo) lo = a;
+        if (a > hi) hi = a;
+        if ((i & 4095) == 4095 || i + 1 == p->n) {
+            uintptr_t a2 = lo & ~((uintptr_t)pg - 1), b2 = (hi + (uintptr_t)pg) & ~((uintptr_t)pg - 1);
+            if (a2 < base) a2 = base;
+            uintptr_t end = (base + rows * ORDO_STORE_LOGITS * 2) & ~((uintptr_t)pg - 1);
+            if (b2 > end) b2 = end;
+            if (b2 > a2) madvise((void *)a2, b2 - a2, MADV_DONTNEED);
+            lo = (uintptr_t)-1;
+            hi = 0;
+        }
+    }
+}
+
+ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *err)
+{
+    ordo_rank_pool *p = calloc(1, sizeof *p);
+    if (!p) return ordo_err_set(err, "out of memory"), NULL;
+    if (ordo_store_items(s, &p->items, &p->n, err) < 0) goto fail;
+    size_t n = p->n, K = ORDO_STORE_TOPK;
+    p->prob = malloc((n ? n : 1) * K * sizeof *p->prob);
+    p->cls = malloc((n ? n : 1) * K * sizeof *p->cls);
+    p->ent = malloc((n ? n : 1) * sizeof *p->ent);
+    p->maxlogit = malloc((n ? n : 1) * sizeof *p->maxlogit);
+    p->prior = malloc((n ? n : 1) * sizeof *p->prior);
+    p->labeled = calloc(n ? n : 1, 1);
+    p->ids = malloc((n ? n : 1) * sizeof *p->ids);
+    p->slot = malloc((n ? n : 1) * sizeof *p->slot);
+    if (!p->prob || !p->cls || !p->ent || !p->maxlogit || !p->prior || !p->labeled || !p->ids || !p->slot) {
+        ordo_err_set(err, "out of memory for %zu images", n);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ordo_store_item *it = &p->items[i];
+        for (size_t j = 0; j < K; j++) {
+            p->prob[i * K + j] = it->s.top_prob[j];
+            p->cls[i * K + j] = it->s.top_class[j];
+        }
+        p->ent[i] = it->s.entropy;
+        p->prior[i] = it->sports;   /* NaN = unknown = weight 1 */
+        p->ids[i] = (uint64_t)it->id;
+        p->slot[i] = it->slot;
+    }
+    if (load_labels(p, (sqlite3 *)ordo_store_db(s), err) < 0) goto fail;
+    size_t rows;
+    const uint16_t *lg = n ? ordo_store_logits(s, &rows, err) : NULL;
+    if (n && !lg) goto fail;
+    if (n) load_max_logits(p, lg, rows);
+    p->rows.data = n ? ordo_store_embeddings(s, &p->rows.rows, err) : NULL;
+    if (n && !p->rows.data) goto fail;
+    p->rows.dim = ORDO_STORE_EMBED;
+    p->rows.slot = p->slot;
+    p->rows.release = 1;
+
+    ordo_rank_input *in = &p->in;
+    in->n = n;
+    in->n_classes = ORDO_WN_CLASSES;
+    in->k = ORDO_STORE_TOPK;
+    in->top_prob = p->prob;
+    in->top_class = p->cls;
+    in->entropy = p->ent;
+    in->max_logit = p->maxlogit;
+    in->prior = p->prior;
+    in->labeled = p->labeled;
+    in->ids = p->ids;
+    in->dim = ORDO_STORE_EMBED;
+    in->read_rows = ordo_rank_f16_read;
+    in->read_ctx = &p->rows;
+    if (wn) {
+        const long *syn;
+        int ng = ordo_wn_default_coarse(&syn);
+        ordo_err e2;
+        if (ng > 0 && ordo_wn_coarse(wn, syn, ng, p->coarse, &e2) == 0) {
+            in->coarse = p->coarse;
+            in->n_coarse = ng + 1;   /* + "other" */
+        }
+    }
+    return p;
+fail:
+    ordo_rank_pool_free(p);
+    return NULL;
+}
+
+static int exec(sqlite3 *db, const char *sql, ordo_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ordo_err_set(err, "evaluation sample: %s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, double acc_p,
+                        uint64_t seed, size_t *size, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    size_t n = p->n;
+    if (!p->eval && !(p->eval = calloc(n ? n : 1, 1))) return ordo_err_set(err, "out of memory");
+    memset(p->eval, 0, n ? n : 1);
+    p->in.eval = p->eval;
+    /* read what exists (the table may not yet) */
+    int have_table = 0;
+    {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='rank_eval'",
+                               -1, &st, NULL) != SQLITE_OK)
+            return ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
+        have_table = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    size_t m = 0;
+    int have_seed = 0;
+    double maxkey = -1;
+    if (have_table) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT image_id, key, seed FROM rank_eval", -1, &st, NULL) != SQLITE_OK)
+            return ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            long r = find_row(p, sqlite3_column_int64(st, 0));
+            double k = sqlite3_column_double(st, 1);
+            if (k > maxkey) maxkey = k;
+            if (!have_seed) { seed = (uint64_t)sqlite3_column_int64(st, 2); have_seed = 1; }
+            if (r >= 0) { p->eval[r] = 1; m++; }
+        }
+        sqlite3_finalize(st);
+    }
+    /* what to add: a first draw, or the new images under the key threshold */
+    uint8_t *add = calloc(n ? n : 1, 1);
+    if (!add) return ordo_err_set(err, "out of memory");
+    size_t nadd = 0;
+    if (!have_seed) {
+        size_t want = ordo_rank_eval_size(half_width, acc_p, 1.96, n);
+        if (ordo_rank_eval_sample(p->ids, n, want, seed, add, err) < 0) { free(add); return -1; }
+        for (size_t i = 0; i < n; i++) nadd += add[i];
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (!p->eval[i] && ordo_rank_eval_key(seed, p->ids[i]) < maxkey) { add[i] = 1; nadd++; }
+    }
+    int rc = 0;
+    if (nadd) {
+        /* a read-only store keeps what it has; the rest waits for a writer */
+        if (ordo_store_begin(s, err) < 0) {
+            free(add);
+            if (have_seed) { if (size) *size = m; return 0; }
+            return ordo_err_wrap(err, "drawing the evaluation sample");
+        }
+        sqlite3_stmt *st = NULL;
+        if (exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
+                     " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)", err) < 0 ||
+            sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1, &st,
+                               NULL) != SQLITE_OK) {
+            if (st == NULL && !err->msg[0]) ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            ordo_store_rollback(s);
+            free(add);
+            return -1;
+        }
+        double now = (double)time(NULL);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (!add[i]) continue;
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)p->ids[i]);
+            sqlite3_bind_double(st, 2, ordo_rank_eval_key(seed, p->ids[i]));
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)seed);
+            sqlite3_bind_double(st, 4, now);
+            if (sqlite3_step(st) != SQLITE_DONE) rc = ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
+            sqlite3_reset(st);
+            p->eval[i] = 1;
+            m++;
+        }
+        sqlite3_finalize(st);
+        if (rc == 0) rc = ordo_store_commit(s, err);
+        else ordo_store_rollback(s);
+    }
+    free(add);
+    if (size) *size = m;
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* rank_store.h - building a ranking input from the project store.
+ *
+ * One helper for every caller that ranks a project (`ordo next`, `ordo
+ * order`, the label server's queue): it reads the images, their probability
+ * summaries, sports prior, max logit and labels, maps the embeddings, and
+ * keeps the evaluation sample in the table rank_eval, drawn once and fixed:
+ *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
+ * An image is labeled when its newest label event is not "skip".
+ */
+#ifndef ORDO_RANK_STORE_H
+#define ORDO_RANK_STORE_H
+
+#include "rank/rank.h"
+#include "store/store.h"
+#include "wordnet/wordnet.h"
+
+typedef struct ordo_rank_pool ordo_rank_pool;   /* opaque; owns every array */
+
+/* Loads the pool (images with a present file, in id order). wn may be NULL
+ * or lack a hierarchy: then no coarse groups (plain margin uncertainty). */
+ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *err);
+void ordo_rank_pool_free(ordo_rank_pool *p);
+
+/* The input for ordo_rank_compose; valid while p and the store are open. */
+const ordo_rank_input *ordo_rank_pool_input(const ordo_rank_pool *p);
+const ordo_store_item *ordo_rank_pool_item(const ordo_rank_pool *p, size_t row);
+
+/* Makes sure the evaluation sample exists and sets the input's eval flags.
+ * First call: draws ordo_rank_eval_size(half_width, p, 1.96, pool) images
+ * with `seed` and stores them (needs a writable store). Later calls keep it
+ * and add only new images whose key is below the sample's largest key, with
+ * the seed it was drawn with (so it stays a uniform, fixed sample as the
+ * pool grows). A read-only store: the stored sample is used as is.
+ * Writes the sample size to *size if non-NULL. */
+int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, double acc_p,
+                        uint64_t seed, size_t *size, ordo_err *err);
+
+#endif
