@@ -389,7 +389,9 @@ static void t_simulate(void)
     ordo_learn_sim_result a, b;
     ordo_err err;
     CHECK_MSG(ordo_learn_simulate(&cfg, st, 6, &a, &err) == 0, "%s", err.msg);
+    cfg.threads = 3; /* parallel runs must give the serial result */
     CHECK_MSG(ordo_learn_simulate(&cfg, st, 6, &b, &err) == 0, "%s", err.msg);
+    cfg.threads = 0;
     if (a.n_curves != 6 || b.n_curves != 6) return;
     for (int j = 0; j < 6; j++) {
         CHECK(strcmp(a.curves[j].name, names[j]) == 0);
@@ -399,6 +401,7 @@ static void t_simulate(void)
             CHECK(a.curves[j].points[r].test_mean == b.curves[j].points[r].test_mean);
             CHECK(a.curves[j].points[r].eval_mean == b.curves[j].points[r].eval_mean);
             CHECK(a.curves[j].points[r].eval_mean > 0.4); /* 4 classes: chance is 0.25 */
+            CHECK(a.curves[j].rest_acc[r] == b.curves[j].rest_acc[r]);
         }
         CHECK(a.curves[j].auc == b.curves[j].auc && a.curves[j].auc_se == b.curves[j].auc_se);
         CHECK(a.curves[j].auc > 0.4 && a.curves[j].auc <= 1);
@@ -406,6 +409,7 @@ static void t_simulate(void)
     /* random matches itself at or before its last point */
     CHECK(a.curves[0].labels_to_match_random > 0 && a.curves[0].labels_to_match_random <= 80);
     CHECK(a.eval_ci_coverage >= 0 && a.eval_ci_coverage <= 1);
+    CHECK(a.eval_ci_coverage == b.eval_ci_coverage && a.rest_ci_coverage == b.rest_ci_coverage);
     ordo_learn_sim_result_free(&a);
     ordo_learn_sim_result_free(&b);
     /* another seed gives another evaluation sample */

@@ -217,6 +217,9 @@ typedef struct ordo_learn_sim_config {
     int n_seeds;
     uint64_t seed;             /* seed s uses seed + s */
     ordo_learn_opts train;     /* how each round retrains */
+    int threads;               /* (seed, strategy) runs in parallel; <= 1: serial.
+                                * Strategy functions must then be thread-safe, and
+                                * OPENBLAS_NUM_THREADS=1 avoids oversubscription */
 } ordo_learn_sim_config;
 
 typedef struct ordo_learn_sim_point {
@@ -232,6 +235,8 @@ typedef struct ordo_learn_sim_curve {
     double *eval_acc;                /* n_seeds x n_points, per-seed accuracies */
     double *test_acc;                /* n_seeds x n_points (NAN if no test) */
     double *eval_lo, *eval_hi;       /* n_seeds x n_points: Wilson 95 % on the eval sample */
+    double *rest_acc;                /* n_seeds x n_points: accuracy on the pool rows
+                                      * neither labeled nor in the eval sample */
     /* area under the accuracy-vs-labels curve divided by the label range
      * (so it is a mean accuracy), per seed mean and standard error; on the
      * test set when there is one, else on the evaluation sample */
@@ -245,6 +250,9 @@ typedef struct ordo_learn_sim_result {
     /* share of (seed, round, strategy) triples whose eval-sample Wilson
      * interval contains the test accuracy (NAN without a test set) */
     double eval_ci_coverage;
+    /* the same against the accuracy on the unlabeled rest of the pool (the
+     * population the eval sample is drawn from, less the training picks) */
+    double rest_ci_coverage;
 } ordo_learn_sim_result;
 
 /* Runs every strategy for n_seeds seeds. For each seed the evaluation

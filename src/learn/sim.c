@@ -1,6 +1,7 @@
 /* sim.c - the labeling loop simulated with known labels as the oracle, and
  * the built-in selection strategies it compares. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,7 @@ void ordo_learn_sim_result_free(ordo_learn_sim_result *r)
         free(c->test_acc);
         free(c->eval_lo);
         free(c->eval_hi);
+        free(c->rest_acc);
     }
     free(r->curves);
     memset(r, 0, sizeof *r);
@@ -174,6 +176,46 @@ typedef struct simws {
     float *probs, *oof, *tprobs;
     size_t *picked, *perm;
 } simws;
+
+static void simws_free(simws *w)
+{
+    free(w->labeled); free(w->candidate); free(w->is_eval); free(w->labels); free(w->pred);
+    free(w->probs); free(w->oof); free(w->tprobs); free(w->picked); free(w->perm);
+}
+
+static int simws_alloc(simws *w, const ordo_learn_sim_config *cfg)
+{
+    size_t n = cfg->n, k = (size_t)cfg->k;
+    memset(w, 0, sizeof *w);
+    w->labeled = malloc(n);
+    w->candidate = malloc(n);
+    w->is_eval = malloc(n);
+    w->labels = malloc(n * sizeof *w->labels);
+    w->pred = malloc(n * sizeof *w->pred);
+    w->probs = malloc(n * k * sizeof *w->probs);
+    w->oof = malloc(n * k * sizeof *w->oof);
+    w->tprobs = malloc((cfg->n_test ? cfg->n_test : 1) * k * sizeof *w->tprobs);
+    w->picked = malloc(cfg->batch * sizeof *w->picked);
+    w->perm = malloc(n * sizeof *w->perm);
+    if (!w->labeled || !w->candidate || !w->is_eval || !w->labels || !w->pred || !w->probs ||
+        !w->oof || !w->tprobs || !w->picked || !w->perm) {
+        simws_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* The evaluation sample of seed s: drawn first, uniformly from the pool,
+ * and the same for every strategy. */
+static void draw_eval(const ordo_learn_sim_config *cfg, int s, simws *w)
+{
+    learn_rng r;
+    learn_rng_seed(&r, cfg->seed + (uint64_t)s);
+    for (size_t i = 0; i < cfg->n; i++) w->perm[i] = i;
+    learn_rng_shuffle(&r, w->perm, cfg->n);
+    memset(w->is_eval, 0, cfg->n);
+    for (size_t i = 0; i < cfg->eval_size; i++) w->is_eval[w->perm[i]] = 1;
+}
 
 /* One strategy, one seed: fills eval/test accuracy for every round. */
 static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st, int si,
@@ -239,13 +281,17 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
             for (size_t i = 0; i < n; i++) w->pred[i] = only;
             have_model = 0;
         }
-        size_t ne = 0, ce = 0;
+        size_t ne = 0, ce = 0, nr = 0, cr = 0;
         for (size_t i = 0; i < n; i++)
             if (w->is_eval[i]) {
                 ne++;
                 ce += w->pred[i] == cfg->truth[i];
+            } else if (w->candidate[i]) {
+                nr++;
+                cr += w->pred[i] == cfg->truth[i];
             }
         size_t at = (size_t)s * R + r;
+        cv->rest_acc[at] = nr ? (double)cr / nr : NAN;
         cv->eval_acc[at] = ne ? (double)ce / ne : NAN;
         ordo_learn_wilson(ce, ne, 1.959963984540054, &cv->eval_lo[at], &cv->eval_hi[at]);
         if (cfg->n_test) {
@@ -261,6 +307,47 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
         if (s == 0) cv->points[r].labels = nlab;
     }
     return 0;
+}
+
+/* (seed, strategy) jobs shared by the worker threads. */
+typedef struct simjobs {
+    const ordo_learn_sim_config *cfg;
+    const ordo_learn_strategy *st;
+    int ns, total, next, failed;
+    ordo_learn_sim_result *out;
+    pthread_mutex_t mu;
+    ordo_err err;
+} simjobs;
+
+static void *sim_worker(void *arg)
+{
+    simjobs *J = arg;
+    simws w;
+    ordo_err e;
+    if (simws_alloc(&w, J->cfg) != 0) {
+        pthread_mutex_lock(&J->mu);
+        if (!J->failed) ordo_err_set(&J->err, "simulate: out of memory");
+        J->failed = 1;
+        pthread_mutex_unlock(&J->mu);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&J->mu);
+        int job = J->failed ? J->total : J->next++;
+        pthread_mutex_unlock(&J->mu);
+        if (job >= J->total) break;
+        int s = job / J->ns, j = job % J->ns;
+        draw_eval(J->cfg, s, &w);
+        if (run_one(J->cfg, &J->st[j], j, s, &w, &J->out->curves[j], &e) != 0) {
+            pthread_mutex_lock(&J->mu);
+            if (!J->failed) J->err = e;
+            J->failed = 1;
+            pthread_mutex_unlock(&J->mu);
+            break;
+        }
+    }
+    simws_free(&w);
+    return NULL;
 }
 
 /* Trapezoid area under (labels, acc) divided by the label range. */
@@ -308,23 +395,10 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
             return ordo_err_set(err, "simulate: strategy %d (%s) has no function", j,
                                 strategies[j].name ? strategies[j].name : "?");
 
-    size_t n = cfg->n, k = (size_t)cfg->k;
     int R = cfg->rounds, S = cfg->n_seeds;
-    simws w = {0};
-    w.labeled = malloc(n);
-    w.candidate = malloc(n);
-    w.is_eval = malloc(n);
-    w.labels = malloc(n * sizeof *w.labels);
-    w.pred = malloc(n * sizeof *w.pred);
-    w.probs = malloc(n * k * sizeof *w.probs);
-    w.oof = malloc(n * k * sizeof *w.oof);
-    w.tprobs = malloc((cfg->n_test ? cfg->n_test : 1) * k * sizeof *w.tprobs);
-    w.picked = malloc(cfg->batch * sizeof *w.picked);
-    w.perm = malloc(n * sizeof *w.perm);
     out->curves = calloc((size_t)n_strategies, sizeof *out->curves);
     int rc = -1;
-    if (!w.labeled || !w.candidate || !w.is_eval || !w.labels || !w.pred || !w.probs || !w.oof ||
-        !w.tprobs || !w.picked || !w.perm || !out->curves) {
+    if (!out->curves) {
         ordo_err_set(err, "simulate: out of memory");
         goto done;
     }
@@ -340,27 +414,35 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
         c->test_acc = malloc(sr * sizeof(double));
         c->eval_lo = malloc(sr * sizeof(double));
         c->eval_hi = malloc(sr * sizeof(double));
-        if (!c->points || !c->eval_acc || !c->test_acc || !c->eval_lo || !c->eval_hi) {
+        c->rest_acc = malloc(sr * sizeof(double));
+        if (!c->points || !c->eval_acc || !c->test_acc || !c->eval_lo || !c->eval_hi ||
+            !c->rest_acc) {
             ordo_err_set(err, "simulate: out of memory");
             goto done;
         }
     }
-    for (int s = 0; s < S; s++) {
-        /* the evaluation sample is drawn first, once per seed, uniformly
-         * from the pool, and shared by every strategy */
-        learn_rng r;
-        learn_rng_seed(&r, cfg->seed + (uint64_t)s);
-        for (size_t i = 0; i < n; i++) w.perm[i] = i;
-        learn_rng_shuffle(&r, w.perm, n);
-        memset(w.is_eval, 0, n);
-        for (size_t i = 0; i < cfg->eval_size; i++) w.is_eval[w.perm[i]] = 1;
-        for (int j = 0; j < n_strategies; j++)
-            if (run_one(cfg, &strategies[j], j, s, &w, &out->curves[j], err) != 0) goto done;
+    simjobs jobs = {.cfg = cfg, .st = strategies, .ns = n_strategies, .out = out,
+                    .total = S * n_strategies};
+    pthread_mutex_init(&jobs.mu, NULL);
+    int nt = cfg->threads > 1 ? cfg->threads : 1;
+    if (nt > jobs.total) nt = jobs.total;
+    pthread_t *th = nt > 1 ? calloc((size_t)nt, sizeof *th) : NULL;
+    int started = 0;
+    if (th)
+        for (; started < nt; started++)
+            if (pthread_create(&th[started], NULL, sim_worker, &jobs) != 0) break;
+    if (started == 0) sim_worker(&jobs); /* serial, or threads unavailable */
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&jobs.mu);
+    if (jobs.failed) {
+        *err = jobs.err;
+        goto done;
     }
 
     /* summaries */
     int has_test = cfg->n_test > 0;
-    size_t cov_in = 0, cov_n = 0;
+    size_t cov_in = 0, cov_n = 0, rest_in = 0, rest_n = 0;
     double *auc = malloc((size_t)S * sizeof *auc);
     if (!auc) {
         ordo_err_set(err, "simulate: out of memory");
@@ -379,6 +461,12 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
                 c->points[r].test_mean = c->points[r].test_sd = NAN;
         }
         for (int s = 0; s < S; s++) {
+            for (int r = 0; r < R; r++) {
+                size_t at = (size_t)s * R + r;
+                if (isnan(c->rest_acc[at])) continue;
+                rest_n++;
+                rest_in += c->eval_lo[at] <= c->rest_acc[at] && c->rest_acc[at] <= c->eval_hi[at];
+            }
             auc[s] = area(c->points, (has_test ? c->test_acc : c->eval_acc) + (size_t)s * R, R);
             if (has_test)
                 for (int r = 0; r < R; r++) {
@@ -393,6 +481,7 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
     }
     free(auc);
     out->eval_ci_coverage = cov_n ? (double)cov_in / cov_n : NAN;
+    out->rest_ci_coverage = rest_n ? (double)rest_in / rest_n : NAN;
     for (int j = 0; j < n_strategies; j++) {
         ordo_learn_sim_curve *c = &out->curves[j];
         c->labels_to_match_random = -1;
@@ -416,8 +505,6 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
     }
     rc = 0;
 done:
-    free(w.labeled); free(w.candidate); free(w.is_eval); free(w.labels); free(w.pred);
-    free(w.probs); free(w.oof); free(w.tprobs); free(w.picked); free(w.perm);
     if (rc != 0) ordo_learn_sim_result_free(out);
     return rc;
 }
