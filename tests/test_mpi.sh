@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# test_mpi.sh - scale-out: `ordo scan --shard I/N` + `ordo merge`, and
+# `mpirun -n P ordo scan --mpi`, against a single-process scan of the same
+# photos (a 250-image subset of sports100 plus duplicates and bad files;
+# all 4,989 photos with ORDO_FULL_TESTS=1):
+#   * the merged project equals the single-process one row for row (same
+#     file ids, image ids, slots, scores) and its embed.f16 / logits.f16 are
+#     byte-identical, for 3 shards, mpirun -n 2 and -n 3 --oversubscribe;
+#   * merging twice changes nothing; a missing shard fails the merge;
+#   * a rank killed with SIGKILL mid-scan: mpirun fails naming the rank,
+#     every store passes PRAGMA integrity_check, a rerun finishes the work
+#     and again equals the single-process scan (no duplicates);
+#   * incremental rescans (file added, changed, deleted) stay equal;
+#   * `ordo next 200 --mpi` equals `ordo next 200` (when `ordo next` exists).
+# Needs $ORDO_BIN, the model weights, $ORDO_DATA and (for MPI) mpirun.
+set -u
+BIN=${ORDO_BIN:-$PWD/build/ordo}
+DATA=${ORDO_DATA:-../shared}
+SPORTS=$DATA/datasets/sports100
+pass=0 fail=0 skip=0
+ok()   { echo "ok   $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+skp()  { echo "skip $1: $2"; skip=$((skip + 1)); }
+check() { # name, condition-command...
+    local name=$1; shift
+    if "$@"; then ok "$name"; else bad "$name" "$*"; fi
+}
+summary() { echo "$pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
+
+if ! [ -x "$BIN" ] || ! "$BIN" merge --help >/dev/null 2>&1; then
+    skp all "no ordo binary with a merge command at $BIN"; summary
+fi
+if ! [ -d "$SPORTS/test" ]; then
+    skp all "no data set at $SPORTS (set ORDO_DATA)"; summary
+fi
+if ! command -v sqlite3 >/dev/null; then
+    skp all "no sqlite3 command-line tool"; summary
+fi
+T=$(mktemp -d /tmp/ordo_test_mpi.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+# mpirun refuses root unless told; -n 3 on 2 cores needs --oversubscribe.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI's own allocations outlive MPI_Finalize: no leak report for them.
+[ -n "${ORDO_SANITIZED:-}" ] && export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
+MPIRUN=(mpirun --oversubscribe)
+have_mpi=1
+command -v mpirun >/dev/null || have_mpi=0
+
+# ---- the photos ------------------------------------------------------------
+SRC=$T/photos
+if [ -n "${ORDO_FULL_TESTS:-}" ]; then
+    cp -r "$SPORTS/pool" "$SRC"; cp -r "$SPORTS/test" "$SRC/test"
+else
+    n=250; [ -n "${ORDO_SANITIZED:-}" ] && n=40
+    mkdir -p "$SRC"
+    find "$SPORTS/test" -name '*.jpg' | sort | head -n "$n" | while IFS= read -r f; do
+        d=$(basename "$(dirname "$f")"); mkdir -p "$SRC/$d"; cp -p "$f" "$SRC/$d/"
+    done
+fi
+# Duplicates (the same content in other files, likely in other shards) and
+# failures (empty, not an image) must merge exactly like a single scan.
+mkdir -p "$SRC/extra dir"
+mapfile -t imgs < <(find "$SRC" -name '*.jpg' | sort)
+cp "${imgs[0]}" "$SRC/extra dir/dup copy.jpg"
+cp "${imgs[7]}" "$SRC/extra dir/dup 2.jpg"
+cp "${imgs[7]}" "$SRC/zz dup 3.jpg"
+echo "not an image" >"$SRC/extra dir/fake.jpg"
+: >"$SRC/extra dir/empty.jpg"
+NFILES=$(find "$SRC" -type f | wc -l)
+
+# Everything about a project that must not depend on how it was scanned
+# (scan ids and times aside). Row ids and slots included: the merge replays
+# files in walk order, so they match too.
+dump() {
+    local db="$1/.ordo/ordo.db"
+    sqlite3 -readonly "$db" "SELECT id, hex(path), size, mtime_ns, hex(hash), image_id, state,
+        error_kind, error FROM files ORDER BY id" || echo "dump failed"
+    sqlite3 -readonly "$db" "SELECT id, hex(hash), slot, width, height, format, top_class0,
+        top_class1, top_class2, top_class3, top_class4, top_prob0, top_prob1, top_prob2,
+        top_prob3, top_prob4, max_prob, margin, entropy, sports, nfiles FROM images ORDER BY id" ||
+        echo "dump failed"
+    sqlite3 -readonly "$db" "SELECT value FROM meta WHERE key IN ('model', 'next_slot') ORDER BY key"
+    cmp -s "$1/.ordo/embed.f16" "$REF/.ordo/embed.f16" && echo "embed same" || echo "embed differs"
+    cmp -s "$1/.ordo/logits.f16" "$REF/.ordo/logits.f16" && echo "logits same" || echo "logits differs"
+}
+same_as_ref() { # project: equal to the single-process reference
+    dump "$1" >"$T/got.txt"
+    dump "$REF" >"$T/want.txt"
+    if cmp -s "$T/got.txt" "$T/want.txt"; then return 0; fi
+    diff "$T/want.txt" "$T/got.txt" | head -n 6 | sed 's/^/    /'
+    return 1
+}
+integrity() { # every store under a project
+    local db r=0
+    while IFS= read -r db; do
+        [ "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] || { echo "    $db"; r=1; }
+    done < <(find "$1/.ordo" -name ordo.db)
+    return $r
+}
+no_dup_rows() { # no path and no content twice
+    [ "$(sqlite3 "$1/.ordo/ordo.db" "SELECT (SELECT count(*) - count(DISTINCT path) FROM files)
+        + (SELECT count(*) - count(DISTINCT hash) FROM images)")" = 0 ]
+}
+
+# ---- the reference: one process --------------------------------------------
+REF=$T/single
+mkdir -p "$REF"
+"$BIN" init "$REF" >/dev/null
+"$BIN" scan --project "$REF" --quiet --no-sync "$SRC" 2>/dev/null
+check "single-process scan exits 0" [ $? = 0 ]
+check "reference holds every file" \
+    [ "$(sqlite3 "$REF/.ordo/ordo.db" 'SELECT count(*) FROM files')" = "$NFILES" ]
+
+# ---- shard / merge -----------------------------------------------------------
+S=$T/sharded
+mkdir -p "$S"
+"$BIN" init "$S" >/dev/null
+src=0
+for i in 0 2 1; do   # any order: shards are independent
+    "$BIN" scan --project "$S" --quiet --no-sync --threads 1 --shard "$i/3" "$SRC" 2>/dev/null ||
+        src=1
+done
+check "three shard scans exit 0" [ "$src" = 0 ]
+counts=$(for i in 0 1 2; do
+    sqlite3 "$S/.ordo/shards/$i-of-3/.ordo/ordo.db" 'SELECT count(*) FROM files'; done)
+check "shards split the files (each a part, together all)" [ "$(awk '$1 > 0 {n++; s += $1}
+    END {print n, s}' <<<"$counts")" = "3 $NFILES" ]
+check "project untouched before the merge" \
+    [ "$(sqlite3 "$S/.ordo/ordo.db" 'SELECT count(*) FROM files')" = 0 ]
+"$BIN" merge --project "$S" --quiet --no-sync
+check "merge exits 0" [ $? = 0 ]
+check "shard/merge equals the single-process scan (rows, ids, scores, matrices)" same_as_ref "$S"
+before=$(sqlite3 "$S/.ordo/ordo.db" 'SELECT count(*) FROM scans'; dump "$S" | md5sum)
+out=$("$BIN" merge --project "$S" --no-sync 2>&1)
+after=$(sqlite3 "$S/.ordo/ordo.db" 'SELECT count(*) FROM scans'; dump "$S" | md5sum)
+check "merging again changes nothing" [ "$before" = "$after" ]
+check "merging again says so" grep -q "merged already" <<<"$out"
+# Forgetting what was merged forces a full re-merge: still nothing to write.
+sqlite3 "$S/.ordo/ordo.db" 'DELETE FROM dist_merged'
+out=$("$BIN" merge --project "$S" --no-sync 2>&1)
+check "a full re-merge writes no row" grep -q " 0 written, 0 new images" <<<"$out"
+check "...and the project is unchanged" same_as_ref "$S"
+# A shard of another N that is missing: the merge says which, exits 1.
+"$BIN" scan --project "$S" --quiet --no-sync --shard 1/4 "$SRC/extra dir" 2>/dev/null
+out=$("$BIN" merge --project "$S" --no-sync 2>&1)
+check "several shard sizes present: merge asks for --shards" grep -q -- "--shards N" <<<"$out"
+out=$("$BIN" merge --project "$S" --shards 4 --no-sync 2>&1); rc=$?
+check "missing shards fail the merge (exit 1) by name" \
+    [ "$rc" = 1 -a -n "$(grep 'shards 0,2,3 of 4 are not finished' <<<"$out")" ]
+check "bad --shard values are refused" [ "$("$BIN" scan --project "$S" --shard 3/3 "$SRC" \
+    >/dev/null 2>&1; echo $?)" = 2 ]
+
+# ---- MPI -------------------------------------------------------------------------
+if [ "$have_mpi" = 0 ]; then
+    skp "mpi" "no mpirun"; summary
+fi
+for np in 2 3; do
+    M=$T/mpi$np
+    mkdir -p "$M"
+    "$BIN" init "$M" >/dev/null
+    out=$("${MPIRUN[@]}" -n $np "$BIN" scan --mpi --project "$M" --no-sync "$SRC" 2>&1); rc=$?
+    check "mpirun -n $np scan --mpi exits 0" [ "$rc" = 0 ]
+    check "mpirun -n $np: one summary, from rank 0" [ "$(grep -c '^scanned ' <<<"$out")" = 1 ]
+    check "mpirun -n $np: summary counts the whole job" \
+        grep -q "^scanned $NFILES files" <<<"$out"
+    check "mpirun -n $np equals the single-process scan" same_as_ref "$M"
+done
+
+# ---- a rank killed mid-scan --------------------------------------------------------
+K=$T/killed
+mkdir -p "$K"
+"$BIN" init "$K" >/dev/null
+"${MPIRUN[@]}" -n 2 "$BIN" scan --mpi --project "$K" --no-sync --batch 4 "$SRC" >"$T/kill.log" 2>&1 &
+mpid=$!
+victim=""
+for _ in $(seq 1 600); do   # until rank 1 has written something
+    for p in $(pgrep -f "scan --mpi --project $K"); do
+        if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+            victim=$p
+        fi
+    done
+    n1=$(sqlite3 "$K/.ordo/shards/1-of-2/.ordo/ordo.db" 'SELECT count(*) FROM files' 2>/dev/null)
+    [ -n "$victim" ] && [ "${n1:-0}" -gt 10 ] && break
+    sleep 0.1
+done
+[ -n "$victim" ] && kill -9 "$victim"
+wait "$mpid"; rc=$?
+echo "    killed rank 1 (pid ${victim:-none}) after ${n1:-0} of its files; mpirun exit $rc"
+check "killing a rank fails the job" [ "$rc" != 0 ]
+check "the failure names the rank and the signal" \
+    grep -q "rank 1 .*exited on signal 9" "$T/kill.log"
+check "no merge happened" [ "$(sqlite3 "$K/.ordo/ordo.db" 'SELECT count(*) FROM files')" = 0 ]
+check "every store passes integrity_check after the kill" integrity "$K"
+out=$("${MPIRUN[@]}" -n 2 "$BIN" scan --mpi --project "$K" --no-sync "$SRC" 2>&1); rc=$?
+check "the rerun exits 0" [ "$rc" = 0 ]
+check "the rerun resumed (unchanged files skipped)" grep -Eq "[1-9][0-9]* unchanged" <<<"$out"
+check "after the rerun: equals the single-process scan" same_as_ref "$K"
+check "after the rerun: no duplicate rows" no_dup_rows "$K"
+
+# ---- incremental: add, change, delete ------------------------------------------------
+cp "${imgs[3]}" "$SRC/new one.jpg"
+cp "${imgs[5]}" "${imgs[4]}"; touch -d '2001-01-01' "${imgs[4]}"   # changed content
+rm -f "${imgs[6]}" "$SRC/extra dir/dup copy.jpg"
+"$BIN" scan --project "$REF" --quiet --no-sync "$SRC" 2>/dev/null
+"${MPIRUN[@]}" -n 2 "$BIN" scan --mpi --project "$T/mpi2" --quiet --no-sync "$SRC" 2>/dev/null
+check "incremental MPI rescan equals incremental single rescan" same_as_ref "$T/mpi2"
+check "...with the deleted files missing" [ "$(sqlite3 "$REF/.ordo/ordo.db" \
+    'SELECT count(*) FROM files WHERE state = 2')" = 2 ]
+
+# ---- ranking -------------------------------------------------------------------------
+if "$BIN" next --help 2>&1 | grep -q -- --mpi; then
+    a=$("$BIN" next 200 --project "$REF" --csv 2>/dev/null)
+    for np in 2 3; do
+        b=$("${MPIRUN[@]}" -n $np "$BIN" next 200 --mpi --project "$REF" --csv 2>/dev/null)
+        check "next 200 --mpi (-n $np) equals next 200" [ -n "$a" -a "$a" = "$b" ]
+    done
+else
+    skp "next --mpi" "this ordo has no \`next --mpi\`"
+fi
+summary
