@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# bench_store.sh - store write throughput (target >= 20,000 images/s with
+# embeddings, so storage never limits a scan) and read-back speed, with peak
+# RSS per tenth of the writes (it must not grow with the number of images).
+#   bench/bench_store.sh [N...]     (default: 100000 1000000)
+# env: BUILD (default build), DURABLE=1 to also run with fdatasync per commit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+make -s BUILD="$BUILD" "$BUILD/libordo.a"
+LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
+mkdir -p "$BUILD/bench"
+cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_store" \
+   bench/bench_store.c "$BUILD/libordo.a" $LDLIBS
+echo "# bench_store, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for n in ${*:-100000 1000000}; do
+    "$BUILD/bench/bench_store" "$n"
+    [ -n "${DURABLE:-}" ] && "$BUILD/bench/bench_store" "$n" --durable
+done
