@@ -249,7 +249,7 @@ typedef struct ordo_rank_opts {
     double low_prior;             /* "low prior" means prior < this (0.5) */
     double prior_floor;           /* weight = floor + (1 - floor) * prior (0.1) */
     double coverage_share;        /* share of diverse picks spent on uncovered
-                                     predicted labels / coarse groups (0.25) */
+                                     predicted labels / coarse groups (0.5) */
 } ordo_rank_opts;
 
 /* The default mix and knobs (see the README for why). */

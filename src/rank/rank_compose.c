@@ -15,6 +15,7 @@
  *      any prefix of the batch follows the mix. */
 #include "rank/rank.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,9 @@ typedef struct {
     const float *y;          /* n x d */
     ordo_rank_space *sp;
     float *rawa, *rawb;      /* dim: original rows for exact cosines */
+    float *rawitem;          /* cap x dim: original rows of the batch items */
+    float *rawlab;           /* nlab x dim, read on first need */
+    int rawlab_failed;
     uint8_t *taken;          /* n: labeled or picked */
     float *w;                /* n: relevance weight */
     uint8_t *low;            /* n: prior < low_prior */
@@ -229,6 +233,21 @@ static const float *raw_row(composer *cp, size_t row, float *buf)
     return buf;
 }
 
+/* Original rows of the labeled images, read once (at most ~10k x dim floats)
+ * the first time a pair needs an exact check. */
+static const float *raw_labeled(composer *cp, size_t t)
+{
+    size_t D = (size_t)cp->in->dim;
+    if (!cp->rawlab && !cp->rawlab_failed) {
+        cp->rawlab = malloc(cp->nlab * D * sizeof *cp->rawlab);
+        for (size_t i = 0; cp->rawlab && i < cp->nlab; i++)
+            if (!raw_row(cp, cp->lab[i], cp->rawlab + i * D)) { free(cp->rawlab); cp->rawlab = NULL; }
+        if (!cp->rawlab) cp->rawlab_failed = 1;
+    }
+    if (cp->rawlab) return cp->rawlab + t * D;
+    return raw_row(cp, cp->lab[t], cp->rawb);
+}
+
 static int is_dupe(composer *cp, size_t row)
 {
     double th = cp->o->dedupe_cosine;
@@ -253,9 +272,9 @@ static int is_dupe(composer *cp, size_t row)
                 if (!raw_row(cp, row, cp->rawa)) return 0;
                 have_a = 1;
             }
-            if (!raw_row(cp, r, cp->rawb)) continue;
-            double dot = 0;
-            for (int j = 0; j < D; j++) dot += (double)cp->rawa[j] * cp->rawb[j];
+            const float *rb = pass ? raw_labeled(cp, t) : cp->rawitem + t * (size_t)D;
+            if (!rb) continue;
+            double dot = cblas_sdot(D, cp->rawa, 1, rb, 1);
             if (dot / ((double)na * nb) > th) return 1;
         }
     }
@@ -272,6 +291,11 @@ static int add_item(composer *cp, size_t row, ordo_rank_reason reason, float sco
     it->reason = reason;
     it->score = score;
     it->low_prior = low;
+    if (cp->rawitem) {
+        size_t D = (size_t)cp->in->dim;
+        if (!raw_row(cp, row, cp->rawitem + cp->nitems * D))
+            memset(cp->rawitem + cp->nitems * D, 0, D * sizeof *cp->rawitem);
+    }
     cp->item_typ[cp->nitems] = typ;
     cp->kc_dist[cp->nitems] = kcd;
     cp->nitems++;
@@ -291,16 +315,17 @@ static int eligible(const composer *cp, size_t i, int low)
  * the quota-th), grouped by k-means cluster,
  * taken round robin over clusters from the smallest group up, the most
  * uncertain first in each. */
-static size_t pick_uncertain(composer *cp, size_t quota, int low)
+static size_t pick_clustered(composer *cp, const float *base, ordo_rank_reason reason,
+                             size_t quota, int low)
 {
-    if (!quota) return 0;
+    if (!quota || !base) return 0;
     size_t n = cp->n, got = 0, M = quota * CAND_FACTOR;
     uint8_t *el = malloc(n);
     float *s = malloc(n * sizeof *s);
     if (!el || !s) { free(el); free(s); return 0; }
     for (size_t i = 0; i < n; i++) {
         el[i] = (uint8_t)eligible(cp, i, low);
-        s[i] = low ? cp->u[i] : cp->u[i] * cp->w[i];
+        s[i] = low ? base[i] : base[i] * cp->w[i];
     }
     size_t m;
     scored *c = top_m(s, n, el, M, &m);
@@ -317,7 +342,7 @@ static size_t pick_uncertain(composer *cp, size_t quota, int low)
     if (!cp->assign) {
         for (size_t t = 0; t < m && got < quota; t++) {
             if (is_dupe(cp, c[t].row)) { cp->dropped++; continue; }
-            add_item(cp, c[t].row, ORDO_RANK_UNCERTAIN, c[t].s, low, NAN, NAN);
+            add_item(cp, c[t].row, reason, c[t].s, low, NAN, NAN);
             got++;
         }
         free(c);
@@ -349,7 +374,7 @@ static size_t pick_uncertain(composer *cp, size_t quota, int low)
                 scored cs = c[ord[gstart[g] + next[g]++]];
                 if (cp->taken[cs.row]) continue;
                 if (is_dupe(cp, cs.row)) { cp->dropped++; continue; }
-                add_item(cp, cs.row, ORDO_RANK_UNCERTAIN, cs.s, low, NAN, NAN);
+                add_item(cp, cs.row, reason, cs.s, low, NAN, NAN);
                 got++;
                 progress = 1;
                 break;
@@ -361,30 +386,16 @@ out:
     return got;
 }
 
-/* Novel picks: highest combined novelty first, skipping near duplicates. */
+static size_t pick_uncertain(composer *cp, size_t quota, int low)
+{
+    return pick_clustered(cp, cp->u, ORDO_RANK_UNCERTAIN, quota, low);
+}
+
+/* Novel picks: the most novel first, spread over clusters the same way, so
+ * one odd corner of the collection cannot take the whole share. */
 static size_t pick_novel(composer *cp, size_t quota, int low)
 {
-    if (!quota || !cp->novel) return 0;
-    size_t n = cp->n, got = 0, M = quota * CAND_FACTOR;
-    uint8_t *el = malloc(n);
-    float *s = malloc(n * sizeof *s);
-    if (!el || !s) { free(el); free(s); return 0; }
-    for (size_t i = 0; i < n; i++) {
-        el[i] = (uint8_t)eligible(cp, i, low);
-        s[i] = low ? cp->novel[i] : cp->novel[i] * cp->w[i];
-    }
-    size_t m;
-    scored *c = top_m(s, n, el, M, &m);
-    free(el);
-    free(s);
-    for (size_t t = 0; c && t < m && got < quota; t++) {
-        if (cp->taken[c[t].row]) continue;
-        if (is_dupe(cp, c[t].row)) { cp->dropped++; continue; }
-        add_item(cp, c[t].row, ORDO_RANK_NOVEL, c[t].s, low, NAN, NAN);
-        got++;
-    }
-    free(c);
-    return got;
+    return pick_clustered(cp, cp->novel, ORDO_RANK_NOVEL, quota, low);
 }
 
 /* Coverage: labels (coarse WordNet groups, then predicted classes) that no
@@ -839,7 +850,9 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         cp.sp = sp;
         cp.rawa = malloc((size_t)in->dim * sizeof *cp.rawa);
         cp.rawb = malloc((size_t)in->dim * sizeof *cp.rawb);
-        if (!cp.rawa || !cp.rawb) goto oom;
+        if (o->dedupe_cosine < 1)
+            cp.rawitem = malloc((N ? N : 1) * (size_t)in->dim * sizeof *cp.rawitem);
+        if (!cp.rawa || !cp.rawb || (o->dedupe_cosine < 1 && !cp.rawitem)) goto oom;
         int k = o->kmeans_k;
         if (k <= 0) {
             size_t a = N + cp.nlab;
@@ -973,7 +986,7 @@ cleanup:
     ordo_rank_space_free(sp);
     free(cent); free(evalbuf); free(ev); pv_free(&pv);
     free(cp.items); free(cp.item_typ); free(cp.kc_dist); free(cp.taken); free(cp.low); free(cp.w);
-    free(cp.u); free(cp.top); free(cp.lab); free(cp.rawa); free(cp.rawb); free(cp.novel); free(cp.nn);
+    free(cp.u); free(cp.top); free(cp.lab); free(cp.rawa); free(cp.rawb); free(cp.rawitem); free(cp.rawlab); free(cp.novel); free(cp.nn);
     free(cp.outlier); free(cp.energy); free(cp.assign); free(cp.cstart); free(cp.cmem);
     free(cp.ccov);
     return b;

@@ -241,7 +241,7 @@ void ordo_rank_opts_default(ordo_rank_opts *o)
     o->low_prior_share = 0.05;
     o->low_prior = 0.5;
     o->prior_floor = 0.1;
-    o->coverage_share = 0.25;
+    o->coverage_share = 0.5;
 }
 
 int ordo_rank_parse_mix(const char *s, double mix[ORDO_RANK_NREASONS], ordo_err *err)
