@@ -197,7 +197,9 @@ typedef struct ordo_learn_strategy {
 } ordo_learn_strategy;
 
 /* Built-in strategies: "random", "most_confident" (the starter script's
- * order), "least_confidence", "margin", "entropy", "atlas". NULL fn if unknown. */
+ * order), "least_confidence", "margin", "entropy", "atlas", and ordo's rank
+ * composer: "default" (its default mix), "uncertain", "novel", "diverse"
+ * (one reason alone). NULL fn if unknown. */
 ordo_learn_strategy ordo_learn_strategy_builtin(const char *name);
 
 typedef struct ordo_learn_sim_config {

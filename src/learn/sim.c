@@ -11,6 +11,9 @@
 
 /* ---- built-in strategies ------------------------------------------------ */
 
+/* sim_rank.c: the rank composer's strategies, NULL if name is not one. */
+ordo_learn_strategy_fn learn_rank_strategy(const char *name);
+
 typedef struct scored {
     double score;
     uint64_t tie;
@@ -134,6 +137,7 @@ ordo_learn_strategy ordo_learn_strategy_builtin(const char *name)
     ordo_learn_strategy s = {name, NULL, NULL};
     for (size_t i = 0; name && i < sizeof tab / sizeof *tab; i++)
         if (strcmp(name, tab[i].name) == 0) s.fn = tab[i].fn;
+    if (name && !s.fn) s.fn = learn_rank_strategy(name);
     return s;
 }
 
