@@ -20,10 +20,12 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nn/kernels.h"
@@ -152,32 +154,72 @@ struct ordo_net {
     int nworkers;                      /* threads actually started */
     pthread_mutex_t mu;
     pthread_cond_t cv_start, cv_done;
-    unsigned long gen;
-    int pending, quit;
+    atomic_ulong gen;                  /* bumped once per job */
+    atomic_int pending;                /* workers still running the job */
+    int quit;
     job_fn *job;
     void *job_arg;
 };
 
 /* ------------------------------------------------------------ thread pool */
 
+/* Row-split mode hands out one job per layer, so a job's start and end
+ * must be cheap: both sides spin for up to SPIN_NS before sleeping on the
+ * condition variable (a sleeping thread costs tens of microseconds to wake). */
+#define SPIN_NS 50000L
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static long elapsed_ns(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+/* Spins until *gen != old (or, with gen NULL, until *count == 0); returns 0
+ * if SPIN_NS passed first. */
+static int spin_until(atomic_ulong *gen, unsigned long old, atomic_int *count)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1;; i++) {
+        if (gen ? atomic_load(gen) != old : atomic_load(count) == 0) return 1;
+        cpu_relax();
+        if (i % 64 == 0 && elapsed_ns(&t0) > SPIN_NS) return 0;
+    }
+}
+
 static void *worker_main(void *p)
 {
     worker *w = p;
     ordo_net *net = w->net;
     unsigned long seen = 0;
-    pthread_mutex_lock(&net->mu);
     for (;;) {
-        while (net->gen == seen && !net->quit) pthread_cond_wait(&net->cv_start, &net->mu);
-        if (net->quit) break;
-        seen = net->gen;
+        if (!spin_until(&net->gen, seen, NULL)) {
+            pthread_mutex_lock(&net->mu);
+            while (atomic_load(&net->gen) == seen && !net->quit)
+                pthread_cond_wait(&net->cv_start, &net->mu);
+            const int quit = net->quit;
+            pthread_mutex_unlock(&net->mu);
+            if (quit) break;
+        }
+        seen = atomic_load(&net->gen);
         job_fn *fn = net->job;
         void *arg = net->job_arg;
-        pthread_mutex_unlock(&net->mu);
+        if (!fn) break;                 /* ordo_net_free's wake-up */
         fn(net, arg, w->tid);
-        pthread_mutex_lock(&net->mu);
-        if (--net->pending == 0) pthread_cond_signal(&net->cv_done);
+        if (atomic_fetch_sub(&net->pending, 1) == 1) {
+            pthread_mutex_lock(&net->mu);
+            pthread_cond_signal(&net->cv_done);
+            pthread_mutex_unlock(&net->mu);
+        }
     }
-    pthread_mutex_unlock(&net->mu);
     return NULL;
 }
 
@@ -189,15 +231,15 @@ static void pool_run(ordo_net *net, job_fn *fn, void *arg)
         pthread_mutex_lock(&net->mu);
         net->job = fn;
         net->job_arg = arg;
-        net->pending = net->threads - 1;
-        net->gen++;
+        atomic_store(&net->pending, net->threads - 1);
+        atomic_fetch_add(&net->gen, 1);   /* publishes job and job_arg */
         pthread_cond_broadcast(&net->cv_start);
         pthread_mutex_unlock(&net->mu);
     }
     fn(net, arg, 0);
-    if (net->threads > 1) {
+    if (net->threads > 1 && !spin_until(NULL, 0, &net->pending)) {
         pthread_mutex_lock(&net->mu);
-        while (net->pending > 0) pthread_cond_wait(&net->cv_done, &net->mu);
+        while (atomic_load(&net->pending) > 0) pthread_cond_wait(&net->cv_done, &net->mu);
         pthread_mutex_unlock(&net->mu);
     }
 }
@@ -910,6 +952,8 @@ void ordo_net_free(ordo_net *net)
     if (net->nworkers) {
         pthread_mutex_lock(&net->mu);
         net->quit = 1;
+        net->job = NULL;                 /* a spinning worker sees gen move, then no job */
+        atomic_fetch_add(&net->gen, 1);
         pthread_cond_broadcast(&net->cv_start);
         pthread_mutex_unlock(&net->mu);
         for (int t = 1; t <= net->nworkers; t++) pthread_join(net->workers[t].th, NULL);
