@@ -1,0 +1,423 @@
+/* learn_store.c - label events and model versions in the project store. */
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "base/text.h"
+#include "learn/learn_store.h"
+
+static double now_unix(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+}
+
+static int db_err(ordo_err *err, sqlite3 *db, const char *what)
+{
+    return ordo_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    char abs[PATH_MAX];
+    if (!realpath(path, abs)) return ordo_err_set(err, "%s: no such file", path);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT image_id FROM files WHERE path = ?1 AND state = 0 "
+                               "AND image_id IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "image lookup");
+    sqlite3_bind_blob(st, 1, abs, (int)strlen(abs), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *image_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return ordo_err_set(err, "%s: not a scanned image of this project (run 'ordo scan')", abs);
+    return 0;
+}
+
+static int label_ok(const char *l)
+{
+    size_t n = l ? strlen(l) : 0;
+    if (n == 0 || n > 256 || !ordo_text_utf8_valid(l)) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)l[i] < 0x20) return 0; /* no control characters (CSV/terminal) */
+    return 1;
+}
+
+int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    for (size_t i = 0; i < n; i++)
+        if (!label_ok(in[i].label))
+            return ordo_err_set(err, "label %zu: a label must be 1 to 256 bytes of UTF-8 "
+                                     "without control characters", i + 1);
+    if (ordo_store_begin(s, err)) return -1;
+    sqlite3_stmt *st = NULL, *chk = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT INTO labels(image_id, label, annotator, source, reason, "
+                               "created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT 1 FROM images WHERE id = ?1", -1, &chk, NULL) != SQLITE_OK) {
+        db_err(err, db, "label insert");
+        goto fail;
+    }
+    double t = now_unix();
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(chk, 1, in[i].image_id);
+        int rc = sqlite3_step(chk);
+        sqlite3_reset(chk);
+        if (rc != SQLITE_ROW) {
+            ordo_err_set(err, "label %zu: no image with id %lld", i + 1, (long long)in[i].image_id);
+            goto fail;
+        }
+        sqlite3_bind_int64(st, 1, in[i].image_id);
+        sqlite3_bind_text(st, 2, in[i].label, -1, SQLITE_STATIC);
+        if (in[i].annotator) sqlite3_bind_text(st, 3, in[i].annotator, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 3);
+        sqlite3_bind_text(st, 4, in[i].source ? in[i].source : "cli", -1, SQLITE_STATIC);
+        if (in[i].reason) sqlite3_bind_text(st, 5, in[i].reason, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 5);
+        sqlite3_bind_double(st, 6, t);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_err(err, db, "label insert");
+            goto fail;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(chk);
+    return ordo_store_commit(s, err);
+fail:
+    sqlite3_finalize(st);
+    sqlite3_finalize(chk);
+    ordo_store_rollback(s);
+    return -1;
+}
+
+static char *dup_col(sqlite3_stmt *st, int c)
+{
+    const unsigned char *t = sqlite3_column_text(st, c);
+    return strdup(t ? (const char *)t : "");
+}
+
+void ordo_learn_labels_free(ordo_learn_label_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].label);
+        free(rows[i].annotator);
+        free(rows[i].source);
+        free(rows[i].reason);
+    }
+    free(rows);
+}
+
+int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **rows, size_t *n,
+                           ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    const char *sql =
+        current ? "SELECT l.id, l.image_id, l.label, l.annotator, l.source, l.reason, l.created, "
+                  "t.c FROM labels l JOIN (SELECT image_id, MAX(id) AS m, COUNT(*) AS c FROM labels "
+                  "GROUP BY image_id) t ON l.id = t.m ORDER BY l.image_id"
+                : "SELECT id, image_id, label, annotator, source, reason, created, 1 FROM labels "
+                  "ORDER BY id";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return db_err(err, db, "labels");
+    size_t cap = 256, m = 0;
+    ordo_learn_label_row *r = malloc(cap * sizeof *r);
+    int rc;
+    while (r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m == cap) {
+            ordo_learn_label_row *q = realloc(r, 2 * cap * sizeof *r);
+            if (!q) break;
+            r = q;
+            cap *= 2;
+        }
+        ordo_learn_label_row *o = &r[m++];
+        o->id = sqlite3_column_int64(st, 0);
+        o->image_id = sqlite3_column_int64(st, 1);
+        o->label = dup_col(st, 2);
+        o->annotator = dup_col(st, 3);
+        o->source = dup_col(st, 4);
+        o->reason = dup_col(st, 5);
+        o->created = sqlite3_column_double(st, 6);
+        o->events = sqlite3_column_int64(st, 7);
+        if (!o->label || !o->annotator || !o->source || !o->reason) { rc = SQLITE_NOMEM; break; }
+    }
+    sqlite3_finalize(st);
+    if (!r || rc != SQLITE_DONE) {
+        ordo_learn_labels_free(r, m);
+        return rc == SQLITE_NOMEM || !r ? ordo_err_set(err, "labels: out of memory")
+                                        : db_err(err, db, "labels");
+    }
+    *rows = r;
+    *n = m;
+    return 0;
+}
+
+int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    /* the table exists once `ordo next` has drawn the sample */
+    if (sqlite3_prepare_v2(db, "SELECT image_id FROM rank_eval ORDER BY image_id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    size_t cap = 1024, m = 0;
+    int64_t *v = malloc(cap * sizeof *v);
+    int rc;
+    while (v && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m == cap) {
+            int64_t *q = realloc(v, 2 * cap * sizeof *v);
+            if (!q) { free(v); v = NULL; break; }
+            v = q;
+            cap *= 2;
+        }
+        v[m++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (!v) return ordo_err_set(err, "evaluation sample: out of memory");
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return db_err(err, db, "evaluation sample");
+    }
+    *ids = v;
+    *n = m;
+    return 0;
+}
+
+/* Rows of one of the store's matrices (f16) for the given images. */
+static int matrix_rows(ordo_store *s, const int64_t *ids, size_t n, int logits, float *out,
+                       ordo_err *err)
+{
+    ordo_store_item *items = NULL;
+    size_t ni = 0, rows = 0;
+    if (ordo_store_items(s, &items, &ni, err)) return -1;
+    const uint16_t *E = logits ? ordo_store_logits(s, &rows, err) : ordo_store_embeddings(s, &rows, err);
+    if (!E) { free(items); return -1; }
+    size_t w = logits ? ORDO_STORE_LOGITS : ORDO_STORE_EMBED;
+    /* items come in id order: binary search each id */
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = ni;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (items[mid].id < ids[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == ni || items[lo].id != ids[i] || items[lo].slot < 0 ||
+            (size_t)items[lo].slot >= rows) {
+            free(items);
+            return ordo_err_set(err, "image %lld has no %s in the pool (file missing?)",
+                                (long long)ids[i], logits ? "logits" : "embedding");
+        }
+        ordo_store_f16_to_f32(E + (size_t)items[lo].slot * w, out + i * w, w);
+    }
+    free(items);
+    return 0;
+}
+
+int ordo_learn_embeddings(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err)
+{
+    return matrix_rows(s, ids, n, 0, out, err);
+}
+
+int ordo_learn_logits(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err)
+{
+    return matrix_rows(s, ids, n, 1, out, err);
+}
+
+static int ensure_models(sqlite3 *db, ordo_err *err)
+{
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS learn_models(id INTEGER PRIMARY KEY,"
+                         " created REAL NOT NULL, kind TEXT NOT NULL, n_labels INTEGER,"
+                         " n_classes INTEGER, l2 REAL, temperature REAL, cv_accuracy REAL,"
+                         " eval_n INTEGER, eval_correct INTEGER, macro_f1 REAL, f1_lo REAL,"
+                         " f1_hi REAL, seconds REAL, blob BLOB NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(err, db, "learn_models");
+    return 0;
+}
+
+static void bind_dbl(sqlite3_stmt *st, int i, double v)
+{
+    if (isfinite(v)) sqlite3_bind_double(st, i, v);
+    else sqlite3_bind_null(st, i);
+}
+
+int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo_learn_version *v,
+                            int64_t *id, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    if (ordo_learn_model_to_bytes(m, &blob, &len, err)) return -1;
+    if (ordo_store_begin(s, err)) { free(blob); return -1; }
+    sqlite3_stmt *st = NULL;
+    if (ensure_models(db, err)) goto fail;
+    if (sqlite3_prepare_v2(db, "INSERT INTO learn_models(created, kind, n_labels, n_classes, l2,"
+                               " temperature, cv_accuracy, eval_n, eval_correct, macro_f1, f1_lo,"
+                               " f1_hi, seconds, blob) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+                               "?12,?13,?14)", -1, &st, NULL) != SQLITE_OK) {
+        db_err(err, db, "learn_models");
+        goto fail;
+    }
+    sqlite3_bind_double(st, 1, now_unix());
+    sqlite3_bind_text(st, 2, v->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, v->n_labels);
+    sqlite3_bind_int(st, 4, v->n_classes);
+    bind_dbl(st, 5, v->l2);
+    bind_dbl(st, 6, v->temperature);
+    bind_dbl(st, 7, v->cv_accuracy);
+    if (v->eval_n >= 0) {
+        sqlite3_bind_int64(st, 8, v->eval_n);
+        sqlite3_bind_int64(st, 9, v->eval_correct);
+    }
+    bind_dbl(st, 10, v->macro_f1);
+    bind_dbl(st, 11, v->f1_lo);
+    bind_dbl(st, 12, v->f1_hi);
+    bind_dbl(st, 13, v->seconds);
+    sqlite3_bind_blob(st, 14, blob, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_err(err, db, "learn_models insert");
+        goto fail;
+    }
+    if (id) *id = sqlite3_last_insert_rowid(db);
+    sqlite3_finalize(st);
+    free(blob);
+    return ordo_store_commit(s, err);
+fail:
+    sqlite3_finalize(st);
+    free(blob);
+    ordo_store_rollback(s);
+    return -1;
+}
+
+int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t correct,
+                                double macro_f1, double f1_lo, double f1_hi, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    if (ordo_store_begin(s, err)) return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "UPDATE learn_models SET eval_n = ?2, eval_correct = ?3, "
+                               "macro_f1 = ?4, f1_lo = ?5, f1_hi = ?6 WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        db_err(err, db, "learn_models");
+        ordo_store_rollback(s);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, n);
+    sqlite3_bind_int64(st, 3, correct);
+    bind_dbl(st, 4, macro_f1);
+    bind_dbl(st, 5, f1_lo);
+    bind_dbl(st, 6, f1_hi);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_err(err, db, "learn_models update");
+        ordo_store_rollback(s);
+        return -1;
+    }
+    return ordo_store_commit(s, err);
+}
+
+#define VCOLS "id, created, kind, n_labels, n_classes, l2, temperature, cv_accuracy, " \
+              "eval_n, eval_correct, macro_f1, f1_lo, f1_hi, seconds"
+
+static double col_dbl(sqlite3_stmt *st, int c)
+{
+    return sqlite3_column_type(st, c) == SQLITE_NULL ? NAN : sqlite3_column_double(st, c);
+}
+
+static void read_version(sqlite3_stmt *st, ordo_learn_version *v)
+{
+    memset(v, 0, sizeof *v);
+    v->id = sqlite3_column_int64(st, 0);
+    v->created = sqlite3_column_double(st, 1);
+    const unsigned char *k = sqlite3_column_text(st, 2);
+    snprintf(v->kind, sizeof v->kind, "%s", k ? (const char *)k : "");
+    v->n_labels = sqlite3_column_int64(st, 3);
+    v->n_classes = sqlite3_column_int(st, 4);
+    v->l2 = col_dbl(st, 5);
+    v->temperature = col_dbl(st, 6);
+    v->cv_accuracy = col_dbl(st, 7);
+    v->eval_n = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
+    v->eval_correct = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 9);
+    v->macro_f1 = col_dbl(st, 10);
+    v->f1_lo = col_dbl(st, 11);
+    v->f1_hi = col_dbl(st, 12);
+    v->seconds = col_dbl(st, 13);
+}
+
+static int has_models(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                               "name = 'learn_models'", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    int r = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return r;
+}
+
+ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
+                                            ordo_learn_version *v, int *found, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    *found = 0;
+    if (!has_models(db)) return NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT " VCOLS ", blob FROM learn_models WHERE kind = ?1 "
+                               "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        *found = 1;
+        db_err(err, db, "learn_models");
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    ordo_learn_model *m = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *found = 1;
+        if (v) read_version(st, v);
+        m = ordo_learn_model_from_bytes(sqlite3_column_blob(st, 14),
+                                        (size_t)sqlite3_column_bytes(st, 14), err);
+        if (!m) ordo_err_wrap(err, "model version %lld", (long long)sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+    return m;
+}
+
+int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version **out, size_t *n,
+                            ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    *out = NULL;
+    *n = 0;
+    if (!has_models(db)) return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT " VCOLS " FROM learn_models WHERE kind = ?1 ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "learn_models");
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    size_t cap = 16, m = 0;
+    ordo_learn_version *v = malloc(cap * sizeof *v);
+    while (v && sqlite3_step(st) == SQLITE_ROW) {
+        if (m == cap) {
+            ordo_learn_version *q = realloc(v, 2 * cap * sizeof *v);
+            if (!q) { free(v); v = NULL; break; }
+            v = q;
+            cap *= 2;
+        }
+        read_version(st, &v[m++]);
+    }
+    sqlite3_finalize(st);
+    if (!v) return ordo_err_set(err, "learn_models: out of memory");
+    *out = v;
+    *n = m;
+    return 0;
+}

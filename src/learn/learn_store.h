@@ -1,0 +1,95 @@
+/* learn_store.h - labels and model versions in the project store.
+ *
+ * Labels live in the store's append-only `labels` table (one row per
+ * labeling event; the current label of an image is its newest event). The
+ * special answers are "not-sports", "unclear" and "skip"; "skip" means "not
+ * labeled", "unclear" is kept but never trained on.
+ *
+ * Models: table learn_models (created on first use), one row per trained
+ * version, never updated except for its evaluation columns:
+ *   learn_models(id INTEGER PRIMARY KEY, created REAL, kind TEXT,
+ *                n_labels INTEGER, n_classes INTEGER, l2 REAL, temperature REAL,
+ *                cv_accuracy REAL, eval_n INTEGER, eval_correct INTEGER,
+ *                macro_f1 REAL, f1_lo REAL, f1_hi REAL, seconds REAL, blob BLOB)
+ * kind: "classifier" (the customer's labels) or "sports" (not-sports vs the
+ * rest). blob: ordo_learn_model_to_bytes.
+ * The evaluation sample is rank's rank_eval table (drawn by `ordo next`);
+ * its images are never trained on. */
+#ifndef ORDO_LEARN_STORE_H
+#define ORDO_LEARN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "learn/learn.h"
+#include "store/store.h"
+
+#define ORDO_LEARN_NOT_SPORTS "not-sports"
+#define ORDO_LEARN_UNCLEAR "unclear"
+#define ORDO_LEARN_SKIP "skip"
+
+/* The image of a file path (made absolute); fails naming the path if the
+ * project has no classified image there. */
+int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err);
+
+typedef struct ordo_learn_label_in {
+    int64_t image_id;
+    const char *label;     /* non-empty, at most 256 bytes, valid UTF-8 */
+    const char *annotator; /* may be NULL */
+    const char *source;    /* "ui", "cli", "import" */
+    const char *reason;    /* why the image was queued; may be NULL */
+} ordo_learn_label_in;
+
+/* Appends n label events in one transaction: all or none, durable once it
+ * returns 0. */
+int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n, ordo_err *err);
+
+typedef struct ordo_learn_label_row {
+    int64_t id, image_id;
+    char *label, *annotator, *source, *reason; /* "" when NULL in the table */
+    double created;
+    int64_t events;        /* current rows: how many events the image has */
+} ordo_learn_label_row;
+
+/* current != 0: the newest event of every labeled image (image id order);
+ * else every event in id order. Free with ordo_learn_labels_free. */
+int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **rows, size_t *n,
+                           ordo_err *err);
+void ordo_learn_labels_free(ordo_learn_label_row *rows, size_t n);
+
+/* Image ids of the evaluation sample (rank_eval); *n = 0 if none drawn. */
+int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err);
+
+/* Float32 embeddings (n x 1280) of the given images; fails naming an image
+ * that is missing from the pool. */
+int ordo_learn_embeddings(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
+/* The same for the ImageNet logits (n x 1000). */
+int ordo_learn_logits(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
+
+typedef struct ordo_learn_version {
+    int64_t id;
+    double created;
+    char kind[16];
+    int64_t n_labels;
+    int n_classes;
+    double l2, temperature, cv_accuracy;
+    int64_t eval_n, eval_correct;   /* -1: not evaluated */
+    double macro_f1, f1_lo, f1_hi;
+    double seconds;
+} ordo_learn_version;
+
+/* Stores a new version; writes its id to *id if non-NULL. */
+int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo_learn_version *v,
+                            int64_t *id, ordo_err *err);
+/* Records an evaluation of version id. */
+int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t correct,
+                                double macro_f1, double f1_lo, double f1_hi, ordo_err *err);
+/* The newest version of kind; returns NULL with *found = 0 (err untouched)
+ * when there is none, NULL with *found = 1 and err on failure. v may be NULL. */
+ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
+                                            ordo_learn_version *v, int *found, ordo_err *err);
+/* Every version of kind, oldest first (malloc'd; free()). */
+int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version **v, size_t *n,
+                            ordo_err *err);
+
+#endif
