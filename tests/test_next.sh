@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# test_next.sh - `ordo next` and `ordo order` end to end on real photos:
+# a project of 4 photos from each of 30 sports100 classes (120 images).
+#   * next 40: 40 distinct images, each reason present in the default mix
+#     (eval 6, uncertain 14, novel 6, diverse 14), valid CSV and JSON;
+#   * same seed = same batch; the evaluation sample is stored once
+#     (rank_eval) and the eval picks are members of it;
+#   * labeled images never come back; asking for more than the pool returns
+#     every unlabeled image once;
+#   * bad options fail with a message; `ordo order DIR` ranks a folder.
+# Needs $ORDO_BIN, the model weights and $ORDO_DATA.
+set -u
+PY=${ORDO_PYTHON:-/usr/bin/python3}
+BIN=${ORDO_BIN:-$PWD/build/ordo}
+DATA=${ORDO_DATA:-../shared}
+SPORTS=$DATA/datasets/sports100
+pass=0 fail=0 skip=0
+ok()   { echo "ok   $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+skp()  { echo "skip $1: $2"; skip=$((skip + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name" "$*"; fi; }
+summary() { echo "$pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
+
+if ! [ -x "$BIN" ] || ! "$BIN" next --help >/dev/null 2>&1; then
+    skp all "no ordo binary with a next command at $BIN"; summary
+fi
+if ! [ -d "$SPORTS/pool" ]; then skp all "no data set at $SPORTS (set ORDO_DATA)"; summary; fi
+T=$(mktemp -d /tmp/ordo_test_next.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$T/photos"
+n=0
+while IFS= read -r d; do
+    n=$((n + 1)); [ $n -gt 30 ] && break
+    mkdir -p "$T/photos/$(basename "$d")"
+    find "$d" -maxdepth 1 -name '*.jpg' -print0 | sort -z | head -z -n 4 | xargs -0 cp -t "$T/photos/$(basename "$d")/"
+done < <(find "$SPORTS/pool" -mindepth 1 -maxdepth 1 -type d | sort)
+P=$T/proj
+mkdir -p "$P"
+if ! "$BIN" init "$P" >/dev/null 2>"$T/err" || ! "$BIN" scan --project "$P" --quiet "$T/photos" 2>>"$T/err"; then
+    if grep -qi "weights" "$T/err"; then skp all "model weights missing: $(head -n 1 "$T/err")"; summary; fi
+    bad scan "$(head -n 3 "$T/err")"; summary
+fi
+q() { sqlite3 "$P/.ordo/ordo.db" "$1"; }
+
+# a +-20 % evaluation sample (21 of 120) leaves room for the other reasons
+"$BIN" next 40 --project "$P" --eval-width 0.2 > "$T/a.csv" 2>"$T/err"; rc=$?
+check "next exits 0" [ $rc -eq 0 ]
+"$BIN" next 40 --project "$P" > "$T/b.csv"
+"$BIN" next 40 --project "$P" --seed 9 > "$T/c.csv"
+"$BIN" next 40 --project "$P" --json > "$T/a.json"
+check "same seed, same batch" cmp -s "$T/a.csv" "$T/b.csv"
+check "another seed, another batch" bash -c "! cmp -s '$T/a.csv' '$T/c.csv'"
+$PY - "$T/a.csv" "$T/a.json" > "$T/py.out" 2>&1 <<'PYEOF'
+import csv, json, sys, collections
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert rows and list(rows[0].keys())[:6] == ["position", "path", "reason", "score", "top_class", "top_prob"], rows[0].keys()
+assert len(rows) == 40, len(rows)
+assert len({r["path"] for r in rows}) == 40, "repeats"
+assert [int(r["position"]) for r in rows] == list(range(1, 41))
+c = collections.Counter(r["reason"] for r in rows)
+assert c == {"eval": 6, "uncertain": 14, "novel": 6, "diverse": 14}, c
+js = [json.loads(l) for l in open(sys.argv[2])]
+assert [j["path"] for j in js] == [r["path"] for r in rows]
+need = {"least_confidence", "margin", "ratio", "entropy", "hier", "uncertain", "outlier",
+        "energy", "nn_dist", "novel", "typicality", "kcenter_dist", "prior"}
+assert all(need <= set(j["scores"]) for j in js)
+assert all(0 <= j["scores"]["margin"] <= 1 for j in js)
+print("ok")
+PYEOF
+check "CSV/JSON columns, 40 distinct, default mix" grep -qx ok "$T/py.out"
+[ -s "$T/py.out" ] && ! grep -qx ok "$T/py.out" && cat "$T/py.out"
+m=$(q "SELECT count(*) FROM rank_eval")
+check "eval sample stored ($m rows)" [ "${m:-0}" -gt 0 ]
+ids=$(awk -F, '$3 == "eval" {print $(NF-2)}' "$T/a.csv" | paste -sd, -)
+inside=$(q "SELECT count(*) FROM rank_eval WHERE image_id IN ($ids)")
+check "eval picks are sample members" [ "$inside" = 6 ]
+"$BIN" next 40 --project "$P" --seed 5 >/dev/null
+check "eval sample fixed across runs" [ "$(q 'SELECT count(*) FROM rank_eval')" = "$m" ]
+
+# label the first 10 picks: none of them may come back
+now=$(date +%s)
+for id in $(tail -n +2 "$T/a.csv" | head -n 10 | awk -F, '{print $(NF-2)}'); do
+    q "INSERT INTO labels(image_id,label,annotator,source,reason,created) VALUES($id,'x','t','cli','test',$now)"
+done
+"$BIN" next 1000 --project "$P" > "$T/all.csv"
+total=$(q "SELECT count(*) FROM images")
+got=$(($(wc -l < "$T/all.csv") - 1))
+check "more than the pool: every unlabeled image once ($got of $total - 10)" [ "$got" = $((total - 10)) ]
+dup=$(tail -n +2 "$T/all.csv" | awk -F, '{print $(NF-2)}' | sort | uniq -d | wc -l)
+check "no repeats" [ "$dup" = 0 ]
+back=0
+for id in $(tail -n +2 "$T/a.csv" | head -n 10 | awk -F, '{print $(NF-2)}'); do
+    tail -n +2 "$T/all.csv" | awk -F, '{print $(NF-2)}' | grep -qx "$id" && back=$((back + 1))
+done
+check "labeled images never return" [ $back = 0 ]
+
+"$BIN" next 5 --project "$P" --mix bogus=1 >/dev/null 2>"$T/e1"; rc=$?
+check "bad --mix fails with a message" bash -c "[ $rc -ne 0 ] && grep -q bogus '$T/e1'"
+"$BIN" next 0 --project "$P" >/dev/null 2>&1; rc=$?
+check "N=0 refused" [ $rc -ne 0 ]
+"$BIN" next 5 --project "$T/nowhere" >/dev/null 2>&1; rc=$?
+check "no project: fails" [ $rc -ne 0 ]
+
+mkdir -p "$T/dir"
+i=0
+while IFS= read -r -d '' f; do i=$((i + 1)); cp "$f" "$T/dir/img$i.jpg"; done \
+    < <(find "$T/photos" -name '*.jpg' -print0 | sort -z | head -z -n 12)
+"$BIN" order "$T/dir" > "$T/order.csv" 2>"$T/err"; rc=$?
+nimg=$(find "$T/dir" -maxdepth 1 -name '*.jpg' | wc -l)
+check "order DIR ranks every image ($nimg)" bash -c "[ $rc -eq 0 ] && [ \$((\$(wc -l < '$T/order.csv') - 1)) -eq $nimg ]"
+summary
