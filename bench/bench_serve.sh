@@ -2,9 +2,10 @@
 # bench_serve.sh - load benchmark of `ordo serve` with wrk.
 #
 #   bench/bench_serve.sh [SECONDS]     (default 30; env: BUILD=build, N=1000 images,
-#                                        CONNS=100, WRITERS=4)
+#                                        CONNS=100, WRITERS=4, PROJECT=DIR)
 #
 # Builds a synthetic project of N images (tests/test_server --make-project),
+# or copies the database of a scanned project (PROJECT=DIR, real photos),
 # starts the server on a free loopback port and runs wrk with CONNS
 # connections for SECONDS on each read endpoint:
 #   next   GET /api/next?n=5       the next images to label (queue + suggestions)
@@ -31,8 +32,16 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-echo "== project: $N synthetic images"
-"$FIX" --make-project "$tmp/p" "$N" >/dev/null
+if [ -n "${PROJECT:-}" ]; then   # a scanned project: work on a copy of its .ordo
+    mkdir -p "$tmp/p"
+    cp -r "$PROJECT/.ordo" "$tmp/p/.ordo"
+    rm -rf "$tmp/p/.ordo/cache"
+    N=$(sqlite3 "$tmp/p/.ordo/ordo.db" "SELECT MAX(id) FROM images")
+    echo "== project: copy of $PROJECT ($N images)"
+else
+    echo "== project: $N synthetic images"
+    "$FIX" --make-project "$tmp/p" "$N" >/dev/null
+fi
 "$ORDO" serve --project "$tmp/p" --port 0 --double-share 0 >"$tmp/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q serving "$tmp/log" 2>/dev/null && break; sleep 0.1; done

@@ -50,8 +50,8 @@ def main():
         return 0
 
     out = artifacts_dir()
-    proj = ts.make_project(60)
-    srv = ts.Server(proj, bind="127.0.0.2", extra=("--double-share", "0"))
+    proj = ts.make_project(120)
+    srv = ts.Server(proj, bind="127.0.0.2", extra=("--double-share", "0", "--batch", "40"))
     tok = ts.add_user(proj, "tester")
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")

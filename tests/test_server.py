@@ -382,6 +382,31 @@ def t_label_is_text():
         srv.stop()
 
 
+def t_queue_refills_in_background():
+    srv = Server(PROJECT, extra=("--batch", "6", "--double-share", "0"))
+    try:
+        me = csrf(srv, {})
+        seen = set()
+        deadline = time.time() + 30
+        while len(seen) < 20 and time.time() < deadline:
+            st, _, body = srv.req("GET", "/api/next?n=3")
+            j = json.loads(body)
+            check(st == 200 and "error" not in j["progress"], "next: %s" % body[:200])
+            if not j["items"]:
+                check(j["progress"]["refilling"], "an empty queue is being refilled: %s" % body[:200])
+                time.sleep(0.2)
+                continue
+            for it in j["items"]:
+                check(it["id"] not in seen, "image %d handed out twice" % it["id"])
+                seen.add(it["id"])
+                st, _, _ = srv.req("POST", "/api/label", {"id": it["id"], "label": "refill"},
+                                   headers={"X-Ordo-CSRF": me})
+                check(st == 200, "label %d" % st)
+        check(len(seen) >= 20, "batches of 6 kept coming: %d images" % len(seen))
+    finally:
+        srv.stop()
+
+
 def t_search_wordnet():
     srv = Server(PROJECT)
     try:
@@ -492,7 +517,7 @@ def main():
     try:
         for t in [t_token_required_beyond_loopback, t_csrf, t_path_traversal,
                   t_limits_and_malformed, t_slow_loris, t_label_is_text,
-                  t_undo_and_double_annotation, t_search_wordnet, t_sigkill_keeps_acknowledged]:
+                  t_undo_and_double_annotation, t_queue_refills_in_background, t_search_wordnet, t_sigkill_keeps_acknowledged]:
             run_test(t)
     finally:
         shutil.rmtree(PROJECT, ignore_errors=True)

@@ -108,14 +108,18 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
         }
         ent[i] = it->s.entropy;
         prior[i] = it->sports;
-        lab[i] = q->labeled[i];
         ids[i] = (uint64_t)it->id;
         slot[i] = it->slot;
     }
+    /* what is labeled or queued right now; the composer then runs without
+     * the lock, so workers keep serving while it thinks */
+    pthread_mutex_lock(&q->mu);
+    memcpy(lab, q->labeled, N);
     for (size_t i = 0; i < q->n; i++) {
         ssize_t k = all_find(q, q->items[i].id);
         if (k >= 0) lab[k] = 1;
     }
+    pthread_mutex_unlock(&q->mu);
     ordo_rank_f16_rows rows = {0};
     rows.data = ordo_store_embeddings(s, &rows.rows, err);
     if (!rows.data) goto out;
@@ -140,13 +144,18 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     b = ordo_rank_compose(&in, &o, err);
     if (!b) goto out;
     rc = 0;
+    pthread_mutex_lock(&q->mu);
     for (size_t i = 0; i < b->n; i++) {
-        int64_t id = q->all[b->items[i].row].id;
+        size_t row = b->items[i].row;
+        int64_t id = q->all[row].id;
+        if (q->labeled[row] || q_find(q, id)) continue;   /* answered meanwhile */
         if (q_push(q, id, ordo_rank_reason_name(b->items[i].reason), srv_queue_need(srv, id), 0) < 0) {
             rc = ordo_err_set(err, "out of memory");
             break;
         }
     }
+    q->batch_no++;
+    pthread_mutex_unlock(&q->mu);
 out:
     ordo_rank_batch_free(b);
     free(prob); free(cls); free(ent); free(prior); free(lab); free(ids); free(slot);
@@ -190,25 +199,89 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     return rc == SQLITE_DONE ? 0 : ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
 }
 
-/* Caller holds q->mu. */
-static int refill_locked(ordo_srv *srv, ordo_store *s, ordo_err *err)
+/* Drops finished images, brings back open double annotations, then asks
+ * the composer for a new batch (without holding the lock while it runs). */
+int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
     srv_queue *q = &srv->q;
+    pthread_mutex_lock(&q->mu);
     size_t w = 0;
     for (size_t i = 0; i < q->n; i++)
         if (!finished(&q->items[i])) q->items[w++] = q->items[i];
     q->n = w;
-    if (load_open_doubles(srv, s, err) < 0) return -1;
-    q->batch_no++;
-    return compose(srv, s, srv->o.batch, err);
+    int rc = load_open_doubles(srv, s, err);
+    pthread_mutex_unlock(&q->mu);
+    return rc < 0 ? -1 : compose(srv, s, srv->o.batch, err);
 }
 
-int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
+/* The composer thread: refills in the background when a batch runs low,
+ * so no request ever waits for the composer. */
+static void *composer_main(void *arg)
+{
+    ordo_srv *srv = arg;
+    srv_queue *q = &srv->q;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        while (!q->want_refill && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        if (q->stop) {
+            pthread_mutex_unlock(&q->mu);
+            break;
+        }
+        q->want_refill = 0;
+        q->refilling = 1;
+        pthread_mutex_unlock(&q->mu);
+        ordo_err e = {{0}};
+        int rc = srv_queue_refill(srv, q->store, &e);
+        pthread_mutex_lock(&q->mu);
+        q->refilling = 0;
+        snprintf(q->error, sizeof q->error, "%s", rc < 0 ? e.msg : "");
+        pthread_mutex_unlock(&q->mu);
+    }
+    return NULL;
+}
+
+/* Caller holds q->mu. */
+static void want_refill(srv_queue *q)
+{
+    if (q->refilling || q->want_refill) return;
+    q->want_refill = 1;
+    pthread_cond_signal(&q->cv);
+}
+
+void srv_queue_request_refill(ordo_srv *srv)
 {
     pthread_mutex_lock(&srv->q.mu);
-    int rc = refill_locked(srv, s, err);
+    want_refill(&srv->q);
     pthread_mutex_unlock(&srv->q.mu);
-    return rc;
+}
+
+int srv_queue_start(ordo_srv *srv, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    q->store = ordo_store_open(srv->project, srv->o.store_flags, err);
+    if (!q->store) return -1;
+    if (pthread_create(&q->thread, NULL, composer_main, srv) != 0) {
+        ordo_store_close(q->store);
+        q->store = NULL;
+        return ordo_err_set(err, "cannot start the composer thread");
+    }
+    q->started = 1;
+    return 0;
+}
+
+void srv_queue_stop(ordo_srv *srv)
+{
+    srv_queue *q = &srv->q;
+    if (q->started) {
+        pthread_mutex_lock(&q->mu);
+        q->stop = 1;
+        pthread_cond_signal(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->thread, NULL);
+        q->started = 0;
+    }
+    if (q->store) ordo_store_close(q->store);
+    q->store = NULL;
 }
 
 int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
@@ -312,36 +385,33 @@ int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f)
     return 0;
 }
 
-int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
-                        FILE *f, ordo_err *err)
+int srv_queue_next_json(ordo_srv *srv, const srv_who *who, int n, FILE *f)
 {
     srv_queue *q = &srv->q;
     pthread_mutex_lock(&q->mu);
     double now = srv_now();
     fputs("{\"items\":[", f);
     int got = 0;
-    for (int pass = 0; pass < 2 && got < n; pass++) {
-        for (size_t i = 0; i < q->n && got < n; i++) {
-            srv_qitem *it = &q->items[i];
-            if (finished(it) || !try_lease(it, who->id, now)) continue;
-            if (got) fputc(',', f);
-            item_json(srv, f, it->id, it->reason);
-            got++;
-        }
-        /* nothing left for anybody in this batch: ask the composer again */
-        int open = 0;
-        for (size_t i = 0; i < q->n; i++) open += !finished(&q->items[i]);
-        if (got || open) break;
-        if (refill_locked(srv, s, err) < 0) {
-            pthread_mutex_unlock(&q->mu);
-            return -1;
-        }
+    for (size_t i = 0; i < q->n && got < n; i++) {
+        srv_qitem *it = &q->items[i];
+        if (finished(it) || !try_lease(it, who->id, now)) continue;
+        if (got) fputc(',', f);
+        item_json(srv, f, it->id, it->reason);
+        got++;
     }
+    /* a quarter of the batch left: the composer prepares the next one */
     size_t done = 0;
     for (size_t i = 0; i < q->n; i++) done += finished(&q->items[i]);
+    if ((q->n - done) * 4 <= (size_t)srv->o.batch && q->nlabeled < q->nall) want_refill(q);
     fprintf(f, "],\"progress\":{\"batch\":%lld,\"batch_done\":%zu,\"batch_total\":%zu,"
-               "\"labeled\":%zu,\"images\":%zu}}",
-            (long long)q->batch_no, done, q->n, q->nlabeled, q->nall);
+               "\"labeled\":%zu,\"images\":%zu,\"refilling\":%s}",
+            (long long)q->batch_no, done, q->n, q->nlabeled, q->nall,
+            q->refilling || q->want_refill ? "true" : "false");
+    if (q->error[0]) {
+        fputs(",\"error\":", f);
+        srv_json_str(f, q->error);
+    }
+    fputc('}', f);
     pthread_mutex_unlock(&q->mu);
     return 0;
 }
@@ -368,7 +438,9 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
     ssize_t seed_k = -1;
     for (size_t i = 0; i < q->n && seed_k < 0; i++) {
         srv_qitem *it = &q->items[i];
-        if (finished(it) || it->need > 1 || done_by(it, who->id)) continue;
+        /* evaluation images are labeled one by one, never in bulk */
+        if (finished(it) || it->need > 1 || done_by(it, who->id) || !strcmp(it->reason, "eval"))
+            continue;
         int taken = 0;
         for (int k = 0; k < SRV_QMAX_ANN; k++)
             taken |= it->lease_by[k] && it->lease_by[k] != who->id && it->lease_until[k] > now;
@@ -376,7 +448,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
     }
     if (seed_k < 0)   /* the batch is spoken for: any unlabeled image */
         for (size_t i = 0; i < q->nall && seed_k < 0; i++)
-            if (!q->labeled[i]) seed_k = (ssize_t)i;
+            if (!q->labeled[i] && !q_find(q, q->all[i].id)) seed_k = (ssize_t)i;
     int nb = 0;
     if (seed_k >= 0 && (size_t)q->all[seed_k].slot < rows) {
         ordo_store_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
@@ -392,7 +464,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
         for (size_t i = 0; i < q->nall; i++) {
             if ((ssize_t)i == seed_k || q->labeled[i] || (size_t)q->all[i].slot >= rows) continue;
             srv_qitem *it = q_find(q, q->all[i].id);
-            if (it && (it->need > 1 || finished(it))) continue;
+            if (it && (it->need > 1 || finished(it) || !strcmp(it->reason, "eval"))) continue;
             if (it) {
                 int taken = 0;
                 for (int k = 0; k < SRV_QMAX_ANN; k++)

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -44,12 +45,41 @@ void srv_store_put(ordo_srv *srv, ordo_store *s)
 
 /* ---- one request ---------------------------------------------------------- */
 
+typedef struct srv_job srv_job;
+
 typedef struct srv_req {
     char *body;
     size_t len, cap;
     int too_big;
     int answered;     /* an early error response was queued */
+    srv_job *job;     /* a label write handed to the writer thread */
 } srv_req;
+
+/* One label write. The worker that parsed it suspends the connection and
+ * queues the job; the writer thread commits a whole group of jobs in one
+ * transaction (one fsync for many labels), then resumes the connections,
+ * whose handlers send the result. Workers thus never wait on the disk or on
+ * SQLite's write lock, so reads stay fast while labels pour in. */
+enum { SRV_JOB_LABEL, SRV_JOB_UNDO };
+struct srv_job {
+    srv_job *next;
+    struct MHD_Connection *c;
+    int kind;
+    srv_who who;
+    const char *source;            /* "ui" or "review" */
+    char label[ORDO_SRV_LABEL_MAX + 1];
+    int n;
+    int64_t ids[SRV_MAX_IDS];
+    unsigned status;               /* result: HTTP status ... */
+    char *body;                    /* ... and JSON body (malloc'd) */
+    size_t len;
+};
+
+static void job_free(srv_job *j)
+{
+    if (j) free(j->body);
+    free(j);
+}
 
 static void add_common_headers(struct MHD_Response *r)
 {
@@ -311,96 +341,166 @@ static int query_int(struct MHD_Connection *c, const char *key, int def, int lo,
     return x > hi ? hi : (int)x;
 }
 
-/* Writes one label event per id (all in one transaction, committed before
- * the reply) and updates the queue. */
-static enum MHD_Result do_label(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
-                                const srv_who *who, const srv_req *rq, int many,
-                                const char *source)
+/* Parses a label / undo request into a job and hands it to the writer,
+ * suspending the connection until the writer has committed it. */
+static enum MHD_Result queue_write(ordo_srv *srv, struct MHD_Connection *c, const srv_who *who,
+                                   srv_req *rq, int kind, int many, const char *source)
 {
-    char label[ORDO_SRV_LABEL_MAX + 1], idbuf[SRV_MAX_IDS * 20];
-    if (form_get(rq->body, rq->len, "label", label, sizeof label) < 1 || !srv_label_ok(label))
+    char idbuf[SRV_MAX_IDS * 20];
+    srv_job *j = calloc(1, sizeof *j);
+    if (!j) return MHD_NO;
+    j->kind = kind;
+    j->who = *who;
+    j->source = source;
+    j->c = c;
+    if (kind == SRV_JOB_LABEL &&
+        (form_get(rq->body, rq->len, "label", j->label, sizeof j->label) < 1 ||
+         !srv_label_ok(j->label))) {
+        free(j);
         return send_err(c, MHD_HTTP_BAD_REQUEST,
                         "label must be 1 to 200 bytes of UTF-8 without control characters");
-    if (form_get(rq->body, rq->len, many ? "ids" : "id", idbuf, sizeof idbuf) < 1)
+    }
+    if (form_get(rq->body, rq->len, many ? "ids" : "id", idbuf, sizeof idbuf) < 1) {
+        free(j);
         return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
-    int64_t ids[SRV_MAX_IDS];
-    int n = 0;
+    }
     for (char *save = NULL, *t = strtok_r(idbuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (n == SRV_MAX_IDS || parse_id(t, &ids[n]) < 0)
+        if (j->n == SRV_MAX_IDS || parse_id(t, &j->ids[j->n]) < 0) {
+            free(j);
             return send_err(c, MHD_HTTP_BAD_REQUEST, "bad image id list");
-        n++;
-    }
-    if (!n) return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
-    ordo_err e;
-    if (ordo_store_begin(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
-    for (int i = 0; i < n; i++) {
-        char reason[16];
-        srv_queue_reason(srv, ids[i], reason, sizeof reason);
-        if (srv_label_write(s, ids[i], label, who->name, source, reason, &e) < 0) {
-            ordo_store_rollback(s);
-            return send_err(c, strstr(e.msg, "no image") ? MHD_HTTP_NOT_FOUND
-                                                         : MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
         }
+        j->n++;
     }
-    if (ordo_store_commit(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
-    /* durable now: only from here on may the page hear "ok" */
-    for (int i = 0; i < n; i++) srv_queue_done(srv, who, ids[i], 1);
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return MHD_NO;
-    fprintf(f, "{\"ok\":true,\"n\":%d}", n);
-    fclose(f);
-    return send_json(c, buf, len);
+    if (!j->n) {
+        free(j);
+        return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
+    }
+    pthread_mutex_lock(&srv->w_mu);
+    if (srv->w_stop) {
+        pthread_mutex_unlock(&srv->w_mu);
+        free(j);
+        return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, "server is stopping");
+    }
+    rq->job = j;
+    MHD_suspend_connection(c);
+    if (srv->w_tail) srv->w_tail->next = j;
+    else srv->w_head = j;
+    srv->w_tail = j;
+    pthread_cond_signal(&srv->w_cv);
+    pthread_mutex_unlock(&srv->w_mu);
+    return MHD_YES;
 }
 
-/* Undo: retract this annotator's answer for one image (an empty-label
- * event; nothing is deleted) and give the image back to them. */
-static enum MHD_Result do_undo(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
-                               const srv_who *who, const srv_req *rq)
+static void job_result(srv_job *j, unsigned status, const char *msg)
 {
-    char idbuf[32];
-    int64_t id;
-    if (form_get(rq->body, rq->len, "id", idbuf, sizeof idbuf) < 1 || parse_id(idbuf, &id) < 0)
-        return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
-    ordo_err e;
-    if (ordo_store_begin(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
-    if (srv_label_write(s, id, "", who->name, "ui", "undo", &e) < 0) {
-        ordo_store_rollback(s);
-        return send_err(c, MHD_HTTP_NOT_FOUND, e.msg);
-    }
-    if (ordo_store_commit(s, &e) < 0) return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
-    srv_queue_done(srv, who, id, 0);
-    char *buf;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return MHD_NO;
-    fprintf(f, "{\"ok\":true,\"item\":");
-    fprintf(f, "{\"id\":%lld,\"reason\":\"undo\",\"eval\":false,\"suggestions\":", (long long)id);
-    srv_item_suggestions_json(srv, id, f);
-    fputs("}}", f);
+    FILE *f = open_memstream(&j->body, &j->len);
+    if (!f) { j->status = MHD_HTTP_INTERNAL_SERVER_ERROR; return; }
+    j->status = status;
+    fputs("{\"error\":", f);
+    srv_json_str(f, msg);
+    fputs("}\n", f);
     fclose(f);
-    return send_json(c, buf, len);
+}
+
+/* Writes one job's events inside the open transaction, under a savepoint so
+ * a bad job (an unknown image id) fails alone. */
+static int job_write(ordo_srv *srv, ordo_store *s, srv_job *j)
+{
+    sqlite3 *db = ordo_store_db(s);
+    ordo_err e;
+    if (sqlite3_exec(db, "SAVEPOINT job", NULL, NULL, NULL) != SQLITE_OK) {
+        job_result(j, MHD_HTTP_SERVICE_UNAVAILABLE, sqlite3_errmsg(db));
+        return -1;
+    }
+    for (int i = 0; i < j->n; i++) {
+        char reason[16];
+        srv_queue_reason(srv, j->ids[i], reason, sizeof reason);
+        int rc = j->kind == SRV_JOB_UNDO
+                     ? srv_label_write(s, j->ids[i], "", j->who.name, "ui", "undo", &e)
+                     : srv_label_write(s, j->ids[i], j->label, j->who.name, j->source, reason, &e);
+        if (rc < 0) {
+            sqlite3_exec(db, "ROLLBACK TO job; RELEASE job", NULL, NULL, NULL);
+            job_result(j, strstr(e.msg, "no image") ? MHD_HTTP_NOT_FOUND
+                                                    : MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+            return -1;
+        }
+    }
+    sqlite3_exec(db, "RELEASE job", NULL, NULL, NULL);
+    return 0;
+}
+
+/* One group: one transaction, committed before any of its requests hears
+ * "ok"; then the queue learns what was answered. */
+static void write_group(ordo_srv *srv, srv_job *head)
+{
+    ordo_store *s = srv->w_store;
+    ordo_err e;
+    int began = ordo_store_begin(s, &e) == 0;
+    for (srv_job *j = head; j; j = j->next) {
+        if (!began) job_result(j, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+        else if (job_write(srv, s, j) == 0) j->status = MHD_HTTP_OK;
+    }
+    if (began && ordo_store_commit(s, &e) < 0)
+        for (srv_job *j = head; j; j = j->next)
+            if (j->status == MHD_HTTP_OK) job_result(j, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+    for (srv_job *j = head; j; j = j->next) {
+        if (j->status != MHD_HTTP_OK) continue;
+        /* durable now: only from here on may the page hear "ok" */
+        for (int i = 0; i < j->n; i++)
+            srv_queue_done(srv, &j->who, j->ids[i], j->kind == SRV_JOB_LABEL);
+        FILE *f = open_memstream(&j->body, &j->len);
+        if (!f) { j->status = MHD_HTTP_INTERNAL_SERVER_ERROR; continue; }
+        if (j->kind == SRV_JOB_UNDO) {
+            fprintf(f, "{\"ok\":true,\"item\":{\"id\":%lld,\"reason\":\"undo\",\"eval\":false,"
+                       "\"suggestions\":", (long long)j->ids[0]);
+            srv_item_suggestions_json(srv, j->ids[0], f);
+            fputs("}}", f);
+        } else {
+            fprintf(f, "{\"ok\":true,\"n\":%d}", j->n);
+        }
+        fclose(f);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    ordo_srv *srv = arg;
+    for (;;) {
+        pthread_mutex_lock(&srv->w_mu);
+        while (!srv->w_head && !srv->w_stop) pthread_cond_wait(&srv->w_cv, &srv->w_mu);
+        srv_job *head = srv->w_head;
+        srv->w_head = srv->w_tail = NULL;
+        int stop = srv->w_stop;
+        pthread_mutex_unlock(&srv->w_mu);
+        if (!head && stop) break;
+        write_group(srv, head);
+        for (srv_job *j = head, *next; j; j = next) {
+            next = j->next;   /* j belongs to its request again once resumed */
+            MHD_resume_connection(j->c);
+        }
+    }
+    return NULL;
 }
 
 static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
                                  const char *url, int post, const srv_who *who,
-                                 const srv_req *rq)
+                                 srv_req *rq)
 {
     char *buf = NULL;
     size_t len = 0;
     ordo_err e = {{0}};
     if (post) {
-        if (!strcmp(url, "/api/label")) return do_label(srv, s, c, who, rq, 0, "ui");
-        if (!strcmp(url, "/api/label_many")) return do_label(srv, s, c, who, rq, 1, "ui");
-        if (!strcmp(url, "/api/undo")) return do_undo(srv, s, c, who, rq);
-        if (!strcmp(url, "/api/resolve")) return do_label(srv, s, c, who, rq, 0, "review");
+        if (!strcmp(url, "/api/label")) return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 0, "ui");
+        if (!strcmp(url, "/api/label_many"))
+            return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 1, "ui");
+        if (!strcmp(url, "/api/undo")) return queue_write(srv, c, who, rq, SRV_JOB_UNDO, 0, "ui");
+        if (!strcmp(url, "/api/resolve"))
+            return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 0, "review");
         if (!strcmp(url, "/api/retrain"))
             return send_err(c, MHD_HTTP_NOT_IMPLEMENTED,
                             "retraining needs the learn module ('ordo train'), not in this build");
-        if (!strcmp(url, "/api/refresh")) {
-            if (srv_queue_refill(srv, s, &e) < 0)
-                return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+        if (!strcmp(url, "/api/refresh")) {   /* the composer refills in the background */
+            srv_queue_request_refill(srv);
             return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
                             MHD_RESPMEM_PERSISTENT, NULL);
         }
@@ -422,7 +522,7 @@ static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connec
         srv_json_str(f, srv->project);
         fputc('}', f);
     } else if (!strcmp(url, "/api/next")) {
-        rc = srv_queue_next_json(srv, s, who, query_int(c, "n", 5, 1, 50), f, &e);
+        rc = srv_queue_next_json(srv, who, query_int(c, "n", 5, 1, 50), f);
     } else if (!strcmp(url, "/api/grid")) {
         rc = srv_queue_grid_json(srv, s, who, query_int(c, "n", 16, 2, 64), f, &e);
     } else if (!strcmp(url, "/api/vocab")) {
@@ -479,6 +579,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return send_err(c, MHD_HTTP_MISDIRECTED_REQUEST, "bad Host header");
         rq->answered = 0;
         return MHD_YES;
+    }
+    if (rq->job) {   /* resumed: the writer has committed (or refused) it */
+        srv_job *j = rq->job;
+        enum MHD_Result ok = send_buf(c, j->status, "application/json", j->body, j->len,
+                                      MHD_RESPMEM_MUST_COPY, NULL);
+        return ok;
     }
     if (rq->answered) {   /* body of a refused request: drop it */
         *upload_size = 0;
@@ -556,6 +662,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls; (void)c; (void)toe;
     srv_req *rq = *con_cls;
     if (rq) {
+        job_free(rq->job);
         free(rq->body);
         free(rq);
         *con_cls = NULL;
@@ -685,7 +792,20 @@ int ordo_srv_requires_token(const ordo_srv *srv) { return srv->need_token; }
 void ordo_srv_stop(ordo_srv *srv)
 {
     if (!srv) return;
+    if (srv->writer_started) {
+        /* finish every queued write (and resume its connection) first: MHD
+         * must not stop with suspended connections */
+        pthread_mutex_lock(&srv->w_mu);
+        srv->w_stop = 1;
+        pthread_cond_signal(&srv->w_cv);
+        pthread_mutex_unlock(&srv->w_mu);
+        pthread_join(srv->writer, NULL);
+    }
     if (srv->daemon) MHD_stop_daemon(srv->daemon);
+    srv_queue_stop(srv);
+    if (srv->w_store) ordo_store_close(srv->w_store);
+    pthread_mutex_destroy(&srv->w_mu);
+    pthread_cond_destroy(&srv->w_cv);
     for (int i = 0; i < srv->npool; i++) ordo_store_close(srv->pool[i]);
     free(srv->pool);
     free(srv->free_list);
@@ -695,6 +815,7 @@ void ordo_srv_stop(ordo_srv *srv)
     free(srv->syn);
     srv_queue_free(&srv->q);
     pthread_mutex_destroy(&srv->q.mu);
+    pthread_cond_destroy(&srv->q.cv);
     pthread_mutex_destroy(&srv->pool_mu);
     pthread_cond_destroy(&srv->pool_cv);
     free(srv);
@@ -712,8 +833,11 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         return NULL;
     }
     pthread_mutex_init(&srv->q.mu, NULL);
+    pthread_cond_init(&srv->q.cv, NULL);
     pthread_mutex_init(&srv->pool_mu, NULL);
     pthread_cond_init(&srv->pool_cv, NULL);
+    pthread_mutex_init(&srv->w_mu, NULL);
+    pthread_cond_init(&srv->w_cv, NULL);
     srv->o = *opts;
     ordo_srv_opts *o = &srv->o;
     if (!o->bind || !strcmp(o->bind, "localhost")) o->bind = "127.0.0.1";
@@ -783,9 +907,16 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         ordo_err_set(err, "no random bytes");
         goto fail;
     }
-    if (srv_queue_init(srv, s, err) < 0) goto fail;
+    if (srv_queue_init(srv, s, err) < 0 || srv_queue_start(srv, err) < 0) goto fail;
+    srv->w_store = ordo_store_open(srv->project, o->store_flags, err);
+    if (!srv->w_store) goto fail;
+    if (pthread_create(&srv->writer, NULL, writer_main, srv) != 0) {
+        ordo_err_set(err, "cannot start the writer thread");
+        goto fail;
+    }
+    srv->writer_started = 1;
 
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
+    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (v6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)o->port, NULL, NULL, handle, srv,

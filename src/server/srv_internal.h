@@ -40,6 +40,12 @@ typedef struct srv_queue {
     size_t nall;
     unsigned char *labeled; /* per `all` entry: 1 if it has a current answer */
     size_t nlabeled;
+    /* the composer thread (refills in the background) */
+    pthread_t thread;
+    pthread_cond_t cv;
+    int started, stop, want_refill, refilling;
+    char error[ORDO_ERR_MAX];   /* the last refill's failure, "" if none */
+    ordo_store *store;
 } srv_queue;
 
 /* ---- the server -------------------------------------------------------- */
@@ -59,6 +65,15 @@ struct ordo_srv {
     ordo_store **pool;
     int npool, nfree;
     ordo_store **free_list;
+
+    /* the label writer (server.c): jobs queued by workers, group commit */
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t w_mu;
+    pthread_cond_t w_cv;
+    struct srv_job *w_head, *w_tail;
+    int w_stop;
+    ordo_store *w_store;
 
     ordo_wn *wn;
     char *synsets_json;     /* [["n0..","name"],...] built once */
@@ -97,8 +112,10 @@ int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
 int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err);
 void srv_queue_free(srv_queue *q);
 /* Writes {"items":[...],"progress":{...}} for annotator who. */
-int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
-                        FILE *f, ordo_err *err);
+int srv_queue_next_json(ordo_srv *srv, const srv_who *who, int n, FILE *f);
+int srv_queue_start(ordo_srv *srv, ordo_err *err);   /* the composer thread */
+void srv_queue_stop(ordo_srv *srv);
+void srv_queue_request_refill(ordo_srv *srv);
 int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
                         FILE *f, ordo_err *err);
 void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, int done);

@@ -178,6 +178,11 @@ async function fetchMore() {
     for (const it of j.items)
       if (!have.has(it.id) && !st.seen.has(it.id)) st.queue.push(it);
     prefetch();
+    if (!st.queue.length && j.progress.refilling) {
+      // the composer is preparing the next batch: ask again shortly
+      $('msg').textContent = 'preparing the next batch...';
+      setTimeout(() => fetchMore().then(() => { $('msg').textContent = ''; renderItem(); }).catch(showError), 1000);
+    }
   } finally { st.fetching = false; }
 }
 
