@@ -106,7 +106,7 @@ int cli_merge(int argc, char **argv)
     if (!quiet) {
         if (st.merged == 0 && !st.incomplete)
             fprintf(stderr, "all %d shard stores are merged already; nothing to do\n", count);
-        else
+        else if (st.merged > 0)
             merge_line(&st);
     }
     if (st.incomplete) {

@@ -623,6 +623,22 @@ static void shard_roots(msrc *s, char *out, size_t cap)
     sqlite3_finalize(st);
 }
 
+/* The shard scan id recorded by the last merge of `key` (-1: none). */
+static int merged_scan(sqlite3 *db, const char *key, int64_t *scan, ordo_err *err)
+{
+    sqlite3_stmt *q;
+    *scan = -1;
+    if (sqlite3_prepare_v2(db, "SELECT scan_id FROM dist_merged WHERE shard = ?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return db_err(db, err, "dist_merged");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *scan = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "dist_merged");
+}
+
 static void note_incomplete(ordo_dist_merge_stats *st, int i)
 {
     size_t len = strlen(st->incomplete_list);
@@ -711,17 +727,12 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
             note_incomplete(st, i);
         char key[64];
         snprintf(key, sizeof key, "%d-of-%d", i, count);
-        if (sqlite3_prepare_v2(m.db, "SELECT scan_id FROM dist_merged WHERE shard = ?1", -1,
-                               &q, NULL) != SQLITE_OK) {
-            db_err(m.db, err, "dist_merged");
+        if (s->last_scan == 0)
+            merged = 0;   /* never scanned: nothing to merge */
+        else if (merged_scan(m.db, key, &merged, err))
             goto out;
-        }
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            merged = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
         if (merged == s->last_scan) {
-            st->up_to_date++;
+            st->up_to_date += s->last_scan > 0;
             close_src(s);
             memset(s, 0, sizeof *s);
             s->lockfd = -1;
