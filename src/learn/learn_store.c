@@ -192,6 +192,50 @@ int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err)
     return 0;
 }
 
+void ordo_learn_data_free(ordo_learn_data *d)
+{
+    if (!d) return;
+    free(d->ids);
+    free(d->label);
+    free(d->eval);
+    ordo_learn_labels_free(d->rows, d->nrows);
+    memset(d, 0, sizeof *d);
+}
+
+int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
+{
+    memset(d, 0, sizeof *d);
+    int64_t *ev = NULL;
+    size_t nev = 0;
+    if (ordo_learn_labels_read(s, 1, &d->rows, &d->nrows, err)) return -1;
+    if (ordo_learn_eval_ids(s, &ev, &nev, err)) {
+        ordo_learn_data_free(d);
+        return -1;
+    }
+    size_t m = d->nrows ? d->nrows : 1;
+    d->ids = malloc(m * sizeof *d->ids);
+    d->label = malloc(m * sizeof *d->label);
+    d->eval = malloc(m);
+    if (!d->ids || !d->label || !d->eval) {
+        free(ev);
+        ordo_learn_data_free(d);
+        return ordo_err_set(err, "labels: out of memory");
+    }
+    d->eval_sample = nev;
+    size_t j = 0; /* both lists are in image id order: merge */
+    for (size_t i = 0; i < d->nrows; i++) {
+        const ordo_learn_label_row *r = &d->rows[i];
+        if (!strcmp(r->label, ORDO_LEARN_SKIP)) continue;
+        while (j < nev && ev[j] < r->image_id) j++;
+        d->ids[d->n] = r->image_id;
+        d->label[d->n] = r->label;
+        d->eval[d->n] = j < nev && ev[j] == r->image_id;
+        d->n++;
+    }
+    free(ev);
+    return 0;
+}
+
 /* Rows of one of the store's matrices (f16) for the given images. */
 static int matrix_rows(ordo_store *s, const int64_t *ids, size_t n, int logits, float *out,
                        ordo_err *err)
@@ -230,6 +274,91 @@ int ordo_learn_embeddings(ordo_store *s, const int64_t *ids, size_t n, float *ou
 int ordo_learn_logits(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err)
 {
     return matrix_rows(s, ids, n, 1, out, err);
+}
+
+/* Embeddings + predictions of the labeled eval images accepted by keep(). */
+static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_data *d,
+                     int filter, size_t *n_out, size_t **rows_out, float **probs_out, ordo_err *err)
+{
+    size_t n = 0;
+    size_t *rows = malloc((d->n ? d->n : 1) * sizeof *rows);
+    int64_t *ids = malloc((d->n ? d->n : 1) * sizeof *ids);
+    float *x = NULL, *pr = NULL;
+    if (!rows || !ids) goto oom;
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->eval[i] || !strcmp(d->label[i], ORDO_LEARN_UNCLEAR)) continue;
+        if (!filter && !strcmp(d->label[i], ORDO_LEARN_NOT_SPORTS)) continue;
+        rows[n] = i;
+        ids[n++] = d->ids[i];
+    }
+    int k = ordo_learn_model_classes(m);
+    x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
+    pr = malloc((n ? n : 1) * (size_t)k * sizeof *pr);
+    if (!x || !pr) goto oom;
+    if (n && (ordo_learn_embeddings(s, ids, n, x, err) ||
+              ordo_learn_predict(m, x, n, pr, NULL, err)))
+        goto fail;
+    free(ids);
+    free(x);
+    *n_out = n;
+    *rows_out = rows;
+    *probs_out = pr;
+    return 0;
+oom:
+    ordo_err_set(err, "evaluation: out of memory");
+fail:
+    free(rows); free(ids); free(x); free(pr);
+    return -1;
+}
+
+int ordo_learn_eval_sample(ordo_store *s, const ordo_learn_model *m, const ordo_learn_data *d,
+                           int n_boot, uint64_t seed, ordo_learn_eval *out, ordo_err *err)
+{
+    size_t n, *rows;
+    float *pr;
+    if (eval_rows(s, m, d, 0, &n, &rows, &pr, err)) return -1;
+    int k = ordo_learn_model_classes(m);
+    int *truth = malloc((n ? n : 1) * sizeof *truth), *pred = malloc((n ? n : 1) * sizeof *pred);
+    int rc = -1;
+    if (!truth || !pred) { ordo_err_set(err, "evaluation: out of memory"); goto done; }
+    for (size_t i = 0; i < n; i++) {
+        const char *l = d->label[rows[i]];
+        truth[i] = k;
+        for (int c = 0; c < k; c++)
+            if (!strcmp(ordo_learn_model_class_name(m, c), l)) { truth[i] = c; break; }
+        const float *p = pr + i * (size_t)k;
+        int am = 0;
+        for (int c = 1; c < k; c++)
+            if (p[c] > p[am]) am = c;
+        pred[i] = am;
+    }
+    rc = ordo_learn_evaluate(truth, pred, n, k + 1, n_boot, seed, 10, out, err);
+done:
+    free(truth); free(pred); free(rows); free(pr);
+    return rc;
+}
+
+int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_learn_data *d,
+                           size_t *tp, size_t *fp, size_t *fn, size_t *tn, ordo_err *err)
+{
+    size_t n, *rows;
+    float *pr;
+    *tp = *fp = *fn = *tn = 0;
+    if (eval_rows(s, f, d, 1, &n, &rows, &pr, err)) return -1;
+    int pos = -1;
+    for (int c = 0; c < ordo_learn_model_classes(f); c++)
+        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_LEARN_NOT_SPORTS)) pos = c;
+    for (size_t i = 0; pos >= 0 && i < n; i++) {
+        int truth = !strcmp(d->label[rows[i]], ORDO_LEARN_NOT_SPORTS);
+        int said = pr[i * 2 + (size_t)pos] >= 0.5f;
+        if (truth && said) (*tp)++;
+        else if (!truth && said) (*fp)++;
+        else if (truth) (*fn)++;
+        else (*tn)++;
+    }
+    free(rows);
+    free(pr);
+    return 0;
 }
 
 static int ensure_models(sqlite3 *db, ordo_err *err)

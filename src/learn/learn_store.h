@@ -66,6 +66,31 @@ int ordo_learn_embeddings(ordo_store *s, const int64_t *ids, size_t n, float *ou
 /* The same for the ImageNet logits (n x 1000). */
 int ordo_learn_logits(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
 
+/* The labeled data as training and evaluation see it. */
+typedef struct ordo_learn_data {
+    size_t n;               /* images whose current label is not "skip" */
+    int64_t *ids;           /* n, image id order */
+    const char **label;     /* n, the current label (owned by rows) */
+    unsigned char *eval;    /* n, 1 = in the evaluation sample */
+    size_t eval_sample;     /* size of the drawn sample, labeled or not */
+    ordo_learn_label_row *rows;
+    size_t nrows;
+} ordo_learn_data;
+
+int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err);
+void ordo_learn_data_free(ordo_learn_data *d);
+
+/* Evaluates a classifier on the labeled evaluation sample of d (labels
+ * other than not-sports and unclear). A label the model does not know
+ * counts as class k ("other"), so out->k = model classes + 1. */
+int ordo_learn_eval_sample(ordo_store *s, const ordo_learn_model *m, const ordo_learn_data *d,
+                           int n_boot, uint64_t seed, ordo_learn_eval *out, ordo_err *err);
+
+/* The sports filter on the labeled evaluation sample: positives are
+ * not-sports answers; predicted not-sports when P(not-sports) >= 0.5. */
+int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_learn_data *d,
+                           size_t *tp, size_t *fp, size_t *fn, size_t *tn, ordo_err *err);
+
 typedef struct ordo_learn_version {
     int64_t id;
     double created;
@@ -91,5 +116,22 @@ ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
 /* Every version of kind, oldest first (malloc'd; free()). */
 int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version **v, size_t *n,
                             ordo_err *err);
+
+/* ---- CSV input (label imports, truth files) -------------------------------- */
+
+typedef struct ordo_learn_csv_row {
+    char **f;   /* n fields, NUL-terminated */
+    int n;
+    int line;   /* 1-based line where the record ends */
+} ordo_learn_csv_row;
+
+typedef struct ordo_learn_csv {
+    ordo_learn_csv_row *rows;
+    size_t nrows;
+} ordo_learn_csv;
+
+/* Reads a whole CSV file (RFC 4180; blank lines skipped). */
+int ordo_learn_csv_read(const char *path, ordo_learn_csv *out, ordo_err *err);
+void ordo_learn_csv_free(ordo_learn_csv *c);
 
 #endif
