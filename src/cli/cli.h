@@ -15,6 +15,10 @@ int cli_user(int argc, char **argv);       /* cmd_user.c: annotators and their t
 int cli_next(int argc, char **argv);       /* cmd_next.c: the next images to label */
 int cli_order(int argc, char **argv);      /* cmd_next.c: init + scan + rank a folder */
 int cli_merge(int argc, char **argv);      /* cmd_merge.c: fold shard stores into the project */
+int cli_label(int argc, char **argv);      /* cmd_label.c: record labels (one, or --import CSV) */
+int cli_labels(int argc, char **argv);     /* cmd_labels.c: current labels or their history */
+int cli_train(int argc, char **argv);      /* cmd_train.c: retrain classifier + sports filter */
+int cli_eval(int argc, char **argv);       /* cmd_eval.c: accuracy on the evaluation sample */
 
 /* cmd_merge.c: the sharded (--shard I/N) and MPI (--mpi) forms of `ordo
  * scan`, which cli_scan hands over after parsing its options. Like
