@@ -280,7 +280,9 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
 
     ordo_scan_progress mine = {0};
     ordo_err serr = {{0}};
+    double t_scan = mono();
     int src = scan_shard(project, paths, npaths, so, &d, rank, P, &mine, &serr);
+    t_scan = mono() - t_scan;
     fill_report(&d.own, &mine);
     d.own.finished = 1;
     d.own.failed = src != 0;
@@ -292,7 +294,9 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
     }
 
     int status = 0;
+    double t_wait = 0, t_merge = 0;
     if (rank == 0) {
+        t_wait = mono();
         /* Wait for every rank's final report, still showing progress. */
         ordo_dist_report sum;
         int fin = 0, bad = -1;
@@ -316,6 +320,7 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        t_wait = mono() - t_wait;
         to_progress(&sum, P, final);
         final->elapsed = mono() - t0;
         if (bad >= 0) {
@@ -330,7 +335,10 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
                 so->progress(&all, so->ctx);
             }
             ordo_dist_merge_stats st;
-            if (ordo_dist_merge(project, P, so->durable, &st, err)) {
+            t_merge = mono();
+            int mrc = ordo_dist_merge(project, P, so->durable, &st, err);
+            t_merge = mono() - t_merge;
+            if (mrc) {
                 ordo_err_wrap(err, "merging the %d shards", P);
                 status = 1;
             } else {
@@ -343,6 +351,14 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
                     merge_line(&st);
             }
         }
+        /* Where rank 0's time went: its own shard, waiting for the slower
+         * ranks (load imbalance), the merge, and MPI calls themselves. */
+        if (!*quiet)
+            fprintf(stderr, "mpi: rank 0 scanned its shard in %.1f s, waited %.1f s for the "
+                            "other ranks, merged in %.1f s; %.3f s in MPI calls (%.2f %% of "
+                            "%.1f s)\n",
+                    t_scan, t_wait, t_merge, ordo_dist_mpi_comm_seconds(m),
+                    100.0 * ordo_dist_mpi_comm_seconds(m) / (mono() - t0), mono() - t0);
     } else if (src) {
         ordo_err_set(err, "rank %d of %d: %s", rank, P, serr.msg);
         status = 1;
