@@ -45,6 +45,7 @@ typedef struct item {
     int buf;                    /* pool index, -1 if none */
     int outcome;
     int has_hash;
+    int known;                  /* content already stored: no decode, no inference */
     int incomplete;             /* ROOT_DONE: a directory was unreadable */
     unsigned char hash[16];
     int w, h;
@@ -266,8 +267,10 @@ static int read_at(int fd, unsigned char *p, size_t n, off_t off, size_t *got)
     return 0;
 }
 
-/* Reads, hashes, sniffs, decodes and preprocesses one file into `in`. */
-static void process_file(scan *sc, item *it, float *in)
+/* Reads, hashes, sniffs, decodes and preprocesses one file into `in`.
+ * Content the store already has (a copy, or a moved file) is not decoded:
+ * the writer only links the path to it. rs: this thread's read handle. */
+static void process_file(scan *sc, ordo_store *rs, item *it, float *in)
 {
     /* O_NONBLOCK: a FIFO named like a photo must not hang the scan. */
     int fd = open(it->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -324,6 +327,14 @@ static void process_file(scan *sc, item *it, float *in)
     XXH128_canonicalFromHash(&c, XXH3_128bits(buf, got));
     memcpy(it->hash, c.digest, 16);
     it->has_hash = 1;
+    if (rs) {
+        ordo_err he;
+        if (ordo_store_has_hash(rs, it->hash, &he) == 1) {
+            it->known = 1;
+            it->outcome = O_OK;
+            goto out;
+        }
+    }
     ordo_image im = {0};
     ordo_err e = {{0}};
     if (ordo_img_decode(buf, got, &sc->img_opts, &im, &e) != 0) {
@@ -346,6 +357,10 @@ out:
 static void *decode_thread(void *arg)
 {
     scan *sc = arg;
+    /* Its own read-only handle (one per thread): without it every copy is
+     * still handled right, only decoded and inferred in vain. */
+    ordo_err e;
+    ordo_store *rs = ordo_store_open(sc->project, ORDO_STORE_RDONLY, &e);
     pthread_mutex_lock(&sc->mu);
     for (;;) {
         while (!sc->abort && sc->decode_next < sc->produced &&
@@ -359,12 +374,13 @@ static void *decode_thread(void *arg)
         }
         item *it = &sc->ring[sc->decode_next++ % RING];
         pthread_mutex_unlock(&sc->mu);
-        process_file(sc, it, buf_in(sc, it->buf));
+        process_file(sc, rs, it, buf_in(sc, it->buf));
         pthread_mutex_lock(&sc->mu);
         it->ready = 1;
         pthread_cond_broadcast(&sc->cv);
     }
     pthread_mutex_unlock(&sc->mu);
+    ordo_store_close(rs);
     return NULL;
 }
 
@@ -415,7 +431,7 @@ static void *infer_thread(void *arg)
         if (c < sc->produced && sc->ring[c % RING].ready) {
             item *it = &sc->ring[c % RING];
             c++;
-            if (it->type == IT_PROCESS && it->outcome == O_OK)
+            if (it->type == IT_PROCESS && it->outcome == O_OK && !it->known)
                 b[n++] = it;
             if (n == 0) {
                 sc->inferred = c;   /* nothing pending before it: pass through */
@@ -493,7 +509,8 @@ static int write_item(scan *sc, item *it, ordo_err *e)
             ordo_store_image_in in = {
                 .path = it->path, .size = it->size, .mtime_ns = it->mtime_ns,
                 .width = it->w, .height = it->h, .format = it->format,
-                .logits = buf_logits(sc, it->buf), .embed = buf_embed(sc, it->buf),
+                .logits = it->known ? NULL : buf_logits(sc, it->buf),
+                .embed = it->known ? NULL : buf_embed(sc, it->buf),
                 .sports = it->sports, .scan_id = sc->scan_id};
             memcpy(in.hash, it->hash, 16);
             if (dup)

@@ -12,8 +12,9 @@
  *                   of items, so a scan killed at any point and run again
  *                   ends with exactly the rows of an uninterrupted scan;
  *   counter thread  counts files ahead of the pipeline for the ETA.
- * Duplicated content (same hash) is stored once; unchanged files are only
- * touched; after a root's walk completes, files under it that the walk did
+ * Duplicated content (same hash) is stored once, and content the store
+ * already has (a copy, a moved folder) is hashed but never decoded or run
+ * through the network again; unchanged files are only touched; after a root's walk completes, files under it that the walk did
  * not see are marked missing (not if a directory under it was unreadable).
  *
  * Which files count: a file whose content is an image ordo reads is scanned,

@@ -838,6 +838,8 @@ int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *
     if (img < 0)
         return -1;
     int fresh = img == 0;
+    if (fresh && (!in->logits || !in->embed))
+        return ordo_err_set(err, "store: new content without logits and embedding");
     if (fresh) {
         if (open_matrix(s, &s->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err) ||
             open_matrix(s, &s->fd_logits, ORDO_STORE_DIRNAME "/logits.f16", err))

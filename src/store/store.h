@@ -155,8 +155,8 @@ typedef struct ordo_store_image_in {
 } ordo_store_image_in;
 
 /* Records an ok file. If an image with the same hash exists, the file is
- * linked to it (a duplicate; logits/embed are ignored), else a new image row
- * and matrix slot are written. A path already known is updated. Writes the
+ * linked to it (a duplicate; logits/embed are ignored and may be NULL), else
+ * a new image row and matrix slot are written. A path already known is updated. Writes the
  * image id to *image_id if non-NULL. */
 int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in,
                          int64_t *image_id, ordo_err *err);
