@@ -52,6 +52,8 @@ static int pad16(int c) { return (c + 15) & ~15; }
 
 /* ---------------------------------------------------------------- kernels */
 
+/* The portable kernels: plain loops over 16-float chunks with constant
+ * trip counts (the compiler unrolls or vectorises them as the target allows). */
 static void gemm_c(int M, int N, int K, const float *A, int lda, const float *B,
                    const float *bias, float *C, int ldc, const float *R, int ldr,
                    int relu6)
@@ -61,12 +63,14 @@ static void gemm_c(int M, int N, int K, const float *A, int lda, const float *B,
         const float *Bp = B + (long)n0 * K;
         for (int m = 0; m < M; m++) {
             float acc[ORDO_NET_PANEL];
-            for (int j = 0; j < w; j++) acc[j] = bias[n0 + j];
             const float *a = A + (long)m * lda;
-            for (int k = 0; k < K; k++) {
-                const float av = a[k];
-                const float *b = Bp + (long)k * w;
-                for (int j = 0; j < w; j++) acc[j] += av * b[j];
+            for (int h = 0; h < w; h += 16) {
+                for (int j = 0; j < 16; j++) acc[h + j] = bias[n0 + h + j];
+                for (int k = 0; k < K; k++) {
+                    const float av = a[k];
+                    const float *b = Bp + (long)k * w + h;
+                    for (int j = 0; j < 16; j++) acc[h + j] += av * b[j];
+                }
             }
             float *c = C + (long)m * ldc + n0;
             for (int j = 0; j < w; j++) {
@@ -83,19 +87,21 @@ static void dw_c(int k, int s, int Win, int pl, int Wout, int C,
                  const float *const *rows, const float *w, const float *bias,
                  float *out)
 {
-    for (int x = 0; x < Wout; x++) {
-        float *o = out + (long)x * C;
-        for (int c = 0; c < C; c++) o[c] = bias[c];
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                const int ix = x * s - pl + kx;
-                if (ix < 0 || ix >= Win) continue;
-                const float *in = rows[ky] + (long)ix * C;
-                const float *wt = w + (long)(ky * k + kx) * C;
-                for (int c = 0; c < C; c++) o[c] += in[c] * wt[c];
-            }
-        for (int c = 0; c < C; c++) o[c] = o[c] < 0.0f ? 0.0f : o[c] > 6.0f ? 6.0f : o[c];
-    }
+    for (int x = 0; x < Wout; x++)
+        for (int c0 = 0; c0 < C; c0 += 16) {
+            float acc[16];
+            for (int j = 0; j < 16; j++) acc[j] = bias[c0 + j];
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    const int ix = x * s - pl + kx;
+                    if (ix < 0 || ix >= Win) continue;
+                    const float *in = rows[ky] + (long)ix * C + c0;
+                    const float *wt = w + (long)(ky * k + kx) * C + c0;
+                    for (int j = 0; j < 16; j++) acc[j] += in[j] * wt[j];
+                }
+            float *o = out + (long)x * C + c0;
+            for (int j = 0; j < 16; j++) o[j] = acc[j] < 0.0f ? 0.0f : acc[j] > 6.0f ? 6.0f : acc[j];
+        }
 }
 
 const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c };
