@@ -22,6 +22,8 @@ static const cli_command commands[] = {
     {"labels",   cli_labels,   "list current labels (--history: every labeling event)"},
     {"train",    cli_train,    "retrain the classifier and sports filter on the labels"},
     {"eval",     cli_eval,     "accuracy of the newest model on the evaluation sample, with intervals"},
+    {"export",   cli_export,   "labels and predictions as CSV/JSON lines, or a folder per label"},
+    {"simulate", cli_simulate, "compare labeling strategies on images whose labels are known"},
     {"order",    cli_order,    "one shot: init + scan + rank a folder, printing the labeling order"},
     {"merge",    cli_merge,    "fold shard stores (ordo scan --shard I/N) into the project"},
     {"serve",    cli_serve,    "serve the labeling web page (127.0.0.1:8080 by default)"},
