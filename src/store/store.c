@@ -162,20 +162,43 @@ void ordo_store_f16_to_f32_portable(const uint16_t *in, float *out, size_t n)
 
 void ordo_store_summarize(const float *logits, int n, ordo_store_scores *out, float *probs)
 {
-    float mx = logits[0];
-    for (int i = 1; i < n; i++)
-        if (logits[i] > mx) mx = logits[i];
+    /* Independent lanes for the max and the sums: a single accumulator makes
+     * every step wait for the previous one (this runs once per image). */
+    enum { L = 8 };
+    float m[L];
+    for (int j = 0; j < L; j++)
+        m[j] = logits[0];
+    int i = 0;
+    for (; i + L <= n; i += L)
+        for (int j = 0; j < L; j++)
+            m[j] = logits[i + j] > m[j] ? logits[i + j] : m[j];
+    for (; i < n; i++)
+        m[0] = logits[i] > m[0] ? logits[i] : m[0];
+    float mx = m[0];
+    for (int j = 1; j < L; j++)
+        mx = m[j] > mx ? m[j] : mx;
     /* Softmax with the max subtracted; entropy from the same sums:
      * H = ln Z - sum e_i (l_i - mx) / Z, with e_i = exp(l_i - mx). */
+    float zs[L] = {0}, es[L] = {0};
+    for (i = 0; i + L <= n; i += L)
+        for (int j = 0; j < L; j++) {
+            float d = logits[i + j] - mx, e = expf(d);
+            zs[j] += e;
+            es[j] += e * d;
+        }
+    for (; i < n; i++) {
+        float d = logits[i] - mx, e = expf(d);
+        zs[0] += e;
+        es[0] += e * d;
+    }
     double z = 0, ez = 0;
-    for (int i = 0; i < n; i++) {
-        float d = logits[i] - mx, e = expf(d);   /* float exp: 1000 per image */
-        z += e;
-        ez += (double)e * d;
+    for (int j = 0; j < L; j++) {
+        z += zs[j];
+        ez += es[j];
     }
     out->entropy = (float)(log(z) - ez / z);
     if (probs)
-        for (int i = 0; i < n; i++)
+        for (i = 0; i < n; i++)
             probs[i] = (float)(expf(logits[i] - mx) / z);
     /* Top-K by insertion (K = 5): ties keep the lower class index first. */
     int k = n < ORDO_STORE_TOPK ? n : ORDO_STORE_TOPK;

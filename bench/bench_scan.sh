@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench_scan.sh - end-to-end `ordo scan` throughput against the network
+# alone (same model, threads and batch; real sports100 photos), side by side
+# in one run, interleaved so both see the same machine load. Target: scan >=
+# 90 % of the network-only images/s (decoding, hashing and storage hidden
+# behind inference). Also peak RSS of scans of 1,000 and 4,989 images (it
+# must not grow with the number of images) and a rescan with nothing new.
+# On a shared machine wall time includes waiting for cores, so images per
+# CPU-second (user + system) is printed as well.
+#   bench/bench_scan.sh
+# env: BUILD (default build), ORDO_BIN (default $BUILD/ordo), MODEL (lite0),
+#      THREADS (2), BATCH (16), SECS (network-only seconds, 20), ORDO_DATA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+BIN=${ORDO_BIN:-$BUILD/ordo}
+MODEL=${MODEL:-lite0}
+THREADS=${THREADS:-2}
+BATCH=${BATCH:-16}
+SECS=${SECS:-20}
+DATA=${ORDO_DATA:-$(cd .. && pwd)/shared}
+SPORTS=$DATA/datasets/sports100
+make -s BUILD="$BUILD" "$BUILD/libordo.a"
+LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
+mkdir -p "$BUILD/bench"
+cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_scan_net" \
+   bench/bench_scan.c "$BUILD/libordo.a" $LDLIBS
+T=$(mktemp -d /tmp/ordo_bench_scan.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+mapfile -t imgs < <(find "$SPORTS/pool" -name '*.jpg' | sort)
+mkdir -p "$T/sub1000"
+for ((i = 0; i < 1000; i++)); do cp "${imgs[$((i * 3))]}" "$T/sub1000/$i.jpg"; done
+
+echo "# bench_scan: $MODEL, $THREADS threads, batch $BATCH, $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+net() {
+    "$BUILD/bench/bench_scan_net" "$MODEL" "$THREADS" "$BATCH" "$SECS" "${imgs[@]:0:64}" | tee -a "$T/net.txt"
+}
+scan() {   # label, n, path..., prints images/s and peak RSS
+    local label=$1 n=$2; shift 2
+    rm -rf "$T/p"; mkdir "$T/p"; "$BIN" init --model "$MODEL" "$T/p" >/dev/null
+    /usr/bin/time -f "%e %U %S %M" -o "$T/time" "$BIN" scan --project "$T/p" --quiet \
+        --threads "$THREADS" --batch "$BATCH" "$@"
+    read -r e u s m <"$T/time"
+    echo "$e $u $s" >>"$T/scan.txt"
+    printf 'scan %-10s %5d images: %.1f images/s wall, %.1f images per CPU-second, %.1f s, peak RSS %d MB\n' \
+        "$label" "$n" "$(echo "$n / $e" | bc -l)" "$(echo "$n / ($u + $s)" | bc -l)" "$e" $((m / 1024))
+}
+: >"$T/net.txt"
+net
+scan sub1000 1000 "$T/sub1000"
+net
+scan sports100 4989 "$SPORTS"
+/usr/bin/time -f "%e %M" -o "$T/time" "$BIN" scan --project "$T/p" --quiet "$SPORTS"
+read -r e m <"$T/time"
+printf 'rescan     4989 images, nothing new: %.2f s, peak RSS %d MB\n' "$e" $((m / 1024))
+net
+awk '/^net/ {w += $7; c += $10; k++} END {printf "net mean: %.1f images/s wall, %.1f per CPU-second\n", w/k, c/k}' "$T/net.txt" | tee "$T/netmean"
+nw=$(awk '{print $3}' "$T/netmean"); nc=$(awk '{print $6}' "$T/netmean")
+read -r e u s < <(tail -n 1 "$T/scan.txt")
+sw=$(echo "4989 / $e" | bc -l); sc=$(echo "4989 / ($u + $s)" | bc -l)
+printf 'ratio scan/net (sports100): %.1f %% wall, %.1f %% per CPU-second (target >= 90 %%)\n' \
+    "$(echo "100 * $sw / $nw" | bc -l)" "$(echo "100 * $sc / $nc" | bc -l)"
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
