@@ -41,10 +41,10 @@
 #endif
 #define GROUP 8             /* images a thread carries through the late blocks together */
 #ifndef BATCH_HW
-#define BATCH_HW 196        /* blocks with at most this many input pixels run batched */
+#define BATCH_HW 289        /* blocks with at most this many input pixels (17x17) run batched */
 #endif
 #ifndef BATCH_PIX
-#define BATCH_PIX 400       /* ...in sub-groups of about this many pixels */
+#define BATCH_PIX 600       /* ...in sub-groups of about this many pixels (measured) */
 #endif
 #define HEAD_M 128          /* pixels per head GEMM call */
 
