@@ -346,6 +346,13 @@ static void t_write_read(void)
     CHECK(q1(s, "SELECT count(*) FROM files WHERE path = CAST('/x/rolled.jpg' AS BLOB)") == 0);
     CHECK(q1(s, "SELECT slot FROM images ORDER BY id DESC LIMIT 1") == 6);
     CHECK(q1(s, "SELECT value FROM meta WHERE key = 'next_slot'") == 7);
+    /* Labeled = newest event is a real label ("skip" means unlabeled). */
+    sqlite3_exec(ordo_store_db(s),
+                 "INSERT INTO labels(image_id, label, created) VALUES (1, 'tennis', 1),"
+                 " (1, 'skip', 2), (2, 'skip', 3), (2, 'golf', 4), (3, 'unclear', 5)",
+                 NULL, NULL, NULL);
+    CHECK(ordo_store_get_status(s, &st, &err) == 0);
+    CHECK_MSG(st.labeled == 2, "labeled %lld", (long long)st.labeled);
     ordo_store_scan_counts c = {1, 2, 3, 4};
     CHECK(ordo_store_scan_end(s, scan2, &c, &err) == 0);
     CHECK(ordo_store_get_status(s, &st, &err) == 0 && st.last_scan > 1.7e9 && st.scans == 2);

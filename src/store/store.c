@@ -1139,7 +1139,9 @@ int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
         query_i64(s, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
         query_i64(s, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
                   &o->duplicates, err) ||
-        query_i64(s, "SELECT count(DISTINCT image_id) FROM labels", &o->labeled, err) ||
+        query_i64(s, "SELECT count(*) FROM labels l JOIN (SELECT max(id) m FROM labels "
+                     "GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+                  &o->labeled, err) ||
         query_i64(s, "SELECT count(*) FROM scans", &o->scans, err))
         goto out;
     o->files = o->ok + o->failed;

@@ -32,7 +32,8 @@
  *       error say why), 2 missing (was there, gone at a later full walk).
  *   labels(id, image_id, label, annotator, source, reason, created)
  *       Append-only label events (issue "learn"); the current label of an
- *       image is its newest event. Defined here so status can count it.
+ *       image is its newest event ("skip" = not labeled). Defined here so
+ *       status can count it.
  *
  * Threads: an ordo_store handle is used by one thread at a time; open one
  * handle per thread (SQLite WAL lets readers run beside the one writer).
@@ -223,7 +224,8 @@ typedef struct ordo_store_status {
     int64_t images;       /* distinct classified contents with a present file */
     int64_t duplicates;   /* present ok files whose content another file has */
     int64_t missing;      /* files gone since a scan saw them */
-    int64_t labeled;      /* images with at least one label event */
+    int64_t labeled;      /* images whose newest label event is a label
+                             (not "skip" or empty: "skip" means unlabeled) */
     int64_t scans;
     double last_scan;     /* unix time the newest finished scan ended, 0 if none */
     int nkinds;
