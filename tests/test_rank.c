@@ -285,7 +285,7 @@ static void t_pca_subspace(void)
     ordo_rank_f32_to_f16(x, h, N * D);
     float *xr = malloc(N * D * sizeof *xr);
     ordo_rank_f16_to_f32(h, xr, N * D);
-    ordo_rank_f16_rows rows = { h, N, D, NULL, 0 };
+    ordo_rank_f16_rows rows = { h, N, D, NULL, 0, NULL };
     ordo_rank_input in = { 0 };
     in.n = N;
     in.dim = D;
@@ -380,7 +380,7 @@ static void pool_make(pool *p, size_t n, int d, int blobs, uint64_t seed)
         p->cls[i * 2 + 1] = (p->truth[i] + 1) % p->C;
         p->maxlogit[i] = 5 + (float)ordo_rank_rng_normal(&r);
     }
-    p->rows = (ordo_rank_f16_rows){ p->emb, n, d, NULL, 0 };
+    p->rows = (ordo_rank_f16_rows){ p->emb, n, d, NULL, 0, NULL };
     ordo_rank_input *in = &p->in;
     in->n = n;
     in->n_classes = p->C;

@@ -97,6 +97,26 @@ typedef enum ordo_rank_uncert {
 
 /* ---- the pool ------------------------------------------------------------ */
 
+/* Optional executor of the row-parallel passes over the pool (PCA
+ * projection, nearest-neighbour distances, k-means assignment, k-center
+ * steps), e.g. over MPI ranks (src/dist/). Each process computes the rows
+ * [lo, hi) that part() gives it, whose bounds are multiples of `align` (a
+ * multiple of every block size here), so each block is exactly the block
+ * one process would compute; gather() then makes all n rows valid in every
+ * process, and best() picks the best candidate over the processes. The
+ * batch is bit-identical to the one-process batch. NULL: all in process. */
+#define ORDO_RANK_EXEC_ALIGN 2048
+typedef struct ordo_rank_exec {
+    void (*part)(void *ctx, size_t n, size_t align, size_t *lo, size_t *hi);
+    /* rows: n rows of row_bytes, this process's part filled in. */
+    int (*gather)(void *ctx, void *rows, size_t n, size_t row_bytes, size_t align,
+                  ordo_err *err);
+    /* In: this process's candidate (*found, *value, *row, *aux). Out: the
+     * best over all processes (largest value, ties: lower row), its aux. */
+    int (*best)(void *ctx, int *found, float *value, size_t *row, float *aux, ordo_err *err);
+    void *ctx;
+} ordo_rank_exec;
+
 /* Streams embedding rows [row0, row0 + nrows) of the pool as float32 into
  * out (nrows * dim). Return 0, or -1 with err. Called with increasing row0
  * for full passes and with nrows == 1 for samples. */
@@ -125,6 +145,7 @@ typedef struct ordo_rank_input {
     int dim;                     /* embedding width (1280) */
     ordo_rank_read_fn read_rows; /* required by the embedding strategies */
     void *read_ctx;
+    const ordo_rank_exec *exec;  /* optional: split the row passes (see above) */
 } ordo_rank_input;
 
 /* A ready-made reader over an in-memory (or memory-mapped) float16 matrix.
@@ -137,6 +158,8 @@ typedef struct ordo_rank_f16_rows {
     int dim;
     const int64_t *slot;
     int release;
+    /* optional faster converter (e.g. the store's F16C one); NULL: portable */
+    void (*convert)(const uint16_t *in, float *out, size_t n);
 } ordo_rank_f16_rows;
 int ordo_rank_f16_read(void *ctx /* ordo_rank_f16_rows */, size_t row0, size_t nrows,
                        float *out, ordo_err *err);
@@ -214,6 +237,10 @@ long ordo_rank_kcenter(const float *x, size_t n, int d, float *mind2, const uint
  * new centre c (d floats; NULL: none), then writes to *best the eligible row
  * maximising mind2 * weight (ties: lower row). Returns 1, or 0 when no
  * eligible row has a positive distance. */
+/* The value k-center greedy maximises for a row: mind2 * weight (0 when
+ * mind2 is 0; INFINITY for a row with no centre yet and weight > 0). */
+float ordo_rank_kcenter_score(float mind2, float weight);
+
 int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
                            const float *weight, const float *c, size_t *best);
 
@@ -238,7 +265,7 @@ typedef struct ordo_rank_opts {
     size_t pca_sample;            /* rows for the PCA fit (10000) */
     int kmeans_k;                 /* 0: auto = clamp(batch + labeled, 8, 1000), <= n/4 */
     size_t kmeans_sample;         /* rows for Lloyd (0: auto = 40 k within [20000, 50000]) */
-    int kmeans_iter;              /* 20 (stops once < 0.1 % of rows move) */
+    int kmeans_iter;              /* 10 (stops once < 0.1 % of rows move) */
     double dedupe_cosine;         /* drop a pick whose cosine to a batch or labeled
                                      image (original embeddings) exceeds this (0.97);
                                      >= 1 disables */

@@ -500,6 +500,53 @@ static size_t pick_typiclust(composer *cp, size_t quota, int low)
     return got;
 }
 
+/* The row-parallel passes, split over processes when the input has an
+ * executor (rank.h: ordo_rank_exec); the results are the same either way. */
+static int run_nearest(composer *cp, const float *x, size_t n, const float *ref, size_t m,
+                       int d, int kth, const int64_t *skip, float *dist2, int32_t *idx)
+{
+    const ordo_rank_exec *e = cp->in->exec;
+    if (!e)
+        return ordo_rank_nearest(x, n, ref, m, d, kth, skip, dist2, idx, cp->err);
+    size_t lo, hi;
+    e->part(e->ctx, n, ORDO_RANK_EXEC_ALIGN, &lo, &hi);
+    if (hi > lo && ordo_rank_nearest(x + lo * d, hi - lo, ref, m, d, kth, skip ? skip + lo : NULL,
+                                     dist2 ? dist2 + lo : NULL, idx ? idx + lo : NULL,
+                                     cp->err) < 0)
+        return -1;
+    if (dist2 && e->gather(e->ctx, dist2, n, sizeof *dist2, ORDO_RANK_EXEC_ALIGN, cp->err) < 0)
+        return -1;
+    if (idx && e->gather(e->ctx, idx, n, sizeof *idx, ORDO_RANK_EXEC_ALIGN, cp->err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ordo_rank_kcenter_step over the process's part, then the best over all
+ * parts; mind2[best] is made right everywhere (the rest of mind2 is only
+ * current in the part a process owns). 1, 0 (none), or -1. */
+static int run_kcenter_step(composer *cp, const float *x, size_t n, int d, float *mind2,
+                            const uint8_t *elig, const float *w, const float *c, size_t *best)
+{
+    const ordo_rank_exec *e = cp->in->exec;
+    if (!e)
+        return ordo_rank_kcenter_step(x, n, d, mind2, elig, w, c, best);
+    size_t lo, hi, b = 0;
+    e->part(e->ctx, n, ORDO_RANK_EXEC_ALIGN, &lo, &hi);
+    int found = hi > lo && ordo_rank_kcenter_step(x + lo * d, hi - lo, d, mind2 + lo,
+                                                  elig ? elig + lo : NULL, w ? w + lo : NULL, c,
+                                                  &b);
+    size_t row = lo + b;
+    float value = found ? ordo_rank_kcenter_score(mind2[row], w ? w[row] : 1.0f) : 0;
+    float aux = found ? mind2[row] : 0;
+    if (e->best(e->ctx, &found, &value, &row, &aux, cp->err) < 0)
+        return -1;
+    if (!found)
+        return 0;
+    mind2[row] = aux;
+    *best = row;
+    return 1;
+}
+
 /* k-center greedy (core-set, Sener & Savarese 2018) once labels exist:
  * the eligible image farthest (times its relevance weight) from every
  * labeled and batch image. */
@@ -520,7 +567,7 @@ static size_t pick_kcenter(composer *cp, size_t quota, int low)
         memcpy(ref + t * d, cp->y + r * d, (size_t)d * sizeof *ref);
     }
     if (nc) {
-        if (ordo_rank_nearest(cp->y, n, ref, nc, d, 1, NULL, mind2, NULL, cp->err) < 0) goto out;
+        if (run_nearest(cp, cp->y, n, ref, nc, d, 1, NULL, mind2, NULL) < 0) goto out;
     } else {
         for (size_t i = 0; i < n; i++) mind2[i] = INFINITY;
     }
@@ -533,7 +580,7 @@ static size_t pick_kcenter(composer *cp, size_t quota, int low)
     const float *c = NULL;
     while (got < quota) {
         size_t b;
-        if (!ordo_rank_kcenter_step(cp->y, n, d, mind2, el, low ? NULL : cp->w, c, &b)) break;
+        if (run_kcenter_step(cp, cp->y, n, d, mind2, el, low ? NULL : cp->w, c, &b) <= 0) break;
         c = NULL;
         el[b] = 0;
         if (is_dupe(cp, b)) { cp->dropped++; continue; }
@@ -678,7 +725,7 @@ static int novelty(composer *cp, double *secs)
             float *L = malloc(cp->nlab * (size_t)d * sizeof *L);
             if (!L) return ordo_err_set(cp->err, "rank: out of memory (labeled matrix)");
             for (size_t t = 0; t < cp->nlab; t++) memcpy(L + t * d, cp->y + cp->lab[t] * d, (size_t)d * sizeof *L);
-            int rc = ordo_rank_nearest(cp->y, n, L, cp->nlab, d, 1, NULL, cp->nn, NULL, cp->err);
+            int rc = run_nearest(cp, cp->y, n, L, cp->nlab, d, 1, NULL, cp->nn, NULL);
             free(L);
             if (rc < 0) return -1;
         } else {
@@ -696,7 +743,7 @@ static int novelty(composer *cp, double *secs)
                 memcpy(R + t * d, cp->y + pick[t] * d, (size_t)d * sizeof *R);
                 skip[pick[t]] = (int64_t)t;   /* a sampled row is not its own neighbour */
             }
-            int rc = ordo_rank_nearest(cp->y, n, R, mm, d, kth, skip, cp->nn, NULL, cp->err);
+            int rc = run_nearest(cp, cp->y, n, R, mm, d, kth, skip, cp->nn, NULL);
             free(R); free(skip); free(pick);
             if (rc < 0) return -1;
         }
@@ -874,8 +921,11 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         cp.cmem = malloc(n * sizeof *cp.cmem);
         cp.ccov = calloc((size_t)k, sizeof *cp.ccov);
         if (!cent || !cp.assign || !cp.cstart || !cp.cmem || !cp.ccov) goto oom;
+        /* Lloyd on the sample here, the assignment pass over all rows
+         * (what ordo_rank_kmeans would do) split like the other passes. */
         if (ordo_rank_kmeans(cp.y, n, cp.d, k, ks, o->kmeans_iter > 0 ? o->kmeans_iter : 25,
-                             o->seed, cent, cp.assign, NULL, err) < 0)
+                             o->seed, cent, NULL, NULL, err) < 0 ||
+            run_nearest(&cp, cp.y, n, cent, (size_t)k, cp.d, 1, NULL, NULL, cp.assign) < 0)
             goto fail;
         for (size_t i = 0; i < n; i++) cp.cstart[cp.assign[i] + 1]++;
         for (int c = 0; c < k; c++) cp.cstart[c + 1] += cp.cstart[c];

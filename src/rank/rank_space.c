@@ -255,8 +255,13 @@ ordo_rank_space *ordo_rank_space_build(const ordo_rank_input *in, int d, size_t 
     sp->rawnorm = malloc(n * sizeof *sp->rawnorm);
     if (!muW || !buf || !sp->y || !sp->rawnorm) goto oom;
     cblas_sgemv(CblasRowMajor, CblasTrans, D, d, 1.0f, W, d, muf, 1, 0.0f, muW, 1);
-    for (size_t r0 = 0; r0 < n; r0 += PROJ_BLOCK) {
-        size_t nb = n - r0 < PROJ_BLOCK ? n - r0 : PROJ_BLOCK;
+    /* With an executor, this process projects its part, then all parts are
+     * exchanged (every block the same as in one process). */
+    size_t lo = 0, hi = n;
+    if (in->exec)
+        in->exec->part(in->exec->ctx, n, ORDO_RANK_EXEC_ALIGN, &lo, &hi);
+    for (size_t r0 = lo; r0 < hi; r0 += PROJ_BLOCK) {
+        size_t nb = hi - r0 < PROJ_BLOCK ? hi - r0 : PROJ_BLOCK;
         if (in->read_rows(in->read_ctx, r0, nb, buf, err) < 0) goto fail;
         float *y = sp->y + r0 * d;
         for (size_t i = 0; i < nb; i++) {
@@ -269,6 +274,12 @@ ordo_rank_space *ordo_rank_space_build(const ordo_rank_input *in, int d, size_t 
         for (size_t i = 0; i < nb; i++)
             for (int j = 0; j < d; j++) y[i * d + j] -= muW[j];
     }
+    if (in->exec &&
+        (in->exec->gather(in->exec->ctx, sp->y, n, (size_t)d * sizeof *sp->y,
+                          ORDO_RANK_EXEC_ALIGN, err) < 0 ||
+         in->exec->gather(in->exec->ctx, sp->rawnorm, n, sizeof *sp->rawnorm,
+                          ORDO_RANK_EXEC_ALIGN, err) < 0))
+        goto fail;
     free(rows); free(mu); free(muf); free(W); free(Q); free(Z); free(B); free(ev); free(V);
     free(buf); free(muW);
     return sp;
@@ -485,6 +496,11 @@ int ordo_rank_typicality(const float *x, int d, const size_t *idx, size_t m, int
 
 /* ---- k-center greedy --------------------------------------------------------- */
 
+float ordo_rank_kcenter_score(float m, float w)
+{
+    return m > 0 ? (isinf(m) ? (w > 0 ? INFINITY : 0) : m * w) : 0;
+}
+
 int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
                            const float *weight, const float *c, size_t *best)
 {
@@ -500,8 +516,7 @@ int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const 
             if (v < m) mind2[i] = m = v;
         }
         if (elig && !elig[i]) continue;
-        float w = weight ? weight[i] : 1.0f;
-        float sc = m > 0 ? (isinf(m) ? (w > 0 ? INFINITY : 0) : m * w) : 0;
+        float sc = ordo_rank_kcenter_score(m, weight ? weight[i] : 1.0f);
         if (sc > bv) { bv = sc; bi = i; found = 1; }
     }
     *best = bi;

@@ -131,6 +131,7 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     p->rows.dim = ORDO_STORE_EMBED;
     p->rows.slot = p->slot;
     p->rows.release = 1;
+    p->rows.convert = ordo_store_f16_to_f32;
 
     ordo_rank_input *in = &p->in;
     in->n = n;

@@ -121,7 +121,8 @@ int ordo_rank_f16_read(void *ctx, size_t row0, size_t nrows, float *out, ordo_er
         size_t r = m->slot ? (size_t)m->slot[row0 + i] : row0 + i;
         if (r >= m->rows)
             return ordo_err_set(err, "embedding row %zu out of range (%zu rows)", r, m->rows);
-        ordo_rank_f16_to_f32(m->data + r * d, out + i * d, d);
+        if (m->convert) m->convert(m->data + r * d, out + i * d, d);
+        else ordo_rank_f16_to_f32(m->data + r * d, out + i * d, d);
         if (r < rmin) rmin = r;
         if (r > rmax) rmax = r;
     }
@@ -234,7 +235,7 @@ void ordo_rank_opts_default(ordo_rank_opts *o)
     o->pca_sample = 10000;
     o->kmeans_k = 0;
     o->kmeans_sample = 0;
-    o->kmeans_iter = 20;
+    o->kmeans_iter = 10;
     o->dedupe_cosine = 0.97;
     o->eval_half_width = 0.05;
     o->eval_p = 0.5;
