@@ -162,20 +162,21 @@ INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
         const float *r[5];
 #pragma GCC unroll 5
         for (int ky = 0; ky < k; ky++) r[ky] = rows[ky] + c0;
-        /* Border columns: taps outside the row are the zero padding. */
+        /* Border columns: taps outside the row are the zero padding. The
+         * tap loops are unrolled so wv[] keeps constant indices (and stays
+         * in registers); only the range test runs per tap. */
         for (int x = 0; x < Wout; x++) {
             if (x == lo) x = hi;
             if (x >= Wout) break;
+            const int ix0 = x * s - pl;
             __m512 a0 = bv;
+#pragma GCC unroll 5
             for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++) {
-                    const int ix = x * s - pl + kx;
-                    if (ix < 0 || ix >= Win) continue;
-                    /* weights from memory: indexing wv[] at run time
-                     * would force it out of registers */
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r[ky] + (long)ix * C),
-                                         _mm512_loadu_ps(w + (long)(ky * k + kx) * C + c0), a0);
-                }
+#pragma GCC unroll 5
+                for (int kx = 0; kx < k; kx++)
+                    if (ix0 + kx >= 0 && ix0 + kx < Win)
+                        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r[ky] + (long)(ix0 + kx) * C),
+                                             wv[ky * k + kx], a0);
             _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
         }
         int x = lo;
