@@ -76,6 +76,18 @@ static int walk_collate(void *ctx, int na, const void *a, int nb, const void *b)
     return ordo_dist_walk_cmp(a, (size_t)na, b, (size_t)nb);
 }
 
+void ordo_dist_part(size_t n, int P, int r, size_t align, size_t *lo, size_t *hi)
+{
+    if (align < 1)
+        align = 1;
+    if (P < 1)
+        P = 1;
+    size_t blocks = (n + align - 1) / align;
+    size_t b0 = blocks * (size_t)r / (size_t)P, b1 = blocks * (size_t)(r + 1) / (size_t)P;
+    *lo = b0 * align < n ? b0 * align : n;
+    *hi = b1 * align < n ? b1 * align : n;
+}
+
 int ordo_dist_shard_dir(const char *project, int index, int count, char *out, size_t cap,
                         ordo_err *err)
 {

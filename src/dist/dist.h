@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "rank/rank.h"
 
 #define ORDO_DIST_MAX_SHARDS 4096
 
@@ -50,6 +51,11 @@ int ordo_dist_shard_of(const char *path, int count);
  * component, each compared like strcmp; i.e. bytewise with '/' lowest.
  * Returns <0, 0, >0. */
 int ordo_dist_walk_cmp(const void *a, size_t na, const void *b, size_t nb);
+
+/* Rows [*lo, *hi) of n that process r of P owns: contiguous, in rank
+ * order, bounds at multiples of align (the last ends at n), as even as
+ * whole blocks allow. */
+void ordo_dist_part(size_t n, int P, int r, size_t align, size_t *lo, size_t *hi);
 
 /* Writes PROJECT/.ordo/shards/I-of-N to out. */
 int ordo_dist_shard_dir(const char *project, int index, int count, char *out, size_t cap,
@@ -152,6 +158,14 @@ int ordo_dist_mpi_report(ordo_dist_mpi *m, const ordo_dist_report *r, ordo_err *
  * none; its message is in sum->msg). */
 int ordo_dist_mpi_poll(ordo_dist_mpi *m, ordo_dist_report *sum, int *finished,
                        int *failed_rank, ordo_err *err);
+
+/* The ranking executor over this job's ranks (rank.h: ordo_rank_exec),
+ * owned by m: every rank passes the same pool to ordo_rank_compose and gets
+ * the same batch as one process would, with the row passes split. Its
+ * callbacks abort the job (MPI_Abort) if a collective fails: the ranks could
+ * not agree on a batch any more. Time in its collectives counts in
+ * ordo_dist_mpi_comm_seconds. */
+const ordo_rank_exec *ordo_dist_mpi_rank_exec(ordo_dist_mpi *m);
 
 /* Broadcast of one int from rank 0 that waits by polling with short sleeps
  * (a blocking MPI call would spin a core while rank 0 works, e.g. merges). */

@@ -3,6 +3,8 @@
  * calls fail with a clear message. */
 #include "dist/dist.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ struct ordo_dist_mpi {
     int rank, size, local_size;
     double comm;                 /* seconds inside communication calls */
     ordo_dist_report *latest;    /* rank 0: newest report of every rank */
+    ordo_rank_exec exec;         /* ranking executor over the ranks */
 };
 
 int ordo_dist_mpi_available(void) { return 1; }
@@ -29,6 +32,103 @@ static int mpi_fail(ordo_err *err, const char *what, int code)
         snprintf(msg, sizeof msg, "error %d", code);
     return ordo_err_set(err, "MPI: %s: %s", what, msg);
 }
+
+/* ---- the ranking executor ------------------------------------------------------
+ * Row passes: rank r computes rows ordo_dist_part(n, P, r), then an in-place
+ * MPI_Allgatherv of whole rows (a contiguous datatype, so counts stay small
+ * integers) gives every rank all rows. Candidates: an MPI_Allgather of one
+ * 24-byte record per rank, decided the same way on every rank. */
+
+static void exec_part(void *ctx, size_t n, size_t align, size_t *lo, size_t *hi)
+{
+    const ordo_dist_mpi *m = ctx;
+    ordo_dist_part(n, m->size, m->rank, align, lo, hi);
+}
+
+static void exec_fail(ordo_dist_mpi *m, ordo_err *err, const char *what, int code)
+{
+    mpi_fail(err, what, code);
+    (void)m;
+    /* A rank that left a collective would leave the others waiting forever. */
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+static int exec_gather(void *ctx, void *rows, size_t n, size_t row_bytes, size_t align,
+                       ordo_err *err)
+{
+    ordo_dist_mpi *m = ctx;
+    if (row_bytes > INT_MAX || n > INT_MAX)
+        return ordo_err_set(err, "MPI: %zu rows of %zu bytes are too many to exchange", n,
+                            row_bytes);
+    int *cnt = malloc(2 * (size_t)m->size * sizeof *cnt);
+    if (!cnt)
+        return ordo_err_set(err, "out of memory");
+    int *disp = cnt + m->size;
+    for (int r = 0; r < m->size; r++) {
+        size_t lo, hi;
+        ordo_dist_part(n, m->size, r, align, &lo, &hi);
+        cnt[r] = (int)(hi - lo);
+        disp[r] = (int)lo;
+    }
+    double t = MPI_Wtime();
+    MPI_Datatype row;
+    int rc = MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row);
+    if (rc == MPI_SUCCESS && (rc = MPI_Type_commit(&row)) == MPI_SUCCESS) {
+        rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rows, cnt, disp, row,
+                            MPI_COMM_WORLD);
+        MPI_Type_free(&row);
+    }
+    m->comm += MPI_Wtime() - t;
+    free(cnt);
+    if (rc != MPI_SUCCESS)
+        exec_fail(m, err, "exchanging rows", rc);
+    return 0;
+}
+
+typedef struct cand {
+    int32_t found;
+    float value, aux;
+    int32_t pad;
+    uint64_t row;
+} cand;
+
+static int exec_best(void *ctx, int *found, float *value, size_t *row, float *aux,
+                     ordo_err *err)
+{
+    ordo_dist_mpi *m = ctx;
+    cand mine = {*found != 0, *value, *aux, 0, (uint64_t)*row};
+    cand *all = malloc((size_t)m->size * sizeof *all);
+    if (!all)
+        return ordo_err_set(err, "out of memory");
+    double t = MPI_Wtime();
+    int rc = MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE,
+                           MPI_COMM_WORLD);
+    m->comm += MPI_Wtime() - t;
+    if (rc != MPI_SUCCESS) {
+        free(all);
+        exec_fail(m, err, "choosing the best candidate", rc);
+        return -1;
+    }
+    /* Largest value, ties the lower row: what one pass over all rows picks. */
+    int b = -1;
+    for (int r = 0; r < m->size; r++) {
+        if (!all[r].found)
+            continue;
+        if (b < 0 || all[r].value > all[b].value ||
+            (all[r].value == all[b].value && all[r].row < all[b].row))
+            b = r;
+    }
+    *found = b >= 0;
+    if (b >= 0) {
+        *value = all[b].value;
+        *row = (size_t)all[b].row;
+        *aux = all[b].aux;
+    }
+    free(all);
+    return 0;
+}
+
+const ordo_rank_exec *ordo_dist_mpi_rank_exec(ordo_dist_mpi *m) { return &m->exec; }
 
 ordo_dist_mpi *ordo_dist_mpi_init(int *argc, char ***argv, ordo_err *err)
 {
@@ -66,6 +166,7 @@ ordo_dist_mpi *ordo_dist_mpi_init(int *argc, char ***argv, ordo_err *err)
         MPI_Comm_size(local, &m->local_size);
         MPI_Comm_free(&local);
     }
+    m->exec = (ordo_rank_exec){exec_part, exec_gather, exec_best, m};
     if (!(m->latest = calloc((size_t)m->size, sizeof *m->latest))) {
         free(m);
         MPI_Finalize();
@@ -224,6 +325,11 @@ int ordo_dist_mpi_bcast_int(ordo_dist_mpi *m, int *v, ordo_err *err)
     (void)m;
     (void)v;
     return ordo_err_set(err, "built without MPI");
+}
+const ordo_rank_exec *ordo_dist_mpi_rank_exec(ordo_dist_mpi *m)
+{
+    (void)m;
+    return NULL;
 }
 
 #endif
