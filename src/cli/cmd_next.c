@@ -8,6 +8,7 @@
 
 #include "base/text.h"
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "rank/rank.h"
 #include "rank/rank_store.h"
 #include "store/store.h"
@@ -31,7 +32,9 @@ static void usage(FILE *f)
             "  --eval-width W    evaluation sample sized for a 95%% interval of +-W (0.05)\n"
             "  --expect-acc P    expected accuracy for that size (0.5 = worst case)\n"
             "  --csv             position,path,reason,score,top_class,top_prob,... (default)\n"
-            "  --json            one object per line with every strategy's score\n");
+            "  --json            one object per line with every strategy's score\n"
+            "  --mpi             under mpirun: the heavy passes split over the ranks (same\n"
+            "                    batch as one process); rank 0 prints\n");
 }
 
 static void jnum(FILE *f, const char *name, double v, int comma)
@@ -65,8 +68,10 @@ static int parse_frac(const char *opt, const char *s, double lo, double hi, doub
     return 0;
 }
 
-/* Shared by `ordo next` and `ordo order`: compose and print. n == 0: all. */
-static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, int json)
+/* Shared by `ordo next` and `ordo order`: compose and print. n == 0: all.
+ * mpi: this process is one rank of an MPI job (only rank 0 prints). */
+static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, int json,
+                    ordo_dist_mpi *mpi)
 {
     ordo_err err = {{0}};
     ordo_store *s = ordo_store_open(dir, 0, &err);
@@ -85,13 +90,25 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     ordo_rank_opts o = *opts_in;
     o.batch = n ? n : in->n;
     size_t esize = 0;
-    if (o.mix[ORDO_RANK_EVAL] > 0 &&
+    /* MPI: rank 0 persists the evaluation sample first, the others read it. */
+    int rank = mpi ? ordo_dist_mpi_rank(mpi) : 0, erc = 0;
+    if (rank != 0 && ordo_dist_mpi_bcast_int(mpi, &erc, &err) < 0) goto out;
+    if (!erc && o.mix[ORDO_RANK_EVAL] > 0 &&
         ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
         fprintf(stderr, "ordo next: %s\n", err.msg);
-        goto out;
+        erc = 1;
     }
-    b = ordo_rank_compose(in, &o, &err);
+    if (mpi && rank == 0 && ordo_dist_mpi_bcast_int(mpi, &erc, &err) < 0) goto out;
+    if (erc) goto out;
+    ordo_rank_input din = *in;
+    din.exec = mpi ? ordo_dist_mpi_rank_exec(mpi) : NULL;
+    b = ordo_rank_compose(&din, &o, &err);
     if (!b) { fprintf(stderr, "ordo next: %s\n", err.msg); goto out; }
+    if (rank != 0) { rc = 0; goto out; }
+    if (mpi)
+        fprintf(stderr, "mpi: %d ranks composed the batch in %.2f s, %.3f s of it in MPI "
+                        "collectives\n", ordo_dist_mpi_size(mpi), b->seconds[5],
+                ordo_dist_mpi_comm_seconds(mpi));
     if (!json)
         printf("position,path,reason,score,top_class,top_prob,class_index,wnid,prior,image_id,"
                "cluster,low_prior\n");
@@ -155,13 +172,14 @@ out:
 
 /* Options common to next and order; returns 0, 1 (help printed), -1 (error). */
 static int parse_common(int argc, char **argv, const char **project, ordo_rank_opts *o, int *json,
-                        void (*use)(FILE *))
+                        int *mpi, void (*use)(FILE *))
 {
     static const struct option opts[] = {
         {"project", required_argument, NULL, 'p'}, {"mix", required_argument, NULL, 'm'},
         {"seed", required_argument, NULL, 's'}, {"uncertainty", required_argument, NULL, 'u'},
         {"eval-width", required_argument, NULL, 'w'}, {"expect-acc", required_argument, NULL, 'a'},
         {"csv", no_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"mpi", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -195,6 +213,7 @@ static int parse_common(int argc, char **argv, const char **project, ordo_rank_o
         case 'a': if (parse_frac("--expect-acc", optarg, 0, 1, &o->eval_p)) return -1; break;
         case 'c': *json = 0; break;
         case 'j': *json = 1; break;
+        case 'M': *mpi = 1; break;
         case 'h': use(stdout); return 1;
         default: use(stderr); return -1;
         }
@@ -205,10 +224,10 @@ static int parse_common(int argc, char **argv, const char **project, ordo_rank_o
 int cli_next(int argc, char **argv)
 {
     const char *project = NULL;
-    int json = 0;
+    int json = 0, use_mpi = 0;
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
-    int r = parse_common(argc, argv, &project, &o, &json, usage);
+    int r = parse_common(argc, argv, &project, &o, &json, &use_mpi, usage);
     if (r) return r > 0 ? 0 : 2;
     if (optind + 1 != argc) { usage(stderr); return 2; }
     int n;
@@ -219,7 +238,18 @@ int cli_next(int argc, char **argv)
         fprintf(stderr, "ordo next: %s\n", err.msg);
         return 1;
     }
-    return next_run(dir, (size_t)n, &o, json);
+    if (!use_mpi)
+        return next_run(dir, (size_t)n, &o, json, NULL);
+    ordo_dist_mpi *m = ordo_dist_mpi_init(NULL, NULL, &err);
+    if (!m) {
+        fprintf(stderr, "ordo next: %s\n", err.msg);
+        return 1;
+    }
+    int rc = next_run(dir, (size_t)n, &o, json, m);
+    if (rc != 0)   /* the other ranks may wait in a collective: end the job */
+        ordo_dist_mpi_abort(m, rc);
+    ordo_dist_mpi_finalize(m);
+    return rc;
 }
 
 static void order_usage(FILE *f)
@@ -233,11 +263,12 @@ static void order_usage(FILE *f)
 int cli_order(int argc, char **argv)
 {
     const char *project = NULL;
-    int json = 0;
+    int json = 0, use_mpi = 0;
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
-    int r = parse_common(argc, argv, &project, &o, &json, order_usage);
+    int r = parse_common(argc, argv, &project, &o, &json, &use_mpi, order_usage);
     if (r) return r > 0 ? 0 : 2;
+    if (use_mpi) { fprintf(stderr, "ordo order: --mpi is for 'ordo scan' and 'ordo next'\n"); return 2; }
     if (optind + 1 != argc) { order_usage(stderr); return 2; }
     const char *dir = argv[optind];
     if (project) { fprintf(stderr, "ordo order: the project is DIR itself\n"); return 2; }
@@ -259,5 +290,5 @@ int cli_order(int argc, char **argv)
         fprintf(stderr, "ordo order: %s\n", err.msg);
         return 1;
     }
-    return next_run(found, 0, &o, json);
+    return next_run(found, 0, &o, json, NULL);
 }
