@@ -407,6 +407,52 @@ def t_queue_refills_in_background():
         srv.stop()
 
 
+def t_retrain_and_evaluate():
+    proj = make_project(90)
+    srv = Server(proj, extra=("--double-share", "0", "--retrain-every", "0"))
+    try:
+        me = csrf(srv, {})
+        st, _, body = srv.req("GET", "/api/stats")
+        ev = json.loads(body)["eval"]
+        check(not ev["available"] and ev["history"] == [], "no model yet: %s" % ev)
+        # the fixture's images fall in 6 look-alike groups: image id i is group (i-1) % 6
+        done = 0
+        while done < 60:
+            items = json.loads(srv.req("GET", "/api/next?n=10")[2])["items"]
+            if not items:
+                time.sleep(0.2)
+                continue
+            for it in items:
+                st, _, _ = srv.req("POST", "/api/label", {"id": it["id"], "label": "g%d" % ((it["id"] - 1) % 6)},
+                                   headers={"X-Ordo-CSRF": me})
+                check(st == 200, "label %d" % st)
+                done += 1
+        st, _, _ = srv.req("POST", "/api/retrain", {}, headers={"X-Ordo-CSRF": me})
+        check(st == 200, "retrain %d" % st)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            ev = json.loads(srv.req("GET", "/api/stats")[2])["eval"]
+            if ev["version"] >= 1 and not ev["training"]:
+                break
+            time.sleep(0.3)
+        h = ev["history"]
+        check(len(h) == 1 and h[0]["n_train"] >= 10 and h[0]["classes"] == 6, "model v1: %s" % ev)
+        check(h[0]["n"] > 0 and h[0]["accuracy"] == 1.0 and h[0]["lo"] <= 1.0 <= h[0]["hi"] + 1e-9,
+              "separable groups are learned (accuracy with interval): %s" % h)
+        items = json.loads(srv.req("GET", "/api/next?n=10")[2])["items"]
+        sugg = [it for it in items if it["suggestions"]]
+        check(sugg and all(it["suggestions"][0]["label"] == "g%d" % ((it["id"] - 1) % 6) for it in sugg),
+              "suggestions come from the retrained model: %s" % items[:2])
+        # the model and its figures survive a restart
+        srv.stop()
+        srv = Server(proj, extra=("--double-share", "0"))
+        ev = json.loads(srv.req("GET", "/api/stats")[2])["eval"]
+        check(ev["version"] == 1 and ev["available"], "model kept: %s" % ev)
+    finally:
+        srv.stop()
+        shutil.rmtree(proj)
+
+
 def t_search_wordnet():
     srv = Server(PROJECT)
     try:
@@ -517,7 +563,7 @@ def main():
     try:
         for t in [t_token_required_beyond_loopback, t_csrf, t_path_traversal,
                   t_limits_and_malformed, t_slow_loris, t_label_is_text,
-                  t_undo_and_double_annotation, t_queue_refills_in_background, t_search_wordnet, t_sigkill_keeps_acknowledged]:
+                  t_undo_and_double_annotation, t_queue_refills_in_background, t_retrain_and_evaluate, t_search_wordnet, t_sigkill_keeps_acknowledged]:
             run_test(t)
     finally:
         shutil.rmtree(PROJECT, ignore_errors=True)

@@ -222,15 +222,30 @@ static void *composer_main(void *arg)
     srv_queue *q = &srv->q;
     for (;;) {
         pthread_mutex_lock(&q->mu);
-        while (!q->want_refill && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        while (!q->want_refill && !q->want_retrain && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
         if (q->stop) {
             pthread_mutex_unlock(&q->mu);
             break;
         }
+        ordo_err e = {{0}};
+        if (q->want_retrain) {
+            q->want_retrain = 0;
+            q->training = 1;
+            pthread_mutex_unlock(&q->mu);
+            int trc = srv_model_train(srv, q->store, &e);
+            pthread_mutex_lock(&q->mu);
+            q->training = 0;
+            if (trc < 0) snprintf(q->train_msg, sizeof q->train_msg, "%s", e.msg);
+            else
+                snprintf(q->train_msg, sizeof q->train_msg, "model version %d trained",
+                         srv->model_version);
+            q->want_refill = trc == 0;   /* a new model: a fresh batch */
+            pthread_mutex_unlock(&q->mu);
+            continue;
+        }
         q->want_refill = 0;
         q->refilling = 1;
         pthread_mutex_unlock(&q->mu);
-        ordo_err e = {{0}};
         int rc = srv_queue_refill(srv, q->store, &e);
         pthread_mutex_lock(&q->mu);
         q->refilling = 0;
@@ -246,6 +261,16 @@ static void want_refill(srv_queue *q)
     if (q->refilling || q->want_refill) return;
     q->want_refill = 1;
     pthread_cond_signal(&q->cv);
+}
+
+void srv_queue_request_retrain(ordo_srv *srv)
+{
+    pthread_mutex_lock(&srv->q.mu);
+    if (!srv->q.training) {
+        srv->q.want_retrain = 1;
+        pthread_cond_signal(&srv->q.cv);
+    }
+    pthread_mutex_unlock(&srv->q.mu);
 }
 
 void srv_queue_request_refill(ordo_srv *srv)
@@ -289,7 +314,10 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     srv_queue *q = &srv->q;
     if (ordo_store_items(s, &q->all, &q->nall, err) < 0) return -1;
     q->labeled = calloc(q->nall ? q->nall : 1, 1);
-    if (!q->labeled) return ordo_err_set(err, "out of memory");
+    q->sugg = calloc(q->nall ? q->nall : 1, sizeof *q->sugg);
+    if (!q->labeled || !q->sugg) return ordo_err_set(err, "out of memory");
+    q->emb = ordo_store_embeddings(s, &q->emb_rows, err);
+    if (!q->emb) return -1;
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
@@ -307,6 +335,9 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
 
 void srv_queue_free(srv_queue *q)
 {
+    srv_queue_drop_suggestions(q);
+    free(q->sugg);
+    q->sugg = NULL;
     free(q->items);
     free(q->all);
     free(q->labeled);
@@ -365,9 +396,42 @@ static void item_json(ordo_srv *srv, FILE *f, int64_t id, const char *reason)
     fputc('}', f);
 }
 
+int64_t srv_queue_slot(ordo_srv *srv, int64_t id)
+{
+    ssize_t k = all_find(&srv->q, id);   /* `all` never changes after start */
+    return k < 0 ? -1 : srv->q.all[k].slot;
+}
+
+void srv_queue_drop_suggestions(srv_queue *q)
+{
+    for (size_t i = 0; q->sugg && i < q->nall; i++) {
+        free(q->sugg[i]);
+        q->sugg[i] = NULL;
+    }
+}
+
+/* Caller holds q->mu. The newest retrained model's top 5 if there is one,
+ * else the ImageNet top 5; cached per image until the model changes. */
 int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f)
 {
-    ssize_t k = all_find(&srv->q, id);
+    srv_queue *q = &srv->q;
+    ssize_t k = all_find(q, id);
+    if (k >= 0 && q->sugg && q->sugg[k]) {
+        fputs(q->sugg[k], f);
+        return 0;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    if (mf && k >= 0 && srv_model_suggest(srv, q->all[k].slot, q->emb, q->emb_rows, mf) == 0) {
+        fclose(mf);
+        fputs(buf, f);
+        if (q->sugg) q->sugg[k] = buf;
+        else free(buf);
+        return 0;
+    }
+    if (mf) fclose(mf);
+    free(buf);
     fputc('[', f);
     if (k >= 0) {
         const ordo_store_scores *sc = &srv->q.all[k].s;

@@ -453,13 +453,24 @@ static void write_group(ordo_srv *srv, srv_job *head)
         if (j->kind == SRV_JOB_UNDO) {
             fprintf(f, "{\"ok\":true,\"item\":{\"id\":%lld,\"reason\":\"undo\",\"eval\":false,"
                        "\"suggestions\":", (long long)j->ids[0]);
+            pthread_mutex_lock(&srv->q.mu);
             srv_item_suggestions_json(srv, j->ids[0], f);
+            pthread_mutex_unlock(&srv->q.mu);
             fputs("}}", f);
         } else {
             fprintf(f, "{\"ok\":true,\"n\":%d}", j->n);
         }
         fclose(f);
     }
+}
+
+/* Answers (not undos) committed by a group, for the retraining threshold. */
+static int group_answers(const srv_job *head)
+{
+    int n = 0;
+    for (const srv_job *j = head; j; j = j->next)
+        if (j->status == MHD_HTTP_OK && j->kind == SRV_JOB_LABEL) n += j->n;
+    return n;
 }
 
 static void *writer_main(void *arg)
@@ -474,6 +485,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&srv->w_mu);
         if (!head && stop) break;
         write_group(srv, head);
+        srv_model_note_answers(srv, group_answers(head));
         for (srv_job *j = head, *next; j; j = next) {
             next = j->next;   /* j belongs to its request again once resumed */
             MHD_resume_connection(j->c);
@@ -496,9 +508,11 @@ static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connec
         if (!strcmp(url, "/api/undo")) return queue_write(srv, c, who, rq, SRV_JOB_UNDO, 0, "ui");
         if (!strcmp(url, "/api/resolve"))
             return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 0, "review");
-        if (!strcmp(url, "/api/retrain"))
-            return send_err(c, MHD_HTTP_NOT_IMPLEMENTED,
-                            "retraining needs the learn module ('ordo train'), not in this build");
+        if (!strcmp(url, "/api/retrain")) {   /* trains in the background */
+            srv_queue_request_retrain(srv);
+            return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
+                            MHD_RESPMEM_PERSISTENT, NULL);
+        }
         if (!strcmp(url, "/api/refresh")) {   /* the composer refills in the background */
             srv_queue_request_refill(srv);
             return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
@@ -803,6 +817,7 @@ void ordo_srv_stop(ordo_srv *srv)
     }
     if (srv->daemon) MHD_stop_daemon(srv->daemon);
     srv_queue_stop(srv);
+    srv_model_free(srv);
     if (srv->w_store) ordo_store_close(srv->w_store);
     pthread_mutex_destroy(&srv->w_mu);
     pthread_cond_destroy(&srv->w_cv);
@@ -850,6 +865,7 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
     if (o->double_share < 0) o->double_share = 0.1;
     if (o->double_share > 1) o->double_share = 1;
     if (o->batch <= 0) o->batch = 200;
+    if (o->retrain_every == 0) o->retrain_every = 100;
     snprintf(srv->bind, sizeof srv->bind, "%s", o->bind);
     o->bind = srv->bind;
     o->project = srv->project;
@@ -907,6 +923,7 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         ordo_err_set(err, "no random bytes");
         goto fail;
     }
+    if (srv_model_init(srv, s, err) < 0) goto fail;
     if (srv_queue_init(srv, s, err) < 0 || srv_queue_start(srv, err) < 0) goto fail;
     srv->w_store = ordo_store_open(srv->project, o->store_flags, err);
     if (!srv->w_store) goto fail;

@@ -26,7 +26,9 @@
  * retraction of that annotator's previous answer for the image).
  *
  * Tables owned here (prefix srv_): srv_annotators(id, name UNIQUE,
- * token_sha256 UNIQUE, created, disabled).
+ * token_sha256 UNIQUE, created, disabled); srv_models(version, created,
+ * n_train, n_eval, correct, accuracy, lo, hi, classes, seconds, model) - the
+ * page's retrained models (learn's classifier) and their evaluation.
  */
 #ifndef ORDO_SERVER_H
 #define ORDO_SERVER_H
@@ -61,6 +63,8 @@ typedef struct ordo_srv_opts {
     double double_share;     /* share of images labeled by two annotators
                                 (0..1); negative = default 0.1 */
     int batch;               /* queue batch size; 0 = 200 */
+    int retrain_every;       /* retrain after this many new answers; 0 = 100,
+                                negative = only on request */
     int store_flags;         /* extra ordo_store_open flags (tests: FAST) */
 } ordo_srv_opts;
 

@@ -46,6 +46,11 @@ typedef struct srv_queue {
     int started, stop, want_refill, refilling;
     char error[ORDO_ERR_MAX];   /* the last refill's failure, "" if none */
     ordo_store *store;
+    int want_retrain, training;
+    char train_msg[ORDO_ERR_MAX];   /* the last retraining's outcome */
+    char **sugg;                    /* per `all` entry: cached suggestions JSON */
+    const uint16_t *emb;            /* embedding map (of the pool's first handle) */
+    size_t emb_rows;
 } srv_queue;
 
 /* ---- the server -------------------------------------------------------- */
@@ -74,6 +79,10 @@ struct ordo_srv {
     struct srv_job *w_head, *w_tail;
     int w_stop;
     ordo_store *w_store;
+
+    struct ordo_learn_model *model;  /* newest retrained model (model.c), or NULL */
+    int model_version;
+    int answers_since_train;
 
     ordo_wn *wn;
     char *synsets_json;     /* [["n0..","name"],...] built once */
@@ -120,9 +129,21 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
                         FILE *f, ordo_err *err);
 void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, int done);
 int srv_queue_reason(ordo_srv *srv, int64_t id, char *out, size_t cap);
-int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f);
+int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f);   /* holds q->mu */
 int srv_queue_need(const ordo_srv *srv, int64_t id);
 int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err);
+
+int64_t srv_queue_slot(ordo_srv *srv, int64_t id);   /* matrix slot, -1 if unknown */
+void srv_queue_drop_suggestions(srv_queue *q);       /* caller holds q->mu */
+void srv_queue_request_retrain(ordo_srv *srv);
+
+/* model.c */
+int srv_model_init(ordo_srv *srv, ordo_store *s, ordo_err *err);
+void srv_model_free(ordo_srv *srv);
+int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err);
+void srv_model_note_answers(ordo_srv *srv, int n);
+int srv_model_suggest(ordo_srv *srv, int64_t slot, const uint16_t *emb, size_t rows, FILE *f);
+int srv_model_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
 
 /* thumb.c: path of a cached JPEG of image id, longer side <= side. */
 int srv_thumb(ordo_srv *srv, ordo_store *s, int64_t id, int side, char *out,

@@ -515,12 +515,10 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     free(per);
     fputs("]}", f);
 
-    /* Evaluation and retraining belong to src/learn; until its API lands the
-     * dashboard says so instead of showing made-up numbers. */
-    fputs(",\"eval\":{\"available\":false,\"message\":\"evaluation needs 'ordo eval' (learn"
-          " module), not available in this build\",\"history\":[]},"
-          "\"retrain\":{\"available\":false,\"message\":\"retraining needs 'ordo train' (learn"
-          " module), not available in this build\"}", f);
+    /* the page's retrained models and their evaluation (model.c) */
+    fputc(',', f);
+    if (srv_model_stats_json(srv, s, f, err) < 0) return -1;
+    fputs(",\"retrain\":{\"available\":true}", f);
 
     ordo_store_status ss;
     if (ordo_store_get_status(s, &ss, err) < 0) return -1;

@@ -407,11 +407,14 @@ async function loadDash() {
   }
   const ev = s.eval;
   $('d-eval').textContent = ev.available
-    ? fmt(100 * ev.accuracy, 1) + '% (95% interval ' + fmt(100 * ev.lo, 1) + '-' + fmt(100 * ev.hi, 1) + '%, n = ' + ev.n + ')'
-    : ev.message;
-  $('d-chart').replaceChildren(chart(ev.history || []));
-  $('d-retrain').disabled = !s.retrain.available;
-  $('d-retrain-msg').textContent = s.retrain.available ? '' : s.retrain.message;
+    ? fmt(100 * ev.accuracy, 1) + '% (95% interval ' + fmt(100 * ev.lo, 1) + '-' + fmt(100 * ev.hi, 1) +
+      '%, ' + ev.correct + ' of ' + ev.n + ' evaluation images, model v' + ev.version + ')'
+    : 'no evaluation yet: label evaluation images and retrain';
+  $('d-chart').replaceChildren(chart(ev.history.filter((h) => h.n > 0)));
+  $('d-retrain').disabled = ev.training;
+  $('d-retrain-msg').textContent = (ev.training ? 'training in the background... ' : '') + ev.message +
+    (ev.retrain_every > 0 ? ' (retrains by itself every ' + ev.retrain_every + ' answers; ' + ev.since + ' so far)' : '');
+  if (ev.training && st.view === 'dash') setTimeout(() => loadDash().catch(showError), 1500);
 }
 
 // ---- review ------------------------------------------------------------------------
@@ -503,7 +506,8 @@ async function main() {
   $('grid-n').addEventListener('change', () => loadGrid());
   $('g-not').addEventListener('click', () => gridLabel(SPECIAL.not));
   $('d-retrain').addEventListener('click', async () => {
-    try { await api('/api/retrain', {}); await loadDash(); } catch (e) { $('d-retrain-msg').textContent = e.message; }
+    try { await api('/api/retrain', {}); setTimeout(() => loadDash().catch(showError), 300); }
+    catch (e) { $('d-retrain-msg').textContent = e.message; }
   });
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -511,6 +515,10 @@ async function main() {
   });
   completer($('search'), $('complete'), (label) => answer(label));
   completer($('g-search'), $('g-complete'), (label) => gridLabel(label));
+  window.addEventListener('hashchange', () => {
+    const v = location.hash.slice(1);
+    if (['label', 'grid', 'dash', 'review'].includes(v) && v !== st.view) show(v);
+  });
   window.addEventListener('beforeunload', (e) => { if (st.pending) e.preventDefault(); });
   try {
     await loadMe();
