@@ -143,6 +143,37 @@ static void gemm(int M, int N, int K, const float *A, int lda, const float *B,
     }
 }
 
+/* xb depthwise outputs from column x on, for one 16-channel slice: each
+ * input pixel is loaded once and feeds every output of the block that uses
+ * it (output j, tap kx = m - j*s). */
+INL void dw_block(const int k, const int s, const int xb, int x, int pl, int C,
+                  const float *const *r, const __m512 *wv, __m512 bv, float *out)
+{
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < xb; j++) acc[j] = bv;
+#pragma GCC unroll 5
+    for (int ky = 0; ky < k; ky++) {
+        const float *q = r[ky] + (long)(x * s - pl) * C;
+#pragma GCC unroll 16
+        for (int m = 0; m < (xb - 1) * s + k; m++) {
+            const __m512 v = _mm512_loadu_ps(q);
+            q += C;
+            /* Opaque step: stops GCC from keeping one pointer per tap
+             * (which spills) instead of one add per load. */
+            __asm__("" : "+r"(q));
+#pragma GCC unroll 8
+            for (int j = 0; j < xb; j++) {
+                const int kx = m - j * s;
+                if (kx >= 0 && kx < k) acc[j] = _mm512_fmadd_ps(v, wv[ky * k + kx], acc[j]);
+            }
+        }
+    }
+    float *o = out + (long)x * C;
+#pragma GCC unroll 8
+    for (int j = 0; j < xb; j++) _mm512_storeu_ps(o + (long)j * C, relu6(acc[j]));
+}
+
 /* Depthwise row for a compile-time kernel size and stride: the k*k weight
  * vectors of one 16-channel slice stay in registers while x sweeps the row,
  * xb outputs at a time: independent FMA chains hide the FMA latency (8 for
@@ -180,45 +211,11 @@ INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
             _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
         }
         int x = lo;
-        for (; x + xb <= hi; x += xb) {
-            __m512 acc[8];
-#pragma GCC unroll 8
-            for (int j = 0; j < xb; j++) acc[j] = bv;
-#pragma GCC unroll 5
-            for (int ky = 0; ky < k; ky++) {
-                /* Each input pixel is loaded once and feeds every output
-                 * of the block that uses it (output j, tap kx = m - j*s). */
-                const float *q = r[ky] + (long)(x * s - pl) * C;
-#pragma GCC unroll 16
-                for (int m = 0; m < (xb - 1) * s + k; m++) {
-                    const __m512 v = _mm512_loadu_ps(q);
-                    q += C;
-                    /* Opaque step: stops GCC from keeping one pointer per
-                     * tap (which spills) instead of one add per load. */
-                    __asm__("" : "+r"(q));
-#pragma GCC unroll 8
-                    for (int j = 0; j < xb; j++) {
-                        const int kx = m - j * s;
-                        if (kx >= 0 && kx < k)
-                            acc[j] = _mm512_fmadd_ps(v, wv[ky * k + kx], acc[j]);
-                    }
-                }
-            }
-            float *o = out + (long)x * C + c0;
-#pragma GCC unroll 8
-            for (int j = 0; j < xb; j++) _mm512_storeu_ps(o + (long)j * C, relu6(acc[j]));
-        }
-        for (; x < hi; x++) {
-            __m512 a0 = bv;
-#pragma GCC unroll 5
-            for (int ky = 0; ky < k; ky++) {
-                const float *p = r[ky] + (long)(x * s - pl) * C;
-#pragma GCC unroll 5
-                for (int kx = 0; kx < k; kx++)
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p + (long)kx * C), wv[ky * k + kx], a0);
-            }
-            _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
-        }
+        for (; x + xb <= hi; x += xb) dw_block(k, s, xb, x, pl, C, r, wv, bv, out + c0);
+        /* interior tail: blocks of 4, 2, 1 (compile-time sizes) */
+        if (xb > 4 && hi - x >= 4) { dw_block(k, s, 4, x, pl, C, r, wv, bv, out + c0); x += 4; }
+        if (hi - x >= 2) { dw_block(k, s, 2, x, pl, C, r, wv, bv, out + c0); x += 2; }
+        if (hi - x >= 1) dw_block(k, s, 1, x, pl, C, r, wv, bv, out + c0);
     }
 }
 
