@@ -154,7 +154,23 @@ static void t_stop_resume(void)
         sh("cp '%s' '%s'", imgs[i], name);
     }
     sh("cp '%s' '%s/img_dup.jpg'", imgs[2], dir);
-    sh("cd '%s' && for i in $(seq 1 6000); do echo $i > note$i.txt; done", dir, "");
+    /* 6,000 non-images, and 4,500 copies of a 1x1 GIF: more unchanged files
+     * than the work ring holds (4,096) on the rescan below. */
+    static const unsigned char gif[] = {
+        'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0,
+        '!', 0xf9, 4, 1, 0, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 'D', 1, 0, ';'};
+    for (int i = 0; i < 10500; i++) {
+        char name[700];
+        snprintf(name, sizeof name, i < 6000 ? "%s/note%d.txt" : "%s/pix%d.gif", dir, i);
+        FILE *f = fopen(name, "wb");
+        if (!f)
+            continue;
+        if (i < 6000)
+            fprintf(f, "%d\n", i);
+        else
+            fwrite(gif, 1, sizeof gif, f);
+        fclose(f);
+    }
     ordo_err err = {{0}};
     CHECK(ordo_store_init(a, "lite0", &err) == 0 && ordo_store_init(b, "lite0", &err) == 0);
     char *paths[] = {dir};
@@ -162,7 +178,9 @@ static void t_stop_resume(void)
     hook ha = {0};
     ordo_scan_opts o = {.threads = 1, .decode_threads = 1, .batch = 3, .ctx = &ha};
     CHECK_MSG(ordo_scan_run(a, paths, 1, &o, &p, &err) == 0, "%s", err.msg);
-    CHECK(p.classified == 8 && p.duplicates == 1 && p.skipped == 6000 && p.done == 6009);
+    CHECK_MSG(p.classified == 9 && p.duplicates == 4500 && p.skipped == 6000 && p.done == 10509,
+              "classified %lld dup %lld skipped %lld done %lld", (long long)p.classified,
+              (long long)p.duplicates, (long long)p.skipped, (long long)p.done);
     hook hb = {.stop_after = 3000};
     o.on_found = on_found;
     o.ctx = &hb;
@@ -170,7 +188,7 @@ static void t_stop_resume(void)
     o.batch = 1;
     CHECK(ordo_scan_run(b, paths, 1, &o, &p, &err) == -1);
     CHECK_MSG(strstr(err.msg, "interrupted") != NULL, "%s", err.msg);
-    CHECK(p.done < 6009);
+    CHECK(p.done < 10509);
     hb.stop_after = 0;
     hb.stop = 0;
     CHECK(ordo_scan_run(b, paths, 1, &o, &p, &err) == 0);
@@ -185,7 +203,24 @@ static void t_stop_resume(void)
         int64_t va = q1(a, sql[i]), vb = q1(b, sql[i]);
         CHECK_MSG(va == vb, "%s: %lld vs %lld", sql[i], (long long)va, (long long)vb);
     }
-    CHECK(q1(b, "SELECT count(*) FROM files") == 9);
+    CHECK(q1(b, "SELECT count(*) FROM files") == 4509);
+    /* Two new files among 4,509 unchanged ones and 6,000 non-images, with a
+     * batch larger than the new work: the partial batch must be flushed
+     * when the buffers or the ring run out, not wait forever. */
+    char name[600];
+    snprintf(name, sizeof name, "%s/note3000b.jpg", dir);
+    sh("cp '%s' '%s'", imgs[7], name);   /* same content as img7: linked, not inferred */
+    snprintf(name, sizeof name, "%s/note3000c.jpg", dir);
+    sh("cp '%s' '%s'", imgs[6], name);
+    sh("printf x >> '%s'%s", name, "");   /* trailing byte: new content, same picture */
+    o.batch = 16;
+    o.on_found = NULL;
+    o.stop = NULL;
+    CHECK_MSG(ordo_scan_run(a, paths, 1, &o, &p, &err) == 0, "%s", err.msg);
+    CHECK_MSG(p.unchanged == 4509 && p.skipped == 6000 && p.duplicates == 1 && p.done == 10511,
+              "unchanged %lld skipped %lld dup %lld done %lld", (long long)p.unchanged,
+              (long long)p.skipped, (long long)p.duplicates, (long long)p.done);
+    CHECK(p.classified == 1 && q1(a, "SELECT count(*) FROM images") == 10);
 }
 
 int main(void)
