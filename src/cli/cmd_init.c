@@ -1,8 +1,10 @@
 /* cmd_init.c - `ordo init [--model M] [DIR]`: create a project. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -11,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: ordo init [--model M] [DIR]\n"
-            "Creates an ordo project in DIR (default: --project DIR, $ORDO_PROJECT, or the\n"
+            "Creates an ordo project in DIR (made if missing; default: --project DIR, $ORDO_PROJECT, or the\n"
             "current directory): DIR/.ordo/ holds the database (ordo.db) and the\n"
             "embedding and logit matrices (embed.f16, logits.f16).\n\n"
             "  --model M       lite0, lite1 or lite2; otherwise the first scan's model\n"
@@ -45,6 +47,10 @@ int cli_init(int argc, char **argv)
         dir = env && *env ? env : ".";
     }
     ordo_err err = {{0}};
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {   /* like `git init DIR` */
+        fprintf(stderr, "ordo init: %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
     if (ordo_store_init(dir, model, &err)) {
         fprintf(stderr, "ordo init: %s\n", err.msg);
         return 1;
