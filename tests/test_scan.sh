@@ -140,6 +140,54 @@ sys.exit(not (s['ok']==6 and s['failed']==7 and s['failed_by_reason']=={'decode'
     check "hostile: unreadable file scanned once readable" [ "$(q "$H2" "SELECT state FROM files WHERE path=CAST('$H/unreadable.jpg' AS BLOB)")" = 0 ]
 fi
 
+# ---- the classify issue's corpus (tests/test_img_corpus.py) ----------------------------
+C=$T/corpus; CP=$T/cproj; mkdir -p "$C" "$CP"
+if (cd tests && "$PY" -c "
+import os, sys
+import test_img_corpus as c
+good, bad = c.build_corpus()
+for n, v in list(good.items()) + list(bad.items()):
+    open(os.path.join('$C', n), 'wb').write(v[0])
+" 2>"$T/corpus.err"); then
+    "$BIN" init "$CP" >/dev/null
+    "$BIN" scan --project "$CP" --quiet "$C" 2>/dev/null; rc=$?
+    check "corpus: scan exits 0" [ "$rc" = 0 ]
+    "$PY" - "$C" "$CP" >"$T/corpus.out" 2>&1 <<'EOF2'
+import os, sqlite3, sys
+sys.path.insert(0, "tests")
+import test_img_corpus as c
+good, bad = c.build_corpus()
+d, proj = sys.argv[1], sys.argv[2]
+db = sqlite3.connect(proj + "/.ordo/ordo.db")
+rows = {bytes(p).decode("utf-8", "replace").rsplit("/", 1)[1]: (st, kind, err)
+        for p, st, kind, err in db.execute("SELECT path, state, error_kind, error FROM files")}
+imgext = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
+wrong = []
+for n in good:
+    if rows.get(n, (None,))[0] != 0:
+        wrong.append("%s: want ok, got %r" % (n, rows.get(n)))
+for n in bad:
+    r = rows.get(n)
+    if n.lower().endswith(imgext):   # named like an image: a failed row with a reason
+        if not r or r[0] != 1 or not r[2]:
+            wrong.append("%s: want a failed row, got %r" % (n, r))
+    elif r and r[0] != 1:             # anything else: skipped, or failed if it sniffs as one
+        wrong.append("%s: want skipped or failed, got %r" % (n, r))
+kinds = {}
+for st, kind, err in rows.values():
+    if st == 1:
+        kinds[kind] = kinds.get(kind, 0) + 1
+print("%d good files ok, %d bad files; failed rows by kind: %s" % (len(good), len(bad), kinds))
+for w in wrong: print("WRONG", w)
+sys.exit(1 if wrong else 0)
+EOF2
+    rc=$?
+    sed 's/^/    /' "$T/corpus.out"
+    check "corpus: good files ok, bad image files failed with a reason" [ "$rc" = 0 ]
+else
+    skp "corpus" "tests/test_img_corpus.py unavailable: $(tail -n 1 "$T/corpus.err")"
+fi
+
 # ---- incremental ------------------------------------------------------------------
 I=$T/inc; IP=$T/incproj
 mkdir -p "$I/a" "$I/b" "$IP"
