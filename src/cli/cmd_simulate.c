@@ -38,6 +38,8 @@ static void usage(FILE *f)
             "  --strategies L  comma list (default %s)\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --threads T     parallel (seed, strategy) runs (default: all cores)\n"
+            "  --folds F       cross-validation folds of each retraining (3); --l2 X fixes\n"
+            "                  the L2 strength instead (faster, as 'ordo train --l2')\n"
             "  --json          one JSON object; --csv FILE per-seed rows; --plot FILE.svg\n",
             DEFAULT_STRATEGIES);
 }
@@ -194,13 +196,15 @@ int cli_simulate(int argc, char **argv)
         {"seeds", required_argument, NULL, 'k'}, {"eval", required_argument, NULL, 'e'},
         {"threads", required_argument, NULL, 'j'}, {"json", no_argument, NULL, 'J'},
         {"csv", required_argument, NULL, 'c'}, {"plot", required_argument, NULL, 'P'},
+        {"folds", required_argument, NULL, 'f'}, {"l2", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *project = NULL, *truth = NULL, *test = NULL, *list = DEFAULT_STRATEGIES;
     const char *csvout = NULL, *plot = NULL;
     int rounds = 10, batch = 100, seeds = 5, evaln = 400, threads = cli_default_threads(), json = 0;
-    int c;
+    int c, folds = 3;
+    double l2 = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:e:j:Jc:P:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:e:j:Jc:P:f:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p': project = optarg; break;
         case 't': truth = optarg; break;
@@ -214,6 +218,16 @@ int cli_simulate(int argc, char **argv)
         case 'J': json = 1; break;
         case 'c': csvout = optarg; break;
         case 'P': plot = optarg; break;
+        case 'f': if (cli_parse_int("--folds", optarg, 2, 20, &folds)) return 2; break;
+        case 'l': {
+            char *end;
+            l2 = strtod(optarg, &end);
+            if (end == optarg || *end || !(l2 > 0) || !isfinite(l2)) {
+                fprintf(stderr, "ordo simulate: --l2 needs a positive number\n");
+                return 2;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -334,6 +348,8 @@ int cli_simulate(int argc, char **argv)
                                  .eval_size = (size_t)evaln, .batch = (size_t)batch,
                                  .rounds = rounds, .n_seeds = seeds, .seed = 1, .threads = threads};
     ordo_learn_opts_default(&cfg.train);
+    cfg.train.cv_folds = folds;
+    cfg.train.l2 = l2;
     /* parallel runs each use one BLAS thread rather than oversubscribing */
     if (threads > 1) openblas_set_num_threads(1);
     if (!json)
