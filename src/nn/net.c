@@ -56,7 +56,9 @@
 #ifndef BATCH_PIX
 #define BATCH_PIX 600       /* ...in sub-groups of about this many pixels (measured) */
 #endif
+#ifndef HEAD_M
 #define HEAD_M 128          /* pixels per head GEMM call */
+#endif
 
 static int pad16(int c) { return (c + 15) & ~15; }
 
