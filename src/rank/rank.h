@@ -158,6 +158,8 @@ typedef struct ordo_rank_f16_rows {
     int dim;
     const int64_t *slot;
     int release;
+    /* optional faster converter (e.g. the store's F16C one); NULL: portable */
+    void (*convert)(const uint16_t *in, float *out, size_t n);
 } ordo_rank_f16_rows;
 int ordo_rank_f16_read(void *ctx /* ordo_rank_f16_rows */, size_t row0, size_t nrows,
                        float *out, ordo_err *err);
@@ -263,7 +265,7 @@ typedef struct ordo_rank_opts {
     size_t pca_sample;            /* rows for the PCA fit (10000) */
     int kmeans_k;                 /* 0: auto = clamp(batch + labeled, 8, 1000), <= n/4 */
     size_t kmeans_sample;         /* rows for Lloyd (0: auto = 40 k within [20000, 50000]) */
-    int kmeans_iter;              /* 20 (stops once < 0.1 % of rows move) */
+    int kmeans_iter;              /* 10 (stops once < 0.1 % of rows move) */
     double dedupe_cosine;         /* drop a pick whose cosine to a batch or labeled
                                      image (original embeddings) exceeds this (0.97);
                                      >= 1 disables */

@@ -12,6 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Squared distance with 16 independent partial sums, so the compiler can
+ * keep them in one vector register (a single running sum would forbid
+ * reordering the additions). */
+static inline float sqdist(const float *a, const float *b, int d)
+{
+    float acc[16] = { 0 };
+    int t = 0;
+    for (; t + 16 <= d; t += 16)
+        for (int j = 0; j < 16; j++) { float e = a[t + j] - b[t + j]; acc[j] += e * e; }
+    float v = 0;
+    for (; t < d; t++) { float e = a[t] - b[t]; v += e * e; }
+    for (int j = 0; j < 16; j++) v += acc[j];
+    return v;
+}
+
 struct ordo_rank_space {
     size_t n;
     int d;
@@ -294,8 +309,8 @@ fail:
 
 /* ---- nearest neighbours by blocked GEMM --------------------------------- */
 
-#define NN_ROWS 512
-#define NN_REF 2048
+#define NN_ROWS 2048
+#define NN_REF 1024
 #define NN_MAXK 16
 
 int ordo_rank_nearest(const float *x, size_t n, const float *ref, size_t m, int d, int kth,
@@ -330,6 +345,19 @@ int ordo_rank_nearest(const float *x, size_t n, const float *ref, size_t m, int 
                 int32_t *ii = bidx + i * kth;
                 int64_t sk = skip ? skip[r0 + i] : -1;
                 const float *gi = g + i * nc;
+                if (kth == 1 && sk < 0) {
+                    /* the common case: plain minimum, branch-free inner loop */
+                    float bv = INFINITY;
+                    size_t bj = 0;
+                    for (size_t j = 0; j < nc; j++) {
+                        float v = rn[c0 + j] - 2 * gi[j];
+                        if (v < bv) { bv = v; bj = j; }
+                    }
+                    bv += xn;
+                    if (bv < 0) bv = 0;
+                    if (bv < bi[0]) { bi[0] = bv; ii[0] = (int32_t)(c0 + bj); }
+                    continue;
+                }
                 for (size_t j = 0; j < nc; j++) {
                     float v = xn + rn[c0 + j] - 2 * gi[j];
                     if (v < 0) v = 0;
@@ -378,30 +406,28 @@ int ordo_rank_kmeans(const float *x, size_t n, int d, int k, size_t sample, int 
 
     /* k-means++ seeding (Arthur & Vassilvitskii 2007): each next centre is
      * drawn with probability proportional to its squared distance. */
-    size_t c0 = (size_t)ordo_rank_rng_below(&rng, s);
+    /* Seeding runs on every step-th sample row (at most 16 per centre):
+     * it costs k passes, and Lloyd on the full sample refines it. */
+    size_t step = s > (size_t)k * 16 ? s / ((size_t)k * 16) : 1, si = (s + step - 1) / step;
+    size_t c0 = (size_t)ordo_rank_rng_below(&rng, si) * step;
     memcpy(cent, X + c0 * d, (size_t)d * sizeof *cent);
-    for (size_t i = 0; i < s; i++) {
-        float v = 0;
-        for (int t = 0; t < d; t++) { float e = X[i * d + t] - cent[t]; v += e * e; }
-        d2[i] = v;
-    }
+    for (size_t i = 0; i < si; i++) d2[i] = sqdist(X + i * step * d, cent, d);
     for (int c = 1; c < k; c++) {
         double tot = 0;
-        for (size_t i = 0; i < s; i++) { tot += d2[i]; cum[i] = tot; }
+        for (size_t i = 0; i < si; i++) { tot += d2[i]; cum[i] = tot; }
         size_t pick;
         if (tot > 0) {
             double u = ordo_rank_rng_uniform(&rng) * tot;
-            size_t lo = 0, hi = s - 1;
+            size_t lo = 0, hi = si - 1;
             while (lo < hi) { size_t mid = (lo + hi) / 2; if (cum[mid] > u) hi = mid; else lo = mid + 1; }
             pick = lo;
         } else {
-            pick = (size_t)ordo_rank_rng_below(&rng, s);   /* all points coincide */
+            pick = (size_t)ordo_rank_rng_below(&rng, si);   /* all points coincide */
         }
         float *cc = cent + (size_t)c * d;
-        memcpy(cc, X + pick * d, (size_t)d * sizeof *cc);
-        for (size_t i = 0; i < s; i++) {
-            float v = 0;
-            for (int t = 0; t < d; t++) { float e = X[i * d + t] - cc[t]; v += e * e; }
+        memcpy(cc, X + pick * step * d, (size_t)d * sizeof *cc);
+        for (size_t i = 0; i < si; i++) {
+            float v = sqdist(X + i * step * d, cc, d);
             if (v < d2[i]) d2[i] = v;
         }
     }
@@ -510,9 +536,7 @@ int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const 
     for (size_t i = 0; i < n; i++) {
         float m = mind2[i];
         if (c) {
-            const float *xi = x + i * d;
-            float v = 0;
-            for (int t = 0; t < d; t++) { float e = xi[t] - c[t]; v += e * e; }
+            float v = sqdist(x + i * d, c, d);
             if (v < m) mind2[i] = m = v;
         }
         if (elig && !elig[i]) continue;
@@ -539,8 +563,7 @@ long ordo_rank_kcenter(const float *x, size_t n, int d, float *mind2, const uint
     }
     if (c) {   /* apply the last centre so mind2 is complete for the caller */
         for (size_t i = 0; i < n; i++) {
-            float v = 0;
-            for (int t = 0; t < d; t++) { float e = x[i * d + t] - c[t]; v += e * e; }
+            float v = sqdist(x + i * d, c, d);
             if (v < mind2[i]) mind2[i] = v;
         }
     }
