@@ -5,7 +5,7 @@
 # 50k and 100k with a time cap per run.
 #
 #   bench/bench_rank.sh [SIZES] [PY_SIZES]
-#   env: BUILD (build), ORDO_BENCH_DIR (/tmp/ordo-bench-rank: 2.6 GB of
+#   env: BUILD (build), LABELED ("0 5000": labeled images per run), ORDO_BENCH_DIR (/tmp/ordo-bench-rank: 2.6 GB of
 #        synthetic embeddings, generated once), PY_CAP (300 s per run),
 #        ORDO_PYDEPS (private pip --target folder for scikit-activeml)
 set -u
@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 DIR=${ORDO_BENCH_DIR:-/tmp/ordo-bench-rank}
 SIZES=${1:-"100000 300000 1000000"}
+LABELED=${LABELED:-"0 5000"}
 PY_SIZES=${2:-"10000 50000 100000"}
 PY_CAP=${PY_CAP:-300}
 PYDEPS=${ORDO_PYDEPS:-$DIR/pydeps}
@@ -29,10 +30,15 @@ if [ "$have" -lt "$max" ]; then
     echo "generating $max synthetic embeddings in $EMB"
     "$BUILD/bench/bench_rank" gen "$EMB" "$max" || exit 1
 fi
-echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+# OpenBLAS 0.3.21 (Debian) does not recognise this VM's CPU model and falls
+# back to its SSE3 "Prescott" kernels; name the core when the CPU has AVX-512.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=SkylakeX
+fi
+echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 echo "# ordo: compose a batch of 1000, default mix, cold start (0 labeled) and a later round (5000 labeled)"
 for n in $SIZES; do
-    for lab in 0 5000; do
+    for lab in $LABELED; do
         OPENBLAS_NUM_THREADS=2 "$BUILD/bench/bench_rank" run "$EMB" "$n" 1000 "$lab"
     done
 done

@@ -695,6 +695,43 @@ static void t_compose_kcenter_later_round(void)
     pool_free(&p);
 }
 
+static void t_compose_dense_probabilities(void)
+{
+    /* a retrained model with few classes hands over dense, unsorted rows
+     * (top_class NULL, k == C): rows near uniform are the uncertain picks */
+    enum { C = 3 };
+    pool p;
+    pool_make(&p, 600, 6, 6, 101);
+    float *dense = malloc(p.n * C * sizeof *dense);
+    for (size_t i = 0; i < p.n; i++) {
+        int hot = (int)(i % C);
+        for (int c = 0; c < C; c++) dense[i * C + c] = c == hot ? 0.96f : 0.02f;
+        if (i % 20 == 7) for (int c = 0; c < C; c++) dense[i * C + c] = 1.0f / C;
+    }
+    p.in.n_classes = C;
+    p.in.k = C;
+    p.in.top_prob = dense;
+    p.in.top_class = NULL;
+    p.in.max_logit = NULL;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = 30;
+    o.mix[0] = 0; o.mix[1] = 1; o.mix[2] = 0; o.mix[3] = 0;
+    o.dedupe_cosine = 1;
+    ordo_err err;
+    ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (b) {
+        int ok = b->n == 30;
+        for (size_t i = 0; i < b->n; i++) ok &= b->items[i].row % 20 == 7;
+        CHECK_MSG(ok, "the 30 uniform rows first");
+        CHECK(fabsf(b->items[0].s.entropy - 1) < 1e-5f);
+    }
+    ordo_rank_batch_free(b);
+    free(dense);
+    pool_free(&p);
+}
+
 static void t_compose_errors(void)
 {
     ordo_rank_input in = { 0 };
@@ -735,6 +772,7 @@ int main(void)
     RUN(t_compose_eval_rules);
     RUN(t_compose_small_pool);
     RUN(t_compose_kcenter_later_round);
+    RUN(t_compose_dense_probabilities);
     RUN(t_compose_errors);
     return test_summary();
 }
