@@ -11,7 +11,8 @@
 #     every store passes PRAGMA integrity_check, a rerun finishes the work
 #     and again equals the single-process scan (no duplicates);
 #   * incremental rescans (file added, changed, deleted) stay equal;
-#   * `ordo next 200 --mpi` equals `ordo next 200` (when `ordo next` exists).
+#   * `ordo next 200 --mpi` equals `ordo next 200`, and on synthetic pools of
+#     several row blocks the batch is the same on 1, 2 and 3 ranks.
 # Needs $ORDO_BIN, the model weights, $ORDO_DATA and (for MPI) mpirun.
 set -u
 BIN=${ORDO_BIN:-$PWD/build/ordo}
@@ -210,13 +211,47 @@ check "...with the deleted files missing" [ "$(sqlite3 "$REF/.ordo/ordo.db" \
     'SELECT count(*) FROM files WHERE state = 2')" = 2 ]
 
 # ---- ranking -------------------------------------------------------------------------
+# One BLAS thread everywhere: mpirun binds each rank to a core (OpenBLAS then
+# runs 1 thread), and the batch depends on the BLAS thread count (the
+# typicality GEMM; see docs/cluster.md), also without MPI.
+export OPENBLAS_NUM_THREADS=1
+MPIRUN+=(-x OPENBLAS_NUM_THREADS)
 if "$BIN" next --help 2>&1 | grep -q -- --mpi; then
-    a=$("$BIN" next 200 --project "$REF" --csv 2>/dev/null)
-    for np in 2 3; do
-        b=$("${MPIRUN[@]}" -n $np "$BIN" next 200 --mpi --project "$REF" --csv 2>/dev/null)
-        check "next 200 --mpi (-n $np) equals next 200" [ -n "$a" -a "$a" = "$b" ]
+    for args in "200" "200 --json --seed 7"; do
+        a=$("$BIN" next $args --project "$REF" 2>/dev/null)
+        for np in 2 3; do
+            b=$("${MPIRUN[@]}" -n $np "$BIN" next $args --mpi --project "$REF" 2>/dev/null)
+            check "next $args --mpi (-n $np) equals next $args" [ -n "$a" -a "$a" = "$b" ]
+        done
     done
 else
     skp "next --mpi" "this ordo has no \`next --mpi\`"
+fi
+# The sports subset fits in one block of rows, so only rank 0 computes there;
+# synthetic pools of several blocks split the passes for real.
+LIB=$(dirname "$BIN")/libordo.a
+if [ -f "$LIB" ] && command -v mpicc >/dev/null; then
+    BR=$T/bench_mpi_rank
+    if cc -std=c11 -O1 -D_GNU_SOURCE -Isrc ${ORDO_SANITIZED:+-fsanitize=address,undefined} \
+          -pthread $(mpicc --showme:compile) -o "$BR" bench/bench_mpi_rank.c "$LIB" \
+          -lsqlite3 -lxxhash -lopenblas -lm $(mpicc --showme:link) 2>"$T/cc.err"; then
+        rows=10000; [ -n "${ORDO_SANITIZED:-}" ] && rows=5000
+        "$BR" gen "$T/emb.f16" $rows
+        for lab in 0 3000; do
+            sums=""
+            for np in 1 2 3; do
+                out=$("${MPIRUN[@]}" -n $np "$BR" run "$T/emb.f16" $rows 300 $lab 2>&1)
+                echo "    $out" | cut -c1-150
+                sums="$sums $(grep -o 'checksum=[0-9a-f]*' <<<"$out")"
+            done
+            check "$rows-row pool, $lab labeled: same batch on 1, 2 and 3 ranks" \
+                [ "$(tr ' ' '\n' <<<"$sums" | grep -c checksum)" = 3 -a \
+                  "$(tr ' ' '\n' <<<"$sums" | grep checksum | sort -u | wc -l)" = 1 ]
+        done
+    else
+        bad "bench_mpi_rank builds" "$(head -n 3 "$T/cc.err")"
+    fi
+else
+    skp "ranking over several blocks" "no $LIB or mpicc"
 fi
 summary
