@@ -77,6 +77,14 @@ check "eval picks are sample members" [ "$inside" = 6 ]
 "$BIN" next 40 --project "$P" --seed 5 >/dev/null
 check "eval sample fixed across runs" [ "$(q 'SELECT count(*) FROM rank_eval')" = "$m" ]
 
+"$BIN" next 60 --project "$P" --mix uncertain=1,diverse=1 > "$T/noeval.csv"
+ev_ids=$(q "SELECT image_id FROM rank_eval" | paste -sd' ' -)
+taken=0
+for id in $(tail -n +2 "$T/noeval.csv" | awk -F, '{print $(NF-2)}'); do
+    case " $ev_ids " in *" $id "*) taken=$((taken + 1)) ;; esac
+done
+check "a batch without eval share never takes sample images" [ $taken = 0 ]
+
 # label the first 10 picks: none of them may come back
 now=$(date +%s)
 for id in $(tail -n +2 "$T/a.csv" | head -n 10 | awk -F, '{print $(NF-2)}'); do

@@ -93,7 +93,8 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     /* MPI: rank 0 persists the evaluation sample first, the others read it. */
     int rank = mpi ? ordo_dist_mpi_rank(mpi) : 0, erc = 0;
     if (rank != 0 && ordo_dist_mpi_bcast_int(mpi, &erc, &err) < 0) goto out;
-    if (!erc && o.mix[ORDO_RANK_EVAL] > 0 &&
+    /* always, even without an eval share: no other reason may take sample images */
+    if (!erc &&
         ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
         fprintf(stderr, "ordo next: %s\n", err.msg);
         erc = 1;

@@ -312,6 +312,10 @@ fail:
 #define NN_ROWS 2048
 #define NN_REF 1024
 #define NN_MAXK 16
+/* an executor splits rows on ORDO_RANK_EXEC_ALIGN boundaries: every row
+ * block must divide it so split and unsplit runs compute identical blocks */
+_Static_assert(ORDO_RANK_EXEC_ALIGN % NN_ROWS == 0, "NN_ROWS must divide the executor alignment");
+_Static_assert(ORDO_RANK_EXEC_ALIGN % PROJ_BLOCK == 0, "PROJ_BLOCK must divide the executor alignment");
 
 int ordo_rank_nearest(const float *x, size_t n, const float *ref, size_t m, int d, int kth,
                       const int64_t *skip, float *dist2, int32_t *idx, ordo_err *err)
