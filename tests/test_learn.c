@@ -1,8 +1,10 @@
 /* test_learn.c - retraining, calibration, metrics, model bytes, simulation. */
 #include <math.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "learn/learn.h"
+#include "learn/learn_store.h"
 #include "test.h"
 
 /* A small deterministic generator for test data (independent of the
@@ -421,6 +423,45 @@ static void t_simulate(void)
     CHECK_MSG(strstr(err.msg, "not a candidate") != NULL, "%s", err.msg);
 }
 
+/* The CSV reader: quotes, doubled quotes, line breaks in fields, CRLF, a
+ * byte-order mark, blank lines; malformed input is refused. */
+static void t_csv(void)
+{
+    char path[] = "/tmp/test_learn_csv_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) SKIP("no temporary file");
+    const char text[] = "\xef\xbb\xbfpath,label\r\n"
+                        "a.jpg,tennis\r\n"
+                        "\"b, \"\"quoted\"\".jpg\",\"motor\nracing\"\n"
+                        "\n"
+                        "c.jpg,,extra\n"
+                        "d.jpg,last";
+    CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
+    close(fd);
+    ordo_learn_csv c;
+    ordo_err err;
+    CHECK_MSG(ordo_learn_csv_read(path, &c, &err) == 0, "%s", err.msg);
+    CHECK(c.nrows == 5);
+    if (c.nrows == 5) {
+        CHECK(c.rows[0].n == 2 && !strcmp(c.rows[0].f[0], "path"));
+        CHECK(!strcmp(c.rows[1].f[1], "tennis"));
+        CHECK(!strcmp(c.rows[2].f[0], "b, \"quoted\".jpg"));
+        CHECK(!strcmp(c.rows[2].f[1], "motor\nracing"));
+        CHECK(c.rows[3].n == 3 && c.rows[3].f[1][0] == 0 && !strcmp(c.rows[3].f[2], "extra"));
+        CHECK(!strcmp(c.rows[4].f[1], "last"));
+    }
+    ordo_learn_csv_free(&c);
+    static const char *const bad[] = {"a,\"open\n", "a,\"x\"y\n"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        CHECK_MSG(ordo_learn_csv_read(path, &c, &err) != 0, "bad csv %d accepted", i);
+    }
+    CHECK(ordo_learn_csv_read("/nonexistent/x.csv", &c, &err) != 0);
+    unlink(path);
+}
+
 int main(void)
 {
     RUN(t_separable);
@@ -434,5 +475,6 @@ int main(void)
     RUN(t_absent_and_binary);
     RUN(t_atlas);
     RUN(t_simulate);
+    RUN(t_csv);
     return test_summary();
 }
