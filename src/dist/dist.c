@@ -651,6 +651,41 @@ static int merged_scan(sqlite3 *db, const char *key, int64_t *scan, ordo_err *er
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "dist_merged");
 }
 
+/* Heap order: the current rows' walk order, then the shard index. */
+static int src_before(const msrc *a, const msrc *b)
+{
+    int c = ordo_dist_walk_cmp(sqlite3_column_blob(a->cur, 0),
+                               (size_t)sqlite3_column_bytes(a->cur, 0),
+                               sqlite3_column_blob(b->cur, 0),
+                               (size_t)sqlite3_column_bytes(b->cur, 0));
+    return c < 0 || (c == 0 && a->index < b->index);
+}
+
+static void heap_up(msrc **h, int i)
+{
+    while (i > 0 && src_before(h[i], h[(i - 1) / 2])) {
+        msrc *t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_down(msrc **h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, b = i;
+        if (l < n && src_before(h[l], h[b])) b = l;
+        if (r < n && src_before(h[r], h[b])) b = r;
+        if (b == i)
+            return;
+        msrc *t = h[i];
+        h[i] = h[b];
+        h[b] = t;
+        i = b;
+    }
+}
+
 static void note_incomplete(ordo_dist_merge_stats *st, int i)
 {
     size_t len = strlen(st->incomplete_list);
@@ -675,7 +710,8 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     double t0 = now_s();
     merger m = {.durable = durable, .fd_emb = -1, .fd_lg = -1, .st = st};
     msrc *src = calloc((size_t)count, sizeof *src);
-    int nsrc = 0, lockfd = -1, rc = -1, in_txn = 0;
+    int nsrc = 0, lockfd = -1, rc = -1, in_txn = 0, nheap = 0;
+    msrc **heap = NULL;
     char *roots = NULL;
     if (!src)
         return ordo_err_set(err, "out of memory");
@@ -805,25 +841,23 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     if ((m.scan_id = ordo_store_scan_begin(m.ps, roots, pmodel, err)) < 0)
         goto out;
 
-    /* k-way merge of the shards' rows in walk order. */
-    for (int i = 0; i < nsrc; i++)
+    /* k-way merge of the shards' rows in walk order: a binary heap of the
+     * shards by their current row (O(log N) per row for many shards). */
+    if (!(heap = malloc((size_t)nsrc * sizeof *heap))) {
+        ordo_err_set(err, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nsrc; i++) {
         if (step_src(&src[i], err))
             goto out;
-    int64_t group = 0;
-    for (;;) {
-        msrc *best = NULL;
-        for (int i = 0; i < nsrc; i++) {
-            msrc *s = &src[i];
-            if (!s->valid)
-                continue;
-            if (!best || ordo_dist_walk_cmp(sqlite3_column_blob(s->cur, 0),
-                                            (size_t)sqlite3_column_bytes(s->cur, 0),
-                                            sqlite3_column_blob(best->cur, 0),
-                                            (size_t)sqlite3_column_bytes(best->cur, 0)) < 0)
-                best = s;
+        if (src[i].valid) {
+            heap[nheap] = &src[i];
+            heap_up(heap, nheap++);
         }
-        if (!best)
-            break;
+    }
+    int64_t group = 0;
+    while (nheap > 0) {
+        msrc *best = heap[0];
         if (!in_txn) {
             if (txn_begin(&m, err))
                 goto out;
@@ -831,6 +865,9 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         }
         if (merge_row(&m, best, err) || step_src(best, err))
             goto out;
+        if (!best->valid)
+            heap[0] = heap[--nheap];
+        heap_down(heap, nheap, 0);
         if (++group >= MERGE_GROUP) {
             in_txn = 0;
             group = 0;
@@ -876,6 +913,7 @@ out:
     for (int i = 0; i < count; i++)
         if (src[i].st || src[i].lockfd >= 0)
             close_src(&src[i]);
+    free(heap);
     free(src);
     free(roots);
     sqlite3_finalize(m.get_file);
