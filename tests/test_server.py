@@ -69,7 +69,7 @@ class Server:
             self.p.wait(30)
         err = self.p.stderr.read()
         # a sanitizer build reports memory errors and leaks on stderr
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        for bad in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
             if bad in err:
                 raise AssertionError("server stderr: " + err[:2000])
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -933,11 +934,25 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
     }
     srv->writer_started = 1;
 
+    /* Bind here, not in MHD, so the port is known (for the Host check)
+     * before the first worker can see a request. */
+    int lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t slen = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(lfd, (struct sockaddr *)&ss, slen) < 0 || listen(lfd, 511) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&ss, &slen) < 0) {
+        ordo_err_set(err, "cannot listen on %s port %d: %s", srv->bind, o->port, strerror(errno));
+        if (lfd >= 0) close(lfd);
+        goto fail;
+    }
+    srv->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                         : ((struct sockaddr_in *)&ss)->sin_port);
     unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (v6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, handle, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, handle, srv,
+        MHD_OPTION_LISTEN_SOCKET, lfd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip,
@@ -948,12 +963,10 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
-        ordo_err_set(err, "cannot listen on %s port %d (in use, or not an address of this machine)",
-                     srv->bind, o->port);
+        close(lfd);
+        ordo_err_set(err, "cannot start the HTTP server on %s port %d", srv->bind, srv->port);
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di ? di->port : o->port;
     return srv;
 fail:
     ordo_srv_stop(srv);
