@@ -6,7 +6,9 @@
 #
 #   bench/bench_net.sh [MODEL...]          (default: lite0)
 # env: BUILD (default build), THREADS ("1 2"), BATCHES ("1 8 32"),
-#      SECS (seconds per measurement, default 5), ORDO_WEIGHTS (weights dir),
+#      SECS (seconds per measurement, default 5), REPS (rounds, default 2: every
+#      measurement is repeated and the best kept, which damps a busy machine's
+#      noise), ORDO_WEIGHTS (weights dir),
 #      ORDO_LIB (use this static library instead of building $BUILD/libordo.a).
 # Needs /usr/bin/python3 with torch, efficientnet_lite_pytorch, onnxruntime.
 set -euo pipefail
@@ -16,6 +18,7 @@ PY=${ORDO_PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-"1 2"}
 BATCHES=${BATCHES:-"1 8 32"}
 SECS=${SECS:-5}
+REPS=${REPS:-2}
 MODELS=${*:-lite0}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 
@@ -36,11 +39,13 @@ for m in $MODELS; do
     [ -f "$w" ] || { echo "missing weights $w (ordo weights install)"; exit 1; }
     onnx="$BUILD/bench/$m.onnx"
     [ -f "$onnx" ] || "$PY" tools/reference.py export-onnx --model "$m" --weights "$w" --out "$onnx" >/dev/null 2>&1
-    for t in $THREADS; do
-        for b in $BATCHES; do
-            # alternate the engines so background load hits both alike
-            line=$("$BUILD/bench/bench_net" "$m" "$w" "$t" "$b" "$SECS") && echo "$m $line" | tee -a "$out"
-            line=$("$PY" bench/bench_ort.py "$onnx" "$size" "$t" "$b" "$SECS" 2>/dev/null) && echo "$m $line" | tee -a "$out"
+    for rep in $(seq "$REPS"); do
+        for t in $THREADS; do
+            for b in $BATCHES; do
+                # alternate the engines so background load hits both alike
+                line=$("$BUILD/bench/bench_net" "$m" "$w" "$t" "$b" "$SECS") && echo "$m $line" | tee -a "$out"
+                line=$("$PY" bench/bench_ort.py "$onnx" "$size" "$t" "$b" "$SECS" 2>/dev/null) && echo "$m $line" | tee -a "$out"
+            done
         done
     done
 done
