@@ -11,9 +11,9 @@
 #   next   GET /api/next?n=5       the next images to label (queue + suggestions)
 #   image  GET /api/image/ID       the labeling view's image (ID random of 200)
 #   thumb  GET /api/thumb/ID       grid thumbnails (ID random of 200)
-# then a second run: next + thumb under load while WRITERS connections post
-# labels as fast as they can; afterwards every acknowledged label must be in
-# the database. Prints wrk's latency table and one summary line per run.
+# then a second run: CONNS/2 connections on next and CONNS/2 on thumb while
+# WRITERS more connections post labels as fast as they can; afterwards every
+# acknowledged label must be in the database. Prints wrk's latency table and one summary line per run.
 # Target (issue 6): no errors and p99 < 50 ms with 100 connections on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,8 @@ else
     echo "== project: $N synthetic images"
     "$FIX" --make-project "$tmp/p" "$N" >/dev/null
 fi
-"$ORDO" serve --project "$tmp/p" --port 0 --double-share 0 >"$tmp/log" 2>&1 &
+# --retrain-every 0: the write run's labels are all distinct, nothing to learn
+"$ORDO" serve --project "$tmp/p" --port 0 --double-share 0 --retrain-every 0 >"$tmp/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q serving "$tmp/log" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/log")
@@ -96,26 +97,28 @@ summary() {   # name, wrk output file
     printf 'RESULT %-18s req/s %-10s p99 %-9s %s; %s\n' "$1" "$rps" "$p99" "$non2xx" "$errs"
 }
 
-run() {   # name, wrk args...
-    local name=$1; shift
+run() {   # name, connections, wrk args...
+    local name=$1 conns=$2; shift 2
     echo "== $name"
-    wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@" | tee "$tmp/$name.txt"
+    wrk -t2 -c"$conns" -d"${DUR}s" --latency "$@" | tee "$tmp/$name.txt"
     summary "$name" "$tmp/$name.txt"
 }
 
-run next "$url/api/next?n=5"
-KIND=image run image -s "$tmp/rand.lua" "$url"
-KIND=thumb run thumb -s "$tmp/rand.lua" "$url"
+run next "$CONNS" "$url/api/next?n=5"
+KIND=image run image "$CONNS" -s "$tmp/rand.lua" "$url"
+KIND=thumb run thumb "$CONNS" -s "$tmp/rand.lua" "$url"
 
+# Second run: the same CONNS read connections, half on next and half on
+# thumb, while WRITERS more connections post labels.
 echo "== second run: reads under concurrent label writes ($WRITERS writer connections)"
 csrf=$(curl -sf "$url/api/me" | sed 's/.*"csrf":"\([0-9a-f]*\)".*/\1/')
 CSRF=$csrf NIMG=$N wrk -t1 -c"$WRITERS" -d"${DUR}s" --latency -s "$tmp/write.lua" "$url" \
     >"$tmp/writes.txt" &
 wpid=$!
 sleep 0.5
-KIND=thumb run thumb+writes -s "$tmp/rand.lua" "$url" &
+KIND=thumb run thumb+writes $((CONNS / 2)) -s "$tmp/rand.lua" "$url" &
 tpid=$!
-run next+writes "$url/api/next?n=5"
+run next+writes $((CONNS - CONNS / 2)) "$url/api/next?n=5"
 wait "$tpid" "$wpid"
 cat "$tmp/writes.txt"
 summary writes "$tmp/writes.txt"

@@ -23,6 +23,8 @@
 #include "learn/learn.h"
 #include "server/srv_internal.h"
 
+#define SRV_MAX_CLASSES 1000
+
 typedef struct row { int64_t image; char *label; int eval; } row;
 
 static int cmp_str(const void *a, const void *b)
@@ -128,6 +130,12 @@ int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
     qsort(names, ntrain, sizeof *names, cmp_str);
     for (size_t i = 0; i < ntrain; i++)
         if (!nclass || strcmp(names[nclass - 1], names[i])) names[nclass++] = names[i];
+    if (nclass > SRV_MAX_CLASSES) {   /* the cost grows with classes x features */
+        free(names);
+        free_rows(rows, nr);
+        return ordo_err_set(err, "retraining skipped: %zu distinct labels (at most %d)", nclass,
+                            SRV_MAX_CLASSES);
+    }
     if (ntrain < 10 || nclass < 2) {
         free(names);
         free_rows(rows, nr);

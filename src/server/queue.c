@@ -9,6 +9,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "rank/rank.h"
 #include "server/srv_internal.h"
@@ -220,6 +222,9 @@ static void *composer_main(void *arg)
 {
     ordo_srv *srv = arg;
     srv_queue *q = &srv->q;
+    /* Linux: nice this thread alone, so composing and training yield the
+     * CPU to request handling (best effort; failure changes nothing). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0) { /* keep the default */ }
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->want_refill && !q->want_retrain && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
