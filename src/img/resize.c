@@ -12,12 +12,13 @@
  * gives the same values (each output pixel depends only on its own centre)
  * and keeps extreme aspect ratios (1 x 60000) cheap. */
 #include "img/img_internal.h"
+#include "img/resize_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PREC_BITS 22  /* 32 - 8 - 2: leaves headroom for sums of 8-bit values */
+#define PREC_BITS ORDO_RESIZE_PREC
 
 static double cubic(double x)
 {
@@ -94,6 +95,99 @@ static inline unsigned char clip8(int32_t v)
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+/* Horizontal pass, one output pixel (all three channels). */
+static void hpixel(const unsigned char *src, const kernel *kh, int x, unsigned char *dst)
+{
+    const int32_t *k = kh->k + (size_t)x * kh->ksize;
+    const unsigned char *p = src + (size_t)kh->first[x] * 3;
+    int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
+    for (int i = 0; i < kh->count[x]; i++) {
+        s0 += p[3 * i] * k[i];
+        s1 += p[3 * i + 1] * k[i];
+        s2 += p[3 * i + 2] * k[i];
+    }
+    dst[3 * x] = clip8(s0);
+    dst[3 * x + 1] = clip8(s1);
+    dst[3 * x + 2] = clip8(s2);
+}
+
+void ordo_resize_vrow_c(const unsigned char *base, size_t pitch, int taps,
+                        const int32_t *k, int n, float *out)
+{
+    int32_t acc[256];  /* a chunk at a time: row by row over the taps, so the
+                        * inner loop runs along memory */
+    for (int i0 = 0; i0 < n; i0 += 256) {
+        int m = n - i0 < 256 ? n - i0 : 256;
+        for (int i = 0; i < m; i++) acc[i] = 1 << (PREC_BITS - 1);
+        for (int j = 0; j < taps; j++) {
+            const unsigned char *p = base + (size_t)j * pitch + i0;
+            int32_t kj = k[j];
+            for (int i = 0; i < m; i++) acc[i] += p[i] * kj;
+        }
+        for (int i = 0; i < m; i++) out[i0 + i] = ((float)clip8(acc[i]) - 127.0f) / 128.0f;
+    }
+}
+
+enum { LEVEL_C, LEVEL_AVX2, LEVEL_AVX512 };
+
+/* The instruction set to use: the best this CPU has, or ORDO_KERNEL=c|avx2
+ * (the variable that picks the network's kernels) to force a lower one. */
+static int simd_level(void)
+{
+#ifdef ORDO_NO_SIMD
+    return LEVEL_C;
+#else
+    __builtin_cpu_init();
+    int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char *want = getenv("ORDO_KERNEL");
+    if (want && !strcmp(want, "c")) return LEVEL_C;
+    if (want && !strcmp(want, "avx2")) return has2 ? LEVEL_AVX2 : LEVEL_C;
+    return has512 ? LEVEL_AVX512 : has2 ? LEVEL_AVX2 : LEVEL_C;
+#endif
+}
+
+/* Weights of the horizontal pass regrouped for the SIMD row (see
+ * ordo_resize_hplan). A group takes the portable path when one of its
+ * 16-byte windows would read past the end of the in_w-pixel row. */
+static int hplan_make(ordo_resize_hplan *p, const kernel *kh, int n, int lanes, int in_w,
+                      ordo_err *err)
+{
+    int groups = n / lanes;
+    size_t per = (size_t)lanes * 4;
+    int32_t *tab = calloc((size_t)(groups ? groups : 1) * kh->ksize * per, sizeof(int32_t));
+    int *gtaps = calloc((size_t)(groups ? groups : 1), sizeof(int));
+    if (!tab || !gtaps) {
+        free(tab);
+        free(gtaps);
+        return ordo_err_set(err, "out of memory for resize weights");
+    }
+    for (int g = 0; g < groups; g++) {
+        int x0 = g * lanes, taps = 0, ok = 1;
+        for (int j = 0; j < lanes; j++)
+            if (kh->count[x0 + j] > taps) taps = kh->count[x0 + j];
+        for (int j = 0; j < lanes && ok; j++)
+            for (int w = 0; w * 5 < taps; w++)
+                if (3 * ((int64_t)kh->first[x0 + j] + 5 * w) + 16 > 3 * (int64_t)in_w) ok = 0;
+        if (!ok || !taps) continue;
+        gtaps[g] = taps;
+        for (int j = 0; j < lanes; j++) {
+            const int32_t *k = kh->k + (size_t)(x0 + j) * kh->ksize;
+            for (int t = 0; t < kh->count[x0 + j]; t++)
+                for (int c = 0; c < 3; c++)
+                    tab[((size_t)g * kh->ksize + t) * per + 4 * j + c] = k[t];
+        }
+    }
+    p->n = n;
+    p->lanes = lanes;
+    p->ksize = kh->ksize;
+    p->first = kh->first;
+    p->tab = tab;
+    p->gtaps = gtaps;
+    return 0;
+}
+
 /* round() as Python 3 does it (half to even), for CenterCrop's offsets. */
 static int64_t half_even_div2(int64_t d)
 {
@@ -166,56 +260,62 @@ int ordo_img_preprocess(const ordo_image *im, int size, float crop_frac, float *
     int y0 = kv.first[0], y1 = kv.first[size - 1] + kv.count[size - 1];
     if (!need_v) { y0 = (int)top; y1 = (int)top + size; }
     int rows = y1 - y0;
-    int tw = need_h ? size : w;   /* width of the horizontal pass's output */
-    int tx0 = need_h ? 0 : (int)left;
-    unsigned char *tmp = malloc((size_t)rows * tw * 3);
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)size * 3);
-    if (!tmp || !acc) {
-        free(tmp);
-        free(acc);
-        kernel_free(&kh);
-        kernel_free(&kv);
-        return ordo_err_set(err, "out of memory for resize");
-    }
-    for (int r = 0; r < rows; r++) {
-        const unsigned char *src = im->rgb + (size_t)(y0 + r) * w * 3;
-        unsigned char *dst = tmp + (size_t)r * tw * 3;
-        if (!need_h) { memcpy(dst, src, (size_t)w * 3); continue; }
-        for (int x = 0; x < size; x++) {
-            const int32_t *k = kh.k + (size_t)x * kh.ksize;
-            const unsigned char *p = src + (size_t)kh.first[x] * 3;
-            int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
-            for (int i = 0; i < kh.count[x]; i++) {
-                s0 += p[3 * i] * k[i];
-                s1 += p[3 * i + 1] * k[i];
-                s2 += p[3 * i + 2] * k[i];
-            }
-            dst[3 * x] = clip8(s0);
-            dst[3 * x + 1] = clip8(s1);
-            dst[3 * x + 2] = clip8(s2);
+    int level = simd_level();
+    /* The vertical pass reads rows of the horizontal pass's output, or of
+     * the image itself (cropped) when no horizontal resize is needed. */
+    const unsigned char *vsrc = NULL;
+    size_t pitch = (size_t)w * 3;
+    if (!need_h) vsrc = im->rgb + ((size_t)y0 * w + (size_t)left) * 3;
+    unsigned char *tmp = NULL;
+    if (need_h) {
+        tmp = malloc((size_t)rows * size * 3);
+        if (!tmp) {
+            kernel_free(&kh);
+            kernel_free(&kv);
+            return ordo_err_set(err, "out of memory for resize");
         }
+        ordo_resize_hplan plan = {0};
+        int lanes = level == LEVEL_AVX512 ? 4 : level == LEVEL_AVX2 ? 2 : 0;
+        if (lanes && hplan_make(&plan, &kh, size, lanes, w, err)) {
+            free(tmp);
+            kernel_free(&kh);
+            kernel_free(&kv);
+            return -1;
+        }
+        int done = lanes ? size / lanes * lanes : 0;  /* outputs of the full groups */
+        for (int r = 0; r < rows; r++) {
+            const unsigned char *src = im->rgb + (size_t)(y0 + r) * w * 3;
+            unsigned char *dst = tmp + (size_t)r * size * 3;
+#ifndef ORDO_NO_SIMD
+            if (level == LEVEL_AVX512) ordo_resize_hrow_avx512(src, dst, &plan);
+            else if (level == LEVEL_AVX2) ordo_resize_hrow_avx2(src, dst, &plan);
+#endif
+            for (int x = 0; x < done; x++)
+                if (!plan.gtaps[x / lanes]) hpixel(src, &kh, x, dst);
+            for (int x = done; x < size; x++) hpixel(src, &kh, x, dst);
+        }
+        if (lanes) {
+            free((void *)plan.tab);
+            free((void *)plan.gtaps);
+        }
+        vsrc = tmp;
+        pitch = (size_t)size * 3;
     }
+    void (*vrow)(const unsigned char *, size_t, int, const int32_t *, int, float *) =
+        ordo_resize_vrow_c;
+#ifndef ORDO_NO_SIMD
+    if (level == LEVEL_AVX512) vrow = ordo_resize_vrow_avx512;
+    else if (level == LEVEL_AVX2) vrow = ordo_resize_vrow_avx2;
+#endif
+    const int32_t one = 1 << PREC_BITS;  /* weight 1: the crop alone, normalised */
     for (int y = 0; y < size; y++) {
         float *o = out + (size_t)y * size * 3;
-        if (!need_v) {
-            const unsigned char *p = tmp + ((size_t)y * tw + tx0) * 3;
-            for (int i = 0; i < size * 3; i++) o[i] = ((float)p[i] - 127.0f) / 128.0f;
-            continue;
-        }
-        /* row by row over the taps, so the inner loop runs along memory */
-        const int32_t *k = kv.k + (size_t)y * kv.ksize;
-        const unsigned char *base = tmp + ((size_t)(kv.first[y] - y0) * tw + tx0) * 3;
-        size_t pitch = (size_t)tw * 3;
-        for (int i = 0; i < size * 3; i++) acc[i] = 1 << (PREC_BITS - 1);
-        for (int j = 0; j < kv.count[y]; j++) {
-            const unsigned char *p = base + j * pitch;
-            int32_t kj = k[j];
-            for (int i = 0; i < size * 3; i++) acc[i] += p[i] * kj;
-        }
-        for (int i = 0; i < size * 3; i++) o[i] = ((float)clip8(acc[i]) - 127.0f) / 128.0f;
+        if (!need_v) vrow(vsrc + (size_t)y * pitch, pitch, 1, &one, size * 3, o);
+        else
+            vrow(vsrc + (size_t)(kv.first[y] - y0) * pitch, pitch, kv.count[y],
+                 kv.k + (size_t)y * kv.ksize, size * 3, o);
     }
     free(tmp);
-    free(acc);
     kernel_free(&kh);
     kernel_free(&kv);
     return 0;
