@@ -290,8 +290,9 @@ int ordo_img_preprocess(const ordo_image *im, int size, float crop_frac, float *
             if (level == LEVEL_AVX512) ordo_resize_hrow_avx512(src, dst, &plan);
             else if (level == LEVEL_AVX2) ordo_resize_hrow_avx2(src, dst, &plan);
 #endif
-            for (int x = 0; x < done; x++)
-                if (!plan.gtaps[x / lanes]) hpixel(src, &kh, x, dst);
+            for (int g = 0; g < done / (lanes ? lanes : 1); g++)
+                if (!plan.gtaps[g])
+                    for (int x = g * lanes; x < (g + 1) * lanes; x++) hpixel(src, &kh, x, dst);
             for (int x = done; x < size; x++) hpixel(src, &kh, x, dst);
         }
         if (lanes) {
