@@ -216,6 +216,29 @@ int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
     return rc < 0 ? -1 : compose(srv, s, srv->o.batch, err);
 }
 
+/* Makes the labeling view's images of the queued batch ahead of time, so
+ * annotators never wait for a photo to be decoded. Stops early when there is
+ * other work (or a stop) for this thread. */
+static void warm_views(ordo_srv *srv)
+{
+    srv_queue *q = &srv->q;
+    pthread_mutex_lock(&q->mu);
+    size_t n = q->n;
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; ids && i < n; i++) ids[i] = q->items[i].id;
+    pthread_mutex_unlock(&q->mu);
+    for (size_t i = 0; ids && i < n; i++) {
+        pthread_mutex_lock(&q->mu);
+        int busy = q->stop || q->want_refill || q->want_retrain;
+        pthread_mutex_unlock(&q->mu);
+        if (busy) break;
+        char path[PATH_MAX];
+        ordo_err e;
+        srv_thumb(srv, q->store, ids[i], SRV_VIEW_SIDE, path, sizeof path, &e);   /* best effort */
+    }
+    free(ids);
+}
+
 /* The composer thread: refills in the background when a batch runs low,
  * so no request ever waits for the composer. */
 static void *composer_main(void *arg)
@@ -227,10 +250,17 @@ static void *composer_main(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0) { /* keep the default */ }
     for (;;) {
         pthread_mutex_lock(&q->mu);
-        while (!q->want_refill && !q->want_retrain && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        while (!q->want_refill && !q->want_retrain && !q->want_warm && !q->stop)
+            pthread_cond_wait(&q->cv, &q->mu);
         if (q->stop) {
             pthread_mutex_unlock(&q->mu);
             break;
+        }
+        if (q->want_warm && !q->want_refill && !q->want_retrain) {   /* the first batch */
+            q->want_warm = 0;
+            pthread_mutex_unlock(&q->mu);
+            warm_views(srv);
+            continue;
         }
         ordo_err e = {{0}};
         if (q->want_retrain) {
@@ -256,6 +286,7 @@ static void *composer_main(void *arg)
         q->refilling = 0;
         snprintf(q->error, sizeof q->error, "%s", rc < 0 ? e.msg : "");
         pthread_mutex_unlock(&q->mu);
+        if (rc == 0) warm_views(srv);
     }
     return NULL;
 }
@@ -290,6 +321,7 @@ int srv_queue_start(ordo_srv *srv, ordo_err *err)
     srv_queue *q = &srv->q;
     q->store = ordo_store_open(srv->project, srv->o.store_flags, err);
     if (!q->store) return -1;
+    q->want_warm = 1;
     if (pthread_create(&q->thread, NULL, composer_main, srv) != 0) {
         ordo_store_close(q->store);
         q->store = NULL;

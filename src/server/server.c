@@ -19,8 +19,6 @@
 
 #include "server/srv_internal.h"
 
-#define SRV_VIEW_SIDE 1280   /* the labeling view's image */
-#define SRV_THUMB_SIDE 256   /* grid thumbnails */
 #define SRV_MAX_IDS 256      /* images in one grid answer */
 
 static int search_json(ordo_srv *srv, const char *q, int n, FILE *f);

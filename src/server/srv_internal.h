@@ -43,7 +43,7 @@ typedef struct srv_queue {
     /* the composer thread (refills in the background) */
     pthread_t thread;
     pthread_cond_t cv;
-    int started, stop, want_refill, refilling;
+    int started, stop, want_refill, refilling, want_warm;
     char error[ORDO_ERR_MAX];   /* the last refill's failure, "" if none */
     ordo_store *store;
     int want_retrain, training;
@@ -144,6 +144,9 @@ int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err);
 void srv_model_note_answers(ordo_srv *srv, int n);
 int srv_model_suggest(ordo_srv *srv, int64_t slot, const uint16_t *emb, size_t rows, FILE *f);
 int srv_model_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
+
+#define SRV_VIEW_SIDE 1280   /* the labeling view's image */
+#define SRV_THUMB_SIDE 256   /* grid thumbnails */
 
 /* thumb.c: path of a cached JPEG of image id, longer side <= side. */
 int srv_thumb(ordo_srv *srv, ordo_store *s, int64_t id, int side, char *out,
