@@ -201,7 +201,8 @@ def main():
     rows = con.execute("SELECT l.image_id, l.label, l.annotator FROM labels l JOIN"
                        " (SELECT MAX(id) m FROM labels GROUP BY image_id) t ON l.id = t.m"
                        " WHERE l.label <> ''").fetchall()
-    undo_rows = con.execute("SELECT COUNT(*) FROM labels WHERE label = ''").fetchone()[0]
+    # an undo appends the answer "skip" with reason "undo" (learn's "not labeled")
+    undo_rows = con.execute("SELECT COUNT(*) FROM labels WHERE label = 'skip' AND reason = 'undo'").fetchone()[0]
     con.close()
     got = {i: l for i, l, _ in rows}
     if got != expected:

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rank/rank.h"
+#include "rank/rank_store.h"
 #include "server/srv_internal.h"
 
 #define LEASE_S 600.0     /* an image shown to someone is theirs for 10 min */
@@ -79,78 +80,63 @@ static int q_push(srv_queue *q, int64_t id, const char *reason, int need, int fr
     return 0;
 }
 
-/* THE queue source: the rank module's batch composer, the same one `ordo
- * next` runs, with its default mix and seed. Images already in the queue
- * count as labeled so a refill never repeats them. The input is built here
- * from the store the way `ordo next` does (probability summaries, sports
- * prior, f16 embedding rows by slot); if rank later publishes a
- * store-to-input helper, use it here. */
+/* Row of image id in the pool (rows are in id order), or -1. */
+static long pool_row(const ordo_rank_pool *p, size_t n, int64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ordo_rank_pool_item(p, mid)->id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && ordo_rank_pool_item(p, lo)->id == id ? (long)lo : -1;
+}
+
+/* THE queue source: the rank module's batch composer over
+ * ordo_rank_pool_load, exactly as `ordo next` runs it (default mix and
+ * seed, the fixed evaluation sample of rank_eval drawn on first use).
+ * Images answered or already queued here count as labeled so a refill never
+ * repeats them. The composer runs without the queue lock. */
 static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
 {
     srv_queue *q = &srv->q;
-    size_t N = q->nall;
-    if (N == 0) return 0;
-    float *prob = malloc(N * ORDO_STORE_TOPK * sizeof *prob);
-    int32_t *cls = malloc(N * ORDO_STORE_TOPK * sizeof *cls);
-    float *ent = malloc(N * sizeof *ent), *prior = malloc(N * sizeof *prior);
-    uint8_t *lab = malloc(N);
-    uint64_t *ids = malloc(N * sizeof *ids);
-    int64_t *slot = malloc(N * sizeof *slot);
-    ordo_rank_batch *b = NULL;
-    int rc = -1;
-    if (!prob || !cls || !ent || !prior || !lab || !ids || !slot) {
-        ordo_err_set(err, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < N; i++) {
-        const ordo_store_item *it = &q->all[i];
-        for (int j = 0; j < ORDO_STORE_TOPK; j++) {
-            prob[i * ORDO_STORE_TOPK + j] = it->s.top_prob[j];
-            cls[i * ORDO_STORE_TOPK + j] = it->s.top_class[j];
-        }
-        ent[i] = it->s.entropy;
-        prior[i] = it->sports;
-        ids[i] = (uint64_t)it->id;
-        slot[i] = it->slot;
-    }
-    /* what is labeled or queued right now; the composer then runs without
-     * the lock, so workers keep serving while it thinks */
-    pthread_mutex_lock(&q->mu);
-    memcpy(lab, q->labeled, N);
-    for (size_t i = 0; i < q->n; i++) {
-        ssize_t k = all_find(q, q->items[i].id);
-        if (k >= 0) lab[k] = 1;
-    }
-    pthread_mutex_unlock(&q->mu);
-    ordo_rank_f16_rows rows = {0};
-    rows.data = ordo_store_embeddings(s, &rows.rows, err);
-    if (!rows.data) goto out;
-    rows.dim = ORDO_STORE_EMBED;
-    rows.slot = slot;
-    ordo_rank_input in = {0};
-    in.n = N;
-    in.n_classes = ORDO_WN_CLASSES;
-    in.k = ORDO_STORE_TOPK;
-    in.top_prob = prob;
-    in.top_class = cls;
-    in.entropy = ent;
-    in.prior = prior;
-    in.labeled = lab;
-    in.ids = ids;
-    in.dim = ORDO_STORE_EMBED;
-    in.read_rows = ordo_rank_f16_read;
-    in.read_ctx = &rows;
+    ordo_rank_pool *p = ordo_rank_pool_load(s, srv->wn, err);
+    if (!p) return -1;
+    const ordo_rank_input *in0 = ordo_rank_pool_input(p);
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = (size_t)n;
+    uint8_t *lab = NULL;
+    ordo_rank_batch *b = NULL;
+    int rc = -1;
+    size_t N = in0->n;
+    if (N == 0) { rc = 0; goto out; }
+    /* always, as `ordo next` does: no other reason may take sample images */
+    if (ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, NULL, err) < 0) goto out;
+    lab = malloc(N);
+    if (!lab) { ordo_err_set(err, "out of memory"); goto out; }
+    memcpy(lab, in0->labeled, N);
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < q->nall; i++)
+        if (q->labeled[i]) {
+            long r = pool_row(p, N, q->all[i].id);
+            if (r >= 0) lab[r] = 1;
+        }
+    for (size_t i = 0; i < q->n; i++) {
+        long r = pool_row(p, N, q->items[i].id);
+        if (r >= 0) lab[r] = 1;
+    }
+    pthread_mutex_unlock(&q->mu);
+    ordo_rank_input in = *in0;
+    in.labeled = lab;
     b = ordo_rank_compose(&in, &o, err);
     if (!b) goto out;
     rc = 0;
     pthread_mutex_lock(&q->mu);
     for (size_t i = 0; i < b->n; i++) {
-        size_t row = b->items[i].row;
-        int64_t id = q->all[row].id;
-        if (q->labeled[row] || q_find(q, id)) continue;   /* answered meanwhile */
+        int64_t id = ordo_rank_pool_item(p, b->items[i].row)->id;
+        ssize_t k = all_find(q, id);
+        if (k < 0 || q->labeled[k] || q_find(q, id)) continue;   /* answered meanwhile */
         if (q_push(q, id, ordo_rank_reason_name(b->items[i].reason), srv_queue_need(srv, id), 0) < 0) {
             rc = ordo_err_set(err, "out of memory");
             break;
@@ -160,7 +146,8 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     pthread_mutex_unlock(&q->mu);
 out:
     ordo_rank_batch_free(b);
-    free(prob); free(cls); free(ent); free(prior); free(lab); free(ids); free(slot);
+    free(lab);
+    ordo_rank_pool_free(p);
     return rc;
 }
 
@@ -182,7 +169,7 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0), who = sqlite3_column_int64(st, 1);
         const char *lab = (const char *)sqlite3_column_text(st, 2);
-        if (!lab || !*lab || srv_queue_need(srv, id) < 2) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP) || srv_queue_need(srv, id) < 2) continue;
         srv_qitem *it = q_find(q, id);
         if (!it) {
             if (q_push(q, id, "double", 2, 0) < 0) break;
@@ -359,7 +346,7 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT l.image_id FROM labels l JOIN (SELECT MAX(id) m FROM labels"
-                           " GROUP BY image_id) t ON l.id = t.m WHERE l.label <> ''",
+                           " GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
                            -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     while (sqlite3_step(st) == SQLITE_ROW) {

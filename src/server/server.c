@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "learn/learn_store.h"
 #include "server/srv_internal.h"
 
 #define SRV_MAX_IDS 256      /* images in one grid answer */
@@ -401,47 +402,57 @@ static void job_result(srv_job *j, unsigned status, const char *msg)
     fclose(f);
 }
 
-/* Writes one job's events inside the open transaction, under a savepoint so
- * a bad job (an unknown image id) fails alone. */
-static int job_write(ordo_srv *srv, ordo_store *s, srv_job *j)
+/* Appends the label events of the jobs [head, stop) through the learn
+ * module's writer (one transaction, durable when it returns 0). An undo is
+ * the answer "skip" with reason "undo": learn and rank read a newest event
+ * "skip" as "not labeled", which is what a retraction means. */
+static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *err)
 {
-    sqlite3 *db = ordo_store_db(s);
-    ordo_err e;
-    if (sqlite3_exec(db, "SAVEPOINT job", NULL, NULL, NULL) != SQLITE_OK) {
-        job_result(j, MHD_HTTP_SERVICE_UNAVAILABLE, sqlite3_errmsg(db));
-        return -1;
+    size_t n = 0;
+    for (srv_job *j = head; j != stop; j = j->next) n += (size_t)j->n;
+    ordo_learn_label_in *in = calloc(n ? n : 1, sizeof *in);
+    char (*reason)[16] = calloc(n ? n : 1, sizeof *reason);
+    if (!in || !reason) {
+        free(in);
+        free(reason);
+        return ordo_err_set(err, "out of memory");
     }
-    for (int i = 0; i < j->n; i++) {
-        char reason[16];
-        srv_queue_reason(srv, j->ids[i], reason, sizeof reason);
-        int rc = j->kind == SRV_JOB_UNDO
-                     ? srv_label_write(s, j->ids[i], "", j->who.name, "ui", "undo", &e)
-                     : srv_label_write(s, j->ids[i], j->label, j->who.name, j->source, reason, &e);
-        if (rc < 0) {
-            sqlite3_exec(db, "ROLLBACK TO job; RELEASE job", NULL, NULL, NULL);
-            job_result(j, strstr(e.msg, "no image") ? MHD_HTTP_NOT_FOUND
-                                                    : MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
-            return -1;
+    size_t k = 0;
+    for (srv_job *j = head; j != stop; j = j->next)
+        for (int i = 0; i < j->n; i++, k++) {
+            in[k].image_id = j->ids[i];
+            in[k].annotator = j->who.name;
+            in[k].source = j->kind == SRV_JOB_UNDO ? "ui" : j->source;
+            if (j->kind == SRV_JOB_UNDO) {
+                in[k].label = ORDO_SRV_SKIP;
+                in[k].reason = "undo";
+            } else {
+                in[k].label = j->label;
+                srv_queue_reason(srv, j->ids[i], reason[k], sizeof reason[k]);
+                in[k].reason = reason[k][0] ? reason[k] : NULL;
+            }
         }
-    }
-    sqlite3_exec(db, "RELEASE job", NULL, NULL, NULL);
-    return 0;
+    int rc = ordo_learn_labels_add(srv->w_store, in, n, err);
+    free(in);
+    free(reason);
+    return rc;
 }
 
-/* One group: one transaction, committed before any of its requests hears
- * "ok"; then the queue learns what was answered. */
+/* One group: normally one transaction for every job that arrived meanwhile
+ * (one fsync); if it fails, each job alone, so a bad image id fails only its
+ * own request. Nothing is answered before its events are committed. */
 static void write_group(ordo_srv *srv, srv_job *head)
 {
-    ordo_store *s = srv->w_store;
     ordo_err e;
-    int began = ordo_store_begin(s, &e) == 0;
-    for (srv_job *j = head; j; j = j->next) {
-        if (!began) job_result(j, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
-        else if (job_write(srv, s, j) == 0) j->status = MHD_HTTP_OK;
+    if (write_events(srv, head, NULL, &e) == 0) {
+        for (srv_job *j = head; j; j = j->next) j->status = MHD_HTTP_OK;
+    } else {
+        for (srv_job *j = head; j; j = j->next) {
+            if (write_events(srv, j, j->next, &e) == 0) j->status = MHD_HTTP_OK;
+            else job_result(j, strstr(e.msg, "no image") ? MHD_HTTP_NOT_FOUND
+                                                        : MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
+        }
     }
-    if (began && ordo_store_commit(s, &e) < 0)
-        for (srv_job *j = head; j; j = j->next)
-            if (j->status == MHD_HTTP_OK) job_result(j, MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
     for (srv_job *j = head; j; j = j->next) {
         if (j->status != MHD_HTTP_OK) continue;
         /* durable now: only from here on may the page hear "ok" */

@@ -20,10 +20,11 @@
  *    can hold at most `per_ip` connections).
  *  - Every label the API acknowledges is committed before the response.
  *
- * Label events go to the store's `labels` table (source "ui", or "review").
- * Special answers are the labels ORDO_SRV_NOT_SPORTS, ORDO_SRV_UNCLEAR and
- * ORDO_SRV_SKIP; an undo appends an event with the empty label "" (a
- * retraction of that annotator's previous answer for the image).
+ * Label events go to the store's `labels` table through the learn module's
+ * ordo_learn_labels_add (source "ui", or "review"; reason = why the composer
+ * queued the image). Special answers are the labels ORDO_SRV_NOT_SPORTS,
+ * ORDO_SRV_UNCLEAR and ORDO_SRV_SKIP; an undo appends "skip" with reason
+ * "undo" (learn and rank read a newest "skip" as "not labeled").
  *
  * Tables owned here (prefix srv_): srv_annotators(id, name UNIQUE,
  * token_sha256 UNIQUE, created, disabled); srv_models(version, created,

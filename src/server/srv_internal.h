@@ -108,11 +108,6 @@ int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *
 int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err);
 int srv_user_name(ordo_store *s, int64_t id, char *out, size_t cap);
 int srv_label_ok(const char *label);   /* 1 if acceptable as a label */
-/* THE one function that writes label events (see server.h). Must be called
- * inside ordo_store_begin/commit. */
-int srv_label_write(ordo_store *s, int64_t image_id, const char *label,
-                    const char *annotator, const char *source, const char *reason,
-                    ordo_err *err);
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err);
 int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
 int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);

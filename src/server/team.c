@@ -194,43 +194,11 @@ int srv_label_ok(const char *label)
     return 1;
 }
 
-/* ------------------------------------------------------------------------
- * THE label writer of the server. Until learn publishes its label API this
- * is the only place the server touches the `labels` table; the lead can
- * swap its body for learn's function. Caller holds the write transaction. */
-int srv_label_write(ordo_store *s, int64_t image_id, const char *label,
-                    const char *annotator, const char *source, const char *reason,
-                    ordo_err *err)
-{
-    sqlite3 *db = ordo_store_db(s);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO labels(image_id, label, annotator, source, reason,"
-                                " created) SELECT ?1, ?2, ?3, ?4, ?5, ?6"
-                                " WHERE EXISTS (SELECT 1 FROM images WHERE id = ?1)",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, image_id);
-        sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, annotator, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, source, -1, SQLITE_STATIC);
-        if (reason && *reason) sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(st, 5);
-        sqlite3_bind_double(st, 6, srv_now());
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return db_err(err, db, "writing label");
-    if (sqlite3_changes(db) != 1) return ordo_err_set(err, "no image %lld", (long long)image_id);
-    return 0;
-}
-/* ------------------------------------------------------------------------ */
-
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
 {
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT label, COUNT(*) c FROM labels WHERE label <> ''"
+    if (sqlite3_prepare_v2(db, "SELECT label, COUNT(*) c FROM labels WHERE label NOT IN ('', 'skip')"
                                " GROUP BY label ORDER BY c DESC, label LIMIT 5000",
                            -1, &st, NULL) != SQLITE_OK)
         return db_err(err, db, "reading labels");
@@ -428,7 +396,7 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     /* current label of each image = its newest event (issue "learn") */
     if (sqlite3_prepare_v2(db,
                            "SELECT l.label, COUNT(*) c FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m WHERE l.label <> ''"
+                           " labels GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')"
                            " GROUP BY l.label ORDER BY c DESC, l.label", -1, &st, NULL) != SQLITE_OK)
         return db_err(err, db, "counting labels");
     fputs("{\"per_label\":[", f);
@@ -456,6 +424,7 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
 
     fputs("],\"annotators\":[", f);
     if (sqlite3_prepare_v2(db, "SELECT annotator, COUNT(*) FROM labels WHERE label <> ''"
+                               " AND (reason IS NULL OR reason <> 'undo')"
                                " GROUP BY annotator ORDER BY 2 DESC", -1, &st, NULL) != SQLITE_OK)
         return db_err(err, db, "counting annotators");
     first = 1;
