@@ -392,6 +392,59 @@ static void t_preprocess_shapes(void)
     ordo_image_free(&im);
 }
 
+/* The SIMD resize paths (AVX2, AVX-512: picked at run time) must give the
+ * portable path's output to the bit, on any shape: tiny rows that fit no
+ * 16-byte window, tails, up- and downscales, DCT-scaled extents, saturating
+ * black/white edges. ORDO_KERNEL=c|avx2 forces the lower paths. */
+static void t_preprocess_simd_paths(void)
+{
+    static const int cases[][5] = {  /* w, h, orig_w (0: same), size, crop per mille */
+        {224, 224, 0, 224, 875}, {500, 375, 0, 224, 875}, {375, 282, 500, 224, 875},
+        {1, 1, 0, 5, 875},       {5, 3, 0, 17, 1000},     {6, 9, 0, 224, 875},
+        {13, 700, 0, 33, 500},   {700, 13, 0, 240, 875},  {1999, 1001, 0, 260, 875},
+        {257, 255, 0, 254, 1000}, {64, 64, 0, 63, 100},   {3000, 40, 0, 224, 875}};
+    const char *old = getenv("ORDO_KERNEL");
+    char *saved = old ? strdup(old) : NULL;
+    uint32_t r = 12345;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int w = cases[c][0], h = cases[c][1], size = cases[c][3];
+        float crop = cases[c][4] / 1000.0f;
+        ordo_image im = {w, h, w, h, "jpeg", malloc((size_t)w * h * 3)};
+        if (cases[c][2]) {  /* decoded at 6/8 of the declared size */
+            im.orig_w = cases[c][2];
+            im.orig_h = (int)((int64_t)h * 8 / 6);
+            while ((im.orig_h * 6 + 7) / 8 > h) im.orig_h--;
+            while ((im.orig_h * 6 + 7) / 8 < h) im.orig_h++;
+        }
+        for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+            r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+            im.rgb[i] = (c % 3 == 0) ? (unsigned char)r : (r & 1) ? 255 : 0;
+        }
+        size_t n = (size_t)size * size * 3;
+        float *ref = malloc(n * sizeof(float)), *t = malloc(n * sizeof(float));
+        ordo_err err;
+        setenv("ORDO_KERNEL", "c", 1);
+        int rc = ordo_img_preprocess(&im, size, crop, ref, &err);
+        CHECK_MSG(rc == 0, "%dx%d portable: %s", w, h, rc ? err.msg : "");
+        const char *levels[] = {"avx2", NULL};  /* NULL: the best this CPU has */
+        for (int l = 0; l < 2 && rc == 0; l++) {
+            if (levels[l]) setenv("ORDO_KERNEL", levels[l], 1);
+            else unsetenv("ORDO_KERNEL");
+            memset(t, 0xff, n * sizeof(float));
+            CHECK_MSG(ordo_img_preprocess(&im, size, crop, t, &err) == 0 &&
+                      memcmp(ref, t, n * sizeof(float)) == 0,
+                      "%dx%d -> %d (%s) differs from the portable path", w, h, size,
+                      levels[l] ? levels[l] : "best");
+        }
+        free(ref);
+        free(t);
+        ordo_image_free(&im);
+    }
+    if (saved) setenv("ORDO_KERNEL", saved, 1);
+    else unsetenv("ORDO_KERNEL");
+    free(saved);
+}
+
 /* DCT-domain downscaling: both sides stay >= min_side, declared size kept;
  * only 1/2, 1/4, 1/8 are used, so a photo under twice min_side is not scaled. */
 static void t_dct_scaling(void)
@@ -577,6 +630,7 @@ int main(int argc, char **argv)
     RUN(t_exif_parse);
     RUN(t_orientation);
     RUN(t_preprocess_shapes);
+    RUN(t_preprocess_simd_paths);
     RUN(t_dct_scaling);
     RUN(t_fuzz_regressions);
     RUN(t_load_errors);
