@@ -340,7 +340,11 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     q->labeled = calloc(q->nall ? q->nall : 1, 1);
     q->sugg = calloc(q->nall ? q->nall : 1, sizeof *q->sugg);
     if (!q->labeled || !q->sugg) return ordo_err_set(err, "out of memory");
-    q->emb = ordo_store_embeddings(s, &q->emb_rows, err);
+    /* A handle of its own for the suggestions' embedding map: a map is only
+     * stable while nobody else asks the same handle for it again. */
+    q->emb_store = ordo_store_open(srv->project, srv->o.store_flags | ORDO_STORE_RDONLY, err);
+    if (!q->emb_store) return -1;
+    q->emb = ordo_store_embeddings(q->emb_store, &q->emb_rows, err);
     if (!q->emb) return -1;
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
@@ -359,6 +363,9 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
 
 void srv_queue_free(srv_queue *q)
 {
+    if (q->emb_store) ordo_store_close(q->emb_store);
+    q->emb_store = NULL;
+    q->emb = NULL;
     srv_queue_drop_suggestions(q);
     free(q->sugg);
     q->sugg = NULL;

@@ -27,9 +27,8 @@
  * "undo" (learn and rank read a newest "skip" as "not labeled").
  *
  * Tables owned here (prefix srv_): srv_annotators(id, name UNIQUE,
- * token_sha256 UNIQUE, created, disabled); srv_models(version, created,
- * n_train, n_eval, correct, accuracy, lo, hi, classes, seconds, model) - the
- * page's retrained models (learn's classifier) and their evaluation.
+ * token_sha256 UNIQUE, created, disabled). Retraining from the page stores
+ * its models in learn's learn_models table, as `ordo train` does.
  */
 #ifndef ORDO_SERVER_H
 #define ORDO_SERVER_H

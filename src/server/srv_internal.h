@@ -49,7 +49,8 @@ typedef struct srv_queue {
     int want_retrain, training;
     char train_msg[ORDO_ERR_MAX];   /* the last retraining's outcome */
     char **sugg;                    /* per `all` entry: cached suggestions JSON */
-    const uint16_t *emb;            /* embedding map (of the pool's first handle) */
+    ordo_store *emb_store;          /* read-only handle owning the map below */
+    const uint16_t *emb;            /* embedding map for suggestions */
     size_t emb_rows;
 } srv_queue;
 
