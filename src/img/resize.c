@@ -102,20 +102,23 @@ static inline unsigned char clip8(int32_t v)
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Horizontal pass, one output pixel (all three channels). */
-static void hpixel(const unsigned char *src, const kernel *kh, int x, unsigned char *dst)
+/* Horizontal pass, outputs [x0, x1) of one row (all three channels). */
+static void hrow_c(const unsigned char *src, const kernel *kh, int x0, int x1,
+                   unsigned char *dst)
 {
-    const int32_t *k = kh->k + (size_t)x * kh->ksize;
-    const unsigned char *p = src + (size_t)kh->first[x] * 3;
-    int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
-    for (int i = 0; i < kh->count[x]; i++) {
-        s0 += p[3 * i] * k[i];
-        s1 += p[3 * i + 1] * k[i];
-        s2 += p[3 * i + 2] * k[i];
+    for (int x = x0; x < x1; x++) {
+        const int32_t *k = kh->k + (size_t)x * kh->ksize;
+        const unsigned char *p = src + (size_t)kh->first[x] * 3;
+        int32_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
+        for (int i = 0; i < kh->count[x]; i++) {
+            s0 += p[3 * i] * k[i];
+            s1 += p[3 * i + 1] * k[i];
+            s2 += p[3 * i + 2] * k[i];
+        }
+        dst[3 * x] = clip8(s0);
+        dst[3 * x + 1] = clip8(s1);
+        dst[3 * x + 2] = clip8(s2);
     }
-    dst[3 * x] = clip8(s0);
-    dst[3 * x + 1] = clip8(s1);
-    dst[3 * x + 2] = clip8(s2);
 }
 
 void ordo_resize_vrow_c(const unsigned char *base, size_t pitch, int taps,
@@ -298,9 +301,8 @@ int ordo_img_preprocess(const ordo_image *im, int size, float crop_frac, float *
             else if (level == LEVEL_AVX2) ordo_resize_hrow_avx2(src, dst, &plan);
 #endif
             for (int g = 0; g < done / (lanes ? lanes : 1); g++)
-                if (!plan.gtaps[g])
-                    for (int x = g * lanes; x < (g + 1) * lanes; x++) hpixel(src, &kh, x, dst);
-            for (int x = done; x < size; x++) hpixel(src, &kh, x, dst);
+                if (!plan.gtaps[g]) hrow_c(src, &kh, g * lanes, (g + 1) * lanes, dst);
+            hrow_c(src, &kh, done, size, dst);
         }
         if (lanes) {
             free((void *)plan.tab);
