@@ -6,6 +6,7 @@
  *                                     synthetic photos (DIR/photos/imgNNNN.jpg) in
  *                                     6 look-alike groups, stored with made-up
  *                                     logits and embeddings (no network needed)
+ *   test_server --add-images DIR N    adds N more such photos to that project
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -73,16 +74,23 @@ static int write_jpeg(const char *path, int w, int h, int group, int i)
     return 0;
 }
 
-static int make_project(const char *dir, int n)
+/* add: images go into an existing project (numbered after its images). */
+static int make_project(const char *dir, int n, int add)
 {
     ordo_err err = {{0}};
     char photos[4096], path[4200];
     mkdir(dir, 0755);
     snprintf(photos, sizeof photos, "%s/photos", dir);
     mkdir(photos, 0755);
-    if (ordo_store_init(dir, "lite0", &err) < 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (!add && ordo_store_init(dir, "lite0", &err) < 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
     ordo_store *s = ordo_store_open(dir, ORDO_STORE_FAST, &err);
     if (!s) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    int first = 0;
+    if (add) {
+        ordo_store_status stt;
+        if (ordo_store_get_status(s, &stt, &err) < 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
+        first = (int)stt.images;
+    }
     int64_t scan = ordo_store_scan_begin(s, photos, "lite0", &err);
     if (scan < 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
     static float center[6][ORDO_STORE_EMBED];
@@ -93,7 +101,7 @@ static int make_project(const char *dir, int n)
     if (ordo_store_begin(s, &err) < 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
     /* tennis ball, soccer ball, basketball, golf ball, racket, ski */
     static const int cls[6] = {852, 805, 430, 574, 752, 795};
-    for (int i = 0; i < n; i++) {
+    for (int i = first; i < first + n; i++) {
         int g = i % 6;
         snprintf(path, sizeof path, "%s/img%04d.jpg", photos, i);
         if (write_jpeg(path, 320 + (i % 3) * 40, 240, g, i) < 0) return 1;
@@ -273,10 +281,11 @@ static void t_serve(void)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && !strcmp(argv[1], "--make-project")) return make_project(argv[2], atoi(argv[3]));
+    if (argc == 4 && !strcmp(argv[1], "--make-project")) return make_project(argv[2], atoi(argv[3]), 0);
+    if (argc == 4 && !strcmp(argv[1], "--add-images")) return make_project(argv[2], atoi(argv[3]), 1);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ordo-test-server-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
-    if (make_project(tmpdir, 24) != 0) {
+    if (make_project(tmpdir, 24, 0) != 0) {
         printf("fixture failed\n");
         return 1;
     }

@@ -403,6 +403,20 @@ def t_queue_refills_in_background():
                                    headers={"X-Ordo-CSRF": me})
                 check(st == 200, "label %d" % st)
         check(len(seen) >= 20, "batches of 6 kept coming: %d images" % len(seen))
+        # images scanned while the server runs join the pool at the next refill
+        before = json.loads(srv.req("GET", "/api/next?n=1")[2])["progress"]["images"]
+        subprocess.run([FIXTURE, "--add-images", PROJECT, "12"], check=True, capture_output=True)
+        srv.req("POST", "/api/refresh", {}, headers={"X-Ordo-CSRF": me})
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            p = json.loads(srv.req("GET", "/api/next?n=1")[2])["progress"]
+            if p["images"] == before + 12 and not p["refilling"]:
+                break
+            time.sleep(0.2)
+        check(p["images"] == before + 12, "new images counted: %s (was %d)" % (p, before))
+        new_id = before + 12
+        st, h, body = srv.req("GET", "/api/thumb/%d" % new_id)
+        check(st == 200 and body[:2] == b"\xff\xd8", "a new image is served: %d" % st)
     finally:
         srv.stop()
 

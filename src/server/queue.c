@@ -188,11 +188,62 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     return rc == SQLITE_DONE ? 0 : ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
 }
 
+/* Re-reads the pool so images scanned while the server runs join it. The
+ * per-image state moves over by id (both lists are in id order). */
+static int reload_items(ordo_srv *srv, ordo_store *s, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    ordo_store_item *all;
+    size_t n;
+    if (ordo_store_items(s, &all, &n, err) < 0) return -1;
+    unsigned char *lab = calloc(n ? n : 1, 1);
+    char **sugg = calloc(n ? n : 1, sizeof *sugg);
+    if (!lab || !sugg) {
+        free(all);
+        free(lab);
+        free(sugg);
+        return ordo_err_set(err, "out of memory");
+    }
+    pthread_mutex_lock(&q->mu);
+    size_t i = 0, nl = 0;
+    for (size_t j = 0; j < n; j++) {
+        for (; i < q->nall && q->all[i].id < all[j].id; i++) free(q->sugg[i]);
+        if (i < q->nall && q->all[i].id == all[j].id) {
+            lab[j] = q->labeled[i];
+            sugg[j] = q->sugg[i];
+            q->sugg[i] = NULL;
+            i++;
+        }
+        nl += lab[j];
+    }
+    for (; i < q->nall; i++) free(q->sugg[i]);
+    free(q->all);
+    free(q->labeled);
+    free(q->sugg);
+    q->all = all;
+    q->nall = n;
+    q->labeled = lab;
+    q->sugg = sugg;
+    q->nlabeled = nl;
+    if (n && (size_t)all[n - 1].slot >= q->emb_rows) {   /* new rows: map them too */
+        size_t rows;
+        ordo_err e;
+        const uint16_t *emb = ordo_store_embeddings(q->emb_store, &rows, &e);
+        if (emb) {   /* the old map is only ever read under this lock */
+            q->emb = emb;
+            q->emb_rows = rows;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
 /* Drops finished images, brings back open double annotations, then asks
  * the composer for a new batch (without holding the lock while it runs). */
 int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
     srv_queue *q = &srv->q;
+    if (q->started && reload_items(srv, s, err) < 0) return -1;
     pthread_mutex_lock(&q->mu);
     size_t w = 0;
     for (size_t i = 0; i < q->n; i++)
@@ -309,12 +360,13 @@ int srv_queue_start(ordo_srv *srv, ordo_err *err)
     q->store = ordo_store_open(srv->project, srv->o.store_flags, err);
     if (!q->store) return -1;
     q->want_warm = 1;
+    q->started = 1;   /* before the thread reads it */
     if (pthread_create(&q->thread, NULL, composer_main, srv) != 0) {
+        q->started = 0;
         ordo_store_close(q->store);
         q->store = NULL;
         return ordo_err_set(err, "cannot start the composer thread");
     }
-    q->started = 1;
     return 0;
 }
 
@@ -425,12 +477,6 @@ static void item_json(ordo_srv *srv, FILE *f, int64_t id, const char *reason)
     if (eval) fputs("[]", f);
     else srv_item_suggestions_json(srv, id, f);
     fputc('}', f);
-}
-
-int64_t srv_queue_slot(ordo_srv *srv, int64_t id)
-{
-    ssize_t k = all_find(&srv->q, id);   /* `all` never changes after start */
-    return k < 0 ? -1 : srv->q.all[k].slot;
 }
 
 void srv_queue_drop_suggestions(srv_queue *q)

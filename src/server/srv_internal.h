@@ -129,7 +129,6 @@ int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f);   /* holds q-
 int srv_queue_need(const ordo_srv *srv, int64_t id);
 int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err);
 
-int64_t srv_queue_slot(ordo_srv *srv, int64_t id);   /* matrix slot, -1 if unknown */
 void srv_queue_drop_suggestions(srv_queue *q);       /* caller holds q->mu */
 void srv_queue_request_retrain(ordo_srv *srv);
 
