@@ -1,15 +1,12 @@
 #!/usr/bin/env python3
 """Data and scikit-learn side of bench_train.sh.
 
-  bench_train.py gen OUT N [--real PREFIX]   write OUT.f32 / OUT.y / OUT.txt
-  bench_train.py sklearn OUT                 time scikit-learn on OUT
+  bench_train.py gen OUT N     write a synthetic OUT.f32 / OUT.y / OUT.txt
+  bench_train.py sklearn OUT   time scikit-learn on OUT
 
-gen: with --real (tools/learn_embed.py output for sports100), N <= 3989
-takes N real embeddings for training and keeps the rest (>= 1000) as the
-test rows; larger N draws training rows from the first 3989 real rows plus
-Gaussian jitter (0.5 x the per-dimension within-class sd), testing on the
-same held-out real rows. Without --real: a 100-class Gaussian mixture in
-1280-d. Labels: train rows y >= 0, test rows stored as -2 - y.
+gen: a 100-class Gaussian mixture in 1280-d (real-embedding data sets are
+written by `bench_train --real PREFIX --n N --dump OUT`). Labels: train
+rows y >= 0, test rows stored as -2 - y.
 
 sklearn: StandardScaler + LogisticRegressionCV over the same grid as ordo
 (C = 1 / (l2 * n_train) for l2 in 3e-2 .. 3e-4), 3 stratified folds,
@@ -69,19 +66,21 @@ def sk(out):
     ntr = int(tr.sum())
     Cs = [1.0 / (l * ntr) for l in GRID]
     t0 = time.perf_counter()
+    c0 = time.process_time()
     sc = StandardScaler().fit(x[tr])
     xtr, xte = sc.transform(x[tr]), sc.transform(x[~tr])
     cv = LogisticRegressionCV(Cs=Cs, cv=StratifiedKFold(3, shuffle=True, random_state=1),
                               class_weight="balanced", max_iter=200, tol=1e-4)
     cv.fit(xtr, y[tr])
     t1 = time.perf_counter()
+    c1 = time.process_time()
     acc = float((cv.predict(xte) == -2 - y[~tr]).mean())
     C = float(np.ravel(cv.C_)[0])
     t2 = time.perf_counter()
     one = LogisticRegression(C=C, class_weight="balanced", max_iter=200, tol=1e-4).fit(xtr, y[tr])
     t3 = time.perf_counter()
     acc1 = float((one.predict(xte) == -2 - y[~tr]).mean())
-    print(f"sklearn train labels {ntr} d {d} k {k}: LogisticRegressionCV {t1 - t0:.2f} s "
+    print(f"sklearn train labels {ntr} d {d} k {k}: LogisticRegressionCV {t1 - t0:.2f} s (CPU {c1 - c0:.2f} s) "
           f"(l2 {1.0 / (C * ntr):g}, test acc {acc:.4f}); one LogisticRegression fit "
           f"{t3 - t2:.2f} s (test acc {acc1:.4f}, {int(np.max(one.n_iter_))} iterations)")
 
