@@ -23,7 +23,7 @@ fi
 if ! [ -d "$SPORTS/pool" ]; then skp all "no data set at $SPORTS (set ORDO_DATA)"; summary; fi
 T=$(mktemp -d /tmp/ordo_test_learn.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-q() { sqlite3 "$P/.ordo/ordo.db" "$1"; }
+q() { sqlite3 -cmd ".timeout 10000" "$P/.ordo/ordo.db" "$1"; }
 P=$T/proj
 mkdir -p "$P" "$T/imgs"
 CLASSES=("archery" "bowling" "curling" "fencing" "rowing" "surfing")
@@ -118,17 +118,20 @@ out2=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,m
 check "simulate is deterministic (threads 2 vs 1)" [ "$out" = "$out2" ]
 
 # --- crash safety -------------------------------------------------------------------
-mapfile -t IMGS < <(find "$T/imgs/pool" -name '*.jpg' | sort)
 kills=0 lost=0
+export BIN T
 for round in $(seq 1 16); do
     : > "$T/ack"
-    ( for j in $(seq 1 200); do
-          f=${IMGS[$(( (round * 7 + j) % ${#IMGS[@]} ))]}
-          "$BIN" label "$f" "crash-$round-$j" >/dev/null 2>&1 && echo "$f|crash-$round-$j" >> "$T/ack"
-      done ) 2>/dev/null &
+    # its own process group, so one kill takes the loop and its ordo child
+    setsid bash -c '
+        mapfile -t IMGS < <(find "$T/imgs/pool" -name "*.jpg" | sort)
+        for j in $(seq 1 200); do
+            f=${IMGS[$(( ('"$round"' * 7 + j) % ${#IMGS[@]} ))]}
+            "$BIN" label "$f" "crash-'"$round"'-$j" >/dev/null 2>&1 && echo "$f|crash-'"$round"'-$j" >> "$T/ack"
+        done' 2>/dev/null &
     pid=$!
     sleep "0.$((RANDOM % 9 + 1))"
-    pkill -KILL -P "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
+    kill -KILL -- "-$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     kills=$((kills + 1))
     while IFS='|' read -r f l; do
@@ -138,7 +141,7 @@ done
 for round in $(seq 1 8); do
     "$BIN" train >/dev/null 2>&1 &
     pid=$!
-    sleep "0.$((RANDOM % 9 + 1))"
+    sleep "0.$((RANDOM % 30 + 1))" # a training run here takes about 0.1-1 s
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     kills=$((kills + 1))
 done
