@@ -2,7 +2,9 @@
 # setup.sh - everything ordo needs on a fresh Debian 12 machine (as root).
 #
 #   ./setup.sh [PHOTOS_DIR]   install dependencies, build, install the model
-#                             weights, then rank PHOTOS_DIR for labeling
+#                             weights, then scan PHOTOS_DIR into a project
+#                             (.cache/project, or $ORDO_PROJECT) and print the
+#                             first images to label
 #                             (default: ../shared/datasets/imagenet-sample)
 #   ./setup.sh --test         install dependencies, build, run the whole test
 #                             suite (release + sanitizers + a short fuzz run)
@@ -116,5 +118,11 @@ if [ "${1:-}" = "--test" ]; then
 fi
 
 PHOTOS=${1:-$ROOT/../shared/datasets/imagenet-sample}
-log "classifying $PHOTOS"
-build/ordo classify --top 3 "$PHOTOS"
+# The project lives apart from the photos, so a read-only photo folder works.
+PROJECT=${ORDO_PROJECT:-$ROOT/.cache/project}
+[ -d "$PROJECT/.ordo" ] || build/ordo init "$PROJECT"
+log "scanning $PHOTOS into $PROJECT"
+build/ordo scan --project "$PROJECT" "$PHOTOS"
+build/ordo status --project "$PROJECT"
+log "the first 20 images to label (ordo next 20 --project $PROJECT)"
+build/ordo next 20 --project "$PROJECT"

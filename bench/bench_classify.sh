@@ -5,8 +5,7 @@
 # 1 and 2 threads, side by side in one run.
 #
 #   bench/bench_classify.sh [N_IMAGES] [MODEL]   (default 600 lite0)
-# Images: the first N of ../shared/datasets/sports100 and imagenet-sample,
-# interleaved so both photo sizes count. Needs build/ordo, the weights, and
+# Images: N evenly spaced over every photo under ../shared/datasets. Needs build/ordo, the weights, and
 # /usr/bin/python3 with torch, onnxruntime, PIL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +19,10 @@ WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 make -s BUILD="$BUILD" "$BUILD/ordo"
 mkdir -p "$BUILD/bench"
 list=$BUILD/bench/classify_files.txt
-paste -d'\n' <(find "$DATA/datasets/sports100/pool" -type f -name '*.jpg' | sort | head -n $((N * 2 / 3))) \
-             <(find "$DATA/datasets/imagenet-sample" -type f | sort | head -n $((N / 3))) \
-    | grep -v '^$' > "$list"
+# An evenly spaced sample of every image under datasets/ (sports100's 224 px
+# photos and imagenet-sample's larger ones in their real proportion).
+find "$DATA/datasets" -type f \( -iname '*.jpg' -o -iname '*.jpeg' \) | sort \
+    | awk -v n="$N" '{ a[NR] = $0 } END { for (i = 0; i < n && i < NR; i++) print a[int(i * NR / n) + 1] }' > "$list"
 n=$(wc -l < "$list")
 size=$("$PY" -c "import sys; sys.path.insert(0, 'tools'); import reference; print(reference.SIZES['$MODEL'])")
 onnx="$BUILD/bench/$MODEL.onnx"

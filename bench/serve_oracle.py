@@ -8,7 +8,7 @@ label of each (the class folder above the file: .../pool/<label>/<file>, as
 in sports100), counting how often the page's top-5 suggestions held it;
 then waits for the server's background retraining (start the server with
 --retrain-every) and prints the model history from /api/stats.
-Example (the figures in src/server/README.md):
+Example (the figures in docs/serve.md):
     ordo serve --project P --port 8080 --retrain-every 150 &
     bench/serve_oracle.py http://127.0.0.1:8080 P 160 300 200
 """
