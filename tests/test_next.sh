@@ -7,7 +7,10 @@
 #     (rank_eval) and the eval picks are members of it;
 #   * labeled images never come back; asking for more than the pool returns
 #     every unlabeled image once;
-#   * bad options fail with a message; `ordo order DIR` ranks a folder.
+#   * bad options fail with a message; `ordo order DIR` ranks a folder;
+#   * after labels and `ordo train`, the newest model ranks the pool (model-N,
+#     its labels and probabilities as `ordo export` reports them, the learned
+#     sports filter as the prior).
 # Needs $ORDO_BIN, the model weights and $ORDO_DATA.
 set -u
 PY=${ORDO_PYTHON:-/usr/bin/python3}
@@ -65,6 +68,7 @@ need = {"least_confidence", "margin", "ratio", "entropy", "hier", "uncertain", "
         "energy", "nn_dist", "novel", "typicality", "kcenter_dist", "prior"}
 assert all(need <= set(j["scores"]) for j in js)
 assert all(0 <= j["scores"]["margin"] <= 1 for j in js)
+assert all(j["model"] == "imagenet" for j in js) and all(r["model"] == "imagenet" for r in rows)
 print("ok")
 PYEOF
 check "CSV/JSON columns, 40 distinct, default mix" grep -qx ok "$T/py.out"
@@ -108,6 +112,65 @@ check "bad --mix fails with a message" bash -c "[ $rc -ne 0 ] && grep -q bogus '
 check "N=0 refused" [ $rc -ne 0 ]
 "$BIN" next 5 --project "$T/nowhere" >/dev/null 2>&1; rc=$?
 check "no project: fails" [ $rc -ne 0 ]
+
+# --- once 'ordo train' has stored a model, it ranks the pool ----------------------
+# Label the non-eval images with even ids by their folder (the true sport), 4 of
+# them not-sports, train: 'ordo next' must then say model-N, name the customer's
+# labels as top classes with the probabilities 'ordo export' reports for the
+# newest model, use the learned sports filter as the prior, and rank its
+# uncertain picks by that model's margin.
+"$BIN" export --project "$P" > "$T/pre.csv"
+q "SELECT image_id FROM rank_eval" > "$T/eval_ids"
+$PY - "$T/pre.csv" "$T/eval_ids" "$T/lab.csv" <<'PYEOF'
+import csv, os, sys
+ev = {int(l) for l in open(sys.argv[2]) if l.strip()}
+rows = [r for r in csv.DictReader(open(sys.argv[1], newline=""))
+        if int(r["image_id"]) % 2 == 0 and int(r["image_id"]) not in ev]
+with open(sys.argv[3], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["path", "label"])
+    for i, r in enumerate(rows):
+        w.writerow([r["path"], "not-sports" if i % 12 == 5 else os.path.basename(os.path.dirname(r["path"]))])
+PYEOF
+"$BIN" label --project "$P" --import "$T/lab.csv" >/dev/null 2>"$T/err"
+check "labels imported" [ $? -eq 0 ]
+"$BIN" train --project "$P" > "$T/train.out" 2>&1
+check "train stores a classifier and a sports filter" \
+    [ "$(q "SELECT count(DISTINCT kind) FROM learn_models")" = 2 ]
+mid=$(q "SELECT max(id) FROM learn_models WHERE kind='classifier'")
+"$BIN" next 30 --project "$P" --json > "$T/m1.json"
+"$BIN" next 30 --project "$P" --json > "$T/m2.json"
+"$BIN" next 30 --project "$P" > "$T/m.csv"
+"$BIN" export --project "$P" > "$T/post.csv"
+q "SELECT DISTINCT label FROM labels WHERE label <> 'not-sports'" > "$T/labels"
+check "with a model: same seed, same batch" cmp -s "$T/m1.json" "$T/m2.json"
+$PY - "$T/m1.json" "$T/m.csv" "$T/post.csv" "$T/labels" "model-$mid" > "$T/py2.out" 2>&1 <<'PYEOF'
+import csv, json, sys, collections
+js = [json.loads(l) for l in open(sys.argv[1])]
+rows = list(csv.DictReader(open(sys.argv[2], newline="")))
+exp = {int(r["image_id"]): r for r in csv.DictReader(open(sys.argv[3], newline=""))}
+labels = {l.rstrip("\n") for l in open(sys.argv[4])}
+want = sys.argv[5]
+assert len(js) == 30 and len(rows) == 30, (len(js), len(rows))
+assert all(j["model"] == want for j in js), {j["model"] for j in js}
+assert all(r["model"] == want for r in rows)
+assert all(j["top_class"] in labels for j in js), [j["top_class"] for j in js if j["top_class"] not in labels]
+for j in js:
+    e = exp[j["image_id"]]
+    assert e["predicted"] == j["top_class"], (j, e)
+    assert abs(float(e["probability"]) - j["top_prob"]) < 1e-4, (j, e)
+    assert e["not_sports"] != "" and abs(float(e["not_sports"]) - (1 - j["scores"]["prior"])) < 1e-4, (j, e)
+    assert j["wnid"] == "" and j["scores"]["hier"] is None, j
+    s = j["scores"]
+    if j["reason"] == "uncertain":   # margin of the model's rows x relevance weight
+        assert abs(s["uncertain"] - s["margin"] * (0.1 + 0.9 * s["prior"])) < 1e-4, j
+    assert s["energy"] is not None and s["outlier"] is not None, j   # ImageNet's novelty stays
+c = collections.Counter(j["reason"] for j in js)
+assert c["uncertain"] > 0, c
+print("ok")
+PYEOF
+check "next ranks with model-$mid: its labels, probabilities, sports filter, margin" grep -qx ok "$T/py2.out"
+[ -s "$T/py2.out" ] && ! grep -qx ok "$T/py2.out" && cat "$T/py2.out" "$T/train.out"
 
 mkdir -p "$T/dir"
 i=0

@@ -732,6 +732,49 @@ static void t_compose_dense_probabilities(void)
     pool_free(&p);
 }
 
+static void t_compose_logit_prob_for_novelty(void)
+{
+    /* A retrained classifier ranks (dense rows over C = 3 labels) while the
+     * energy score stays the pretrained network's: -(max_logit - ln p1) with
+     * p1 from logit_prob, not from the classifier's rows. */
+    enum { C = 3 };
+    pool p;
+    pool_make(&p, 400, 6, 6, 202);
+    float *dense = malloc(p.n * C * sizeof *dense);
+    for (size_t i = 0; i < p.n; i++)
+        for (int c = 0; c < C; c++) dense[i * C + c] = c == (int)(i % C) ? 0.9f : 0.05f;
+    p.in.n_classes = C;
+    p.in.k = C;
+    p.in.top_prob = dense;
+    p.in.top_class = NULL;
+    p.in.logit_prob = p.prob;   /* the pool's own top-2 (p1 in [0.5, 1)) */
+    p.in.logit_k = 2;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = 40;
+    ordo_err err;
+    ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (b) {
+        int ok = b->n == 40, energy_ok = 1, unc_ok = 1;
+        for (size_t i = 0; i < b->n; i++) {
+            const ordo_rank_item *it = &b->items[i];
+            float want = -(p.maxlogit[it->row] - logf(p.prob[it->row * 2]));
+            energy_ok &= fabsf(it->s.energy - want) < 1e-4f && !isnan(it->s.outlier);
+            /* uncertainty from the classifier's rows: margin 1 - (0.9 - 0.05) */
+            unc_ok &= fabsf(it->s.margin - 0.15f) < 1e-5f;
+        }
+        CHECK(ok);
+        CHECK_MSG(energy_ok, "energy from the pretrained network's probabilities");
+        CHECK_MSG(unc_ok, "uncertainty from the classifier's probabilities");
+    }
+    ordo_rank_batch_free(b);
+    p.in.logit_k = 0;
+    CHECK(ordo_rank_compose(&p.in, &o, &err) == NULL);   /* logit_prob needs logit_k */
+    free(dense);
+    pool_free(&p);
+}
+
 static void t_compose_errors(void)
 {
     ordo_rank_input in = { 0 };
@@ -773,6 +816,7 @@ int main(void)
     RUN(t_compose_small_pool);
     RUN(t_compose_kcenter_later_round);
     RUN(t_compose_dense_probabilities);
+    RUN(t_compose_logit_prob_for_novelty);
     RUN(t_compose_errors);
     return test_summary();
 }

@@ -23,7 +23,9 @@ static void usage(FILE *f)
             "Chooses the next N unlabeled images to label, in labeling order, each for one\n"
             "reason: eval (the fixed random evaluation sample), uncertain (hard for the\n"
             "model), novel (unlike what the model or the labels know), diverse (covers the\n"
-            "collection). Never repeats a labeled image; skips near duplicates.\n\n"
+            "collection). Never repeats a labeled image; skips near duplicates. Once\n"
+            "'ordo train' has stored a model, its probabilities over your labels rank the\n"
+            "pool (column model: model-N; before that: imagenet).\n\n"
             "  --mix LIST        fractions per reason (default eval=0.15,uncertain=0.35,\n"
             "                    novel=0.15,diverse=0.35); missing names count as 0\n"
             "  --seed S          random seed (default 1); same project + seed = same batch\n"
@@ -111,17 +113,22 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
                         "collectives\n", ordo_dist_mpi_size(mpi), b->seconds[5],
                 ordo_dist_mpi_comm_seconds(mpi));
     if (!json)
-        printf("position,path,reason,score,top_class,top_prob,class_index,wnid,prior,image_id,"
-               "cluster,low_prior\n");
+        printf("position,path,reason,score,top_class,top_prob,model,class_index,wnid,prior,"
+               "image_id,cluster,low_prior\n");
+    const char *model = ordo_rank_pool_model(p);
     char path[8192];
     for (size_t i = 0; i < b->n; i++) {
         const ordo_rank_item *it = &b->items[i];
         const ordo_store_item *si = ordo_rank_pool_item(p, it->row);
         if (ordo_store_image_path(s, si->id, path, sizeof path, &err) < 0)
             snprintf(path, sizeof path, "?");
-        int c = si->s.top_class[0];
-        const char *name = wn ? ordo_wn_class_name(wn, c) : NULL;
-        const char *wnid = wn ? ordo_wn_class_wnid(wn, c) : NULL;
+        /* the top class under the model that ranked the pool: the newest
+         * retrained classifier's label, or ImageNet's class */
+        float top_prob;
+        int c = ordo_rank_pool_top(p, it->row, &top_prob);
+        const char *label = ordo_rank_pool_class_label(p, c);
+        const char *name = label ? label : wn ? ordo_wn_class_name(wn, c) : NULL;
+        const char *wnid = !label && wn ? ordo_wn_class_wnid(wn, c) : NULL;
         char idx[16];
         snprintf(idx, sizeof idx, "%d", c);
         if (!name) name = idx;
@@ -133,10 +140,10 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
             jnum(stdout, "score", it->score, 1);
             printf(",\"top_class\":");
             ordo_text_json(stdout, name);
-            jnum(stdout, "top_prob", si->s.top_prob[0], 1);
-            printf(",\"class_index\":%d,\"wnid\":\"%s\",\"image_id\":%lld,\"cluster\":%d,"
+            jnum(stdout, "top_prob", top_prob, 1);
+            printf(",\"model\":\"%s\",\"class_index\":%d,\"wnid\":\"%s\",\"image_id\":%lld,\"cluster\":%d,"
                    "\"low_prior\":%s,\"scores\":{",
-                   c, wnid, (long long)si->id, (int)it->s.cluster, it->low_prior ? "true" : "false");
+                   model, c, wnid, (long long)si->id, (int)it->s.cluster, it->low_prior ? "true" : "false");
             const ordo_rank_scores *sc = &it->s;
             jnum(stdout, "least_confidence", sc->least_confidence, 0);
             jnum(stdout, "margin", sc->margin, 1);
@@ -157,7 +164,7 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
             ordo_text_csv(stdout, path);
             printf(",%s,%.6g,", ordo_rank_reason_name(it->reason), isfinite(it->score) ? it->score : 0.0);
             ordo_text_csv(stdout, name);
-            printf(",%.6f,%d,%s,%.4f,%lld,%d,%d\n", si->s.top_prob[0], c, wnid, it->s.prior,
+            printf(",%.6f,%s,%d,%s,%.4f,%lld,%d,%d\n", top_prob, model, c, wnid, it->s.prior,
                    (long long)si->id, (int)it->s.cluster, it->low_prior);
         }
     }

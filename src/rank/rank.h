@@ -134,6 +134,13 @@ typedef struct ordo_rank_input {
     const float *entropy;        /* n, optional: exact entropy in nats */
     const float *max_logit;      /* n, optional: the largest logit; enables the
                                     model-based outlier and energy scores */
+    const float *logit_prob;     /* n * logit_k, optional: the top probabilities
+                                    (sorted descending) of the network max_logit
+                                    belongs to, when top_prob comes from another
+                                    model (a retrained classifier): novelty then
+                                    stays about the pretrained network's
+                                    familiarity. NULL: top_prob */
+    int logit_k;
     const int *coarse;           /* n_classes, optional: class -> coarse group */
     int n_coarse;
     const float *prior;          /* n, optional: relevance prior in [0,1] (NaN = 1) */

@@ -665,6 +665,18 @@ static void fill_scores(const composer *cp, probview *pv, size_t row, ordo_rank_
     s->kcenter_dist = NAN;
 }
 
+/* Row i's top probabilities on max_logit's scale (see ordo_rank_input.logit_prob). */
+static void logit_row(probview *v, size_t i, const float **p, const int32_t **c)
+{
+    const ordo_rank_input *in = v->in;
+    if (in->logit_prob) {
+        *p = in->logit_prob + i * (size_t)in->logit_k;
+        *c = NULL;   /* class ids are not needed for novelty */
+        return;
+    }
+    pv_row(v, i, p, c);
+}
+
 static int novelty(composer *cp, double *secs)
 {
     const ordo_rank_input *in = cp->in;
@@ -677,7 +689,10 @@ static int novelty(composer *cp, double *secs)
         cp->outlier = malloc(n * sizeof *cp->outlier);
         cp->energy = malloc(n * sizeof *cp->energy);
         if (!cp->outlier || !cp->energy) return ordo_err_set(cp->err, "rank: out of memory (novelty)");
-        int kk = in->k < OUTLIER_TOPK ? in->k : OUTLIER_TOPK;
+        /* the probabilities on max_logit's scale: the pretrained network's
+         * own (logit_prob) when the ranking model is another one */
+        int lk = in->logit_prob ? in->logit_k : in->k;
+        int kk = lk < OUTLIER_TOPK ? lk : OUTLIER_TOPK;
         probview pv;
         if (pv_init(&pv, in) < 0) { pv_free(&pv); return ordo_err_set(cp->err, "rank: out of memory"); }
         /* Reference logits: the labeled images when there are enough (the
@@ -689,7 +704,7 @@ static int novelty(composer *cp, double *secs)
         for (size_t t = 0; t < nref; t++) {
             size_t i = cp->nlab >= 50 ? cp->lab[t] : (size_t)ordo_rank_rng_below(&r, n);
             const float *p; const int32_t *c;
-            pv_row(&pv, i, &p, &c);
+            logit_row(&pv, i, &p, &c);
             for (int j = 0; j < kk; j++)
                 if (p[j] > 0 && p[0] > 0 && isfinite(in->max_logit[i]))
                     ref[(size_t)j * nref + cnt[j]++] = in->max_logit[i] + logf(p[j] / p[0]);
@@ -697,7 +712,7 @@ static int novelty(composer *cp, double *secs)
         for (int j = 0; j < kk; j++) qsort(ref + (size_t)j * nref, cnt[j], sizeof *ref, flt_cmp);
         for (size_t i = 0; i < n; i++) {
             const float *p; const int32_t *c;
-            pv_row(&pv, i, &p, &c);
+            logit_row(&pv, i, &p, &c);
             float ml = in->max_logit[i];
             if (!isfinite(ml) || !(p[0] > 0)) { cp->outlier[i] = cp->energy[i] = NAN; continue; }
             /* energy score E = -logsumexp(z) (Liu et al. 2020); lse = z1 - ln p1 */
@@ -788,6 +803,8 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         return ordo_err_set(err, "rank: top-k probabilities need their class ids"), NULL;
     if (in->coarse && in->n_coarse < 1)
         return ordo_err_set(err, "rank: coarse map without groups"), NULL;
+    if (in->logit_prob && in->logit_k < 1)
+        return ordo_err_set(err, "rank: logit_prob without logit_k"), NULL;
 
     composer cp;
     memset(&cp, 0, sizeof cp);

@@ -1,6 +1,8 @@
 /* rank_store.c - the ranking input from the project store (see rank_store.h). */
 #include "rank/rank_store.h"
 
+#include <stdio.h>
+
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -8,6 +10,8 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "learn/learn_store.h"
 
 struct ordo_rank_pool {
     ordo_store_item *items;
@@ -20,6 +24,10 @@ struct ordo_rank_pool {
     int coarse[ORDO_WN_CLASSES];
     ordo_rank_f16_rows rows;
     ordo_rank_input in;
+    /* the newest retrained classifier, when there is one (else NULL) */
+    ordo_learn_model *model;
+    float *mprob;            /* n x model classes: its calibrated probabilities */
+    char model_name[32];     /* "imagenet" or "model-N" */
 };
 
 void ordo_rank_pool_free(ordo_rank_pool *p)
@@ -27,11 +35,34 @@ void ordo_rank_pool_free(ordo_rank_pool *p)
     if (!p) return;
     free(p->items); free(p->prob); free(p->ent); free(p->maxlogit); free(p->prior);
     free(p->cls); free(p->labeled); free(p->eval); free(p->ids); free(p->slot);
+    free(p->mprob);
+    ordo_learn_model_free(p->model);
     free(p);
 }
 
 const ordo_rank_input *ordo_rank_pool_input(const ordo_rank_pool *p) { return &p->in; }
 const ordo_store_item *ordo_rank_pool_item(const ordo_rank_pool *p, size_t row) { return &p->items[row]; }
+const char *ordo_rank_pool_model(const ordo_rank_pool *p) { return p->model_name; }
+
+int ordo_rank_pool_top(const ordo_rank_pool *p, size_t row, float *prob)
+{
+    if (!p->mprob) {
+        *prob = p->prob[row * ORDO_STORE_TOPK];
+        return p->cls[row * ORDO_STORE_TOPK];
+    }
+    size_t k = (size_t)p->in.n_classes;
+    const float *r = p->mprob + row * k;
+    size_t best = 0;   /* ties: the lower class, as the composer's sort keeps them */
+    for (size_t c = 1; c < k; c++)
+        if (r[c] > r[best]) best = c;
+    *prob = r[best];
+    return (int)best;
+}
+
+const char *ordo_rank_pool_class_label(const ordo_rank_pool *p, int c)
+{
+    return p->mprob ? ordo_learn_model_class_name(p->model, c) : NULL;
+}
 
 /* row index of image id (items are in id order) or -1 */
 static long find_row(const ordo_rank_pool *p, int64_t id)
@@ -90,6 +121,91 @@ static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
             hi = 0;
         }
     }
+}
+
+/* The newest retrained models, when they exist, take over from ImageNet
+ * (issue: "ranking then uses the newest model's probabilities"): the
+ * classifier's calibrated probabilities over the customer's labels (dense,
+ * C = its classes) drive uncertainty, label coverage and the printed top
+ * class; the learned sports filter's P(sports) = 1 - P(not-sports) replaces
+ * the zero-shot prior. ImageNet's top-5 and max logit stay as logit_prob for
+ * the outlier and energy scores, which measure how familiar a photo is to
+ * the pretrained network, not to the labels. One pass over the embeddings
+ * in blocks; ordo_learn_predict is deterministic for the same inputs. */
+#define MODEL_BLOCK 1024
+static int load_models(ordo_rank_pool *p, ordo_store *s, ordo_err *err)
+{
+    int found = 0, ffound = 0, rc = -1;
+    ordo_learn_version v;
+    float *x = NULL, *fp = NULL;
+    ordo_learn_model *f = NULL;
+    snprintf(p->model_name, sizeof p->model_name, "imagenet");
+    p->model = ordo_learn_version_latest(s, "classifier", &v, &found, err);
+    if (!p->model && found) return ordo_err_wrap(err, "ranking with the retrained classifier");
+    f = ordo_learn_version_latest(s, "sports", NULL, &ffound, err);
+    if (!f && ffound) { ordo_err_wrap(err, "ranking with the sports filter"); goto out; }
+    /* a one-class model has no uncertainty to offer: ImageNet's stays */
+    if (p->model && ordo_learn_model_classes(p->model) < 2) {
+        ordo_learn_model_free(p->model);
+        p->model = NULL;
+    }
+    if (p->model && ordo_learn_model_dim(p->model) != ORDO_STORE_EMBED) {
+        ordo_err_set(err, "classifier version %lld expects %d-d inputs, the store has %d-d embeddings",
+                     (long long)v.id, ordo_learn_model_dim(p->model), ORDO_STORE_EMBED);
+        goto out;
+    }
+    int neg = -1;
+    if (f) {
+        for (int c = 0; c < ordo_learn_model_classes(f) && c < 2; c++) {
+            const char *nm = ordo_learn_model_class_name(f, c);
+            if (nm && !strcmp(nm, ORDO_LEARN_NOT_SPORTS)) neg = c;
+        }
+        if (ordo_learn_model_classes(f) != 2 || neg < 0 ||
+            ordo_learn_model_dim(f) != ORDO_STORE_EMBED) {
+            ordo_err_set(err, "the stored sports filter is not a %d-d two-class model with a '%s' class",
+                         ORDO_STORE_EMBED, ORDO_LEARN_NOT_SPORTS);
+            goto out;
+        }
+    }
+    if (!p->model && !f) { rc = 0; goto out; }
+    size_t n = p->n, C = p->model ? (size_t)ordo_learn_model_classes(p->model) : 0;
+    if (p->model && !(p->mprob = malloc((n ? n : 1) * C * sizeof *p->mprob))) {
+        ordo_err_set(err, "out of memory for %zu x %zu model probabilities", n, C);
+        goto out;
+    }
+    x = malloc((size_t)MODEL_BLOCK * ORDO_STORE_EMBED * sizeof *x);
+    fp = malloc((size_t)MODEL_BLOCK * 2 * sizeof *fp);
+    if (!x || !fp) { ordo_err_set(err, "out of memory"); goto out; }
+    for (size_t r0 = 0; r0 < n; r0 += MODEL_BLOCK) {
+        size_t nb = n - r0 < MODEL_BLOCK ? n - r0 : MODEL_BLOCK;
+        if (ordo_rank_f16_read(&p->rows, r0, nb, x, err) < 0 ||
+            (p->model && ordo_learn_predict(p->model, x, nb, p->mprob + r0 * C, NULL, err) < 0) ||
+            (f && ordo_learn_predict(f, x, nb, fp, NULL, err) < 0)) {
+            ordo_err_wrap(err, "predicting with the retrained models");
+            goto out;
+        }
+        for (size_t i = 0; f && i < nb; i++) p->prior[r0 + i] = 1.0f - fp[i * 2 + (size_t)neg];
+    }
+    if (p->model) {
+        snprintf(p->model_name, sizeof p->model_name, "model-%lld", (long long)v.id);
+        ordo_rank_input *in = &p->in;
+        in->n_classes = (int)C;
+        in->k = (int)C;
+        in->top_prob = p->mprob;
+        in->top_class = NULL;        /* dense rows: the composer sorts its own copies */
+        in->entropy = NULL;          /* ImageNet's; dense rows give the exact one */
+        in->coarse = NULL;           /* WordNet groups of ImageNet classes */
+        in->n_coarse = 0;
+        in->logit_prob = p->prob;    /* max_logit stays ImageNet's */
+        in->logit_k = ORDO_STORE_TOPK;
+    }
+    rc = 0;
+out:
+    if (rc < 0 && p->model) { ordo_learn_model_free(p->model); p->model = NULL; }
+    ordo_learn_model_free(f);
+    free(x);
+    free(fp);
+    return rc;
 }
 
 ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *err)
@@ -156,6 +272,7 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
             in->n_coarse = ng + 1;   /* + "other" */
         }
     }
+    if (load_models(p, s, err) < 0) goto fail;
     return p;
 fail:
     ordo_rank_pool_free(p);

@@ -3,7 +3,9 @@
  * One helper for every caller that ranks a project (`ordo next`, `ordo
  * order`, the label server's queue): it reads the images, their probability
  * summaries, sports prior, max logit and labels, maps the embeddings, and
- * keeps the evaluation sample in the table rank_eval, drawn once and fixed:
+ * reads the newest retrained classifier and sports filter (learn_models) when
+ * they exist, and keeps the evaluation sample in the table rank_eval, drawn
+ * once and fixed:
  *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
  * An image is labeled when its newest label event is not "skip".
  */
@@ -24,6 +26,20 @@ void ordo_rank_pool_free(ordo_rank_pool *p);
 /* The input for ordo_rank_compose; valid while p and the store are open. */
 const ordo_rank_input *ordo_rank_pool_input(const ordo_rank_pool *p);
 const ordo_store_item *ordo_rank_pool_item(const ordo_rank_pool *p, size_t row);
+
+/* Which model ranks the pool: "imagenet", or "model-N" once `ordo train` has
+ * stored a classifier (N: its learn_models version, the newest). Under a
+ * retrained classifier the input's probabilities are its calibrated ones,
+ * dense over the customer's labels (no WordNet groups: margin uncertainty by
+ * default), and the prior is the learned sports filter's P(sports) when one
+ * exists; ImageNet's max logit and top-5 remain for the novelty scores. */
+const char *ordo_rank_pool_model(const ordo_rank_pool *p);
+/* Row's top class under that model (an ImageNet class index, or the
+ * classifier's class index) and its probability in *prob. */
+int ordo_rank_pool_top(const ordo_rank_pool *p, size_t row, float *prob);
+/* The retrained classifier's label for class c; NULL under ImageNet (the
+ * caller names ImageNet classes through WordNet) or when c is out of range. */
+const char *ordo_rank_pool_class_label(const ordo_rank_pool *p, int c);
 
 /* Makes sure the evaluation sample exists and sets the input's eval flags.
  * First call: draws ordo_rank_eval_size(half_width, p, 1.96, pool) images
