@@ -422,9 +422,9 @@ static void t_compose_mix_and_no_repeats(void)
     if (b) {
         CHECK(b->n == 200);
         CHECK(no_repeats(b, NULL));
-        /* default mix 0.15/0.35/0.15/0.35 of 200 */
+        /* default mix 0.15/0.35/0.05/0.45 of 200 */
         CHECK_MSG(b->count[ORDO_RANK_EVAL] == 30 && b->count[ORDO_RANK_UNCERTAIN] == 70 &&
-                      b->count[ORDO_RANK_NOVEL] == 30 && b->count[ORDO_RANK_DIVERSE] == 70,
+                      b->count[ORDO_RANK_NOVEL] == 10 && b->count[ORDO_RANK_DIVERSE] == 90,
                   "%zu %zu %zu %zu", b->count[0], b->count[1], b->count[2], b->count[3]);
         /* the labeling order interleaves: the first 20 already hold every reason */
         int seen[ORDO_RANK_NREASONS] = { 0 };

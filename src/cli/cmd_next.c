@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "'ordo train' has stored a model, its probabilities over your labels rank the\n"
             "pool (column model: model-N; before that: imagenet).\n\n"
             "  --mix LIST        fractions per reason (default eval=0.15,uncertain=0.35,\n"
-            "                    novel=0.15,diverse=0.35); missing names count as 0\n"
+            "                    novel=0.05,diverse=0.45); missing names count as 0\n"
             "  --seed S          random seed (default 1); same project + seed = same batch\n"
             "  --uncertainty M   auto (WordNet-hierarchical), margin, least-confidence,\n"
             "                    ratio, entropy, hier\n"
