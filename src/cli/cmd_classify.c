@@ -245,12 +245,14 @@ int cli_classify(int argc, char **argv)
 
     ordo_err err = {{0}};
     file_list files = {0};
+    size_t classified = 0, failed = 0;
     for (int i = optind; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) == 0 && S_ISREG(st.st_mode)) {
             if (list_add(&files, argv[i], 1)) { fprintf(stderr, "ordo: out of memory\n"); return 1; }
         } else if (ordo_walk(&argv[i], 1, on_file, on_walk_error, &files, &err) != 0) {
             fprintf(stderr, "ordo: %s\n", err.msg[0] ? err.msg : "out of memory");
+            failed++;
         }
     }
 
@@ -286,7 +288,6 @@ int cli_classify(int argc, char **argv)
     if (fmt == OUT_CSV)
         printf("path,rank,class_index,wnid,name,probability\n");
 
-    size_t classified = 0, failed = 0;
     for (size_t start = 0; start < files.n; start += (size_t)batch) {
         int n = (int)(files.n - start < (size_t)batch ? files.n - start : (size_t)batch);
         chunk c = {.paths = files.paths + start, .explicit_arg = files.explicit_arg + start,
