@@ -550,3 +550,131 @@ int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version 
     *n = m;
     return 0;
 }
+
+/* ---- one training run ------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Trains one model over rows[0..n) of d with the given class of each row. */
+static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const size_t *rows,
+                                  size_t n, const int *y, int k, const char *const *names,
+                                  const ordo_learn_opts *o, ordo_learn_report *rep, ordo_err *err)
+{
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    float *x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
+    ordo_learn_model *m = NULL;
+    if (!ids || !x) {
+        ordo_err_set(err, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) ids[i] = d->ids[rows[i]];
+        if (ordo_learn_embeddings(s, ids, n, x, err) == 0)
+            m = ordo_learn_train(x, n, ORDO_STORE_EMBED, y, k, names, o, NULL, rep, err);
+    }
+    free(ids);
+    free(x);
+    return m;
+}
+
+void ordo_learn_train_result_free(ordo_learn_train_result *r)
+{
+    if (!r) return;
+    ordo_learn_model_free(r->model);
+    ordo_learn_eval_free(&r->ev);
+    r->model = NULL;
+}
+
+int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
+                             ordo_learn_train_result *out, ordo_err *err)
+{
+    memset(out, 0, sizeof *out);
+    ordo_learn_data d;
+    if (ordo_learn_data_load(s, &d, err)) return -1;
+    size_t *rows = malloc((d.n ? d.n : 1) * sizeof *rows);
+    int *y = malloc((d.n ? d.n : 1) * sizeof *y);
+    const char **names = malloc((d.n ? d.n : 1) * sizeof *names);
+    ordo_learn_model *f = NULL;
+    int rc = -1;
+    if (!rows || !y || !names) { ordo_err_set(err, "out of memory"); goto out; }
+
+    /* classifier: the customer's labels, outside the evaluation sample */
+    size_t n = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
+        if (!strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS)) { out->n_not++; continue; }
+        out->n_sports++;
+        rows[n] = i;
+        names[n++] = d.label[i];
+    }
+    qsort(names, n, sizeof *names, cmp_str);
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!k || strcmp(names[i], names[k - 1])) names[k++] = names[i];
+    out->labels = n;
+    out->classes = k;
+    if (n < o->min_labels || k < 2) {
+        ordo_err_set(err, "need at least %zu training labels of 2 or more classes outside the "
+                          "evaluation sample (have %zu of %d)",
+                     o->min_labels > 2 ? o->min_labels : 2, n, k);
+        rc = ORDO_LEARN_TRAIN_TOO_FEW;
+        goto out;
+    }
+    if (o->max_classes > 0 && k > o->max_classes) {   /* the cost grows with classes x features */
+        ordo_err_set(err, "%d distinct labels (at most %d)", k, o->max_classes);
+        rc = ORDO_LEARN_TRAIN_TOO_MANY;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char **h = bsearch(&d.label[rows[i]], names, (size_t)k, sizeof *names, cmp_str);
+        y[i] = (int)(h - names);
+    }
+    out->model = fit_rows(s, &d, rows, n, y, k, names, &o->learn, &out->rep, err);
+    if (!out->model) goto out;
+    ordo_learn_eval *ev = &out->ev;
+    if (ordo_learn_eval_sample(s, out->model, &d, 1000, o->eval_seed, ev, err)) goto out;
+    ordo_learn_version ver = {.n_labels = (int64_t)n, .n_classes = k, .l2 = out->rep.l2,
+                              .temperature = out->rep.temperature,
+                              .cv_accuracy = out->rep.cv_accuracy, .eval_n = (int64_t)ev->n,
+                              .eval_correct = (int64_t)ev->correct, .macro_f1 = ev->macro_f1,
+                              .f1_lo = ev->f1_lo, .f1_hi = ev->f1_hi, .seconds = out->rep.seconds};
+    snprintf(ver.kind, sizeof ver.kind, "classifier");
+    if (ordo_learn_version_save(s, out->model, &ver, &out->model_id, err)) goto out;
+
+    /* sports filter: not-sports answers against every other answer */
+    if (out->n_not >= 2 && out->n_sports >= 2) {
+        static const char *const fnames[2] = {"sports", ORDO_LEARN_NOT_SPORTS};
+        size_t nf = 0;
+        for (size_t i = 0; i < d.n; i++) {
+            if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
+            rows[nf] = i;
+            y[nf++] = !strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS);
+        }
+        out->filter_labels = nf;
+        ordo_learn_report *fr = &out->filter_rep;
+        f = fit_rows(s, &d, rows, nf, y, 2, fnames, &o->learn, fr, err);
+        if (!f ||
+            ordo_learn_eval_filter(s, f, &d, &out->tp, &out->fp, &out->fn, &out->tn, err))
+            goto out;
+        ordo_learn_version fv = {.n_labels = (int64_t)nf, .n_classes = 2, .l2 = fr->l2,
+                                 .temperature = fr->temperature, .cv_accuracy = fr->cv_accuracy,
+                                 .eval_n = (int64_t)(out->tp + out->fp + out->fn + out->tn),
+                                 .eval_correct = (int64_t)(out->tp + out->tn), .macro_f1 = NAN,
+                                 .f1_lo = NAN, .f1_hi = NAN, .seconds = fr->seconds};
+        snprintf(fv.kind, sizeof fv.kind, "sports");
+        if (ordo_learn_version_save(s, f, &fv, &out->filter_id, err)) goto out;
+    }
+    rc = 0;
+out:
+    if (rc) {   /* nothing owned on failure; the counts stay for the message */
+        ordo_learn_train_result_free(out);
+        out->model_id = out->filter_id = 0;
+    }
+    ordo_learn_model_free(f);
+    free(rows);
+    free(y);
+    free(names);
+    ordo_learn_data_free(&d);
+    return rc;
+}

@@ -117,6 +117,45 @@ ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
 int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version **v, size_t *n,
                             ordo_err *err);
 
+/* ---- one training run (`ordo train`, the server's Retrain) ----------------- */
+
+typedef struct ordo_learn_train_opts {
+    ordo_learn_opts learn;  /* for both fits */
+    uint64_t eval_seed;     /* bootstrap seed of the evaluation */
+    size_t min_labels;      /* classifier training labels required (0: none) */
+    int max_classes;        /* 0: no limit; else refuse more distinct labels */
+} ordo_learn_train_opts;
+
+typedef struct ordo_learn_train_result {
+    int64_t model_id;            /* the stored classifier version */
+    ordo_learn_model *model;     /* that classifier; owned (the caller may take it) */
+    size_t labels;               /* classifier training rows */
+    int classes;                 /* distinct labels among them */
+    size_t n_sports, n_not;      /* training answers other than / equal to not-sports */
+    ordo_learn_report rep;       /* the classifier's fit */
+    ordo_learn_eval ev;          /* on the evaluation sample; owned */
+    int64_t filter_id;           /* the stored sports filter; 0: none trained */
+    size_t filter_labels;
+    ordo_learn_report filter_rep;
+    size_t tp, fp, fn, tn;       /* the filter on the evaluation sample */
+} ordo_learn_train_result;
+
+#define ORDO_LEARN_TRAIN_TOO_FEW 1
+#define ORDO_LEARN_TRAIN_TOO_MANY 2
+
+/* Trains and stores a new classifier version on the current labels outside
+ * the evaluation sample (unclear and not-sports excluded), evaluated on the
+ * labeled evaluation sample; then, when there are at least 2 not-sports and
+ * 2 other training answers, the sports filter (not-sports vs every other
+ * answer) as a new "sports" version. Returns 0 (free out with
+ * ordo_learn_train_result_free), -1 on error, or ORDO_LEARN_TRAIN_TOO_FEW
+ * (fewer than min_labels labels or 2 classes) /
+ * ORDO_LEARN_TRAIN_TOO_MANY (more than max_classes) with out->labels and
+ * out->classes filled, err set, and nothing stored or owned. */
+int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
+                             ordo_learn_train_result *out, ordo_err *err);
+void ordo_learn_train_result_free(ordo_learn_train_result *r);
+
 /* ---- CSV input (label imports, truth files) -------------------------------- */
 
 typedef struct ordo_learn_csv_row {

@@ -11,7 +11,6 @@
  * `ordo train` - then supplies the page's suggestions (the customer's own
  * labels instead of ImageNet classes). The evaluation sample is rank's
  * rank_eval table and is never trained on. */
-#include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +19,6 @@
 #include "server/srv_internal.h"
 
 #define SRV_MAX_CLASSES 1000
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 /* Swaps in model m (version id); cached suggestions belong to the old one. */
 static void swap_model(ordo_srv *srv, ordo_learn_model *m, int64_t id)
@@ -78,114 +72,31 @@ void srv_model_note_answers(ordo_srv *srv, int n)
     pthread_mutex_unlock(&srv->q.mu);
 }
 
-/* Trains one model over rows[0..n) of d (as `ordo train` does). */
-static ordo_learn_model *fit(ordo_store *s, const ordo_learn_data *d, const size_t *rows, size_t n,
-                             const int *y, int k, const char *const *names,
-                             ordo_learn_report *rep, ordo_err *err)
-{
-    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    float *x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
-    ordo_learn_model *m = NULL;
-    ordo_learn_opts o;
-    ordo_learn_opts_default(&o);
-    if (!ids || !x) {
-        ordo_err_set(err, "out of memory");
-    } else {
-        for (size_t i = 0; i < n; i++) ids[i] = d->ids[rows[i]];
-        if (ordo_learn_embeddings(s, ids, n, x, err) == 0)
-            m = ordo_learn_train(x, n, ORDO_STORE_EMBED, y, k, names, &o, NULL, rep, err);
-    }
-    free(ids);
-    free(x);
-    return m;
-}
-
-/* Runs on the composer thread: the same training as `ordo train` (the
- * classifier on the customer's labels outside the evaluation sample, then
- * the sports filter when both kinds of answers exist), stored as new
- * versions in learn_models, evaluated on the labeled evaluation sample. */
+/* Runs on the composer thread: the same training as `ordo train`
+ * (ordo_learn_train_project, with learn's default options and bootstrap
+ * seed 1), refused below 10 answers or above SRV_MAX_CLASSES labels; the
+ * new classifier then replaces the page's. */
 int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
-    ordo_learn_data d;
-    if (ordo_learn_data_load(s, &d, err)) return -1;
-    size_t *rows = malloc((d.n ? d.n : 1) * sizeof *rows);
-    int *y = malloc((d.n ? d.n : 1) * sizeof *y);
-    const char **names = malloc((d.n ? d.n : 1) * sizeof *names);
-    ordo_learn_model *m = NULL, *f = NULL;
-    ordo_learn_eval ev = {0};
-    int rc = -1;
-    if (!rows || !y || !names) { ordo_err_set(err, "out of memory"); goto out; }
-    size_t n = 0, nsports = 0, nnot = 0;
-    for (size_t i = 0; i < d.n; i++) {
-        if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
-        if (!strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS)) { nnot++; continue; }
-        nsports++;
-        rows[n] = i;
-        names[n++] = d.label[i];
-    }
-    qsort(names, n, sizeof *names, cmp_str);
-    int k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!k || strcmp(names[i], names[k - 1])) names[k++] = names[i];
-    if (n < 10 || k < 2) {
+    ordo_learn_train_opts o = {.eval_seed = 1, .min_labels = 10,
+                               .max_classes = SRV_MAX_CLASSES};   /* cost: classes x features */
+    ordo_learn_opts_default(&o.learn);
+    ordo_learn_train_result r;
+    int rc = ordo_learn_train_project(s, &o, &r, err);
+    if (rc == ORDO_LEARN_TRAIN_TOO_FEW)
         ordo_err_set(err, "retraining needs at least 10 answers of 2 or more labels outside the"
-                          " evaluation sample (have %zu of %d)", n, k);
-        goto out;
-    }
-    if (k > SRV_MAX_CLASSES) {   /* the cost grows with classes x features */
-        ordo_err_set(err, "retraining skipped: %d distinct labels (at most %d)", k, SRV_MAX_CLASSES);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char **h = bsearch(&d.label[rows[i]], names, (size_t)k, sizeof *names, cmp_str);
-        y[i] = (int)(h - names);
-    }
-    ordo_learn_report rep;
-    m = fit(s, &d, rows, n, y, k, names, &rep, err);
-    if (!m || ordo_learn_eval_sample(s, m, &d, 1000, 1, &ev, err)) goto out;
-    ordo_learn_version ver = {.n_labels = (int64_t)n, .n_classes = k, .l2 = rep.l2,
-                              .temperature = rep.temperature, .cv_accuracy = rep.cv_accuracy,
-                              .eval_n = (int64_t)ev.n, .eval_correct = (int64_t)ev.correct,
-                              .macro_f1 = ev.macro_f1, .f1_lo = ev.f1_lo, .f1_hi = ev.f1_hi,
-                              .seconds = rep.seconds};
-    snprintf(ver.kind, sizeof ver.kind, "classifier");
-    int64_t id;
-    if (ordo_learn_version_save(s, m, &ver, &id, err)) goto out;
-
-    if (nnot >= 2 && nsports >= 2) {   /* not-sports against every other answer */
-        static const char *const fnames[2] = {"sports", ORDO_LEARN_NOT_SPORTS};
-        size_t nf = 0, tp = 0, fp = 0, fn = 0, tn = 0;
-        for (size_t i = 0; i < d.n; i++) {
-            if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
-            rows[nf] = i;
-            y[nf++] = !strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS);
-        }
-        ordo_learn_report frep = {0};
-        f = fit(s, &d, rows, nf, y, 2, fnames, &frep, err);
-        if (!f || ordo_learn_eval_filter(s, f, &d, &tp, &fp, &fn, &tn, err)) goto out;
-        ordo_learn_version fv = {.n_labels = (int64_t)nf, .n_classes = 2, .l2 = frep.l2,
-                                 .temperature = frep.temperature, .cv_accuracy = frep.cv_accuracy,
-                                 .eval_n = (int64_t)(tp + fp + fn + tn),
-                                 .eval_correct = (int64_t)(tp + tn), .macro_f1 = NAN,
-                                 .f1_lo = NAN, .f1_hi = NAN, .seconds = frep.seconds};
-        snprintf(fv.kind, sizeof fv.kind, "sports");
-        if (ordo_learn_version_save(s, f, &fv, NULL, err)) goto out;
-    }
+                          " evaluation sample (have %zu of %d)", r.labels, r.classes);
+    else if (rc == ORDO_LEARN_TRAIN_TOO_MANY)
+        ordo_err_set(err, "retraining skipped: %d distinct labels (at most %d)", r.classes,
+                     SRV_MAX_CLASSES);
+    if (rc) return -1;
     pthread_mutex_lock(&srv->q.mu);
     srv->answers_since_train = 0;
     pthread_mutex_unlock(&srv->q.mu);
-    swap_model(srv, m, id);
-    m = NULL;
-    rc = 0;
-out:
-    ordo_learn_model_free(m);
-    ordo_learn_model_free(f);
-    ordo_learn_eval_free(&ev);
-    free(rows);
-    free(y);
-    free(names);
-    ordo_learn_data_free(&d);
-    return rc;
+    swap_model(srv, r.model, r.model_id);
+    r.model = NULL;
+    ordo_learn_train_result_free(&r);
+    return 0;
 }
 
 /* Caller holds q.mu (the model is swapped under it). */
