@@ -39,6 +39,12 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths,
  * bad input. */
 int cli_parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 
+/* Finds the project (--project flag, $ORDO_PROJECT, or the current
+ * directory upwards) and opens its store with ordo_store_open's flags;
+ * prints "ordo CMD: reason" and returns NULL on failure. */
+struct ordo_store;
+struct ordo_store *cli_open_project(const char *cmd, const char *flag, int flags);
+
 /* Number of online cores (at least 1): the default thread count. */
 int cli_default_threads(void);
 

@@ -64,13 +64,8 @@ int cli_eval(int argc, char **argv)
     }
     if (optind != argc) { usage(stderr); return 2; }
     ordo_err err = {{0}};
-    char dir[4096];
-    if (ordo_store_find(project, dir, sizeof dir, &err)) {
-        fprintf(stderr, "ordo eval: %s\n", err.msg);
-        return 1;
-    }
-    ordo_store *s = ordo_store_open(dir, 0, &err);
-    if (!s) { fprintf(stderr, "ordo eval: %s\n", err.msg); return 1; }
+    ordo_store *s = cli_open_project("eval", project, 0);
+    if (!s) return 1;
     int rc = 1, found;
     ordo_learn_data d;
     ordo_learn_eval ev = {0};

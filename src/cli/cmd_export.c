@@ -60,13 +60,8 @@ int cli_export(int argc, char **argv)
     }
     if (optind != argc) { usage(stderr); return 2; }
     ordo_err err = {{0}};
-    char dir[4096];
-    if (ordo_store_find(project, dir, sizeof dir, &err)) {
-        fprintf(stderr, "ordo export: %s\n", err.msg);
-        return 1;
-    }
-    ordo_store *s = ordo_store_open(dir, ORDO_STORE_RDONLY, &err);
-    if (!s) { fprintf(stderr, "ordo export: %s\n", err.msg); return 1; }
+    ordo_store *s = cli_open_project("export", project, ORDO_STORE_RDONLY);
+    if (!s) return 1;
     int rc = 1, found, ffound;
     ordo_store_item *items = NULL;
     size_t ni = 0;

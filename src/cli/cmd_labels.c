@@ -38,13 +38,8 @@ int cli_labels(int argc, char **argv)
     }
     if (optind != argc) { usage(stderr); return 2; }
     ordo_err err = {{0}};
-    char dir[4096];
-    if (ordo_store_find(project, dir, sizeof dir, &err)) {
-        fprintf(stderr, "ordo labels: %s\n", err.msg);
-        return 1;
-    }
-    ordo_store *s = ordo_store_open(dir, ORDO_STORE_RDONLY, &err);
-    if (!s) { fprintf(stderr, "ordo labels: %s\n", err.msg); return 1; }
+    ordo_store *s = cli_open_project("labels", project, ORDO_STORE_RDONLY);
+    if (!s) return 1;
     ordo_learn_label_row *rows = NULL;
     size_t n = 0;
     if (ordo_learn_labels_read(s, !history, &rows, &n, &err)) {

@@ -234,13 +234,8 @@ int cli_simulate(int argc, char **argv)
     }
     if (optind != argc || !truth) { usage(stderr); return 2; }
     ordo_err err = {{0}};
-    char dir[4096];
-    if (ordo_store_find(project, dir, sizeof dir, &err)) {
-        fprintf(stderr, "ordo simulate: %s\n", err.msg);
-        return 1;
-    }
-    ordo_store *s = ordo_store_open(dir, ORDO_STORE_RDONLY, &err);
-    if (!s) { fprintf(stderr, "ordo simulate: %s\n", err.msg); return 1; }
+    ordo_store *s = cli_open_project("simulate", project, ORDO_STORE_RDONLY);
+    if (!s) return 1;
     int rc = 1;
     truth_row *rows = NULL;
     size_t nr = 0, skipped = 0, np = 0, nt = 0;

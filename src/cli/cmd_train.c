@@ -60,13 +60,8 @@ int cli_train(int argc, char **argv)
     }
     if (optind != argc) { usage(stderr); return 2; }
     ordo_err err = {{0}};
-    char dir[4096];
-    if (ordo_store_find(project, dir, sizeof dir, &err)) {
-        fprintf(stderr, "ordo train: %s\n", err.msg);
-        return 1;
-    }
-    ordo_store *s = ordo_store_open(dir, 0, &err);
-    if (!s) { fprintf(stderr, "ordo train: %s\n", err.msg); return 1; }
+    ordo_store *s = cli_open_project("train", project, 0);
+    if (!s) return 1;
     int rc = 1;
     ordo_learn_train_opts to = {.learn = o, .eval_seed = o.seed};
     ordo_learn_train_result r;
