@@ -53,6 +53,11 @@ static void usage(FILE *f)
  * 4,000 labels: 17 s instead of 7 s on 2 cores). It picks its kernels when
  * the library loads, from OPENBLAS_CORETYPE, so when it fell back although
  * the CPU has AVX-512 (or AVX2) we name the core and re-exec once. */
+/* Declared here too: with netlib's cblas.h (libblas-dev) chosen as the
+ * cblas.h alternative this OpenBLAS extension is undeclared, and an implicit
+ * int declaration truncates the pointer it returns. */
+char *openblas_get_corename(void);
+
 static void blas_kernels(char **argv)
 {
 #if defined(__x86_64__)
