@@ -749,15 +749,14 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
 
 /* g images (g <= GROUP) on one thread: the early blocks image by image
  * (row-fused), the late blocks and the head over the whole group. */
-static void run_group(const ordo_net *net, const float *imgs, int g, float *embed,
+static void run_group(const ordo_net *net, const float *const *imgs, int g, float *embed,
                       scratch *sc)
 {
-    const long isz = (long)net->size * net->size * 3;
     const int fb = net->first_batched;
     const blk *L = &net->b[fb - 1];
     const long lsz = (long)L->hout * L->wout * L->coutp;
     for (int i = 0; i < g; i++) {
-        stem_rows(net, imgs + i * isz, sc->act[0], 0, net->s1, sc);
+        stem_rows(net, imgs[i], sc->act[0], 0, net->s1, sc);
         int cur = 0;
         for (int b = 0; b < fb; b++) {
             const blk *B = &net->b[b];
@@ -799,7 +798,7 @@ static void run_group(const ordo_net *net, const float *imgs, int g, float *embe
 /* ------------------------------------------------------------------- jobs */
 
 typedef struct fwd {
-    const float *in;
+    const float *const *in;   /* one pointer per image */
     float *embed, *fc;
     int n, nwhole;      /* images; how many of them run one per thread */
     int img, layer;     /* row-split mode: current image, layer (-1 stem, nblk head) */
@@ -811,12 +810,11 @@ static void band(int n, int tid, int T, int *a, int *b);
 static void job_whole(ordo_net *net, void *arg, int tid)
 {
     fwd *f = arg;
-    const long isz = (long)net->size * net->size * 3;
     int a, b;
     band(f->nwhole, tid, net->threads, &a, &b);
     for (int i = a; i < b; i += GROUP) {
         const int g = b - i < GROUP ? b - i : GROUP;
-        run_group(net, f->in + i * isz, g, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+        run_group(net, f->in + i, g, f->embed + (long)i * HEAD_C, &net->scr[tid]);
     }
 }
 
@@ -834,7 +832,7 @@ static void job_rows(ordo_net *net, void *arg, int tid)
     int a, b;
     if (f->layer < 0) {
         band(net->s1, tid, net->threads, &a, &b);
-        stem_rows(net, f->in + (long)f->img * net->size * net->size * 3, act[0], a, b, sc);
+        stem_rows(net, f->in[f->img], act[0], a, b, sc);
     } else if (f->layer < net->nblk) {
         const blk *B = &net->b[f->layer];
         band(B->hout, tid, net->threads, &a, &b);
@@ -863,6 +861,23 @@ int ordo_net_forward(ordo_net *net, const float *in, int n, float *logits,
 {
     if (!net || !in || !logits || n < 1)
         return ordo_err_set(err, "ordo_net_forward: bad arguments (n = %d)", n);
+    const float **ins = malloc((size_t)n * sizeof *ins);
+    if (!ins)
+        return ordo_err_set(err, "out of memory for a batch of %d images", n);
+    const long isz = (long)net->size * net->size * 3;
+    for (int i = 0; i < n; i++) ins[i] = in + i * isz;
+    int rc = ordo_net_forward_each(net, ins, n, logits, embed, err);
+    free(ins);
+    return rc;
+}
+
+int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *logits,
+                          float *embed, ordo_err *err)
+{
+    if (!net || !in || !logits || n < 1)
+        return ordo_err_set(err, "ordo_net_forward: bad arguments (n = %d)", n);
+    for (int i = 0; i < n; i++)
+        if (!in[i]) return ordo_err_set(err, "ordo_net_forward: image %d has no input", i);
     float *emb = embed ? embed : malloc((size_t)n * HEAD_C * sizeof(float));
     float *fc = malloc((size_t)n * FC_NP * sizeof(float));
     if (!emb || !fc) {

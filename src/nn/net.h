@@ -37,4 +37,9 @@ const char *ordo_net_kernel(const ordo_net *net);   /* "avx512", "avx2", "c" */
 int ordo_net_forward(ordo_net *net, const float *in, int n,
                      float *logits, float *embed, ordo_err *err);
 
+/* The same, each image's S*S*3 floats wherever they are (no copy into one
+ * contiguous batch). */
+int ordo_net_forward_each(ordo_net *net, const float *const *in, int n,
+                          float *logits, float *embed, ordo_err *err);
+
 #endif

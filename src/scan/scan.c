@@ -69,8 +69,14 @@ typedef struct scan {
     ordo_store *rstore;         /* walker's handle */
     ordo_img_opts img_opts;
 
+    /* One mutex; a condition variable per waiting role, so that each change
+     * wakes only the threads it concerns (a broadcast to all woke every
+     * decoder for every item and cost the network CPU time). */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv_walk;     /* walker: ring room and free buffers */
+    pthread_cond_t cv_dec;      /* decoders: items to decode */
+    pthread_cond_t cv_inf;      /* inference: ready items, walker blocked or done */
+    pthread_cond_t cv_wr;       /* writer: inferred items, inference done */
     item *ring;
     int64_t produced, decode_next, inferred, written;
     int walk_done, infer_done, walker_blocked, abort;
@@ -101,6 +107,14 @@ static float *buf_in(scan *sc, int b) { return sc->bufmem + (size_t)b * buf_stri
 static float *buf_logits(scan *sc, int b) { return buf_in(sc, b) + sc->in_floats; }
 static float *buf_embed(scan *sc, int b) { return buf_logits(sc, b) + ORDO_STORE_LOGITS; }
 
+static void wake_all(scan *sc)
+{
+    pthread_cond_broadcast(&sc->cv_walk);
+    pthread_cond_broadcast(&sc->cv_dec);
+    pthread_cond_broadcast(&sc->cv_inf);
+    pthread_cond_broadcast(&sc->cv_wr);
+}
+
 static void set_fatal(scan *sc, const ordo_err *e)
 {
     pthread_mutex_lock(&sc->mu);
@@ -108,7 +122,7 @@ static void set_fatal(scan *sc, const ordo_err *e)
         sc->abort = 1;
         sc->fatal = *e;
     }
-    pthread_cond_broadcast(&sc->cv);
+    wake_all(sc);
     pthread_mutex_unlock(&sc->mu);
 }
 
@@ -145,8 +159,8 @@ static int enqueue(scan *sc, item *it)
         if (room && bufok)
             break;
         sc->walker_blocked = 1;
-        pthread_cond_broadcast(&sc->cv);   /* inference may have to flush */
-        pthread_cond_wait(&sc->cv, &sc->mu);
+        pthread_cond_signal(&sc->cv_inf);   /* inference may have to flush */
+        pthread_cond_wait(&sc->cv_walk, &sc->mu);
     }
     sc->walker_blocked = 0;
     if (sc->abort) {
@@ -158,7 +172,10 @@ static int enqueue(scan *sc, item *it)
     it->ready = it->type != IT_PROCESS;
     sc->ring[sc->produced % RING] = *it;
     sc->produced++;
-    pthread_cond_broadcast(&sc->cv);
+    if (it->type == IT_PROCESS)
+        pthread_cond_signal(&sc->cv_dec);
+    else
+        pthread_cond_signal(&sc->cv_inf);
     pthread_mutex_unlock(&sc->mu);
     return 0;
 }
@@ -369,7 +386,7 @@ static void *decode_thread(void *arg)
         if (sc->abort || (sc->walk_done && sc->decode_next >= sc->produced))
             break;
         if (sc->decode_next >= sc->produced) {
-            pthread_cond_wait(&sc->cv, &sc->mu);
+            pthread_cond_wait(&sc->cv_dec, &sc->mu);
             continue;
         }
         item *it = &sc->ring[sc->decode_next++ % RING];
@@ -377,7 +394,7 @@ static void *decode_thread(void *arg)
         process_file(sc, rs, it, buf_in(sc, it->buf));
         pthread_mutex_lock(&sc->mu);
         it->ready = 1;
-        pthread_cond_broadcast(&sc->cv);
+        pthread_cond_signal(&sc->cv_inf);
     }
     pthread_mutex_unlock(&sc->mu);
     ordo_store_close(rs);
@@ -386,13 +403,12 @@ static void *decode_thread(void *arg)
 
 /* ---- inference ------------------------------------------------------------ */
 
-static int run_batch(scan *sc, item **b, int n, float *in, float *logits, float *embed,
-                     float *probs, ordo_err *e)
+static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
+                     float *embed, float *probs, ordo_err *e)
 {
     for (int i = 0; i < n; i++)
-        memcpy(in + (size_t)i * sc->in_floats, buf_in(sc, b[i]->buf),
-               sc->in_floats * sizeof(float));
-    if (ordo_net_forward(sc->net, in, n, logits, embed, e) != 0)
+        in[i] = buf_in(sc, b[i]->buf);
+    if (ordo_net_forward_each(sc->net, in, n, logits, embed, e) != 0)
         return -1;
     for (int i = 0; i < n; i++) {
         float *l = logits + (size_t)i * ORDO_STORE_LOGITS;
@@ -414,7 +430,7 @@ static void *infer_thread(void *arg)
     scan *sc = arg;
     int B = sc->batch;
     item **b = malloc((size_t)B * sizeof *b);
-    float *in = malloc((size_t)B * sc->in_floats * sizeof(float));
+    const float **in = malloc((size_t)B * sizeof *in);
     float *logits = malloc((size_t)B * ORDO_STORE_LOGITS * sizeof(float));
     float *embed = malloc((size_t)B * ORDO_STORE_EMBED * sizeof(float));
     float *probs = malloc(ORDO_STORE_LOGITS * sizeof(float));
@@ -435,21 +451,21 @@ static void *infer_thread(void *arg)
                 b[n++] = it;
             if (n == 0) {
                 sc->inferred = c;   /* nothing pending before it: pass through */
-                pthread_cond_broadcast(&sc->cv);
+                pthread_cond_signal(&sc->cv_wr);
             }
             flush = n == B;
         } else if (c >= sc->produced && (sc->walk_done || sc->walker_blocked)) {
             if (n == 0) {
                 sc->inferred = c;
-                pthread_cond_broadcast(&sc->cv);
+                pthread_cond_signal(&sc->cv_wr);
                 if (sc->walk_done)
                     break;
-                pthread_cond_wait(&sc->cv, &sc->mu);
+                pthread_cond_wait(&sc->cv_inf, &sc->mu);
                 continue;
             }
             flush = 1;   /* the walker waits on buffers this batch holds */
         } else {
-            pthread_cond_wait(&sc->cv, &sc->mu);
+            pthread_cond_wait(&sc->cv_inf, &sc->mu);
             continue;
         }
         if (flush) {
@@ -465,14 +481,17 @@ static void *infer_thread(void *arg)
             }
             n = 0;
             sc->inferred = c;
-            pthread_cond_broadcast(&sc->cv);
+            pthread_cond_signal(&sc->cv_wr);
         }
     }
     sc->infer_done = 1;
-    pthread_cond_broadcast(&sc->cv);
+    if (sc->abort)
+        wake_all(sc);
+    else
+        pthread_cond_signal(&sc->cv_wr);
     pthread_mutex_unlock(&sc->mu);
     free(b);
-    free(in);
+    free((void *)in);
     free(logits);
     free(embed);
     free(probs);
@@ -552,7 +571,7 @@ static void *write_thread(void *arg)
     pthread_mutex_lock(&sc->mu);
     for (;;) {
         while (!sc->abort && sc->written >= sc->inferred && !sc->infer_done)
-            pthread_cond_wait(&sc->cv, &sc->mu);
+            pthread_cond_wait(&sc->cv_wr, &sc->mu);
         if (sc->abort || (sc->infer_done && sc->written >= sc->inferred))
             break;
         int64_t from = sc->written, to = sc->inferred;
@@ -590,7 +609,7 @@ static void *write_thread(void *arg)
             it->path = NULL;
         }
         sc->written = to;
-        pthread_cond_broadcast(&sc->cv);
+        pthread_cond_signal(&sc->cv_walk);
     }
     pthread_mutex_unlock(&sc->mu);
     return NULL;
@@ -691,7 +710,10 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     sc->o = opts;
     sc->project = project_dir;
     pthread_mutex_init(&sc->mu, NULL);
-    pthread_cond_init(&sc->cv, NULL);
+    pthread_cond_init(&sc->cv_walk, NULL);
+    pthread_cond_init(&sc->cv_dec, NULL);
+    pthread_cond_init(&sc->cv_inf, NULL);
+    pthread_cond_init(&sc->cv_wr, NULL);
     clock_gettime(CLOCK_MONOTONIC, &sc->t0);
     if (!roots) {
         ordo_err_set(err, "out of memory");
@@ -801,7 +823,7 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     pthread_mutex_lock(&sc->mu);
     sc->walk_done = 1;
     sc->count_stop = 1;
-    pthread_cond_broadcast(&sc->cv);
+    wake_all(sc);
     pthread_mutex_unlock(&sc->mu);
     for (int i = 0; i < ndec; i++)
         pthread_join(dec[i], NULL);
@@ -853,7 +875,10 @@ out:
     free(rootlist);
     free(sc->ordo_prefix);
     pthread_mutex_destroy(&sc->mu);
-    pthread_cond_destroy(&sc->cv);
+    pthread_cond_destroy(&sc->cv_walk);
+    pthread_cond_destroy(&sc->cv_dec);
+    pthread_cond_destroy(&sc->cv_inf);
+    pthread_cond_destroy(&sc->cv_wr);
     free(sc);
     return rc;
 }
