@@ -234,6 +234,19 @@ static void t_forward_paths_agree(void)
             CHECK_MSG(dl < 1e-3 && de < 1e-4, "batch of 10, %d threads, image %d: %g %g",
                       threads, i, dl, de);
         }
+        /* The same 10 images from scattered buffers (as scan hands them over),
+         * in reverse order: each image's result depends on its input only. */
+        const float *each[10];
+        for (int i = 0; i < 10; i++) each[i] = in + (size_t)((9 - i) % 3) * S * S * 3;
+        CHECK(!ordo_net_forward_each(net, each, 10, l10, e10, &err));
+        for (int i = 0; i < 10; i++) {
+            double dl = max_diff(l10 + i * 1000, ref_l + ((9 - i) % 3) * 1000, 1000);
+            double de = max_diff(e10 + i * 1280, ref_e + ((9 - i) % 3) * 1280, 1280);
+            CHECK_MSG(dl < 1e-3 && de < 1e-4, "forward_each, %d threads, image %d: %g %g",
+                      threads, i, dl, de);
+        }
+        each[4] = NULL;
+        CHECK(ordo_net_forward_each(net, each, 10, l10, e10, &err) == -1);
         ordo_net_free(net);
     }
     free(in10); free(l10); free(e10);
