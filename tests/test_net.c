@@ -216,40 +216,42 @@ static void t_forward_paths_agree(void)
             ordo_net_free(net);
         }
     }
-    /* Image groups (8 per thread) and their remainders: 10 images cycling
-     * through the 3 inputs, on 1 and 2 threads, with the default kernels. */
+    /* Image groups (8 at a time; taken as they come from 2 full groups per
+     * thread) and their remainders: 34 images cycling through the 3 inputs,
+     * on 1 and 2 threads, with the default kernels. */
+    enum { NB = 34 };
     unsetenv("ORDO_KERNEL");
-    float *in10 = malloc(sizeof(float) * 10 * S * S * 3), *l10 = malloc(sizeof(float) * 10 * 1000);
-    float *e10 = malloc(sizeof(float) * 10 * 1280);
-    for (int i = 0; i < 10; i++)
-        memcpy(in10 + (size_t)i * S * S * 3, in + (size_t)(i % 3) * S * S * 3, sizeof(float) * S * S * 3);
+    float *inb = malloc(sizeof(float) * NB * S * S * 3), *lb = malloc(sizeof(float) * NB * 1000);
+    float *eb = malloc(sizeof(float) * NB * 1280);
+    for (int i = 0; i < NB; i++)
+        memcpy(inb + (size_t)i * S * S * 3, in + (size_t)(i % 3) * S * S * 3, sizeof(float) * S * S * 3);
     for (int threads = 1; threads <= 2; threads++) {
         net = ordo_net_create("lite0", w, threads, &err);
         CHECK_MSG(net, "%s", err.msg);
         if (!net) continue;
-        CHECK(!ordo_net_forward(net, in10, 10, l10, e10, &err));
-        for (int i = 0; i < 10; i++) {
-            double dl = max_diff(l10 + i * 1000, ref_l + (i % 3) * 1000, 1000);
-            double de = max_diff(e10 + i * 1280, ref_e + (i % 3) * 1280, 1280);
-            CHECK_MSG(dl < 1e-3 && de < 1e-4, "batch of 10, %d threads, image %d: %g %g",
-                      threads, i, dl, de);
+        CHECK(!ordo_net_forward(net, inb, NB, lb, eb, &err));
+        for (int i = 0; i < NB; i++) {
+            double dl = max_diff(lb + i * 1000, ref_l + (i % 3) * 1000, 1000);
+            double de = max_diff(eb + i * 1280, ref_e + (i % 3) * 1280, 1280);
+            CHECK_MSG(dl < 1e-3 && de < 1e-4, "batch of %d, %d threads, image %d: %g %g",
+                      NB, threads, i, dl, de);
         }
-        /* The same 10 images from scattered buffers (as scan hands them over),
+        /* The same images from scattered buffers (as scan hands them over),
          * in reverse order: each image's result depends on its input only. */
-        const float *each[10];
-        for (int i = 0; i < 10; i++) each[i] = in + (size_t)((9 - i) % 3) * S * S * 3;
-        CHECK(!ordo_net_forward_each(net, each, 10, l10, e10, &err));
-        for (int i = 0; i < 10; i++) {
-            double dl = max_diff(l10 + i * 1000, ref_l + ((9 - i) % 3) * 1000, 1000);
-            double de = max_diff(e10 + i * 1280, ref_e + ((9 - i) % 3) * 1280, 1280);
+        const float *each[NB];
+        for (int i = 0; i < NB; i++) each[i] = in + (size_t)((NB - 1 - i) % 3) * S * S * 3;
+        CHECK(!ordo_net_forward_each(net, each, NB, lb, eb, &err));
+        for (int i = 0; i < NB; i++) {
+            double dl = max_diff(lb + i * 1000, ref_l + ((NB - 1 - i) % 3) * 1000, 1000);
+            double de = max_diff(eb + i * 1280, ref_e + ((NB - 1 - i) % 3) * 1280, 1280);
             CHECK_MSG(dl < 1e-3 && de < 1e-4, "forward_each, %d threads, image %d: %g %g",
                       threads, i, dl, de);
         }
         each[4] = NULL;
-        CHECK(ordo_net_forward_each(net, each, 10, l10, e10, &err) == -1);
+        CHECK(ordo_net_forward_each(net, each, NB, lb, eb, &err) == -1);
         ordo_net_free(net);
     }
-    free(in10); free(l10); free(e10);
+    free(inb); free(lb); free(eb);
     /* The logits must not be trivially equal across images. */
     CHECK(max_diff(ref_l, ref_l + 1000, 1000) > 1e-3);
 out:

@@ -801,6 +801,8 @@ typedef struct fwd {
     const float *const *in;   /* one pointer per image */
     float *embed, *fc;
     int n, nwhole;      /* images; how many of them run one per thread */
+    int chunk;          /* images taken at a time; 0: a fixed band per thread */
+    atomic_int next;    /* next image to take when chunk > 0 */
     int img, layer;     /* row-split mode: current image, layer (-1 stem, nblk head) */
     int cur;            /* row-split mode: which act buffer holds the input */
 } fwd;
@@ -810,6 +812,18 @@ static void band(int n, int tid, int T, int *a, int *b);
 static void job_whole(ordo_net *net, void *arg, int tid)
 {
     fwd *f = arg;
+    if (f->chunk) {
+        /* Taken as they come: a thread that lost its core for a while (to a
+         * decoder, say) leaves its share to the others instead of making
+         * them wait for it at the end of the batch. */
+        for (;;) {
+            const int i = atomic_fetch_add(&f->next, f->chunk);
+            if (i >= f->nwhole) break;
+            const int g = f->nwhole - i < f->chunk ? f->nwhole - i : f->chunk;
+            run_group(net, f->in + i, g, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+        }
+        return;
+    }
     int a, b;
     band(f->nwhole, tid, net->threads, &a, &b);
     for (int i = a; i < b; i += GROUP) {
@@ -887,6 +901,10 @@ int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *l
     }
     fwd f = { .in = in, .embed = emb, .fc = fc, .n = n };
     f.nwhole = n - n % net->threads;
+    /* Full groups, at least two per thread: enough to rebalance, each as
+     * efficient as a fixed band's. */
+    f.chunk = net->threads > 1 && f.nwhole >= 2 * GROUP * net->threads ? GROUP : 0;
+    atomic_init(&f.next, 0);
     if (f.nwhole) pool_run(net, job_whole, &f);
     for (f.img = f.nwhole; f.img < n; f.img++) {
         f.cur = 0;
