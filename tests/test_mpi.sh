@@ -18,25 +18,10 @@
 #     several row blocks the batch is the same on 1, 2 and 3 ranks.
 # Needs $ORDO_BIN, the model weights, $ORDO_DATA and (for MPI) mpirun.
 set -u
-BIN=${ORDO_BIN:-$PWD/build/ordo}
-DATA=${ORDO_DATA:-../shared}
-SPORTS=$DATA/datasets/sports100
-pass=0 fail=0 skip=0
-ok()   { echo "ok   $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp()  { echo "skip $1: $2"; skip=$((skip + 1)); }
-check() { # name, condition-command...
-    local name=$1; shift
-    if "$@"; then ok "$name"; else bad "$name" "$*"; fi
-}
-summary() { echo "$pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
+. "$(dirname "$0")/lib.sh"
 
-if ! [ -x "$BIN" ] || ! "$BIN" merge --help >/dev/null 2>&1; then
-    skp all "no ordo binary with a merge command at $BIN"; summary
-fi
-if ! [ -d "$SPORTS/test" ]; then
-    skp all "no data set at $SPORTS (set ORDO_DATA)"; summary
-fi
+need_command merge
+need_data test
 if ! command -v sqlite3 >/dev/null; then
     skp all "no sqlite3 command-line tool"; summary
 fi
