@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test_next.sh - `ordo next` and `ordo order` end to end on real photos:
 # a project of 4 photos from each of 30 sports100 classes (120 images).
-#   * next 40: 40 distinct images, each reason present in the default mix
-#     (eval 6, uncertain 14, novel 2, diverse 18), valid CSV and JSON;
+#   * next 40: 40 distinct images in the default mix's cold start (no labels:
+#     eval 6, novel 2, diverse 32), valid CSV and JSON; a fixed --mix with
+#     every reason gives each its share (eval 6, uncertain 14, novel 2,
+#     diverse 18);
 #   * same seed = same batch; the evaluation sample is stored once
 #     (rank_eval) and the eval picks are members of it;
 #   * labeled images never come back; asking for more than the pool returns
@@ -61,7 +63,7 @@ assert len(rows) == 40, len(rows)
 assert len({r["path"] for r in rows}) == 40, "repeats"
 assert [int(r["position"]) for r in rows] == list(range(1, 41))
 c = collections.Counter(r["reason"] for r in rows)
-assert c == {"eval": 6, "uncertain": 14, "novel": 2, "diverse": 18}, c
+assert c == {"eval": 6, "novel": 2, "diverse": 32}, c
 js = [json.loads(l) for l in open(sys.argv[2])]
 assert [j["path"] for j in js] == [r["path"] for r in rows]
 need = {"least_confidence", "margin", "ratio", "entropy", "hier", "uncertain", "outlier",
@@ -73,6 +75,10 @@ print("ok")
 PYEOF
 check "CSV/JSON columns, 40 distinct, default mix" grep -qx ok "$T/py.out"
 [ -s "$T/py.out" ] && ! grep -qx ok "$T/py.out" && cat "$T/py.out"
+"$BIN" next 40 --project "$P" --mix eval=0.15,uncertain=0.35,novel=0.05,diverse=0.45 > "$T/fixed.csv"
+fixed=$(awk -F, 'NR > 1 {print $3}' "$T/fixed.csv" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+check "fixed --mix: every reason gets its share ($fixed)" \
+    [ "$fixed" = "diverse=18 eval=6 novel=2 uncertain=14 " ]
 m=$(q "SELECT count(*) FROM rank_eval")
 check "eval sample stored ($m rows)" [ "${m:-0}" -gt 0 ]
 ids=$(awk -F, '$3 == "eval" {print $(NF-2)}' "$T/a.csv" | paste -sd, -)

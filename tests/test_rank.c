@@ -416,13 +416,17 @@ static void t_compose_mix_and_no_repeats(void)
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = 200;
+    /* a fixed mix with every reason (the default schedule has no uncertain
+     * share before labels exist; t_default_mix_schedule checks it) */
+    o.mix[0] = 0.15; o.mix[1] = 0.35; o.mix[2] = 0.05; o.mix[3] = 0.45;
+    o.mix_auto = 0;
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
     CHECK_MSG(b != NULL, "%s", err.msg);
     if (b) {
         CHECK(b->n == 200);
         CHECK(no_repeats(b, NULL));
-        /* default mix 0.15/0.35/0.05/0.45 of 200 */
+        /* mix 0.15/0.35/0.05/0.45 of 200 */
         CHECK_MSG(b->count[ORDO_RANK_EVAL] == 30 && b->count[ORDO_RANK_UNCERTAIN] == 70 &&
                       b->count[ORDO_RANK_NOVEL] == 10 && b->count[ORDO_RANK_DIVERSE] == 90,
                   "%zu %zu %zu %zu", b->count[0], b->count[1], b->count[2], b->count[3]);
@@ -453,6 +457,109 @@ static void t_compose_mix_and_no_repeats(void)
         for (size_t i = 0; i < p.n; i++) pm += ordo_rank_margin(p.prob + 2 * i, 2, p.C);
         pm /= (double)p.n;
         CHECK_MSG(um > pm + 0.1, "uncertain picks %g vs pool %g", um, pm);
+    }
+    ordo_rank_batch_free(b);
+    pool_free(&p);
+}
+
+/* The default mix follows the labels outside the evaluation sample:
+ * diversity alone (besides eval and novel) before any, half and half at
+ * two labels per class, and the composer applies it unless --mix fixed one. */
+static void t_default_mix_schedule(void)
+{
+    double m[ORDO_RANK_NREASONS];
+    ordo_rank_default_mix(0, 30, m);
+    CHECK(m[0] == 0.15 && m[1] == 0 && m[2] == 0.05 && fabs(m[3] - 0.8) < 1e-12);
+    ordo_rank_default_mix(60, 30, m);
+    CHECK(fabs(m[1] - 0.425) < 1e-12 && fabs(m[2] - 0.025) < 1e-12 && fabs(m[3] - 0.4) < 1e-12);
+    ordo_rank_default_mix(540, 30, m);
+    CHECK(fabs(m[1] - 0.765) < 1e-12 && fabs(m[2] - 0.005) < 1e-12 && fabs(m[3] - 0.08) < 1e-12);
+    double prev = -1;
+    for (size_t L = 0; L < 5000; L += 50) {   /* monotone, sums to 1 */
+        ordo_rank_default_mix(L, 100, m);
+        CHECK(m[1] >= prev && fabs(m[0] + m[1] + m[2] + m[3] - 1) < 1e-12);
+        prev = m[1];
+    }
+    pool p;
+    pool_make(&p, 2000, 8, 30, 71);
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = 100;
+    ordo_err err;
+    ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (b) {
+        CHECK_MSG(b->count[0] == 15 && b->count[1] == 0 && b->count[2] == 5 && b->count[3] == 80,
+                  "cold start %zu %zu %zu %zu", b->count[0], b->count[1], b->count[2], b->count[3]);
+        CHECK(b->mix[1] == 0);
+    }
+    ordo_rank_batch_free(b);
+    /* 60 labels outside the evaluation sample (C = 30): u = 0.5, so
+     * 0.15/0.425/0.025/0.40; the labeled evaluation images do not count */
+    p.labeled = calloc(p.n, 1);
+    uint8_t *ev = calloc(p.n, 1);
+    for (size_t i = 0; i < 300; i++) ev[i] = 1;
+    for (size_t i = 0; i < 200; i++) p.labeled[i] = 1;
+    for (size_t i = 1000; i < 1060; i++) p.labeled[i] = 1;
+    p.in.labeled = p.labeled;
+    p.in.eval = ev;
+    b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (b) {
+        CHECK_MSG(fabs(b->mix[1] - 0.425) < 1e-12, "mix uncertain %g", b->mix[1]);
+        CHECK_MSG(b->count[0] == 15 && b->count[1] == 43 && b->count[2] == 2 && b->count[3] == 40,
+                  "60 labels %zu %zu %zu %zu", b->count[0], b->count[1], b->count[2], b->count[3]);
+        CHECK(no_repeats(b, p.labeled));
+    }
+    ordo_rank_batch_free(b);
+    /* a fixed mix is used as given */
+    o.mix_auto = 0;
+    b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK(b != NULL && b->count[1] == 0 && b->mix[3] == o.mix[3]);
+    ordo_rank_batch_free(b);
+    free(ev);
+    pool_free(&p);
+}
+
+/* Uncertain picks follow the score, one per k-means cluster first: with
+ * every candidate as uncertain as the next, the batch spreads over the
+ * clusters; with a clear order, the most uncertain rows are taken. */
+static void t_compose_uncertain_order(void)
+{
+    pool p;
+    pool_make(&p, 3000, 8, 30, 81);
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = 50;
+    o.mix[0] = 0; o.mix[1] = 1; o.mix[2] = 0; o.mix[3] = 0;
+    o.mix_auto = 0;
+    o.dedupe_cosine = 1;
+    ordo_err err;
+    ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (b) {
+        /* the pool's 50 most uncertain by margin, allowing for the
+         * cluster spread: every pick within the 10 x 50 most uncertain and
+         * no cluster twice among the first 20 (the candidates span more) */
+        float *u = malloc(p.n * sizeof *u);
+        for (size_t i = 0; i < p.n; i++) u[i] = ordo_rank_margin(p.prob + 2 * i, 2, p.C);
+        int ok = 1, twice = 0;
+        for (size_t t = 0; t < b->n; t++) {
+            size_t above = 0;
+            for (size_t i = 0; i < p.n; i++) above += u[i] > u[b->items[t].row];
+            ok &= above < 500;
+            for (size_t s2 = 0; t < 20 && s2 < t; s2++)   /* the first pass */
+                twice += b->items[s2].s.cluster == b->items[t].s.cluster;
+        }
+        CHECK_MSG(ok, "an uncertain pick outside the 500 most uncertain");
+        CHECK_MSG(twice == 0, "%d picks share a cluster", twice);
+        /* the single most uncertain row is always taken */
+        size_t best = 0;
+        for (size_t i = 1; i < p.n; i++) if (u[i] > u[best]) best = i;
+        int has = 0;
+        for (size_t t = 0; t < b->n; t++) has |= b->items[t].row == best;
+        CHECK(has);
+        free(u);
     }
     ordo_rank_batch_free(b);
     pool_free(&p);
@@ -497,6 +604,7 @@ static void t_compose_novel_far_point(void)
     ordo_rank_opts_default(&o);
     o.batch = 5;
     o.mix[0] = 0; o.mix[1] = 0; o.mix[2] = 1; o.mix[3] = 0;
+    o.mix_auto = 0;
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
     CHECK_MSG(b != NULL, "%s", err.msg);
@@ -540,6 +648,7 @@ static void t_compose_uncertain_extremes(void)
     ordo_rank_opts_default(&o);
     o.batch = 40;
     o.mix[0] = 0; o.mix[1] = 1; o.mix[2] = 0; o.mix[3] = 0;
+    o.mix_auto = 0;
     o.dedupe_cosine = 1;   /* blobs repeat; measure the ranking alone */
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
@@ -564,7 +673,9 @@ static void t_compose_dedupe(void)
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = 100;
-    o.mix[0] = 0;   /* eval picks are exempt (they must stay random) */
+    /* a fixed mix without eval: eval picks are exempt (they must stay random) */
+    o.mix[0] = 0; o.mix[1] = 0.35; o.mix[2] = 0.05; o.mix[3] = 0.45;
+    o.mix_auto = 0;
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
     CHECK(b != NULL);
@@ -593,7 +704,8 @@ static void t_compose_prior(void)
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = 200;
-    o.mix[0] = 0;
+    o.mix[0] = 0; o.mix[1] = 0.35; o.mix[2] = 0.05; o.mix[3] = 0.45;
+    o.mix_auto = 0;
     o.low_prior_share = 0.1;
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
@@ -673,6 +785,7 @@ static void t_compose_kcenter_later_round(void)
     ordo_rank_opts_default(&o);
     o.batch = 40;
     o.mix[0] = 0; o.mix[1] = 0; o.mix[2] = 0; o.mix[3] = 1;
+    o.mix_auto = 0;
     o.coverage_share = 0;
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
@@ -717,6 +830,7 @@ static void t_compose_dense_probabilities(void)
     ordo_rank_opts_default(&o);
     o.batch = 30;
     o.mix[0] = 0; o.mix[1] = 1; o.mix[2] = 0; o.mix[3] = 0;
+    o.mix_auto = 0;
     o.dedupe_cosine = 1;
     ordo_err err;
     ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
@@ -807,6 +921,8 @@ int main(void)
     RUN(t_f16);
     RUN(t_parse_mix);
     RUN(t_compose_mix_and_no_repeats);
+    RUN(t_default_mix_schedule);
+    RUN(t_compose_uncertain_order);
     RUN(t_compose_deterministic);
     RUN(t_compose_novel_far_point);
     RUN(t_compose_uncertain_extremes);

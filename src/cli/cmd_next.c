@@ -26,8 +26,11 @@ static void usage(FILE *f)
             "collection). Never repeats a labeled image; skips near duplicates. Once\n"
             "'ordo train' has stored a model, its probabilities over your labels rank the\n"
             "pool (column model: model-N; before that: imagenet).\n\n"
-            "  --mix LIST        fractions per reason (default eval=0.15,uncertain=0.35,\n"
-            "                    novel=0.05,diverse=0.45); missing names count as 0\n"
+            "  --mix LIST        fixed fractions per reason; missing names count as 0.\n"
+            "                    Default: a schedule over the L labels outside the\n"
+            "                    evaluation sample and the model's C classes, u = L/(L+2C):\n"
+            "                    eval 0.15, uncertain 0.85u, diverse 0.80(1-u),\n"
+            "                    novel 0.05(1-u) (docs/rank.md, \"Default mix\")\n"
             "  --seed S          random seed (default 1); same project + seed = same batch\n"
             "  --uncertainty M   auto (WordNet-hierarchical), margin, least-confidence,\n"
             "                    ratio, entropy, hier\n"
@@ -200,6 +203,7 @@ static int parse_common(int argc, char **argv, const char **project, ordo_rank_o
                 fprintf(stderr, "ordo %s: %s\n", argv[0], err.msg);
                 return -1;
             }
+            o->mix_auto = 0;   /* a fixed mix instead of the default schedule */
             break;
         case 's': {
             char *end;

@@ -35,9 +35,14 @@ static long compose(const ordo_learn_sim_ctx *c, size_t *picked, ordo_err *err, 
     ordo_rank_opts_default(&o);
     o.batch = c->batch;
     o.seed = c->seed;
-    if (only >= 0)
+    /* "default" keeps mix_auto: the schedule over the labels it sees, as in
+     * 'ordo next' (the labeled evaluation sample does not count) */
+    if (only >= 0) {
+        o.mix_auto = 0;
         for (int r = 0; r < ORDO_RANK_NREASONS; r++) o.mix[r] = r == only ? 1.0 : 0.0;
+    }
     if (!c->probs) { /* no probabilities at all: diversity alone */
+        o.mix_auto = 0;
         for (int r = 0; r < ORDO_RANK_NREASONS; r++) o.mix[r] = 0;
         o.mix[ORDO_RANK_DIVERSE] = 1;
         in.n_classes = in.k = 0;

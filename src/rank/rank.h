@@ -270,7 +270,8 @@ typedef struct ordo_rank_opts {
     ordo_rank_uncert uncertainty;
     int pca_dim;                  /* 64 */
     size_t pca_sample;            /* rows for the PCA fit (10000) */
-    int kmeans_k;                 /* 0: auto = clamp(batch + labeled, 8, 1000), <= n/4 */
+    int kmeans_k;                 /* 0: auto = clamp(batch + labeled outside the
+                                     evaluation sample, 8, 1000), <= n/4 */
     size_t kmeans_sample;         /* rows for Lloyd (0: auto = 40 k within [20000, 50000]) */
     int kmeans_iter;              /* 10 (stops once < 0.1 % of rows move) */
     double dedupe_cosine;         /* drop a pick whose cosine to a batch or labeled
@@ -284,10 +285,24 @@ typedef struct ordo_rank_opts {
     double prior_floor;           /* weight = floor + (1 - floor) * prior (0.1) */
     double coverage_share;        /* share of diverse picks spent on uncovered
                                      predicted labels / coarse groups (0.5) */
+    int mix_auto;                 /* 1 (the default): the composer replaces mix[]
+                                     by ordo_rank_default_mix for the labels it
+                                     sees; 0: mix[] as given (--mix) */
 } ordo_rank_opts;
 
-/* The default mix and knobs (see the README for why). */
+/* The default mix and knobs (see the README for why); mix[] is the
+ * schedule's cold start and mix_auto is 1. */
 void ordo_rank_opts_default(ordo_rank_opts *o);
+
+/* The default mix as a function of the labels outside the evaluation
+ * sample (L) and the classes the ranking model tells apart (C), with
+ * u = L / (L + 2C):
+ *   eval 0.15, uncertain 0.85 u, diverse 0.80 (1 - u), novel 0.05 (1 - u).
+ * Exploration (diversity: coverage, TypiClust; novelty) leads the cold start;
+ * as the average class gets labels the trained model's margin (one pick per
+ * cluster first) takes over: half and half at two labels per class
+ * (docs/rank.md, "Default mix"). */
+void ordo_rank_default_mix(size_t labels, int classes, double mix[ORDO_RANK_NREASONS]);
 
 /* Every strategy's score for one image (NaN where not computed). */
 typedef struct ordo_rank_scores {
@@ -316,6 +331,7 @@ typedef struct ordo_rank_batch {
     size_t n;              /* items, in labeling order */
     ordo_rank_item *items;
     size_t count[ORDO_RANK_NREASONS];
+    double mix[ORDO_RANK_NREASONS];   /* the mix the batch was composed for */
     size_t dropped_dupes;  /* candidates skipped as near duplicates */
     int kmeans_k;
     double pca_explained;

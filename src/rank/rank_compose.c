@@ -6,8 +6,8 @@
  *   2. the evaluation sample (bottom-m hash keys, O(n log m));
  *   3. PCA to pca_dim, k-means (on a sample, then one assignment pass);
  *   4. novelty: model outlier rank + energy + nearest-neighbour distance;
- *   5. picks per reason: eval (hash order) -> uncertain (Cluster-Margin
- *      round robin) -> novel (top scores) -> diverse (label/group coverage,
+ *   5. picks per reason: eval (hash order) -> uncertain (score order, one
+ *      per cluster per pass) -> novel (the same) -> diverse (label/group coverage,
  *      then TypiClust in the cold start or k-center greedy once labels
  *      exist), each skipping near duplicates of the batch and of labeled
  *      images, each reserving a low-prior exploration share;
@@ -208,6 +208,13 @@ typedef struct {
     int32_t *top;            /* n: predicted class */
     size_t *lab;             /* labeled rows */
     size_t nlab;
+    /* Labeled rows outside the evaluation sample: the ones a model trains
+     * on. Only they (and non-eval picks) count as covering the collection
+     * for diversity and novelty; eval labels only measure, so a region
+     * whose only labels are eval labels still needs training labels. */
+    size_t *tlab;
+    size_t ntlab;
+    const uint8_t *evalf;    /* n or NULL: in the evaluation sample */
     ordo_rank_item *items;   /* picks in pick order */
     size_t nitems, cap;
     size_t dropped;
@@ -300,7 +307,7 @@ static int add_item(composer *cp, size_t row, ordo_rank_reason reason, float sco
     cp->kc_dist[cp->nitems] = kcd;
     cp->nitems++;
     cp->taken[row] = 1;
-    if (cp->assign) cp->ccov[cp->assign[row]]++;
+    if (cp->assign && reason != ORDO_RANK_EVAL) cp->ccov[cp->assign[row]]++;
     return 0;
 }
 
@@ -310,11 +317,16 @@ static int eligible(const composer *cp, size_t i, int low)
     return !cp->taken[i] && (!low || cp->low[i]);
 }
 
-/* Uncertain picks in the manner of Cluster-Margin (Citovsky et al. 2021):
- * the CAND_FACTOR x quota most uncertain rows (at least half as uncertain as
- * the quota-th), grouped by k-means cluster,
- * taken round robin over clusters from the smallest group up, the most
- * uncertain first in each. */
+/* Uncertain picks, diversified as Cluster-Margin (Citovsky et al. 2021)
+ * intends but in the order of the score: walk the CAND_FACTOR x quota most
+ * uncertain rows (at least half as uncertain as the quota-th) best first,
+ * taking a row only if its k-means cluster has no non-eval batch item yet;
+ * then walk again allowing a second per cluster, and so on. The paper's
+ * round robin from the smallest group up, with k about the batch plus the
+ * labels (many clusters holding one or two candidates), took one-candidate
+ * clusters in id order whatever their rank: close to a random draw from the
+ * top 10 x quota, which on sports100 needed 985 labels to reach random's
+ * 1,000-label accuracy where plain margin needs 796 (docs/rank.md). */
 static size_t pick_clustered(composer *cp, const float *base, ordo_rank_reason reason,
                              size_t quota, int low)
 {
@@ -339,50 +351,29 @@ static size_t pick_clustered(composer *cp, const float *base, ordo_rank_reason r
         float floor_s = 0.5f * c[quota - 1].s;
         while (m > quota && c[m - 1].s < floor_s) m--;
     }
-    if (!cp->assign) {
+    size_t k = cp->assign ? (size_t)cp->k : 0;
+    size_t *per = k ? calloc(k, sizeof *per) : NULL;   /* batch items per cluster */
+    uint8_t *done = calloc(m ? m : 1, 1);
+    if ((k && !per) || !done) { free(per); free(done); free(c); return 0; }
+    for (size_t t = 0; per && t < cp->nitems; t++)
+        if (cp->items[t].reason != ORDO_RANK_EVAL) per[cp->assign[cp->items[t].row]]++;
+    for (size_t cap = 1; got < quota; cap++) {
+        size_t before = got, left = 0;
         for (size_t t = 0; t < m && got < quota; t++) {
-            if (is_dupe(cp, c[t].row)) { cp->dropped++; continue; }
-            add_item(cp, c[t].row, reason, c[t].s, low, NAN, NAN);
+            if (done[t]) continue;
+            size_t row = c[t].row;
+            if (cp->taken[row]) { done[t] = 1; continue; }
+            if (per && per[cp->assign[row]] >= cap) { left++; continue; }
+            done[t] = 1;
+            if (is_dupe(cp, row)) { cp->dropped++; continue; }
+            add_item(cp, row, reason, c[t].s, low, NAN, NAN);
+            if (per) per[cp->assign[row]]++;
             got++;
         }
-        free(c);
-        return got;
+        if (got == before && !left) break;
+        if (!per) break;
     }
-    /* group candidates by cluster: sort by (cluster size in candidates, cluster, rank) */
-    size_t k = (size_t)cp->k;
-    size_t *cnt = calloc(k, sizeof *cnt), *ord = malloc((m ? m : 1) * sizeof *ord);
-    size_t *gstart = calloc(k + 1, sizeof *gstart), *pos = malloc(k * sizeof *pos);
-    size_t *corder = malloc(k * sizeof *corder), *next = calloc(k, sizeof *next);
-    if (!cnt || !ord || !gstart || !pos || !corder || !next) goto out;
-    for (size_t t = 0; t < m; t++) cnt[cp->assign[c[t].row]]++;
-    for (size_t g = 0; g < k; g++) gstart[g + 1] = gstart[g] + cnt[g];
-    memcpy(pos, gstart, k * sizeof *pos);
-    for (size_t t = 0; t < m; t++) ord[pos[cp->assign[c[t].row]]++] = t;   /* rank order kept */
-    size_t ng = 0;
-    for (size_t g = 0; g < k; g++) if (cnt[g]) corder[ng++] = g;
-    for (size_t a = 1; a < ng; a++) {   /* insertion sort: smaller groups first, then id */
-        size_t g = corder[a], b = a;
-        while (b > 0 && cnt[corder[b - 1]] > cnt[g]) { corder[b] = corder[b - 1]; b--; }
-        corder[b] = g;
-    }
-    int progress = 1;
-    while (got < quota && progress) {
-        progress = 0;
-        for (size_t a = 0; a < ng && got < quota; a++) {
-            size_t g = corder[a];
-            while (next[g] < cnt[g]) {
-                scored cs = c[ord[gstart[g] + next[g]++]];
-                if (cp->taken[cs.row]) continue;
-                if (is_dupe(cp, cs.row)) { cp->dropped++; continue; }
-                add_item(cp, cs.row, reason, cs.s, low, NAN, NAN);
-                got++;
-                progress = 1;
-                break;
-            }
-        }
-    }
-out:
-    free(cnt); free(ord); free(gstart); free(pos); free(corder); free(next); free(c);
+    free(per); free(done); free(c);
     return got;
 }
 
@@ -419,7 +410,10 @@ static size_t pick_coverage(composer *cp, size_t quota, int low)
             if (c < 0 || c >= in->n_classes) continue;
             size_t g = coarse ? (size_t)(in->coarse[c] >= 0 && in->coarse[c] < in->n_coarse ? in->coarse[c] : in->n_coarse)
                               : (size_t)c;
-            if (cp->taken[i] == 1) { cov[g] = 1; continue; }
+            if (cp->taken[i] == 1) {   /* labeled or picked: covered unless eval */
+                if (!(cp->evalf && cp->evalf[i])) cov[g] = 1;
+                continue;
+            }
             if (!eligible(cp, i, low)) continue;
             count[g]++;
             float p1 = in->top_class ? in->top_prob[i * in->k] : in->top_prob[i * in->k + c];
@@ -555,17 +549,18 @@ static size_t pick_kcenter(composer *cp, size_t quota, int low)
     size_t n = cp->n, got = 0;
     /* distances to the labeled set were computed for novelty (cp->nn);
      * only the batch so far is new */
-    int reuse = cp->nlab && cp->nn;
-    size_t skip = reuse ? cp->nlab : 0, nc = cp->nlab + cp->nitems - skip;
+    int reuse = cp->ntlab && cp->nn;
+    size_t nc = (reuse ? 0 : cp->ntlab) + cp->nitems;
     int d = cp->d;
     float *mind2 = malloc(n * sizeof *mind2), *ref = malloc((nc ? nc : 1) * (size_t)d * sizeof *ref);
     uint8_t *el = malloc(n);
     if (!mind2 || !ref || !el) goto out;
-    for (size_t t = 0; t < nc; t++) {
-        size_t a = t + skip;
-        size_t r = a < cp->nlab ? cp->lab[a] : cp->items[a - cp->nlab].row;
-        memcpy(ref + t * d, cp->y + r * d, (size_t)d * sizeof *ref);
-    }
+    nc = 0;   /* training labels (unless reused), then the non-eval batch items */
+    for (size_t t = 0; !reuse && t < cp->ntlab; t++)
+        memcpy(ref + nc++ * d, cp->y + cp->tlab[t] * d, (size_t)d * sizeof *ref);
+    for (size_t t = 0; t < cp->nitems; t++)
+        if (cp->items[t].reason != ORDO_RANK_EVAL)
+            memcpy(ref + nc++ * d, cp->y + cp->items[t].row * d, (size_t)d * sizeof *ref);
     if (nc) {
         if (run_nearest(cp, cp->y, n, ref, nc, d, 1, NULL, mind2, NULL) < 0) goto out;
     } else {
@@ -602,7 +597,7 @@ static size_t pick_diverse(composer *cp, size_t quota, int low)
     got += pick_coverage(cp, qc < quota ? qc : quota, low);
     if (got < quota && cp->assign) {
         /* Cold start while clusters are still uncovered by labels. */
-        if (cp->nlab < (size_t)cp->k) got += pick_typiclust(cp, quota - got, low);
+        if (cp->ntlab < (size_t)cp->k) got += pick_typiclust(cp, quota - got, low);
         else got += pick_kcenter(cp, quota - got, low);
     }
     if (got < quota) got += pick_coverage(cp, quota - got, low);
@@ -736,11 +731,11 @@ static int novelty(composer *cp, double *secs)
         cp->nn = malloc(n * sizeof *cp->nn);
         if (!cp->nn) return ordo_err_set(cp->err, "rank: out of memory (novelty)");
         int d = cp->d;
-        if (cp->nlab) {
-            float *L = malloc(cp->nlab * (size_t)d * sizeof *L);
+        if (cp->ntlab) {
+            float *L = malloc(cp->ntlab * (size_t)d * sizeof *L);
             if (!L) return ordo_err_set(cp->err, "rank: out of memory (labeled matrix)");
-            for (size_t t = 0; t < cp->nlab; t++) memcpy(L + t * d, cp->y + cp->lab[t] * d, (size_t)d * sizeof *L);
-            int rc = run_nearest(cp, cp->y, n, L, cp->nlab, d, 1, NULL, cp->nn, NULL);
+            for (size_t t = 0; t < cp->ntlab; t++) memcpy(L + t * d, cp->y + cp->tlab[t] * d, (size_t)d * sizeof *L);
+            int rc = run_nearest(cp, cp->y, n, L, cp->ntlab, d, 1, NULL, cp->nn, NULL);
             free(L);
             if (rc < 0) return -1;
         } else {
@@ -863,7 +858,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     /* With no sample given and no eval share asked for, there is no
      * evaluation sample to protect (single-strategy runs). */
     const uint8_t *evalf = in->eval;
-    if (!evalf && o->mix[ORDO_RANK_EVAL] > 0) {
+    if (!evalf && (o->mix_auto || o->mix[ORDO_RANK_EVAL] > 0)) {
         size_t m = ordo_rank_eval_size(o->eval_half_width, o->eval_p, 1.96, n);
         evalbuf = malloc(n);
         if (!evalbuf) goto oom;
@@ -884,11 +879,22 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
      * rest goes to the other reasons in proportion to their mix */
     size_t free_rows = n - cp.nlab;
     if (N > free_rows) N = free_rows;
+    /* the mix: the default schedule over the labels outside the evaluation
+     * sample (ordo_rank_default_mix), or the caller's fixed one */
+    double mix[ORDO_RANK_NREASONS];
+    memcpy(mix, o->mix, sizeof mix);
+    cp.evalf = evalf;
+    cp.tlab = malloc((cp.nlab ? cp.nlab : 1) * sizeof *cp.tlab);
+    if (!cp.tlab) goto oom;
+    for (size_t t = 0; t < cp.nlab; t++)
+        if (!(evalf && evalf[cp.lab[t]])) cp.tlab[cp.ntlab++] = cp.lab[t];
+    if (o->mix_auto) ordo_rank_default_mix(cp.ntlab, in->n_classes, mix);
+    memcpy(b->mix, mix, sizeof mix);
     size_t q[ORDO_RANK_NREASONS];
-    quotas(N, o->mix, q);
+    quotas(N, mix, q);
     if (q[ORDO_RANK_EVAL] > nev) {
         double mix2[ORDO_RANK_NREASONS];
-        memcpy(mix2, o->mix, sizeof mix2);
+        memcpy(mix2, mix, sizeof mix2);
         mix2[ORDO_RANK_EVAL] = 0;
         int any = 0;
         for (int r = 1; r < ORDO_RANK_NREASONS; r++) any |= mix2[r] > 0;
@@ -919,7 +925,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         if (!cp.rawa || !cp.rawb || (o->dedupe_cosine < 1 && !cp.rawitem)) goto oom;
         int k = o->kmeans_k;
         if (k <= 0) {
-            size_t a = N + cp.nlab;
+            size_t a = N + cp.ntlab;
             k = a < 8 ? 8 : a > 1000 ? 1000 : (int)a;
             if ((size_t)k > n / 4) k = (int)(n / 4);
             if (k < 1) k = 1;
@@ -953,7 +959,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
             for (size_t i = 0; i < n; i++) cp.cmem[pos[cp.assign[i]]++] = i;
             free(pos);
         }
-        for (size_t t2 = 0; t2 < cp.nlab; t2++) cp.ccov[cp.assign[cp.lab[t2]]]++;
+        for (size_t t2 = 0; t2 < cp.ntlab; t2++) cp.ccov[cp.assign[cp.tlab[t2]]]++;
         b->kmeans_k = k;
         b->seconds[2] = now_s() - t;
     }
@@ -1053,7 +1059,7 @@ cleanup:
     ordo_rank_space_free(sp);
     free(cent); free(evalbuf); free(ev); pv_free(&pv);
     free(cp.items); free(cp.item_typ); free(cp.kc_dist); free(cp.taken); free(cp.low); free(cp.w);
-    free(cp.u); free(cp.top); free(cp.lab); free(cp.rawa); free(cp.rawb); free(cp.rawitem); free(cp.rawlab); free(cp.novel); free(cp.nn);
+    free(cp.u); free(cp.top); free(cp.lab); free(cp.tlab); free(cp.rawa); free(cp.rawb); free(cp.rawitem); free(cp.rawlab); free(cp.novel); free(cp.nn);
     free(cp.outlier); free(cp.energy); free(cp.assign); free(cp.cstart); free(cp.cmem);
     free(cp.ccov);
     return b;
