@@ -412,6 +412,16 @@ static void t_simulate(void)
     CHECK(a.curves[0].labels_to_match_random > 0 && a.curves[0].labels_to_match_random <= 80);
     CHECK(a.eval_ci_coverage >= 0 && a.eval_ci_coverage <= 1);
     CHECK(a.eval_ci_coverage == b.eval_ci_coverage && a.rest_ci_coverage == b.rest_ci_coverage);
+    ordo_learn_sim_result_free(&b);
+    /* a strategy's curve does not depend on where it stands in the list:
+     * its random choices follow its name (entropy third, then first) */
+    ordo_learn_strategy two[2] = {st[4], st[0]};
+    CHECK_MSG(ordo_learn_simulate(&cfg, two, 2, &b, &err) == 0, "%s", err.msg);
+    if (b.n_curves == 2 && a.n_curves == 6)
+        for (int r = 0; r < 4; r++) {
+            CHECK(b.curves[0].points[r].test_mean == a.curves[4].points[r].test_mean);
+            CHECK(b.curves[1].points[r].test_mean == a.curves[0].points[r].test_mean);
+        }
     ordo_learn_sim_result_free(&a);
     ordo_learn_sim_result_free(&b);
     /* another seed gives another evaluation sample */

@@ -22,8 +22,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
-            "                     [--rounds R] [--batch B] [--seeds K] [--eval N] [--threads T]\n"
-            "                     [--json] [--csv FILE] [--plot FILE.svg] [--project DIR]\n"
+            "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
+            "                     [--threads T] [--json] [--csv FILE] [--plot FILE.svg]\n"
+            "                     [--project DIR]\n"
             "Replays the labeling loop on scanned images whose labels are known: per seed it\n"
             "draws the evaluation sample (N random pool images), then each strategy picks\n"
             "R batches of B images, the known labels are 'given', the model is retrained\n"
@@ -37,6 +38,8 @@ static void usage(FILE *f)
             "                  Accuracy is then measured on them, else on the eval sample\n"
             "  --strategies L  comma list (default %s)\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
+            "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
+            "                  K fresh repetitions of the whole experiment\n"
             "  --threads T     parallel (seed, strategy) runs (default: all cores)\n"
             "  --folds F       cross-validation folds of each retraining (3); --l2 X fixes\n"
             "                  the L2 strength instead (faster, as 'ordo train --l2')\n"
@@ -197,14 +200,14 @@ int cli_simulate(int argc, char **argv)
         {"threads", required_argument, NULL, 'j'}, {"json", no_argument, NULL, 'J'},
         {"csv", required_argument, NULL, 'c'}, {"plot", required_argument, NULL, 'P'},
         {"folds", required_argument, NULL, 'f'}, {"l2", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *project = NULL, *truth = NULL, *test = NULL, *list = DEFAULT_STRATEGIES;
     const char *csvout = NULL, *plot = NULL;
     int rounds = 10, batch = 100, seeds = 5, evaln = 400, threads = cli_default_threads(), json = 0;
-    int c, folds = 3;
+    int c, folds = 3, seed0 = 1;
     double l2 = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:e:j:Jc:P:f:l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:s:e:j:Jc:P:f:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p': project = optarg; break;
         case 't': truth = optarg; break;
@@ -213,6 +216,7 @@ int cli_simulate(int argc, char **argv)
         case 'r': if (cli_parse_int("--rounds", optarg, 1, 10000, &rounds)) return 2; break;
         case 'b': if (cli_parse_int("--batch", optarg, 1, 10000000, &batch)) return 2; break;
         case 'k': if (cli_parse_int("--seeds", optarg, 1, 1000, &seeds)) return 2; break;
+        case 's': if (cli_parse_int("--seed", optarg, 0, 1000000000, &seed0)) return 2; break;
         case 'e': if (cli_parse_int("--eval", optarg, 1, 10000000, &evaln)) return 2; break;
         case 'j': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'J': json = 1; break;
@@ -341,7 +345,7 @@ int cli_simulate(int argc, char **argv)
                                  .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
                                  .test_x = x + np * ORDO_STORE_EMBED, .test_truth = y + np,
                                  .eval_size = (size_t)evaln, .batch = (size_t)batch,
-                                 .rounds = rounds, .n_seeds = seeds, .seed = 1, .threads = threads};
+                                 .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0, .threads = threads};
     ordo_learn_opts_default(&cfg.train);
     cfg.train.cv_folds = folds;
     cfg.train.l2 = l2;

@@ -222,7 +222,17 @@ static void draw_eval(const ordo_learn_sim_config *cfg, int s, simws *w)
 }
 
 /* One strategy, one seed: fills eval/test accuracy for every round. */
-static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st, int si,
+/* A strategy's random stream depends on its name, not on where it stands in
+ * --strategies, so adding or reordering strategies never changes a curve. */
+static uint64_t name_key(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h;
+}
+
+static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st,
                    int s, simws *w, ordo_learn_sim_curve *cv, ordo_err *err)
 {
     size_t n = cfg->n;
@@ -234,6 +244,7 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
     }
     int have_model = 0;
     size_t nlab = 0;
+    uint64_t key = name_key(st->name);
     for (int r = 0; r < R; r++) {
         ordo_learn_sim_ctx ctx = {
             .n = n, .d = cfg->d, .x = cfg->x,
@@ -243,7 +254,7 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
             .labeled = w->labeled, .candidate = w->candidate, .labels = w->labels,
             .is_eval = w->is_eval, .oof_probs = have_model ? w->oof : NULL,
             .batch = cfg->batch, .round = r,
-            .seed = mix3(cfg->seed + (uint64_t)s, (uint64_t)r, (uint64_t)si),
+            .seed = mix3(cfg->seed + (uint64_t)s, (uint64_t)r, key),
             .user = st->user};
         if (!ctx.probs) ctx.k = 0;
         long got = st->fn(&ctx, w->picked, err);
@@ -342,7 +353,7 @@ static void *sim_worker(void *arg)
         if (job >= J->total) break;
         int s = job / J->ns, j = job % J->ns;
         draw_eval(J->cfg, s, &w);
-        if (run_one(J->cfg, &J->st[j], j, s, &w, &J->out->curves[j], &e) != 0) {
+        if (run_one(J->cfg, &J->st[j], s, &w, &J->out->curves[j], &e) != 0) {
             pthread_mutex_lock(&J->mu);
             if (!J->failed) J->err = e;
             J->failed = 1;
