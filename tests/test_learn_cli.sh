@@ -7,20 +7,9 @@
 # Needs $ORDO_BIN, the model weights and $ORDO_DATA.
 set -u
 PY=${ORDO_PYTHON:-/usr/bin/python3}
-BIN=${ORDO_BIN:-$PWD/build/ordo}
-DATA=${ORDO_DATA:-../shared}
-SPORTS=$DATA/datasets/sports100
-pass=0 fail=0 skip=0
-ok()   { echo "ok   $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp()  { echo "skip $1: $2"; skip=$((skip + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name" "$*"; fi; }
-summary() { echo "$pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
-
-if ! [ -x "$BIN" ] || ! "$BIN" train --help >/dev/null 2>&1; then
-    skp all "no ordo binary with a train command at $BIN"; summary
-fi
-if ! [ -d "$SPORTS/pool" ]; then skp all "no data set at $SPORTS (set ORDO_DATA)"; summary; fi
+. "$(dirname "$0")/lib.sh"
+need_command train
+need_data pool
 T=$(mktemp -d /tmp/ordo_test_learn.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 q() { sqlite3 -cmd ".timeout 10000" "$P/.ordo/ordo.db" "$1"; }
