@@ -2,7 +2,7 @@
 # test_next.sh - `ordo next` and `ordo order` end to end on real photos:
 # a project of 4 photos from each of 30 sports100 classes (120 images).
 #   * next 40: 40 distinct images in the default mix's cold start (no labels:
-#     eval 6, novel 2, diverse 32), valid CSV and JSON; a fixed --mix with
+#     eval 6, uncertain 2, novel 2, diverse 30), valid CSV and JSON; a fixed --mix with
 #     every reason gives each its share (eval 6, uncertain 14, novel 2,
 #     diverse 18);
 #   * same seed = same batch; the evaluation sample is stored once
@@ -16,20 +16,9 @@
 # Needs $ORDO_BIN, the model weights and $ORDO_DATA.
 set -u
 PY=${ORDO_PYTHON:-/usr/bin/python3}
-BIN=${ORDO_BIN:-$PWD/build/ordo}
-DATA=${ORDO_DATA:-../shared}
-SPORTS=$DATA/datasets/sports100
-pass=0 fail=0 skip=0
-ok()   { echo "ok   $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp()  { echo "skip $1: $2"; skip=$((skip + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name" "$*"; fi; }
-summary() { echo "$pass passed, $fail failed, $skip skipped"; exit $((fail > 0)); }
-
-if ! [ -x "$BIN" ] || ! "$BIN" next --help >/dev/null 2>&1; then
-    skp all "no ordo binary with a next command at $BIN"; summary
-fi
-if ! [ -d "$SPORTS/pool" ]; then skp all "no data set at $SPORTS (set ORDO_DATA)"; summary; fi
+. "$(dirname "$0")/lib.sh"
+need_command next
+need_data pool
 T=$(mktemp -d /tmp/ordo_test_next.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/photos"
@@ -63,7 +52,7 @@ assert len(rows) == 40, len(rows)
 assert len({r["path"] for r in rows}) == 40, "repeats"
 assert [int(r["position"]) for r in rows] == list(range(1, 41))
 c = collections.Counter(r["reason"] for r in rows)
-assert c == {"eval": 6, "novel": 2, "diverse": 32}, c
+assert c == {"eval": 6, "uncertain": 2, "novel": 2, "diverse": 30}, c
 js = [json.loads(l) for l in open(sys.argv[2])]
 assert [j["path"] for j in js] == [r["path"] for r in rows]
 need = {"least_confidence", "margin", "ratio", "entropy", "hier", "uncertain", "outlier",

@@ -297,10 +297,12 @@ void ordo_rank_opts_default(ordo_rank_opts *o);
 /* The default mix as a function of the labels outside the evaluation
  * sample (L) and the classes the ranking model tells apart (C), with
  * u = L / (L + 2C):
- *   eval 0.15, uncertain 0.85 u, diverse 0.80 (1 - u), novel 0.05 (1 - u).
- * Exploration (diversity: coverage, TypiClust; novelty) leads the cold start;
+ *   eval 0.15, uncertain 0.05 + 0.80 u, diverse 0.75 (1 - u),
+ *   novel 0.05 (1 - u).
+ * Exploration (diversity: coverage, TypiClust; novelty) leads the cold start,
+ * beside a small uncertain share so every reason is in the first batch;
  * as the average class gets labels the trained model's margin (one pick per
- * cluster first) takes over: half and half at two labels per class
+ * cluster first) takes over: about half and half at two labels per class
  * (docs/rank.md, "Default mix"). */
 void ordo_rank_default_mix(size_t labels, int classes, double mix[ORDO_RANK_NREASONS]);
 
