@@ -25,26 +25,11 @@
 
 #include "dist/dist.h"
 #include "rank/rank.h"
+#include "bench_synth.h"
 
 #define DIM 1280
 #define CLUSTERS 2000
 #define CLASSES 1000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* approximately N(0, 1): Irwin-Hall of 4 uniforms */
-static float noise(ordo_rank_rng *r)
-{
-    uint64_t x = ordo_rank_rng_next(r);
-    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) +
-               (double)((x >> 32) & 0xffff) + (double)(x >> 48);
-    return (float)((s / 65536.0 - 2.0) * 1.7320508);
-}
 
 static size_t cluster_of(size_t i)
 {
@@ -65,15 +50,15 @@ static int gen(const char *path, size_t n)
         return 1;
     }
     for (size_t j = 0; j < (size_t)CLUSTERS * DIM; j++)
-        cent[j] = 0.5f * noise(&r);
+        cent[j] = 0.5f * bench_fastn(&r);
     for (size_t b0 = 0; b0 < n; b0 += 4096) {
         size_t nb = n - b0 < 4096 ? n - b0 : 4096;
         for (size_t i = 0; i < nb; i++) {
             size_t gi = b0 + i, c = cluster_of(gi);
             int outlier = ordo_rank_mix64(gi ^ 0x7ULL) % 1000 == 0;
             for (int j = 0; j < DIM; j++)
-                row[j] = outlier ? 3.0f * noise(&r)
-                                 : (j % 2 ? 0.77f : -0.77f) + cent[c * DIM + j] + 0.39f * noise(&r);
+                row[j] = outlier ? 3.0f * bench_fastn(&r)
+                                 : (j % 2 ? 0.77f : -0.77f) + cent[c * DIM + j] + 0.39f * bench_fastn(&r);
             ordo_rank_f32_to_f16(row, h + i * DIM, DIM);
         }
         if (fwrite(h, sizeof *h * DIM, nb, f) != nb) {
@@ -159,9 +144,9 @@ static int run(ordo_dist_mpi *m, const char *path, size_t n, size_t batch, size_
     ordo_rank_opts_default(&o);
     o.batch = batch;
     ordo_err err = {{0}};
-    double c0 = ordo_dist_mpi_comm_seconds(m), t0 = now_s();
+    double c0 = ordo_dist_mpi_comm_seconds(m), t0 = bench_now_s();
     ordo_rank_batch *b = ordo_rank_compose(&in, &o, &err);
-    double t = now_s() - t0, comm = ordo_dist_mpi_comm_seconds(m) - c0;
+    double t = bench_now_s() - t0, comm = ordo_dist_mpi_comm_seconds(m) - c0;
     if (!b) {
         fprintf(stderr, "rank %d: compose: %s\n", rank, err.msg);
         ordo_dist_mpi_abort(m, 1);

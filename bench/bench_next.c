@@ -47,6 +47,7 @@
 #include "store/store.h"
 #include "wordnet/sports.h"
 #include "wordnet/wordnet.h"
+#include "bench_synth.h"
 
 #define DIM ORDO_STORE_EMBED
 #define CLASSES ORDO_STORE_LOGITS
@@ -54,36 +55,6 @@
 #define PER 8
 #define GROUP 2048
 #define LABEL_CLASSES 100
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* cheap approximately normal noise: Irwin-Hall of 4 uniforms, unit variance */
-static float fastn(ordo_rank_rng *r)
-{
-    uint64_t x = ordo_rank_rng_next(r);
-    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) + (double)((x >> 32) & 0xffff) +
-               (double)(x >> 48);
-    return (float)((s / 65536.0 - 2.0) * 1.7320508);   /* var of sum of 4 U(0,1) = 1/3 */
-}
-
-/* Gamma(a, 1) by Marsaglia & Tsang (a < 1 via the a + 1 boost). */
-static double gamma_draw(ordo_rank_rng *r, double a)
-{
-    if (a < 1) return gamma_draw(r, a + 1) * pow(ordo_rank_rng_uniform(r) + 1e-300, 1.0 / a);
-    double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
-    for (;;) {
-        double x = ordo_rank_rng_normal(r), v = 1 + c * x;
-        if (v <= 0) continue;
-        v = v * v * v;
-        double u = ordo_rank_rng_uniform(r);
-        if (log(u + 1e-300) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
-    }
-}
 
 static size_t cluster_of(size_t i)
 {
@@ -114,20 +85,20 @@ static void image(size_t i, const float *mu, const float *cent, float *emb, floa
     size_t c = cluster_of(i);
     int outlier = ordo_rank_mix64(i ^ 0x7ULL) % 1000 == 0;
     for (int j = 0; j < DIM; j++)
-        emb[j] = outlier ? 3.0f * fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * fastn(&r);
+        emb[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
     double off = outlier ? 3 : 8 + ordo_rank_rng_normal(&r);
     if (outlier) {
-        for (int k = 0; k < CLASSES; k++) logits[k] = (float)(off + 1.5 * fastn(&r));
+        for (int k = 0; k < CLASSES; k++) logits[k] = (float)(off + 1.5 * bench_fastn(&r));
         return;
     }
     float tail = (float)(log(0.05 / (CLASSES - PER)) + off);
-    for (int k = 0; k < CLASSES; k++) logits[k] = tail + 0.5f * fastn(&r);
+    for (int k = 0; k < CLASSES; k++) logits[k] = tail + 0.5f * bench_fastn(&r);
     int cls[PER];
     cluster_classes(c, cls);
     int confident = ordo_rank_rng_uniform(&r) < 0.7;
     double g[PER], s = 0;
     for (int j = 0; j < PER; j++) {
-        g[j] = gamma_draw(&r, confident ? (j == 0 ? 5.0 : 0.3) : 1.0);
+        g[j] = bench_gamma(&r, confident ? (j == 0 ? 5.0 : 0.3) : 1.0);
         s += g[j];
     }
     for (int j = 0; j < PER; j++) logits[cls[j]] = (float)(log(0.95 * g[j] / s + 1e-30) + off);
@@ -149,19 +120,19 @@ static int mkdirs(char *path)   /* mkdir -p of path's parent folders */
 static int time_next(const char *dir)
 {
     ordo_err err = {{0}};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ordo_store *s = ordo_store_open(dir, 0, &err);
     if (!s) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     ordo_wn *wn = ordo_wn_open(NULL, &err);
-    double t1 = now_s();
+    double t1 = bench_now_s();
     ordo_store_item *items;
     size_t n;
     if (ordo_store_items(s, &items, &n, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     free(items);
-    double t2 = now_s();
+    double t2 = bench_now_s();
     ordo_rank_pool *p = ordo_rank_pool_load(s, wn, &err);
     if (!p) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
-    double t3 = now_s();
+    double t3 = bench_now_s();
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = 1000;
@@ -170,16 +141,16 @@ static int time_next(const char *dir)
         fprintf(stderr, "bench_next: %s\n", err.msg);
         return 1;
     }
-    double t4 = now_s();
+    double t4 = bench_now_s();
     ordo_rank_batch *b = ordo_rank_compose(ordo_rank_pool_input(p), &o, &err);
     if (!b) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
-    double t5 = now_s();
+    double t5 = bench_now_s();
     char path[8192];
     for (size_t i = 0; i < b->n; i++)
         if (ordo_store_image_path(s, ordo_rank_pool_item(p, b->items[i].row)->id, path, sizeof path,
                                   &err) < 0)
             return 1;
-    double t6 = now_s();
+    double t6 = bench_now_s();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("n=%zu model=%s open_s=%.2f items_s=%.2f pool_load_s=%.2f (items again + labels + max "
@@ -223,7 +194,7 @@ int main(int argc, char **argv)
     ordo_rank_rng r;
     ordo_rank_rng_seed(&r, 2024);
     for (int j = 0; j < DIM; j++) mu[j] = (float)sqrt(0.6) * (j % 2 ? 1.0f : -1.0f);
-    for (size_t j = 0; j < (size_t)CLUSTERS * DIM; j++) cent[j] = 0.5f * fastn(&r);
+    for (size_t j = 0; j < (size_t)CLUSTERS * DIM; j++) cent[j] = 0.5f * bench_fastn(&r);
 
     FILE *csv = NULL;
     char p[PATH_MAX + 64];
@@ -236,7 +207,7 @@ int main(int argc, char **argv)
     snprintf(root, sizeof root, "%s/synthetic", dir);
     int64_t scan = ordo_store_scan_begin(s, root, "lite0", &err);
     if (scan < 0) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     size_t labeled = 0;
     for (size_t i = 0; i < n;) {
         if (ordo_store_begin(s, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
@@ -267,7 +238,7 @@ int main(int argc, char **argv)
         }
         if (ordo_store_commit(s, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
         if (i % (GROUP * 50) == 0 || i == n)
-            fprintf(stderr, "\r  %zu / %zu images (%.0f s)", i, n, now_s() - t0);
+            fprintf(stderr, "\r  %zu / %zu images (%.0f s)", i, n, bench_now_s() - t0);
     }
     fprintf(stderr, "\n");
     ordo_store_scan_counts cnt = {(int64_t)n, (int64_t)n, 0, 0};
@@ -277,7 +248,7 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("project=%s n=%zu labels_csv=%zu gen_s=%.1f peak_rss_mb=%ld\n", dir, n, labeled,
-           now_s() - t0, ru.ru_maxrss / 1024);
+           bench_now_s() - t0, ru.ru_maxrss / 1024);
     free(mu); free(cent); free(emb); free(logits); free(probs);
     ordo_sports_free(sp);
     ordo_wn_free(wn);

@@ -15,6 +15,7 @@
  * pages are released as the projection streams through them, as a store
  * map would be. Prints one line of key=value results. */
 #include "rank/rank.h"
+#include "bench_synth.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -31,22 +32,6 @@
 #define CLUSTERS 2000
 #define CLASSES 1000
 #define PER 8
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* cheap approximately normal noise: Irwin-Hall of 4 uniforms, unit variance */
-static float fastn(ordo_rank_rng *r)
-{
-    uint64_t x = ordo_rank_rng_next(r);
-    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) + (double)((x >> 32) & 0xffff) +
-               (double)(x >> 48);
-    return (float)((s / 65536.0 - 2.0) * 1.7320508);   /* var of sum of 4 U(0,1) = 1/3 */
-}
 
 static size_t cluster_of(uint64_t seed, size_t i)
 {
@@ -66,7 +51,7 @@ static int gen(const char *path, size_t n)
     if (!mu || !cent || !row || !h) return 1;
     /* per-dim variances: mean 0.6, cluster 0.25, noise 0.15 (see header) */
     for (int j = 0; j < DIM; j++) mu[j] = (float)sqrt(0.6) * (j % 2 ? 1.0f : -1.0f);
-    for (size_t j = 0; j < (size_t)CLUSTERS * DIM; j++) cent[j] = 0.5f * fastn(&r);
+    for (size_t j = 0; j < (size_t)CLUSTERS * DIM; j++) cent[j] = 0.5f * bench_fastn(&r);
     FILE *f = fopen(path, "wb");
     if (!f) { perror(path); return 1; }
     for (size_t b0 = 0; b0 < n; b0 += 4096) {
@@ -75,7 +60,7 @@ static int gen(const char *path, size_t n)
             size_t gi = b0 + i, c = cluster_of(7, gi);
             int outlier = ordo_rank_mix64(gi ^ 0x7ULL) % 1000 == 0;
             for (int j = 0; j < DIM; j++)
-                row[j] = outlier ? 3.0f * fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * fastn(&r);
+                row[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
             ordo_rank_f32_to_f16(row, h + i * DIM, DIM);
         }
         if (fwrite(h, sizeof *h * DIM, nb, f) != nb) { perror("write"); fclose(f); return 1; }
@@ -83,27 +68,6 @@ static int gen(const char *path, size_t n)
     if (fclose(f)) { perror("close"); return 1; }
     free(mu); free(cent); free(row); free(h);
     return 0;
-}
-
-/* Gamma(a, 1) by Marsaglia & Tsang (a < 1 via the a + 1 boost). */
-static double gamma_draw(ordo_rank_rng *r, double a)
-{
-    if (a < 1) return gamma_draw(r, a + 1) * pow(ordo_rank_rng_uniform(r) + 1e-300, 1.0 / a);
-    double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
-    for (;;) {
-        double x = ordo_rank_rng_normal(r), v = 1 + c * x;
-        if (v <= 0) continue;
-        v = v * v * v;
-        double u = ordo_rank_rng_uniform(r);
-        if (log(u + 1e-300) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
-    }
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
 }
 
 static int run(const char *path, size_t n, size_t batch, size_t nlab)
@@ -117,7 +81,7 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
     const uint16_t *emb = mmap(NULL, n * DIM * 2, PROT_READ, MAP_SHARED, fd, 0);
     if (emb == MAP_FAILED) { perror("mmap"); return 1; }
 
-    double t0 = now_s();
+    double t0 = bench_now_s();
     float *top_prob = malloc(n * 5 * sizeof *top_prob), *ent = malloc(n * sizeof *ent);
     float *ml = malloc(n * sizeof *ml), *prior = malloc(n * sizeof *prior);
     int32_t *top_cls = malloc(n * 5 * sizeof *top_cls);
@@ -133,7 +97,7 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
         double g[PER], s = 0;
         for (int j = 0; j < PER; j++) {
             double a = confident ? (j == 0 ? 5.0 : 0.3) : 1.0;
-            g[j] = gamma_draw(&r, a);
+            g[j] = bench_gamma(&r, a);
             s += g[j];
         }
         /* class set of cluster c: 8 classes from a hash, the first its own */
@@ -158,7 +122,7 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
         prior[i] = (float)fmin(1, fmax(0, pc + 0.1 * ordo_rank_rng_normal(&r)));
     }
     for (size_t t = 0; t < nlab; t++) lab[ordo_rank_rng_below(&r, n)] = 1;
-    double t_synth = now_s() - t0;
+    double t_synth = bench_now_s() - t0;
 
     ordo_rank_f16_rows fr = { emb, n, DIM, NULL, 1, NULL };
     ordo_rank_input in = { 0 };
@@ -180,18 +144,18 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
     ordo_rank_opts_default(&o);
     o.batch = batch;
     ordo_err err;
-    long rss_before = peak_rss_kb();
-    double t1 = now_s();
+    long rss_before = bench_peak_rss_kb();
+    double t1 = bench_now_s();
     clock_t c1 = clock();
     ordo_rank_batch *b = ordo_rank_compose(&in, &o, &err);
-    double t_comp = now_s() - t1, cpu = (double)(clock() - c1) / CLOCKS_PER_SEC;
+    double t_comp = bench_now_s() - t1, cpu = (double)(clock() - c1) / CLOCKS_PER_SEC;
     if (!b) { fprintf(stderr, "compose: %s\n", err.msg); return 1; }
     size_t nlab_real = 0;
     for (size_t i = 0; lab && i < n; i++) nlab_real += lab[i];
     printf("n=%zu batch=%zu labeled=%zu compose_s=%.2f cpu_s=%.2f peak_rss_mb=%.0f rss_before_compose_mb=%.0f "
            "synth_s=%.1f got=%zu eval=%zu uncertain=%zu novel=%zu diverse=%zu dupes=%zu k=%d "
            "pca_explained=%.3f t_scores=%.2f t_pca=%.2f t_kmeans=%.2f t_novelty=%.2f t_picks=%.2f\n",
-           n, batch, nlab_real, t_comp, cpu, peak_rss_kb() / 1024.0, rss_before / 1024.0, t_synth, b->n,
+           n, batch, nlab_real, t_comp, cpu, bench_peak_rss_kb() / 1024.0, rss_before / 1024.0, t_synth, b->n,
            b->count[0], b->count[1], b->count[2], b->count[3], b->dropped_dupes, b->kmeans_k,
            b->pca_explained, b->seconds[0], b->seconds[1], b->seconds[2], b->seconds[3],
            b->seconds[4]);

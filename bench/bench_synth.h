@@ -1,0 +1,54 @@
+/* bench_synth.h - what the benchmarks that invent data share: a monotonic
+ * clock, peak RSS, and the random draws behind synthetic embeddings and
+ * Dirichlet probabilities (on ordo_rank_rng, so a generated project is the
+ * same on every machine). Header-only: each benchmark is one C file. */
+#ifndef ORDO_BENCH_SYNTH_H
+#define ORDO_BENCH_SYNTH_H
+
+#include <math.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "rank/rank.h"
+
+static inline double bench_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* peak resident set of this process, kB */
+static inline long bench_peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* cheap approximately normal noise: Irwin-Hall of 4 uniforms, unit variance */
+static inline float bench_fastn(ordo_rank_rng *r)
+{
+    uint64_t x = ordo_rank_rng_next(r);
+    double s = (double)(x & 0xffff) + (double)((x >> 16) & 0xffff) + (double)((x >> 32) & 0xffff) +
+               (double)(x >> 48);
+    return (float)((s / 65536.0 - 2.0) * 1.7320508);   /* var of sum of 4 U(0,1) = 1/3 */
+}
+
+/* Gamma(a, 1) by Marsaglia & Tsang (a < 1 via the a + 1 boost); Dirichlet
+ * draws are normalised Gammas. */
+static inline double bench_gamma(ordo_rank_rng *r, double a)
+{
+    if (a < 1) return bench_gamma(r, a + 1) * pow(ordo_rank_rng_uniform(r) + 1e-300, 1.0 / a);
+    double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
+    for (;;) {
+        double x = ordo_rank_rng_normal(r), v = 1 + c * x;
+        if (v <= 0) continue;
+        v = v * v * v;
+        double u = ordo_rank_rng_uniform(r);
+        if (log(u + 1e-300) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
+    }
+}
+
+#endif
