@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "  --mix LIST        fixed fractions per reason; missing names count as 0.\n"
             "                    Default: a schedule over the L labels outside the\n"
             "                    evaluation sample and the model's C classes, u = L/(L+2C):\n"
-            "                    eval 0.15, uncertain 0.85u, diverse 0.80(1-u),\n"
+            "                    eval 0.15, uncertain 0.05+0.80u, diverse 0.75(1-u),\n"
             "                    novel 0.05(1-u) (docs/rank.md, \"Default mix\")\n"
             "  --seed S          random seed (default 1); same project + seed = same batch\n"
             "  --uncertainty M   auto (WordNet-hierarchical), margin, least-confidence,\n"
