@@ -105,6 +105,18 @@ check "simulate csv: strategies x seeds x rounds rows" [ "$(tail -n +2 "$T/s.csv
 out2=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,most_confident \
       --seeds 2 --rounds 3 --batch 10 --eval 20 --threads 1 --json)
 check "simulate is deterministic (threads 2 vs 1)" [ "$out" = "$out2" ]
+# a strategy's curve follows its name, not its place in the list; --seed
+# starts another series of seeds (another evaluation sample)
+out3=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies most_confident,random \
+      --seeds 2 --rounds 3 --batch 10 --eval 20 --json)
+out4=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,most_confident \
+      --seeds 2 --rounds 3 --batch 10 --eval 20 --seed 9 --json)
+check "simulate: the same curve wherever a strategy is listed; --seed S changes it" "$PY" -c "import json,sys; \
+    a,b,c=(json.loads(x)['strategies'] for x in sys.argv[1:4]); \
+    assert a['random']['curve']==c['random']['curve'], 'random moved with its place'; \
+    assert a['most_confident']['curve']==c['most_confident']['curve']; \
+    assert b['random']['curve']!=a['random']['curve'], '--seed 9 gave the same random curve'" \
+    "$out" "$out4" "$out3"
 
 # --- crash safety -------------------------------------------------------------------
 kills=0 lost=0
