@@ -25,7 +25,7 @@
 
 #include "dist/dist.h"
 #include "rank/rank.h"
-#include "bench_synth.h"
+#include "bench_util.h"
 
 #define DIM 1280
 #define CLUSTERS 2000

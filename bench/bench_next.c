@@ -38,16 +38,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "rank/rank.h"
 #include "rank/rank_store.h"
 #include "store/store.h"
 #include "wordnet/sports.h"
 #include "wordnet/wordnet.h"
-#include "bench_synth.h"
+#include "bench_util.h"
 
 #define DIM ORDO_STORE_EMBED
 #define CLASSES ORDO_STORE_LOGITS
@@ -151,16 +149,12 @@ static int time_next(const char *dir)
                                   &err) < 0)
             return 1;
     double t6 = bench_now_s();
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("n=%zu model=%s open_s=%.2f items_s=%.2f pool_load_s=%.2f (items again + labels + max "
            "logits + model) eval_s=%.2f compose_s=%.2f [scores %.2f pca %.2f kmeans %.2f novelty "
            "%.2f picks %.2f] paths_s=%.2f total_s=%.2f cpu_s=%.2f peak_rss_mb=%ld\n",
            n, ordo_rank_pool_model(p), t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, b->seconds[0],
            b->seconds[1], b->seconds[2], b->seconds[3], b->seconds[4], t6 - t5, t6 - t0,
-           ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
-               ru.ru_stime.tv_usec * 1e-6,
-           ru.ru_maxrss / 1024);
+           bench_cpu_s(), bench_peak_rss_kb() / 1024);
     ordo_rank_batch_free(b);
     ordo_rank_pool_free(p);
     ordo_wn_free(wn);
@@ -245,10 +239,8 @@ int main(int argc, char **argv)
     if (ordo_store_scan_end(s, scan, &cnt, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     ordo_store_close(s);
     if (csv && fclose(csv)) { perror("labels.csv"); return 1; }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("project=%s n=%zu labels_csv=%zu gen_s=%.1f peak_rss_mb=%ld\n", dir, n, labeled,
-           bench_now_s() - t0, ru.ru_maxrss / 1024);
+           bench_now_s() - t0, bench_peak_rss_kb() / 1024);
     free(mu); free(cent); free(emb); free(logits); free(probs);
     ordo_sports_free(sp);
     ordo_wn_free(wn);

@@ -15,7 +15,7 @@
  * pages are released as the projection streams through them, as a store
  * map would be. Prints one line of key=value results. */
 #include "rank/rank.h"
-#include "bench_synth.h"
+#include "bench_util.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>

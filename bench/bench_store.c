@@ -16,34 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
+#include "bench_util.h"
 
 static uint64_t rng(uint64_t *s)   /* splitmix64 */
 {
@@ -109,7 +86,7 @@ int main(int argc, char **argv)
     printf("# bench_store: %lld images, transactions of %d, %s, into %s\n", (long long)n, group,
            durable ? "durable (fdatasync + synchronous=FULL)" : "fast (synchronous=NORMAL, no fdatasync)",
            dir);
-    double t0 = now(), c0 = cpu_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
     int64_t tenth = n / 10 > 0 ? n / 10 : 1;
     for (int64_t k = 0; k < n;) {
         if (ordo_store_begin(s, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
@@ -128,11 +105,11 @@ int main(int argc, char **argv)
             memcpy(in.hash + 8, &h2, 8);
             if (ordo_store_put_image(s, &in, NULL, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
             if ((k + 1) % tenth == 0)
-                printf("  written %9lld  peak RSS %6ld MB\n", (long long)(k + 1), peak_rss_kb() / 1024);
+                printf("  written %9lld  peak RSS %6ld MB\n", (long long)(k + 1), bench_peak_rss_kb() / 1024);
         }
         if (ordo_store_commit(s, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
     }
-    double tw = now() - t0, cw = cpu_s() - c0;
+    double tw = bench_now_s() - t0, cw = bench_cpu_s() - c0;
     /* On a shared machine wall time includes waiting for a core (and, past
      * the page cache, for the disk: about 4.9 KB of matrices per image);
      * CPU time (user + system) is what the store itself costs. */
@@ -142,11 +119,11 @@ int main(int argc, char **argv)
 
     /* Read back as ranking would: every item, every embedding in float32. */
     s = ordo_store_open(dir, ORDO_STORE_RDONLY, &err);
-    double t1 = now();
+    double t1 = bench_now_s();
     ordo_store_item *items;
     size_t cnt, rows;
     if (!s || ordo_store_items(s, &items, &cnt, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-    double t2 = now();
+    double t2 = bench_now_s();
     const uint16_t *E = ordo_store_embeddings(s, &rows, &err);
     if (!E) { fprintf(stderr, "%s\n", err.msg); return 1; }
     double sum = 0;
@@ -155,11 +132,11 @@ int main(int argc, char **argv)
         ordo_store_f16_to_f32(E + (size_t)items[i].slot * ORDO_STORE_EMBED, row, ORDO_STORE_EMBED);
         sum += row[0] + row[ORDO_STORE_EMBED - 1];
     }
-    double t3 = now();
+    double t3 = bench_now_s();
     printf("read: %zu items in %.2f s, %zu embeddings to float32 in %.2f s (checksum %.3f)\n",
            cnt, t2 - t1, cnt, t3 - t2, sum);
     printf("peak RSS %ld MB (the read-back holds %zu items of %zu bytes and maps the matrix)\n",
-           peak_rss_kb() / 1024, cnt, sizeof *items);
+           bench_peak_rss_kb() / 1024, cnt, sizeof *items);
     struct stat st;
     char p[600];
     snprintf(p, sizeof p, "%s/.ordo/ordo.db", dir);

@@ -19,28 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "learn/learn.h"
+#include "bench_util.h"
 
 /* CPU seconds (user + system) of this process so far: on a machine shared
  * with other work, wall time measures the neighbours too. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static uint64_t rs = 7;
 static uint64_t rnext(void)
 {
@@ -219,9 +203,9 @@ int main(int argc, char **argv)
     }
     ordo_learn_report rep;
     ordo_err err;
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
     ordo_learn_model *m = ordo_learn_train(x, n, d, y, k, NULL, &o, NULL, &rep, &err);
-    double t1 = now_s(), c1 = cpu_s();
+    double t1 = bench_now_s(), c1 = bench_cpu_s();
     if (!m) { fprintf(stderr, "train: %s\n", err.msg); return 1; }
     float *pr = malloc(n * (size_t)k * sizeof *pr);
     ordo_learn_predict(m, x, n, pr, NULL, &err);

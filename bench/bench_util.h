@@ -1,9 +1,10 @@
-/* bench_synth.h - what the benchmarks that invent data share: a monotonic
- * clock, peak RSS, and the random draws behind synthetic embeddings and
- * Dirichlet probabilities (on ordo_rank_rng, so a generated project is the
- * same on every machine). Header-only: each benchmark is one C file. */
-#ifndef ORDO_BENCH_SYNTH_H
-#define ORDO_BENCH_SYNTH_H
+/* bench_util.h - what the C benchmarks share: a monotonic clock, this
+ * process's CPU time and peak RSS, and the random draws behind synthetic
+ * embeddings and Dirichlet probabilities (on ordo_rank_rng, so a generated
+ * project is the same on every machine). Header-only: each benchmark is one
+ * C file. */
+#ifndef ORDO_BENCH_UTIL_H
+#define ORDO_BENCH_UTIL_H
 
 #include <math.h>
 #include <stdint.h>
@@ -17,6 +18,15 @@ static inline double bench_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* user + system CPU seconds of this process, all threads */
+static inline double bench_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
 /* peak resident set of this process, kB */
