@@ -51,8 +51,8 @@ scan() {   # label, n, path..., prints images/s and peak RSS
 # ROUNDS interleaved (network alone, full scan) pairs: a shared machine's
 # noise moves single runs by +-10 %, so the ratio is of the medians (and of
 # the best runs, the machine's capability when nothing interferes).
-: >"$T/net.txt"; : >"$T/scan.txt"
-scan sub1000 1000 "$T/sub1000"
+: >"$T/net.txt"
+scan sub1000 1000 "$T/sub1000"   # for its peak RSS only
 : >"$T/scan.txt"
 for ((r = 1; r <= ROUNDS; r++)); do
     net

@@ -414,7 +414,8 @@ static void t_simulate(void)
     CHECK(a.eval_ci_coverage == b.eval_ci_coverage && a.rest_ci_coverage == b.rest_ci_coverage);
     ordo_learn_sim_result_free(&b);
     /* a strategy's curve does not depend on where it stands in the list:
-     * its random choices follow its name (entropy third, then first) */
+     * its random choices follow its name (entropy fifth, then first;
+     * random first, then second) */
     ordo_learn_strategy two[2] = {st[4], st[0]};
     CHECK_MSG(ordo_learn_simulate(&cfg, two, 2, &b, &err) == 0, "%s", err.msg);
     if (b.n_curves == 2 && a.n_curves == 6)

@@ -221,7 +221,6 @@ static void draw_eval(const ordo_learn_sim_config *cfg, int s, simws *w)
     for (size_t i = 0; i < cfg->eval_size; i++) w->is_eval[w->perm[i]] = 1;
 }
 
-/* One strategy, one seed: fills eval/test accuracy for every round. */
 /* A strategy's random stream depends on its name, not on where it stands in
  * --strategies, so adding or reordering strategies never changes a curve. */
 static uint64_t name_key(const char *name)
@@ -232,6 +231,7 @@ static uint64_t name_key(const char *name)
     return h;
 }
 
+/* One strategy, one seed: fills eval/test accuracy for every round. */
 static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st,
                    int s, simws *w, ordo_learn_sim_curve *cv, ordo_err *err)
 {
