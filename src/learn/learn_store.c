@@ -5,22 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "base/f16.h"
+#include "base/clock.h"
+#include "base/db.h"
 #include "base/text.h"
 #include "learn/learn_store.h"
-
-static double now_unix(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
-}
-
-static int db_err(ordo_err *err, sqlite3 *db, const char *what)
-{
-    return ordo_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
-}
 
 int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err)
 {
@@ -30,7 +20,7 @@ int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT image_id FROM files WHERE path = ?1 AND state = 0 "
                                "AND image_id IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "image lookup");
+        return ordo_db_err(db, "image lookup", err);
     sqlite3_bind_blob(st, 1, abs, (int)strlen(abs), SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *image_id = sqlite3_column_int64(st, 0);
@@ -61,10 +51,10 @@ int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n
     if (sqlite3_prepare_v2(db, "INSERT INTO labels(image_id, label, annotator, source, reason, "
                                "created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT 1 FROM images WHERE id = ?1", -1, &chk, NULL) != SQLITE_OK) {
-        db_err(err, db, "label insert");
+        ordo_db_err(db, "label insert", err);
         goto fail;
     }
-    double t = now_unix();
+    double t = ordo_clock_unix();
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(chk, 1, in[i].image_id);
         int rc = sqlite3_step(chk);
@@ -82,7 +72,7 @@ int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n
         else sqlite3_bind_null(st, 5);
         sqlite3_bind_double(st, 6, t);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            db_err(err, db, "label insert");
+            ordo_db_err(db, "label insert", err);
             goto fail;
         }
         sqlite3_reset(st);
@@ -126,7 +116,7 @@ int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **ro
                 : "SELECT id, image_id, label, annotator, source, reason, created, 1 FROM labels "
                   "ORDER BY id";
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return db_err(err, db, "labels");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return ordo_db_err(db, "labels", err);
     size_t cap = 256, m = 0;
     ordo_learn_label_row *r = malloc(cap * sizeof *r);
     int rc;
@@ -152,7 +142,7 @@ int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **ro
     if (!r || rc != SQLITE_DONE) {
         ordo_learn_labels_free(r, m);
         return rc == SQLITE_NOMEM || !r ? ordo_err_set(err, "labels: out of memory")
-                                        : db_err(err, db, "labels");
+                                        : ordo_db_err(db, "labels", err);
     }
     *rows = r;
     *n = m;
@@ -185,7 +175,7 @@ int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err)
     if (!v) return ordo_err_set(err, "evaluation sample: out of memory");
     if (rc != SQLITE_DONE) {
         free(v);
-        return db_err(err, db, "evaluation sample");
+        return ordo_db_err(db, "evaluation sample", err);
     }
     *ids = v;
     *n = m;
@@ -260,7 +250,7 @@ static int matrix_rows(ordo_store *s, const int64_t *ids, size_t n, int logits, 
             return ordo_err_set(err, "image %lld has no %s in the pool (file missing?)",
                                 (long long)ids[i], logits ? "logits" : "embedding");
         }
-        ordo_store_f16_to_f32(E + (size_t)items[lo].slot * w, out + i * w, w);
+        ordo_f16_to_f32(E + (size_t)items[lo].slot * w, out + i * w, w);
     }
     free(items);
     return 0;
@@ -369,7 +359,7 @@ static int ensure_models(sqlite3 *db, ordo_err *err)
                          " eval_n INTEGER, eval_correct INTEGER, macro_f1 REAL, f1_lo REAL,"
                          " f1_hi REAL, seconds REAL, blob BLOB NOT NULL)",
                      NULL, NULL, NULL) != SQLITE_OK)
-        return db_err(err, db, "learn_models");
+        return ordo_db_err(db, "learn_models", err);
     return 0;
 }
 
@@ -393,10 +383,10 @@ int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo
                                " temperature, cv_accuracy, eval_n, eval_correct, macro_f1, f1_lo,"
                                " f1_hi, seconds, blob) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
                                "?12,?13,?14)", -1, &st, NULL) != SQLITE_OK) {
-        db_err(err, db, "learn_models");
+        ordo_db_err(db, "learn_models", err);
         goto fail;
     }
-    sqlite3_bind_double(st, 1, now_unix());
+    sqlite3_bind_double(st, 1, ordo_clock_unix());
     sqlite3_bind_text(st, 2, v->kind, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, v->n_labels);
     sqlite3_bind_int(st, 4, v->n_classes);
@@ -413,7 +403,7 @@ int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo
     bind_dbl(st, 13, v->seconds);
     sqlite3_bind_blob(st, 14, blob, (int)len, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        db_err(err, db, "learn_models insert");
+        ordo_db_err(db, "learn_models insert", err);
         goto fail;
     }
     if (id) *id = sqlite3_last_insert_rowid(db);
@@ -436,7 +426,7 @@ int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t co
     if (sqlite3_prepare_v2(db, "UPDATE learn_models SET eval_n = ?2, eval_correct = ?3, "
                                "macro_f1 = ?4, f1_lo = ?5, f1_hi = ?6 WHERE id = ?1", -1, &st,
                            NULL) != SQLITE_OK) {
-        db_err(err, db, "learn_models");
+        ordo_db_err(db, "learn_models", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -449,7 +439,7 @@ int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t co
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        db_err(err, db, "learn_models update");
+        ordo_db_err(db, "learn_models update", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -505,7 +495,7 @@ ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
     if (sqlite3_prepare_v2(db, "SELECT " VCOLS ", blob FROM learn_models WHERE kind = ?1 "
                                "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
         *found = 1;
-        db_err(err, db, "learn_models");
+        ordo_db_err(db, "learn_models", err);
         return NULL;
     }
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -531,7 +521,7 @@ int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version 
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT " VCOLS " FROM learn_models WHERE kind = ?1 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "learn_models");
+        return ordo_db_err(db, "learn_models", err);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     size_t cap = 16, m = 0;
     ordo_learn_version *v = malloc(cap * sizeof *v);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/db.h"
+#include "base/f16.h"
 #include "learn/learn_store.h"
 
 struct ordo_rank_pool {
@@ -107,7 +109,7 @@ static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
         int c = p->cls[i * ORDO_STORE_TOPK];
         if (s < 0 || (size_t)s >= rows || c < 0 || c >= ORDO_STORE_LOGITS) { p->maxlogit[i] = NAN; continue; }
         const uint16_t *v = lg + (size_t)s * ORDO_STORE_LOGITS + c;
-        ordo_rank_f16_to_f32(v, &p->maxlogit[i], 1);
+        ordo_f16_to_f32(v, &p->maxlogit[i], 1);
         uintptr_t a = (uintptr_t)v;
         if (a < lo) lo = a;
         if (a > hi) hi = a;
@@ -247,7 +249,6 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     p->rows.dim = ORDO_STORE_EMBED;
     p->rows.slot = p->slot;
     p->rows.release = 1;
-    p->rows.convert = ordo_store_f16_to_f32;
 
     ordo_rank_input *in = &p->in;
     in->n = n;
@@ -277,17 +278,6 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
 fail:
     ordo_rank_pool_free(p);
     return NULL;
-}
-
-static int exec(sqlite3 *db, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "evaluation sample: %s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
 }
 
 int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, double acc_p,
@@ -345,7 +335,7 @@ int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, dou
             return ordo_err_wrap(err, "drawing the evaluation sample");
         }
         sqlite3_stmt *st = NULL;
-        if (exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
+        if (ordo_db_exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
                      " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)", err) < 0 ||
             sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1, &st,
                                NULL) != SQLITE_OK) {

@@ -12,25 +12,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/f16.h"
+#include "base/hash.h"
 #include "rank/rank.h"
 #include "rank/rank_store.h"
 #include "server/srv_internal.h"
 
 #define LEASE_S 600.0     /* an image shown to someone is theirs for 10 min */
 
-/* splitmix64 (Steele et al. 2014): a well-mixed hash of the image id, so the
- * double-annotated share is a fixed, pseudo-random subset of the pool. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
+/* mix64 of the image id: the double-annotated share is a fixed,
+ * pseudo-random subset of the pool. */
 int srv_queue_need(const ordo_srv *srv, int64_t id)
 {
-    double u = (double)(mix64((uint64_t)id) >> 11) / 9007199254740992.0;
+    double u = (double)(ordo_hash_mix64((uint64_t)id) >> 11) / 9007199254740992.0;
     return u < srv->o.double_share ? 2 : 1;
 }
 
@@ -592,7 +586,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
             if (!q->labeled[i] && !q_find(q, q->all[i].id)) seed_k = (ssize_t)i;
     int nb = 0;
     if (seed_k >= 0 && (size_t)q->all[seed_k].slot < rows) {
-        ordo_store_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
+        ordo_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
                               ORDO_STORE_EMBED);
         double ns = 0;
         for (int d = 0; d < ORDO_STORE_EMBED; d++) ns += (double)seed[d] * seed[d];
@@ -613,7 +607,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
                              it->lease_until[k] > now;
                 if (taken) continue;
             }
-            ordo_store_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
+            ordo_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
                                   ORDO_STORE_EMBED);
             double dot = 0, nr = 0;
             for (int d = 0; d < ORDO_STORE_EMBED; d++) {

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/f16.h"
 
 typedef struct ordo_store ordo_store;   /* opaque */
 
@@ -199,12 +200,9 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
 /* Read-only maps of the matrices: rows [0, *rows) are addressable; every
  * slot returned by ordo_store_items before this call is < *rows. Valid until
  * the next call of the same function or ordo_store_close. Half floats;
- * convert with ordo_store_f16_to_f32. */
+ * convert with ordo_f16_to_f32 (base/f16.h). */
 const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err);
 const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err);
-
-void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n);
-void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n);
 
 /* A path of the image (the present file with the lowest id); out gets the
  * raw bytes NUL-terminated. Fails if the image has no present file. */
