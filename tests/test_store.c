@@ -359,14 +359,40 @@ static void t_write_read(void)
     CHECK(ordo_store_get_status(s, &st, &err) == 0 && st.last_scan > 1.7e9 && st.scans == 2);
     ordo_store_close(s);
 
-    /* Read-only handles refuse writes. */
+    /* Read-only handles refuse writes, yet read the current_labels view:
+     * the newest event per image and the image's event count. */
     s = ordo_store_open(tmpdir, ORDO_STORE_RDONLY, &err);
-    CHECK(s != NULL);
+    CHECK_MSG(s != NULL, "%s", err.msg);
     if (s) {
         CHECK(ordo_store_begin(s, &err) == -1);
+        CHECK(q1(s, "SELECT count(*) FROM current_labels") == 3);
+        CHECK(q1(s, "SELECT events FROM current_labels WHERE image_id = 1") == 2);
+        CHECK(q1(s, "SELECT created FROM current_labels WHERE image_id = 2") == 4);
+        CHECK(q1(s, "SELECT count(*) FROM current_labels WHERE label = 'skip'") == 1);
         ordo_store_close(s);
     }
     rm_rf(tmpdir);
+}
+
+/* The one rule for a label, whoever writes it. */
+static void t_label_rule(void)
+{
+    char big[ORDO_STORE_LABEL_MAX + 2];
+    memset(big, 'x', sizeof big);
+    big[ORDO_STORE_LABEL_MAX] = 0;
+    CHECK(ordo_store_label_ok(big));                 /* 200 bytes */
+    big[ORDO_STORE_LABEL_MAX] = 'x';
+    big[ORDO_STORE_LABEL_MAX + 1] = 0;
+    CHECK(!ordo_store_label_ok(big));                /* 201 */
+    CHECK(ordo_store_label_ok("motor racing"));
+    CHECK(ordo_store_label_ok("caf\xc3\xa9"));        /* UTF-8 */
+    CHECK(!ordo_store_label_ok("caf\xc3"));            /* truncated UTF-8 */
+    CHECK(!ordo_store_label_ok(""));
+    CHECK(!ordo_store_label_ok(NULL));
+    CHECK(!ordo_store_label_ok("a\tb"));
+    CHECK(!ordo_store_label_ok("a\x7f" "b"));          /* DEL */
+    CHECK(ordo_store_label_ok(ORDO_STORE_LABEL_NOT_SPORTS));
+    CHECK(ordo_store_label_ok(ORDO_STORE_LABEL_SKIP));
 }
 
 /* A child writes batches forever; the parent SIGKILLs it at random moments.
@@ -449,6 +475,7 @@ int main(void)
     RUN(t_summarize);
     RUN(t_find_init);
     RUN(t_write_read);
+    RUN(t_label_rule);
     RUN(t_kill);
     return test_summary();
 }

@@ -30,22 +30,12 @@ int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id
     return 0;
 }
 
-static int label_ok(const char *l)
-{
-    size_t n = l ? strlen(l) : 0;
-    if (n == 0 || n > 256 || !ordo_text_utf8_valid(l)) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)l[i] < 0x20) return 0; /* no control characters (CSV/terminal) */
-    return 1;
-}
-
 int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n, ordo_err *err)
 {
     sqlite3 *db = ordo_store_db(s);
     for (size_t i = 0; i < n; i++)
-        if (!label_ok(in[i].label))
-            return ordo_err_set(err, "label %zu: a label must be 1 to 256 bytes of UTF-8 "
-                                     "without control characters", i + 1);
+        if (!ordo_store_label_ok(in[i].label))
+            return ordo_err_set(err, "label %zu: a label must be " ORDO_STORE_LABEL_RULE, i + 1);
     if (ordo_store_begin(s, err)) return -1;
     sqlite3_stmt *st = NULL, *chk = NULL;
     if (sqlite3_prepare_v2(db, "INSERT INTO labels(image_id, label, annotator, source, reason, "
@@ -110,9 +100,8 @@ int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **ro
 {
     sqlite3 *db = ordo_store_db(s);
     const char *sql =
-        current ? "SELECT l.id, l.image_id, l.label, l.annotator, l.source, l.reason, l.created, "
-                  "t.c FROM labels l JOIN (SELECT image_id, MAX(id) AS m, COUNT(*) AS c FROM labels "
-                  "GROUP BY image_id) t ON l.id = t.m ORDER BY l.image_id"
+        current ? "SELECT id, image_id, label, annotator, source, reason, created, events "
+                  "FROM current_labels ORDER BY image_id"
                 : "SELECT id, image_id, label, annotator, source, reason, created, 1 FROM labels "
                   "ORDER BY id";
     sqlite3_stmt *st;
@@ -215,7 +204,7 @@ int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
     size_t j = 0; /* both lists are in image id order: merge */
     for (size_t i = 0; i < d->nrows; i++) {
         const ordo_learn_label_row *r = &d->rows[i];
-        if (!strcmp(r->label, ORDO_LEARN_SKIP)) continue;
+        if (!strcmp(r->label, ORDO_STORE_LABEL_SKIP)) continue;
         while (j < nev && ev[j] < r->image_id) j++;
         d->ids[d->n] = r->image_id;
         d->label[d->n] = r->label;
@@ -276,8 +265,8 @@ static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_
     float *x = NULL, *pr = NULL;
     if (!rows || !ids) goto oom;
     for (size_t i = 0; i < d->n; i++) {
-        if (!d->eval[i] || !strcmp(d->label[i], ORDO_LEARN_UNCLEAR)) continue;
-        if (!filter && !strcmp(d->label[i], ORDO_LEARN_NOT_SPORTS)) continue;
+        if (!d->eval[i] || !strcmp(d->label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
+        if (!filter && !strcmp(d->label[i], ORDO_STORE_LABEL_NOT_SPORTS)) continue;
         rows[n] = i;
         ids[n++] = d->ids[i];
     }
@@ -337,9 +326,9 @@ int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_
     if (eval_rows(s, f, d, 1, &n, &rows, &pr, err)) return -1;
     int pos = -1;
     for (int c = 0; c < ordo_learn_model_classes(f); c++)
-        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_LEARN_NOT_SPORTS)) pos = c;
+        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_STORE_LABEL_NOT_SPORTS)) pos = c;
     for (size_t i = 0; pos >= 0 && i < n; i++) {
-        int truth = !strcmp(d->label[rows[i]], ORDO_LEARN_NOT_SPORTS);
+        int truth = !strcmp(d->label[rows[i]], ORDO_STORE_LABEL_NOT_SPORTS);
         int said = pr[i * 2 + (size_t)pos] >= 0.5f;
         if (truth && said) (*tp)++;
         else if (!truth && said) (*fp)++;
@@ -592,8 +581,8 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
     /* classifier: the customer's labels, outside the evaluation sample */
     size_t n = 0;
     for (size_t i = 0; i < d.n; i++) {
-        if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
-        if (!strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS)) { out->n_not++; continue; }
+        if (d.eval[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
+        if (!strcmp(d.label[i], ORDO_STORE_LABEL_NOT_SPORTS)) { out->n_not++; continue; }
         out->n_sports++;
         rows[n] = i;
         names[n++] = d.label[i];
@@ -634,12 +623,12 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
 
     /* sports filter: not-sports answers against every other answer */
     if (out->n_not >= 2 && out->n_sports >= 2) {
-        static const char *const fnames[2] = {"sports", ORDO_LEARN_NOT_SPORTS};
+        static const char *const fnames[2] = {"sports", ORDO_STORE_LABEL_NOT_SPORTS};
         size_t nf = 0;
         for (size_t i = 0; i < d.n; i++) {
-            if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
+            if (d.eval[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
             rows[nf] = i;
-            y[nf++] = !strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS);
+            y[nf++] = !strcmp(d.label[i], ORDO_STORE_LABEL_NOT_SPORTS);
         }
         out->filter_labels = nf;
         ordo_learn_report *fr = &out->filter_rep;

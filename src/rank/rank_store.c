@@ -81,16 +81,14 @@ static int load_labels(ordo_rank_pool *p, sqlite3 *db, ordo_err *err)
 {
     sqlite3_stmt *st;
     /* the newest event per image decides; "skip" leaves it unlabeled */
-    const char *sql = "SELECT l.image_id, l.label FROM labels l "
-                      "JOIN (SELECT image_id, MAX(id) AS m FROM labels GROUP BY image_id) t "
-                      "ON l.id = t.m";
+    const char *sql = "SELECT image_id, label FROM current_labels";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         long r = find_row(p, sqlite3_column_int64(st, 0));
         const unsigned char *lab = sqlite3_column_text(st, 1);
-        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, "skip") == 0);
+        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, ORDO_STORE_LABEL_SKIP) == 0);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
@@ -160,12 +158,12 @@ static int load_models(ordo_rank_pool *p, ordo_store *s, ordo_err *err)
     if (f) {
         for (int c = 0; c < ordo_learn_model_classes(f) && c < 2; c++) {
             const char *nm = ordo_learn_model_class_name(f, c);
-            if (nm && !strcmp(nm, ORDO_LEARN_NOT_SPORTS)) neg = c;
+            if (nm && !strcmp(nm, ORDO_STORE_LABEL_NOT_SPORTS)) neg = c;
         }
         if (ordo_learn_model_classes(f) != 2 || neg < 0 ||
             ordo_learn_model_dim(f) != ORDO_STORE_EMBED) {
             ordo_err_set(err, "the stored sports filter is not a %d-d two-class model with a '%s' class",
-                         ORDO_STORE_EMBED, ORDO_LEARN_NOT_SPORTS);
+                         ORDO_STORE_EMBED, ORDO_STORE_LABEL_NOT_SPORTS);
             goto out;
         }
     }

@@ -163,7 +163,7 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0), who = sqlite3_column_int64(st, 1);
         const char *lab = (const char *)sqlite3_column_text(st, 2);
-        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP) || srv_queue_need(srv, id) < 2) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_STORE_LABEL_SKIP) || srv_queue_need(srv, id) < 2) continue;
         srv_qitem *it = q_find(q, id);
         if (!it) {
             if (q_push(q, id, "double", 2, 0) < 0) break;
@@ -395,8 +395,7 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id FROM labels l JOIN (SELECT MAX(id) m FROM labels"
-                           " GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+                           "SELECT image_id FROM current_labels WHERE label NOT IN ('', 'skip')",
                            -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     while (sqlite3_step(st) == SQLITE_ROW) {

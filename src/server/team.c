@@ -177,15 +177,6 @@ int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err)
     return rc == SQLITE_ROW ? 0 : ordo_err_set(err, "annotator %s vanished", name);
 }
 
-int srv_label_ok(const char *label)
-{
-    size_t n = strlen(label);
-    if (n > ORDO_SRV_LABEL_MAX || !ordo_text_utf8_valid(label)) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f) return 0;
-    return 1;
-}
-
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
 {
     sqlite3 *db = ordo_store_db(s);
@@ -225,7 +216,7 @@ static int load_answers(ordo_store *s, ans **out, size_t *n, ordo_err *err)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *lab = (const char *)sqlite3_column_text(st, 2);
         const char *who = (const char *)sqlite3_column_text(st, 1);
-        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP)) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_STORE_LABEL_SKIP)) continue;
         if (na == cap) {
             cap = cap ? cap * 2 : 256;
             ans *b = realloc(a, cap * sizeof *a);
@@ -387,9 +378,8 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3_stmt *st = NULL;
     /* current label of each image = its newest event (issue "learn") */
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.label, COUNT(*) c FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')"
-                           " GROUP BY l.label ORDER BY c DESC, l.label", -1, &st, NULL) != SQLITE_OK)
+                           "SELECT label, COUNT(*) c FROM current_labels WHERE label NOT IN ('', 'skip')"
+                           " GROUP BY label ORDER BY c DESC, label", -1, &st, NULL) != SQLITE_OK)
         return ordo_db_err(db, "counting labels", err);
     fputs("{\"per_label\":[", f);
     int first = 1, rc;
@@ -408,8 +398,8 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
         srv_json_str(f, nm);
         fprintf(f, ",\"count\":%lld}", (long long)c);
         first = 0;
-        if (!strcmp(lab, ORDO_SRV_NOT_SPORTS)) sports_no += c;
-        else if (strcmp(lab, ORDO_SRV_UNCLEAR) && strcmp(lab, ORDO_SRV_SKIP)) sports_yes += c;
+        if (!strcmp(lab, ORDO_STORE_LABEL_NOT_SPORTS)) sports_no += c;
+        else if (strcmp(lab, ORDO_STORE_LABEL_UNCLEAR) && strcmp(lab, ORDO_STORE_LABEL_SKIP)) sports_yes += c;
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return ordo_db_err(db, "counting labels", err);
@@ -431,13 +421,12 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     /* The sports prior as a filter (threshold 0.5) against the answers. */
     int64_t tp = 0, fp = 0, fn = 0, tn = 0;
     if (sqlite3_prepare_v2(db,
-                           "SELECT i.sports, l.label FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m JOIN images i ON"
+                           "SELECT i.sports, l.label FROM current_labels l JOIN images i ON"
                            " i.id = l.image_id WHERE l.label NOT IN ('', 'skip', 'unclear')"
                            " AND i.sports IS NOT NULL", -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             double p = sqlite3_column_double(st, 0);
-            int truth = strcmp((const char *)sqlite3_column_text(st, 1), ORDO_SRV_NOT_SPORTS) != 0;
+            int truth = strcmp((const char *)sqlite3_column_text(st, 1), ORDO_STORE_LABEL_NOT_SPORTS) != 0;
             int pred = p >= 0.5;
             if (pred && truth) tp++;
             else if (pred) fp++;

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/db.h"
 #include "base/f16.h"
+#include "base/text.h"
 
 #define SCHEMA_VERSION 1
 
@@ -443,6 +444,14 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
      * a million images in memory (random hash inserts otherwise go to the
      * OS for pages); bounded, so RSS stays flat. */
     if (ordo_db_exec(s->db, "PRAGMA cache_size=-65536", err))
+        goto fail;
+    /* TEMP: lives in this connection only, so read-only handles can create
+     * it and the database file stays as it was. */
+    if (ordo_db_exec(s->db,
+                     "CREATE TEMP VIEW current_labels AS SELECT l.id, l.image_id, l.label,"
+                     " l.annotator, l.source, l.reason, l.created, t.events FROM labels l"
+                     " JOIN (SELECT MAX(id) AS m, COUNT(*) AS events FROM labels"
+                     " GROUP BY image_id) t ON l.id = t.m", err))
         goto fail;
     int64_t ver;
     if (meta_get_int(s, "schema", &ver, err))
@@ -989,6 +998,19 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
     return 0;
 }
 
+/* ---- labels ------------------------------------------------------------ */
+
+int ordo_store_label_ok(const char *label)
+{
+    size_t n = label ? strlen(label) : 0;
+    if (n == 0 || n > ORDO_STORE_LABEL_MAX || !ordo_text_utf8_valid(label))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* ---- status -------------------------------------------------------------------- */
 
 int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
@@ -1005,8 +1027,7 @@ int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
         ordo_db_i64(s->db, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
         ordo_db_i64(s->db, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
                   &o->duplicates, err) ||
-        ordo_db_i64(s->db, "SELECT count(*) FROM labels l JOIN (SELECT max(id) m FROM labels "
-                     "GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+        ordo_db_i64(s->db, "SELECT count(*) FROM current_labels WHERE label NOT IN ('', 'skip')",
                   &o->labeled, err) ||
         ordo_db_i64(s->db, "SELECT count(*) FROM scans", &o->scans, err))
         goto out;
