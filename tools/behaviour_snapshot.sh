@@ -83,7 +83,7 @@ with open(sys.argv[3], "w", newline="") as f:
         w.writerow([p, truth[p]])
 EOF
 "$ORDO" label --project "$P" --import "$OUT/batch.csv" --annotator snap > /dev/null
-"$ORDO" labels --project "$P" | cut -d, -f1-3 > "$OUT/labels.txt"
+"$ORDO" labels --project "$P" | sed "s/^[^ ]* //" > "$OUT/labels.txt"   # minus the time
 "$ORDO" next 300 --project "$P" --json | strip_json > "$OUT/next_labeled.json"
 for u in auto margin least-confidence ratio entropy hier; do
     "$ORDO" next 100 --project "$P" --json --uncertainty $u --seed 7 | strip_json > "$OUT/next_u_$u.json"
