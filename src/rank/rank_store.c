@@ -281,37 +281,26 @@ fail:
 int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, double acc_p,
                         uint64_t seed, size_t *size, ordo_err *err)
 {
-    sqlite3 *db = ordo_store_db(s);
     size_t n = p->n;
     if (!p->eval && !(p->eval = calloc(n ? n : 1, 1))) return ordo_err_set(err, "out of memory");
     memset(p->eval, 0, n ? n : 1);
     p->in.eval = p->eval;
-    /* read what exists (the table may not yet) */
-    int have_table = 0;
-    {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='rank_eval'",
-                               -1, &st, NULL) != SQLITE_OK)
-            return ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-        have_table = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    size_t m = 0;
-    int have_seed = 0;
+    /* what exists (nothing before the first draw) */
+    int64_t *ids = NULL;
+    double *keys = NULL;
+    uint64_t drawn_seed = 0;
+    size_t ne = 0, m = 0;
+    if (ordo_store_eval_read(s, &ids, &keys, &drawn_seed, &ne, err) < 0) return -1;
+    int have_seed = ne > 0;
     double maxkey = -1;
-    if (have_table) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT image_id, key, seed FROM rank_eval", -1, &st, NULL) != SQLITE_OK)
-            return ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            long r = find_row(p, sqlite3_column_int64(st, 0));
-            double k = sqlite3_column_double(st, 1);
-            if (k > maxkey) maxkey = k;
-            if (!have_seed) { seed = (uint64_t)sqlite3_column_int64(st, 2); have_seed = 1; }
-            if (r >= 0) { p->eval[r] = 1; m++; }
-        }
-        sqlite3_finalize(st);
+    if (have_seed) seed = drawn_seed;
+    for (size_t j = 0; j < ne; j++) {
+        long r = find_row(p, ids[j]);
+        if (keys[j] > maxkey) maxkey = keys[j];
+        if (r >= 0) { p->eval[r] = 1; m++; }
     }
+    free(ids);
+    free(keys);
     /* what to add: a first draw, or the new images under the key threshold */
     uint8_t *add = calloc(n ? n : 1, 1);
     if (!add) return ordo_err_set(err, "out of memory");
@@ -332,30 +321,20 @@ int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, dou
             if (have_seed) { if (size) *size = m; return 0; }
             return ordo_err_wrap(err, "drawing the evaluation sample");
         }
-        sqlite3_stmt *st = NULL;
-        if (ordo_db_exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
-                     " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)", err) < 0 ||
-            sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1, &st,
-                               NULL) != SQLITE_OK) {
-            if (st == NULL && !err->msg[0]) ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-            sqlite3_finalize(st);
-            ordo_store_rollback(s);
-            free(add);
-            return -1;
-        }
-        double now = (double)time(NULL);
+        int64_t *aid = malloc(nadd * sizeof *aid);
+        double *akey = malloc(nadd * sizeof *akey);
+        size_t k = 0;
+        if (!aid || !akey) rc = ordo_err_set(err, "out of memory");
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (!add[i]) continue;
-            sqlite3_bind_int64(st, 1, (sqlite3_int64)p->ids[i]);
-            sqlite3_bind_double(st, 2, ordo_rank_eval_key(seed, p->ids[i]));
-            sqlite3_bind_int64(st, 3, (sqlite3_int64)seed);
-            sqlite3_bind_double(st, 4, now);
-            if (sqlite3_step(st) != SQLITE_DONE) rc = ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-            sqlite3_reset(st);
+            aid[k] = (int64_t)p->ids[i];
+            akey[k++] = ordo_rank_eval_key(seed, p->ids[i]);
             p->eval[i] = 1;
             m++;
         }
-        sqlite3_finalize(st);
+        if (rc == 0) rc = ordo_store_eval_add(s, aid, akey, k, seed, err);
+        free(aid);
+        free(akey);
         if (rc == 0) rc = ordo_store_commit(s, err);
         else ordo_store_rollback(s);
     }

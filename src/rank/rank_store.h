@@ -4,10 +4,10 @@
  * order`, the label server's queue): it reads the images, their probability
  * summaries, sports prior, max logit and labels, maps the embeddings, and
  * reads the newest retrained classifier and sports filter (learn_models) when
- * they exist, and keeps the evaluation sample in the table rank_eval, drawn
- * once and fixed:
- *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
- * An image is labeled when its newest label event is not "skip".
+ * they exist, and draws the evaluation sample once and keeps it fixed (in
+ * the store: ordo_store_eval_read / _add).
+ * An image is labeled when its newest label event (the store's
+ * current_labels) is not "skip".
  */
 #ifndef ORDO_RANK_STORE_H
 #define ORDO_RANK_STORE_H
