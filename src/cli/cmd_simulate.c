@@ -14,9 +14,10 @@
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
+#include "loop/loop.h"
 
 #define DEFAULT_STRATEGIES \
-    "random,most_confident,least_confidence,margin,entropy,atlas,default,uncertain,novel,diverse"
+    "random,most-confident,least-confidence,margin,entropy,atlas,default,uncertain,novel,diverse"
 
 static void usage(FILE *f)
 {
@@ -332,9 +333,11 @@ int cli_simulate(int argc, char **argv)
     if (!dup || !st) { ordo_err_set(&err, "out of memory"); goto fail; }
     int ns = 0;
     for (char *t = strtok(dup, ","); t; t = strtok(NULL, ",")) {
-        st[ns] = ordo_learn_strategy_builtin(t);
+        st[ns] = ordo_loop_strategy(t);
         if (!st[ns].fn) {
-            ordo_err_set(&err, "unknown strategy '%s' (known: %s)", t, DEFAULT_STRATEGIES);
+            char known[1024];
+            ordo_loop_strategy_names(known, sizeof known);
+            ordo_err_set(&err, "unknown strategy '%s' (known: %s)", t, known);
             goto fail;
         }
         ns++;
