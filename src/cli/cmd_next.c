@@ -9,8 +9,8 @@
 #include "base/text.h"
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "loop/loop.h"
 #include "rank/rank.h"
-#include "rank/rank_store.h"
 #include "store/store.h"
 #include "wordnet/wordnet.h"
 
@@ -77,9 +77,9 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     ordo_wn *wn = ordo_wn_open(NULL, &wnerr);   /* without it: no hierarchy, wnid names */
     int rc = 1;
     ordo_rank_batch *b = NULL;
-    ordo_rank_pool *p = ordo_rank_pool_load(s, wn, &err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, wn, &err);
     if (!p) { fprintf(stderr, "ordo next: %s\n", err.msg); goto out; }
-    const ordo_rank_input *in = ordo_rank_pool_input(p);
+    const ordo_rank_input *in = ordo_loop_pool_input(p);
     if (in->n == 0) {
         fprintf(stderr, "ordo next: the project has no images yet; run 'ordo scan DIR' first\n");
         goto out;
@@ -92,7 +92,7 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     if (rank != 0 && ordo_dist_mpi_bcast_int(mpi, &erc, &err) < 0) goto out;
     /* always, even without an eval share: no other reason may take sample images */
     if (!erc &&
-        ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
+        ordo_loop_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
         fprintf(stderr, "ordo next: %s\n", err.msg);
         erc = 1;
     }
@@ -110,18 +110,18 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     if (!json)
         printf("position,path,reason,score,top_class,top_prob,model,class_index,wnid,prior,"
                "image_id,cluster,low_prior\n");
-    const char *model = ordo_rank_pool_model(p);
+    const char *model = ordo_loop_pool_model(p);
     char path[8192];
     for (size_t i = 0; i < b->n; i++) {
         const ordo_rank_item *it = &b->items[i];
-        const ordo_store_item *si = ordo_rank_pool_item(p, it->row);
+        const ordo_store_item *si = ordo_loop_pool_item(p, it->row);
         if (ordo_store_image_path(s, si->id, path, sizeof path, &err) < 0)
             snprintf(path, sizeof path, "?");
         /* the top class under the model that ranked the pool: the newest
          * retrained classifier's label, or ImageNet's class */
         float top_prob;
-        int c = ordo_rank_pool_top(p, it->row, &top_prob);
-        const char *label = ordo_rank_pool_class_label(p, c);
+        int c = ordo_loop_pool_top(p, it->row, &top_prob);
+        const char *label = ordo_loop_pool_class_label(p, c);
         const char *name = label ? label : wn ? ordo_wn_class_name(wn, c) : NULL;
         const char *wnid = !label && wn ? ordo_wn_class_wnid(wn, c) : NULL;
         char idx[16];
@@ -165,7 +165,7 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     rc = 0;
 out:
     ordo_rank_batch_free(b);
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     ordo_wn_free(wn);
     ordo_store_close(s);
     return rc;

@@ -246,22 +246,18 @@ int ordo_rank_nearest(const float *x, size_t n, const float *ref, size_t m, int 
 int ordo_rank_typicality(const float *x, int d, const size_t *idx, size_t m, int K,
                          float *typ, ordo_err *err);
 
-/* k-center greedy: mind2[n] holds each row's squared distance to the centres
- * so far (INFINITY when none; fill it with ordo_rank_nearest from the
- * labeled rows). Picks up to `count` rows, each the eligible row (elig NULL
- * or elig[i] != 0) maximising mind2 * weight (weight NULL: 1), updating
- * mind2 after each pick. Writes picks to out; returns how many. */
-long ordo_rank_kcenter(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
-                       const float *weight, size_t count, size_t *out, ordo_err *err);
+/* k-center greedy (Sener & Savarese 2018) runs as repeated steps (the
+ * composer's loop, so the steps can split over MPI ranks). mind2[n] holds
+ * each row's squared distance to the centres so far (INFINITY when none;
+ * fill it with ordo_rank_nearest from the labeled rows). */
+/* The value k-center greedy maximises for a row: mind2 * weight (0 when
+ * mind2 is 0; INFINITY for a row with no centre yet and weight > 0). */
+float ordo_rank_kcenter_score(float mind2, float weight);
 
 /* One k-center step in one pass over the rows: first lowers mind2 by the
  * new centre c (d floats; NULL: none), then writes to *best the eligible row
  * maximising mind2 * weight (ties: lower row). Returns 1, or 0 when no
  * eligible row has a positive distance. */
-/* The value k-center greedy maximises for a row: mind2 * weight (0 when
- * mind2 is 0; INFINITY for a row with no centre yet and weight > 0). */
-float ordo_rank_kcenter_score(float mind2, float weight);
-
 int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
                            const float *weight, const float *c, size_t *best);
 

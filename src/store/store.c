@@ -422,6 +422,30 @@ void ordo_store_close(ordo_store *s)
     free(s);
 }
 
+/* The label views (store.h): the newest event per image, and per (image,
+ * annotator) among the events a filter keeps. TEMP: they live in this
+ * connection only, so read-only handles can create them and the database
+ * file stays as it was. */
+static int create_label_views(sqlite3 *db, ordo_err *err)
+{
+    static const char newest[] =
+        "CREATE TEMP VIEW %s AS SELECT l.id, l.image_id, l.label, l.annotator, l.source,"
+        " l.reason, l.created, t.n AS %s FROM labels l JOIN (SELECT MAX(id) AS m, %s AS n"
+        " FROM labels %s GROUP BY %s) t ON l.id = t.m";
+    static const char *const v[][5] = {
+        {"current_labels", "events", "COUNT(*)", "", "image_id"},
+        {"current_answers", "first", "MIN(id)", "WHERE source <> 'review'", "image_id, annotator"},
+        {"current_ui_answers", "first", "MIN(id)", "WHERE source = 'ui'", "image_id, annotator"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, newest, v[i][0], v[i][1], v[i][2], v[i][3], v[i][4]);
+        if (ordo_db_exec(db, sql, err))
+            return -1;
+    }
+    return 0;
+}
+
 ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
 {
     ordo_store *s = calloc(1, sizeof *s);
@@ -464,11 +488,7 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
         goto fail;
     /* TEMP: lives in this connection only, so read-only handles can create
      * it and the database file stays as it was. */
-    if (ordo_db_exec(s->db,
-                     "CREATE TEMP VIEW current_labels AS SELECT l.id, l.image_id, l.label,"
-                     " l.annotator, l.source, l.reason, l.created, t.events FROM labels l"
-                     " JOIN (SELECT MAX(id) AS m, COUNT(*) AS events FROM labels"
-                     " GROUP BY image_id) t ON l.id = t.m", err))
+    if (create_label_views(s->db, err))
         goto fail;
     int64_t ver;
     if (meta_get_int(s, "schema", &ver, err))

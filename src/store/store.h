@@ -41,12 +41,19 @@
  *       unchanged): the newest event of every image that has one, and how
  *       many events that image has. The one place the "newest event per
  *       image" query is written.
+ *   current_answers(id, image_id, label, annotator, source, reason, created,
+ *                   first)
+ *       The same per (image, annotator): each annotator's newest answer,
+ *       reviews (source 'review') left out; first = the id of that
+ *       annotator's first answer to the image (agreement, review queue).
+ *   current_ui_answers(...)  the same over the page's answers (source 'ui')
+ *       only (double annotation).
  *
  *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
  *       The evaluation sample (created by its first draw; the name is from
  *       when rank owned it): a fixed uniform random sample of images whose
  *       labels only ever measure models, never train them. rank draws and
- *       extends it (ordo_rank_pool_eval), learn evaluates on it; both go
+ *       extends it (ordo_loop_pool_eval), learn evaluates on it; both go
  *       through ordo_store_eval_read / ordo_store_eval_add.
  *
  * Threads: an ordo_store handle is used by one thread at a time; open one
