@@ -332,8 +332,8 @@ int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM labels WHERE image_id = ? AND source = 'review'"
-                               " AND id > (SELECT MAX(id) FROM labels WHERE image_id = ?1"
-                               " AND source <> 'review')", -1, &st, NULL) != SQLITE_OK) {
+                               " AND id > (SELECT MAX(id) FROM current_answers"
+                               " WHERE image_id = ?1)", -1, &st, NULL) != SQLITE_OK) {
         free_answers(a, na);
         return ordo_db_err(db, "reading reviews", err);
     }
