@@ -21,6 +21,8 @@
 
 static void usage(FILE *f)
 {
+    char known[1024];
+    ordo_loop_strategy_names(known, sizeof known);
     fprintf(f,
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
             "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
@@ -37,7 +39,8 @@ static void usage(FILE *f)
             "  --test X        test images: a folder (truth rows under it) or a CSV\n"
             "                  path,label; default: truth rows whose split is 'test'.\n"
             "                  Accuracy is then measured on them, else on the eval sample\n"
-            "  --strategies L  comma list (default %s)\n"
+            "  --strategies L  comma list (default %s;\n"
+            "                  known: %s)\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
             "                  K fresh repetitions of the whole experiment\n"
@@ -45,7 +48,7 @@ static void usage(FILE *f)
             "  --folds F       cross-validation folds of each retraining (3); --l2 X fixes\n"
             "                  the L2 strength instead (faster, as 'ordo train --l2')\n"
             "  --json          one JSON object; --csv FILE per-seed rows; --plot FILE.svg\n",
-            DEFAULT_STRATEGIES);
+            DEFAULT_STRATEGIES, known);
 }
 
 typedef struct truth_row {
