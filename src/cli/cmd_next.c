@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "  --uncertainty M   auto (hier with WordNet groups, else margin) or:\n");
     int nu;
     const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
-    for (int k = 0; k < nu; k++) fprintf(f, "                      %-17s %s\n", ud[k].name, ud[k].formula);
+    for (int k = 0; k < nu; k++) fprintf(f, "                    %-17s %s\n", ud[k].name, ud[k].formula);
     fprintf(f,
             "  --eval-width W    evaluation sample sized for a 95%% interval of +-W (0.05)\n"
             "  --expect-acc P    expected accuracy for that size (0.5 = worst case)\n"

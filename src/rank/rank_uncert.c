@@ -131,7 +131,7 @@ static const ordo_rank_uncert_def table[] = {
     {"ratio", u_ratio, NULL, "p2 / p1"},
     {"entropy", u_entropy, NULL, "-sum p ln p / ln C"},
     {"hier", u_hier, "entropy",
-     "0.75 (1 - (P(g1) - P(g2))) + 0.25 P(g1) H(c | g1), WordNet groups"},
+     "WordNet group margin x 0.75 + fine entropy x 0.25"},
 };
 
 _Static_assert(sizeof table / sizeof *table <= ORDO_RANK_MAX_UNCERT,
