@@ -1,9 +1,10 @@
-/* learn_store.h - labels and model versions in the project store.
+/* learn_store.h - the labeled data, evaluation and model versions in the
+ * project store.
  *
- * Labels live in the store's append-only `labels` table (one row per
- * labeling event; the current label of an image is its newest event, the
- * store's current_labels view). The special answers (ORDO_STORE_LABEL_*)
- * and the rule for a label (ordo_store_label_ok) are the store's.
+ * Labels are the store's (the append-only `labels` table, written and read
+ * through ordo_store_labels_add / _read; the current label of an image is
+ * its newest event). The special answers (ORDO_STORE_LABEL_*) and the rule
+ * for a label (ordo_store_label_ok) are the store's too.
  *
  * Models: table learn_models (created on first use), one row per trained
  * version, never updated except for its evaluation columns:
