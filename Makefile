@@ -9,7 +9,7 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread
 LDLIBS  += -ljpeg -lspng -lwebp -lwebpdemux -lgif -lexif -lsqlite3 -lzip -lcrypto \
-           -lxxhash -lmicrohttpd -lopenblas -lm -lpthread
+           -lxxhash -lmicrohttpd -ljansson -lopenblas -lm -lpthread
 
 # MPI (Open MPI): only src/dist/*_mpi.c include mpi.h, and ordo calls MPI_Init
 # only under --mpi. Without mpicc those files build a stub that refuses --mpi.

@@ -727,7 +727,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
                        " scan_id INTEGER NOT NULL, merged REAL NOT NULL)", err) ||
         image_columns(&m, err))
         goto out;
-    char pmodel[16];
+    char pmodel[ORDO_STORE_MODEL_MAX];
     if (ordo_store_model(m.ps, pmodel, sizeof pmodel, err))
         goto out;
 
@@ -750,7 +750,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         nsrc++;
         if (open_src(&m, s, err))
             goto out;
-        char smodel[16];
+        char smodel[ORDO_STORE_MODEL_MAX];
         if (ordo_store_model(s->st, smodel, sizeof smodel, err))
             goto out;
         if (smodel[0] && pmodel[0] && strcmp(smodel, pmodel)) {

@@ -80,7 +80,7 @@ int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n
         sqlite3_bind_text(st, 4, in[i].source ? in[i].source : "cli", -1, SQLITE_STATIC);
         if (in[i].reason) sqlite3_bind_text(st, 5, in[i].reason, -1, SQLITE_STATIC);
         else sqlite3_bind_null(st, 5);
-        sqlite3_bind_double(st, 6, t);
+        sqlite3_bind_double(st, 6, in[i].created > 0 && isfinite(in[i].created) ? in[i].created : t);
         if (sqlite3_step(st) != SQLITE_DONE) {
             db_err(err, db, "label insert");
             goto fail;

@@ -38,6 +38,8 @@ typedef struct ordo_learn_label_in {
     const char *annotator; /* may be NULL */
     const char *source;    /* "ui", "cli", "import" */
     const char *reason;    /* why the image was queued; may be NULL */
+    double created;        /* unix time of the event; 0: now (imports keep
+                              the time other tools recorded) */
 } ordo_learn_label_in;
 
 /* Appends n label events in one transaction: all or none, durable once it

@@ -417,8 +417,15 @@ static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
                ORDO_STORE_EMBED * sizeof(float));
         b[i]->sports = NAN;
         if (sc->o->sports) {
+            /* The prior of the logits as stored (half floats), like every
+             * score the store derives, so an exported and re-imported
+             * project scores the same. */
+            uint16_t h[ORDO_STORE_LOGITS];
+            float lr[ORDO_STORE_LOGITS];
+            ordo_store_f32_to_f16(l, h, ORDO_STORE_LOGITS);
+            ordo_store_f16_to_f32(h, lr, ORDO_STORE_LOGITS);
             ordo_store_scores s;
-            ordo_store_summarize(l, ORDO_STORE_LOGITS, &s, probs);
+            ordo_store_summarize(lr, ORDO_STORE_LOGITS, &s, probs);
             b[i]->sports = ordo_sports_score(sc->o->sports, probs);
         }
     }
@@ -752,10 +759,13 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     sc->ordo_prefix_len = strlen(sc->ordo_prefix);
     if (lock_project(ordo_store_dir(sc->wstore), &lockfd, err))
         goto out;
-    char model[16];
+    char model[ORDO_STORE_MODEL_MAX];
     if (ordo_store_model(sc->wstore, model, sizeof model, err))
         goto out;
-    const char *want = opts->model ? opts->model : model[0] ? model : "lite0";
+    /* A project of imported vectors: name lite0, which set_model refuses
+     * with the reason (two models' vectors never mix). */
+    const char *want = opts->model ? opts->model
+                       : model[0] && !strncmp(model, "lite", 4) ? model : "lite0";
     if (ordo_store_set_model(sc->wstore, want, err))
         goto out;
     if (want != model)
