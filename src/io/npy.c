@@ -33,7 +33,8 @@ static int str(hdr *h, char *out, size_t cap)
     char q = *h->p++;
     size_t n = 0;
     while (h->p < h->end && *h->p != q) {
-        if (*h->p == '\\' || n + 1 >= cap) return -1;
+        /* printable ASCII only: the text may end up in an error message */
+        if (*h->p == '\\' || *h->p < 0x20 || *h->p > 0x7e || n + 1 >= cap) return -1;
         out[n++] = *h->p++;
     }
     if (h->p >= h->end) return -1;
