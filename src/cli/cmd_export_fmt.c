@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/f16.h"
 #include "base/text.h"
 #include "cli/cli.h"
 #include "io/io.h"
@@ -41,7 +42,7 @@ static int write_probs(const char *path, const uint16_t *lg, const ordo_store_it
     float l[ORDO_STORE_LOGITS], p[ORDO_STORE_LOGITS];
     for (size_t i = 0; i < n && !bad; i++) {
         ordo_store_scores sc;
-        ordo_store_f16_to_f32(lg + (size_t)it[i].slot * ORDO_STORE_LOGITS, l, ORDO_STORE_LOGITS);
+        ordo_f16_to_f32(lg + (size_t)it[i].slot * ORDO_STORE_LOGITS, l, ORDO_STORE_LOGITS);
         ordo_store_summarize(l, ORDO_STORE_LOGITS, &sc, p);
         bad = fwrite(p, sizeof(float), ORDO_STORE_LOGITS, f) != ORDO_STORE_LOGITS;
     }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include "base/f16.h"
 #include "base/file.h"
 #include "base/walk.h"
 #include "cli/cli.h"
@@ -283,8 +284,8 @@ static int import_embeddings(const char *project, const char *file, const char *
         if (pm && sp) {
             /* the prior of the logits as stored, as `ordo scan` computes it */
             ordo_store_scores sc;
-            ordo_store_f32_to_f16(lg + i * ORDO_STORE_LOGITS, h16, ORDO_STORE_LOGITS);
-            ordo_store_f16_to_f32(h16, lr, ORDO_STORE_LOGITS);
+            ordo_f16_from_f32(lg + i * ORDO_STORE_LOGITS, h16, ORDO_STORE_LOGITS);
+            ordo_f16_to_f32(h16, lr, ORDO_STORE_LOGITS);
             ordo_store_summarize(lr, ORDO_STORE_LOGITS, &sc, probs);
             sports = ordo_sports_score(sp, probs);
         }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/f16.h"
 #include "io/io.h"
 #include "store/store.h"
 
@@ -160,7 +161,7 @@ int ordo_io_npy_floats(const unsigned char *buf, const ordo_io_npy *h, float *ou
             uint16_t tmp[4096];
             size_t m = n - i0 < 4096 ? n - i0 : 4096;
             memcpy(tmp, d + i0 * 2, m * 2);
-            ordo_store_f16_to_f32(tmp, out + i0, m);
+            ordo_f16_to_f32(tmp, out + i0, m);
         }
     }
     for (size_t i = 0; i < n; i++)

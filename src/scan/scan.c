@@ -8,6 +8,7 @@
  * carry one of a fixed pool of buffers (input, logits, embedding), so memory
  * is bounded by the pool and the ring, never by the number of files. Writing
  * in walk order is what makes a resumed scan identical to a clean one. */
+#include "base/f16.h"
 #include "scan/scan.h"
 
 #include <errno.h>
@@ -416,8 +417,8 @@ static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
              * project scores the same. */
             uint16_t h[ORDO_STORE_LOGITS];
             float lr[ORDO_STORE_LOGITS];
-            ordo_store_f32_to_f16(l, h, ORDO_STORE_LOGITS);
-            ordo_store_f16_to_f32(h, lr, ORDO_STORE_LOGITS);
+            ordo_f16_from_f32(l, h, ORDO_STORE_LOGITS);
+            ordo_f16_to_f32(h, lr, ORDO_STORE_LOGITS);
             ordo_store_scores s;
             ordo_store_summarize(lr, ORDO_STORE_LOGITS, &s, probs);
             b[i]->sports = ordo_sports_score(sc->o->sports, probs);

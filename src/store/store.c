@@ -531,8 +531,6 @@ fail:
     return -1;
 }
 
-static int query_i64(ordo_store *s, const char *sql, int64_t *v, ordo_err *err);
-
 int ordo_store_get_source(ordo_store *s, ordo_store_source *src, ordo_err *err)
 {
     char buf[32];
@@ -564,7 +562,7 @@ int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, 
     ordo_store_source cur;
     int64_t images;
     if (ordo_store_get_source(s, &cur, err) ||
-        query_i64(s, "SELECT count(*) FROM images", &images, err))
+        ordo_db_i64(s->db, "SELECT count(*) FROM images", &images, err))
         return -1;
     if (!cur.model[0] && images == 0) {
         if (meta_set_text(s, "model", model, err) || meta_set_int(s, "vector_dim", dim, err) ||
@@ -840,8 +838,8 @@ int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *
         memset(row, 0, ORDO_STORE_EMBED * sizeof *row);
         memcpy(row, in->embed, (size_t)dim * sizeof *row);
         if (in->logits) {
-            ordo_store_f32_to_f16(in->logits, s->scratch, ORDO_STORE_LOGITS);
-            ordo_store_f16_to_f32(s->scratch, lg, ORDO_STORE_LOGITS);
+            ordo_f16_from_f32(in->logits, s->scratch, ORDO_STORE_LOGITS);
+            ordo_f16_to_f32(s->scratch, lg, ORDO_STORE_LOGITS);
         } else {
             memset(lg, 0, ORDO_STORE_LOGITS * sizeof *lg);
         }
