@@ -128,6 +128,14 @@ assert open("ex_r/model.txt").read() == "clip-vit-b32\n"
 EOF
 "$BIN" export --embeddings ex_r --project r 2> err && bad "export over an existing folder" "accepted" || ok "export refuses an existing folder"
 "$BIN" next 10 --project r > next_r.csv 2> err && [ "$(wc -l < next_r.csv)" = 11 ] && ok "ordo next ranks imported vectors" || bad "next" "$(cat err)"
+# the learners on imported vectors: labels by CSV (plain path,label rows),
+# train, and the trained classifier ranks and pre-annotates
+head -n 30 paths.txt | awk '{ print $0 "," (NR % 2 ? "odd" : "even") }' > r_labels.csv
+"$BIN" import labels --csv r_labels.csv --project r > out 2> err || bad "csv labels" "$(cat err)"
+if "$BIN" train --project r > out 2> err; then ok "ordo train on imported 512-d vectors: $(head -n 1 out)"
+else bad "train" "$(cat err)"; fi
+"$BIN" next 10 --project r 2>/dev/null | tail -n +2 | cut -d, -f7 | sort -u | grep -q '^model' && ok "the trained classifier ranks imported vectors" || bad "next after train" "$("$BIN" next 3 --project r 2>&1)"
+"$BIN" export --label-studio --project r 2>/dev/null | grep -q '"model_version":"ordo classifier v' && ok "Label Studio pre-annotations from the trained classifier" || bad "LS predictions" "none"
 
 # CSV and JSON lines: the same vectors as the .npy
 for fmt in csv jsonl; do
