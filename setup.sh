@@ -134,6 +134,7 @@ fi
 PHOTOS=${1:-$ROOT/../shared/datasets/imagenet-sample}
 # The project lives apart from the photos, so a read-only photo folder works.
 PROJECT=${ORDO_PROJECT:-$ROOT/.cache/project}
+mkdir -p "$PROJECT"
 [ -d "$PROJECT/.ordo" ] || build/ordo init "$PROJECT"
 log "scanning $PHOTOS into $PROJECT"
 build/ordo scan --project "$PROJECT" "$PHOTOS"
