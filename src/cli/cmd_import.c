@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "  --model NAME      the model the vectors come from (e.g. clip-vit-b32; lite0 for\n"
             "                    vectors `ordo export --embeddings` wrote from a lite0 project)\n"
             "  --paths LIST      for .npy: the photos, one path per line, in row order\n"
-            "                    (relative paths: from the current directory, else LIST's folder)\n"
+            "                    (relative paths: from LIST's folder, else the current directory)\n"
             "  --probs FILE.npy  ImageNet class probabilities (N x 1000, ordo's class order,\n"
             "                    `ordo classes`): scores and the sports prior as for a scan\n"
             "  --logits FILE.npy ImageNet logits instead (N x 1000; exact for ordo's exports)\n\n"
