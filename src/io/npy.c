@@ -6,7 +6,6 @@
 
 #include "base/f16.h"
 #include "io/io.h"
-#include "store/store.h"
 
 /* A cursor over the header dict. */
 typedef struct hdr {
