@@ -124,9 +124,9 @@ out:
 
 int cli_export_history(ordo_store *s, int jsonl, ordo_err *err)
 {
-    ordo_learn_label_row *lab = NULL;
+    ordo_store_label_row *lab = NULL;
     size_t nl = 0, missing = 0;
-    if (ordo_learn_labels_read(s, 0, &lab, &nl, err)) return -1;
+    if (ordo_store_labels_read(s, 0, &lab, &nl, err)) return -1;
     if (!jsonl) printf("path,label,annotator,reason,source,created\n");
     char path[8192];
     for (size_t i = 0; i < nl; i++) {
@@ -135,7 +135,7 @@ int cli_export_history(ordo_store *s, int jsonl, ordo_err *err)
             missing++;   /* every file of that image is gone: no path to give */
             continue;
         }
-        const ordo_learn_label_row *r = &lab[i];
+        const ordo_store_label_row *r = &lab[i];
         if (jsonl) {
             printf("{\"path\":");
             ordo_text_json(stdout, path);
@@ -166,7 +166,7 @@ int cli_export_history(ordo_store *s, int jsonl, ordo_err *err)
     if (missing)
         fprintf(stderr, "ordo export: %zu label events of images with no file left were not "
                         "written\n", missing);
-    ordo_learn_labels_free(lab, nl);
+    ordo_store_labels_free(lab, nl);
     return 0;
 }
 
@@ -197,14 +197,14 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
                             const char *root, ordo_err *err)
 {
     ordo_store_item *it = NULL;
-    ordo_learn_label_row *lab = NULL;
+    ordo_store_label_row *lab = NULL;
     size_t n = 0, nl = 0;
     float *x = NULL, *pr = NULL;
     ordo_wn *wn = NULL;
     int rc = -1;
     ordo_store_source src;
     if (ordo_store_get_source(s, &src, err) || ordo_store_items(s, &it, &n, err) ||
-        ordo_learn_labels_read(s, 0, &lab, &nl, err))
+        ordo_store_labels_read(s, 0, &lab, &nl, err))
         goto out;
     /* Events grouped by image (stable: id order within an image). */
     size_t *order = malloc((nl ? nl : 1) * sizeof *order);
@@ -246,7 +246,7 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
         int first = 1;
         while (li < nl && lab[order[li]].image_id < it[i].id) li++;
         for (; li < nl && lab[order[li]].image_id == it[i].id; li++) {
-            const ordo_learn_label_row *r = &lab[order[li]];
+            const ordo_store_label_row *r = &lab[order[li]];
             ordo_io_time_format(r->created, when, sizeof when);
             printf("%s{\"result\":[", first ? "" : ",");
             choice_result(r->label, NAN);
@@ -287,6 +287,6 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
 out:
     ordo_wn_free(wn);
     free(it); free(x); free(pr);
-    ordo_learn_labels_free(lab, nl);
+    ordo_store_labels_free(lab, nl);
     return rc;
 }

@@ -434,7 +434,7 @@ static int import_labels(const char *project, const char *kind, const char *file
     ordo_io_labels l = {0};
     unsigned char *buf = NULL;
     size_t len;
-    ordo_learn_label_in *in = NULL;
+    ordo_store_label_in *in = NULL;
     ordo_store *s = NULL;
     int rc = 1;
     char *dup = strdup(file), *fdir = dup ? dirname(dup) : NULL;
@@ -474,7 +474,7 @@ static int import_labels(const char *project, const char *kind, const char *file
         char abs[PATH_MAX];
         ordo_err e2 = {{0}};
         if (resolve(l.v[i].path, l.v[i].path[0] == '/' ? NULL : base, abs) ||
-            ordo_learn_image_for_path(s, abs, &in[i].image_id, &e2)) {
+            ordo_store_image_for_path(s, abs, &in[i].image_id, &e2)) {
             if (!unknown++) snprintf(first, sizeof first, "%s", l.v[i].path);
             continue;
         }
@@ -489,7 +489,7 @@ static int import_labels(const char *project, const char *kind, const char *file
                            "scan or import them first", unknown, l.n, first);
         goto fail;
     }
-    if (ordo_learn_labels_add(s, in, l.n, &err)) goto fail;
+    if (ordo_store_labels_add(s, in, l.n, &err)) goto fail;
     printf("imported %zu labels from %s\n", l.n, file);
     rc = 0;
     goto out;
