@@ -3,13 +3,15 @@
 #   make test       unit + integration tests (tests/run.sh)
 #   make san        the same tests under ASan + UBSan (build-san/)
 #   make fuzz       libFuzzer targets (clang), short run
+#   make install    build/ordo, its man page and bash completion under
+#                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 override CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread
 LDLIBS  += -ljpeg -lspng -lwebp -lwebpdemux -lgif -lexif -lsqlite3 -lzip -lcrypto \
-           -lxxhash -lmicrohttpd -lopenblas -lm -lpthread
+           -lxxhash -lmicrohttpd -ljansson -lopenblas -lm -lpthread
 
 # MPI (Open MPI): only src/dist/*_mpi.c include mpi.h, and ordo calls MPI_Init
 # only under --mpi. Without mpicc those files build a stub that refuses --mpi.
@@ -74,8 +76,26 @@ build-fuzz/%: fuzz/%.c $(filter-out src/cli/%,$(wildcard src/*/*.c src/*/*.h))
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc $(MPI_CFLAGS) -pthread -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(filter-out %_avx512.c %_avx2.c,$(LIB_SRC)) $(LDLIBS) -DORDO_NO_SIMD
 
+# Installing, like any C tool (GNU conventions: PREFIX, DESTDIR). Runs only
+# what the binary needs: the weights are installed per user by
+# `ordo weights install`, WordNet comes from Debian's wordnet-base.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL    ?= install
+
+install: $(BUILD)/ordo
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 755 $(BUILD)/ordo $(DESTDIR)$(BINDIR)/ordo
+	$(INSTALL) -m 644 docs/ordo.1 $(DESTDIR)$(MANDIR)/man1/ordo.1
+	$(INSTALL) -m 644 completion/ordo.bash $(DESTDIR)$(BASHCOMPDIR)/ordo
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ordo $(DESTDIR)$(MANDIR)/man1/ordo.1 $(DESTDIR)$(BASHCOMPDIR)/ordo
+
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all test san fuzz clean
+.PHONY: all test san fuzz clean install uninstall
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)

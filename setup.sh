@@ -6,8 +6,10 @@
 #                             (.cache/project, or $ORDO_PROJECT) and print the
 #                             first images to label
 #                             (default: ../shared/datasets/imagenet-sample)
-#   ./setup.sh --test         install dependencies, build, run the whole test
-#                             suite (release + sanitizers + a short fuzz run)
+#   ./setup.sh --test         also install the test and benchmark tools
+#                             (PyTorch, Chromium, wrk, scikit-learn, ...), build,
+#                             run the whole test suite (release + sanitizers +
+#                             a short fuzz run)
 #
 # Safe to rerun: each step is skipped when already done.
 set -euo pipefail
@@ -18,19 +20,30 @@ WHEELS=${ORDO_WHEELS:-$ROOT/.cache/wheels}
 WEIGHTS_DIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 PY=/usr/bin/python3
 
-APT_PKGS=(build-essential clang pkg-config git ca-certificates
+# What ordo needs to build and run (the main job): compilers, the libraries
+# it links, WordNet for the sports prior, and pip only to download the
+# weight wheels.
+APT_PKGS=(build-essential pkg-config ca-certificates
   libjpeg62-turbo-dev libspng-dev libpng-dev libwebp-dev libgif-dev libexif-dev
-  libsqlite3-dev sqlite3 libopenblas-dev libmicrohttpd-dev libzip-dev libssl-dev
-  libxxhash-dev libopenmpi-dev openmpi-bin wordnet-base
-  python3 python3-pip python3-numpy python3-pil python3-torch
-  chromium chromium-driver wrk)
-PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml)
+  libsqlite3-dev libopenblas-dev libmicrohttpd-dev libzip-dev libssl-dev
+  libxxhash-dev libjansson-dev libopenmpi-dev openmpi-bin wordnet-base
+  python3-pip)
+# Test and benchmark tools only (--test): the reference PyTorch model, the
+# browser test, the HTTP load generator, the fuzzers' compiler, sqlite3 for
+# tests that read the database, numpy for the import tests, debhelper for the
+# package build test, man for the man page test.
+TEST_APT_PKGS=(clang git sqlite3 python3 python3-numpy python3-pil python3-torch
+  chromium chromium-driver wrk debhelper man-db)
+TEST_PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml)
+TEST=0
+[ "${1:-}" = "--test" ] && TEST=1
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
 install_apt() {
-    local missing=()
-    for p in "${APT_PKGS[@]}"; do
+    local missing=() want=("${APT_PKGS[@]}")
+    [ "$TEST" = 1 ] && want+=("${TEST_APT_PKGS[@]}")
+    for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return
@@ -43,7 +56,7 @@ install_apt() {
 install_pip() {
     # Test and benchmark tools only: the ordo binary needs none of them.
     local missing=()
-    for p in "${PIP_PKGS[@]}"; do
+    for p in "${TEST_PIP_PKGS[@]}"; do
         $PY -m pip show -q "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     if ! $PY -m pip show -q efficientnet-lite-pytorch >/dev/null 2>&1; then
@@ -82,7 +95,7 @@ install_weights() {
 }
 
 install_apt
-install_pip
+[ "$TEST" = 1 ] && install_pip
 fetch_weights
 build
 install_weights
@@ -109,7 +122,7 @@ stage() {
     fi
 }
 
-if [ "${1:-}" = "--test" ]; then
+if [ "$TEST" = 1 ]; then
     stage "tests (release build)" make test
     stage "tests (AddressSanitizer + UndefinedBehaviorSanitizer)" make san
     stage "fuzz (short run)" tests/fuzz_short.sh
@@ -121,6 +134,7 @@ fi
 PHOTOS=${1:-$ROOT/../shared/datasets/imagenet-sample}
 # The project lives apart from the photos, so a read-only photo folder works.
 PROJECT=${ORDO_PROJECT:-$ROOT/.cache/project}
+mkdir -p "$PROJECT"
 [ -d "$PROJECT/.ordo" ] || build/ordo init "$PROJECT"
 log "scanning $PHOTOS into $PROJECT"
 build/ordo scan --project "$PROJECT" "$PHOTOS"

@@ -21,6 +21,7 @@ int cli_train(int argc, char **argv);      /* cmd_train.c: retrain classifier + 
 int cli_eval(int argc, char **argv);       /* cmd_eval.c: accuracy on the evaluation sample */
 int cli_simulate(int argc, char **argv);   /* cmd_simulate.c: replay labeling with known labels */
 int cli_export(int argc, char **argv);     /* cmd_export.c: labels + predictions, label tree */
+int cli_import(int argc, char **argv);     /* cmd_import.c: other models' vectors, label files */
 
 /* cmd_merge.c: the sharded (--shard I/N) and MPI (--mpi) forms of `ordo
  * scan`, which cli_scan hands over after parsing its options. Like
@@ -32,6 +33,14 @@ struct ordo_err;
 int cli_scan_dist(const char *project, char *const *paths, int npaths,
                   struct ordo_scan_opts *so, int shard_index, int shard_count, int use_mpi,
                   int *quiet, struct ordo_scan_progress *final, struct ordo_err *err);
+
+/* cmd_export_fmt.c: `ordo export`'s formats for other tools (0 or -1 with err). */
+struct ordo_store;
+struct ordo_learn_model;
+int cli_export_embeddings(struct ordo_store *s, const char *dir, struct ordo_err *err);
+int cli_export_history(struct ordo_store *s, int jsonl, struct ordo_err *err);
+int cli_export_label_studio(struct ordo_store *s, struct ordo_learn_model *m, long long version,
+                            const char *root, struct ordo_err *err);
 
 /* Helpers shared by the subcommands (cli_util.c). */
 

@@ -18,12 +18,47 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ordo export [--project DIR] [--csv | --jsonl] [--tree OUT]\n"
+            "usage: ordo export [--project DIR] [--csv | --jsonl] [--tree OUT [--copy]]\n"
+            "       ordo export [--project DIR] --history [--csv | --jsonl]\n"
+            "       ordo export [--project DIR] --label-studio [--root DIR]\n"
+            "       ordo export [--project DIR] --embeddings OUT\n"
             "Writes one row per image: image_id,path,label,predicted,probability,not_sports\n"
             "(label: the current label or empty; predicted/probability: the newest model;\n"
             "not_sports: the sports filter's probability, when one is trained).\n"
-            "  --tree OUT   also make OUT/<label>/ folders of symbolic links to the labeled\n"
-            "               images (OUT must not exist yet)\n");
+            "  --tree OUT      also make OUT/<label>/ folders of symbolic links to the labeled\n"
+            "                  images (OUT must not exist yet)\n"
+            "  --copy          with --tree: copies of the photos instead of links\n"
+            "  --history       every label event instead: path,label,annotator,reason,source,\n"
+            "                  created (unix seconds); `ordo import labels` reads it back\n"
+            "  --label-studio  Label Studio tasks (JSON) for an image classification project\n"
+            "                  (<Choices name=\"label\" toName=\"image\">): each image with its\n"
+            "                  label events as annotations (annotator, time) and the newest\n"
+            "                  classifier's prediction (else the ImageNet top class) as a\n"
+            "                  pre-annotation; images as local storage URLs\n"
+            "  --root DIR      with --label-studio: Label Studio's local files document root\n"
+            "                  (default /)\n"
+            "  --embeddings OUT  write OUT/embeddings.npy (float16, N x D), OUT/paths.txt\n"
+            "                  (row order), OUT/model.txt, and for projects with ImageNet scores\n"
+            "                  OUT/logits.npy (float16) and OUT/probabilities.npy (float32,\n"
+            "                  N x 1000): numpy.load reads them; `ordo import embeddings` too\n");
+}
+
+/* Copies the file at src to dst (created, must not exist). */
+static int copy_file(const char *src, const char *dst, ordo_err *err)
+{
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wbx") : NULL;
+    if (!in || !out) {
+        if (in) fclose(in);
+        return ordo_err_set(err, "%s: %s", in ? dst : src, strerror(errno));
+    }
+    char buf[65536];
+    size_t n;
+    int bad = 0;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0) bad = fwrite(buf, 1, n, out) != n;
+    bad |= ferror(in);
+    fclose(in);
+    if (fclose(out) || bad) return ordo_err_set(err, "%s: copy failed", dst);
+    return 0;
 }
 
 /* A label as a single safe folder name. */
@@ -44,9 +79,12 @@ int cli_export(int argc, char **argv)
     static const struct option opts[] = {
         {"project", required_argument, NULL, 'p'}, {"csv", no_argument, NULL, 'c'},
         {"jsonl", no_argument, NULL, 'j'}, {"tree", required_argument, NULL, 't'},
+        {"copy", no_argument, NULL, 'C'}, {"history", no_argument, NULL, 'H'},
+        {"label-studio", no_argument, NULL, 'L'}, {"root", required_argument, NULL, 'r'},
+        {"embeddings", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *project = NULL, *tree = NULL;
-    int jsonl = 0, c;
+    const char *project = NULL, *tree = NULL, *root = NULL, *emb = NULL;
+    int jsonl = 0, copy = 0, history = 0, studio = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:cjt:h", opts, NULL)) != -1) {
         switch (c) {
@@ -54,14 +92,30 @@ int cli_export(int argc, char **argv)
         case 'c': jsonl = 0; break;
         case 'j': jsonl = 1; break;
         case 't': tree = optarg; break;
+        case 'C': copy = 1; break;
+        case 'H': history = 1; break;
+        case 'L': studio = 1; break;
+        case 'r': root = optarg; break;
+        case 'e': emb = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc) { usage(stderr); return 2; }
+    if (optind != argc || history + studio + !!emb > 1 || (copy && !tree) ||
+        (tree && (history || studio || emb)) || (root && !studio)) {
+        usage(stderr);
+        return 2;
+    }
     ordo_err err = {{0}};
     ordo_store *s = cli_open_project("export", project, ORDO_STORE_RDONLY);
     if (!s) return 1;
+    if (history || emb) {
+        int r = history ? cli_export_history(s, jsonl, &err) : cli_export_embeddings(s, emb, &err);
+        if (!r && fflush(stdout)) r = ordo_err_set(&err, "write failed");
+        if (r) fprintf(stderr, "ordo export: %s\n", err.msg);
+        ordo_store_close(s);
+        return r ? 1 : 0;
+    }
     int rc = 1, found, ffound;
     ordo_store_item *items = NULL;
     size_t ni = 0;
@@ -72,6 +126,15 @@ int cli_export(int argc, char **argv)
     ordo_learn_model *f = NULL;
     ordo_learn_model *m = ordo_learn_version_latest(s, "classifier", NULL, &found, &err);
     if (!m && found) goto fail;
+    if (studio) {
+        ordo_learn_version ver = {0};
+        ordo_learn_model_free(m);
+        m = ordo_learn_version_latest(s, "classifier", &ver, &found, &err);
+        if ((!m && found) || cli_export_label_studio(s, m, (long long)ver.id, root, &err))
+            goto fail;
+        rc = 0;
+        goto out;
+    }
     f = ordo_learn_version_latest(s, "sports", NULL, &ffound, &err);
     if (!f && ffound) goto fail;
     if (tree && mkdir(tree, 0777) != 0) {
@@ -147,7 +210,9 @@ int cli_export(int argc, char **argv)
                 snprintf(base, sizeof base, "%s", path);
                 /* the image id keeps equal file names apart */
                 snprintf(link, sizeof link, "%s/%lld_%s", sub, (long long)ids[i], basename(base));
-                if (symlink(path, link) != 0) {
+                if (copy) {
+                    if (copy_file(path, link, &err)) goto fail;
+                } else if (symlink(path, link) != 0) {
                     ordo_err_set(&err, "%s: %s", link, strerror(errno));
                     goto fail;
                 }
@@ -155,7 +220,7 @@ int cli_export(int argc, char **argv)
             }
         }
     }
-    if (tree) fprintf(stderr, "linked %zu labeled images under %s\n", linked, tree);
+    if (tree) fprintf(stderr, "%s %zu labeled images under %s\n", copy ? "copied" : "linked", linked, tree);
     rc = fflush(stdout) == 0 ? 0 : 1;
     goto out;
 fail:

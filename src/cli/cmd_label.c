@@ -78,7 +78,7 @@ int cli_label(int argc, char **argv)
     if (!import) {
         int64_t id;
         if (ordo_store_image_for_path(s, argv[optind], &id, &err)) goto fail;
-        ordo_store_label_in one = {id, argv[optind + 1], annotator, "cli", reason};
+        ordo_store_label_in one = {id, argv[optind + 1], annotator, "cli", reason, 0};
         if (ordo_store_labels_add(s, &one, 1, &err)) goto fail;
         printf("labeled image %lld as '%s'\n", (long long)id, argv[optind + 1]);
         rc = 0;

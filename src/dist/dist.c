@@ -502,7 +502,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     if (ordo_db_exec(m.db, "CREATE TABLE IF NOT EXISTS dist_merged(shard TEXT PRIMARY KEY,"
                        " scan_id INTEGER NOT NULL, merged REAL NOT NULL)", err))
         goto out;
-    char pmodel[16];
+    char pmodel[ORDO_STORE_MODEL_MAX];
     if (ordo_store_model(m.ps, pmodel, sizeof pmodel, err))
         goto out;
 
@@ -525,7 +525,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         nsrc++;
         if (open_src(s, err))
             goto out;
-        char smodel[16];
+        char smodel[ORDO_STORE_MODEL_MAX];
         if (ordo_store_model(s->st, smodel, sizeof smodel, err))
             goto out;
         if (smodel[0] && pmodel[0] && strcmp(smodel, pmodel)) {

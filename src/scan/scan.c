@@ -8,6 +8,7 @@
  * carry one of a fixed pool of buffers (input, logits, embedding), so memory
  * is bounded by the pool and the ring, never by the number of files. Writing
  * in walk order is what makes a resumed scan identical to a clean one. */
+#include "base/f16.h"
 #include "scan/scan.h"
 
 #include <errno.h>
@@ -410,8 +411,15 @@ static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
                ORDO_STORE_EMBED * sizeof(float));
         b[i]->sports = NAN;
         if (sc->o->sports) {
+            /* The prior of the logits as stored (half floats), like every
+             * score the store derives, so an exported and re-imported
+             * project scores the same. */
+            uint16_t h[ORDO_STORE_LOGITS];
+            float lr[ORDO_STORE_LOGITS];
+            ordo_f16_from_f32(l, h, ORDO_STORE_LOGITS);
+            ordo_f16_to_f32(h, lr, ORDO_STORE_LOGITS);
             ordo_store_scores s;
-            ordo_store_summarize(l, ORDO_STORE_LOGITS, &s, probs);
+            ordo_store_summarize(lr, ORDO_STORE_LOGITS, &s, probs);
             b[i]->sports = ordo_sports_score(sc->o->sports, probs);
         }
     }
@@ -724,10 +732,13 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     if ((lockfd = ordo_store_lock(ordo_store_dir(sc->wstore),
                                   "another `ordo scan` is running on this project", err)) < 0)
         goto out;
-    char model[16];
+    char model[ORDO_STORE_MODEL_MAX];
     if (ordo_store_model(sc->wstore, model, sizeof model, err))
         goto out;
-    const char *want = opts->model ? opts->model : model[0] ? model : "lite0";
+    /* A project of imported vectors: name lite0, which set_model refuses
+     * with the reason (two models' vectors never mix). */
+    const char *want = opts->model ? opts->model
+                       : model[0] && !strncmp(model, "lite", 4) ? model : "lite0";
     if (ordo_store_set_model(sc->wstore, want, err))
         goto out;
     if (want != model)

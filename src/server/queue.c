@@ -504,10 +504,14 @@ int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f)
     fputc('[', f);
     if (k >= 0) {
         const ordo_store_scores *sc = &srv->q.all[k].s;
+        int shown = 0;
         for (int j = 0; j < ORDO_STORE_TOPK; j++) {
             int cls = sc->top_class[j];
             if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
-            fprintf(f, "%s{\"label\":", j ? "," : "");
+            /* Only classes the network prefers to uniform: vectors imported
+             * without probabilities have flat (zero) logits, no opinion. */
+            if (!(sc->top_prob[j] > 1.0f / ORDO_STORE_LOGITS)) continue;
+            fprintf(f, "%s{\"label\":", shown++ ? "," : "");
             srv_json_str(f, ordo_wn_class_wnid(srv->wn, cls));
             fputs(",\"name\":", f);
             srv_json_str(f, ordo_wn_class_name(srv->wn, cls));

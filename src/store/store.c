@@ -2,6 +2,7 @@
  * See store.h for the layout and the crash-safety argument. */
 #include "store/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -63,6 +64,7 @@ struct ordo_store {
     int dirty_rows;                       /* rows written since begin */
     int fd_embed, fd_logits;              /* -1 until the first write */
     uint16_t *scratch;                    /* one f16 row (max of both) */
+    float *scratch_row;                   /* an embedding + a logit row (f32) */
     store_map map_embed, map_logits;
     /* ordo_store_copy_image: as the destination, the images columns it
      * copies and its insert; as the source, its select (built from the
@@ -310,14 +312,26 @@ static int meta_get_int(ordo_store *s, const char *key, int64_t *v, ordo_err *er
     return 0;
 }
 
-static int valid_model(const char *m)
+/* ordo's own networks, whose vectors `ordo scan` computes. */
+static int scan_model(const char *m)
 {
     return m && (!strcmp(m, "lite0") || !strcmp(m, "lite1") || !strcmp(m, "lite2"));
 }
 
+/* Any model name: ordo's own, or one whose vectors were imported ("clip-vit-b32"):
+ * 1 to 63 bytes of letters, digits and ._:- so it prints safely everywhere. */
+static int valid_model(const char *m)
+{
+    size_t n = m ? strlen(m) : 0;
+    if (n == 0 || n >= ORDO_STORE_MODEL_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)m[i]) && !strchr("._:-", m[i])) return 0;
+    return 1;
+}
+
 int ordo_store_init(const char *dir, const char *model, ordo_err *err)
 {
-    if (model && !valid_model(model))
+    if (model && !scan_model(model))
         return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -420,6 +434,7 @@ void ordo_store_close(ordo_store *s)
     free(s->copy_cols);
     free(s->copy_sel_cols);
     free(s->scratch);
+    free(s->scratch_row);
     free(s->dir);
     free(s);
 }
@@ -468,7 +483,8 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
     }
     dbp = path_join(s->dir, ORDO_STORE_DIRNAME "/ordo.db");
     s->scratch = malloc(ORDO_STORE_EMBED * sizeof *s->scratch);
-    if (!dbp || !s->scratch) {
+    s->scratch_row = malloc((ORDO_STORE_EMBED + ORDO_STORE_LOGITS) * sizeof *s->scratch_row);
+    if (!dbp || !s->scratch || !s->scratch_row) {
         ordo_err_set(err, "out of memory");
         goto fail;
     }
@@ -526,13 +542,20 @@ int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err)
 
 int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
 {
-    if (!valid_model(model))
+    if (!scan_model(model))
         return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
     if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
-    char cur[16];
+    char cur[ORDO_STORE_MODEL_MAX];
     if (meta_get_text(s, "model", cur, sizeof cur, err))
         goto fail;
+    if (cur[0] && !scan_model(cur)) {
+        ordo_err_set(err, "this project's vectors were imported from %s; `ordo scan` would mix "
+                          "in %s vectors (import the new photos' %s vectors with `ordo import "
+                          "embeddings`, or make a new project with `ordo init`)",
+                     cur, model, cur);
+        goto fail;
+    }
     if (cur[0] && strcmp(cur, model)) {
         ordo_err_set(err, "this project was scanned with %s; refusing to mix in %s results "
                           "(scan with --model %s, or make a new project with `ordo init`)",
@@ -545,6 +568,59 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+int ordo_store_get_source(ordo_store *s, ordo_store_source *src, ordo_err *err)
+{
+    char buf[32];
+    memset(src, 0, sizeof *src);
+    if (meta_get_text(s, "model", src->model, sizeof src->model, err) ||
+        meta_get_text(s, "vector_dim", buf, sizeof buf, err))
+        return -1;
+    /* Projects made before imports existed hold scans only. */
+    src->dim = buf[0] ? atoi(buf) : ORDO_STORE_EMBED;
+    if (meta_get_text(s, "vector_probs", buf, sizeof buf, err))
+        return -1;
+    src->probs = buf[0] ? atoi(buf) : 1;
+    return 0;
+}
+
+int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: set_source outside a transaction");
+    if (!valid_model(model))
+        return ordo_err_set(err, "model name '%s': use 1 to %d letters, digits and ._:-", model,
+                            ORDO_STORE_MODEL_MAX - 1);
+    if (dim < 1 || dim > ORDO_STORE_EMBED)
+        return ordo_err_set(err, "embeddings of %d values: ordo stores 1 to %d", dim,
+                            ORDO_STORE_EMBED);
+    if (scan_model(model) && dim != ORDO_STORE_EMBED)
+        return ordo_err_set(err, "%s embeddings have %d values, not %d", model, ORDO_STORE_EMBED,
+                            dim);
+    ordo_store_source cur;
+    int64_t images;
+    if (ordo_store_get_source(s, &cur, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM images", &images, err))
+        return -1;
+    if (!cur.model[0] && images == 0) {
+        if (meta_set_text(s, "model", model, err) || meta_set_int(s, "vector_dim", dim, err) ||
+            meta_set_int(s, "vector_probs", probs ? 1 : 0, err))
+            return -1;
+        return 0;
+    }
+    if (strcmp(cur.model, model))
+        return ordo_err_set(err, "this project's vectors come from %s; refusing to mix in %s "
+                                 "vectors (a project holds one model's vectors: import into a "
+                                 "new project made with `ordo init`)",
+                            cur.model[0] ? cur.model : "(unknown)", model);
+    if (cur.dim != dim)
+        return ordo_err_set(err, "this project's %s embeddings have %d values, these have %d",
+                            model, cur.dim, dim);
+    if (cur.probs != (probs ? 1 : 0))
+        return ordo_err_set(err, "this project's %s vectors %s ImageNet probabilities; these %s",
+                            model, cur.probs ? "have" : "have no", probs ? "do" : "do not");
+    return 0;
 }
 
 /* ---- transactions ------------------------------------------------------ */
@@ -790,20 +866,33 @@ int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *
     if (img < 0)
         return -1;
     int fresh = img == 0;
-    if (fresh && (!in->logits || !in->embed))
-        return ordo_err_set(err, "store: new content without logits and embedding");
+    int dim = in->embed_dim ? in->embed_dim : ORDO_STORE_EMBED;
+    if (fresh && !in->embed)
+        return ordo_err_set(err, "store: new content without an embedding");
+    if (dim < 1 || dim > ORDO_STORE_EMBED)
+        return ordo_err_set(err, "store: embedding width %d (1 to %d)", dim, ORDO_STORE_EMBED);
     if (fresh) {
         if (open_matrix(s, &s->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err) ||
             open_matrix(s, &s->fd_logits, ORDO_STORE_DIRNAME "/logits.f16", err))
             return -1;
         int64_t slot = s->next_slot;
-        if (write_row(s, s->fd_embed, in->embed, ORDO_STORE_EMBED, slot, err) ||
-            write_row(s, s->fd_logits, in->logits, ORDO_STORE_LOGITS, slot, err))
+        /* lg: the logits as they will be read back (half floats). */
+        float *row = s->scratch_row, *lg = s->scratch_row + ORDO_STORE_EMBED;
+        memset(row, 0, ORDO_STORE_EMBED * sizeof *row);
+        memcpy(row, in->embed, (size_t)dim * sizeof *row);
+        if (in->logits) {
+            ordo_f16_from_f32(in->logits, s->scratch, ORDO_STORE_LOGITS);
+            ordo_f16_to_f32(s->scratch, lg, ORDO_STORE_LOGITS);
+        } else {
+            memset(lg, 0, ORDO_STORE_LOGITS * sizeof *lg);
+        }
+        if (write_row(s, s->fd_embed, row, ORDO_STORE_EMBED, slot, err) ||
+            write_row(s, s->fd_logits, lg, ORDO_STORE_LOGITS, slot, err))
             return -1;
         s->next_slot++;
         s->dirty_rows++;
         ordo_store_scores sc;
-        ordo_store_summarize(in->logits, ORDO_STORE_LOGITS, &sc, NULL);
+        ordo_store_summarize(lg, ORDO_STORE_LOGITS, &sc, NULL);
         sqlite3_stmt *st = s->st[ST_IMG_INS];
         sqlite3_bind_blob(st, 1, in->hash, 16, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, slot);
@@ -1285,7 +1374,7 @@ int ordo_store_labels_add(ordo_store *s, const ordo_store_label_in *in, size_t n
         sqlite3_bind_text(st, 4, in[i].source ? in[i].source : "cli", -1, SQLITE_STATIC);
         if (in[i].reason) sqlite3_bind_text(st, 5, in[i].reason, -1, SQLITE_STATIC);
         else sqlite3_bind_null(st, 5);
-        sqlite3_bind_double(st, 6, t);
+        sqlite3_bind_double(st, 6, in[i].created > 0 && isfinite(in[i].created) ? in[i].created : t);
         if (sqlite3_step(st) != SQLITE_DONE) {
             ordo_db_err(db, "label insert", err);
             goto fail;

@@ -75,6 +75,7 @@ typedef struct ordo_store ordo_store;   /* opaque */
 #define ORDO_STORE_EMBED 1280
 #define ORDO_STORE_LOGITS 1000
 #define ORDO_STORE_TOPK 5
+#define ORDO_STORE_MODEL_MAX 64   /* model names are shorter than this */
 
 /* ---- finding, creating, opening a project ------------------------------ */
 
@@ -109,9 +110,33 @@ void *ordo_store_db(ordo_store *s);
 /* Copies the recorded model ("" if none yet) into out. */
 int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err);
 
-/* Records model if none is recorded; fails with a clear message if a
- * different one is. */
+/* Records model (lite0/1/2: ordo's own, for scans) if none is recorded;
+ * fails with a clear message if a different one is, or if the project's
+ * vectors were imported. */
 int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err);
+
+/* ---- imported vectors ----------------------------------------------------
+ * A project's vectors come from one model only. `ordo scan` records
+ * lite0/1/2 (1280-d embeddings, ImageNet logits); an import records any
+ * model name with its embedding width `dim` (1 to ORDO_STORE_EMBED) and
+ * whether it brought ImageNet probabilities. Rows narrower than the matrix
+ * are stored zero-padded: zeros change no dot product, distance or norm,
+ * so ranking and the linear learners see exactly the imported geometry.
+ * Without probabilities the logit row is zero (uniform: no ImageNet opinion)
+ * until `ordo train` gives the project its own classifier. */
+typedef struct ordo_store_source {
+    char model[ORDO_STORE_MODEL_MAX];   /* "" when nothing is recorded yet */
+    int dim;                            /* meaningful embedding columns */
+    int probs;                          /* 1: logits are real (scan, or imported
+                                           ImageNet probabilities) */
+} ordo_store_source;
+
+int ordo_store_get_source(ordo_store *s, ordo_store_source *src, ordo_err *err);
+
+/* Inside a write transaction: records (model, dim, probs) when the project
+ * has no model yet, else checks they are the recorded ones and fails with a
+ * message saying why two models are never mixed. */
+int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, ordo_err *err);
 
 /* ---- write transactions ------------------------------------------------ */
 
@@ -172,8 +197,10 @@ typedef struct ordo_store_image_in {
     unsigned char hash[16];    /* XXH3-128 of the content, canonical (BE) */
     int width, height;         /* original pixel size (orientation applied) */
     const char *format;        /* "jpeg", ... */
-    const float *logits;       /* 1000 */
-    const float *embed;        /* 1280 */
+    const float *logits;       /* 1000; NULL (imports without probabilities):
+                                  a zero row */
+    const float *embed;        /* embed_dim (0 means ORDO_STORE_EMBED) */
+    int embed_dim;
     float sports;              /* sports prior in [0,1], or NAN if unknown */
     int64_t scan_id;
 } ordo_store_image_in;
@@ -181,7 +208,9 @@ typedef struct ordo_store_image_in {
 /* Records an ok file. If an image with the same hash exists, the file is
  * linked to it (a duplicate; logits/embed are ignored and may be NULL), else
  * a new image row and matrix slot are written. A path already known is updated. Writes the
- * image id to *image_id if non-NULL. */
+ * image id to *image_id if non-NULL. The summary columns are computed from
+ * the logits as stored (rounded to half floats), so a project exported and
+ * imported again has exactly the same scores. */
 int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in,
                          int64_t *image_id, ordo_err *err);
 
@@ -279,6 +308,8 @@ typedef struct ordo_store_label_in {
     const char *annotator; /* may be NULL */
     const char *source;    /* "ui", "cli", "import" */
     const char *reason;    /* why the image was queued; may be NULL */
+    double created;        /* unix time of the event; 0: now (imports keep
+                              the time other tools recorded) */
 } ordo_store_label_in;
 
 /* Appends n label events in one transaction: all or none, durable once it
@@ -317,7 +348,7 @@ int ordo_store_eval_add(ordo_store *s, const int64_t *ids, const double *keys, s
 #define ORDO_STORE_STATUS_TOP 10
 
 typedef struct ordo_store_status {
-    char model[16];
+    char model[ORDO_STORE_MODEL_MAX];
     int64_t files;        /* present files (ok + failed) */
     int64_t ok;           /* present files classified */
     int64_t failed;       /* present files that failed */
