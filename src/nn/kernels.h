@@ -11,6 +11,8 @@
 #ifndef ORDO_NN_KERNELS_H
 #define ORDO_NN_KERNELS_H
 
+#include <stdint.h>
+
 #define ORDO_NET_CPAD 16
 #define ORDO_NET_PANEL 32
 
@@ -48,6 +50,38 @@ typedef struct ordo_net_kernels {
     ordo_net_gemm_fn *gemm;
     ordo_net_dw_fn *dw;
 } ordo_net_kernels;
+
+/* ---- int8 (see net.c, "int8 inference") ----
+ *
+ * Activations are quantized to uint8 with one scale and zero point per
+ * tensor, q = clamp(round(x * inv) + zp, 0, 255); weights to int8 with one
+ * scale per output channel. The int8 GEMM accumulates exact int32 sums
+ * sum_k q[m][k] * w[k][n] (the product form of VNNI's vpdpbusd: u8 x s8),
+ * then dequantizes: C[m][n] = act(scale[n] * acc + bias[n]) (+ R[m][n]),
+ * where scale[n] = s_act * s_w[n] and bias[n] already holds the zero-point
+ * correction -scale[n] * zp * sum_k w[k][n].
+ *
+ * Packed int8 weights: output channels in panels of 32 (the last may be 16)
+ * as for fp32; inside a panel, K (a multiple of 4) in groups of 4: group g
+ * holds, for each of the panel's w columns, the 4 bytes w[4g..4g+3][n]
+ * (the 4 consecutive k that one vpdpbusd lane sums). */
+typedef void ordo_net_gemm8_fn(int M, int N, int K, const uint8_t *A, int lda,
+                               const int8_t *B, const float *scale, const float *bias,
+                               float *C, int ldc, const float *R, int ldr, int relu6);
+
+/* q[i] = clamp(round_half_even(x[i] * inv) + zp, 0, 255), i < n; NaN -> 0. */
+typedef void ordo_net_quant_fn(const float *x, long n, float inv, int zp, uint8_t *q);
+
+typedef struct ordo_net_kernels8 {
+    const char *name;
+    ordo_net_gemm8_fn *gemm8;
+    ordo_net_quant_fn *quant;
+} ordo_net_kernels8;
+
+extern const ordo_net_kernels8 ordo_net_kernels8_c;
+#ifndef ORDO_NO_SIMD
+extern const ordo_net_kernels8 ordo_net_kernels8_vnni;   /* AVX-512 VNNI */
+#endif
 
 extern const ordo_net_kernels ordo_net_kernels_c;
 #ifndef ORDO_NO_SIMD

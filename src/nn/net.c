@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nn/calib.h"
 #include "nn/kernels.h"
 
 #define MAX_BLOCKS 32
@@ -119,12 +120,64 @@ static void dw_c(int k, int s, int Win, int pl, int Wout, int C,
 
 const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c };
 
+/* The portable int8 kernels: the reference the VNNI ones are tested
+ * against (the int32 sums are exact, so they agree to the last bit before
+ * the float dequantization). */
+static void gemm8_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
+                    const float *scale, const float *bias, float *C, int ldc, const float *R,
+                    int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Bp = B + (long)n0 * K;
+        for (int m = 0; m < M; m++) {
+            int32_t acc[ORDO_NET_PANEL] = { 0 };
+            const uint8_t *a = A + (long)m * lda;
+            for (int k = 0; k < K; k += 4) {
+                const int8_t *b = Bp + (long)k * w;
+                for (int j = 0; j < w; j++)
+                    for (int t = 0; t < 4; t++) acc[j] += (int32_t)a[k + t] * b[j * 4 + t];
+            }
+            float *c = C + (long)m * ldc + n0;
+            for (int j = 0; j < w; j++) {
+                float v = scale[n0 + j] * (float)acc[j] + bias[n0 + j];
+                if (relu6) v = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+                if (R) v += R[(long)m * ldr + n0 + j];
+                c[j] = v;
+            }
+        }
+    }
+}
+
+static void quant_c(const float *x, long n, float inv, int zp, uint8_t *q)
+{
+    const float lo = (float)-zp, hi = (float)(255 - zp);
+    for (long i = 0; i < n; i++) {
+        float v = x[i] * inv;
+        if (!(v >= lo)) v = lo;   /* NaN too */
+        if (v > hi) v = hi;
+        q[i] = (uint8_t)(lrintf(v) + zp);
+    }
+}
+
+const ordo_net_kernels8 ordo_net_kernels8_c = { "c8", gemm8_c, quant_c };
+
 /* ------------------------------------------------------------ the network */
 
 typedef struct arena {
     char *base;
     size_t size, used;   /* bytes */
 } arena;
+
+/* A 1x1 convolution's int8 form (kernels.h, "int8"): packed weights, the
+ * per-channel dequantization scale and corrected bias, and the quantizer
+ * of its input (1/scale and zero point of the activation tensor). */
+typedef struct q8 {
+    int8_t *w;
+    float *scale, *bias;
+    float inv;
+    int zp;
+} q8;
 
 typedef struct blk {
     int k, s, cin, cexp, cout;        /* true channel counts */
@@ -136,12 +189,15 @@ typedef struct blk {
     float *we, *be;                   /* expand: packed [cin] x cexpp, bias */
     float *wd, *bd;                   /* depthwise: [k*k][cexpp], bias */
     float *wp, *bp;                   /* project: packed [cexp] x coutp, bias */
+    q8 qe, qp;                        /* int8 nets: expand, project */
 } blk;
 
 typedef struct scratch {              /* one per thread */
     float *act[2];                    /* ping-pong activations of one image */
     float *ring, *dwbuf, *col, *hbuf;
     float *gact[2], *xbuf;            /* the late blocks of GROUP images */
+    uint8_t *q;                       /* int8 nets: a GEMM's quantized input */
+    float *obs;                       /* ordo_net_observe: max |x| per tensor, or NULL */
     arena mem;                        /* owns all of the above */
     float pool[HEAD_C];
 } scratch;
@@ -159,6 +215,9 @@ struct ordo_net {
     char model[8];
     int size;
     const ordo_net_kernels *kern;
+    int int8;                          /* precision: 0 fp32, 1 int8 */
+    const ordo_net_kernels8 *k8;       /* int8 nets */
+    char kname[32];                    /* ordo_net_kernel()'s answer */
 
     int s1, stem_pt, stem_pl, stem_g;  /* stem output side, padding, rows/group */
     float *ws, *bs;                    /* packed [27] x 32 */
@@ -167,6 +226,9 @@ struct ordo_net {
     int head_cin, head_h, head_w;
     float *wh, *bh;                    /* packed [head_cin] x 1280 */
     float *wfc, *bfc;                  /* packed [1280] x FC_NP */
+    q8 qh, qfc;                        /* int8 nets: head, classifier */
+    arena w8mem;                       /* owns the int8 weights */
+    size_t q_bytes;                    /* scratch q: the largest quantized GEMM input */
 
     size_t act_floats, ring_floats, dw_floats, col_floats, hbuf_floats;
     int first_batched;                 /* blocks from here on run over image groups */
@@ -630,6 +692,34 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
 
 /* ------------------------------------------------------------ the layers */
 
+/* Every 1x1 convolution goes through here: fp32 straight to the GEMM;
+ * int8 quantizes its input rows (lda floats each, the padded channels
+ * included: they are zeros, and their weights are zeros) into sc->q, then
+ * runs the int8 GEMM over the padded K = lda. */
+static void conv1x1(const ordo_net *net, scratch *sc, int M, int N, int K, const float *A,
+                    int lda, const float *w, const float *b, const q8 *q, float *C, int ldc,
+                    const float *R, int ldr, int relu)
+{
+    if (net->int8) {
+        net->k8->quant(A, (long)M * lda, q->inv, q->zp, sc->q);
+        net->k8->gemm8(M, N, lda, sc->q, lda, q->w, q->scale, q->bias, C, ldc, R, ldr, relu);
+    } else {
+        net->kern->gemm(M, N, K, A, lda, w, b, C, ldc, R, ldr, relu);
+    }
+}
+
+/* Calibration (ordo_net_observe): the largest |x| seen in tensor t. */
+static void observe(scratch *sc, int t, const float *x, long n)
+{
+    if (!sc->obs) return;
+    float m = sc->obs[t];
+    for (long i = 0; i < n; i++) {
+        const float a = fabsf(x[i]);
+        if (a > m) m = a;
+    }
+    sc->obs[t] = m;
+}
+
 /* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
  * one GEMM with K = 27. */
 static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
@@ -681,8 +771,8 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
                 const int slot = iy % B->ring;
                 int n = B->ring - slot;
                 if (n > hi - iy + 1) n = hi - iy + 1;
-                K->gemm(n * B->win, B->cexpp, B->cin, in + iy * in_row, B->cinp, B->we,
-                        B->be, sc->ring + slot * ring_row, B->cexpp, NULL, 0, 1);
+                conv1x1(net, sc, n * B->win, B->cexpp, B->cin, in + iy * in_row, B->cinp,
+                        B->we, B->be, &B->qe, sc->ring + slot * ring_row, B->cexpp, NULL, 0, 1);
                 iy += n;
             }
             if (hi + 1 > next) next = hi + 1;
@@ -698,9 +788,12 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
             K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
                   sc->dwbuf + (long)(y - ya) * B->wout * B->cexpp);
         }
-        K->gemm((yb - ya) * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp,
-                out + (long)ya * B->wout * B->coutp, B->coutp,
+        observe(sc, net->nblk + (int)(B - net->b), sc->dwbuf, (long)(yb - ya) * B->wout * B->cexpp);
+        conv1x1(net, sc, (yb - ya) * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp,
+                B->bp, &B->qp, out + (long)ya * B->wout * B->coutp, B->coutp,
                 B->residual ? in + (long)ya * in_row : NULL, B->cinp, 0);
+        observe(sc, (int)(B - net->b), out + (long)ya * B->wout * B->coutp,
+                (long)(yb - ya) * B->wout * B->coutp);
     }
 }
 
@@ -711,8 +804,8 @@ static void head_rows(const ordo_net *net, const float *in, int y0, int y1,
     const int W = net->head_w, cinp = pad16(net->head_cin);
     const int M = (y1 - y0) * W;
     if (M <= 0) return;
-    net->kern->gemm(M, HEAD_C, net->head_cin, in + (long)y0 * W * cinp, cinp, net->wh,
-                    net->bh, sc->hbuf, HEAD_C, NULL, 0, 1);
+    conv1x1(net, sc, M, HEAD_C, net->head_cin, in + (long)y0 * W * cinp, cinp, net->wh,
+            net->bh, &net->qh, sc->hbuf, HEAD_C, NULL, 0, 1);
     for (int m = 0; m < M; m++) {
         const float *h = sc->hbuf + (long)m * HEAD_C;
         for (int c = 0; c < HEAD_C; c++) pool[c] += h[c];
@@ -729,8 +822,8 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
     const long x_row = (long)B->win * B->cexpp, x_img = x_row * B->hin;
     const float *x = in;
     if (B->expand) {
-        K->gemm(g * B->hin * B->win, B->cexpp, B->cin, in, B->cinp, B->we, B->be, sc->xbuf,
-                B->cexpp, NULL, 0, 1);
+        conv1x1(net, sc, g * B->hin * B->win, B->cexpp, B->cin, in, B->cinp, B->we, B->be,
+                &B->qe, sc->xbuf, B->cexpp, NULL, 0, 1);
         x = sc->xbuf;
     }
     for (int i = 0; i < g; i++)
@@ -743,8 +836,11 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
             K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
                   sc->dwbuf + ((long)i * B->hout + y) * B->wout * B->cexpp);
         }
-    K->gemm(g * B->hout * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp, out,
-            B->coutp, B->residual ? in : NULL, B->cinp, 0);
+    const long dn = (long)g * B->hout * B->wout * B->cexpp;
+    observe(sc, net->nblk + (int)(B - net->b), sc->dwbuf, dn);
+    conv1x1(net, sc, g * B->hout * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp,
+            B->bp, &B->qp, out, B->coutp, B->residual ? in : NULL, B->cinp, 0);
+    observe(sc, (int)(B - net->b), out, (long)g * B->hout * B->wout * B->coutp);
 }
 
 /* g images (g <= GROUP) on one thread: the early blocks image by image
@@ -783,8 +879,8 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
     memset(embed, 0, (size_t)g * HEAD_C * sizeof *embed);
     for (int m0 = 0; m0 < total; m0 += HEAD_M) {
         const int M = total - m0 < HEAD_M ? total - m0 : HEAD_M;
-        net->kern->gemm(M, HEAD_C, net->head_cin, sc->gact[cur] + (long)m0 * cinp, cinp,
-                        net->wh, net->bh, sc->hbuf, HEAD_C, NULL, 0, 1);
+        conv1x1(net, sc, M, HEAD_C, net->head_cin, sc->gact[cur] + (long)m0 * cinp, cinp,
+                net->wh, net->bh, &net->qh, sc->hbuf, HEAD_C, NULL, 0, 1);
         for (int m = 0; m < M; m++) {
             float *e = embed + (long)((m0 + m) / hw) * HEAD_C;
             const float *h = sc->hbuf + (long)m * HEAD_C;
@@ -793,6 +889,7 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
     }
     const float inv = 1.0f / (float)hw;
     for (long c = 0; c < (long)g * HEAD_C; c++) embed[c] *= inv;
+    observe(sc, 2 * net->nblk, embed, (long)g * HEAD_C);
 }
 
 /* ------------------------------------------------------------------- jobs */
@@ -800,6 +897,7 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
 typedef struct fwd {
     const float *const *in;   /* one pointer per image */
     float *embed, *fc;
+    uint8_t *qembed;          /* int8 nets: the quantized embeddings */
     int n, nwhole;      /* images; how many of them run one per thread */
     int chunk;          /* images taken at a time; 0: a fixed band per thread */
     atomic_int next;    /* next image to take when chunk > 0 */
@@ -865,8 +963,12 @@ static void job_fc(ordo_net *net, void *arg, int tid)
     for (int p = tid; p < panels; p += net->threads) {
         const int n0 = p * ORDO_NET_PANEL;
         const int w = FC_NP - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
-        net->kern->gemm(f->n, w, HEAD_C, f->embed, HEAD_C, net->wfc + (long)n0 * HEAD_C,
-                        net->bfc + n0, f->fc + n0, FC_NP, NULL, 0, 0);
+        if (net->int8)
+            net->k8->gemm8(f->n, w, HEAD_C, f->qembed, HEAD_C, net->qfc.w + (long)n0 * HEAD_C,
+                           net->qfc.scale + n0, net->qfc.bias + n0, f->fc + n0, FC_NP, NULL, 0, 0);
+        else
+            net->kern->gemm(f->n, w, HEAD_C, f->embed, HEAD_C, net->wfc + (long)n0 * HEAD_C,
+                            net->bfc + n0, f->fc + n0, FC_NP, NULL, 0, 0);
     }
 }
 
@@ -920,7 +1022,17 @@ int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *l
             e[c] = s * inv;
         }
     }
+    if (net->int8) {
+        f.qembed = malloc((size_t)n * HEAD_C);
+        if (!f.qembed) {
+            free(fc);
+            if (!embed) free(emb);
+            return ordo_err_set(err, "out of memory for a batch of %d images", n);
+        }
+        net->k8->quant(emb, (long)n * HEAD_C, net->qfc.inv, net->qfc.zp, f.qembed);
+    }
     pool_run(net, job_fc, &f);
+    free(f.qembed);
     for (int i = 0; i < n; i++)
         memcpy(logits + (long)i * ORDO_NET_CLASSES, fc + (long)i * FC_NP,
                ORDO_NET_CLASSES * sizeof(float));
@@ -964,6 +1076,115 @@ static const ordo_net_kernels *pick_kernels(ordo_err *err)
     return &ordo_net_kernels_c;
 }
 
+/* The int8 kernels: VNNI when the CPU has it (ORDO_KERNEL=c forces the
+ * portable ones, as for fp32). Without VNNI the portable C kernels run:
+ * correct and identical in result, only slower. */
+static const ordo_net_kernels8 *pick_kernels8(ordo_err *err)
+{
+    (void)err;
+    const char *want = getenv("ORDO_KERNEL");
+    if (want && !strcmp(want, "c")) return &ordo_net_kernels8_c;
+#ifndef ORDO_NO_SIMD
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return &ordo_net_kernels8_vnni;
+#endif
+    return &ordo_net_kernels8_c;
+}
+
+/* Quantizer of an activation tensor whose values lie in [-amax, amax]
+ * (signed: zero point 128) or [0, amax] (after ReLU6: zero point 0). */
+static void act_quant(float amax, int is_signed, q8 *q)
+{
+    if (!(amax > 0.0f) || !isfinite(amax)) amax = 6.0f;
+    if (!is_signed && amax > 6.0f) amax = 6.0f;
+    const float s = is_signed ? amax / 127.0f : amax / 255.0f;
+    q->inv = 1.0f / s;
+    q->zp = is_signed ? 128 : 0;
+}
+
+/* Int8 form of a packed fp32 1x1 layer (K true rows, Kp padded, Np
+ * columns): symmetric per-output-channel weights, w_q = round(w / s_w[n]),
+ * s_w[n] = max_k |w[k][n]| / 127; scale[n] = s_act * s_w[n]; the zero
+ * point's share zp * sum_k w_q[k][n] moves into the bias (kernels.h). */
+static int quant_layer(arena *a, const float *packed, const float *bias, int K, int Kp, int Np,
+                       q8 *q)
+{
+    q->w = (int8_t *)falloc(a, ((size_t)Kp * Np + 3) / 4);
+    q->scale = falloc(a, (size_t)Np);
+    q->bias = falloc(a, (size_t)Np);
+    if (!q->w || !q->scale || !q->bias) return -1;
+    const float s_act = 1.0f / q->inv;
+    for (int n0 = 0; n0 < Np; n0 += ORDO_NET_PANEL) {
+        const int pw = Np - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const float *src = packed + (long)n0 * K;   /* [K][pw] */
+        int8_t *dst = q->w + (long)n0 * Kp;         /* [Kp/4][pw][4] */
+        for (int j = 0; j < pw; j++) {
+            float m = 0.0f;
+            for (int k = 0; k < K; k++) m = fmaxf(m, fabsf(src[(long)k * pw + j]));
+            const float sw = m > 0.0f ? m / 127.0f : 1.0f;
+            long sum = 0;
+            for (int k = 0; k < K; k++) {
+                long v = lrintf(src[(long)k * pw + j] / sw);
+                v = v > 127 ? 127 : v < -127 ? -127 : v;
+                dst[((long)(k / 4) * pw + j) * 4 + k % 4] = (int8_t)v;
+                sum += v;
+            }
+            const int n = n0 + j;
+            q->scale[n] = s_act * sw;
+            q->bias[n] = bias[n] - q->scale[n] * (float)q->zp * (float)sum;
+        }
+    }
+    return 0;
+}
+
+/* Builds every 1x1 layer's int8 form from its fp32 form and the model's
+ * calibrated activation ranges (calib.h). */
+static int quantize_weights(ordo_net *net, ordo_err *err)
+{
+    const ordo_net_calib *cal = ordo_net_calib_find(net->model);
+    if (!cal || cal->nblk != net->nblk)
+        return ordo_err_set(err, "no int8 calibration for %s", net->model);
+    size_t bytes = 0;
+    for (int i = 0; i < net->nblk; i++) {
+        const blk *B = &net->b[i];
+        if (B->expand) bytes += (size_t)B->cinp * B->cexpp + 8 * (size_t)B->cexpp + 192;
+        bytes += (size_t)B->cexpp * B->coutp + 8 * (size_t)B->coutp + 192;
+        size_t qb = (size_t)B->ring * B->win * B->cinp;
+        if (qb > net->q_bytes) net->q_bytes = qb;
+    }
+    const int hcp = pad16(net->head_cin);
+    bytes += (size_t)hcp * HEAD_C + 8 * HEAD_C + 192 + (size_t)HEAD_C * FC_NP + 8 * FC_NP + 192;
+    /* The quantized GEMM inputs: expansions of a ring's rows, depthwise
+     * outputs, the late blocks' whole-group inputs, a head chunk. */
+    const size_t more[] = { net->act_floats, net->dw_floats, net->gact_floats,
+                            (size_t)HEAD_M * hcp, (size_t)(net->head_h * net->head_w) * hcp };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        if (more[i] > net->q_bytes) net->q_bytes = more[i];
+    if (arena_init(&net->w8mem, bytes / sizeof(float) + 1))
+        return ordo_err_set(err, "out of memory for the int8 weights");
+    arena *a = &net->w8mem;
+    for (int i = 0; i < net->nblk; i++) {
+        blk *B = &net->b[i];
+        if (B->expand) {
+            /* Block 0's input is the stem's ReLU6 output; the others' is
+             * the previous block's projection (linear, signed). */
+            act_quant(i ? cal->out_max[i - 1] : 6.0f, i != 0, &B->qe);
+            if (quant_layer(a, B->we, B->be, B->cin, B->cinp, B->cexpp, &B->qe)) goto oom;
+        }
+        act_quant(cal->dw_max[i], 0, &B->qp);
+        if (quant_layer(a, B->wp, B->bp, B->cexp, B->cexpp, B->coutp, &B->qp)) goto oom;
+    }
+    act_quant(cal->out_max[net->nblk - 1], 1, &net->qh);
+    if (quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, &net->qh)) goto oom;
+    act_quant(cal->embed_max, 0, &net->qfc);
+    if (quant_layer(a, net->wfc, net->bfc, HEAD_C, HEAD_C, FC_NP, &net->qfc)) goto oom;
+    return 0;
+oom:
+    return ordo_err_set(err, "out of memory for the int8 weights");
+}
+
 static int start_threads(ordo_net *net, int threads, ordo_err *err)
 {
     net->scr = calloc((size_t)threads, sizeof *net->scr);
@@ -976,13 +1197,16 @@ static int start_threads(ordo_net *net, int threads, ordo_err *err)
                                  net->gact_floats, net->gact_floats, net->xbuf_floats };
         float **ptrs[] = { &s->act[0], &s->act[1], &s->ring, &s->dwbuf, &s->col, &s->hbuf,
                            &s->gact[0], &s->gact[1], &s->xbuf };
-        size_t total = 0;
+        const size_t qf = (net->q_bytes + sizeof(float) - 1) / sizeof(float);
+        size_t total = arena_floats(qf);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += arena_floats(sizes[i]);
         if (arena_init(&s->mem, total))
             return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) *ptrs[i] = falloc(&s->mem, sizes[i]);
         if (!s->act[0] || !s->act[1] || !s->ring || !s->dwbuf || !s->col || !s->hbuf ||
             !s->gact[0] || !s->gact[1] || !s->xbuf)
+            return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
+        if (qf && !(s->q = (uint8_t *)falloc(&s->mem, qf)))
             return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
     }
     if (threads == 1) return 0;
@@ -1002,6 +1226,17 @@ static int start_threads(ordo_net *net, int threads, ordo_err *err)
 ordo_net *ordo_net_create(const char *model, const ordo_pth *weights, int threads,
                           ordo_err *err)
 {
+    return ordo_net_create_prec(model, weights, threads, "fp32", err);
+}
+
+ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights, int threads,
+                               const char *precision, ordo_err *err)
+{
+    const int int8 = precision && !strcmp(precision, "int8");
+    if (!precision || (!int8 && strcmp(precision, "fp32"))) {
+        ordo_err_set(err, "unknown precision '%s' (use fp32 or int8)", precision ? precision : "");
+        return NULL;
+    }
     int mi = -1;
     for (size_t i = 0; model && i < sizeof models / sizeof models[0]; i++)
         if (!strcmp(models[i].name, model)) mi = (int)i;
@@ -1030,11 +1265,16 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights, int thread
     net->threads = 1;
     snprintf(net->model, sizeof net->model, "%s", models[mi].name);
     net->size = models[mi].size;
+    net->int8 = int8;
 
     loader L = { .pth = weights, .arena = &net->wmem, .model = net->model, .err = err };
     int rc = (net->kern = pick_kernels(err)) ? 0 : -1;
     if (!rc) rc = plan(net, models[mi].width, models[mi].depth, err);
     if (!rc) rc = load_weights(net, &L);
+    if (!rc && int8) rc = (net->k8 = pick_kernels8(err)) ? quantize_weights(net, err) : -1;
+    if (!rc)
+        snprintf(net->kname, sizeof net->kname, "%s%s%s", net->kern->name, int8 ? "+" : "",
+                 int8 ? net->k8->name : "");
     for (int i = 0; i < L.nused; i++) free(L.used[i]);
     free(L.used);
     if (!rc) rc = start_threads(net, threads, err);
@@ -1062,6 +1302,7 @@ void ordo_net_free(ordo_net *net)
         for (int t = 0; t < net->threads; t++) free(net->scr[t].mem.base);
     free(net->scr);
     free(net->wmem.base);   /* all packed weights and the zero row */
+    free(net->w8mem.base);
     pthread_mutex_destroy(&net->mu);
     pthread_cond_destroy(&net->cv_start);
     pthread_cond_destroy(&net->cv_done);
@@ -1070,4 +1311,20 @@ void ordo_net_free(ordo_net *net)
 
 int ordo_net_input_size(const ordo_net *net) { return net ? net->size : 0; }
 const char *ordo_net_model(const ordo_net *net) { return net ? net->model : ""; }
-const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kern->name : ""; }
+const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kname : ""; }
+const char *ordo_net_precision(const ordo_net *net) { return !net ? "" : net->int8 ? "int8" : "fp32"; }
+
+int ordo_net_tensors(const ordo_net *net) { return net ? 2 * net->nblk + 1 : 0; }
+
+int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes, ordo_err *err)
+{
+    if (!net || net->int8 || net->threads != 1 || !maxes)
+        return ordo_err_set(err, "ordo_net_observe: needs an fp32 net with one thread");
+    float *logits = malloc((size_t)n * ORDO_NET_CLASSES * sizeof *logits);
+    if (!logits) return ordo_err_set(err, "out of memory");
+    net->scr[0].obs = maxes;
+    const int rc = ordo_net_forward_each(net, in, n, logits, NULL, err);
+    net->scr[0].obs = NULL;
+    free(logits);
+    return rc;
+}
