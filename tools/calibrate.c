@@ -54,7 +54,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "calibrate: %s\n", err.msg);
             return 1;
         }
-        const int S = ordo_net_input_size(net), nt = ordo_net_tensors(net);
+        int nout;
+        const int S = ordo_net_input_size(net), nt = ordo_net_tensors(net, &nout);
         float *maxes = calloc((size_t)nt, sizeof *maxes);
         float *in = malloc((size_t)S * S * 3 * sizeof *in);
         const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, CROP_FRAC) };
@@ -74,22 +75,22 @@ int main(int argc, char **argv)
             }
             used++;
         }
-        const int nblk = (nt - 1) / 2;
-        printf("\n/* %s: %d photos */\nstatic const float %s_out[%d] = {", model, used, model, nblk);
-        for (int t = 0; t < nblk; t++) printf("%s%.6g", !t ? "\n    " : t % 6 ? ", " : ",\n    ", maxes[t]);
-        printf("\n};\nstatic const float %s_dw[%d] = {", model, nblk);
-        for (int t = 0; t < nblk; t++) printf("%s%.6g", !t ? "\n    " : t % 6 ? ", " : ",\n    ", maxes[nblk + t]);
+        const int ndw = nt - nout;
+        printf("\n/* %s: %d photos */\nstatic const float %s_out[%d] = {", model, used, model, nout);
+        for (int t = 0; t < nout; t++) printf("%s%.6g", !t ? "\n    " : t % 8 ? ", " : ",\n    ", maxes[t]);
+        printf("\n};\nstatic const float %s_dw[%d] = {", model, ndw);
+        for (int t = 0; t < ndw; t++) printf("%s%.6g", !t ? "\n    " : t % 8 ? ", " : ",\n    ", maxes[nout + t]);
         printf("\n};\n");
         fprintf(stderr, "calibrate: %s: %d photos\n", model, used);
-        printf("#define %s_EMBED %.6gf\n", model, maxes[2 * nblk]);
         free(maxes);
         free(in);
         ordo_net_free(net);
     }
     printf("\nstatic const ordo_net_calib tables[] = {\n");
     for (int mi = 3; mi < argc; mi++)
-        printf("    { \"%s\", (int)(sizeof %s_out / sizeof %s_out[0]), %s_out, %s_dw, %s_EMBED },\n",
-               argv[mi], argv[mi], argv[mi], argv[mi], argv[mi], argv[mi]);
+        printf("    { \"%s\", (int)(sizeof %s_dw / sizeof %s_dw[0]),\n"
+               "      (int)(sizeof %s_out / sizeof %s_out[0]), %s_out, %s_dw },\n",
+               argv[mi], argv[mi], argv[mi], argv[mi], argv[mi], argv[mi], argv[mi]);
     printf("};\n\nconst ordo_net_calib *ordo_net_calib_find(const char *model)\n{\n"
            "    for (size_t i = 0; model && i < sizeof tables / sizeof tables[0]; i++)\n"
            "        if (!strcmp(tables[i].model, model)) return &tables[i];\n"

@@ -3,18 +3,18 @@
  * tools/calibrate.sh; the set of photos and the method are described
  * there and in docs/benchmarks.md).
  *
- * Tensor t of a model with nblk blocks: t < nblk is block t's output (its
- * projection, plus the skip), nblk <= t < 2*nblk is block t-nblk's depthwise
- * output (ReLU6), 2*nblk the embedding (average pool of ReLU6). */
+ * Ranges: out_max holds every block's output (its projection, plus the
+ * skip) channel by channel, the channels padded to 16 as in the network,
+ * block after block (nout values); dw_max the same for every block's
+ * depthwise output (ReLU6; ndw values). */
 #ifndef ORDO_NN_CALIB_H
 #define ORDO_NN_CALIB_H
 
 typedef struct ordo_net_calib {
     const char *model;
-    int nblk;
-    const float *out_max;   /* [nblk] */
-    const float *dw_max;    /* [nblk] */
-    float embed_max;
+    int ndw, nout;
+    const float *out_max;   /* [nout] */
+    const float *dw_max;    /* [ndw] */
 } ordo_net_calib;
 
 /* The table for "lite0"... or NULL. */

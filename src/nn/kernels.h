@@ -45,17 +45,26 @@ static inline void ordo_net_dw_interior(int k, int s, int Win, int pl, int Wout,
     *hi = b;
 }
 
+/* The same, for the int8 network: out is [Wout][C] bytes, each the ReLU6
+ * output quantized as kernels.h's quantizer does with zero point 0 and
+ * 1/scale qinv[c] (the next layer's input, without a pass through floats). */
+typedef void ordo_net_dwq_fn(int k, int s, int Win, int pl, int Wout, int C,
+                             const float *const *rows, const float *w,
+                             const float *bias, const float *qinv, uint8_t *out);
+
 typedef struct ordo_net_kernels {
     const char *name;
     ordo_net_gemm_fn *gemm;
     ordo_net_dw_fn *dw;
+    ordo_net_dwq_fn *dwq;     /* NULL: dw, then the int8 kernels' quantizer */
 } ordo_net_kernels;
 
 /* ---- int8 (see net.c, "int8 inference") ----
  *
- * Activations are quantized to uint8 with one scale and zero point per
- * tensor, q = clamp(round(x * inv) + zp, 0, 255); weights to int8 with one
- * scale per output channel. The int8 GEMM accumulates exact int32 sums
+ * Activations are quantized to uint8 with one zero point per tensor and
+ * one scale per channel, q = clamp(round(x * inv[c]) + zp, 0, 255) (the
+ * channel scales are folded into the weights' rows); weights to int8 with
+ * one scale per output channel. The int8 GEMM accumulates exact int32 sums
  * sum_k q[m][k] * w[k][n] (the product form of VNNI's vpdpbusd: u8 x s8),
  * then dequantizes: C[m][n] = act(scale[n] * acc + bias[n]) (+ R[m][n]),
  * where scale[n] = s_act * s_w[n] and bias[n] already holds the zero-point
@@ -69,8 +78,11 @@ typedef void ordo_net_gemm8_fn(int M, int N, int K, const uint8_t *A, int lda,
                                const int8_t *B, const float *scale, const float *bias,
                                float *C, int ldc, const float *R, int ldr, int relu6);
 
-/* q[i] = clamp(round_half_even(x[i] * inv) + zp, 0, 255), i < n; NaN -> 0. */
-typedef void ordo_net_quant_fn(const float *x, long n, float inv, int zp, uint8_t *q);
+/* rows x C floats (C a multiple of 16) to bytes, one scale per channel c:
+ * q = clamp(round_half_even(x * inv[c]) + zp, 0, 255); NaN -> zp - 0 = 0
+ * after the clamp's lower bound. */
+typedef void ordo_net_quant_fn(const float *x, long rows, int C, const float *inv, int zp,
+                               uint8_t *q);
 
 typedef struct ordo_net_kernels8 {
     const char *name;

@@ -25,6 +25,20 @@
  * the same as OpenBLAS 0.3.21 when forced to its SkylakeX kernels, while
  * Debian's OpenBLAS as detected at run time (Prescott kernels on this CPU)
  * gives 11-16 GMAC/s; and it fuses with the depthwise row pipeline.
+ *
+ * int8 inference (ordo_net_create_prec "int8"): every 1x1 convolution
+ * (expand, project, head) runs as uint8 activations x int8 weights with
+ * exact int32 sums (AVX-512 VNNI's vpdpbusd, 64 multiply-adds an
+ * instruction; kernels.h), the rest as in fp32. Weights: symmetric, one
+ * scale per output channel, from the folded fp32 weights at load time.
+ * Activations: quantized at each 1x1 layer's input with ranges calibrated
+ * once per model on 300 photos (calib.h, tools/calibrate.sh; act_quant says
+ * how ranges become scales). Kept in fp32, by measurement on this
+ * project's Xeon: the depthwise layers (as int8 they would need widening
+ * to 16 bits, no gain over fp32 FMAs: not built), the stem (3 input
+ * channels), and the classifier (0.3 % of the work, but on sports photos
+ * its int8 form alone changed 0.6 % of the top-1 classes: many photos sit
+ * on near-ties between ImageNet classes).
  */
 #include "nn/net.h"
 
@@ -118,7 +132,7 @@ static void dw_c(int k, int s, int Win, int pl, int Wout, int C,
         }
 }
 
-const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c };
+const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c, NULL };
 
 /* The portable int8 kernels: the reference the VNNI ones are tested
  * against (the int32 sums are exact, so they agree to the last bit before
@@ -149,15 +163,16 @@ static void gemm8_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t
     }
 }
 
-static void quant_c(const float *x, long n, float inv, int zp, uint8_t *q)
+static void quant_c(const float *x, long rows, int C, const float *inv, int zp, uint8_t *q)
 {
     const float lo = (float)-zp, hi = (float)(255 - zp);
-    for (long i = 0; i < n; i++) {
-        float v = x[i] * inv;
-        if (!(v >= lo)) v = lo;   /* NaN too */
-        if (v > hi) v = hi;
-        q[i] = (uint8_t)(lrintf(v) + zp);
-    }
+    for (long r = 0; r < rows; r++, x += C, q += C)
+        for (int c = 0; c < C; c++) {
+            float v = x[c] * inv[c];
+            if (!(v >= lo)) v = lo;   /* NaN too */
+            if (v > hi) v = hi;
+            q[c] = (uint8_t)(lrintf(v) + zp);
+        }
 }
 
 const ordo_net_kernels8 ordo_net_kernels8_c = { "c8", gemm8_c, quant_c };
@@ -175,7 +190,7 @@ typedef struct arena {
 typedef struct q8 {
     int8_t *w;
     float *scale, *bias;
-    float inv;
+    float *inv;                       /* [K padded]: 1 / the input channel's scale */
     int zp;
 } q8;
 
@@ -186,6 +201,7 @@ typedef struct blk {
     int expand, residual;
     int g, ring;                      /* output rows per group, ring rows */
     int gb;                           /* batched blocks: images per sub-group */
+    int obs, obs_d;                   /* calibration: where its output's, depthwise's ranges start */
     float *we, *be;                   /* expand: packed [cin] x cexpp, bias */
     float *wd, *bd;                   /* depthwise: [k*k][cexpp], bias */
     float *wp, *bp;                   /* project: packed [cexp] x coutp, bias */
@@ -226,9 +242,10 @@ struct ordo_net {
     int head_cin, head_h, head_w;
     float *wh, *bh;                    /* packed [head_cin] x 1280 */
     float *wfc, *bfc;                  /* packed [1280] x FC_NP */
-    q8 qh, qfc;                        /* int8 nets: head, classifier */
+    q8 qh;                             /* int8 nets: the head */
     arena w8mem;                       /* owns the int8 weights */
     size_t q_bytes;                    /* scratch q: the largest quantized GEMM input */
+    int obs_dw, obs_n;                 /* calibration: where the depthwise ranges start; all */
 
     size_t act_floats, ring_floats, dw_floats, col_floats, hbuf_floats;
     int first_batched;                 /* blocks from here on run over image groups */
@@ -651,6 +668,16 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
         }
     }
     net->nblk = nb;
+    for (int i = 0; i < nb; i++) {   /* calibration layout: calib.h */
+        net->b[i].obs = net->obs_dw;
+        net->obs_dw += net->b[i].coutp;
+    }
+    net->obs_n = net->obs_dw;
+    for (int i = 0; i < nb; i++) {
+        net->b[i].obs_d = net->obs_n;
+        net->obs_n += net->b[i].cexpp;
+    }
+
     /* Late blocks have few pixels and big weights: running several images
      * through them at once reuses each weight panel across images instead
      * of streaming all weights from L3 once per image. */
@@ -701,23 +728,24 @@ static void conv1x1(const ordo_net *net, scratch *sc, int M, int N, int K, const
                     const float *R, int ldr, int relu)
 {
     if (net->int8) {
-        net->k8->quant(A, (long)M * lda, q->inv, q->zp, sc->q);
+        net->k8->quant(A, M, lda, q->inv, q->zp, sc->q);
         net->k8->gemm8(M, N, lda, sc->q, lda, q->w, q->scale, q->bias, C, ldc, R, ldr, relu);
     } else {
         net->kern->gemm(M, N, K, A, lda, w, b, C, ldc, R, ldr, relu);
     }
 }
 
-/* Calibration (ordo_net_observe): the largest |x| seen in tensor t. */
-static void observe(scratch *sc, int t, const float *x, long n)
+/* Calibration (ordo_net_observe): raises obs[t + c] to the largest |x| of
+ * channel c of rows x C values (C = 1: the whole tensor as one). */
+static void observe(scratch *sc, int t, const float *x, long rows, int C)
 {
     if (!sc->obs) return;
-    float m = sc->obs[t];
-    for (long i = 0; i < n; i++) {
-        const float a = fabsf(x[i]);
-        if (a > m) m = a;
-    }
-    sc->obs[t] = m;
+    float *m = sc->obs + t;
+    for (long r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            const float a = fabsf(x[r * C + c]);
+            if (a > m[c]) m[c] = a;
+        }
 }
 
 /* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
@@ -750,11 +778,40 @@ static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
     }
 }
 
+/* One depthwise output row of block B at element off of the group's
+ * output: floats into sc->dwbuf, or for an int8 net with a fused kernel,
+ * the project layer's quantized input straight into sc->q. */
+static void dw_row(const ordo_net *net, const blk *B, const float *const *rows, scratch *sc,
+                   long off)
+{
+    const ordo_net_kernels *K = net->kern;
+    if (net->int8 && K->dwq)
+        K->dwq(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd, B->qp.inv,
+               sc->q + off);
+    else
+        K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd, sc->dwbuf + off);
+}
+
+/* Block B's projection of the M depthwise outputs dw_row left (R: the
+ * skip connection's input, or NULL). */
+static void project(const ordo_net *net, const blk *B, scratch *sc, int M, float *out,
+                    const float *R)
+{
+    if (net->int8 && net->kern->dwq) {
+        net->k8->gemm8(M, B->coutp, B->cexpp, sc->q, B->cexpp, B->qp.w, B->qp.scale,
+                       B->qp.bias, out, B->coutp, R, B->cinp, 0);
+    } else {
+        observe(sc, B->obs_d, sc->dwbuf, M, B->cexpp);
+        conv1x1(net, sc, M, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp, &B->qp, out,
+                B->coutp, R, B->cinp, 0);
+    }
+    observe(sc, B->obs, out, M, B->coutp);
+}
+
 /* Output rows [y0, y1) of block B: in is the block input, out its output. */
 static void block_rows(const ordo_net *net, const blk *B, const float *in,
                        float *out, int y0, int y1, scratch *sc)
 {
-    const ordo_net_kernels *K = net->kern;
     const long in_row = (long)B->win * B->cinp;     /* floats per input row */
     const long ring_row = (long)B->win * B->cexpp;  /* floats per expanded row */
     int next = 0;                                   /* next input row to expand */
@@ -785,15 +842,10 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
                 else if (B->expand) rows[ky] = sc->ring + (iy % B->ring) * ring_row;
                 else rows[ky] = in + iy * in_row;
             }
-            K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
-                  sc->dwbuf + (long)(y - ya) * B->wout * B->cexpp);
+            dw_row(net, B, rows, sc, (long)(y - ya) * B->wout * B->cexpp);
         }
-        observe(sc, net->nblk + (int)(B - net->b), sc->dwbuf, (long)(yb - ya) * B->wout * B->cexpp);
-        conv1x1(net, sc, (yb - ya) * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp,
-                B->bp, &B->qp, out + (long)ya * B->wout * B->coutp, B->coutp,
-                B->residual ? in + (long)ya * in_row : NULL, B->cinp, 0);
-        observe(sc, (int)(B - net->b), out + (long)ya * B->wout * B->coutp,
-                (long)(yb - ya) * B->wout * B->coutp);
+        project(net, B, sc, (yb - ya) * B->wout, out + (long)ya * B->wout * B->coutp,
+                B->residual ? in + (long)ya * in_row : NULL);
     }
 }
 
@@ -818,7 +870,6 @@ static void head_rows(const ordo_net *net, const float *in, int y0, int y1,
 static void block_batch(const ordo_net *net, const blk *B, const float *in, float *out,
                         int g, scratch *sc)
 {
-    const ordo_net_kernels *K = net->kern;
     const long x_row = (long)B->win * B->cexpp, x_img = x_row * B->hin;
     const float *x = in;
     if (B->expand) {
@@ -833,14 +884,9 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
                 const int iy = y * B->s - B->pt + ky;
                 rows[ky] = iy < 0 || iy >= B->hin ? net->zero : x + i * x_img + iy * x_row;
             }
-            K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
-                  sc->dwbuf + ((long)i * B->hout + y) * B->wout * B->cexpp);
+            dw_row(net, B, rows, sc, ((long)i * B->hout + y) * B->wout * B->cexpp);
         }
-    const long dn = (long)g * B->hout * B->wout * B->cexpp;
-    observe(sc, net->nblk + (int)(B - net->b), sc->dwbuf, dn);
-    conv1x1(net, sc, g * B->hout * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp,
-            B->bp, &B->qp, out, B->coutp, B->residual ? in : NULL, B->cinp, 0);
-    observe(sc, (int)(B - net->b), out, (long)g * B->hout * B->wout * B->coutp);
+    project(net, B, sc, g * B->hout * B->wout, out, B->residual ? in : NULL);
 }
 
 /* g images (g <= GROUP) on one thread: the early blocks image by image
@@ -889,7 +935,6 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
     }
     const float inv = 1.0f / (float)hw;
     for (long c = 0; c < (long)g * HEAD_C; c++) embed[c] *= inv;
-    observe(sc, 2 * net->nblk, embed, (long)g * HEAD_C);
 }
 
 /* ------------------------------------------------------------------- jobs */
@@ -897,7 +942,6 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
 typedef struct fwd {
     const float *const *in;   /* one pointer per image */
     float *embed, *fc;
-    uint8_t *qembed;          /* int8 nets: the quantized embeddings */
     int n, nwhole;      /* images; how many of them run one per thread */
     int chunk;          /* images taken at a time; 0: a fixed band per thread */
     atomic_int next;    /* next image to take when chunk > 0 */
@@ -963,11 +1007,7 @@ static void job_fc(ordo_net *net, void *arg, int tid)
     for (int p = tid; p < panels; p += net->threads) {
         const int n0 = p * ORDO_NET_PANEL;
         const int w = FC_NP - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
-        if (net->int8)
-            net->k8->gemm8(f->n, w, HEAD_C, f->qembed, HEAD_C, net->qfc.w + (long)n0 * HEAD_C,
-                           net->qfc.scale + n0, net->qfc.bias + n0, f->fc + n0, FC_NP, NULL, 0, 0);
-        else
-            net->kern->gemm(f->n, w, HEAD_C, f->embed, HEAD_C, net->wfc + (long)n0 * HEAD_C,
+        net->kern->gemm(f->n, w, HEAD_C, f->embed, HEAD_C, net->wfc + (long)n0 * HEAD_C,
                             net->bfc + n0, f->fc + n0, FC_NP, NULL, 0, 0);
     }
 }
@@ -1022,17 +1062,7 @@ int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *l
             e[c] = s * inv;
         }
     }
-    if (net->int8) {
-        f.qembed = malloc((size_t)n * HEAD_C);
-        if (!f.qembed) {
-            free(fc);
-            if (!embed) free(emb);
-            return ordo_err_set(err, "out of memory for a batch of %d images", n);
-        }
-        net->k8->quant(emb, (long)n * HEAD_C, net->qfc.inv, net->qfc.zp, f.qembed);
-    }
     pool_run(net, job_fc, &f);
-    free(f.qembed);
     for (int i = 0; i < n; i++)
         memcpy(logits + (long)i * ORDO_NET_CLASSES, fc + (long)i * FC_NP,
                ORDO_NET_CLASSES * sizeof(float));
@@ -1093,21 +1123,42 @@ static const ordo_net_kernels8 *pick_kernels8(ordo_err *err)
     return &ordo_net_kernels8_c;
 }
 
-/* Quantizer of an activation tensor whose values lie in [-amax, amax]
- * (signed: zero point 128) or [0, amax] (after ReLU6: zero point 0). */
-static void act_quant(float amax, int is_signed, q8 *q)
+/* Quantizer of an activation tensor of C channels (Kp with padding), from
+ * the calibrated largest |x| of each channel, amax[c] (amax NULL: the stem's
+ * ReLU6 output, 6 for all). Signed tensors (block outputs: zero point 128)
+ * get their own channel's range, r_c = amax[c]: their channels' ranges
+ * differ by 30x and one range for all cost the most agreement (measured).
+ * ReLU6 tensors (depthwise outputs: zero point 0) get
+ * r_c = amax[c]^0.5 * G^0.5, G = max_c amax[c] (<= 6): half way between one
+ * range and a range per channel, since a channel's scale folds into the
+ * weights' rows (quant_layer) and makes the per-output weight ranges
+ * uneven; SmoothQuant's migration strength (Xiao et al., 2023, eq. 4) with
+ * alpha = 0.5, measured better than 0 or 1 here. r_c >= amax[c]: nothing
+ * calibration saw is clipped. A dead channel gets a tiny range. */
+static int act_quant(arena *a, const float *amax, int C, int Kp, int is_signed, q8 *q)
 {
-    if (!(amax > 0.0f) || !isfinite(amax)) amax = 6.0f;
-    if (!is_signed && amax > 6.0f) amax = 6.0f;
-    const float s = is_signed ? amax / 127.0f : amax / 255.0f;
-    q->inv = 1.0f / s;
+    if (!(q->inv = falloc(a, (size_t)Kp))) return -1;
+    float G = 0.0f;
+    for (int c = 0; c < C; c++) G = fmaxf(G, amax ? amax[c] : 6.0f);
+    if (!is_signed && G > 6.0f) G = 6.0f;
+    for (int c = 0; c < Kp; c++) {
+        float m = amax ? fminf(amax[c], G) : 6.0f;
+        if (!is_signed) m = G;
+        if (c >= C) m = 1.0f;                      /* padding: always zero */
+        if (!(m > 1e-4f) || !isfinite(m)) m = 1e-4f;
+        q->inv[c] = is_signed ? 127.0f / m : 255.0f / m;
+    }
     q->zp = is_signed ? 128 : 0;
+    return 0;
 }
 
 /* Int8 form of a packed fp32 1x1 layer (K true rows, Kp padded, Np
- * columns): symmetric per-output-channel weights, w_q = round(w / s_w[n]),
- * s_w[n] = max_k |w[k][n]| / 127; scale[n] = s_act * s_w[n]; the zero
- * point's share zp * sum_k w_q[k][n] moves into the bias (kernels.h). */
+ * columns). With x[k] ~ s_k (q[k] - zp), s_k = 1 / inv[k], the layer is
+ * y[n] = b[n] + sum_k (q[k] - zp) w'[k][n], w'[k][n] = s_k w[k][n]: the
+ * input channels' scales fold into the weight rows. w' is quantized
+ * symmetrically per output channel, w'_q = round(w' / s_w[n]),
+ * s_w[n] = max_k |w'[k][n]| / 127; then scale[n] = s_w[n] and the zero
+ * point's share zp * sum_k w'_q[k][n] moves into the bias (kernels.h). */
 static int quant_layer(arena *a, const float *packed, const float *bias, int K, int Kp, int Np,
                        q8 *q)
 {
@@ -1115,25 +1166,24 @@ static int quant_layer(arena *a, const float *packed, const float *bias, int K, 
     q->scale = falloc(a, (size_t)Np);
     q->bias = falloc(a, (size_t)Np);
     if (!q->w || !q->scale || !q->bias) return -1;
-    const float s_act = 1.0f / q->inv;
     for (int n0 = 0; n0 < Np; n0 += ORDO_NET_PANEL) {
         const int pw = Np - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const float *src = packed + (long)n0 * K;   /* [K][pw] */
         int8_t *dst = q->w + (long)n0 * Kp;         /* [Kp/4][pw][4] */
         for (int j = 0; j < pw; j++) {
             float m = 0.0f;
-            for (int k = 0; k < K; k++) m = fmaxf(m, fabsf(src[(long)k * pw + j]));
+            for (int k = 0; k < K; k++) m = fmaxf(m, fabsf(src[(long)k * pw + j] / q->inv[k]));
             const float sw = m > 0.0f ? m / 127.0f : 1.0f;
             long sum = 0;
             for (int k = 0; k < K; k++) {
-                long v = lrintf(src[(long)k * pw + j] / sw);
+                long v = lrintf(src[(long)k * pw + j] / q->inv[k] / sw);
                 v = v > 127 ? 127 : v < -127 ? -127 : v;
                 dst[((long)(k / 4) * pw + j) * 4 + k % 4] = (int8_t)v;
                 sum += v;
             }
             const int n = n0 + j;
-            q->scale[n] = s_act * sw;
-            q->bias[n] = bias[n] - q->scale[n] * (float)q->zp * (float)sum;
+            q->scale[n] = sw;
+            q->bias[n] = bias[n] - sw * (float)q->zp * (float)sum;
         }
     }
     return 0;
@@ -1144,18 +1194,18 @@ static int quant_layer(arena *a, const float *packed, const float *bias, int K, 
 static int quantize_weights(ordo_net *net, ordo_err *err)
 {
     const ordo_net_calib *cal = ordo_net_calib_find(net->model);
-    if (!cal || cal->nblk != net->nblk)
+    if (!cal || cal->ndw != net->obs_n - net->obs_dw || cal->nout != net->obs_dw)
         return ordo_err_set(err, "no int8 calibration for %s", net->model);
     size_t bytes = 0;
     for (int i = 0; i < net->nblk; i++) {
         const blk *B = &net->b[i];
-        if (B->expand) bytes += (size_t)B->cinp * B->cexpp + 8 * (size_t)B->cexpp + 192;
-        bytes += (size_t)B->cexpp * B->coutp + 8 * (size_t)B->coutp + 192;
+        if (B->expand) bytes += (size_t)B->cinp * (B->cexpp + 4) + 8 * (size_t)B->cexpp + 256;
+        bytes += (size_t)B->cexpp * (B->coutp + 4) + 8 * (size_t)B->coutp + 256;
         size_t qb = (size_t)B->ring * B->win * B->cinp;
         if (qb > net->q_bytes) net->q_bytes = qb;
     }
     const int hcp = pad16(net->head_cin);
-    bytes += (size_t)hcp * HEAD_C + 8 * HEAD_C + 192 + (size_t)HEAD_C * FC_NP + 8 * FC_NP + 192;
+    bytes += (size_t)hcp * (HEAD_C + 4) + 8 * HEAD_C + 256;
     /* The quantized GEMM inputs: expansions of a ring's rows, depthwise
      * outputs, the late blocks' whole-group inputs, a head chunk. */
     const size_t more[] = { net->act_floats, net->dw_floats, net->gact_floats,
@@ -1170,16 +1220,20 @@ static int quantize_weights(ordo_net *net, ordo_err *err)
         if (B->expand) {
             /* Block 0's input is the stem's ReLU6 output; the others' is
              * the previous block's projection (linear, signed). */
-            act_quant(i ? cal->out_max[i - 1] : 6.0f, i != 0, &B->qe);
-            if (quant_layer(a, B->we, B->be, B->cin, B->cinp, B->cexpp, &B->qe)) goto oom;
+            if (act_quant(a, i ? cal->out_max + B[-1].obs : NULL, B->cin, B->cinp, i != 0,
+                          &B->qe) ||
+                quant_layer(a, B->we, B->be, B->cin, B->cinp, B->cexpp, &B->qe))
+                goto oom;
         }
-        act_quant(cal->dw_max[i], 0, &B->qp);
-        if (quant_layer(a, B->wp, B->bp, B->cexp, B->cexpp, B->coutp, &B->qp)) goto oom;
+        if (act_quant(a, cal->dw_max + (B->obs_d - net->obs_dw), B->cexp, B->cexpp, 0, &B->qp) ||
+            quant_layer(a, B->wp, B->bp, B->cexp, B->cexpp, B->coutp, &B->qp))
+            goto oom;
     }
-    act_quant(cal->out_max[net->nblk - 1], 1, &net->qh);
-    if (quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, &net->qh)) goto oom;
-    act_quant(cal->embed_max, 0, &net->qfc);
-    if (quant_layer(a, net->wfc, net->bfc, HEAD_C, HEAD_C, FC_NP, &net->qfc)) goto oom;
+    const blk *L = &net->b[net->nblk - 1];
+    if (act_quant(a, cal->out_max + L->obs, net->head_cin, hcp, 1, &net->qh) ||
+        quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, &net->qh))
+        goto oom;
+
     return 0;
 oom:
     return ordo_err_set(err, "out of memory for the int8 weights");
@@ -1314,7 +1368,11 @@ const char *ordo_net_model(const ordo_net *net) { return net ? net->model : ""; 
 const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kname : ""; }
 const char *ordo_net_precision(const ordo_net *net) { return !net ? "" : net->int8 ? "int8" : "fp32"; }
 
-int ordo_net_tensors(const ordo_net *net) { return net ? 2 * net->nblk + 1 : 0; }
+int ordo_net_tensors(const ordo_net *net, int *nout)
+{
+    if (nout) *nout = net ? net->obs_dw : 0;
+    return net ? net->obs_n : 0;
+}
 
 int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes, ordo_err *err)
 {

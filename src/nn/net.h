@@ -27,9 +27,9 @@ int ordo_net_model_size(const char *model);
 ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
                           int threads, ordo_err *err);
 /* The same in a chosen precision: "fp32", or "int8" (per-channel int8
- * weights and calibrated uint8 activations for the 1x1 convolutions and
- * the classifier; stem and depthwise stay fp32; see net.c). ordo_net_create
- * is "fp32". */
+ * weights and calibrated uint8 activations for the 1x1 convolutions, the
+ * head's included; stem, depthwise and classifier stay fp32; see net.c).
+ * ordo_net_create is "fp32". */
 ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights,
                                int threads, const char *precision, ordo_err *err);
 void ordo_net_free(ordo_net *net);
@@ -50,11 +50,12 @@ int ordo_net_forward(ordo_net *net, const float *in, int n,
 int ordo_net_forward_each(ordo_net *net, const float *const *in, int n,
                           float *logits, float *embed, ordo_err *err);
 
-/* Calibration: the number of activation tensors an int8 net quantizes
- * (block outputs, depthwise outputs, the embedding; layout in calib.h), and
- * a forward pass of an fp32, one-thread net that raises maxes[t] to the
- * largest |x| of tensor t over these images. */
-int ordo_net_tensors(const ordo_net *net);
+/* Calibration: the number of activation ranges an int8 net uses (every
+ * channel of every block output, then of every depthwise output; *nout:
+ * how many are block-output channels; see calib.h), and a
+ * forward pass of an fp32, one-thread net that raises maxes[t] to the
+ * largest |x| range t takes over these images. */
+int ordo_net_tensors(const ordo_net *net, int *nout);
 int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes,
                      ordo_err *err);
 

@@ -145,19 +145,17 @@ static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *
  * first (so huge values and NaN cannot wrap in the conversion; max_ps
  * returns its second operand for NaN), round half to even (the default
  * MXCSR mode, as lrintf), add the zero point. */
-static void quant(const float *x, long n, float inv, int zp, uint8_t *q)
+static void quant(const float *x, long rows, int C, const float *inv, int zp, uint8_t *q)
 {
-    const __m512 vi = _mm512_set1_ps(inv);
     const __m512 lo = _mm512_set1_ps((float)-zp), hi = _mm512_set1_ps((float)(255 - zp));
     const __m512i z = _mm512_set1_epi32(zp);
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vi);
-        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-        const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
-        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(r));
-    }
-    if (i < n) ordo_net_kernels8_c.quant(x + i, n - i, inv, zp, q + i);
+    for (long r = 0; r < rows; r++, x += C, q += C)
+        for (int c = 0; c < C; c += 16) {
+            __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(inv + c));
+            v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            const __m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
+            _mm_storeu_si128((__m128i *)(q + c), _mm512_cvtepi32_epi8(i));
+        }
 }
 
 const ordo_net_kernels8 ordo_net_kernels8_vnni = { "avx512vnni", gemm8, quant };
