@@ -726,6 +726,11 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
                          count, smodel, pmodel);
             goto out;
         }
+        /* Nor precisions: the shard's (recorded by its scan) must be the project's. */
+        char sprec[8], pprec[8];
+        if (ordo_store_use_precision(s->st, NULL, sprec, err) ||
+            ordo_store_use_precision(m.ps, sprec, pprec, err))
+            goto out;
         if (smodel[0] && !pmodel[0]) {
             if (ordo_store_set_model(m.ps, smodel, err))
                 goto out;
