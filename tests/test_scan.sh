@@ -83,7 +83,7 @@ out=$("$BIN" init --precision bf16 "$T/p8" 2>&1); rc=$?
 check "unknown precision refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown precision' <<<\"\$1\"" _ "$out"
 "$BIN" init --precision int8 "$T/p8" >/dev/null
 mkdir -p "$T/few"
-find "$SRC" -type f | sort | head -5 | while read -r f; do cp "$f" "$T/few/"; done
+find "$SPORTS/pool" -type f -name "*.jpg" | sort | head -5 | while read -r f; do cp "$f" "$T/few/"; done
 "$BIN" scan --project "$T/p8" --quiet "$T/few"; rc=$?
 check "int8 project scans" [ "$rc:$(q "$T/p8" "SELECT count(*) FROM images")" = 0:5 ]
 out=$("$BIN" scan --project "$T/p8" --precision fp32 "$T/few" 2>&1); rc=$?
