@@ -5,7 +5,8 @@
  * calib); each photo is decoded and preprocessed once as `ordo scan` does,
  * then run through both networks. Prints one line per set and one for all:
  *   int8 MODEL set=S n=N top1_agree=P cos_mean=C cos_min=M
- * and, to stderr, the photos whose top-1 changed. */
+ * and, to stderr, the photos whose top-1 changed, with fp32's softmax
+ * margin p(top-1) - p(top-2) on them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,19 @@ static int argmax(const float *v, int n)
     for (int i = 1; i < n; i++)
         if (v[i] > v[b]) b = i;
     return b;
+}
+
+/* p(top-1) - p(top-2) of softmax(v): how close the fp32 call was. */
+static double margin(const float *v, int n)
+{
+    double mx = v[0], z = 0, p1 = 0, p2 = 0;
+    for (int i = 1; i < n; i++) mx = v[i] > mx ? v[i] : mx;
+    for (int i = 0; i < n; i++) {
+        const double p = exp(v[i] - mx);
+        z += p;
+        if (p > p1) { p2 = p1; p1 = p; } else if (p > p2) p2 = p;
+    }
+    return (p1 - p2) / z;
 }
 
 static double cosine(const float *a, const float *b, int n)
@@ -93,7 +107,7 @@ int main(int argc, char **argv)
             while (s < nsets && strcmp(t[s].name, line)) s++;
             if (s == nsets) {
                 if (nsets == MAXSETS) continue;
-                snprintf(t[nsets++].name, sizeof t[0].name, "%s", line);
+                snprintf(t[nsets++].name, sizeof t[0].name, "%.31s", line);
             }
             ordo_image im;
             if (ordo_img_load(sp + 1, &io, &im, &err) ||
@@ -119,7 +133,9 @@ int main(int argc, char **argv)
                                         eb + (size_t)i * ORDO_NET_EMBED, ORDO_NET_EMBED);
                 add(&t[sets[i]], a == b, c);
                 add(&t[MAXSETS], a == b, c);
-                if (a != b) fprintf(stderr, "changed: %s fp32=%d int8=%d cos=%.4f\n", paths[i], a, b, c);
+                if (a != b)
+                    fprintf(stderr, "changed: %s fp32=%d int8=%d cos=%.4f margin=%.4f\n", paths[i],
+                            a, b, c, margin(la + (size_t)i * ORDO_NET_CLASSES, ORDO_NET_CLASSES));
             }
             nb = 0;
         }
