@@ -11,7 +11,6 @@
  * precision the rate 2 cores allow: 2000 / (sum of the stages' ms/img).
  * The store (SQLite rows, scores, matrices) is measured by bench_store.sh:
  * about 0.04 ms an image, left out here. */
-#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
