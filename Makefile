@@ -31,9 +31,10 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-# Kernels for one instruction set live in files named *_avx512.c / *_avx2.c
-# and are only called after a run-time CPU check.
+# Kernels for one instruction set live in files named *_avx512.c / *_avx2.c /
+# *_vnni.c (AVX-512 VNNI) and are only called after a run-time CPU check.
 $(BUILD)/%_avx512.o: override CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
+$(BUILD)/%_vnni.o:   override CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mavx2
 $(BUILD)/%_avx2.o:   override CFLAGS += -mavx2 -mfma
 $(BUILD)/%_mpi.o:    override CFLAGS += $(MPI_CFLAGS)
 
@@ -74,7 +75,7 @@ fuzz: $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(filter-out src/cli/%,$(wildcard src/*/*.c src/*/*.h))
 	@mkdir -p build-fuzz
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -Isrc $(MPI_CFLAGS) -pthread -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(filter-out %_avx512.c %_avx2.c,$(LIB_SRC)) $(LDLIBS) -DORDO_NO_SIMD
+	  -o $@ $< $(filter-out %_avx512.c %_avx2.c %_vnni.c,$(LIB_SRC)) $(LDLIBS) -DORDO_NO_SIMD
 
 # Installing, like any C tool (GNU conventions: PREFIX, DESTDIR). Runs only
 # what the binary needs: the weights are installed per user by

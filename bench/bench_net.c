@@ -1,11 +1,12 @@
 /* bench_net.c - images/s of ordo's network alone on preprocessed batches.
- *   bench_net MODEL WEIGHTS.pth THREADS BATCH SECONDS
- * prints one line: "ordo MODEL threads=T batch=B kernel=K img/s=X rss_mb=Y
+ *   bench_net MODEL WEIGHTS.pth THREADS BATCH SECONDS [PRECISION]
+ * prints one line: "ordo[-int8] MODEL threads=T batch=B kernel=K img/s=X rss_mb=Y
  * cpu_ms/img=Z" (Z: CPU time per image, a load-independent diagnostic).
  * The input is deterministic pseudo-random data in [-1, 1] (the network's
  * speed does not depend on the pixel values). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -28,16 +29,17 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: bench_net MODEL WEIGHTS THREADS BATCH SECONDS\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: bench_net MODEL WEIGHTS THREADS BATCH SECONDS [fp32|int8]\n");
         return 2;
     }
     const int threads = atoi(argv[3]), batch = atoi(argv[4]);
     const double secs = atof(argv[5]);
+    const char *prec = argc == 7 ? argv[6] : "fp32";
     const int S = ordo_net_model_size(argv[1]);
     ordo_err err = { "" };
     ordo_pth *w = ordo_pth_open(argv[2], &err);
-    ordo_net *net = w ? ordo_net_create(argv[1], w, threads, &err) : NULL;
+    ordo_net *net = w ? ordo_net_create_prec(argv[1], w, threads, prec, &err) : NULL;
     if (!net || S == 0 || batch < 1) {
         fprintf(stderr, "bench_net: %s\n", err.msg);
         return 1;
@@ -65,8 +67,8 @@ int main(int argc, char **argv)
     } while (t < secs || images < 2L * batch);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("ordo %s threads=%d batch=%d kernel=%s img/s=%.2f rss_mb=%.1f cpu_ms/img=%.2f\n",
-           argv[1], threads, batch, ordo_net_kernel(net), images / t, ru.ru_maxrss / 1024.0,
+    printf("%s %s threads=%d batch=%d kernel=%s img/s=%.2f rss_mb=%.1f cpu_ms/img=%.2f\n",
+           strcmp(prec, "int8") ? "ordo" : "ordo-int8", argv[1], threads, batch, ordo_net_kernel(net), images / t, ru.ru_maxrss / 1024.0,
            (cpu() - c0) * 1e3 / images);
     ordo_net_free(net);
     free(in); free(logits); free(embed);

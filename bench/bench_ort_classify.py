@@ -2,7 +2,12 @@
 """bench_ort_classify.py - the anchor for bench_classify.sh: the whole
 classify path done the usual Python way (PIL decode, bicubic resize, centre
 crop, (p-127)/128, ONNX Runtime in batches), images/s.
-Usage: bench_ort_classify.py MODEL.onnx SIZE THREADS BATCH LISTFILE"""
+Usage: bench_ort_classify.py MODEL.onnx SIZE THREADS BATCH LISTFILE [draft] [pool]
+draft: Pillow's JPEG draft mode (its DCT scaling: Image.draft asks libjpeg
+for the smallest scale >= the resize target) before decoding; pool: the
+photos of a batch prepared by a thread pool of THREADS threads (PIL releases
+the GIL while it decodes and resizes), overlapping with the previous
+batch's inference."""
 import resource
 import sys
 import time
@@ -14,6 +19,8 @@ from PIL import Image
 path, size, threads, batch, listfile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
     int(sys.argv[4]), sys.argv[5]
 files = [l.rstrip("\n") for l in open(listfile)]
+draft = "draft" in sys.argv[6:]
+pool = "pool" in sys.argv[6:]
 so = ort.SessionOptions()
 so.intra_op_num_threads = threads
 so.inter_op_num_threads = 1
@@ -24,7 +31,12 @@ resize = int(round(size / 0.875))
 
 
 def prep(f):
-    im = Image.open(f).convert("RGB")
+    im = Image.open(f)
+    if draft:
+        w, h = im.size
+        s = resize / min(w, h)
+        im.draft("RGB", (max(1, round(w * s)), max(1, round(h * s))))
+    im = im.convert("RGB")
     w, h = im.size
     s = resize / min(w, h)
     im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
@@ -37,10 +49,22 @@ def prep(f):
 sess.run(None, {name: np.zeros((1, 3, size, size), np.float32)})
 t0 = time.perf_counter()
 done = 0
-for i in range(0, len(files), batch):
-    x = np.stack([prep(f) for f in files[i:i + batch]]).transpose(0, 3, 1, 2).copy()
-    out = sess.run(None, {name: x})[0]
-    done += len(x)
+if pool:
+    from concurrent.futures import ThreadPoolExecutor
+    ex = ThreadPoolExecutor(threads)
+    batches = [files[i:i + batch] for i in range(0, len(files), batch)]
+    nxt = [ex.submit(prep, f) for f in batches[0]] if batches else []
+    for bi in range(len(batches)):
+        x = np.stack([f.result() for f in nxt]).transpose(0, 3, 1, 2).copy()
+        nxt = [ex.submit(prep, f) for f in batches[bi + 1]] if bi + 1 < len(batches) else []
+        out = sess.run(None, {name: x})[0]
+        done += len(x)
+else:
+    for i in range(0, len(files), batch):
+        x = np.stack([prep(f) for f in files[i:i + batch]]).transpose(0, 3, 1, 2).copy()
+        out = sess.run(None, {name: x})[0]
+        done += len(x)
 t = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print("ort-path threads=%d batch=%d img/s=%.2f rss_mb=%.1f" % (threads, batch, done / t, rss))
+print("ort-path threads=%d batch=%d img/s=%.2f rss_mb=%.1f%s%s" % (threads, batch, done / t, rss,
+      " draft" if draft else "", " pool" if pool else ""))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "img/img.h"
 #include "nn/kernels.h"
 #include "nn/net.h"
 #include "nn/pth.h"
@@ -28,6 +29,8 @@ static float frand(void)   /* xorshift64, uniform in [-1, 1) */
 
 static const ordo_net_kernels *paths[3];
 static int npaths;
+static const ordo_net_kernels8 *paths8[2];
+static int npaths8;
 
 static void find_paths(void)
 {
@@ -39,6 +42,12 @@ static void find_paths(void)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         paths[npaths++] = &ordo_net_kernels_avx512;
+#endif
+    paths8[npaths8++] = &ordo_net_kernels8_c;
+#ifndef ORDO_NO_SIMD
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        paths8[npaths8++] = &ordo_net_kernels8_vnni;
 #endif
 }
 
@@ -260,6 +269,225 @@ out:
     ordo_pth_free(w);
 }
 
+
+/* ---------------------------------------------------------------- int8 */
+
+static int irand(int lo, int hi) { return lo + (int)((frand() + 1.0f) * 0.5f * (hi - lo + 1)) % (hi - lo + 1); }
+
+/* The int8 GEMM against exact integer sums: every kernel set, every tile
+ * height, both panel widths, K up to lite2's widest (1248), lda > K, the
+ * extremes of both operands (255 x -127 must not saturate), residual and
+ * ReLU6 on and off. */
+static void t_gemm8_matches_naive(void)
+{
+    const int shapes[][3] = { { 1, 16, 4 },     { 13, 48, 32 }, { 25, 32, 16 }, { 7, 1008, 64 },
+                              { 12, 80, 144 }, { 49, 1280, 336 }, { 30, 16, 1248 } };
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], lda = K + 16;
+        uint8_t *A = malloc((size_t)M * lda);
+        int8_t *B = malloc((size_t)K * N), *Bp = malloc((size_t)K * N);
+        float *scale = malloc(sizeof(float) * N), *bias = malloc(sizeof(float) * N);
+        float *R = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
+        for (int i = 0; i < M * lda; i++) A[i] = si == 0 ? 255 : (uint8_t)irand(0, 255);
+        for (int i = 0; i < K * N; i++) B[i] = si == 0 ? -127 : (int8_t)irand(-127, 127);
+        for (int n = 0; n < N; n++) { scale[n] = 1e-4f * (1.0f + frand()); bias[n] = frand(); }
+        for (int i = 0; i < M * N; i++) R[i] = frand();
+        /* pack as kernels.h says: panels of 32 (16), then [K/4][w][4] */
+        for (int n0 = 0; n0 < N; n0 += 32) {
+            const int w = N - n0 >= 32 ? 32 : 16;
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < w; j++)
+                    Bp[(long)n0 * K + ((long)(k / 4) * w + j) * 4 + k % 4] = B[(long)k * N + n0 + j];
+        }
+        for (int p = 0; p < npaths8; p++)
+            for (int mode = 0; mode < 2; mode++) {   /* 0: ReLU6, no R; 1: identity + R */
+                memset(C, 0xff, sizeof(float) * M * N);
+                paths8[p]->gemm8(M, N, K, A, lda, Bp, scale, bias, C, N, mode ? R : NULL, N, !mode);
+                double worst = 0;
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        long acc = 0;
+                        for (int k = 0; k < K; k++) acc += (long)A[(long)m * lda + k] * B[(long)k * N + n];
+                        double v = (double)scale[n] * acc + bias[n];
+                        if (!mode) v = v < 0 ? 0 : v > 6 ? 6 : v;
+                        else v += R[m * N + n];
+                        double d = fabs(C[m * N + n] - v) / (1.0 + fabs(v));
+                        if (!(d <= worst)) worst = d;
+                    }
+                CHECK_MSG(worst < 1e-5, "%s gemm8 %dx%dx%d mode %d: max rel diff %g",
+                          paths8[p]->name, M, N, K, mode, worst);
+            }
+        free(A); free(B); free(Bp); free(scale); free(bias); free(R); free(C);
+    }
+}
+
+/* The quantizer's rule (kernels.h) on the values that break careless ones:
+ * ties (round half to even), both clamps, infinities, NaN, a per-channel
+ * scale; every kernel set must give the same bytes. */
+static void t_quant_rule(void)
+{
+    enum { C = 32, ROWS = 5 };
+    float x[ROWS * C], inv[C];
+    uint8_t q[ROWS * C], want[ROWS * C];
+    const float special[] = { 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.5f, -128.5f, 1e30f,
+                              -1e30f, INFINITY, -INFINITY, NAN, 0.0f, -0.0f, 254.5f };
+    for (int c = 0; c < C; c++) inv[c] = c < 16 ? 1.0f : 0.25f * (float)(c - 15);
+    for (int i = 0; i < ROWS * C; i++) x[i] = i < 16 ? special[i] : 200.0f * frand();
+    for (int zp = 0; zp <= 128; zp += 128) {
+        for (int i = 0; i < ROWS * C; i++) {
+            double v = (double)(x[i] * inv[i % C]);
+            if (!(v >= -zp)) v = -zp;
+            if (v > 255 - zp) v = 255 - zp;
+            double r = nearbyint(v);   /* default rounding: to nearest, ties to even */
+            want[i] = (uint8_t)(r + zp);
+        }
+        CHECK(want[0] == zp + 0 && want[1] == zp + 2 && want[2] == zp + 2);
+        for (int p = 0; p < npaths8; p++) {
+            memset(q, 0xAA, sizeof q);
+            paths8[p]->quant(x, ROWS, C, inv, zp, q);
+            int bad = -1;
+            for (int i = 0; i < ROWS * C && bad < 0; i++)
+                if (q[i] != want[i]) bad = i;
+            CHECK_MSG(bad < 0, "%s quant zp %d: element %d (x %g) gave %d, want %d",
+                      paths8[p]->name, zp, bad, bad < 0 ? 0.0 : x[bad], bad < 0 ? 0 : q[bad],
+                      bad < 0 ? 0 : want[bad]);
+        }
+    }
+}
+
+/* A fused depthwise-and-quantize kernel must write exactly the bytes its
+ * float kernel's output quantizes to. */
+static void t_dwq_matches_dw(void)
+{
+    const int cases[][6] = { { 3, 1, 56, 1, 56, 144 }, { 3, 2, 112, 0, 56, 96 },
+                             { 5, 2, 15, 2, 8, 16 },   { 5, 1, 14, 2, 14, 48 } };
+    int tested = 0;
+    for (int p = 0; p < npaths; p++) {
+        if (!paths[p]->dwq) continue;
+        tested++;
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+            const int k = cases[ci][0], s = cases[ci][1], Win = cases[ci][2], pl = cases[ci][3];
+            const int Wout = cases[ci][4], C = cases[ci][5];
+            float *rows[5], *w = malloc(sizeof(float) * k * k * C), *bias = malloc(sizeof(float) * C);
+            float *out = malloc(sizeof(float) * Wout * C), *inv = malloc(sizeof(float) * C);
+            uint8_t *q = malloc((size_t)Wout * C), *want = malloc((size_t)Wout * C);
+            for (int r = 0; r < k; r++) {
+                rows[r] = malloc(sizeof(float) * Win * C);
+                for (int i = 0; i < Win * C; i++) rows[r][i] = 3.0f * frand();
+            }
+            for (int i = 0; i < k * k * C; i++) w[i] = frand();
+            for (int i = 0; i < C; i++) { bias[i] = frand(); inv[i] = 255.0f / (1.0f + 5.0f * (i % 7) / 6.0f); }
+            paths[p]->dw(k, s, Win, pl, Wout, C, (const float *const *)rows, w, bias, out);
+            ordo_net_kernels8_c.quant(out, Wout, C, inv, 0, want);
+            paths[p]->dwq(k, s, Win, pl, Wout, C, (const float *const *)rows, w, bias, inv, q);
+            CHECK_MSG(!memcmp(q, want, (size_t)Wout * C), "%s dwq k=%d s=%d Win=%d differs",
+                      paths[p]->name, k, s, Win);
+            for (int r = 0; r < k; r++) free(rows[r]);
+            free(w); free(bias); free(out); free(inv); free(q); free(want);
+        }
+    }
+    if (!tested) SKIP("no kernel set with a fused depthwise quantizer on this CPU");
+}
+
+static double cosine(const float *a, const float *b, int n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+static int argmax(const float *v, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* The int8 network on real photos (imagenet-sample, never used for
+ * calibration): close to fp32 (embedding cosine, top-1 class), the same
+ * whichever kernels and however many threads run it. */
+static void t_int8_forward(void)
+{
+    static const char *photos[] = { "n01530575_brambling.JPEG", "n01558993_robin.JPEG",
+                                    "n01440764_tench.JPEG", "n02112137_chow.JPEG",
+                                    "n02504013_Indian_elephant.JPEG",
+                                    "n03095699_container_ship.JPEG", "n07747607_orange.JPEG",
+                                    "n09472597_volcano.JPEG" };
+    enum { NP = sizeof photos / sizeof photos[0], S = 224 };
+    ordo_pth *w = open_weights("lite0");
+    if (!w) SKIP("lite0 weights not installed (ordo weights install)");
+    const char *data = getenv("ORDO_DATA");
+    char path[4096];
+    float *in = malloc(sizeof(float) * NP * S * S * 3);
+    int n = 0;
+    ordo_err err = { "" };
+    for (int i = 0; i < NP; i++) {
+        snprintf(path, sizeof path, "%s/datasets/imagenet-sample/%s", data ? data : "../shared",
+                 photos[i]);
+        ordo_image im;
+        const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, 0.875f) };
+        if (ordo_img_load(path, &io, &im, &err)) continue;
+        if (!ordo_img_preprocess(&im, S, 0.875f, in + (size_t)n * S * S * 3, &err)) n++;
+        ordo_image_free(&im);
+    }
+    if (n < NP) {
+        free(in);
+        ordo_pth_free(w);
+        SKIP("imagenet-sample photos not found (set ORDO_DATA)");
+    }
+    float *l32 = malloc(sizeof(float) * NP * 1000), *e32 = malloc(sizeof(float) * NP * 1280);
+    float *l8 = malloc(sizeof(float) * NP * 1000), *e8 = malloc(sizeof(float) * NP * 1280);
+    float *l = malloc(sizeof(float) * NP * 1000), *e = malloc(sizeof(float) * NP * 1280);
+    ordo_net *f32 = ordo_net_create_prec("lite0", w, 2, "fp32", &err);
+    ordo_net *i8 = ordo_net_create_prec("lite0", w, 1, "int8", &err);
+    CHECK_MSG(f32 && i8, "%s", err.msg);
+    if (!f32 || !i8) goto out;
+    CHECK(!strcmp(ordo_net_precision(i8), "int8") && !strcmp(ordo_net_precision(f32), "fp32"));
+    CHECK(!ordo_net_forward(f32, in, NP, l32, e32, &err));
+    CHECK(!ordo_net_forward(i8, in, NP, l8, e8, &err));
+    int agree = 0;
+    for (int i = 0; i < NP; i++) {
+        const double c = cosine(e32 + i * 1280, e8 + i * 1280, 1280);
+        CHECK_MSG(c > 0.98, "%s: int8 embedding cosine %g", photos[i], c);
+        agree += argmax(l32 + i * 1000, 1000) == argmax(l8 + i * 1000, 1000);
+    }
+    CHECK_MSG(agree >= NP - 1, "int8 kept the top-1 class of %d of %d photos", agree, NP);
+    /* The int8 net is not the fp32 one under another name. */
+    CHECK(max_diff(e32, e8, (size_t)NP * 1280) > 1e-4);
+    /* 1-3 threads (whole images and row splits) agree with one thread to
+     * float rounding; the portable kernels to a little more: their fp32
+     * depthwise and dequantization round differently (no FMA), which moves
+     * a value on a quantizer's rounding boundary one step, and layers pass
+     * that on (measured cosine 0.9997; int8 vs fp32 is 10x further). */
+    for (int kc = 0; kc < 2; kc++)
+        for (int threads = 1; threads <= 3; threads++) {
+            if (kc) setenv("ORDO_KERNEL", "c", 1);
+            ordo_net *net = ordo_net_create_prec("lite0", w, threads, "int8", &err);
+            unsetenv("ORDO_KERNEL");
+            CHECK_MSG(net, "%s", err.msg);
+            if (!net) continue;
+            if (kc) CHECK(!strcmp(ordo_net_kernel(net), "c+c8"));
+            CHECK(!ordo_net_forward(net, in, 3, l, e, &err));
+            for (int i = 0; i < 3; i++) {
+                const double c = cosine(e + i * 1280, e8 + i * 1280, 1280);
+                CHECK_MSG(c > (kc ? 0.999 : 0.99999), "%s kernels, %d threads, image %d: cosine %g to default",
+                          kc ? "c" : "default", threads, i, c);
+                CHECK(argmax(l + i * 1000, 1000) == argmax(l8 + i * 1000, 1000));
+            }
+            ordo_net_free(net);
+        }
+out:
+    ordo_net_free(f32);
+    ordo_net_free(i8);
+    free(in); free(l32); free(e32); free(l8); free(e8); free(l); free(e);
+    ordo_pth_free(w);
+}
+
 static void t_errors(void)
 {
     ordo_err err = { "" };
@@ -273,6 +501,9 @@ static void t_errors(void)
     CHECK(!ordo_net_create("lite9", w, 1, &err));
     CHECK_MSG(strstr(err.msg, "unknown model"), "%s", err.msg);
     CHECK(!ordo_net_create("lite0", NULL, 1, &err));
+    CHECK(!ordo_net_create_prec("lite0", w, 1, "bf16", &err));
+    CHECK_MSG(strstr(err.msg, "unknown precision"), "%s", err.msg);
+    CHECK(!ordo_net_create_prec("lite0", w, 1, NULL, &err));
     if (!w) SKIP("lite0 weights not installed");
     /* lite0's weights for lite2: wrong widths must be caught with names. */
     CHECK(!ordo_net_create("lite2", w, 1, &err));
@@ -346,6 +577,10 @@ int main(int argc, char **argv)
     RUN(t_dw_matches_naive);
     RUN(t_model_size);
     RUN(t_forward_paths_agree);
+    RUN(t_gemm8_matches_naive);
+    RUN(t_quant_rule);
+    RUN(t_dwq_matches_dw);
+    RUN(t_int8_forward);
     RUN(t_errors);
     return test_summary();
 }

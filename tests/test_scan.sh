@@ -74,6 +74,20 @@ out=$(cd / && ORDO_PROJECT= "$BIN" status 2>&1); rc=$?
 check "no project: exit 1 naming ordo init" bash -c "[ $rc = 1 ] && grep -q 'ordo init' <<<'$out'"
 out=$("$BIN" scan --project "$P" --model lite2 "$SRC" 2>&1); rc=$?
 check "another model refused" bash -c "[ $rc != 0 ] && grep -q 'scanned with lite0' <<<\"\$1\"" _ "$out"
+# Precision: this project was scanned in fp32 (the default) and says so;
+# int8 is refused. An int8 project records it at init and keeps it.
+out=$("$BIN" scan --project "$P" --precision int8 "$SRC" 2>&1); rc=$?
+check "another precision refused" bash -c "[ $rc != 0 ] && grep -q 'computed in fp32' <<<\"\$1\"" _ "$out"
+check "precision recorded" [ "$(q "$P" "SELECT value FROM meta WHERE key='precision'")" = fp32 ]
+out=$("$BIN" init --precision bf16 "$T/p8" 2>&1); rc=$?
+check "unknown precision refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown precision' <<<\"\$1\"" _ "$out"
+"$BIN" init --precision int8 "$T/p8" >/dev/null
+mkdir -p "$T/few"
+find "$SPORTS/pool" -type f -name "*.jpg" | sort | head -5 | while read -r f; do cp "$f" "$T/few/"; done
+"$BIN" scan --project "$T/p8" --quiet "$T/few"; rc=$?
+check "int8 project scans" [ "$rc:$(q "$T/p8" "SELECT count(*) FROM images")" = 0:5 ]
+out=$("$BIN" scan --project "$T/p8" --precision fp32 "$T/few" 2>&1); rc=$?
+check "int8 project refuses fp32" bash -c "[ $rc != 0 ] && grep -q 'computed in int8' <<<\"\$1\"" _ "$out"
 
 # ---- hostile files ------------------------------------------------------------
 H=$T/hostile

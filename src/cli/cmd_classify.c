@@ -193,6 +193,7 @@ static void usage(FILE *f)
             "usage: ordo classify [OPTIONS] PATH...\n"
             "Prints the top ImageNet classes of each image; folders are read recursively.\n\n"
             "  --model M       lite0 (default), lite1 or lite2\n"
+            "  --precision P   fp32 (default) or int8 (see `ordo init --help`)\n"
             "  --top K         classes per image (default 5)\n"
             "  --csv           CSV: path,rank,class_index,wnid,name,probability\n"
             "  --json          one JSON object per image per line\n"
@@ -206,7 +207,7 @@ static void usage(FILE *f)
 
 int cli_classify(int argc, char **argv)
 {
-    const char *model = "lite0", *weights = NULL;
+    const char *model = "lite0", *weights = NULL, *prec = "fp32";
     int top = 5, threads = 0, batch = 16;
     out_format fmt = OUT_TEXT;
     static const struct option opts[] = {
@@ -214,12 +215,13 @@ int cli_classify(int argc, char **argv)
         {"csv", no_argument, NULL, 'c'},         {"json", no_argument, NULL, 'j'},
         {"weights", required_argument, NULL, 'w'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"precision", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "m:k:cjw:t:b:h", opts, NULL)) != -1) {
         switch (o) {
         case 'm': model = optarg; break;
+        case 'P': prec = optarg; break;
         case 'k': if (cli_parse_int("--top", optarg, 1, ORDO_NET_CLASSES, &top)) return 2; break;
         case 'c': fmt = OUT_CSV; break;
         case 'j': fmt = OUT_JSON; break;
@@ -263,7 +265,7 @@ int cli_classify(int argc, char **argv)
     int rc = 1;
     if (ordo_weights_path(weights, model, wpath, sizeof wpath, &err) ||
         !(pth = ordo_pth_open(wpath, &err)) ||
-        !(net = ordo_net_create(model, pth, threads, &err))) {
+        !(net = ordo_net_create_prec(model, pth, threads, prec, &err))) {
         fprintf(stderr, "ordo classify: %s\n", err.msg);
         goto out;
     }

@@ -1,4 +1,4 @@
-/* cmd_init.c - `ordo init [--model M] [DIR]`: create a project. */
+/* cmd_init.c - `ordo init [--model M] [--precision P] [DIR]`: create a project. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,25 +12,30 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ordo init [--model M] [DIR]\n"
+            "usage: ordo init [--model M] [--precision P] [DIR]\n"
             "Creates an ordo project in DIR (made if missing; default: --project DIR, $ORDO_PROJECT, or the\n"
             "current directory): DIR/.ordo/ holds the database (ordo.db) and the\n"
             "embedding and logit matrices (embed.f16, logits.f16).\n\n"
             "  --model M       lite0, lite1 or lite2; otherwise the first scan's model\n"
+            "  --precision P   the network's precision, fp32 or int8 (int8: about twice\n"
+            "                  the images/s on CPUs with AVX-512 VNNI; see docs/benchmarks.md);\n"
+            "                  otherwise the first scan's, else fp32\n"
             "  --project DIR   same as giving DIR\n");
 }
 
 int cli_init(int argc, char **argv)
 {
-    const char *model = NULL, *dir = NULL;
+    const char *model = NULL, *dir = NULL, *prec = NULL;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"project", required_argument, NULL, 'p'},
+        {"precision", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "m:p:h", opts, NULL)) != -1) {
         switch (o) {
         case 'm': model = optarg; break;
+        case 'P': prec = optarg; break;
         case 'p': dir = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -51,11 +56,26 @@ int cli_init(int argc, char **argv)
         fprintf(stderr, "ordo init: %s: %s\n", dir, strerror(errno));
         return 1;
     }
+    if (prec && strcmp(prec, "fp32") && strcmp(prec, "int8")) {
+        fprintf(stderr, "ordo init: unknown precision '%s' (fp32 or int8)\n", prec);
+        return 2;
+    }
     if (ordo_store_init(dir, model, &err)) {
         fprintf(stderr, "ordo init: %s\n", err.msg);
         return 1;
     }
-    printf("created ordo project in %s/%s%s%s\n", dir, ORDO_STORE_DIRNAME,
-           model ? " for model " : "", model ? model : "");
+    if (prec) {
+        char got[8];
+        ordo_store *s = ordo_store_open(dir, 0, &err);
+        int rc = s ? ordo_store_use_precision(s, prec, got, &err) : -1;
+        ordo_store_close(s);
+        if (rc) {
+            fprintf(stderr, "ordo init: %s\n", err.msg);
+            return 1;
+        }
+    }
+    printf("created ordo project in %s/%s%s%s%s%s\n", dir, ORDO_STORE_DIRNAME,
+           model ? " for model " : "", model ? model : "", prec ? ", precision " : "",
+           prec ? prec : "");
     return 0;
 }

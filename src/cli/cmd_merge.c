@@ -218,12 +218,20 @@ static int scan_shard(const char *project, char *const *paths, int npaths,
     if (!f)
         return ordo_err_set(err, "out of memory");
     int rc = -1;
+    char prec[8];
+    ordo_store *ps = ordo_store_open(project, 0, err);
+    if (!ps || ordo_store_use_precision(ps, so->precision, prec, err)) {
+        ordo_store_close(ps);
+        goto out;
+    }
+    ordo_store_close(ps);
     if (ordo_dist_shard_prepare(project, index, count, so->model, sdir, sizeof sdir, model,
                                 err) ||
         ordo_dist_filter_init(f, project, index, count, err))
         goto out;
     ordo_scan_opts o = *so;
     o.model = model;
+    o.precision = prec;
     o.keep = ordo_dist_keep;
     o.keep_ctx = f;
     o.progress = dist_progress;

@@ -133,6 +133,8 @@ static void usage(FILE *f)
             "                      directory or its nearest parent holding .ordo/)\n"
             "  --model M           lite0, lite1 or lite2 (default: the project's, else\n"
             "                      lite0); a project never mixes models\n"
+            "  --precision P       fp32 or int8 (default: the project's, else fp32); a\n"
+            "                      project never mixes precisions\n"
             "  --weights P         weights directory or .pth file\n"
             "  --threads N         network threads (default: all cores)\n"
             "  --decode-threads N  image decoding threads (default: all cores)\n"
@@ -160,12 +162,14 @@ int cli_scan(int argc, char **argv)
         {"batch", required_argument, NULL, 'b'}, {"sports-list", required_argument, NULL, 's'},
         {"no-sync", no_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
         {"shard", required_argument, NULL, 'S'}, {"mpi", no_argument, NULL, 'M'},
+        {"precision", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "p:m:w:t:d:b:s:nqh", opts, NULL)) != -1) {
         switch (o) {
         case 'p': project = optarg; break;
+        case 'P': so.precision = optarg; break;
         case 'm': so.model = optarg; break;
         case 'w': so.weights = optarg; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &so.threads)) return 2; break;
@@ -200,6 +204,10 @@ int cli_scan(int argc, char **argv)
     }
     if (so.model && !ordo_net_model_size(so.model)) {
         fprintf(stderr, "ordo scan: unknown model '%s' (lite0, lite1 or lite2)\n", so.model);
+        return 2;
+    }
+    if (so.precision && strcmp(so.precision, "fp32") && strcmp(so.precision, "int8")) {
+        fprintf(stderr, "ordo scan: unknown precision '%s' (fp32 or int8)\n", so.precision);
         return 2;
     }
     ordo_err err = {{0}};

@@ -533,6 +533,16 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
                          count, smodel, pmodel);
             goto out;
         }
+        /* Nor precisions: the shard's (recorded by its scan) must be the
+         * project's (recorded before any shard scan, by cli_scan_dist). */
+        char sprec[8], pprec[8];
+        if (ordo_store_precision(s->st, sprec, err) || ordo_store_precision(m.ps, pprec, err))
+            goto out;
+        if (sprec[0] && pprec[0] && strcmp(sprec, pprec)) {
+            ordo_err_set(err, "shard %d-of-%d was computed in %s, the project in %s", i, count,
+                         sprec, pprec);
+            goto out;
+        }
         if (smodel[0] && !pmodel[0]) {
             if (ordo_store_set_model(m.ps, smodel, err))
                 goto out;

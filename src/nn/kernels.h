@@ -11,6 +11,8 @@
 #ifndef ORDO_NN_KERNELS_H
 #define ORDO_NN_KERNELS_H
 
+#include <stdint.h>
+
 #define ORDO_NET_CPAD 16
 #define ORDO_NET_PANEL 32
 
@@ -43,11 +45,55 @@ static inline void ordo_net_dw_interior(int k, int s, int Win, int pl, int Wout,
     *hi = b;
 }
 
+/* The same, for the int8 network: out is [Wout][C] bytes, each the ReLU6
+ * output quantized as kernels.h's quantizer does with zero point 0 and
+ * 1/scale qinv[c] (the next layer's input, without a pass through floats). */
+typedef void ordo_net_dwq_fn(int k, int s, int Win, int pl, int Wout, int C,
+                             const float *const *rows, const float *w,
+                             const float *bias, const float *qinv, uint8_t *out);
+
 typedef struct ordo_net_kernels {
     const char *name;
     ordo_net_gemm_fn *gemm;
     ordo_net_dw_fn *dw;
+    ordo_net_dwq_fn *dwq;     /* NULL: dw, then the int8 kernels' quantizer */
 } ordo_net_kernels;
+
+/* ---- int8 (see net.c, "int8 inference") ----
+ *
+ * Activations are quantized to uint8 with one zero point per tensor and
+ * one scale per channel, q = clamp(round(x * inv[c]) + zp, 0, 255) (the
+ * channel scales are folded into the weights' rows); weights to int8 with
+ * one scale per output channel. The int8 GEMM accumulates exact int32 sums
+ * sum_k q[m][k] * w[k][n] (the product form of VNNI's vpdpbusd: u8 x s8),
+ * then dequantizes: C[m][n] = act(scale[n] * acc + bias[n]) (+ R[m][n]),
+ * where scale[n] = s_act * s_w[n] and bias[n] already holds the zero-point
+ * correction -scale[n] * zp * sum_k w[k][n].
+ *
+ * Packed int8 weights: output channels in panels of 32 (the last may be 16)
+ * as for fp32; inside a panel, K (a multiple of 4) in groups of 4: group g
+ * holds, for each of the panel's w columns, the 4 bytes w[4g..4g+3][n]
+ * (the 4 consecutive k that one vpdpbusd lane sums). */
+typedef void ordo_net_gemm8_fn(int M, int N, int K, const uint8_t *A, int lda,
+                               const int8_t *B, const float *scale, const float *bias,
+                               float *C, int ldc, const float *R, int ldr, int relu6);
+
+/* rows x C floats (C a multiple of 16) to bytes, one scale per channel c:
+ * q = clamp(round_half_even(x * inv[c]) + zp, 0, 255); NaN -> zp - 0 = 0
+ * after the clamp's lower bound. */
+typedef void ordo_net_quant_fn(const float *x, long rows, int C, const float *inv, int zp,
+                               uint8_t *q);
+
+typedef struct ordo_net_kernels8 {
+    const char *name;
+    ordo_net_gemm8_fn *gemm8;
+    ordo_net_quant_fn *quant;
+} ordo_net_kernels8;
+
+extern const ordo_net_kernels8 ordo_net_kernels8_c;
+#ifndef ORDO_NO_SIMD
+extern const ordo_net_kernels8 ordo_net_kernels8_vnni;   /* AVX-512 VNNI */
+#endif
 
 extern const ordo_net_kernels ordo_net_kernels_c;
 #ifndef ORDO_NO_SIMD

@@ -25,6 +25,20 @@
  * the same as OpenBLAS 0.3.21 when forced to its SkylakeX kernels, while
  * Debian's OpenBLAS as detected at run time (Prescott kernels on this CPU)
  * gives 11-16 GMAC/s; and it fuses with the depthwise row pipeline.
+ *
+ * int8 inference (ordo_net_create_prec "int8"): every 1x1 convolution
+ * (expand, project, head) runs as uint8 activations x int8 weights with
+ * exact int32 sums (AVX-512 VNNI's vpdpbusd, 64 multiply-adds an
+ * instruction; kernels.h), the rest as in fp32. Weights: symmetric, one
+ * scale per output channel, from the folded fp32 weights at load time.
+ * Activations: quantized at each 1x1 layer's input with ranges calibrated
+ * once per model on 300 photos (calib.h, tools/calibrate.sh; act_quant says
+ * how ranges become scales). Kept in fp32, by measurement on this
+ * project's Xeon: the depthwise layers (as int8 they would need widening
+ * to 16 bits, no gain over fp32 FMAs: not built), the stem (3 input
+ * channels), and the classifier (0.3 % of the work, but on sports photos
+ * its int8 form alone changed 0.6 % of the top-1 classes: many photos sit
+ * on near-ties between ImageNet classes).
  */
 #include "nn/net.h"
 
@@ -40,6 +54,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "nn/calib.h"
 #include "nn/kernels.h"
 
 #define MAX_BLOCKS 32
@@ -118,7 +133,50 @@ static void dw_c(int k, int s, int Win, int pl, int Wout, int C,
         }
 }
 
-const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c };
+const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c, NULL };
+
+/* The portable int8 kernels: the reference the VNNI ones are tested
+ * against (the int32 sums are exact, so they agree to the last bit before
+ * the float dequantization). */
+static void gemm8_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
+                    const float *scale, const float *bias, float *C, int ldc, const float *R,
+                    int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Bp = B + (long)n0 * K;
+        for (int m = 0; m < M; m++) {
+            int32_t acc[ORDO_NET_PANEL] = { 0 };
+            const uint8_t *a = A + (long)m * lda;
+            for (int k = 0; k < K; k += 4) {
+                const int8_t *b = Bp + (long)k * w;
+                for (int j = 0; j < w; j++)
+                    for (int t = 0; t < 4; t++) acc[j] += (int32_t)a[k + t] * b[j * 4 + t];
+            }
+            float *c = C + (long)m * ldc + n0;
+            for (int j = 0; j < w; j++) {
+                float v = scale[n0 + j] * (float)acc[j] + bias[n0 + j];
+                if (relu6) v = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+                if (R) v += R[(long)m * ldr + n0 + j];
+                c[j] = v;
+            }
+        }
+    }
+}
+
+static void quant_c(const float *x, long rows, int C, const float *inv, int zp, uint8_t *q)
+{
+    const float lo = (float)-zp, hi = (float)(255 - zp);
+    for (long r = 0; r < rows; r++, x += C, q += C)
+        for (int c = 0; c < C; c++) {
+            float v = x[c] * inv[c];
+            if (!(v >= lo)) v = lo;   /* NaN too */
+            if (v > hi) v = hi;
+            q[c] = (uint8_t)(lrintf(v) + zp);
+        }
+}
+
+const ordo_net_kernels8 ordo_net_kernels8_c = { "c8", gemm8_c, quant_c };
 
 /* ------------------------------------------------------------ the network */
 
@@ -127,6 +185,16 @@ typedef struct arena {
     size_t size, used;   /* bytes */
 } arena;
 
+/* A 1x1 convolution's int8 form (kernels.h, "int8"): packed weights, the
+ * per-channel dequantization scale and corrected bias, and the quantizer
+ * of its input (1/scale and zero point of the activation tensor). */
+typedef struct q8 {
+    int8_t *w;
+    float *scale, *bias;
+    float *inv;                       /* [K padded]: 1 / the input channel's scale */
+    int zp;
+} q8;
+
 typedef struct blk {
     int k, s, cin, cexp, cout;        /* true channel counts */
     int cinp, cexpp, coutp;           /* padded to 16 */
@@ -134,15 +202,19 @@ typedef struct blk {
     int expand, residual;
     int g, ring;                      /* output rows per group, ring rows */
     int gb;                           /* batched blocks: images per sub-group */
+    int obs, obs_d;                   /* calibration: where its output's, depthwise's ranges start */
     float *we, *be;                   /* expand: packed [cin] x cexpp, bias */
     float *wd, *bd;                   /* depthwise: [k*k][cexpp], bias */
     float *wp, *bp;                   /* project: packed [cexp] x coutp, bias */
+    q8 qe, qp;                        /* int8 nets: expand, project */
 } blk;
 
 typedef struct scratch {              /* one per thread */
     float *act[2];                    /* ping-pong activations of one image */
     float *ring, *dwbuf, *col, *hbuf;
     float *gact[2], *xbuf;            /* the late blocks of GROUP images */
+    uint8_t *q;                       /* int8 nets: a GEMM's quantized input */
+    float *obs;                       /* ordo_net_observe: max |x| per tensor, or NULL */
     arena mem;                        /* owns all of the above */
     float pool[HEAD_C];
 } scratch;
@@ -160,6 +232,9 @@ struct ordo_net {
     char model[8];
     int size;
     const ordo_net_kernels *kern;
+    int int8;                          /* precision: 0 fp32, 1 int8 */
+    const ordo_net_kernels8 *k8;       /* int8 nets */
+    char kname[32];                    /* ordo_net_kernel()'s answer */
 
     int s1, stem_pt, stem_pl, stem_g;  /* stem output side, padding, rows/group */
     float *ws, *bs;                    /* packed [27] x 32 */
@@ -168,6 +243,10 @@ struct ordo_net {
     int head_cin, head_h, head_w;
     float *wh, *bh;                    /* packed [head_cin] x 1280 */
     float *wfc, *bfc;                  /* packed [1280] x FC_NP */
+    q8 qh;                             /* int8 nets: the head */
+    arena w8mem;                       /* owns the int8 weights */
+    size_t q_bytes;                    /* scratch q: the largest quantized GEMM input */
+    int obs_dw, obs_n;                 /* calibration: where the depthwise ranges start; all */
 
     size_t act_floats, ring_floats, dw_floats, col_floats, hbuf_floats;
     int first_batched;                 /* blocks from here on run over image groups */
@@ -582,6 +661,16 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
         }
     }
     net->nblk = nb;
+    for (int i = 0; i < nb; i++) {   /* calibration layout: calib.h */
+        net->b[i].obs = net->obs_dw;
+        net->obs_dw += net->b[i].coutp;
+    }
+    net->obs_n = net->obs_dw;
+    for (int i = 0; i < nb; i++) {
+        net->b[i].obs_d = net->obs_n;
+        net->obs_n += net->b[i].cexpp;
+    }
+
     /* Late blocks have few pixels and big weights: running several images
      * through them at once reuses each weight panel across images instead
      * of streaming all weights from L3 once per image. */
@@ -623,6 +712,35 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
 
 /* ------------------------------------------------------------ the layers */
 
+/* Every 1x1 convolution goes through here: fp32 straight to the GEMM;
+ * int8 quantizes its input rows (lda floats each, the padded channels
+ * included: they are zeros, and their weights are zeros) into sc->q, then
+ * runs the int8 GEMM over the padded K = lda. */
+static void conv1x1(const ordo_net *net, scratch *sc, int M, int N, int K, const float *A,
+                    int lda, const float *w, const float *b, const q8 *q, float *C, int ldc,
+                    const float *R, int ldr, int relu)
+{
+    if (net->int8) {
+        net->k8->quant(A, M, lda, q->inv, q->zp, sc->q);
+        net->k8->gemm8(M, N, lda, sc->q, lda, q->w, q->scale, q->bias, C, ldc, R, ldr, relu);
+    } else {
+        net->kern->gemm(M, N, K, A, lda, w, b, C, ldc, R, ldr, relu);
+    }
+}
+
+/* Calibration (ordo_net_observe): raises obs[t + c] to the largest |x| of
+ * channel c of rows x C values (C = 1: the whole tensor as one). */
+static void observe(scratch *sc, int t, const float *x, long rows, int C)
+{
+    if (!sc->obs) return;
+    float *m = sc->obs + t;
+    for (long r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            const float a = fabsf(x[r * C + c]);
+            if (a > m[c]) m[c] = a;
+        }
+}
+
 /* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
  * one GEMM with K = 27. */
 static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
@@ -653,11 +771,40 @@ static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
     }
 }
 
+/* One depthwise output row of block B at element off of the group's
+ * output: floats into sc->dwbuf, or for an int8 net with a fused kernel,
+ * the project layer's quantized input straight into sc->q. */
+static void dw_row(const ordo_net *net, const blk *B, const float *const *rows, scratch *sc,
+                   long off)
+{
+    const ordo_net_kernels *K = net->kern;
+    if (net->int8 && K->dwq)
+        K->dwq(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd, B->qp.inv,
+               sc->q + off);
+    else
+        K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd, sc->dwbuf + off);
+}
+
+/* Block B's projection of the M depthwise outputs dw_row left (R: the
+ * skip connection's input, or NULL). */
+static void project(const ordo_net *net, const blk *B, scratch *sc, int M, float *out,
+                    const float *R)
+{
+    if (net->int8 && net->kern->dwq) {
+        net->k8->gemm8(M, B->coutp, B->cexpp, sc->q, B->cexpp, B->qp.w, B->qp.scale,
+                       B->qp.bias, out, B->coutp, R, B->cinp, 0);
+    } else {
+        observe(sc, B->obs_d, sc->dwbuf, M, B->cexpp);
+        conv1x1(net, sc, M, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp, &B->qp, out,
+                B->coutp, R, B->cinp, 0);
+    }
+    observe(sc, B->obs, out, M, B->coutp);
+}
+
 /* Output rows [y0, y1) of block B: in is the block input, out its output. */
 static void block_rows(const ordo_net *net, const blk *B, const float *in,
                        float *out, int y0, int y1, scratch *sc)
 {
-    const ordo_net_kernels *K = net->kern;
     const long in_row = (long)B->win * B->cinp;     /* floats per input row */
     const long ring_row = (long)B->win * B->cexpp;  /* floats per expanded row */
     int next = 0;                                   /* next input row to expand */
@@ -674,8 +821,8 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
                 const int slot = iy % B->ring;
                 int n = B->ring - slot;
                 if (n > hi - iy + 1) n = hi - iy + 1;
-                K->gemm(n * B->win, B->cexpp, B->cin, in + iy * in_row, B->cinp, B->we,
-                        B->be, sc->ring + slot * ring_row, B->cexpp, NULL, 0, 1);
+                conv1x1(net, sc, n * B->win, B->cexpp, B->cin, in + iy * in_row, B->cinp,
+                        B->we, B->be, &B->qe, sc->ring + slot * ring_row, B->cexpp, NULL, 0, 1);
                 iy += n;
             }
             if (hi + 1 > next) next = hi + 1;
@@ -688,12 +835,10 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
                 else if (B->expand) rows[ky] = sc->ring + (iy % B->ring) * ring_row;
                 else rows[ky] = in + iy * in_row;
             }
-            K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
-                  sc->dwbuf + (long)(y - ya) * B->wout * B->cexpp);
+            dw_row(net, B, rows, sc, (long)(y - ya) * B->wout * B->cexpp);
         }
-        K->gemm((yb - ya) * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp,
-                out + (long)ya * B->wout * B->coutp, B->coutp,
-                B->residual ? in + (long)ya * in_row : NULL, B->cinp, 0);
+        project(net, B, sc, (yb - ya) * B->wout, out + (long)ya * B->wout * B->coutp,
+                B->residual ? in + (long)ya * in_row : NULL);
     }
 }
 
@@ -704,8 +849,8 @@ static void head_rows(const ordo_net *net, const float *in, int y0, int y1,
     const int W = net->head_w, cinp = pad16(net->head_cin);
     const int M = (y1 - y0) * W;
     if (M <= 0) return;
-    net->kern->gemm(M, HEAD_C, net->head_cin, in + (long)y0 * W * cinp, cinp, net->wh,
-                    net->bh, sc->hbuf, HEAD_C, NULL, 0, 1);
+    conv1x1(net, sc, M, HEAD_C, net->head_cin, in + (long)y0 * W * cinp, cinp, net->wh,
+            net->bh, &net->qh, sc->hbuf, HEAD_C, NULL, 0, 1);
     for (int m = 0; m < M; m++) {
         const float *h = sc->hbuf + (long)m * HEAD_C;
         for (int c = 0; c < HEAD_C; c++) pool[c] += h[c];
@@ -718,12 +863,11 @@ static void head_rows(const ordo_net *net, const float *in, int y0, int y1,
 static void block_batch(const ordo_net *net, const blk *B, const float *in, float *out,
                         int g, scratch *sc)
 {
-    const ordo_net_kernels *K = net->kern;
     const long x_row = (long)B->win * B->cexpp, x_img = x_row * B->hin;
     const float *x = in;
     if (B->expand) {
-        K->gemm(g * B->hin * B->win, B->cexpp, B->cin, in, B->cinp, B->we, B->be, sc->xbuf,
-                B->cexpp, NULL, 0, 1);
+        conv1x1(net, sc, g * B->hin * B->win, B->cexpp, B->cin, in, B->cinp, B->we, B->be,
+                &B->qe, sc->xbuf, B->cexpp, NULL, 0, 1);
         x = sc->xbuf;
     }
     for (int i = 0; i < g; i++)
@@ -733,11 +877,9 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
                 const int iy = y * B->s - B->pt + ky;
                 rows[ky] = iy < 0 || iy >= B->hin ? net->zero : x + i * x_img + iy * x_row;
             }
-            K->dw(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd,
-                  sc->dwbuf + ((long)i * B->hout + y) * B->wout * B->cexpp);
+            dw_row(net, B, rows, sc, ((long)i * B->hout + y) * B->wout * B->cexpp);
         }
-    K->gemm(g * B->hout * B->wout, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp, out,
-            B->coutp, B->residual ? in : NULL, B->cinp, 0);
+    project(net, B, sc, g * B->hout * B->wout, out, B->residual ? in : NULL);
 }
 
 /* g images (g <= GROUP) on one thread: the early blocks image by image
@@ -776,8 +918,8 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
     memset(embed, 0, (size_t)g * HEAD_C * sizeof *embed);
     for (int m0 = 0; m0 < total; m0 += HEAD_M) {
         const int M = total - m0 < HEAD_M ? total - m0 : HEAD_M;
-        net->kern->gemm(M, HEAD_C, net->head_cin, sc->gact[cur] + (long)m0 * cinp, cinp,
-                        net->wh, net->bh, sc->hbuf, HEAD_C, NULL, 0, 1);
+        conv1x1(net, sc, M, HEAD_C, net->head_cin, sc->gact[cur] + (long)m0 * cinp, cinp,
+                net->wh, net->bh, &net->qh, sc->hbuf, HEAD_C, NULL, 0, 1);
         for (int m = 0; m < M; m++) {
             float *e = embed + (long)((m0 + m) / hw) * HEAD_C;
             const float *h = sc->hbuf + (long)m * HEAD_C;
@@ -859,7 +1001,7 @@ static void job_fc(ordo_net *net, void *arg, int tid)
         const int n0 = p * ORDO_NET_PANEL;
         const int w = FC_NP - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         net->kern->gemm(f->n, w, HEAD_C, f->embed, HEAD_C, net->wfc + (long)n0 * HEAD_C,
-                        net->bfc + n0, f->fc + n0, FC_NP, NULL, 0, 0);
+                            net->bfc + n0, f->fc + n0, FC_NP, NULL, 0, 0);
     }
 }
 
@@ -957,6 +1099,139 @@ static const ordo_net_kernels *pick_kernels(ordo_err *err)
     return &ordo_net_kernels_c;
 }
 
+/* The int8 kernels: VNNI when the CPU has it (ORDO_KERNEL=c forces the
+ * portable ones, as for fp32). Without VNNI the portable C kernels run:
+ * correct and identical in result, only slower. */
+static const ordo_net_kernels8 *pick_kernels8(ordo_err *err)
+{
+    (void)err;
+    const char *want = getenv("ORDO_KERNEL");
+    if (want && !strcmp(want, "c")) return &ordo_net_kernels8_c;
+#ifndef ORDO_NO_SIMD
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return &ordo_net_kernels8_vnni;
+#endif
+    return &ordo_net_kernels8_c;
+}
+
+/* Quantizer of an activation tensor of C channels (Kp with padding), from
+ * the calibrated largest |x| of each channel, amax[c] (amax NULL: the stem's
+ * ReLU6 output, 6 for all). Signed tensors (block outputs: zero point 128)
+ * get their own channel's range, r_c = amax[c]: their channels' ranges
+ * differ by 30x and one range for all cost the most agreement (measured).
+ * ReLU6 tensors (depthwise outputs: zero point 0) get
+ * r_c = amax[c]^0.5 * G^0.5, G = max_c amax[c] (<= 6): half way between one
+ * range and a range per channel, since a channel's scale folds into the
+ * weights' rows (quant_layer) and makes the per-output weight ranges
+ * uneven; SmoothQuant's migration strength (Xiao et al., 2023, eq. 4) with
+ * alpha = 0.5, measured better than 0 or 1 here. r_c >= amax[c]: nothing
+ * calibration saw is clipped. A dead channel gets a tiny range. */
+static int act_quant(arena *a, const float *amax, int C, int Kp, int is_signed, q8 *q)
+{
+    if (!(q->inv = falloc(a, (size_t)Kp))) return -1;
+    float G = 0.0f;
+    for (int c = 0; c < C; c++) G = fmaxf(G, amax ? amax[c] : 6.0f);
+    if (!is_signed && G > 6.0f) G = 6.0f;
+    for (int c = 0; c < Kp; c++) {
+        float m = amax ? fminf(amax[c], G) : 6.0f;
+        if (!is_signed) m = G;
+        if (c >= C) m = 1.0f;                      /* padding: always zero */
+        if (!(m > 1e-4f) || !isfinite(m)) m = 1e-4f;
+        q->inv[c] = is_signed ? 127.0f / m : 255.0f / m;
+    }
+    q->zp = is_signed ? 128 : 0;
+    return 0;
+}
+
+/* Int8 form of a packed fp32 1x1 layer (K true rows, Kp padded, Np
+ * columns). With x[k] ~ s_k (q[k] - zp), s_k = 1 / inv[k], the layer is
+ * y[n] = b[n] + sum_k (q[k] - zp) w'[k][n], w'[k][n] = s_k w[k][n]: the
+ * input channels' scales fold into the weight rows. w' is quantized
+ * symmetrically per output channel, w'_q = round(w' / s_w[n]),
+ * s_w[n] = max_k |w'[k][n]| / 127; then scale[n] = s_w[n] and the zero
+ * point's share zp * sum_k w'_q[k][n] moves into the bias (kernels.h). */
+static int quant_layer(arena *a, const float *packed, const float *bias, int K, int Kp, int Np,
+                       q8 *q)
+{
+    q->w = (int8_t *)falloc(a, ((size_t)Kp * Np + 3) / 4);
+    q->scale = falloc(a, (size_t)Np);
+    q->bias = falloc(a, (size_t)Np);
+    if (!q->w || !q->scale || !q->bias) return -1;
+    for (int n0 = 0; n0 < Np; n0 += ORDO_NET_PANEL) {
+        const int pw = Np - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const float *src = packed + (long)n0 * K;   /* [K][pw] */
+        int8_t *dst = q->w + (long)n0 * Kp;         /* [Kp/4][pw][4] */
+        for (int j = 0; j < pw; j++) {
+            float m = 0.0f;
+            for (int k = 0; k < K; k++) m = fmaxf(m, fabsf(src[(long)k * pw + j] / q->inv[k]));
+            const float sw = m > 0.0f ? m / 127.0f : 1.0f;
+            long sum = 0;
+            for (int k = 0; k < K; k++) {
+                long v = lrintf(src[(long)k * pw + j] / q->inv[k] / sw);
+                v = v > 127 ? 127 : v < -127 ? -127 : v;
+                dst[((long)(k / 4) * pw + j) * 4 + k % 4] = (int8_t)v;
+                sum += v;
+            }
+            const int n = n0 + j;
+            q->scale[n] = sw;
+            q->bias[n] = bias[n] - sw * (float)q->zp * (float)sum;
+        }
+    }
+    return 0;
+}
+
+/* Builds every 1x1 layer's int8 form from its fp32 form and the model's
+ * calibrated activation ranges (calib.h). */
+static int quantize_weights(ordo_net *net, ordo_err *err)
+{
+    const ordo_net_calib *cal = ordo_net_calib_find(net->model);
+    if (!cal || cal->ndw != net->obs_n - net->obs_dw || cal->nout != net->obs_dw)
+        return ordo_err_set(err, "no int8 calibration for %s", net->model);
+    size_t bytes = 0;
+    for (int i = 0; i < net->nblk; i++) {
+        const blk *B = &net->b[i];
+        if (B->expand) bytes += (size_t)B->cinp * (B->cexpp + 4) + 8 * (size_t)B->cexpp + 256;
+        bytes += (size_t)B->cexpp * (B->coutp + 4) + 8 * (size_t)B->coutp + 256;
+        size_t qb = (size_t)B->ring * B->win * B->cinp;
+        if (qb > net->q_bytes) net->q_bytes = qb;
+    }
+    const int hcp = pad16(net->head_cin);
+    bytes += (size_t)hcp * (HEAD_C + 4) + 8 * HEAD_C + 256;
+    /* The quantized GEMM inputs: expansions of a ring's rows, depthwise
+     * outputs, the late blocks' whole-group inputs, a head chunk. */
+    const size_t more[] = { net->act_floats, net->dw_floats, net->gact_floats,
+                            (size_t)HEAD_M * hcp, (size_t)(net->head_h * net->head_w) * hcp };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        if (more[i] > net->q_bytes) net->q_bytes = more[i];
+    if (arena_init(&net->w8mem, bytes / sizeof(float) + 1))
+        return ordo_err_set(err, "out of memory for the int8 weights");
+    arena *a = &net->w8mem;
+    for (int i = 0; i < net->nblk; i++) {
+        blk *B = &net->b[i];
+        if (B->expand) {
+            /* Block 0's input is the stem's ReLU6 output; the others' is
+             * the previous block's projection (linear, signed). */
+            if (act_quant(a, i ? cal->out_max + B[-1].obs : NULL, B->cin, B->cinp, i != 0,
+                          &B->qe) ||
+                quant_layer(a, B->we, B->be, B->cin, B->cinp, B->cexpp, &B->qe))
+                goto oom;
+        }
+        if (act_quant(a, cal->dw_max + (B->obs_d - net->obs_dw), B->cexp, B->cexpp, 0, &B->qp) ||
+            quant_layer(a, B->wp, B->bp, B->cexp, B->cexpp, B->coutp, &B->qp))
+            goto oom;
+    }
+    const blk *L = &net->b[net->nblk - 1];
+    if (act_quant(a, cal->out_max + L->obs, net->head_cin, hcp, 1, &net->qh) ||
+        quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, &net->qh))
+        goto oom;
+
+    return 0;
+oom:
+    return ordo_err_set(err, "out of memory for the int8 weights");
+}
+
 static int start_threads(ordo_net *net, int threads, ordo_err *err)
 {
     net->scr = calloc((size_t)threads, sizeof *net->scr);
@@ -969,13 +1244,16 @@ static int start_threads(ordo_net *net, int threads, ordo_err *err)
                                  net->gact_floats, net->gact_floats, net->xbuf_floats };
         float **ptrs[] = { &s->act[0], &s->act[1], &s->ring, &s->dwbuf, &s->col, &s->hbuf,
                            &s->gact[0], &s->gact[1], &s->xbuf };
-        size_t total = 0;
+        const size_t qf = (net->q_bytes + sizeof(float) - 1) / sizeof(float);
+        size_t total = arena_floats(qf);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += arena_floats(sizes[i]);
         if (arena_init(&s->mem, total))
             return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) *ptrs[i] = falloc(&s->mem, sizes[i]);
         if (!s->act[0] || !s->act[1] || !s->ring || !s->dwbuf || !s->col || !s->hbuf ||
             !s->gact[0] || !s->gact[1] || !s->xbuf)
+            return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
+        if (qf && !(s->q = (uint8_t *)falloc(&s->mem, qf)))
             return ordo_err_set(err, "out of memory for %d threads' buffers", threads);
     }
     if (threads == 1) return 0;
@@ -995,6 +1273,17 @@ static int start_threads(ordo_net *net, int threads, ordo_err *err)
 ordo_net *ordo_net_create(const char *model, const ordo_pth *weights, int threads,
                           ordo_err *err)
 {
+    return ordo_net_create_prec(model, weights, threads, "fp32", err);
+}
+
+ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights, int threads,
+                               const char *precision, ordo_err *err)
+{
+    const int int8 = precision && !strcmp(precision, "int8");
+    if (!precision || (!int8 && strcmp(precision, "fp32"))) {
+        ordo_err_set(err, "unknown precision '%s' (use fp32 or int8)", precision ? precision : "");
+        return NULL;
+    }
     int mi = -1;
     for (size_t i = 0; model && i < sizeof models / sizeof models[0]; i++)
         if (!strcmp(models[i].name, model)) mi = (int)i;
@@ -1023,11 +1312,16 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights, int thread
     net->threads = 1;
     snprintf(net->model, sizeof net->model, "%s", models[mi].name);
     net->size = models[mi].size;
+    net->int8 = int8;
 
     loader L = { .pth = weights, .arena = &net->wmem, .model = net->model, .err = err };
     int rc = (net->kern = pick_kernels(err)) ? 0 : -1;
     if (!rc) rc = plan(net, models[mi].width, models[mi].depth, err);
     if (!rc) rc = load_weights(net, &L);
+    if (!rc && int8) rc = (net->k8 = pick_kernels8(err)) ? quantize_weights(net, err) : -1;
+    if (!rc)
+        snprintf(net->kname, sizeof net->kname, "%s%s%s", net->kern->name, int8 ? "+" : "",
+                 int8 ? net->k8->name : "");
     for (int i = 0; i < L.nused; i++) free(L.used[i]);
     free(L.used);
     if (!rc) rc = start_threads(net, threads, err);
@@ -1055,6 +1349,7 @@ void ordo_net_free(ordo_net *net)
         for (int t = 0; t < net->threads; t++) free(net->scr[t].mem.base);
     free(net->scr);
     free(net->wmem.base);   /* all packed weights and the zero row */
+    free(net->w8mem.base);
     pthread_mutex_destroy(&net->mu);
     pthread_cond_destroy(&net->cv_start);
     pthread_cond_destroy(&net->cv_done);
@@ -1063,4 +1358,24 @@ void ordo_net_free(ordo_net *net)
 
 int ordo_net_input_size(const ordo_net *net) { return net ? net->size : 0; }
 const char *ordo_net_model(const ordo_net *net) { return net ? net->model : ""; }
-const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kern->name : ""; }
+const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kname : ""; }
+const char *ordo_net_precision(const ordo_net *net) { return !net ? "" : net->int8 ? "int8" : "fp32"; }
+
+int ordo_net_tensors(const ordo_net *net, int *nout)
+{
+    if (nout) *nout = net ? net->obs_dw : 0;
+    return net ? net->obs_n : 0;
+}
+
+int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes, ordo_err *err)
+{
+    if (!net || net->int8 || net->threads != 1 || !maxes)
+        return ordo_err_set(err, "ordo_net_observe: needs an fp32 net with one thread");
+    float *logits = malloc((size_t)n * ORDO_NET_CLASSES * sizeof *logits);
+    if (!logits) return ordo_err_set(err, "out of memory");
+    net->scr[0].obs = maxes;
+    const int rc = ordo_net_forward_each(net, in, n, logits, NULL, err);
+    net->scr[0].obs = NULL;
+    free(logits);
+    return rc;
+}

@@ -26,11 +26,19 @@ int ordo_net_model_size(const char *model);
  * expected tensor's presence and shape. threads <= 0 means all cores. */
 ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
                           int threads, ordo_err *err);
+/* The same in a chosen precision: "fp32", or "int8" (per-channel int8
+ * weights and calibrated uint8 activations for the 1x1 convolutions, the
+ * head's included; stem, depthwise and classifier stay fp32; see net.c).
+ * ordo_net_create is "fp32". */
+ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights,
+                               int threads, const char *precision, ordo_err *err);
 void ordo_net_free(ordo_net *net);
 
 int ordo_net_input_size(const ordo_net *net);
 const char *ordo_net_model(const ordo_net *net);
-const char *ordo_net_kernel(const ordo_net *net);   /* "avx512", "avx2", "c" */
+const char *ordo_net_kernel(const ordo_net *net);   /* "avx512", "avx2", "c"; int8:
+                                                       "avx512+avx512vnni", ... */
+const char *ordo_net_precision(const ordo_net *net); /* "fp32" or "int8" */
 
 /* Runs n images. in: n*S*S*3 floats (NHWC). logits: n*1000; embed: n*1280
  * or NULL. Returns 0, or -1 with err set. */
@@ -41,5 +49,14 @@ int ordo_net_forward(ordo_net *net, const float *in, int n,
  * contiguous batch). */
 int ordo_net_forward_each(ordo_net *net, const float *const *in, int n,
                           float *logits, float *embed, ordo_err *err);
+
+/* Calibration: the number of activation ranges an int8 net uses (every
+ * channel of every block output, then of every depthwise output; *nout:
+ * how many are block-output channels; see calib.h), and a
+ * forward pass of an fp32, one-thread net that raises maxes[t] to the
+ * largest |x| range t takes over these images. */
+int ordo_net_tensors(const ordo_net *net, int *nout);
+int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes,
+                     ordo_err *err);
 
 #endif

@@ -148,5 +148,5 @@ static void dw(int k, int s, int Win, int pl, int Wout, int C,
     else dw_t(5, 2, Win, pl, Wout, C, rows, w, bias, out);
 }
 
-const ordo_net_kernels ordo_net_kernels_avx2 = { "avx2", gemm, dw };
+const ordo_net_kernels ordo_net_kernels_avx2 = { "avx2", gemm, dw, NULL };
 #endif

@@ -146,8 +146,23 @@ static void gemm(int M, int N, int K, const float *A, int lda, const float *B,
 /* xb depthwise outputs from column x on, for one 16-channel slice: each
  * input pixel is loaded once and feeds every output of the block that uses
  * it (output j, tap kx = m - j*s). */
+/* Stores the ReLU6 of 16 depthwise sums at element i of o: floats, or
+ * (q: the int8 network's fused quantizer) bytes round(v * qv) clamped to
+ * [0, 255], the rule of kernels.h's quantizer with zero point 0. */
+INL void dw_put(const int q, void *o, long i, __m512 v, __m512 qv)
+{
+    v = relu6(v);
+    if (!q) {
+        _mm512_storeu_ps((float *)o + i, v);
+        return;
+    }
+    v = _mm512_min_ps(_mm512_mul_ps(v, qv), _mm512_set1_ps(255.0f));
+    _mm_storeu_si128((__m128i *)((uint8_t *)o + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+}
+
 INL void dw_block(const int k, const int s, const int xb, int x, int pl, int C,
-                  const float *const *r, const __m512 *wv, __m512 bv, float *out)
+                  const float *const *r, const __m512 *wv, __m512 bv, void *out,
+                  const int q, __m512 qv)
 {
     __m512 acc[8];
 #pragma GCC unroll 8
@@ -169,9 +184,8 @@ INL void dw_block(const int k, const int s, const int xb, int x, int pl, int C,
             }
         }
     }
-    float *o = out + (long)x * C;
 #pragma GCC unroll 8
-    for (int j = 0; j < xb; j++) _mm512_storeu_ps(o + (long)j * C, relu6(acc[j]));
+    for (int j = 0; j < xb; j++) dw_put(q, out, (long)(x + j) * C, acc[j], qv);
 }
 
 /* Depthwise row for a compile-time kernel size and stride: the k*k weight
@@ -180,7 +194,7 @@ INL void dw_block(const int k, const int s, const int xb, int x, int pl, int C,
  * 3x3; 6 for 5x5, where 25 weights + 6 sums fill the 32 registers). */
 INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
               const float *const *rows, const float *w, const float *bias,
-              float *out)
+              void *out, const int q, const float *qinv)
 {
     const int xb = k == 3 ? 8 : XB5;
     int lo, hi;
@@ -190,6 +204,8 @@ INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
 #pragma GCC unroll 25
         for (int t = 0; t < k * k; t++) wv[t] = _mm512_loadu_ps(w + (long)t * C + c0);
         const __m512 bv = _mm512_loadu_ps(bias + c0);
+        const __m512 qv = q ? _mm512_loadu_ps(qinv + c0) : bv;
+        void *oc = q ? (void *)((uint8_t *)out + c0) : (void *)((float *)out + c0);
         const float *r[5];
 #pragma GCC unroll 5
         for (int ky = 0; ky < k; ky++) r[ky] = rows[ky] + c0;
@@ -208,14 +224,14 @@ INL void dw_t(const int k, const int s, int Win, int pl, int Wout, int C,
                     if (ix0 + kx >= 0 && ix0 + kx < Win)
                         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r[ky] + (long)(ix0 + kx) * C),
                                              wv[ky * k + kx], a0);
-            _mm512_storeu_ps(out + (long)x * C + c0, relu6(a0));
+            dw_put(q, oc, (long)x * C, a0, qv);
         }
         int x = lo;
-        for (; x + xb <= hi; x += xb) dw_block(k, s, xb, x, pl, C, r, wv, bv, out + c0);
+        for (; x + xb <= hi; x += xb) dw_block(k, s, xb, x, pl, C, r, wv, bv, oc, q, qv);
         /* interior tail: blocks of 4, 2, 1 (compile-time sizes) */
-        if (xb > 4 && hi - x >= 4) { dw_block(k, s, 4, x, pl, C, r, wv, bv, out + c0); x += 4; }
-        if (hi - x >= 2) { dw_block(k, s, 2, x, pl, C, r, wv, bv, out + c0); x += 2; }
-        if (hi - x >= 1) dw_block(k, s, 1, x, pl, C, r, wv, bv, out + c0);
+        if (xb > 4 && hi - x >= 4) { dw_block(k, s, 4, x, pl, C, r, wv, bv, oc, q, qv); x += 4; }
+        if (hi - x >= 2) { dw_block(k, s, 2, x, pl, C, r, wv, bv, oc, q, qv); x += 2; }
+        if (hi - x >= 1) dw_block(k, s, 1, x, pl, C, r, wv, bv, oc, q, qv);
     }
 }
 
@@ -223,11 +239,20 @@ static void dw(int k, int s, int Win, int pl, int Wout, int C,
                const float *const *rows, const float *w, const float *bias,
                float *out)
 {
-    if (k == 3 && s == 1) dw_t(3, 1, Win, pl, Wout, C, rows, w, bias, out);
-    else if (k == 3) dw_t(3, 2, Win, pl, Wout, C, rows, w, bias, out);
-    else if (s == 1) dw_t(5, 1, Win, pl, Wout, C, rows, w, bias, out);
-    else dw_t(5, 2, Win, pl, Wout, C, rows, w, bias, out);
+    if (k == 3 && s == 1) dw_t(3, 1, Win, pl, Wout, C, rows, w, bias, out, 0, NULL);
+    else if (k == 3) dw_t(3, 2, Win, pl, Wout, C, rows, w, bias, out, 0, NULL);
+    else if (s == 1) dw_t(5, 1, Win, pl, Wout, C, rows, w, bias, out, 0, NULL);
+    else dw_t(5, 2, Win, pl, Wout, C, rows, w, bias, out, 0, NULL);
 }
 
-const ordo_net_kernels ordo_net_kernels_avx512 = { "avx512", gemm, dw };
+static void dwq(int k, int s, int Win, int pl, int Wout, int C, const float *const *rows,
+                const float *w, const float *bias, const float *qinv, uint8_t *out)
+{
+    if (k == 3 && s == 1) dw_t(3, 1, Win, pl, Wout, C, rows, w, bias, out, 1, qinv);
+    else if (k == 3) dw_t(3, 2, Win, pl, Wout, C, rows, w, bias, out, 1, qinv);
+    else if (s == 1) dw_t(5, 1, Win, pl, Wout, C, rows, w, bias, out, 1, qinv);
+    else dw_t(5, 2, Win, pl, Wout, C, rows, w, bias, out, 1, qinv);
+}
+
+const ordo_net_kernels ordo_net_kernels_avx512 = { "avx512", gemm, dw, dwq };
 #endif

@@ -654,7 +654,8 @@ static int ncores(void)
     return n > 0 ? (int)n : 1;
 }
 
-static ordo_net *load_net(const char *model, const char *weights, int threads, ordo_err *err)
+static ordo_net *load_net(const char *model, const char *prec, const char *weights,
+                          int threads, ordo_err *err)
 {
     char path[4096];
     if (ordo_weights_path(weights, model, path, sizeof path, err))
@@ -662,7 +663,7 @@ static ordo_net *load_net(const char *model, const char *weights, int threads, o
     ordo_pth *pth = ordo_pth_open(path, err);
     if (!pth)
         return NULL;
-    ordo_net *net = ordo_net_create(model, pth, threads, err);
+    ordo_net *net = ordo_net_create_prec(model, pth, threads, prec, err);
     ordo_pth_free(pth);
     return net;
 }
@@ -743,8 +744,11 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
         goto out;
     if (want != model)
         snprintf(model, sizeof model, "%s", want);
+    char prec[8];
+    if (ordo_store_use_precision(sc->wstore, opts->precision, prec, err))
+        goto out;
     int threads = opts->threads > 0 ? opts->threads : ncores();
-    if (!(sc->net = load_net(model, opts->weights, threads, err)))
+    if (!(sc->net = load_net(model, prec, opts->weights, threads, err)))
         goto out;
     sc->size = ordo_net_input_size(sc->net);
     sc->in_floats = (size_t)sc->size * sc->size * 3;

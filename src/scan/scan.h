@@ -53,6 +53,7 @@ typedef struct ordo_scan_progress {
 
 typedef struct ordo_scan_opts {
     const char *model;          /* "lite0"...; NULL: the project's, else lite0 */
+    const char *precision;      /* "fp32", "int8"; NULL: the project's, else the default */
     const char *weights;        /* --weights DIR or .pth file; NULL: default */
     int threads;                /* network threads; <= 0: all cores */
     int decode_threads;         /* decode pool; <= 0: all cores */

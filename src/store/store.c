@@ -623,6 +623,53 @@ int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, 
     return 0;
 }
 
+/* ---- precision ------------------------------------------------------------ */
+
+int ordo_store_precision(ordo_store *s, char *out, ordo_err *err)
+{
+    char cur[16];
+    if (meta_get_text(s, "precision", cur, sizeof cur, err))
+        return -1;
+    if (!cur[0]) {
+        /* Scanned before the precision was recorded: the network was fp32. */
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, "SELECT EXISTS(SELECT 1 FROM scans)", -1, &q, NULL) !=
+            SQLITE_OK)
+            return ordo_err_set(err, "database: %s", sqlite3_errmsg(s->db));
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0))
+            snprintf(cur, sizeof cur, "fp32");
+        sqlite3_finalize(q);
+    }
+    snprintf(out, 8, "%.7s", cur);
+    return 0;
+}
+
+int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_err *err)
+{
+    if (want && strcmp(want, "fp32") && strcmp(want, "int8"))
+        return ordo_err_set(err, "unknown precision '%s' (fp32 or int8)", want);
+    if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
+        return -1;
+    char cur[8];
+    if (ordo_store_precision(s, cur, err))
+        goto fail;
+    if (!want) want = cur[0] ? cur : ORDO_STORE_DEFAULT_PRECISION;
+    if (cur[0] && strcmp(cur, want)) {
+        ordo_err_set(err, "this project's results were computed in %s; refusing to mix in %s "
+                          "(scan with --precision %s, or make a new project with `ordo init "
+                          "--precision %s`)",
+                     cur, want, cur, want);
+        goto fail;
+    }
+    if (meta_set_text(s, "precision", want, err))
+        goto fail;
+    snprintf(out, 8, "%.7s", want);
+    return ordo_db_exec(s->db, "COMMIT", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 /* ---- transactions ------------------------------------------------------ */
 
 int ordo_store_begin(ordo_store *s, ordo_err *err)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench_int8.sh - ordo's int8 network against its fp32 network and against
+# ONNX Runtime's own static int8 model of the same weights (quantize_static,
+# the same 300 calibration photos: bench/ort_quantize.py), same threads,
+# interleaved in one run (a busy machine's load hits all alike); then how
+# far int8 strays from fp32 on real photos (top-1 agreement, embedding
+# cosine) over sports100 (all 4,989) and imagenet-sample (200).
+#
+#   bench/bench_int8.sh [MODEL...]          (default: lite0 lite2)
+# env: BUILD (build), THREADS (2), BATCHES ("8 32"), SECS (3), REPS (2: the
+#      best of each is kept), ACC (1: run the accuracy part; 0: speed only),
+#      ORDO_DATA (../shared), ORDO_WEIGHTS.
+# Needs /usr/bin/python3 with torch, efficientnet_lite_pytorch, onnxruntime, PIL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+PY=${ORDO_PYTHON:-/usr/bin/python3}
+THREADS=${THREADS:-2}
+BATCHES=${BATCHES:-"8 32"}
+SECS=${SECS:-3}
+REPS=${REPS:-2}
+ACC=${ACC:-1}
+MODELS=${*:-lite0 lite2}
+DATA=${ORDO_DATA:-../shared}
+WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
+
+make -s BUILD="$BUILD" "$BUILD/libordo.a"
+LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
+mkdir -p "$BUILD/bench"
+for b in bench_net bench_int8; do
+    cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/$b" \
+       "bench/$b.c" "$BUILD/libordo.a" $LDLIBS
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The calibration photos: the same list tools/calibrate.sh uses.
+for d in "$DATA"/datasets/sports100/pool/*/; do
+    find "$d" -maxdepth 1 -type f -name '*.jpg' | LC_ALL=C sort | head -3
+done > "$tmp/calib"
+
+echo "# bench_int8: network alone, images/s (higher is better), $THREADS threads, $(nproc) CPUs:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for m in $MODELS; do
+    size=$("$PY" -c "import sys; sys.path.insert(0, 'tools'); import reference; print(reference.SIZES['$m'])")
+    w="$WDIR/$m.pth"
+    onnx="$BUILD/bench/$m.onnx" q="$BUILD/bench/$m.int8.onnx"
+    [ -f "$onnx" ] || "$PY" tools/reference.py export-onnx --model "$m" --weights "$w" --out "$onnx" >/dev/null 2>&1
+    [ -f "$q" ] || "$PY" bench/ort_quantize.py "$onnx" "$q" "$size" "$tmp/calib" >/dev/null 2>&1
+    for rep in $(seq "$REPS"); do
+        for b in $BATCHES; do
+            for e in fp32 int8 ort-int8 ort-fp32; do
+                case $e in
+                fp32|int8) line=$("$BUILD/bench/bench_net" "$m" "$w" "$THREADS" "$b" "$SECS" "$e") ;;
+                ort-int8) line="ort-int8 ${m} $("$PY" bench/bench_ort.py "$q" "$size" "$THREADS" "$b" "$SECS" 2>/dev/null | cut -d' ' -f2-)" ;;
+                ort-fp32) line="ort-fp32 ${m} $("$PY" bench/bench_ort.py "$onnx" "$size" "$THREADS" "$b" "$SECS" 2>/dev/null | cut -d' ' -f2-)" ;;
+                esac
+                echo "$line" | tee -a "$tmp/speed"
+            done
+        done
+    done
+done
+echo
+echo "model  ordo fp32  ordo int8  ORT int8  ORT fp32   int8/fp32  int8/ORT-int8   (best img/s over batches and rounds)"
+awk '
+{ eng=$1; m=$2; ips=0; for (i=3;i<=NF;i++) { split($i,kv,"="); if (kv[1]=="img/s") ips=kv[2]+0 }
+  ms[m]=1; if (ips > best[m" "eng]) best[m" "eng]=ips }
+END { for (m in ms) { f=best[m" ordo"]; i=best[m" ordo-int8"]; q=best[m" ort-int8"]; r=best[m" ort-fp32"]
+  printf "%-6s %9.1f  %9.1f  %8.1f  %8.1f   %9.2f  %13.2f\n", m, f, i, q, r, (f>0?i/f:0), (q>0?i/q:0) } }
+' "$tmp/speed" | sort
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+[ "$ACC" = 1 ] || exit 0
+echo
+echo "# accuracy: int8 vs fp32 on the same decoded photos (calib = the 300 calibration photos)"
+{
+    grep -vxFf "$tmp/calib" <(find "$DATA/datasets/sports100" -type f -name '*.jpg' | LC_ALL=C sort) | sed 's/^/sports100-rest /'
+    sed 's/^/calib /' "$tmp/calib"
+    find "$DATA/datasets/imagenet-sample" -type f | LC_ALL=C sort | sed 's/^/imagenet /'
+} > "$tmp/list"
+for m in $MODELS; do
+    "$BUILD/bench/bench_int8" "$m" "$WDIR/$m.pth" "$THREADS" "$tmp/list" 2>"$tmp/changed.$m"
+    echo "# $m: $(grep -c '^changed' "$tmp/changed.$m" || true) photos changed top-1; fp32 top-1 softmax margin of those: $(grep '^changed' "$tmp/changed.$m" | sed 's/.*margin=//' | sort -g | awk '{a[NR]=$1} END {if (NR) printf "median %.3f, max %.3f", a[int((NR+1)/2)], a[NR]; else printf "-"}')"
+done

@@ -1,0 +1,23 @@
+/* calib.h - private to src/nn: the calibrated activation ranges of the
+ * int8 networks, one table per model (calib.c, written by
+ * tools/calibrate.sh; the set of photos and the method are described
+ * there and in docs/benchmarks.md).
+ *
+ * Ranges: out_max holds every block's output (its projection, plus the
+ * skip) channel by channel, the channels padded to 16 as in the network,
+ * block after block (nout values); dw_max the same for every block's
+ * depthwise output (ReLU6; ndw values). */
+#ifndef ORDO_NN_CALIB_H
+#define ORDO_NN_CALIB_H
+
+typedef struct ordo_net_calib {
+    const char *model;
+    int ndw, nout;
+    const float *out_max;   /* [nout] */
+    const float *dw_max;    /* [ndw] */
+} ordo_net_calib;
+
+/* The table for "lite0"... or NULL. */
+const ordo_net_calib *ordo_net_calib_find(const char *model);
+
+#endif

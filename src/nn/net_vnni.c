@@ -1,0 +1,162 @@
+/* net_vnni.c - AVX-512 VNNI kernels of the int8 network (see kernels.h,
+ * "int8"). Compiled with -mavx512vnni...; called only after a run-time CPU
+ * check. vpdpbusd multiplies 4 unsigned bytes of A by 4 signed bytes of B
+ * and adds the 4 products to a 32-bit lane, without saturation (Intel SDM,
+ * VPDPBUSD): 64 multiply-adds per instruction, four times an fp32 FMA's. */
+#ifndef ORDO_NO_SIMD
+#include <immintrin.h>
+#include <string.h>
+
+#include "nn/kernels.h"
+
+#define INL static inline __attribute__((always_inline))
+#define MR 12   /* pixels per micro-tile: 12 x 32 channels = 24 accumulators */
+
+static inline __m512 relu6(__m512 v)
+{
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+}
+
+static inline __m512i bcast4(const uint8_t *p)   /* 4 bytes of A into every lane */
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* acc += 4-byte dot products of a (unsigned) and w (signed) per lane. As
+ * inline assembly because GCC 12 keeps the _mm512_dpbusd_epi32 intrinsic's
+ * accumulators in memory (measured: every accumulator stored to the stack
+ * on every k step, half the kernel's time); here they stay in registers. */
+static inline __m512i dpbusd(__m512i acc, __m512i a, __m512i w)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+    return acc;
+}
+
+INL __m512 dequant(__m512i acc, __m512 sc, __m512 b, int relu, const float *R)
+{
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), sc, b);
+    if (relu) v = relu6(v);
+    if (R) v = _mm512_add_ps(v, _mm512_loadu_ps(R));
+    return v;
+}
+
+/* One mr x 32 tile over the whole K (a panel of K x 32 bytes is at most
+ * 40 KiB here, within L1 + L2 streaming). */
+INL void tile32(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                const float *scale, const float *bias, float *C, int ldc,
+                const float *R, int ldr, int relu)
+{
+    __m512i c0[MR], c1[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) { c0[i] = _mm512_setzero_si512(); c1[i] = _mm512_setzero_si512(); }
+    for (int k = 0; k < K; k += 4) {
+        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 32);
+        const __m512i w1 = _mm512_loadu_si512(B + (long)k * 32 + 64);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            const __m512i a = bcast4(A + (long)i * lda + k);
+            c0[i] = dpbusd(c0[i], a, w0);
+            c1[i] = dpbusd(c1[i], a, w1);
+        }
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale), s1 = _mm512_loadu_ps(scale + 16);
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        _mm512_storeu_ps(C + (long)i * ldc,
+                         dequant(c0[i], s0, b0, relu, R ? R + (long)i * ldr : NULL));
+        _mm512_storeu_ps(C + (long)i * ldc + 16,
+                         dequant(c1[i], s1, b1, relu, R ? R + (long)i * ldr + 16 : NULL));
+    }
+}
+
+/* One mr x 16 tile, for the last panel when N % 32 == 16. */
+INL void tile16(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                const float *scale, const float *bias, float *C, int ldc,
+                const float *R, int ldr, int relu)
+{
+    __m512i c0[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) c0[i] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 4) {
+        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++)
+            c0[i] = dpbusd(c0[i], bcast4(A + (long)i * lda + k), w0);
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale), b0 = _mm512_loadu_ps(bias);
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++)
+        _mm512_storeu_ps(C + (long)i * ldc,
+                         dequant(c0[i], s0, b0, relu, R ? R + (long)i * ldr : NULL));
+}
+
+#define TILE_CASES(fn)                                                              \
+    switch (mr) {                                                                   \
+    case 12: fn(12, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;        \
+    case 11: fn(11, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;        \
+    case 10: fn(10, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;        \
+    case 9: fn(9, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 8: fn(8, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 7: fn(7, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 6: fn(6, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 5: fn(5, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 4: fn(4, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 3: fn(3, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 2: fn(2, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    default: fn(1, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;         \
+    }
+
+static void t32(int mr, int K, const uint8_t *A, int lda, const int8_t *B, const float *scale,
+                const float *bias, float *C, int ldc, const float *R, int ldr, int relu)
+{
+    TILE_CASES(tile32)
+}
+
+static void t16(int mr, int K, const uint8_t *A, int lda, const int8_t *B, const float *scale,
+                const float *bias, float *C, int ldc, const float *R, int ldr, int relu)
+{
+    TILE_CASES(tile16)
+}
+
+static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
+                  const float *scale, const float *bias, float *C, int ldc, const float *R,
+                  int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Bp = B + (long)n0 * K;
+        for (int m0 = 0; m0 < M; m0 += MR) {
+            const int mr = M - m0 < MR ? M - m0 : MR;
+            const float *Rm = R ? R + (long)m0 * ldr + n0 : NULL;
+            const uint8_t *Am = A + (long)m0 * lda;
+            float *Cm = C + (long)m0 * ldc + n0;
+            if (w == 32)
+                t32(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+            else
+                t16(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+        }
+    }
+}
+
+/* The portable quantizer's rule, 16 floats at a time: clamp in float
+ * first (so huge values and NaN cannot wrap in the conversion; max_ps
+ * returns its second operand for NaN), round half to even (the default
+ * MXCSR mode, as lrintf), add the zero point. */
+static void quant(const float *x, long rows, int C, const float *inv, int zp, uint8_t *q)
+{
+    const __m512 lo = _mm512_set1_ps((float)-zp), hi = _mm512_set1_ps((float)(255 - zp));
+    const __m512i z = _mm512_set1_epi32(zp);
+    for (long r = 0; r < rows; r++, x += C, q += C)
+        for (int c = 0; c < C; c += 16) {
+            __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(inv + c));
+            v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            const __m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
+            _mm_storeu_si128((__m128i *)(q + c), _mm512_cvtepi32_epi8(i));
+        }
+}
+
+const ordo_net_kernels8 ordo_net_kernels8_vnni = { "avx512vnni", gemm8, quant };
+#endif
