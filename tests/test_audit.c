@@ -158,11 +158,14 @@ static void t_cross(void)
     float b[] = {0, 2, 0.1f, 0, 0, 1, 5, 0.2f, 0};
     uint8_t ha[2], hb[3];
     float best[2];
+    int64_t arg[2];
     ordo_err err = {{0}};
-    CHECK(ordo_audit_cross(a, 2, b, 3, 3, 0.98, ha, hb, best, &err) == 2);
+    CHECK(ordo_audit_cross(a, 2, b, 3, 3, 0.98, ha, hb, best, arg, &err) == 2);
     CHECK(ha[0] && ha[1] && hb[0] && !hb[1] && hb[2]);
     CHECK(best[0] > 0.99f && best[1] > 0.99f);
-    CHECK(ordo_audit_cross(a, 2, b, 0, 3, 0.98, ha, NULL, best, &err) == 0 && !ha[0] && best[0] == -1);
+    CHECK(arg[0] == 2 && arg[1] == 0);
+    CHECK(ordo_audit_cross(a, 2, b, 0, 3, 0.98, ha, NULL, best, arg, &err) == 0 && !ha[0] &&
+          best[0] == -1 && arg[0] == -1);
 }
 
 int main(void)

@@ -46,11 +46,10 @@ typedef struct ordo_audit_label_stats {
 } ordo_audit_label_stats;
 
 /* Ranks every labeled row (y[i] >= 0) of probs (n x k, rows summing to 1,
- * out-of-fold) by score descending (ties: lower row). score = (1 - margin)/2
- * with the normalised margin p_y - max_{j != y} p_j (cleanlab's
- * "normalized_margin" order); `flagged` marks the rows that confident
- * learning's prune-by-noise-rate removes (paper sec. 3.2, method C_confusion
- * + prune by noise rate). *out: malloc'd, *nout = labeled rows. */
+ * out-of-fold) by score = 1 - p_y descending (self-confidence, the paper's
+ * ranking; ties: lower row). `flagged` marks the rows that confident
+ * learning's prune-by-noise-rate removes (paper sec. 3.2). *out: malloc'd,
+ * *nout = labeled rows. */
 int ordo_audit_label_issues(const float *probs, size_t n, int k, const int *y,
                             ordo_audit_issue **out, size_t *nout, ordo_audit_label_stats *st,
                             ordo_err *err);
@@ -109,10 +108,11 @@ long ordo_audit_groups(size_t n, const ordo_audit_pair *pairs, size_t npairs, in
 /* Pairs between two sets: for each row of a (na x d) the rows of b (nb x d)
  * with cosine >= cosine, by exact blocked GEMM (both sets small: labels,
  * evaluation sample, a test set). hit_a[i] / hit_b[j] (may be NULL) are set
- * to 1 for rows in such a pair; best_a[i] (may be NULL) gets row i's best
- * cosine (-1 if nb = 0). Returns the number of pairs, or -1. */
+ * to 1 for rows in such a pair; best_a[i] / arg_a[i] (may be NULL) get
+ * row i's best cosine and the row of b it belongs to (-1 / -1 if nb = 0).
+ * Returns the number of pairs, or -1. */
 long ordo_audit_cross(const float *a, size_t na, const float *b, size_t nb, size_t d,
                       double cosine, uint8_t *hit_a, uint8_t *hit_b, float *best_a,
-                      ordo_err *err);
+                      int64_t *arg_a, ordo_err *err);
 
 #endif

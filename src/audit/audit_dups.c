@@ -340,11 +340,12 @@ long ordo_audit_groups(size_t n, const ordo_audit_pair *pairs, size_t npairs, in
 
 long ordo_audit_cross(const float *a, size_t na, const float *b, size_t nb, size_t d,
                       double cosine, uint8_t *hit_a, uint8_t *hit_b, float *best_a,
-                      ordo_err *err)
+                      int64_t *arg_a, ordo_err *err)
 {
     if (hit_a) memset(hit_a, 0, na);
     if (hit_b) memset(hit_b, 0, nb);
     if (best_a) for (size_t i = 0; i < na; i++) best_a[i] = -1;
+    if (arg_a) for (size_t i = 0; i < na; i++) arg_a[i] = -1;
     if (!na || !nb) return 0;
     const size_t B = 256;
     float *za = malloc(B * d * sizeof *za), *zb = malloc(nb * d * sizeof *zb);
@@ -364,9 +365,10 @@ long ordo_audit_cross(const float *a, size_t na, const float *b, size_t nb, size
                     (int)d, zb, (int)d, 0.0f, s, (int)nb);
         for (size_t i = 0; i < m; i++) {
             const float *r = s + i * nb;
-            float best = -1;
+            float best = -2;
+            int64_t arg = -1;
             for (size_t j = 0; j < nb; j++) {
-                if (r[j] > best) best = r[j];
+                if (r[j] > best) { best = r[j]; arg = (int64_t)j; }
                 if (r[j] >= cosine) {
                     np++;
                     if (hit_a) hit_a[a0 + i] = 1;
@@ -374,6 +376,7 @@ long ordo_audit_cross(const float *a, size_t na, const float *b, size_t nb, size
                 }
             }
             if (best_a) best_a[a0 + i] = best;
+            if (arg_a) arg_a[a0 + i] = arg;
         }
     }
     free(za); free(zb); free(s);

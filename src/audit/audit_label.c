@@ -8,9 +8,8 @@
  *   Q        = C~ / sum C~                                     (joint of given and true label)
  *   prune by noise rate: for every i != j, the round(n Q[i][j]) rows labeled
  *   i with the largest margin p_j - p_i are label errors.
- * The ranking is by the normalised margin p_y - max_{j != y} p_j (the
- * paper's and cleanlab's order), so the list is useful beyond the flagged
- * set too.
+ * The ranking is by self-confidence 1 - p_y over every labeled row (not
+ * flagged-first), so the list is useful beyond the flagged set too.
  */
 #include <cblas.h>
 #include <math.h>
@@ -125,8 +124,10 @@ int ordo_audit_label_issues(const float *probs, size_t n, int k, const int *y,
         it->suggested = s;
         it->p_label = p[y[i]];
         it->p_suggested = p[s];
-        /* normalised margin, mapped to [0, 1] with 1 = surely wrong */
-        it->score = 0.5f * (1.0f - (p[y[i]] - p[s]));
+        /* self-confidence: the paper's (and cleanlab's default) order; on
+         * sports100 with 5 % flips it ranked flips better than the
+         * normalised margin (docs/audit.md) */
+        it->score = 1.0f - p[y[i]];
         it->flagged = flag[i];
         flagged += flag[i];
     }

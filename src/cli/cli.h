@@ -20,7 +20,8 @@ int cli_labels(int argc, char **argv);     /* cmd_labels.c: current labels or th
 int cli_train(int argc, char **argv);      /* cmd_train.c: retrain classifier + sports filter */
 int cli_eval(int argc, char **argv);       /* cmd_eval.c: accuracy on the evaluation sample */
 int cli_simulate(int argc, char **argv);   /* cmd_simulate.c: replay labeling with known labels */
-int cli_export(int argc, char **argv);     /* cmd_export.c: labels + predictions, label tree */
+int cli_export(int argc, char **argv);
+int cli_audit(int argc, char **argv);      /* cmd_audit.c: label errors, near-duplicates, leaks */     /* cmd_export.c: labels + predictions, label tree */
 
 /* cmd_merge.c: the sharded (--shard I/N) and MPI (--mpi) forms of `ordo
  * scan`, which cli_scan hands over after parsing its options. Like

@@ -25,6 +25,7 @@ static const cli_command commands[] = {
     {"label",    cli_label,    "record labels: IMAGE LABEL, or --import FILE.csv (path,label)"},
     {"labels",   cli_labels,   "list current labels (--history: every labeling event)"},
     {"train",    cli_train,    "retrain the classifier and sports filter on the labels"},
+    {"audit",    cli_audit,    "label errors, near-duplicate groups and evaluation leaks"},
     {"eval",     cli_eval,     "accuracy of the newest model on the evaluation sample, with intervals"},
     {"export",   cli_export,   "labels and predictions as CSV/JSON lines, or a folder per label"},
     {"simulate", cli_simulate, "compare labeling strategies on images whose labels are known"},
