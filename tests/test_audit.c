@@ -146,8 +146,12 @@ static void t_groups(void)
     int64_t g[9];
     ordo_err err = {{0}};
     CHECK(ordo_audit_groups(9, p, 3, g, &err) == 2);
-    CHECK(g[1] == 1 && g[4] == 1 && g[7] == 1 && g[2] == 2 && g[3] == 2);
+    CHECK(g[1] == 4 && g[4] == 4 && g[7] == 4 && g[2] == 2 && g[3] == 2);
     CHECK(g[0] == -1 && g[5] == -1 && g[8] == -1);
+    /* a chain 0-1-2-3-4 is not one group: 1 leads {0,1,2}, 3 leads {3,4} */
+    ordo_audit_pair ch[] = {{0, 1, 0.9f}, {1, 2, 0.9f}, {2, 3, 0.9f}, {3, 4, 0.9f}};
+    CHECK(ordo_audit_groups(5, ch, 4, g, &err) == 2);
+    CHECK(g[0] == 1 && g[1] == 1 && g[2] == 1 && g[3] == 3 && g[4] == 3);
     ordo_audit_pair bad[] = {{1, 40, 0.9f}};
     CHECK(ordo_audit_groups(9, bad, 1, g, &err) == -1);
 }

@@ -99,9 +99,10 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
                     const ordo_audit_dup_opts *o, ordo_audit_pair **pairs, size_t *npairs,
                     ordo_audit_dup_stats *st, ordo_err *err);
 
-/* Connected components of the pair graph (single link): group[i] = the
- * smallest row of i's component, or -1 for a row in no pair. Returns the
- * number of groups (components of two or more rows), or -1. */
+/* Groups from the pairs by star clustering: rows with the most partners
+ * first (ties: lower row) lead their partners not yet in a group, so every
+ * member is a pair with its leader (no chains). group[i] = the leader's
+ * row, or -1 for a row in no group. Returns the number of groups, or -1. */
 long ordo_audit_groups(size_t n, const ordo_audit_pair *pairs, size_t npairs, int64_t *group,
                        ordo_err *err);
 

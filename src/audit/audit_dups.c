@@ -305,36 +305,59 @@ fail:
     return rc;
 }
 
-/* union-find with path halving; the root is always the smallest row */
-static size_t find(size_t *p, size_t x)
+/* Star clustering: rows in decreasing number of partners (ties: lower row)
+ * become leaders of their still unassigned partners. Every member is
+ * within the threshold of its leader, so a group cannot chain through a
+ * run of merely similar photos the way connected components do (measured:
+ * single link at cosine 0.745 on sports100 made one group of 356). */
+typedef struct { size_t deg, row; } degrow;
+
+static int cmp_degrow(const void *a, const void *b)
 {
-    while (p[x] != x) { p[x] = p[p[x]]; x = p[x]; }
-    return x;
+    const degrow *x = a, *y = b;
+    if (x->deg != y->deg) return x->deg > y->deg ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
 }
 
 long ordo_audit_groups(size_t n, const ordo_audit_pair *pairs, size_t npairs, int64_t *group,
                        ordo_err *err)
 {
-    size_t *p = malloc((n ? n : 1) * sizeof *p);
-    uint8_t *in = calloc(n ? n : 1, 1);
-    if (!p || !in) { free(p); free(in); return ordo_err_set(err, "audit: out of memory"); }
-    for (size_t i = 0; i < n; i++) p[i] = i;
+    size_t *start = calloc(n + 1, sizeof *start), *adj = malloc((2 * npairs + 1) * sizeof *adj);
+    degrow *ord = malloc((n ? n : 1) * sizeof *ord);
+    if (!start || !adj || !ord) {
+        free(start); free(adj); free(ord);
+        return ordo_err_set(err, "audit: out of memory");
+    }
     for (size_t t = 0; t < npairs; t++) {
-        size_t a = pairs[t].a, b = pairs[t].b;
-        if (a >= n || b >= n) { free(p); free(in); return ordo_err_set(err, "audit: pair (%zu, %zu) outside %zu rows", a, b, n); }
-        in[a] = in[b] = 1;
-        size_t ra = find(p, a), rb = find(p, b);
-        if (ra < rb) p[rb] = ra;
-        else if (rb < ra) p[ra] = rb;
+        if (pairs[t].a >= n || pairs[t].b >= n) {
+            free(start); free(adj); free(ord);
+            return ordo_err_set(err, "audit: pair (%zu, %zu) outside %zu rows", pairs[t].a, pairs[t].b, n);
+        }
+        start[pairs[t].a + 1]++;
+        start[pairs[t].b + 1]++;
     }
+    for (size_t i = 0; i < n; i++) start[i + 1] += start[i];
+    for (size_t i = 0; i < n; i++) ord[i] = (degrow){start[i + 1] - start[i], i};
+    size_t *fill = malloc((n ? n : 1) * sizeof *fill);
+    if (!fill) { free(start); free(adj); free(ord); return ordo_err_set(err, "audit: out of memory"); }
+    memcpy(fill, start, n * sizeof *fill);
+    for (size_t t = 0; t < npairs; t++) {
+        adj[fill[pairs[t].a]++] = pairs[t].b;
+        adj[fill[pairs[t].b]++] = pairs[t].a;
+    }
+    free(fill);
+    qsort(ord, n, sizeof *ord, cmp_degrow);
+    for (size_t i = 0; i < n; i++) group[i] = -1;
     long g = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!in[i]) { group[i] = -1; continue; }
-        size_t r = find(p, i);
-        group[i] = (int64_t)r;
-        if (r == i) g++;
+    for (size_t t = 0; t < n && ord[t].deg; t++) {
+        size_t r = ord[t].row;
+        if (group[r] >= 0) continue;
+        size_t got = 0;
+        for (size_t e = start[r]; e < start[r + 1]; e++)
+            if (group[adj[e]] < 0) { group[adj[e]] = (int64_t)r; got++; }
+        if (got) { group[r] = (int64_t)r; g++; }
     }
-    free(p); free(in);
+    free(start); free(adj); free(ord);
     return g;
 }
 

@@ -223,9 +223,11 @@ static int audit_dups(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_re
     out->groups = g;
     out->pairs = np;
     for (size_t i = 0; i < n; i++) best[i] = -1;
-    for (size_t t = 0; t < np; t++) {
-        if (pp[t].cosine > best[pp[t].a]) best[pp[t].a] = pp[t].cosine;
-        if (pp[t].cosine > best[pp[t].b]) best[pp[t].b] = pp[t].cosine;
+    for (size_t t = 0; t < np; t++) {   /* best cosine inside its own group */
+        size_t a = pp[t].a, b = pp[t].b;
+        if (group[a] < 0 || group[a] != group[b]) continue;
+        if (pp[t].cosine > best[a]) best[a] = pp[t].cosine;
+        if (pp[t].cosine > best[b]) best[b] = pp[t].cosine;
     }
     size_t nm = 0;
     for (size_t i = 0; i < n; i++) nm += group[i] >= 0;

@@ -14,8 +14,9 @@
  *       resolved (a correction or a confirmation is a new event, nothing is
  *       deleted).
  *   audit_dups(run_id, image_id, group_id, similarity, PRIMARY KEY(run_id, image_id))
- *       near-duplicate groups: group_id = the smallest image id of the
- *       group, similarity = the member's best cosine inside it.
+ *       near-duplicate groups: group_id = the image id of the group's
+ *       leader (every member is a near-duplicate of it, audit.h),
+ *       similarity = the member's best cosine inside it.
  */
 #ifndef ORDO_AUDIT_STORE_H
 #define ORDO_AUDIT_STORE_H
