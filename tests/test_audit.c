@@ -122,6 +122,8 @@ static void t_dups_exact(void)
         o.pca_dim = dims[t];
         o.cells = cells[t];
         o.sample = 1000;
+        o.slack = 1;   /* exact */
+        o.max_probe = 0;
         ordo_audit_pair *pp = NULL;
         size_t np = 0;
         ordo_audit_dup_stats st;

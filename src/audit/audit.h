@@ -16,7 +16,8 @@
  * radius is lost there); an inverted file of k-means cells is joined cell
  * by cell with GEMM, a row probing every cell whose Voronoi region lies
  * within the radius (bisector distance (|x-c_b|^2 - |x-c_a|^2) / 2|c_a-c_b|,
- * exact); candidates are verified on the full embedding.
+ * exact), and each cell's probing rows meet its members by GEMM on the
+ * full normalised embeddings.
  */
 #ifndef ORDO_AUDIT_H
 #define ORDO_AUDIT_H
@@ -69,9 +70,10 @@ typedef struct ordo_audit_dup_opts {
     int pca_dim;         /* projected width (64) */
     int cells;           /* k-means cells (0: auto ~ sqrt(n), 1..4096) */
     size_t sample;       /* rows for PCA and k-means (20000) */
-    int max_probe;       /* cells a row probes at most (0: unlimited = exact) */
-    double slack;        /* projected radius = slack * full radius; 1 = exact,
-                            < 1 trades recall for speed (measured in bench) */
+    int max_probe;       /* cells a row probes at most, nearest bisectors
+                            first (8; 0: unlimited); recall in bench/ */
+    double slack;        /* probe radius = slack * full radius (1); with
+                            slack 1 and max_probe 0 the search is exact */
     uint64_t seed;
 } ordo_audit_dup_opts;
 
@@ -84,17 +86,19 @@ typedef struct ordo_audit_pair {
 
 typedef struct ordo_audit_dup_stats {
     int cells;
+    double slack;            /* the slack used */
     double explained;        /* variance share of the projection (normalised rows) */
     double mean_probe;       /* cells probed per row */
     size_t capped;           /* rows whose probe list max_probe cut (0 = exact) */
-    size_t candidates;       /* pairs verified on the full embedding */
+    size_t candidates;       /* cosines computed in the join */
     size_t pairs;
-    double seconds[4];       /* projection, cells, join, verify */
+    double seconds[4];       /* projection, cells, join, sort */
 } ordo_audit_dup_stats;
 
 /* Every pair of the n rows (read through `read`, dim floats each, any
  * scale) whose cosine is >= o->cosine, sorted by (a, b). With slack 1 and
- * max_probe 0 the search is exact. *pairs: malloc'd. */
+ * max_probe 0 the search is exact; otherwise pairs can be missed (never
+ * reported wrongly: every pair is checked on the full rows). *pairs: malloc'd. */
 int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
                     const ordo_audit_dup_opts *o, ordo_audit_pair **pairs, size_t *npairs,
                     ordo_audit_dup_stats *st, ordo_err *err);
