@@ -28,7 +28,7 @@
 #include "audit/audit.h"
 #include "bench_util.h"
 #include "rank/rank.h"
-#include "store/store.h"
+#include "base/f16.h"
 
 #define DIM 1280
 #define CLUSTERS 3000
@@ -84,7 +84,7 @@ static int gen(const char *file, size_t n)
     if (!f || !g) { perror(file); return 1; }
     for (size_t i = 0; i < n; i++) {
         row(i, mu, cent, emb);
-        ordo_store_f32_to_f16(emb, h, DIM);
+        ordo_f16_from_f32(emb, h, DIM);
         if (fwrite(h, sizeof *h, DIM, f) != DIM) { perror(file); return 1; }
         size_t j = planted_src(i);
         if (j != (size_t)-1) fprintf(g, "%zu %zu\n", j, i);
@@ -111,7 +111,7 @@ static int run(const char *file, size_t n, double cosine)
     const uint16_t *data = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
     if (data == MAP_FAILED) { perror("mmap"); return 1; }
     ordo_rank_f16_rows fr = {.data = data, .rows = rows, .dim = DIM, .slot = NULL,
-                             .release = 1, .convert = ordo_store_f16_to_f32};
+                             .release = 1};
     ordo_audit_dup_opts o;
     ordo_audit_dup_opts_default(&o);
     o.cosine = cosine;

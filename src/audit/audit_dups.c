@@ -23,21 +23,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit/audit.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "base/clock.h"
 
 void ordo_audit_dup_opts_default(ordo_audit_dup_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->cosine = 0.90;
+    o->cosine = ORDO_AUDIT_COSINE;
     o->pca_dim = 64;
     o->cells = 0;
     o->sample = 20000;
@@ -112,7 +105,7 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
         return ordo_err_set(err, "audit: duplicate cosine %g is not in (-1, 1]", o->cosine);
     if (n > UINT32_MAX) return ordo_err_set(err, "audit: %zu rows (at most 2^32 - 1)", n);
     if (n < 2) { if (st) *st = S; return 0; }
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     norm_ctx nc = {read, ctx, dim};
     ordo_rank_input in;
     memset(&in, 0, sizeof in);
@@ -126,7 +119,7 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
     int d = ordo_rank_space_dim(sp);
     const float *Y = ordo_rank_space_row(sp, 0);
     S.explained = ordo_rank_space_explained(sp);
-    S.seconds[0] = now_s() - t0;
+    S.seconds[0] = ordo_clock_mono() - t0;
 
     int C = o->cells;
     if (C <= 0) C = (int)sqrt((double)n);
@@ -153,7 +146,7 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
     ordo_audit_pair *out = NULL;
     if (!cent || !cn || !cc || !assign || !G || !yn || !hc) goto oom;
 
-    t0 = now_s();
+    t0 = ordo_clock_mono();
     if (ordo_rank_kmeans(Y, n, d, C, o->sample ? o->sample : 20000, 10, o->seed, cent, NULL,
                          NULL, err) < 0)
         goto fail;
@@ -228,11 +221,11 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
     G = NULL;
     ordo_rank_space_free(sp);   /* the join reads the full rows */
     sp = NULL;
-    S.seconds[1] = now_s() - t0;
+    S.seconds[1] = ordo_clock_mono() - t0;
 
     /* 3. the join, cell by cell, on the full normalised rows: tiles of QT
      * probing rows x MT members, cosines by GEMM, (query < member) kept */
-    t0 = now_s();
+    t0 = ordo_clock_mono();
     const size_t QT = 256, MT = 2048;
     Mb = malloc(MT * (size_t)dim * sizeof *Mb);
     Qb = malloc(QT * (size_t)dim * sizeof *Qb);
@@ -272,11 +265,11 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
             }
         }
     }
-    S.seconds[2] = now_s() - t0;
-    t0 = now_s();
+    S.seconds[2] = ordo_clock_mono() - t0;
+    t0 = ordo_clock_mono();
     qsort(out, np, sizeof *out, cmp_pair);
     S.pairs = np;
-    S.seconds[3] = now_s() - t0;
+    S.seconds[3] = ordo_clock_mono() - t0;
     *pairs = out;
     *npairs = np;
     out = NULL;

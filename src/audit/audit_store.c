@@ -10,26 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit/audit_store.h"
+#include "base/clock.h"
 #include "learn/learn_store.h"
 #include "rank/rank.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double unix_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void ordo_audit_run_opts_default(ordo_audit_run_opts *o)
 {
@@ -123,8 +109,8 @@ static int audit_labels(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_
     if (!use || !names || !ids || !y) { ordo_err_set(err, "out of memory"); goto done; }
     for (size_t i = 0; i < nrows; i++) {
         const char *l = rows[i].label;
-        if (!strcmp(l, ORDO_LEARN_SKIP) || !strcmp(l, ORDO_LEARN_UNCLEAR) ||
-            !strcmp(l, ORDO_LEARN_NOT_SPORTS))
+        if (!strcmp(l, ORDO_STORE_LABEL_SKIP) || !strcmp(l, ORDO_STORE_LABEL_UNCLEAR) ||
+            !strcmp(l, ORDO_STORE_LABEL_NOT_SPORTS))
             continue;
         use[n] = i;
         ids[n] = rows[i].image_id;
@@ -214,7 +200,7 @@ static int audit_dups(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_re
     if (!emb && n) goto done;
     for (size_t i = 0; i < n; i++) slot[i] = items[i].slot;
     ordo_rank_f16_rows fr = {.data = emb, .rows = rows, .dim = ORDO_STORE_EMBED, .slot = slot,
-                             .release = 0, .convert = ordo_store_f16_to_f32};
+                             .release = 0};
     if (ordo_audit_dups(n, ORDO_STORE_EMBED, ordo_rank_f16_read, &fr, &o->dup, &pp, &np,
                         &out->dst, err))
         goto done;
@@ -260,7 +246,7 @@ static int audit_leaks(ordo_store *s, double cosine, ordo_audit_result *out, ord
     tr = malloc((d.n ? d.n : 1) * sizeof *tr);
     if (!tr) { ordo_err_set(err, "out of memory"); goto done; }
     for (size_t i = 0; i < d.n; i++)
-        if (!d.eval[i] && strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) tr[ntr++] = d.ids[i];
+        if (!d.eval[i] && strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) tr[ntr++] = d.ids[i];
     if (!nev || !ntr) { rc = 0; goto done; }
     xe = malloc(nev * ORDO_STORE_EMBED * sizeof *xe);
     xt = malloc(ntr * ORDO_STORE_EMBED * sizeof *xt);
@@ -323,7 +309,7 @@ static int save_run(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_resu
                            " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         goto sqlfail;
-    sqlite3_bind_double(st, 1, unix_now());
+    sqlite3_bind_double(st, 1, ordo_clock_unix());
     sqlite3_bind_int64(st, 2, (int64_t)r->labels);
     sqlite3_bind_int(st, 3, r->classes);
     if (o->labels) sqlite3_bind_double(st, 4, r->rep.cv_accuracy);
@@ -388,7 +374,7 @@ int ordo_audit_run(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_resul
                    ordo_err *err)
 {
     memset(out, 0, sizeof *out);
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     int busy = ordo_audit_scan_running(ordo_store_dir(s), err);
     if (busy < 0) return -1;
     if (busy)
@@ -397,7 +383,7 @@ int ordo_audit_run(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_resul
     if (o->labels && audit_labels(s, o, out, err)) goto fail;
     if (o->dups && (audit_dups(s, o, out, err) || audit_leaks(s, o->dup.cosine, out, err)))
         goto fail;
-    out->seconds = now_s() - t0;
+    out->seconds = ordo_clock_mono() - t0;
     if (o->save && save_run(s, o, out, err)) goto fail;
     return 0;
 fail:
@@ -440,11 +426,11 @@ static int64_t newest_run(sqlite3 *db, double *created)
     return id;
 }
 
-/* The newest label event per image; the suspect is pending while its
- * audited event is still the newest. */
+/* A suspect is pending while its audited event is still the image's
+ * current one (the store's current_labels view). */
 #define PENDING_SQL                                                                      \
     " FROM audit_suspects a WHERE a.run_id = ?1 AND a.label_event ="                    \
-    " (SELECT MAX(l.id) FROM labels l WHERE l.image_id = a.image_id)"
+    " (SELECT c.id FROM current_labels c WHERE c.image_id = a.image_id)"
 
 int ordo_audit_counts_get(ordo_store *s, ordo_audit_counts *c, ordo_err *err)
 {

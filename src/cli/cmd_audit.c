@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "  leaks           training labels that are near-duplicates of evaluation-sample\n"
             "                  images; 'ordo train' keeps them out of training.\n"
             "  --labels / --dups  only that part (leaks come with --dups)\n"
-            "  --cosine C      near-duplicate threshold (default 0.90)\n"
+            "  --cosine C      near-duplicate (and leak) threshold (default 0.85)\n"
             "  --knn W         weight of the nearest-neighbour vote, 0..1 (default 0.3; 0: model alone)\n"
             "  --top N         suspects and groups in the summary (default 20)\n"
             "  --all           CSV/JSON: every audited label, not only the flagged ones\n"

@@ -128,6 +128,8 @@ typedef struct ordo_learn_train_result {
     size_t labels;               /* classifier training rows */
     int classes;                 /* distinct labels among them */
     size_t n_sports, n_not;      /* training answers other than / equal to not-sports */
+    size_t leaks;                /* labels kept out: near-duplicates (cosine >=
+                                    ORDO_AUDIT_COSINE) of evaluation-sample images */
     ordo_learn_report rep;       /* the classifier's fit */
     ordo_learn_eval ev;          /* on the evaluation sample; owned */
     int64_t filter_id;           /* the stored sports filter; 0: none trained */
@@ -140,7 +142,9 @@ typedef struct ordo_learn_train_result {
 #define ORDO_LEARN_TRAIN_TOO_MANY 2
 
 /* Trains and stores a new classifier version on the current labels outside
- * the evaluation sample (unclear and not-sports excluded), evaluated on the
+ * the evaluation sample (unclear and not-sports excluded, and leaks: labels
+ * whose image is a near-duplicate of an evaluation-sample image, so the
+ * evaluation stays honest; the sample itself stays the uniform one drawn), evaluated on the
  * labeled evaluation sample; then, when there are at least 2 not-sports and
  * 2 other training answers, the sports filter (not-sports vs every other
  * answer) as a new "sports" version. Returns 0 (free out with
