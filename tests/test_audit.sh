@@ -92,5 +92,18 @@ check "the old event is kept" [ "$(q "SELECT count(*) FROM labels WHERE image_id
 check "--oof writes the probabilities" bash -c "'$BIN' audit --labels --no-save --oof '$T/oof.csv' >/dev/null && [ \$(wc -l < '$T/oof.csv') = 64 ]"
 check "--oof to an unwritable path: clear message" bash -c "'$BIN' audit --labels --no-save --oof /nonexistent/x.csv 2>&1 >/dev/null | grep -q 'cannot write'"
 check "json lines parse" bash -c "'$BIN' audit --json --no-save | '$PY' -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
+# groups reach the queue: every label withdrawn ("skip" events), then a
+# batch never holds two members of one group
+sed 's/,[a-z]*$/,skip/; 1s/.*/path,label/' "$T/labels.csv" > "$T/skip.csv"
+"$BIN" label --import "$T/skip.csv" >/dev/null 2>&1
+"$BIN" audit --dups --csv --no-save > "$T/groups.csv" 2>/dev/null
+"$BIN" next 63 --csv > "$T/batch.csv" 2>/dev/null
+check "groups reach the queue: no two members of a group in one batch" "$PY" - "$T/groups.csv" "$T/batch.csv" <<'PYEOF'
+import csv, sys
+g = {r["path"]: r["group_id"] for r in csv.DictReader(open(sys.argv[1])) if r["kind"] == "duplicate"}
+batch = [r["path"] for r in csv.DictReader(open(sys.argv[2]))]
+seen = [g[p] for p in batch if p in g]
+sys.exit(0 if len(g) >= 6 and len(seen) == len(set(seen)) and len(batch) < 63 else 1)
+PYEOF
 check "integrity" [ "$(q 'PRAGMA integrity_check')" = ok ]
 summary
