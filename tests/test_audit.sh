@@ -89,6 +89,15 @@ check "the flipped photo waits for a recheck" [ "$(pending)" = 1 ]
 "$BIN" label "$T/imgs/archery/$W1" archery --annotator ann2 >/dev/null 2>&1
 check "a second annotator's label resolves it" [ "$(pending)" = 0 ]
 check "the old event is kept" [ "$(q "SELECT count(*) FROM labels WHERE image_id = $ID")" = 2 ]
+# the server hands pending suspects out first, as reason recheck, and counts them
+PORT=$((20000 + $$ % 20000))
+"$BIN" serve --port $PORT >"$T/serve.log" 2>&1 & SV=$!
+for _ in $(seq 50); do curl -s "http://127.0.0.1:$PORT/api/stats" >/dev/null 2>&1 && break; sleep 0.2; done
+nx=$(curl -s "http://127.0.0.1:$PORT/api/next?n=1")
+st=$(curl -s "http://127.0.0.1:$PORT/api/stats")
+kill $SV; wait $SV 2>/dev/null
+check "server: a suspect first, reason recheck" bash -c "grep -q '\"reason\":\"recheck\"' <<< \"\$1\"" _ "$nx"
+check "server: audit counts on the dashboard" bash -c "grep -q '\"audit\":{\"run\":1,' <<< \"\$1\" && grep -q '\"leaks\":$nl' <<< \"\$1\"" _ "$st"
 check "--oof writes the probabilities" bash -c "'$BIN' audit --labels --no-save --oof '$T/oof.csv' >/dev/null && [ \$(wc -l < '$T/oof.csv') = 64 ]"
 check "--oof to an unwritable path: clear message" bash -c "'$BIN' audit --labels --no-save --oof /nonexistent/x.csv 2>&1 >/dev/null | grep -q 'cannot write'"
 check "json lines parse" bash -c "'$BIN' audit --json --no-save | '$PY' -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
