@@ -114,5 +114,12 @@ batch = [r["path"] for r in csv.DictReader(open(sys.argv[2]))]
 seen = [g[p] for p in batch if p in g]
 sys.exit(0 if len(g) >= 6 and len(seen) == len(set(seen)) and len(batch) < 63 else 1)
 PYEOF
+# simulate: the copies as the test set, their originals in the pool -> kept out
+{ echo "path,label,split"
+  for c in "${CLASSES[@]}"; do for f in "$T/imgs/$c"/*; do echo "\"$f\",$c,pool"; done; done
+  i=0; while read -r p; do echo "\"$T/copies/copy$i.jpg\",$(basename "$(dirname "$p")"),test"; i=$((i + 1)); done < "$T/evals.txt"
+} > "$T/truth.csv"
+sim=$("$BIN" simulate --truth "$T/truth.csv" --strategies random --rounds 1 --batch 10 --seeds 1 --eval 5 --threads 1 2>&1 >/dev/null)
+check "simulate keeps pool copies of test images out" bash -c "grep -q 'kept 3 pool images out' <<< \"\$1\"" _ "$sim"
 check "integrity" [ "$(q 'PRAGMA integrity_check')" = ok ]
 summary

@@ -242,7 +242,7 @@ static int audit_leaks(ordo_store *s, double cosine, ordo_audit_result *out, ord
     float *xe = NULL, *xt = NULL, *best = NULL;
     uint8_t *hit = NULL;
     int rc = -1;
-    if (ordo_learn_eval_ids(s, &ev, &nev, err)) goto done;
+    if (ordo_store_eval_read(s, &ev, NULL, NULL, &nev, err)) goto done;
     tr = malloc((d.n ? d.n : 1) * sizeof *tr);
     if (!tr) { ordo_err_set(err, "out of memory"); goto done; }
     for (size_t i = 0; i < d.n; i++)

@@ -551,7 +551,7 @@ static int mark_leaks(ordo_store *s, const ordo_learn_data *d, uint8_t *leak, si
     ordo_store_item *items = NULL;
     size_t ni = 0;
     int rc = -1;
-    if (ordo_learn_eval_ids(s, &ev, &nev, err)) return -1;
+    if (ordo_store_eval_read(s, &ev, NULL, NULL, &nev, err)) return -1;
     if (!nev || !d->n) { rc = 0; goto done; }
     if (ordo_store_items(s, &items, &ni, err)) goto done;
     tr = malloc(d->n * sizeof *tr);
