@@ -231,8 +231,8 @@ done:
 }
 
 /* Leaks: a training label (outside the evaluation sample) that is a near
- * duplicate of an image in the evaluation sample. `ordo train` keeps such
- * labels out (learn_store.c applies the same rule with ordo_audit_cross). */
+ * duplicate of an image in the evaluation sample, labeled or not. `ordo
+ * train` keeps such labels out (ordo_audit_leak_ids). */
 static int audit_leaks(ordo_store *s, double cosine, ordo_audit_result *out, ordo_err *err)
 {
     ordo_learn_data d;
@@ -289,6 +289,30 @@ done:
     ordo_learn_data_free(&d);
     free(ev); free(tr); free(arg); free(xe); free(xt); free(best); free(hit);
     return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int ordo_audit_leak_ids(ordo_store *s, double cosine, int64_t **ids, size_t *n, ordo_err *err)
+{
+    *ids = NULL;
+    *n = 0;
+    ordo_audit_result r;
+    memset(&r, 0, sizeof r);
+    if (audit_leaks(s, cosine, &r, err)) { ordo_audit_result_free(&r); return -1; }
+    if (r.nleaks) {
+        *ids = malloc(r.nleaks * sizeof **ids);
+        if (!*ids) { ordo_audit_result_free(&r); return ordo_err_set(err, "out of memory"); }
+        for (size_t i = 0; i < r.nleaks; i++) (*ids)[i] = r.leaks[i].train_id;
+        qsort(*ids, r.nleaks, sizeof **ids, cmp_i64);
+        *n = r.nleaks;
+    }
+    ordo_audit_result_free(&r);
+    return 0;
 }
 
 static int save_run(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_result *r,

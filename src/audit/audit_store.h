@@ -85,6 +85,14 @@ int ordo_audit_run(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_resul
                    ordo_err *err);
 void ordo_audit_result_free(ordo_audit_result *r);
 
+/* The image ids (ascending) of the training labels (outside the
+ * evaluation sample, not unclear) whose image is a near-duplicate (cosine >=
+ * `cosine`) of an image of the evaluation sample: what `ordo train` keeps
+ * out (ordo_learn_train_opts.exclude). The training side goes, so the sample
+ * stays the uniform draw its interval assumes. *ids: malloc'd (may be NULL
+ * when *n = 0). */
+int ordo_audit_leak_ids(ordo_store *s, double cosine, int64_t **ids, size_t *n, ordo_err *err);
+
 /* 1 when a scan holds the project's scan lock now, 0 if not, -1 on error. */
 int ordo_audit_scan_running(const char *project, ordo_err *err);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit_store.h"
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
@@ -65,7 +66,12 @@ int cli_train(int argc, char **argv)
     int rc = 1;
     ordo_learn_train_opts to = {.learn = o, .eval_seed = o.seed};
     ordo_learn_train_result r;
-    int trc = ordo_learn_train_project(s, &to, &r, &err);
+    memset(&r, 0, sizeof r);
+    int64_t *leaks = NULL;   /* near-duplicates of evaluation images: kept out */
+    int trc = ordo_audit_leak_ids(s, ORDO_AUDIT_COSINE, &leaks, &to.n_exclude, &err);
+    to.exclude = leaks;
+    if (trc == 0) trc = ordo_learn_train_project(s, &to, &r, &err);
+    free(leaks);
     if (trc == ORDO_LEARN_TRAIN_TOO_FEW)
         ordo_err_set(&err, "need training labels of at least 2 classes outside the evaluation "
                            "sample (have %zu labels of %d classes); label more with 'ordo next'",

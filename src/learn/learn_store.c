@@ -10,7 +10,6 @@
 #include "base/clock.h"
 #include "base/db.h"
 #include "base/text.h"
-#include "audit/audit.h"
 #include "learn/learn_store.h"
 
 int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err)
@@ -533,59 +532,10 @@ void ordo_learn_train_result_free(ordo_learn_train_result *r)
     r->model = NULL;
 }
 
-/* Marks the training answers (outside the evaluation sample, not
- * unclear) whose image is a near-duplicate (cosine >= ORDO_AUDIT_COSINE) of
- * an image in the evaluation sample, labeled or not. Keeping the training
- * side out leaves the sample the uniform draw it is, so its interval stays
- * honest; dropping the evaluation side instead would bias the sample
- * against photos that have copies. Images without a present file are
- * skipped (their embeddings are still in the store, but not in the pool). */
-static int mark_leaks(ordo_store *s, const ordo_learn_data *d, uint8_t *leak, size_t *nleak,
-                      ordo_err *err)
+static int cmp_i64(const void *a, const void *b)
 {
-    *nleak = 0;
-    int64_t *ev = NULL, *tr = NULL;
-    size_t *tri = NULL, nev = 0, ntr = 0;
-    float *xe = NULL, *xt = NULL;
-    uint8_t *hit = NULL;
-    ordo_store_item *items = NULL;
-    size_t ni = 0;
-    int rc = -1;
-    if (ordo_store_eval_read(s, &ev, NULL, NULL, &nev, err)) return -1;
-    if (!nev || !d->n) { rc = 0; goto done; }
-    if (ordo_store_items(s, &items, &ni, err)) goto done;
-    tr = malloc(d->n * sizeof *tr);
-    tri = malloc(d->n * sizeof *tri);
-    if (!tr || !tri) { ordo_err_set(err, "out of memory"); goto done; }
-    /* both lists are in image id order, as the items: keep those in the pool */
-    size_t w = 0, j = 0;
-    for (size_t i = 0; i < nev; i++) {
-        while (j < ni && items[j].id < ev[i]) j++;
-        if (j < ni && items[j].id == ev[i]) ev[w++] = ev[i];
-    }
-    nev = w;
-    j = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        if (d->eval[i] || !strcmp(d->label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
-        while (j < ni && items[j].id < d->ids[i]) j++;
-        if (j < ni && items[j].id == d->ids[i]) { tr[ntr] = d->ids[i]; tri[ntr++] = i; }
-    }
-    if (!nev || !ntr) { rc = 0; goto done; }
-    xe = malloc(nev * ORDO_STORE_EMBED * sizeof *xe);
-    xt = malloc(ntr * ORDO_STORE_EMBED * sizeof *xt);
-    hit = malloc(ntr);
-    if (!xe || !xt || !hit) { ordo_err_set(err, "out of memory for the leak check"); goto done; }
-    if (ordo_learn_embeddings(s, ev, nev, xe, err) || ordo_learn_embeddings(s, tr, ntr, xt, err))
-        goto done;
-    if (ordo_audit_cross(xt, ntr, xe, nev, ORDO_STORE_EMBED, ORDO_AUDIT_COSINE, hit, NULL, NULL,
-                         NULL, err) < 0)
-        goto done;
-    for (size_t i = 0; i < ntr; i++)
-        if (hit[i]) { leak[tri[i]] = 1; (*nleak)++; }
-    rc = 0;
-done:
-    free(ev); free(tr); free(tri); free(xe); free(xt); free(hit); free(items);
-    return rc;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
@@ -602,8 +552,14 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
     int rc = -1;
     if (!rows || !y || !names || !leak) { ordo_err_set(err, "out of memory"); goto out; }
 
-    /* leaks: training answers that near-duplicate an evaluation image */
-    if (mark_leaks(s, &d, leak, &out->leaks, err)) goto out;
+    /* leaks: training answers the caller keeps out (near-duplicates of
+     * evaluation images, found by audit) */
+    for (size_t i = 0; o->n_exclude && i < d.n; i++)
+        if (!d.eval[i] && strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR) &&
+            bsearch(&d.ids[i], o->exclude, o->n_exclude, sizeof *o->exclude, cmp_i64)) {
+            leak[i] = 1;
+            out->leaks++;
+        }
 
     /* classifier: the customer's labels, outside the evaluation sample */
     size_t n = 0;
