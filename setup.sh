@@ -24,7 +24,7 @@ APT_PKGS=(build-essential clang pkg-config git ca-certificates
   libxxhash-dev libopenmpi-dev openmpi-bin wordnet-base
   python3 python3-pip python3-numpy python3-pil python3-torch
   chromium chromium-driver wrk)
-PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml)
+PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml cleanlab)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
