@@ -14,10 +14,10 @@
  * projected on their top principal axes (an orthogonal projection never
  * lengthens a difference, so |P(a - b)| <= |a - b| and no pair within the
  * radius is lost there); an inverted file of k-means cells is joined cell
- * by cell with GEMM, a row probing every cell whose Voronoi region lies
- * within the radius (bisector distance (|x-c_b|^2 - |x-c_a|^2) / 2|c_a-c_b|,
- * exact), and each cell's probing rows meet its members by GEMM on the
- * full normalised embeddings.
+ * by cell, a row probing the cells whose Voronoi region lies within the
+ * radius (bisector distance (|x-c_b|^2 - |x-c_a|^2) / 2|c_a-c_b|; all of them:
+ * exact, or the max_probe nearest: approximate), and each cell's probing
+ * rows meet its members by GEMM on the full normalised embeddings.
  */
 #ifndef ORDO_AUDIT_H
 #define ORDO_AUDIT_H
