@@ -93,9 +93,9 @@ static int cmp_member(const void *a, const void *b)
 static int audit_labels(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_result *out,
                         ordo_err *err)
 {
-    ordo_learn_label_row *rows = NULL;
+    ordo_store_label_row *rows = NULL;
     size_t nrows = 0;
-    if (ordo_learn_labels_read(s, 1, &rows, &nrows, err)) return -1;
+    if (ordo_store_labels_read(s, 1, &rows, &nrows, err)) return -1;
     int rc = -1;
     size_t n = 0;
     size_t *use = malloc((nrows ? nrows : 1) * sizeof *use);
@@ -161,7 +161,7 @@ static int audit_labels(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_
     for (int c = 0; c < k; c++)
         if (!(out->class_names[c] = dup_str(names[c]))) { ordo_err_set(err, "out of memory"); goto done; }
     for (size_t t = 0; t < nis; t++) {
-        const ordo_learn_label_row *r = &rows[use[is[t].row]];
+        const ordo_store_label_row *r = &rows[use[is[t].row]];
         ordo_audit_suspect *u = &out->sus[t];
         u->image_id = r->image_id;
         u->label_event = r->id;
@@ -179,7 +179,7 @@ static int audit_labels(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_
 done:
     ordo_learn_model_free(m);
     free(use); free(names); free(ids); free(y); free(x); free(pk); free(is);
-    ordo_learn_labels_free(rows, nrows);
+    ordo_store_labels_free(rows, nrows);
     return rc;
 }
 
