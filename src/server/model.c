@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit_store.h"
 #include "base/f16.h"
 #include "learn/learn_store.h"
 #include "server/srv_internal.h"
@@ -84,12 +83,7 @@ int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
                                .max_classes = SRV_MAX_CLASSES};   /* cost: classes x features */
     ordo_learn_opts_default(&o.learn);
     ordo_learn_train_result r;
-    memset(&r, 0, sizeof r);
-    int64_t *leaks = NULL;   /* near-duplicates of evaluation images: kept out */
-    int rc = ordo_audit_leak_ids(s, ORDO_AUDIT_COSINE, &leaks, &o.n_exclude, err);
-    o.exclude = leaks;
-    if (rc == 0) rc = ordo_learn_train_project(s, &o, &r, err);
-    free(leaks);
+    int rc = ordo_learn_train_project(s, &o, &r, err);
     if (rc == ORDO_LEARN_TRAIN_TOO_FEW)
         ordo_err_set(err, "retraining needs at least 10 answers of 2 or more labels outside the"
                           " evaluation sample (have %zu of %d)", r.labels, r.classes);
