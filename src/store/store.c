@@ -403,8 +403,12 @@ void ordo_store_close(ordo_store *s)
         return;
     if (s->in_txn)
         ordo_store_rollback(s);
+    /* every statement before the connection: sqlite3_close refuses (and
+     * the connection leaks) while one is still prepared */
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    sqlite3_finalize(s->copy_ins);
+    sqlite3_finalize(s->copy_sel);
     if (s->db)
         sqlite3_close(s->db);
     if (s->fd_embed >= 0) close(s->fd_embed);
@@ -413,8 +417,6 @@ void ordo_store_close(ordo_store *s)
     unmap(&s->map_logits);
     unmap(&s->copy_embed);
     unmap(&s->copy_logits);
-    sqlite3_finalize(s->copy_ins);
-    sqlite3_finalize(s->copy_sel);
     free(s->copy_cols);
     free(s->copy_sel_cols);
     free(s->scratch);
