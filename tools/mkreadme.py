@@ -11,8 +11,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (file, its heading becomes level 2; sub-headings shift with it)
-PARTS = ["intro.md", "install.md", "scan.md", "classes.md", "rank.md", "learn.md", "interop.md",
-         "serve.md", "cluster.md", "benchmarks.md", "HACKING.md"]
+PARTS = ["intro.md", "install.md", "scan.md", "classes.md", "rank.md", "learn.md", "audit.md",
+         "interop.md", "serve.md", "cluster.md", "benchmarks.md", "HACKING.md"]
 LINK = re.compile(r"\]\((?!https?:|#|/|docs/)([^)]+)\)")
 
 

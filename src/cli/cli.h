@@ -22,6 +22,7 @@ int cli_eval(int argc, char **argv);       /* cmd_eval.c: accuracy on the evalua
 int cli_simulate(int argc, char **argv);   /* cmd_simulate.c: replay labeling with known labels */
 int cli_export(int argc, char **argv);     /* cmd_export.c: labels + predictions, label tree */
 int cli_import(int argc, char **argv);     /* cmd_import.c: other models' vectors, label files */
+int cli_audit(int argc, char **argv);      /* cmd_audit.c: label errors, near-duplicates, leaks */
 
 /* cmd_merge.c: the sharded (--shard I/N) and MPI (--mpi) forms of `ordo
  * scan`, which cli_scan hands over after parsing its options. Like

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit/audit.h"
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
@@ -330,6 +331,40 @@ int cli_simulate(int argc, char **argv)
         for (int j = 0; j < ORDO_STORE_LOGITS; j++)
             prior[i * ORDO_STORE_LOGITS + j] = (float)(exp(l[j] - mx) / sum);
     }
+    /* leaks: pool images that near-duplicate a test image are kept out of
+     * the pool (never picked, never trained on), so the test set stays the
+     * honest held-out measure it is */
+    size_t test_leaks = 0;
+    if (nt) {
+        uint8_t *hit = malloc(np ? np : 1);
+        if (!hit) { ordo_err_set(&err, "out of memory"); goto fail; }
+        if (ordo_audit_cross(x, np, x + np * ORDO_STORE_EMBED, nt, ORDO_STORE_EMBED,
+                             ORDO_AUDIT_COSINE, hit, NULL, NULL, NULL, &err) < 0) {
+            free(hit);
+            goto fail;
+        }
+        size_t w = 0;
+        for (size_t i = 0; i < N; i++) {
+            if (i < np && hit[i]) { test_leaks++; continue; }
+            if (w != i) {
+                memmove(x + w * ORDO_STORE_EMBED, x + i * ORDO_STORE_EMBED, ORDO_STORE_EMBED * sizeof *x);
+                y[w] = y[i];
+                ids[w] = ids[i];
+                if (i < np)
+                    memmove(prior + w * ORDO_STORE_LOGITS, prior + i * ORDO_STORE_LOGITS,
+                            ORDO_STORE_LOGITS * sizeof *prior);
+            }
+            w++;
+        }
+        free(hit);
+        np -= test_leaks;
+        N = np + nt;
+        if ((size_t)evaln >= np) {
+            ordo_err_set(&err, "the evaluation sample (%d) must be smaller than the pool (%zu images "
+                               "after %zu near-duplicates of test images)", evaln, np, test_leaks);
+            goto fail;
+        }
+    }
     /* strategies */
     dup = strdup(list);
     st = calloc(strlen(list) + 1, sizeof *st);
@@ -357,10 +392,14 @@ int cli_simulate(int argc, char **argv)
     cfg.train.l2 = l2;
     /* parallel runs each use one BLAS thread rather than oversubscribing */
     if (threads > 1) openblas_set_num_threads(1);
-    if (!json)
+    if (!json) {
         fprintf(stderr, "simulating %d strategies x %d seeds: pool %zu, test %zu, %d labels, "
                         "eval sample %d, %d rounds of %d (%zu truth rows not in the project)\n",
                 ns, seeds, np, nt, k, evaln, rounds, batch, skipped);
+        if (test_leaks)
+            fprintf(stderr, "kept %zu pool images out: near-duplicates (cosine >= %.2f) of test "
+                            "images\n", test_leaks, ORDO_AUDIT_COSINE);
+    }
     if (ordo_learn_simulate(&cfg, st, ns, &res, &err)) goto fail;
     int on_test = nt > 0;
     if (json) {

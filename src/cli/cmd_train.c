@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit_store.h"
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
@@ -65,7 +66,12 @@ int cli_train(int argc, char **argv)
     int rc = 1;
     ordo_learn_train_opts to = {.learn = o, .eval_seed = o.seed};
     ordo_learn_train_result r;
-    int trc = ordo_learn_train_project(s, &to, &r, &err);
+    memset(&r, 0, sizeof r);
+    int64_t *leaks = NULL;   /* near-duplicates of evaluation images: kept out */
+    int trc = ordo_audit_leak_ids(s, ORDO_AUDIT_COSINE, &leaks, &to.n_exclude, &err);
+    to.exclude = leaks;
+    if (trc == 0) trc = ordo_learn_train_project(s, &to, &r, &err);
+    free(leaks);
     if (trc == ORDO_LEARN_TRAIN_TOO_FEW)
         ordo_err_set(&err, "need training labels of at least 2 classes outside the evaluation "
                            "sample (have %zu labels of %d classes); label more with 'ordo next'",
@@ -73,9 +79,9 @@ int cli_train(int argc, char **argv)
     if (trc) goto fail;
     if (json) {
         printf("{\"model_id\":%lld,\"labels\":%zu,\"classes\":%d,\"l2\":%g,\"temperature\":%.4f,"
-               "\"cv_accuracy\":%.4f,\"seconds\":%.3f,\"eval\":{\"n\":%zu,\"accuracy\":",
+               "\"cv_accuracy\":%.4f,\"seconds\":%.3f,\"leaks\":%zu,\"eval\":{\"n\":%zu,\"accuracy\":",
                (long long)r.model_id, r.labels, r.classes, r.rep.l2, r.rep.temperature,
-               r.rep.cv_accuracy, r.rep.seconds, r.ev.n);
+               r.rep.cv_accuracy, r.rep.seconds, r.leaks, r.ev.n);
         if (r.ev.n)
             printf("%.4f,\"lo\":%.4f,\"hi\":%.4f}", r.ev.accuracy, r.ev.acc_lo, r.ev.acc_hi);
         else printf("null}");
@@ -91,6 +97,9 @@ int cli_train(int argc, char **argv)
                (long long)r.model_id, r.labels, r.classes, r.rep.l2,
                o.l2 > 0 ? "fixed" : "by cross-validation",
                r.rep.temperature, 100 * r.rep.cv_accuracy, r.rep.seconds);
+        if (r.leaks)
+            printf("kept %zu training labels out: near-duplicates of evaluation-sample images "
+                   "('ordo audit' lists them)\n", r.leaks);
         if (r.ev.n)
             printf("evaluation sample: %.1f%% accuracy (95%% interval %.1f-%.1f%%) on %zu labeled "
                    "images; 'ordo eval' for details\n",

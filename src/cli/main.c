@@ -25,6 +25,7 @@ static const cli_command commands[] = {
     {"label",    cli_label,    "record labels: IMAGE LABEL, or --import FILE.csv (path,label)"},
     {"labels",   cli_labels,   "list current labels (--history: every labeling event)"},
     {"train",    cli_train,    "retrain the classifier and sports filter on the labels"},
+    {"audit",    cli_audit,    "label errors, near-duplicate groups and evaluation leaks"},
     {"eval",     cli_eval,     "accuracy of the newest model on the evaluation sample, with intervals"},
     {"export",   cli_export,   "labels, predictions, embeddings: CSV, JSON lines, .npy, Label Studio, folders"},
     {"import",   cli_import,   "another model's embeddings (.npy, CSV, JSON lines), or labels from folders, files, Label Studio"},

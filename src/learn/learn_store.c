@@ -405,6 +405,12 @@ void ordo_learn_train_result_free(ordo_learn_train_result *r)
     r->model = NULL;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
                              ordo_learn_train_result *out, ordo_err *err)
 {
@@ -414,14 +420,24 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
     size_t *rows = malloc((d.n ? d.n : 1) * sizeof *rows);
     int *y = malloc((d.n ? d.n : 1) * sizeof *y);
     const char **names = malloc((d.n ? d.n : 1) * sizeof *names);
+    uint8_t *leak = calloc(d.n ? d.n : 1, 1);
     ordo_learn_model *f = NULL;
     int rc = -1;
-    if (!rows || !y || !names) { ordo_err_set(err, "out of memory"); goto out; }
+    if (!rows || !y || !names || !leak) { ordo_err_set(err, "out of memory"); goto out; }
+
+    /* leaks: training answers the caller keeps out (near-duplicates of
+     * evaluation images, found by audit) */
+    for (size_t i = 0; o->n_exclude && i < d.n; i++)
+        if (!d.eval[i] && strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR) &&
+            bsearch(&d.ids[i], o->exclude, o->n_exclude, sizeof *o->exclude, cmp_i64)) {
+            leak[i] = 1;
+            out->leaks++;
+        }
 
     /* classifier: the customer's labels, outside the evaluation sample */
     size_t n = 0;
     for (size_t i = 0; i < d.n; i++) {
-        if (d.eval[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
+        if (d.eval[i] || leak[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
         if (!strcmp(d.label[i], ORDO_STORE_LABEL_NOT_SPORTS)) { out->n_not++; continue; }
         out->n_sports++;
         rows[n] = i;
@@ -466,7 +482,7 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         static const char *const fnames[2] = {"sports", ORDO_STORE_LABEL_NOT_SPORTS};
         size_t nf = 0;
         for (size_t i = 0; i < d.n; i++) {
-            if (d.eval[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
+            if (d.eval[i] || leak[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
             rows[nf] = i;
             y[nf++] = !strcmp(d.label[i], ORDO_STORE_LABEL_NOT_SPORTS);
         }
@@ -494,6 +510,7 @@ out:
     free(rows);
     free(y);
     free(names);
+    free(leak);
     ordo_learn_data_free(&d);
     return rc;
 }

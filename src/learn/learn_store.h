@@ -89,6 +89,9 @@ typedef struct ordo_learn_train_opts {
     uint64_t eval_seed;     /* bootstrap seed of the evaluation */
     size_t min_labels;      /* classifier training labels required (0: none) */
     int max_classes;        /* 0: no limit; else refuse more distinct labels */
+    const int64_t *exclude; /* image ids (ascending) whose labels are kept out of
+                               training: leaks (audit's ordo_audit_leak_ids) */
+    size_t n_exclude;
 } ordo_learn_train_opts;
 
 typedef struct ordo_learn_train_result {
@@ -97,6 +100,7 @@ typedef struct ordo_learn_train_result {
     size_t labels;               /* classifier training rows */
     int classes;                 /* distinct labels among them */
     size_t n_sports, n_not;      /* training answers other than / equal to not-sports */
+    size_t leaks;                /* training answers kept out by opts->exclude */
     ordo_learn_report rep;       /* the classifier's fit */
     ordo_learn_eval ev;          /* on the evaluation sample; owned */
     int64_t filter_id;           /* the stored sports filter; 0: none trained */
@@ -109,7 +113,9 @@ typedef struct ordo_learn_train_result {
 #define ORDO_LEARN_TRAIN_TOO_MANY 2
 
 /* Trains and stores a new classifier version on the current labels outside
- * the evaluation sample (unclear and not-sports excluded), evaluated on the
+ * the evaluation sample (unclear and not-sports excluded, and the images of
+ * o->exclude: the callers pass the leaks, near-duplicates of evaluation
+ * images, so the evaluation stays honest), evaluated on the
  * labeled evaluation sample; then, when there are at least 2 not-sports and
  * 2 other training answers, the sports filter (not-sports vs every other
  * answer) as a new "sports" version. Returns 0 (free out with

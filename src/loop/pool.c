@@ -1,4 +1,5 @@
 /* pool.c - the ranking input from the project store (see loop.h). */
+#include "audit/audit_store.h"
 #include "loop/loop.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct ordo_loop_pool {
     uint8_t *labeled, *eval;
     uint64_t *ids;
     int64_t *slot;
+    int64_t *group;          /* near-duplicate group per row (audit), or NULL */
     int coarse[ORDO_WN_CLASSES];
     ordo_rank_f16_rows rows;
     ordo_rank_input in;
@@ -38,6 +40,7 @@ void ordo_loop_pool_free(ordo_loop_pool *p)
     free(p->items); free(p->prob); free(p->ent); free(p->maxlogit); free(p->prior);
     free(p->cls); free(p->labeled); free(p->eval); free(p->ids); free(p->slot);
     free(p->mprob);
+    free(p->group);
     ordo_learn_model_free(p->model);
     free(p);
 }
@@ -208,6 +211,29 @@ out:
     return rc;
 }
 
+/* The newest `ordo audit` run's near-duplicate groups (audit owns the
+ * table): the composer never puts two members of one group in a batch. */
+static int load_groups(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
+{
+    int64_t *img = NULL, *grp = NULL;
+    size_t m = 0;
+    if (ordo_audit_groups_read(s, &img, &grp, &m, err)) return -1;
+    if (m && p->n) {
+        p->group = malloc(p->n * sizeof *p->group);
+        if (!p->group) { free(img); free(grp); return ordo_err_set(err, "out of memory"); }
+        size_t j = 0;   /* both in image id order */
+        for (size_t i = 0; i < p->n; i++) {
+            int64_t id = p->items[i].id;
+            while (j < m && img[j] < id) j++;
+            p->group[i] = j < m && img[j] == id ? grp[j] : -1;
+        }
+        p->in.group = p->group;
+    }
+    free(img);
+    free(grp);
+    return 0;
+}
+
 ordo_loop_pool *ordo_loop_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *err)
 {
     ordo_loop_pool *p = calloc(1, sizeof *p);
@@ -272,6 +298,7 @@ ordo_loop_pool *ordo_loop_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
         }
     }
     if (load_models(p, s, err) < 0) goto fail;
+    if (load_groups(p, s, err) < 0) goto fail;
     return p;
 fail:
     ordo_loop_pool_free(p);

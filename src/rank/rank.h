@@ -168,6 +168,9 @@ typedef struct ordo_rank_input {
                                     NULL: the composer draws it (ordo_rank_eval_sample) */
     const uint64_t *ids;         /* n, optional: stable image ids for the eval hash
                                     (NULL: the row index) */
+    const int64_t *group;        /* n, optional: near-duplicate group per row
+                                    (src/audit/), -1 for none: a batch never
+                                    holds two rows of one group */
     int dim;                     /* embedding width (1280) */
     ordo_rank_read_fn read_rows; /* required by the embedding strategies */
     void *read_ctx;

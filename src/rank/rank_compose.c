@@ -238,8 +238,19 @@ static const float *raw_labeled(composer *cp, size_t t)
     return raw_row(cp, cp->lab[t], cp->rawb);
 }
 
+/* 1 if the batch already holds a row of row's near-duplicate group */
+static int group_taken(const composer *cp, size_t row)
+{
+    const int64_t *g = cp->in->group;
+    if (!g || g[row] < 0) return 0;
+    for (size_t t = 0; t < cp->nitems; t++)
+        if (g[cp->items[t].row] == g[row]) return 1;
+    return 0;
+}
+
 static int is_dupe(composer *cp, size_t row)
 {
+    if (group_taken(cp, row)) return 1;
     double th = cp->o->dedupe_cosine;
     if (!cp->d || !(th < 1)) return 0;
     int d = cp->d, D = cp->in->dim;
@@ -964,6 +975,8 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     /* 5. picks */
     t = ordo_clock_mono();
     for (size_t e = 0; e < q[ORDO_RANK_EVAL]; e++) {
+        /* a member whose group is in the batch waits for a later batch */
+        if (group_taken(&cp, ev[e].row)) continue;
         cp.taken[ev[e].row] = 0;   /* eval members are only for eval picks */
         add_item(&cp, ev[e].row, ORDO_RANK_EVAL, (float)-ev[e].s, 0, NAN, NAN);
     }
@@ -988,13 +1001,13 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
             if (!got) break;
         }
     }
-    if (total < N) {   /* last resort: anything free, no dedupe */
+    if (total < N) {   /* last resort: anything free, no cosine dedupe (groups hold) */
         for (size_t i = 0; i < n && total < N; i++)
-            if (!cp.taken[i] || cp.taken[i] == 2) { add_item(&cp, i, ORDO_RANK_UNCERTAIN, cp.u[i] * cp.w[i], 0, NAN, NAN); total++; }
+            if ((!cp.taken[i] || cp.taken[i] == 2) && !group_taken(&cp, i)) { add_item(&cp, i, ORDO_RANK_UNCERTAIN, cp.u[i] * cp.w[i], 0, NAN, NAN); total++; }
     }
     if (total < N) {
         for (size_t e = q[ORDO_RANK_EVAL]; e < nev && total < N; e++)
-            if (cp.taken[ev[e].row] == 3) {
+            if (cp.taken[ev[e].row] == 3 && !group_taken(&cp, ev[e].row)) {
                 add_item(&cp, ev[e].row, ORDO_RANK_EVAL, (float)-ev[e].s, 0, NAN, NAN);
                 total++;
             }

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "audit/audit_store.h"
 #include "base/f16.h"
 #include "base/hash.h"
 #include "loop/loop.h"
@@ -181,6 +182,41 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     return rc == SQLITE_DONE ? 0 : ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
 }
 
+/* Label suspects of the newest `ordo audit` run still carrying the audited
+ * label (audit owns them) go first, as reason "recheck", to a second
+ * annotator: the one who gave the label counts as done (done_by), so the
+ * item needs one answer from someone else; a label from outside the server
+ * counts as done by nobody known (-1). The answer is a new label event,
+ * which resolves the suspect. Caller holds q->mu. */
+static int load_rechecks(ordo_srv *srv, ordo_store *s, ordo_err *err)
+{
+    srv_queue *q = &srv->q;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (ordo_audit_recheck(s, NULL, 200, &ids, &n, err)) return -1;
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    if (n && sqlite3_prepare_v2(db,
+                                "SELECT COALESCE((SELECT a.id FROM srv_annotators a WHERE a.name ="
+                                " c.annotator), -1) FROM current_labels c WHERE c.image_id = ?",
+                                -1, &st, NULL) != SQLITE_OK)
+        st = NULL;   /* no annotators table yet: nobody known */
+    for (size_t i = n; i-- > 0;) {   /* pushed to the front: most suspect ends first */
+        if (q_find(q, ids[i])) continue;
+        int64_t who = -1;
+        if (st) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, ids[i]);
+            if (sqlite3_step(st) == SQLITE_ROW) who = sqlite3_column_int64(st, 0);
+        }
+        if (q_push(q, ids[i], "recheck", 2, 1) < 0) break;
+        q->items[0].done_by[0] = who;
+    }
+    sqlite3_finalize(st);
+    free(ids);
+    return 0;
+}
+
 /* Re-reads the pool so images scanned while the server runs join it. The
  * per-image state moves over by id (both lists are in id order). */
 static int reload_items(ordo_srv *srv, ordo_store *s, ordo_err *err)
@@ -243,6 +279,7 @@ int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
         if (!finished(&q->items[i])) q->items[w++] = q->items[i];
     q->n = w;
     int rc = load_open_doubles(srv, s, err);
+    if (rc == 0) rc = load_rechecks(srv, s, err);
     pthread_mutex_unlock(&q->mu);
     return rc < 0 ? -1 : compose(srv, s, srv->o.batch, err);
 }

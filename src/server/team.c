@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "audit/audit_store.h"
 #include "base/text.h"
 #include "base/clock.h"
 #include "base/db.h"
@@ -462,6 +463,14 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     }
     free(per);
     fputs("]}", f);
+
+    /* what `ordo audit` found (audit owns the counts) */
+    ordo_audit_counts ac;
+    if (ordo_audit_counts_get(s, &ac, err) < 0) return -1;
+    fprintf(f, ",\"audit\":{\"run\":%lld,\"suspects\":%lld,\"recheck_pending\":%lld,"
+               "\"dup_groups\":%lld,\"dup_images\":%lld,\"leaks\":%lld}",
+            (long long)ac.run_id, (long long)ac.flagged, (long long)ac.pending,
+            (long long)ac.groups, (long long)ac.grouped, (long long)ac.leaks);
 
     /* the page's retrained models and their evaluation (model.c) */
     fputc(',', f);

@@ -389,6 +389,11 @@ async function loadDash() {
     const tr = el('tr'); tr.appendChild(el('td', a.name)); tr.appendChild(el('td', a.labels, 'n'));
     at.appendChild(tr);
   }
+  const au = s.audit;
+  $('d-audit').textContent = au && au.run ? au.suspects + ' suspected label errors (' +
+    au.recheck_pending + ' waiting for a recheck), ' + au.dup_groups + ' near-duplicate groups (' +
+    au.dup_images + ' images), ' + au.leaks + ' evaluation leaks kept out of training' :
+    'not audited yet (ordo audit)';
   const ag = s.agreement;
   $('d-kappa').textContent = ag.pairs + ' double-annotated images (share ' +
     fmt(100 * ag.double_share, 0) + '%), Cohen\'s kappa ' + fmt(ag.kappa, 2);
