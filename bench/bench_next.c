@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/hash.h"
 #include "rank/rank.h"
 #include "rank/rank_store.h"
 #include "store/store.h"
@@ -56,21 +57,21 @@
 
 static size_t cluster_of(size_t i)
 {
-    double u = (double)(ordo_rank_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
+    double u = (double)(ordo_hash_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
     size_t c = (size_t)(CLUSTERS * u * u);
     return c >= CLUSTERS ? CLUSTERS - 1 : c;
 }
 
 static int is_labeled(size_t i, size_t n, size_t nlab)
 {
-    return nlab && ordo_rank_mix64(i ^ 0x1abe1edULL) % n < nlab;
+    return nlab && ordo_hash_mix64(i ^ 0x1abe1edULL) % n < nlab;
 }
 
 /* the 8 distinct classes of cluster c */
 static void cluster_classes(size_t c, int cls[PER])
 {
     for (int j = 0, t = 0; j < PER; t++) {
-        int k = (int)(ordo_rank_mix64(c * 131 + (size_t)t) % CLASSES), dup = 0;
+        int k = (int)(ordo_hash_mix64(c * 131 + (size_t)t) % CLASSES), dup = 0;
         for (int q = 0; q < j; q++) dup |= cls[q] == k;
         if (!dup) cls[j++] = k;
     }
@@ -79,9 +80,9 @@ static void cluster_classes(size_t c, int cls[PER])
 static void image(size_t i, const float *mu, const float *cent, float *emb, float *logits)
 {
     ordo_rank_rng r;
-    ordo_rank_rng_seed(&r, ordo_rank_mix64(i + 0x5eed));
+    ordo_rank_rng_seed(&r, ordo_hash_mix64(i + 0x5eed));
     size_t c = cluster_of(i);
-    int outlier = ordo_rank_mix64(i ^ 0x7ULL) % 1000 == 0;
+    int outlier = ordo_hash_mix64(i ^ 0x7ULL) % 1000 == 0;
     for (int j = 0; j < DIM; j++)
         emb[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
     double off = outlier ? 3 : 8 + ordo_rank_rng_normal(&r);
@@ -215,7 +216,7 @@ int main(int argc, char **argv)
                                       .mtime_ns = (int64_t)i, .width = 640, .height = 480,
                                       .format = "jpeg", .logits = logits, .embed = emb,
                                       .sports = ordo_sports_score(sp, probs), .scan_id = scan};
-            uint64_t h1 = ordo_rank_mix64(i * 2 + 1), h2 = ordo_rank_mix64(i * 2 + 2);
+            uint64_t h1 = ordo_hash_mix64(i * 2 + 1), h2 = ordo_hash_mix64(i * 2 + 2);
             memcpy(in.hash, &h1, 8);
             memcpy(in.hash + 8, &h2, 8);
             if (ordo_store_put_image(s, &in, NULL, &err)) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/f16.h"
 #include "test.h"
 
 /* ---- uncertainty ---------------------------------------------------------- */
@@ -282,10 +283,10 @@ static void t_pca_subspace(void)
             x[i * D + t] = 4 + a[0] * basis[t] + a[1] * basis[D + t] + a[2] * basis[2 * D + t];
     }
     uint16_t *h = malloc(N * D * sizeof *h);
-    ordo_rank_f32_to_f16(x, h, N * D);
+    ordo_f16_from_f32(x, h, N * D);
     float *xr = malloc(N * D * sizeof *xr);
-    ordo_rank_f16_to_f32(h, xr, N * D);
-    ordo_rank_f16_rows rows = { h, N, D, NULL, 0, NULL };
+    ordo_f16_to_f32(h, xr, N * D);
+    ordo_rank_f16_rows rows = { h, N, D, NULL, 0 };
     ordo_rank_input in = { 0 };
     in.n = N;
     in.dim = D;
@@ -317,8 +318,8 @@ static void t_f16(void)
     float v[] = { 0, -0.0f, 1, -2.5f, 65504, 1e-7f, 3.14159f, 1e6f };
     uint16_t h[8];
     float back[8];
-    ordo_rank_f32_to_f16(v, h, 8);
-    ordo_rank_f16_to_f32(h, back, 8);
+    ordo_f16_from_f32(v, h, 8);
+    ordo_f16_to_f32(h, back, 8);
     CHECK(h[0] == 0 && h[1] == 0x8000 && h[2] == 0x3c00 && h[4] == 0x7bff);
     CHECK(back[3] == -2.5f && back[4] == 65504);
     CHECK(fabsf(back[5] - 1e-7f) < 6e-8f);         /* subnormal half */
@@ -365,7 +366,7 @@ static void pool_make(pool *p, size_t n, int d, int blobs, uint64_t seed)
     p->truth = malloc(n * sizeof *p->truth);
     float *x = make_blobs_s((int)n, d, blobs, seed, p->truth, 3.0f);
     p->emb = malloc(n * d * sizeof *p->emb);
-    ordo_rank_f32_to_f16(x, p->emb, n * d);
+    ordo_f16_from_f32(x, p->emb, n * d);
     free(x);
     p->prob = malloc(n * 2 * sizeof *p->prob);
     p->cls = malloc(n * 2 * sizeof *p->cls);
@@ -380,7 +381,7 @@ static void pool_make(pool *p, size_t n, int d, int blobs, uint64_t seed)
         p->cls[i * 2 + 1] = (p->truth[i] + 1) % p->C;
         p->maxlogit[i] = 5 + (float)ordo_rank_rng_normal(&r);
     }
-    p->rows = (ordo_rank_f16_rows){ p->emb, n, d, NULL, 0, NULL };
+    p->rows = (ordo_rank_f16_rows){ p->emb, n, d, NULL, 0 };
     ordo_rank_input *in = &p->in;
     in->n = n;
     in->n_classes = p->C;
@@ -599,7 +600,7 @@ static void t_compose_novel_far_point(void)
     /* row 500 far from every blob */
     float far[8];
     for (int t = 0; t < 8; t++) far[t] = 300;
-    ordo_rank_f32_to_f16(far, p.emb + 500 * 8, 8);
+    ordo_f16_from_f32(far, p.emb + 500 * 8, 8);
     p.in.max_logit = NULL;   /* embedding novelty only */
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);

@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/clock.h"
+#include "base/db.h"
 #include "store/store.h"
 
 #define MERGE_GROUP 4096   /* shard file rows per project transaction */
@@ -161,33 +163,6 @@ int ordo_dist_keep(const char *path, void *filter)
     return ordo_dist_shard_of(path, f->count) == f->index;
 }
 
-static int db_err(sqlite3 *db, ordo_err *err, const char *what)
-{
-    return ordo_err_set(err, "database: %s: %s", what, sqlite3_errmsg(db));
-}
-
-static int exec_sql(sqlite3 *db, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "database: %s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int query_i64(sqlite3 *db, const char *sql, int64_t *v, ordo_err *err)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(db, err, "query");
-    int rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "query");
-}
-
 int ordo_dist_shard_complete(const char *shard_dir, ordo_err *err)
 {
     ordo_store *s = ordo_store_open(shard_dir, 0, err);
@@ -196,9 +171,9 @@ int ordo_dist_shard_complete(const char *shard_dir, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     int rc = ordo_store_begin(s, err);
     if (!rc &&
-        (exec_sql(db, "CREATE TABLE IF NOT EXISTS dist_shard(key TEXT PRIMARY KEY, value)",
+        (ordo_db_exec(db, "CREATE TABLE IF NOT EXISTS dist_shard(key TEXT PRIMARY KEY, value)",
                   err) ||
-         exec_sql(db, "INSERT OR REPLACE INTO dist_shard VALUES('complete_scan', "
+         ordo_db_exec(db, "INSERT OR REPLACE INTO dist_shard VALUES('complete_scan', "
                       "(SELECT max(id) FROM scans))",
                   err)))
         rc = -1;
@@ -327,7 +302,7 @@ static int image_columns(merger *m, ordo_err *err)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(m->db, "SELECT name FROM pragma_table_info('images') ORDER BY cid",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_err(m->db, err, "images columns");
+        return ordo_db_err(m->db, "images columns", err);
     size_t cap = 1024, len = 0;
     char *s = malloc(cap);
     if (!s) {
@@ -370,10 +345,10 @@ static int open_src(merger *m, msrc *s, ordo_err *err)
     s->db = ordo_store_db(s->st);
     if (sqlite3_create_collation(s->db, "ordo_walk", SQLITE_UTF8, NULL, walk_collate) !=
         SQLITE_OK)
-        return db_err(s->db, err, "collation");
+        return ordo_db_err(s->db, "collation", err);
     /* One read transaction: a consistent snapshot for the whole merge. */
-    if (exec_sql(s->db, "BEGIN", err) ||
-        query_i64(s->db, "SELECT coalesce(max(id), 0) FROM scans", &s->last_scan, err))
+    if (ordo_db_exec(s->db, "BEGIN", err) ||
+        ordo_db_i64(s->db, "SELECT coalesce(max(id), 0) FROM scans", &s->last_scan, err))
         return -1;
     char sql[4096];
     snprintf(sql, sizeof sql, "SELECT %s, slot FROM images WHERE id = ?1", m->img_cols);
@@ -384,7 +359,7 @@ static int open_src(merger *m, msrc *s, ordo_err *err)
                            "SELECT path, size, mtime_ns, hash, state, error_kind, error, "
                            "image_id FROM files ORDER BY CAST(path AS TEXT) COLLATE ordo_walk",
                            -1, &s->cur, NULL) != SQLITE_OK)
-        return db_err(s->db, err, "shard files");
+        return ordo_db_err(s->db, "shard files", err);
     if (!(s->emb = ordo_store_embeddings(s->st, &s->emb_rows, err)) ||
         !(s->lg = ordo_store_logits(s->st, &s->lg_rows, err)))
         return -1;
@@ -410,7 +385,7 @@ static int step_src(msrc *s, ordo_err *err)
         return 0;
     }
     s->valid = 0;
-    return rc == SQLITE_DONE ? 0 : db_err(s->db, err, "reading shard files");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "reading shard files", err);
 }
 
 static int txn_begin(merger *m, ordo_err *err)
@@ -421,7 +396,7 @@ static int txn_begin(merger *m, ordo_err *err)
     if (sqlite3_prepare_v2(m->db, "SELECT value FROM meta WHERE key = 'next_slot'", -1, &st,
                            NULL) != SQLITE_OK) {
         ordo_store_rollback(m->ps);
-        return db_err(m->db, err, "next_slot");
+        return ordo_db_err(m->db, "next_slot", err);
     }
     int rc = sqlite3_step(st);
     m->next_slot = m->slot0 = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
@@ -446,13 +421,13 @@ static int txn_commit(merger *m, ordo_err *err)
         if (sqlite3_prepare_v2(m->db, "UPDATE meta SET value = ?1 WHERE key = 'next_slot'",
                                -1, &st, NULL) != SQLITE_OK) {
             ordo_store_rollback(m->ps);
-            return db_err(m->db, err, "next_slot");
+            return ordo_db_err(m->db, "next_slot", err);
         }
         sqlite3_bind_int64(st, 1, m->next_slot);
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
-            db_err(m->db, err, "next_slot");
+            ordo_db_err(m->db, "next_slot", err);
             ordo_store_rollback(m->ps);
             return -1;
         }
@@ -472,7 +447,7 @@ static int copy_image(merger *m, msrc *s, int64_t image_id, ordo_err *err)
         return rc == SQLITE_DONE
                    ? ordo_err_set(err, "shard %s: file row points at missing image %lld",
                                   s->dir, (long long)image_id)
-                   : db_err(s->db, err, "shard image");
+                   : ordo_db_err(s->db, "shard image", err);
     }
     int64_t slot = sqlite3_column_int64(q, m->nimg_cols);
     if (slot < 0 || (size_t)slot >= s->emb_rows || (size_t)slot >= s->lg_rows) {
@@ -498,7 +473,7 @@ static int copy_image(merger *m, msrc *s, int64_t image_id, ordo_err *err)
     sqlite3_clear_bindings(ins);
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
-        return db_err(m->db, err, "image insert");
+        return ordo_db_err(m->db, "image insert", err);
     m->next_slot++;
     m->st->new_images++;
     return 0;
@@ -567,7 +542,7 @@ static int merge_row(merger *m, msrc *s, ordo_err *err)
     sqlite3_reset(g);
     sqlite3_clear_bindings(g);
     if (!known && rc != SQLITE_DONE)
-        return db_err(m->db, err, "file lookup");
+        return ordo_db_err(m->db, "file lookup", err);
     if (same && mstate == state)
         return 0;   /* already merged */
     if (!same || mstate == ORDO_STORE_MISSING) {
@@ -600,7 +575,7 @@ static int merge_row(merger *m, msrc *s, ordo_err *err)
             sqlite3_reset(u);
             sqlite3_clear_bindings(u);
             if (r != SQLITE_DONE)
-                return db_err(m->db, err, "mark missing");
+                return ordo_db_err(m->db, "mark missing", err);
         }
         m->st->missing++;
     }
@@ -613,13 +588,6 @@ static int open_matrix(const char *project, const char *name, int *fd, ordo_err 
     snprintf(p, sizeof p, "%s/%s/%s", project, ORDO_STORE_DIRNAME, name);
     *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     return *fd < 0 ? ordo_err_set(err, "%s: %s", p, strerror(errno)) : 0;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* The shard's newest roots (for the merge's scan record). */
@@ -642,13 +610,13 @@ static int merged_scan(sqlite3 *db, const char *key, int64_t *scan, ordo_err *er
     *scan = -1;
     if (sqlite3_prepare_v2(db, "SELECT scan_id FROM dist_merged WHERE shard = ?1", -1, &q,
                            NULL) != SQLITE_OK)
-        return db_err(db, err, "dist_merged");
+        return ordo_db_err(db, "dist_merged", err);
     sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         *scan = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "dist_merged");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(db, "dist_merged", err);
 }
 
 /* Heap order: the current rows' walk order, then the shard index. */
@@ -707,7 +675,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     st->count = count;
     if (count < 1 || count > ORDO_DIST_MAX_SHARDS)
         return ordo_err_set(err, "shard count %d out of range", count);
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     merger m = {.durable = durable, .fd_emb = -1, .fd_lg = -1, .st = st};
     msrc *src = calloc((size_t)count, sizeof *src);
     int nsrc = 0, lockfd = -1, rc = -1, in_txn = 0, nheap = 0;
@@ -723,7 +691,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     if (!(m.ps = ordo_store_open(project, durable ? 0 : ORDO_STORE_FAST, err)))
         goto out;
     m.db = ordo_store_db(m.ps);
-    if (exec_sql(m.db, "CREATE TABLE IF NOT EXISTS dist_merged(shard TEXT PRIMARY KEY,"
+    if (ordo_db_exec(m.db, "CREATE TABLE IF NOT EXISTS dist_merged(shard TEXT PRIMARY KEY,"
                        " scan_id INTEGER NOT NULL, merged REAL NOT NULL)", err) ||
         image_columns(&m, err))
         goto out;
@@ -818,7 +786,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
                            -1, &m.miss1, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(m.db, "UPDATE files SET state = 2 WHERE path = ?1 AND state != 2",
                            -1, &m.miss2, NULL) != SQLITE_OK) {
-        db_err(m.db, err, "prepare");
+        ordo_db_err(m.db, "prepare", err);
         goto out;
     }
     /* nfiles starts at 0: ordo_store_put_image counts the files it links. */
@@ -832,7 +800,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     size_t l = strlen(sql);
     snprintf(sql + l, sizeof sql - l, ",0,?%d)", m.nimg_cols + 2);
     if (sqlite3_prepare_v2(m.db, sql, -1, &m.ins_img, NULL) != SQLITE_OK) {
-        db_err(m.db, err, "prepare image insert");
+        ordo_db_err(m.db, "prepare image insert", err);
         goto out;
     }
     if (open_matrix(project, "embed.f16", &m.fd_emb, err) ||
@@ -888,7 +856,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         if (sqlite3_prepare_v2(m.db, "INSERT OR REPLACE INTO dist_merged VALUES(?1, ?2, "
                                      "strftime('%s','now'))",
                                -1, &q, NULL) != SQLITE_OK) {
-            db_err(m.db, err, "dist_merged");
+            ordo_db_err(m.db, "dist_merged", err);
             goto out;
         }
         sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
@@ -896,7 +864,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         int r = sqlite3_step(q);
         sqlite3_finalize(q);
         if (r != SQLITE_DONE) {
-            db_err(m.db, err, "dist_merged");
+            ordo_db_err(m.db, "dist_merged", err);
             goto out;
         }
     }
@@ -927,6 +895,6 @@ out:
     ordo_store_close(m.ps);
     if (lockfd >= 0)
         close(lockfd);
-    st->seconds = now_s() - t0;
+    st->seconds = ordo_clock_mono() - t0;
     return rc;
 }

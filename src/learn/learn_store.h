@@ -1,9 +1,9 @@
 /* learn_store.h - labels and model versions in the project store.
  *
  * Labels live in the store's append-only `labels` table (one row per
- * labeling event; the current label of an image is its newest event). The
- * special answers are "not-sports", "unclear" and "skip"; "skip" means "not
- * labeled", "unclear" is kept but never trained on.
+ * labeling event; the current label of an image is its newest event, the
+ * store's current_labels view). The special answers (ORDO_STORE_LABEL_*)
+ * and the rule for a label (ordo_store_label_ok) are the store's.
  *
  * Models: table learn_models (created on first use), one row per trained
  * version, never updated except for its evaluation columns:
@@ -24,17 +24,13 @@
 #include "learn/learn.h"
 #include "store/store.h"
 
-#define ORDO_LEARN_NOT_SPORTS "not-sports"
-#define ORDO_LEARN_UNCLEAR "unclear"
-#define ORDO_LEARN_SKIP "skip"
-
 /* The image of a file path (made absolute); fails naming the path if the
  * project has no classified image there. */
 int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err);
 
 typedef struct ordo_learn_label_in {
     int64_t image_id;
-    const char *label;     /* non-empty, at most 256 bytes, valid UTF-8 */
+    const char *label;     /* ordo_store_label_ok (ORDO_STORE_LABEL_RULE) */
     const char *annotator; /* may be NULL */
     const char *source;    /* "ui", "cli", "import" */
     const char *reason;    /* why the image was queued; may be NULL */

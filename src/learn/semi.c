@@ -28,17 +28,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "learn/learn.h"
 #include "learn/learn_rng.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void ordo_learn_semi_default(ordo_learn_semi_opts *o)
 {
@@ -176,7 +169,7 @@ ordo_learn_model *ordo_learn_train_semi(const float *x, size_t n, size_t d, cons
                                         const ordo_learn_semi_opts *so, float *oof_probs,
                                         ordo_learn_report *report, ordo_err *err)
 {
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     ordo_learn_report rep0;
     ordo_learn_semi_opts sd;
     if (!so) { ordo_learn_semi_default(&sd); so = &sd; }
@@ -268,7 +261,7 @@ linear:
     if (!m) { m = m0; m0 = NULL; }
     if (report) {
         *report = rep0;
-        report->seconds = now_s() - t0;
+        report->seconds = ordo_clock_mono() - t0;
     }
     goto done;
 oom:

@@ -52,9 +52,6 @@ double ordo_rank_rng_uniform(ordo_rank_rng *r);            /* [0, 1) */
 uint64_t ordo_rank_rng_below(ordo_rank_rng *r, uint64_t n); /* [0, n), unbiased */
 double ordo_rank_rng_normal(ordo_rank_rng *r);              /* N(0, 1) */
 
-/* splitmix64 finaliser: a well-mixed 64-bit hash of x. */
-uint64_t ordo_rank_mix64(uint64_t x);
-
 /* ---- per-image uncertainty from a probability summary ------------------- *
  * p[0..k) are the image's k largest probabilities, sorted descending, out of
  * a distribution over C >= 2 classes (k == C: the dense vector). Every score
@@ -165,14 +162,9 @@ typedef struct ordo_rank_f16_rows {
     int dim;
     const int64_t *slot;
     int release;
-    /* optional faster converter (e.g. the store's F16C one); NULL: portable */
-    void (*convert)(const uint16_t *in, float *out, size_t n);
 } ordo_rank_f16_rows;
 int ordo_rank_f16_read(void *ctx /* ordo_rank_f16_rows */, size_t row0, size_t nrows,
                        float *out, ordo_err *err);
-
-void ordo_rank_f16_to_f32(const uint16_t *in, float *out, size_t n);
-void ordo_rank_f32_to_f16(const float *in, uint16_t *out, size_t n);
 
 /* ---- evaluation sample ---------------------------------------------------- */
 

@@ -13,6 +13,8 @@
  *      images, each reserving a low-prior exploration share;
  *   6. labeling order: a smooth weighted round robin over the reasons, so
  *      any prefix of the batch follows the mix. */
+#include "base/hash.h"
+#include "base/clock.h"
 #include "rank/rank.h"
 
 #include <cblas.h>
@@ -29,13 +31,6 @@
 #define TYPI_CAP 1000       /* cluster members TypiClust looks at (seeded sample) */
 #define TYPI_K 20           /* neighbours for typicality (Hacohen et al. use 20) */
 #define CAND_FACTOR 10      /* Cluster-Margin: candidates = 10 x the quota */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -465,7 +460,7 @@ static size_t pick_typiclust(composer *cp, size_t quota, int low)
             for (size_t t = 0; t < m; t++) mem[mm++] = cp->cmem[m0 + t];
         } else {
             ordo_rank_rng r;
-            ordo_rank_rng_seed(&r, cp->o->seed ^ ordo_rank_mix64(bc + 0x7479ULL));
+            ordo_rank_rng_seed(&r, cp->o->seed ^ ordo_hash_mix64(bc + 0x7479ULL));
             /* selection sampling (Knuth's algorithm S): ordered, exact size */
             for (size_t t = 0; t < m && mm < TYPI_CAP; t++)
                 if (ordo_rank_rng_below(&r, m - t) < TYPI_CAP - mm) mem[mm++] = cp->cmem[m0 + t];
@@ -676,7 +671,7 @@ static int novelty(composer *cp, double *secs)
 {
     const ordo_rank_input *in = cp->in;
     size_t n = cp->n;
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     ordo_rank_rng r;
     ordo_rank_rng_seed(&r, cp->o->seed ^ 0x6e6f76656cULL);
     /* model-based scores need the logit scale: z_j = max_logit + ln(p_j / p_1) */
@@ -781,14 +776,14 @@ static int novelty(composer *cp, double *secs)
         }
     }
     for (int t = 0; t < 3; t++) free(refs[t]);
-    *secs = now_s() - t0;
+    *secs = ordo_clock_mono() - t0;
     return 0;
 }
 
 ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_opts *o,
                                    ordo_err *err)
 {
-    double t_start = now_s(), t = t_start;
+    double t_start = ordo_clock_mono(), t = t_start;
     if (!in || !o) return ordo_err_set(err, "rank: no input"), NULL;
     if (in->n == 0) return ordo_err_set(err, "rank: the pool is empty"), NULL;
     if (in->n_classes < 2 || in->k < 1 || in->k > in->n_classes || !in->top_prob)
@@ -852,7 +847,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         float ent = in->entropy ? in->entropy[i] : -1;
         cp.u[i] = uscore(um, p, c, in->k, in->n_classes, in, ent);
     }
-    b->seconds[0] = now_s() - t;
+    b->seconds[0] = ordo_clock_mono() - t;
 
     /* 2. evaluation sample, labeled in order of its hash key */
     /* With no sample given and no eval share asked for, there is no
@@ -908,15 +903,15 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     /* 3. reduced space and clusters */
     int need_space = in->read_rows && (q[ORDO_RANK_UNCERTAIN] || q[ORDO_RANK_NOVEL] || q[ORDO_RANK_DIVERSE]);
     if (need_space) {
-        t = now_s();
+        t = ordo_clock_mono();
         sp = ordo_rank_space_build(in, o->pca_dim > 0 ? o->pca_dim : 64,
                                    o->pca_sample ? o->pca_sample : 10000, o->seed, err);
         if (!sp) goto fail;
         cp.d = ordo_rank_space_dim(sp);
         cp.y = ordo_rank_space_row(sp, 0);
         b->pca_explained = ordo_rank_space_explained(sp);
-        b->seconds[1] = now_s() - t;
-        t = now_s();
+        b->seconds[1] = ordo_clock_mono() - t;
+        t = ordo_clock_mono();
         cp.sp = sp;
         cp.rawa = malloc((size_t)in->dim * sizeof *cp.rawa);
         cp.rawb = malloc((size_t)in->dim * sizeof *cp.rawb);
@@ -961,7 +956,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         }
         for (size_t t2 = 0; t2 < cp.ntlab; t2++) cp.ccov[cp.assign[cp.tlab[t2]]]++;
         b->kmeans_k = k;
-        b->seconds[2] = now_s() - t;
+        b->seconds[2] = ordo_clock_mono() - t;
     }
     ordo_rank_rng_seed(&cp.rng, o->seed);
 
@@ -969,7 +964,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     if (novelty(&cp, &b->seconds[3]) < 0) goto fail;
 
     /* 5. picks */
-    t = now_s();
+    t = ordo_clock_mono();
     for (size_t e = 0; e < q[ORDO_RANK_EVAL]; e++) {
         cp.taken[ev[e].row] = 0;   /* eval members are only for eval picks */
         add_item(&cp, ev[e].row, ORDO_RANK_EVAL, (float)-ev[e].s, 0, NAN, NAN);
@@ -1046,8 +1041,8 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     }
     b->n = cp.nitems;
     b->dropped_dupes = cp.dropped;
-    b->seconds[4] = now_s() - t;
-    b->seconds[5] = now_s() - t_start;
+    b->seconds[4] = ordo_clock_mono() - t;
+    b->seconds[5] = ordo_clock_mono() - t_start;
     goto cleanup;
 
 oom:

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/db.h"
+#include "base/f16.h"
 #include "learn/learn_store.h"
 
 struct ordo_rank_pool {
@@ -79,16 +81,14 @@ static int load_labels(ordo_rank_pool *p, sqlite3 *db, ordo_err *err)
 {
     sqlite3_stmt *st;
     /* the newest event per image decides; "skip" leaves it unlabeled */
-    const char *sql = "SELECT l.image_id, l.label FROM labels l "
-                      "JOIN (SELECT image_id, MAX(id) AS m FROM labels GROUP BY image_id) t "
-                      "ON l.id = t.m";
+    const char *sql = "SELECT image_id, label FROM current_labels";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         long r = find_row(p, sqlite3_column_int64(st, 0));
         const unsigned char *lab = sqlite3_column_text(st, 1);
-        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, "skip") == 0);
+        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, ORDO_STORE_LABEL_SKIP) == 0);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
@@ -107,7 +107,7 @@ static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
         int c = p->cls[i * ORDO_STORE_TOPK];
         if (s < 0 || (size_t)s >= rows || c < 0 || c >= ORDO_STORE_LOGITS) { p->maxlogit[i] = NAN; continue; }
         const uint16_t *v = lg + (size_t)s * ORDO_STORE_LOGITS + c;
-        ordo_rank_f16_to_f32(v, &p->maxlogit[i], 1);
+        ordo_f16_to_f32(v, &p->maxlogit[i], 1);
         uintptr_t a = (uintptr_t)v;
         if (a < lo) lo = a;
         if (a > hi) hi = a;
@@ -158,12 +158,12 @@ static int load_models(ordo_rank_pool *p, ordo_store *s, ordo_err *err)
     if (f) {
         for (int c = 0; c < ordo_learn_model_classes(f) && c < 2; c++) {
             const char *nm = ordo_learn_model_class_name(f, c);
-            if (nm && !strcmp(nm, ORDO_LEARN_NOT_SPORTS)) neg = c;
+            if (nm && !strcmp(nm, ORDO_STORE_LABEL_NOT_SPORTS)) neg = c;
         }
         if (ordo_learn_model_classes(f) != 2 || neg < 0 ||
             ordo_learn_model_dim(f) != ORDO_STORE_EMBED) {
             ordo_err_set(err, "the stored sports filter is not a %d-d two-class model with a '%s' class",
-                         ORDO_STORE_EMBED, ORDO_LEARN_NOT_SPORTS);
+                         ORDO_STORE_EMBED, ORDO_STORE_LABEL_NOT_SPORTS);
             goto out;
         }
     }
@@ -247,7 +247,6 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     p->rows.dim = ORDO_STORE_EMBED;
     p->rows.slot = p->slot;
     p->rows.release = 1;
-    p->rows.convert = ordo_store_f16_to_f32;
 
     ordo_rank_input *in = &p->in;
     in->n = n;
@@ -277,17 +276,6 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
 fail:
     ordo_rank_pool_free(p);
     return NULL;
-}
-
-static int exec(sqlite3 *db, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "evaluation sample: %s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
 }
 
 int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, double acc_p,
@@ -345,7 +333,7 @@ int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, dou
             return ordo_err_wrap(err, "drawing the evaluation sample");
         }
         sqlite3_stmt *st = NULL;
-        if (exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
+        if (ordo_db_exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
                      " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)", err) < 0 ||
             sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1, &st,
                                NULL) != SQLITE_OK) {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/clock.h"
 #include "base/walk.h"
 #include "img/img.h"
 #include "nn/pth.h"
@@ -89,15 +90,8 @@ typedef struct scan {
     ordo_scan_progress prog;    /* counts: written by the writer */
     int64_t total;              /* counter thread */
     int counting_done, count_stop;
-    struct timespec t0;
+    double t0;                  /* ordo_clock_mono at the start */
 } scan;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) * 1e-9;
-}
 
 static size_t buf_stride(const scan *sc)
 {
@@ -556,7 +550,7 @@ static void report(scan *sc, int finished)
     sc->prog.total = sc->total;
     sc->prog.counting_done = sc->counting_done;
     pthread_mutex_unlock(&sc->mu);
-    sc->prog.elapsed = since(&sc->t0);
+    sc->prog.elapsed = ordo_clock_mono() - sc->t0;
     sc->prog.finished = finished;
     sc->o->progress(&sc->prog, sc->o->ctx);
 }
@@ -590,7 +584,7 @@ static void *write_thread(void *arg)
             pthread_mutex_lock(&sc->mu);
             break;
         }
-        double t = since(&sc->t0);
+        double t = ordo_clock_mono() - sc->t0;
         if (t - last_report >= interval) {
             double dt = t - last_t;
             double r = dt > 0 ? (sc->prog.classified + sc->prog.duplicates - last_classified) / dt : 0;
@@ -714,7 +708,7 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     pthread_cond_init(&sc->cv_dec, NULL);
     pthread_cond_init(&sc->cv_inf, NULL);
     pthread_cond_init(&sc->cv_wr, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &sc->t0);
+    sc->t0 = ordo_clock_mono();
     if (!roots) {
         ordo_err_set(err, "out of memory");
         goto out;

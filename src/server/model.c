@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/f16.h"
 #include "learn/learn_store.h"
 #include "server/srv_internal.h"
 
@@ -108,7 +109,7 @@ int srv_model_suggest(ordo_srv *srv, int64_t slot, const uint16_t *emb, size_t r
     float x[ORDO_STORE_EMBED], *p = malloc((size_t)k * sizeof *p);
     ordo_err e;
     if (!p) return -1;
-    ordo_store_f16_to_f32(emb + (size_t)slot * ORDO_STORE_EMBED, x, ORDO_STORE_EMBED);
+    ordo_f16_to_f32(emb + (size_t)slot * ORDO_STORE_EMBED, x, ORDO_STORE_EMBED);
     if (ordo_learn_predict(m, x, 1, p, NULL, &e) < 0) {
         free(p);
         return -1;

@@ -12,25 +12,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/f16.h"
+#include "base/hash.h"
 #include "rank/rank.h"
 #include "rank/rank_store.h"
 #include "server/srv_internal.h"
 
 #define LEASE_S 600.0     /* an image shown to someone is theirs for 10 min */
 
-/* splitmix64 (Steele et al. 2014): a well-mixed hash of the image id, so the
- * double-annotated share is a fixed, pseudo-random subset of the pool. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
+/* mix64 of the image id: the double-annotated share is a fixed,
+ * pseudo-random subset of the pool. */
 int srv_queue_need(const ordo_srv *srv, int64_t id)
 {
-    double u = (double)(mix64((uint64_t)id) >> 11) / 9007199254740992.0;
+    double u = (double)(ordo_hash_mix64((uint64_t)id) >> 11) / 9007199254740992.0;
     return u < srv->o.double_share ? 2 : 1;
 }
 
@@ -169,7 +163,7 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0), who = sqlite3_column_int64(st, 1);
         const char *lab = (const char *)sqlite3_column_text(st, 2);
-        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP) || srv_queue_need(srv, id) < 2) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_STORE_LABEL_SKIP) || srv_queue_need(srv, id) < 2) continue;
         srv_qitem *it = q_find(q, id);
         if (!it) {
             if (q_push(q, id, "double", 2, 0) < 0) break;
@@ -401,8 +395,7 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id FROM labels l JOIN (SELECT MAX(id) m FROM labels"
-                           " GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+                           "SELECT image_id FROM current_labels WHERE label NOT IN ('', 'skip')",
                            -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -592,7 +585,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
             if (!q->labeled[i] && !q_find(q, q->all[i].id)) seed_k = (ssize_t)i;
     int nb = 0;
     if (seed_k >= 0 && (size_t)q->all[seed_k].slot < rows) {
-        ordo_store_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
+        ordo_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
                               ORDO_STORE_EMBED);
         double ns = 0;
         for (int d = 0; d < ORDO_STORE_EMBED; d++) ns += (double)seed[d] * seed[d];
@@ -613,7 +606,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
                              it->lease_until[k] > now;
                 if (taken) continue;
             }
-            ordo_store_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
+            ordo_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
                                   ORDO_STORE_EMBED);
             double dot = 0, nr = 0;
             for (int d = 0; d < ORDO_STORE_EMBED; d++) {

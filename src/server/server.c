@@ -67,7 +67,7 @@ struct srv_job {
     int kind;
     srv_who who;
     const char *source;            /* "ui" or "review" */
-    char label[ORDO_SRV_LABEL_MAX + 1];
+    char label[ORDO_STORE_LABEL_MAX + 1];
     int n;
     int64_t ids[SRV_MAX_IDS];
     unsigned status;               /* result: HTTP status ... */
@@ -355,10 +355,10 @@ static enum MHD_Result queue_write(ordo_srv *srv, struct MHD_Connection *c, cons
     j->c = c;
     if (kind == SRV_JOB_LABEL &&
         (form_get(rq->body, rq->len, "label", j->label, sizeof j->label) < 1 ||
-         !srv_label_ok(j->label))) {
+         !ordo_store_label_ok(j->label))) {
         free(j);
         return send_err(c, MHD_HTTP_BAD_REQUEST,
-                        "label must be 1 to 200 bytes of UTF-8 without control characters");
+                        "label must be " ORDO_STORE_LABEL_RULE);
     }
     if (form_get(rq->body, rq->len, many ? "ids" : "id", idbuf, sizeof idbuf) < 1) {
         free(j);
@@ -424,7 +424,7 @@ static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *e
             in[k].annotator = j->who.name;
             in[k].source = j->kind == SRV_JOB_UNDO ? "ui" : j->source;
             if (j->kind == SRV_JOB_UNDO) {
-                in[k].label = ORDO_SRV_SKIP;
+                in[k].label = ORDO_STORE_LABEL_SKIP;
                 in[k].reason = "undo";
             } else {
                 in[k].label = j->label;
@@ -550,8 +550,8 @@ static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connec
     } else if (!strcmp(url, "/api/grid")) {
         rc = srv_queue_grid_json(srv, s, who, query_int(c, "n", 16, 2, 64), f, &e);
     } else if (!strcmp(url, "/api/vocab")) {
-        fputs("{\"special\":[\"" ORDO_SRV_NOT_SPORTS "\",\"" ORDO_SRV_UNCLEAR "\",\""
-              ORDO_SRV_SKIP "\"],\"labels\":", f);
+        fputs("{\"special\":[\"" ORDO_STORE_LABEL_NOT_SPORTS "\",\"" ORDO_STORE_LABEL_UNCLEAR "\",\""
+              ORDO_STORE_LABEL_SKIP "\"],\"labels\":", f);
         rc = srv_project_labels_json(s, f, &e);
         fputs(",\"synsets\":", f);
         fwrite(srv->synsets_json, 1, srv->synsets_len, f);
@@ -776,9 +776,9 @@ static int cmp_hit(const void *a, const void *b)
 
 static int search_json(ordo_srv *srv, const char *q, int n, FILE *f)
 {
-    char lq[ORDO_SRV_LABEL_MAX + 1];
+    char lq[ORDO_STORE_LABEL_MAX + 1];
     size_t ql = 0;
-    for (; q[ql] && ql < ORDO_SRV_LABEL_MAX; ql++) lq[ql] = (char)tolower((unsigned char)q[ql]);
+    for (; q[ql] && ql < ORDO_STORE_LABEL_MAX; ql++) lq[ql] = (char)tolower((unsigned char)q[ql]);
     lq[ql] = 0;
     srv_hit *best = calloc((size_t)n + 1, sizeof *best);
     if (!best) return -1;

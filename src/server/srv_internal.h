@@ -108,7 +108,6 @@ int srv_team_init(ordo_store *s, ordo_err *err);          /* CREATE TABLEs */
 int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *err);
 int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err);
 int srv_user_name(ordo_store *s, int64_t id, char *out, size_t cap);
-int srv_label_ok(const char *label);   /* 1 if acceptable as a label */
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err);
 int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
 int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);

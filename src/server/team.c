@@ -8,19 +8,11 @@
 #include <time.h>
 
 #include "base/text.h"
+#include "base/clock.h"
+#include "base/db.h"
 #include "server/srv_internal.h"
 
-static int db_err(ordo_err *err, sqlite3 *db, const char *what)
-{
-    return ordo_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
-}
-
-double srv_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+double srv_now(void) { return ordo_clock_unix(); }
 
 void srv_json_str(FILE *f, const char *s) { ordo_text_json(f, s ? s : ""); }
 
@@ -107,7 +99,7 @@ int ordo_srv_user_add(ordo_store *s, const char *name, int reset, char *token,
         if (rc == SQLITE_CONSTRAINT)
             ordo_err_set(err, "annotator '%s' exists (use --reset for a new token)", name);
         else
-            db_err(err, db, "adding annotator");
+            ordo_db_err(db, "adding annotator", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -125,12 +117,12 @@ int ordo_srv_user_list(ordo_store *s,
                            "SELECT a.name, (SELECT COUNT(*) FROM labels l WHERE l.annotator = a.name"
                            " AND l.label <> '') FROM srv_annotators a WHERE a.disabled = 0"
                            " ORDER BY a.name", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "listing annotators");
+        return ordo_db_err(db, "listing annotators", err);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ctx);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(err, db, "listing annotators");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(db, "listing annotators", err);
 }
 
 int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *err)
@@ -142,7 +134,7 @@ int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT id, name FROM srv_annotators WHERE token_sha256 = ?"
                                " AND disabled = 0", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "token lookup");
+        return ordo_db_err(db, "token lookup", err);
     sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
     int ok = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -170,28 +162,19 @@ int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        db_err(err, db, "adding annotator");
+        ordo_db_err(db, "adding annotator", err);
         ordo_store_rollback(s);
         return -1;
     }
     if (ordo_store_commit(s, err) < 0) return -1;
     if (sqlite3_prepare_v2(db, "SELECT id FROM srv_annotators WHERE name = ?", -1, &st, NULL)
         != SQLITE_OK)
-        return db_err(err, db, "finding annotator");
+        return ordo_db_err(db, "finding annotator", err);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : ordo_err_set(err, "annotator %s vanished", name);
-}
-
-int srv_label_ok(const char *label)
-{
-    size_t n = strlen(label);
-    if (n > ORDO_SRV_LABEL_MAX || !ordo_text_utf8_valid(label)) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f) return 0;
-    return 1;
 }
 
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
@@ -201,7 +184,7 @@ int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
     if (sqlite3_prepare_v2(db, "SELECT label, COUNT(*) c FROM labels WHERE label NOT IN ('', 'skip')"
                                " GROUP BY label ORDER BY c DESC, label LIMIT 5000",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading labels");
+        return ordo_db_err(db, "reading labels", err);
     fputc('[', f);
     int first = 1, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -211,7 +194,7 @@ int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
     }
     fputc(']', f);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(err, db, "reading labels");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(db, "reading labels", err);
 }
 
 /* Newest answer of each (image, annotator), first-answered annotators first. */
@@ -226,14 +209,14 @@ static int load_answers(ordo_store *s, ans **out, size_t *n, ordo_err *err)
                            " (SELECT MAX(id) m, MIN(id) f FROM labels WHERE source <> 'review'"
                            "  GROUP BY image_id, annotator) t ON l.id = t.m"
                            " ORDER BY l.image_id, t.f", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading answers");
+        return ordo_db_err(db, "reading answers", err);
     ans *a = NULL;
     size_t na = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *lab = (const char *)sqlite3_column_text(st, 2);
         const char *who = (const char *)sqlite3_column_text(st, 1);
-        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP)) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_STORE_LABEL_SKIP)) continue;
         if (na == cap) {
             cap = cap ? cap * 2 : 256;
             ans *b = realloc(a, cap * sizeof *a);
@@ -354,7 +337,7 @@ int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
                                " AND id > (SELECT MAX(id) FROM labels WHERE image_id = ?1"
                                " AND source <> 'review')", -1, &st, NULL) != SQLITE_OK) {
         free_answers(a, na);
-        return db_err(err, db, "reading reviews");
+        return ordo_db_err(db, "reading reviews", err);
     }
     fputs("{\"items\":[", f);
     int first = 1, shown = 0;
@@ -395,10 +378,9 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3_stmt *st = NULL;
     /* current label of each image = its newest event (issue "learn") */
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.label, COUNT(*) c FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')"
-                           " GROUP BY l.label ORDER BY c DESC, l.label", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "counting labels");
+                           "SELECT label, COUNT(*) c FROM current_labels WHERE label NOT IN ('', 'skip')"
+                           " GROUP BY label ORDER BY c DESC, label", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "counting labels", err);
     fputs("{\"per_label\":[", f);
     int first = 1, rc;
     int64_t sports_yes = 0, sports_no = 0;
@@ -416,17 +398,17 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
         srv_json_str(f, nm);
         fprintf(f, ",\"count\":%lld}", (long long)c);
         first = 0;
-        if (!strcmp(lab, ORDO_SRV_NOT_SPORTS)) sports_no += c;
-        else if (strcmp(lab, ORDO_SRV_UNCLEAR) && strcmp(lab, ORDO_SRV_SKIP)) sports_yes += c;
+        if (!strcmp(lab, ORDO_STORE_LABEL_NOT_SPORTS)) sports_no += c;
+        else if (strcmp(lab, ORDO_STORE_LABEL_UNCLEAR) && strcmp(lab, ORDO_STORE_LABEL_SKIP)) sports_yes += c;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return db_err(err, db, "counting labels");
+    if (rc != SQLITE_DONE) return ordo_db_err(db, "counting labels", err);
 
     fputs("],\"annotators\":[", f);
     if (sqlite3_prepare_v2(db, "SELECT annotator, COUNT(*) FROM labels WHERE label <> ''"
                                " AND (reason IS NULL OR reason <> 'undo')"
                                " GROUP BY annotator ORDER BY 2 DESC", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "counting annotators");
+        return ordo_db_err(db, "counting annotators", err);
     first = 1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         fprintf(f, "%s{\"name\":", first ? "" : ",");
@@ -439,13 +421,12 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     /* The sports prior as a filter (threshold 0.5) against the answers. */
     int64_t tp = 0, fp = 0, fn = 0, tn = 0;
     if (sqlite3_prepare_v2(db,
-                           "SELECT i.sports, l.label FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m JOIN images i ON"
+                           "SELECT i.sports, l.label FROM current_labels l JOIN images i ON"
                            " i.id = l.image_id WHERE l.label NOT IN ('', 'skip', 'unclear')"
                            " AND i.sports IS NOT NULL", -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             double p = sqlite3_column_double(st, 0);
-            int truth = strcmp((const char *)sqlite3_column_text(st, 1), ORDO_SRV_NOT_SPORTS) != 0;
+            int truth = strcmp((const char *)sqlite3_column_text(st, 1), ORDO_STORE_LABEL_NOT_SPORTS) != 0;
             int pred = p >= 0.5;
             if (pred && truth) tp++;
             else if (pred) fp++;

@@ -1,7 +1,6 @@
 /* store.c - the project store: SQLite + memory-mapped f16 matrices.
  * See store.h for the layout and the crash-safety argument. */
 #include "store/store.h"
-#include "store/store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +14,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
+#include "base/db.h"
+#include "base/f16.h"
+#include "base/text.h"
 
 #define SCHEMA_VERSION 1
 
@@ -61,100 +65,6 @@ struct ordo_store {
     store_map map_embed, map_logits;
     uint16_t empty;                       /* what an empty map points to */
 };
-
-/* ---- half floats ---------------------------------------------------------
- * IEEE 754 binary16, round to nearest even (the conversion F16C does). */
-
-static uint16_t f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u)                       /* inf, nan (kept quiet) */
-        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
-    if (ax >= 0x477ff000u)                       /* rounds past 65504 */
-        return (uint16_t)(sign | 0x7c00u);
-    if (ax < 0x38800000u) {                      /* below 2^-14: subnormal */
-        if (ax < 0x33000000u)                    /* below 2^-25: zero */
-            return (uint16_t)sign;
-        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-        int shift = 126 - (int)(ax >> 23);       /* 14 .. 24 */
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1)))
-            r++;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
-        r++;                                     /* may carry into the exponent: correct */
-    return (uint16_t)(sign | r);
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
-    if (e == 0) {
-        if (!m) {
-            x = sign;
-        } else {                                 /* subnormal: normalise */
-            e = 113;
-            while (!(m & 0x400u)) { m <<= 1; e--; }
-            x = sign | (e << 23) | ((m & 0x3ffu) << 13);
-        }
-    } else if (e == 31) {
-        x = sign | 0x7f800000u | (m << 13);
-    } else {
-        x = sign | ((e + 112) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-/* F16C (with AVX2) converts 8 values per instruction; the portable code is
- * a third of the store's write cost without it. Both round the same way. */
-#ifndef ORDO_NO_SIMD
-static int have_f16c(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
-}
-#endif
-
-void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n)
-{
-#ifndef ORDO_NO_SIMD
-    if (have_f16c()) {
-        ordo_store_f32_to_f16_f16c(in, out, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++)
-        out[i] = f32_to_f16(in[i]);
-}
-
-void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n)
-{
-#ifndef ORDO_NO_SIMD
-    if (have_f16c()) {
-        ordo_store_f16_to_f32_f16c(in, out, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++)
-        out[i] = f16_to_f32(in[i]);
-}
-
-void ordo_store_f32_to_f16_portable(const float *in, uint16_t *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = f32_to_f16(in[i]);
-}
-
-void ordo_store_f16_to_f32_portable(const uint16_t *in, float *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = f16_to_f32(in[i]);
-}
 
 /* ---- scores ----------------------------------------------------------- */
 
@@ -221,29 +131,6 @@ void ordo_store_summarize(const float *logits, int n, ordo_store_scores *out, fl
 }
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static int db_fail(ordo_store *s, ordo_err *err, const char *what)
-{
-    return ordo_err_set(err, "database: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-static int exec(ordo_store *s, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "database: %s", msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static double now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static char *path_join(const char *a, const char *b)
 {
@@ -356,10 +243,10 @@ static int meta_set_text(ordo_store *s, const char *key, const char *val, ordo_e
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
                            NULL) != SQLITE_OK)
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, "meta");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ordo_db_err(s->db, "meta", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -369,10 +256,10 @@ static int meta_set_int(ordo_store *s, const char *key, int64_t v, ordo_err *err
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
                            NULL) != SQLITE_OK)
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, v);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, "meta");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ordo_db_err(s->db, "meta", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -383,7 +270,7 @@ static int meta_get_text(ordo_store *s, const char *key, char *out, size_t cap, 
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     out[0] = 0;
@@ -392,7 +279,7 @@ static int meta_get_text(ordo_store *s, const char *key, char *out, size_t cap, 
         snprintf(out, cap, "%s", v ? v : "");
     } else if (rc != SQLITE_DONE) {
         sqlite3_finalize(st);
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     }
     sqlite3_finalize(st);
     return 0;
@@ -460,9 +347,9 @@ int ordo_store_init(const char *dir, const char *model, ordo_err *err)
     }
     /* Initial schema in rollback-journal mode, then WAL after the rename;
      * WAL's -wal/-shm files are named after the database. */
-    if (exec(&s, schema_sql + strlen("PRAGMA journal_mode=WAL;"), err))
+    if (ordo_db_exec(s.db, schema_sql + strlen("PRAGMA journal_mode=WAL;"), err))
         goto out;
-    if (meta_set_int(&s, "created", (int64_t)now_unix(), err))
+    if (meta_set_int(&s, "created", (int64_t)ordo_clock_unix(), err))
         goto out;
     if (model && meta_set_text(&s, "model", model, err))
         goto out;
@@ -473,7 +360,7 @@ int ordo_store_init(const char *dir, const char *model, ordo_err *err)
         goto out;
     }
     if (sqlite3_open_v2(final, &s.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-        exec(&s, "PRAGMA journal_mode=WAL", err))
+        ordo_db_exec(s.db, "PRAGMA journal_mode=WAL", err))
         goto out;
     rc = 0;
 out:
@@ -550,13 +437,21 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
     sqlite3_busy_timeout(s->db, 60000);
     /* FULL makes each commit durable on power loss; NORMAL (FAST) is still
      * atomic and survives SIGKILL, which is what tests and benches need. */
-    if (exec(s, (flags & ORDO_STORE_FAST) ? "PRAGMA synchronous=NORMAL"
+    if (ordo_db_exec(s->db, (flags & ORDO_STORE_FAST) ? "PRAGMA synchronous=NORMAL"
                                           : "PRAGMA synchronous=FULL", err))
         goto fail;
     /* 64 MB of page cache (default 2 MB) keeps the hash and path indexes of
      * a million images in memory (random hash inserts otherwise go to the
      * OS for pages); bounded, so RSS stays flat. */
-    if (exec(s, "PRAGMA cache_size=-65536", err))
+    if (ordo_db_exec(s->db, "PRAGMA cache_size=-65536", err))
+        goto fail;
+    /* TEMP: lives in this connection only, so read-only handles can create
+     * it and the database file stays as it was. */
+    if (ordo_db_exec(s->db,
+                     "CREATE TEMP VIEW current_labels AS SELECT l.id, l.image_id, l.label,"
+                     " l.annotator, l.source, l.reason, l.created, t.events FROM labels l"
+                     " JOIN (SELECT MAX(id) AS m, COUNT(*) AS events FROM labels"
+                     " GROUP BY image_id) t ON l.id = t.m", err))
         goto fail;
     int64_t ver;
     if (meta_get_int(s, "schema", &ver, err))
@@ -569,7 +464,7 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                NULL) != SQLITE_OK) {
-            db_fail(s, err, "prepare");
+            ordo_db_err(s->db, "prepare", err);
             goto fail;
         }
     free(dbp);
@@ -594,7 +489,7 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
 {
     if (!valid_model(model))
         return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
-    if (exec(s, "BEGIN IMMEDIATE", err))
+    if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     char cur[16];
     if (meta_get_text(s, "model", cur, sizeof cur, err))
@@ -607,7 +502,7 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
     }
     if (!cur[0] && meta_set_text(s, "model", model, err))
         goto fail;
-    return exec(s, "COMMIT", err);
+    return ordo_db_exec(s->db, "COMMIT", err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -621,7 +516,7 @@ int ordo_store_begin(ordo_store *s, ordo_err *err)
         return ordo_err_set(err, "store opened read-only");
     if (s->in_txn)
         return ordo_err_set(err, "store: transaction already open");
-    if (exec(s, "BEGIN IMMEDIATE", err))
+    if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     /* Read under the write lock: concurrent writers never share a slot. */
     if (meta_get_int(s, "next_slot", &s->next_slot, err)) {
@@ -651,7 +546,7 @@ int ordo_store_commit(ordo_store *s, ordo_err *err)
         ordo_store_rollback(s);
         return -1;
     }
-    if (exec(s, "COMMIT", err)) {
+    if (ordo_db_exec(s->db, "COMMIT", err)) {
         ordo_store_rollback(s);
         return -1;
     }
@@ -676,14 +571,14 @@ int64_t ordo_store_scan_begin(ordo_store *s, const char *roots, const char *mode
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT INTO scans(started, roots, model) VALUES(?1,?2,?3)",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "scan");
-    sqlite3_bind_double(st, 1, now_unix());
+        return ordo_db_err(s->db, "scan", err);
+    sqlite3_bind_double(st, 1, ordo_clock_unix());
     sqlite3_bind_text(st, 2, roots, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_fail(s, err, "scan");
+        return ordo_db_err(s->db, "scan", err);
     return sqlite3_last_insert_rowid(s->db);
 }
 
@@ -694,27 +589,19 @@ int ordo_store_scan_end(ordo_store *s, int64_t scan_id, const ordo_store_scan_co
     if (sqlite3_prepare_v2(s->db, "UPDATE scans SET finished=?2, seen=?3, processed=?4, "
                                   "failed=?5, missing=?6 WHERE id=?1",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "scan");
+        return ordo_db_err(s->db, "scan", err);
     sqlite3_bind_int64(st, 1, scan_id);
-    sqlite3_bind_double(st, 2, now_unix());
+    sqlite3_bind_double(st, 2, ordo_clock_unix());
     sqlite3_bind_int64(st, 3, c->seen);
     sqlite3_bind_int64(st, 4, c->processed);
     sqlite3_bind_int64(st, 5, c->failed);
     sqlite3_bind_int64(st, 6, c->missing);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "scan");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "scan", err);
 }
 
 /* ---- files and images ------------------------------------------------------- */
-
-static int step_done(ordo_store *s, sqlite3_stmt *st, ordo_err *err, const char *what)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
-}
 
 int ordo_store_file_get(ordo_store *s, const char *path, ordo_store_file_info *info,
                         ordo_err *err)
@@ -733,7 +620,7 @@ int ordo_store_file_get(ordo_store *s, const char *path, ordo_store_file_info *i
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "file lookup");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "file lookup", err);
 }
 
 /* Looks up a path: *fid = 0 if unknown; *old_image = 0 if none / not ok. */
@@ -751,7 +638,7 @@ static int file_prev(ordo_store *s, const char *path, int64_t *fid, int64_t *old
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "file lookup");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "file lookup", err);
 }
 
 static int nfiles_add(ordo_store *s, int64_t image, int d, ordo_err *err)
@@ -759,7 +646,7 @@ static int nfiles_add(ordo_store *s, int64_t image, int d, ordo_err *err)
     sqlite3_stmt *st = s->st[ST_NFILES];
     sqlite3_bind_int64(st, 1, image);
     sqlite3_bind_int(st, 2, d);
-    return step_done(s, st, err, "image count");
+    return ordo_db_step_done(s->db, st, "image count", err);
 }
 
 /* Inserts or updates the file row and keeps images.nfiles in step. A new
@@ -788,7 +675,7 @@ static int file_write(ordo_store *s, const char *path, int64_t size, int64_t mti
     if (msg)
         sqlite3_bind_text(st, 8, msg, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, scan_id);
-    if (step_done(s, st, err, "file write"))
+    if (ordo_db_step_done(s->db, st, "file write", err))
         return -1;
     if (old != image) {
         if (old && nfiles_add(s, old, -1, err))
@@ -808,7 +695,7 @@ static int64_t image_by_hash(ordo_store *s, const unsigned char hash[16], ordo_e
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(s, err, "hash lookup");
+        return ordo_db_err(s->db, "hash lookup", err);
     return id;
 }
 
@@ -834,7 +721,7 @@ static int open_matrix(ordo_store *s, int *fd, const char *name, ordo_err *err)
 static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t slot,
                      ordo_err *err)
 {
-    ordo_store_f32_to_f16(v, s->scratch, n);
+    ordo_f16_from_f32(v, s->scratch, n);
     size_t bytes = n * sizeof(uint16_t);
     off_t off = (off_t)slot * (off_t)bytes;
     const char *p = (const char *)s->scratch;
@@ -890,7 +777,7 @@ int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *
         if (!isnan(in->sports))
             sqlite3_bind_double(st, 19, in->sports);   /* NULL = not computed */
         sqlite3_bind_int64(st, 20, in->scan_id);
-        if (step_done(s, st, err, "image insert"))
+        if (ordo_db_step_done(s->db, st, "image insert", err))
             return -1;
         img = sqlite3_last_insert_rowid(s->db);
     }
@@ -919,7 +806,7 @@ int ordo_store_touch(ordo_store *s, int64_t file_id, int64_t scan_id, ordo_err *
     sqlite3_stmt *st = s->st[ST_TOUCH];
     sqlite3_bind_int64(st, 1, file_id);
     sqlite3_bind_int64(st, 2, scan_id);
-    return step_done(s, st, err, "touch");
+    return ordo_db_step_done(s->db, st, "touch", err);
 }
 
 int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, int64_t *n,
@@ -961,7 +848,7 @@ int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, in
     for (int q = 0; q < 2 && !rc; q++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(s->db, q ? sql2 : sql1, -1, &st, NULL) != SQLITE_OK) {
-            rc = db_fail(s, err, "mark missing");
+            rc = ordo_db_err(s->db, "mark missing", err);
             break;
         }
         sqlite3_bind_blob(st, 1, lo, (int)pl, SQLITE_STATIC);
@@ -969,7 +856,7 @@ int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, in
         sqlite3_bind_blob(st, 3, root, (int)rl, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, scan_id);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_fail(s, err, "mark missing");
+            rc = ordo_db_err(s->db, "mark missing", err);
         else if (q && n)
             *n += sqlite3_changes(s->db);
         sqlite3_finalize(st);
@@ -992,7 +879,7 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
                            " max_prob, margin, entropy, sports FROM images WHERE nfiles > 0"
                            " ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "items");
+        return ordo_db_err(s->db, "items", err);
     size_t cap = 0, cnt = 0;
     ordo_store_item *v = NULL;
     int rc;
@@ -1024,7 +911,7 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         free(v);
-        return db_fail(s, err, "items");
+        return ordo_db_err(s->db, "items", err);
     }
     *items = v;
     *n = cnt;
@@ -1089,14 +976,14 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
     if (sqlite3_prepare_v2(s->db, "SELECT path FROM files WHERE image_id = ?1 AND state = 0 "
                                   "ORDER BY id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "image path");
+        return ordo_db_err(s->db, "image path", err);
     sqlite3_bind_int64(st, 1, image_id);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
         return rc == SQLITE_DONE
                    ? ordo_err_set(err, "image %lld has no present file", (long long)image_id)
-                   : db_fail(s, err, "image path");
+                   : ordo_db_err(s->db, "image path", err);
     }
     int len = sqlite3_column_bytes(st, 0);
     const void *b = sqlite3_column_blob(st, 0);
@@ -1111,43 +998,44 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
     return 0;
 }
 
-/* ---- status -------------------------------------------------------------------- */
+/* ---- labels ------------------------------------------------------------ */
 
-static int query_i64(ordo_store *s, const char *sql, int64_t *v, ordo_err *err)
+int ordo_store_label_ok(const char *label)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "status");
-    int rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "status");
+    size_t n = label ? strlen(label) : 0;
+    if (n == 0 || n > ORDO_STORE_LABEL_MAX || !ordo_text_utf8_valid(label))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
+            return 0;
+    return 1;
 }
+
+/* ---- status -------------------------------------------------------------------- */
 
 int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
 {
     memset(o, 0, sizeof *o);
     /* One read transaction so the counts agree with each other. */
-    if (exec(s, "BEGIN", err))
+    if (ordo_db_exec(s->db, "BEGIN", err))
         return -1;
     int rc = -1;
     if (meta_get_text(s, "model", o->model, sizeof o->model, err) ||
-        query_i64(s, "SELECT count(*) FROM files WHERE state = 0", &o->ok, err) ||
-        query_i64(s, "SELECT count(*) FROM files WHERE state = 1", &o->failed, err) ||
-        query_i64(s, "SELECT count(*) FROM files WHERE state = 2", &o->missing, err) ||
-        query_i64(s, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
-        query_i64(s, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
+        ordo_db_i64(s->db, "SELECT count(*) FROM files WHERE state = 0", &o->ok, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM files WHERE state = 1", &o->failed, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM files WHERE state = 2", &o->missing, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
+        ordo_db_i64(s->db, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
                   &o->duplicates, err) ||
-        query_i64(s, "SELECT count(*) FROM labels l JOIN (SELECT max(id) m FROM labels "
-                     "GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+        ordo_db_i64(s->db, "SELECT count(*) FROM current_labels WHERE label NOT IN ('', 'skip')",
                   &o->labeled, err) ||
-        query_i64(s, "SELECT count(*) FROM scans", &o->scans, err))
+        ordo_db_i64(s->db, "SELECT count(*) FROM scans", &o->scans, err))
         goto out;
     o->files = o->ok + o->failed;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT max(finished) FROM scans", -1, &st, NULL) !=
         SQLITE_OK) {
-        db_fail(s, err, "status");
+        ordo_db_err(s->db, "status", err);
         goto out;
     }
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -1156,7 +1044,7 @@ int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
     if (sqlite3_prepare_v2(s->db, "SELECT coalesce(error_kind, '?'), count(*) FROM files "
                                   "WHERE state = 1 GROUP BY 1 ORDER BY 2 DESC, 1",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "status");
+        ordo_db_err(s->db, "status", err);
         goto out;
     }
     while (sqlite3_step(st) == SQLITE_ROW && o->nkinds < ORDO_STORE_STATUS_KINDS) {
@@ -1168,7 +1056,7 @@ int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
     if (sqlite3_prepare_v2(s->db, "SELECT top_class0, count(*) FROM images WHERE nfiles > 0 "
                                   "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?1",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "status");
+        ordo_db_err(s->db, "status", err);
         goto out;
     }
     sqlite3_bind_int(st, 1, ORDO_STORE_STATUS_TOP);

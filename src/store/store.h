@@ -31,9 +31,16 @@
  *       (names may be invalid UTF-8). state: 0 ok, 1 failed (error_kind and
  *       error say why), 2 missing (was there, gone at a later full walk).
  *   labels(id, image_id, label, annotator, source, reason, created)
- *       Append-only label events (issue "learn"); the current label of an
- *       image is its newest event ("skip" = not labeled). Defined here so
- *       status can count it.
+ *       Append-only label events; the current label of an image is its
+ *       newest event ("skip" or "" = not labeled). Learn appends them
+ *       (ordo_learn_labels_add), the server too; every reader of *current*
+ *       labels selects from the view below, never from its own GROUP BY.
+ *   current_labels(id, image_id, label, annotator, source, reason, created,
+ *                  events)
+ *       A TEMP VIEW every handle creates on open (so the database file is
+ *       unchanged): the newest event of every image that has one, and how
+ *       many events that image has. The one place the "newest event per
+ *       image" query is written.
  *
  * Threads: an ordo_store handle is used by one thread at a time; open one
  * handle per thread (SQLite WAL lets readers run beside the one writer).
@@ -45,6 +52,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/f16.h"
 
 typedef struct ordo_store ordo_store;   /* opaque */
 
@@ -199,17 +207,31 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
 /* Read-only maps of the matrices: rows [0, *rows) are addressable; every
  * slot returned by ordo_store_items before this call is < *rows. Valid until
  * the next call of the same function or ordo_store_close. Half floats;
- * convert with ordo_store_f16_to_f32. */
+ * convert with ordo_f16_to_f32 (base/f16.h). */
 const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err);
 const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err);
-
-void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n);
-void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n);
 
 /* A path of the image (the present file with the lowest id); out gets the
  * raw bytes NUL-terminated. Fails if the image has no present file. */
 int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
                           ordo_err *err);
+
+/* ---- labels ------------------------------------------------------------ */
+
+/* The special answers; every other label is the team's own name. "skip"
+ * (an undo appends it) means "not labeled"; "unclear" is kept but never
+ * trained on; "not-sports" trains the sports filter. */
+#define ORDO_STORE_LABEL_NOT_SPORTS "not-sports"
+#define ORDO_STORE_LABEL_UNCLEAR "unclear"
+#define ORDO_STORE_LABEL_SKIP "skip"
+
+/* The one rule for a label, whoever writes it (CLI, import, server). */
+#define ORDO_STORE_LABEL_MAX 200   /* bytes */
+#define ORDO_STORE_LABEL_RULE "1 to 200 bytes of UTF-8 without control characters"
+
+/* 1 if label follows ORDO_STORE_LABEL_RULE (control: bytes < 0x20 and DEL,
+ * which would break CSV rows and terminals), else 0. NULL is refused. */
+int ordo_store_label_ok(const char *label);
 
 /* ---- status -------------------------------------------------------------- */
 
