@@ -41,8 +41,8 @@
 #include <sys/stat.h>
 
 #include "base/hash.h"
+#include "loop/loop.h"
 #include "rank/rank.h"
-#include "rank/rank_store.h"
 #include "store/store.h"
 #include "wordnet/sports.h"
 #include "wordnet/wordnet.h"
@@ -129,35 +129,35 @@ static int time_next(const char *dir)
     if (ordo_store_items(s, &items, &n, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     free(items);
     double t2 = bench_now_s();
-    ordo_rank_pool *p = ordo_rank_pool_load(s, wn, &err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, wn, &err);
     if (!p) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     double t3 = bench_now_s();
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = 1000;
     size_t esize;
-    if (ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
+    if (ordo_loop_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
         fprintf(stderr, "bench_next: %s\n", err.msg);
         return 1;
     }
     double t4 = bench_now_s();
-    ordo_rank_batch *b = ordo_rank_compose(ordo_rank_pool_input(p), &o, &err);
+    ordo_rank_batch *b = ordo_rank_compose(ordo_loop_pool_input(p), &o, &err);
     if (!b) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     double t5 = bench_now_s();
     char path[8192];
     for (size_t i = 0; i < b->n; i++)
-        if (ordo_store_image_path(s, ordo_rank_pool_item(p, b->items[i].row)->id, path, sizeof path,
+        if (ordo_store_image_path(s, ordo_loop_pool_item(p, b->items[i].row)->id, path, sizeof path,
                                   &err) < 0)
             return 1;
     double t6 = bench_now_s();
     printf("n=%zu model=%s open_s=%.2f items_s=%.2f pool_load_s=%.2f (items again + labels + max "
            "logits + model) eval_s=%.2f compose_s=%.2f [scores %.2f pca %.2f kmeans %.2f novelty "
            "%.2f picks %.2f] paths_s=%.2f total_s=%.2f cpu_s=%.2f peak_rss_mb=%ld\n",
-           n, ordo_rank_pool_model(p), t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, b->seconds[0],
+           n, ordo_loop_pool_model(p), t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, b->seconds[0],
            b->seconds[1], b->seconds[2], b->seconds[3], b->seconds[4], t6 - t5, t6 - t0,
            bench_cpu_s(), bench_peak_rss_kb() / 1024);
     ordo_rank_batch_free(b);
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     ordo_wn_free(wn);
     ordo_store_close(s);
     return 0;

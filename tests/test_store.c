@@ -357,6 +357,12 @@ static void t_write_read(void)
     ordo_store_scan_counts c = {1, 2, 3, 4};
     CHECK(ordo_store_scan_end(s, scan2, &c, &err) == 0);
     CHECK(ordo_store_get_status(s, &st, &err) == 0 && st.last_scan > 1.7e9 && st.scans == 2);
+    /* answers of two annotators to image 5 (for the answer views below) */
+    sqlite3_exec(ordo_store_db(s),
+                 "INSERT INTO labels(image_id, label, annotator, source, created) VALUES"
+                 " (5, 'a', 'x', 'ui', 6), (5, 'b', 'y', 'ui', 7), (5, 'c', 'x', 'cli', 8),"
+                 " (5, 'd', 'x', 'review', 9)",
+                 NULL, NULL, NULL);
     ordo_store_close(s);
 
     /* Read-only handles refuse writes, yet read the current_labels view:
@@ -365,7 +371,14 @@ static void t_write_read(void)
     CHECK_MSG(s != NULL, "%s", err.msg);
     if (s) {
         CHECK(ordo_store_begin(s, &err) == -1);
-        CHECK(q1(s, "SELECT count(*) FROM current_labels") == 3);
+        CHECK(q1(s, "SELECT count(*) FROM current_labels") == 4);
+        CHECK(q1(s, "SELECT created FROM current_labels WHERE image_id = 5") == 9);
+        /* per annotator: reviews left out; the page's answers alone */
+        CHECK(q1(s, "SELECT count(*) FROM current_answers WHERE image_id = 5") == 2);
+        CHECK(q1(s, "SELECT created FROM current_answers WHERE annotator = 'x'") == 8);
+        CHECK(q1(s, "SELECT created FROM current_ui_answers WHERE annotator = 'x'") == 6);
+        CHECK(q1(s, "SELECT count(*) FROM current_answers WHERE annotator = 'x'"
+                    " AND first = (SELECT id FROM labels WHERE label = 'a')") == 1);
         CHECK(q1(s, "SELECT events FROM current_labels WHERE image_id = 1") == 2);
         CHECK(q1(s, "SELECT created FROM current_labels WHERE image_id = 2") == 4);
         CHECK(q1(s, "SELECT count(*) FROM current_labels WHERE label = 'skip'") == 1);

@@ -14,12 +14,15 @@
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
+#include "loop/loop.h"
 
 #define DEFAULT_STRATEGIES \
-    "random,most_confident,least_confidence,margin,entropy,atlas,default,uncertain,novel,diverse"
+    "random,most-confident,least-confidence,margin,entropy,atlas,default,uncertain,novel,diverse"
 
 static void usage(FILE *f)
 {
+    char known[1024];
+    ordo_loop_strategy_names(known, sizeof known);
     fprintf(f,
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
             "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
@@ -36,7 +39,8 @@ static void usage(FILE *f)
             "  --test X        test images: a folder (truth rows under it) or a CSV\n"
             "                  path,label; default: truth rows whose split is 'test'.\n"
             "                  Accuracy is then measured on them, else on the eval sample\n"
-            "  --strategies L  comma list (default %s)\n"
+            "  --strategies L  comma list (default %s;\n"
+            "                  known: %s)\n"
             "  --learners L    comma list of learners, each run with every strategy\n"
             "                  (linear, propagate; default linear). Curves are then\n"
             "                  named strategy/learner; random/linear is the anchor\n"
@@ -51,7 +55,7 @@ static void usage(FILE *f)
             "2009): the labels at which the mean Cohen's kappa between successive rounds'\n"
             "predictions on the pool (outside the evaluation sample) over 3 rounds first\n"
             "reaches 0.99, and the accuracy there against the last round's.\n",
-            DEFAULT_STRATEGIES);
+            DEFAULT_STRATEGIES, known);
 }
 
 typedef struct truth_row {
@@ -342,9 +346,11 @@ int cli_simulate(int argc, char **argv)
     if (!dup || !st) { ordo_err_set(&err, "out of memory"); goto fail; }
     int ns = 0;
     for (char *t = strtok(dup, ","); t; t = strtok(NULL, ",")) {
-        st[ns] = ordo_learn_strategy_builtin(t);
+        st[ns] = ordo_loop_strategy(t);
         if (!st[ns].fn) {
-            ordo_err_set(&err, "unknown strategy '%s' (known: %s)", t, DEFAULT_STRATEGIES);
+            char known[1024];
+            ordo_loop_strategy_names(known, sizeof known);
+            ordo_err_set(&err, "unknown strategy '%s' (known: %s)", t, known);
             goto fail;
         }
         ns++;

@@ -139,39 +139,6 @@ int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **ro
     return 0;
 }
 
-int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err)
-{
-    sqlite3 *db = ordo_store_db(s);
-    *ids = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    /* the table exists once `ordo next` has drawn the sample */
-    if (sqlite3_prepare_v2(db, "SELECT image_id FROM rank_eval ORDER BY image_id", -1, &st,
-                           NULL) != SQLITE_OK)
-        return 0;
-    size_t cap = 1024, m = 0;
-    int64_t *v = malloc(cap * sizeof *v);
-    int rc;
-    while (v && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (m == cap) {
-            int64_t *q = realloc(v, 2 * cap * sizeof *v);
-            if (!q) { free(v); v = NULL; break; }
-            v = q;
-            cap *= 2;
-        }
-        v[m++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    if (!v) return ordo_err_set(err, "evaluation sample: out of memory");
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return ordo_db_err(db, "evaluation sample", err);
-    }
-    *ids = v;
-    *n = m;
-    return 0;
-}
-
 void ordo_learn_data_free(ordo_learn_data *d)
 {
     if (!d) return;
@@ -188,7 +155,7 @@ int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
     int64_t *ev = NULL;
     size_t nev = 0;
     if (ordo_learn_labels_read(s, 1, &d->rows, &d->nrows, err)) return -1;
-    if (ordo_learn_eval_ids(s, &ev, &nev, err)) {
+    if (ordo_store_eval_read(s, &ev, NULL, NULL, &nev, err)) {
         ordo_learn_data_free(d);
         return -1;
     }
@@ -610,7 +577,8 @@ static int unlabeled_sample(ordo_store *s, const ordo_learn_data *d, size_t max,
     size_t *idx = NULL;
     *out = NULL;
     *nout = 0;
-    if (ordo_store_items(s, &items, &ni, err) || ordo_learn_eval_ids(s, &ev, &ne, err)) {
+    if (ordo_store_items(s, &items, &ni, err) ||
+        ordo_store_eval_read(s, &ev, NULL, NULL, &ne, err)) {
         free(items);
         return -1;
     }

@@ -13,8 +13,8 @@
  *                macro_f1 REAL, f1_lo REAL, f1_hi REAL, seconds REAL, blob BLOB)
  * kind: "classifier" (the customer's labels) or "sports" (not-sports vs the
  * rest). blob: ordo_learn_model_to_bytes.
- * The evaluation sample is rank's rank_eval table (drawn by `ordo next`);
- * its images are never trained on. */
+ * The evaluation sample is the store's (ordo_store_eval_read; drawn by
+ * `ordo next`); its images are never trained on. */
 #ifndef ORDO_LEARN_STORE_H
 #define ORDO_LEARN_STORE_H
 
@@ -52,9 +52,6 @@ typedef struct ordo_learn_label_row {
 int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **rows, size_t *n,
                            ordo_err *err);
 void ordo_learn_labels_free(ordo_learn_label_row *rows, size_t n);
-
-/* Image ids of the evaluation sample (rank_eval); *n = 0 if none drawn. */
-int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err);
 
 /* Float32 embeddings (n x 1280) of the given images; fails naming an image
  * that is missing from the pool. */

@@ -170,18 +170,6 @@ static void pv_row(probview *v, size_t i, const float **p, const int32_t **c)
     *c = v->c;
 }
 
-static float uscore(ordo_rank_uncert m, const float *p, const int32_t *c, int k, int C,
-                    const ordo_rank_input *in, float ent)
-{
-    switch (m) {
-    case ORDO_RANK_U_LEAST_CONFIDENCE: return ordo_rank_least_confidence(p, k, C);
-    case ORDO_RANK_U_RATIO: return ordo_rank_ratio(p, k, C);
-    case ORDO_RANK_U_ENTROPY: return ordo_rank_entropy(p, k, C, ent);
-    case ORDO_RANK_U_HIER: return ordo_rank_hier_uncertainty(p, c, k, C, in->coarse, in->n_coarse);
-    default: return ordo_rank_margin(p, k, C);
-    }
-}
-
 /* ---- composer state ---------------------------------------------------------- */
 
 typedef struct {
@@ -637,13 +625,14 @@ static void fill_scores(const composer *cp, probview *pv, size_t row, ordo_rank_
     const float *p;
     const int32_t *c;
     pv_row(pv, row, &p, &c);
-    int k = in->k, C = in->n_classes;
-    float ent = in->entropy ? in->entropy[row] : -1;
-    s->least_confidence = ordo_rank_least_confidence(p, k, C);
-    s->margin = ordo_rank_margin(p, k, C);
-    s->ratio = ordo_rank_ratio(p, k, C);
-    s->entropy = ordo_rank_entropy(p, k, C, ent);
-    s->hier = in->coarse ? ordo_rank_hier_uncertainty(p, c, k, C, in->coarse, in->n_coarse) : NAN;
+    ordo_rank_uin u = {p, c, in->k, in->n_classes, in->entropy ? in->entropy[row] : -1,
+                       in->coarse, in->n_coarse};
+    int nu;
+    const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+    for (int j = 0; j < nu; j++)
+        s->uncert[j] = ud[j].needs_coarse_else && !in->coarse ? NAN : ud[j].fn(&u);
+    for (int j = nu; j < ORDO_RANK_MAX_UNCERT; j++)
+        s->uncert[j] = NAN;
     s->uncertain = cp->u[row] * cp->w[row];
     s->outlier = cp->outlier ? cp->outlier[row] : NAN;
     s->energy = cp->energy ? cp->energy[row] : NAN;
@@ -829,9 +818,17 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     cp.lab = malloc((cp.nlab ? cp.nlab : 1) * sizeof *cp.lab);
     if (!cp.lab) goto oom;
     cp.nlab = 0;
-    ordo_rank_uncert um = o->uncertainty;
-    if (um == ORDO_RANK_U_AUTO) um = in->coarse ? ORDO_RANK_U_HIER : ORDO_RANK_U_MARGIN;
-    if (um == ORDO_RANK_U_HIER && !in->coarse) um = ORDO_RANK_U_ENTROPY;
+    const char *uname = o->uncertainty && strcmp(o->uncertainty, "auto") ? o->uncertainty
+                        : in->coarse ? "hier" : "margin";
+    int nu, ui = ordo_rank_uncert_find(uname);
+    const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+    if (ui >= 0 && ud[ui].needs_coarse_else && !in->coarse)
+        ui = ordo_rank_uncert_find(ud[ui].needs_coarse_else);
+    if (ui < 0) {
+        ordo_err_set(err, "unknown uncertainty score '%s'", uname);
+        goto fail;
+    }
+    float (*ufn)(const ordo_rank_uin *) = ud[ui].fn;
     int any_low = 0;
     for (size_t i = 0; i < n; i++) {
         if (in->labeled && in->labeled[i]) { cp.lab[cp.nlab++] = i; cp.taken[i] = 1; }
@@ -844,8 +841,9 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         const float *p; const int32_t *c;
         pv_row(&pv, i, &p, &c);
         cp.top[i] = c[0];
-        float ent = in->entropy ? in->entropy[i] : -1;
-        cp.u[i] = uscore(um, p, c, in->k, in->n_classes, in, ent);
+        ordo_rank_uin u = {p, c, in->k, in->n_classes, in->entropy ? in->entropy[i] : -1,
+                           in->coarse, in->n_coarse};
+        cp.u[i] = ufn(&u);
     }
     b->seconds[0] = ordo_clock_mono() - t;
 

@@ -195,7 +195,7 @@ void ordo_rank_opts_default(ordo_rank_opts *o)
     ordo_rank_default_mix(0, 2, o->mix);
     o->mix_auto = 1;
     o->seed = 1;
-    o->uncertainty = ORDO_RANK_U_AUTO;
+    o->uncertainty = NULL;   /* auto */
     o->pca_dim = 64;
     o->pca_sample = 10000;
     o->kmeans_k = 0;

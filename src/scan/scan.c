@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -660,30 +659,6 @@ static ordo_net *load_net(const char *model, const char *weights, int threads, o
     return net;
 }
 
-/* Holds .ordo/scan.lock for the whole scan: two scans of one project would
- * each be correct but would waste the work twice. */
-static int lock_project(const char *project, int *fd, ordo_err *err)
-{
-    size_t n = strlen(project) + 32;
-    char *p = malloc(n);
-    if (!p)
-        return ordo_err_set(err, "out of memory");
-    snprintf(p, n, "%s/%s/scan.lock", project, ORDO_STORE_DIRNAME);
-    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    free(p);
-    if (*fd < 0)
-        return ordo_err_set(err, "scan lock: %s", strerror(errno));
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(*fd);
-        *fd = -1;
-        return e == EWOULDBLOCK
-                   ? ordo_err_set(err, "another `ordo scan` is running on this project")
-                   : ordo_err_set(err, "scan lock: %s", strerror(e));
-    }
-    return 0;
-}
-
 int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
                   const ordo_scan_opts *opts, ordo_scan_progress *final, ordo_err *err)
 {
@@ -744,7 +719,10 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     }
     snprintf(sc->ordo_prefix, pl, "%s/%s/", ordo_store_dir(sc->wstore), ORDO_STORE_DIRNAME);
     sc->ordo_prefix_len = strlen(sc->ordo_prefix);
-    if (lock_project(ordo_store_dir(sc->wstore), &lockfd, err))
+    /* Held for the whole scan: two scans of one project would each be
+     * correct but would waste the work twice. */
+    if ((lockfd = ordo_store_lock(ordo_store_dir(sc->wstore),
+                                  "another `ordo scan` is running on this project", err)) < 0)
         goto out;
     char model[16];
     if (ordo_store_model(sc->wstore, model, sizeof model, err))
@@ -861,8 +839,7 @@ out:
     ordo_net_free(sc->net);
     ordo_store_close(sc->wstore);
     ordo_store_close(sc->rstore);
-    if (lockfd >= 0)
-        close(lockfd);
+    ordo_store_unlock(lockfd);
     for (int i = 0; i < nroots; i++)
         free(roots[i]);
     free(roots);

@@ -9,8 +9,8 @@
  * learn_models table, exactly as `ordo train` does (classifier + sports
  * filter, learn_store.h). The newest classifier - the page's or one from
  * `ordo train` - then supplies the page's suggestions (the customer's own
- * labels instead of ImageNet classes). The evaluation sample is rank's
- * rank_eval table and is never trained on. */
+ * labels instead of ImageNet classes). The evaluation sample is the
+ * store's evaluation sample and is never trained on. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>

@@ -14,8 +14,8 @@
 
 #include "base/f16.h"
 #include "base/hash.h"
+#include "loop/loop.h"
 #include "rank/rank.h"
-#include "rank/rank_store.h"
 #include "server/srv_internal.h"
 
 #define LEASE_S 600.0     /* an image shown to someone is theirs for 10 min */
@@ -75,28 +75,28 @@ static int q_push(srv_queue *q, int64_t id, const char *reason, int need, int fr
 }
 
 /* Row of image id in the pool (rows are in id order), or -1. */
-static long pool_row(const ordo_rank_pool *p, size_t n, int64_t id)
+static long pool_row(const ordo_loop_pool *p, size_t n, int64_t id)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ordo_rank_pool_item(p, mid)->id < id) lo = mid + 1;
+        if (ordo_loop_pool_item(p, mid)->id < id) lo = mid + 1;
         else hi = mid;
     }
-    return lo < n && ordo_rank_pool_item(p, lo)->id == id ? (long)lo : -1;
+    return lo < n && ordo_loop_pool_item(p, lo)->id == id ? (long)lo : -1;
 }
 
 /* THE queue source: the rank module's batch composer over
- * ordo_rank_pool_load, exactly as `ordo next` runs it (default mix and
+ * ordo_loop_pool_load, exactly as `ordo next` runs it (default mix and
  * seed, the fixed evaluation sample of rank_eval drawn on first use).
  * Images answered or already queued here count as labeled so a refill never
  * repeats them. The composer runs without the queue lock. */
 static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
 {
     srv_queue *q = &srv->q;
-    ordo_rank_pool *p = ordo_rank_pool_load(s, srv->wn, err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, srv->wn, err);
     if (!p) return -1;
-    const ordo_rank_input *in0 = ordo_rank_pool_input(p);
+    const ordo_rank_input *in0 = ordo_loop_pool_input(p);
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = (size_t)n;
@@ -106,7 +106,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     size_t N = in0->n;
     if (N == 0) { rc = 0; goto out; }
     /* always, as `ordo next` does: no other reason may take sample images */
-    if (ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, NULL, err) < 0) goto out;
+    if (ordo_loop_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, NULL, err) < 0) goto out;
     lab = malloc(N);
     if (!lab) { ordo_err_set(err, "out of memory"); goto out; }
     memcpy(lab, in0->labeled, N);
@@ -128,7 +128,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     rc = 0;
     pthread_mutex_lock(&q->mu);
     for (size_t i = 0; i < b->n; i++) {
-        int64_t id = ordo_rank_pool_item(p, b->items[i].row)->id;
+        int64_t id = ordo_loop_pool_item(p, b->items[i].row)->id;
         ssize_t k = all_find(q, id);
         if (k < 0 || q->labeled[k] || q_find(q, id)) continue;   /* answered meanwhile */
         if (q_push(q, id, ordo_rank_reason_name(b->items[i].reason), srv_queue_need(srv, id), 0) < 0) {
@@ -141,7 +141,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
 out:
     ordo_rank_batch_free(b);
     free(lab);
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     return rc;
 }
 
@@ -154,9 +154,8 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id, a.id, l.label FROM labels l JOIN (SELECT MAX(id) m"
-                           " FROM labels WHERE source = 'ui' GROUP BY image_id, annotator) t"
-                           " ON l.id = t.m JOIN srv_annotators a ON a.name = l.annotator"
+                           "SELECT l.image_id, a.id, l.label FROM current_ui_answers l"
+                           " JOIN srv_annotators a ON a.name = l.annotator"
                            " ORDER BY l.image_id", -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
     int rc;

@@ -107,7 +107,6 @@ typedef struct srv_who {
 int srv_team_init(ordo_store *s, ordo_err *err);          /* CREATE TABLEs */
 int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *err);
 int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err);
-int srv_user_name(ordo_store *s, int64_t id, char *out, size_t cap);
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err);
 int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);
 int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err);

@@ -205,10 +205,8 @@ static int load_answers(ordo_store *s, ans **out, size_t *n, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id, l.annotator, l.label FROM labels l JOIN"
-                           " (SELECT MAX(id) m, MIN(id) f FROM labels WHERE source <> 'review'"
-                           "  GROUP BY image_id, annotator) t ON l.id = t.m"
-                           " ORDER BY l.image_id, t.f", -1, &st, NULL) != SQLITE_OK)
+                           "SELECT image_id, annotator, label FROM current_answers"
+                           " ORDER BY image_id, first", -1, &st, NULL) != SQLITE_OK)
         return ordo_db_err(db, "reading answers", err);
     ans *a = NULL;
     size_t na = 0, cap = 0;
@@ -334,8 +332,8 @@ int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM labels WHERE image_id = ? AND source = 'review'"
-                               " AND id > (SELECT MAX(id) FROM labels WHERE image_id = ?1"
-                               " AND source <> 'review')", -1, &st, NULL) != SQLITE_OK) {
+                               " AND id > (SELECT MAX(id) FROM current_answers"
+                               " WHERE image_id = ?1)", -1, &st, NULL) != SQLITE_OK) {
         free_answers(a, na);
         return ordo_db_err(db, "reading reviews", err);
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +64,16 @@ struct ordo_store {
     int fd_embed, fd_logits;              /* -1 until the first write */
     uint16_t *scratch;                    /* one f16 row (max of both) */
     store_map map_embed, map_logits;
+    /* ordo_store_copy_image: as the destination, the images columns it
+     * copies and its insert; as the source, its select (built from the
+     * destination's columns) and maps of its own, so a caller's map from
+     * ordo_store_embeddings stays valid */
+    char *copy_cols;
+    int copy_ncols;
+    sqlite3_stmt *copy_ins, *copy_sel;
+    char *copy_sel_cols;
+    store_map copy_embed, copy_logits;
+    size_t copy_embed_rows, copy_logits_rows;
     uint16_t empty;                       /* what an empty map points to */
 };
 
@@ -400,9 +411,39 @@ void ordo_store_close(ordo_store *s)
     if (s->fd_logits >= 0) close(s->fd_logits);
     unmap(&s->map_embed);
     unmap(&s->map_logits);
+    unmap(&s->copy_embed);
+    unmap(&s->copy_logits);
+    sqlite3_finalize(s->copy_ins);
+    sqlite3_finalize(s->copy_sel);
+    free(s->copy_cols);
+    free(s->copy_sel_cols);
     free(s->scratch);
     free(s->dir);
     free(s);
+}
+
+/* The label views (store.h): the newest event per image, and per (image,
+ * annotator) among the events a filter keeps. TEMP: they live in this
+ * connection only, so read-only handles can create them and the database
+ * file stays as it was. */
+static int create_label_views(sqlite3 *db, ordo_err *err)
+{
+    static const char newest[] =
+        "CREATE TEMP VIEW %s AS SELECT l.id, l.image_id, l.label, l.annotator, l.source,"
+        " l.reason, l.created, t.n AS %s FROM labels l JOIN (SELECT MAX(id) AS m, %s AS n"
+        " FROM labels %s GROUP BY %s) t ON l.id = t.m";
+    static const char *const v[][5] = {
+        {"current_labels", "events", "COUNT(*)", "", "image_id"},
+        {"current_answers", "first", "MIN(id)", "WHERE source <> 'review'", "image_id, annotator"},
+        {"current_ui_answers", "first", "MIN(id)", "WHERE source = 'ui'", "image_id, annotator"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, newest, v[i][0], v[i][1], v[i][2], v[i][3], v[i][4]);
+        if (ordo_db_exec(db, sql, err))
+            return -1;
+    }
+    return 0;
 }
 
 ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
@@ -447,11 +488,7 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
         goto fail;
     /* TEMP: lives in this connection only, so read-only handles can create
      * it and the database file stays as it was. */
-    if (ordo_db_exec(s->db,
-                     "CREATE TEMP VIEW current_labels AS SELECT l.id, l.image_id, l.label,"
-                     " l.annotator, l.source, l.reason, l.created, t.events FROM labels l"
-                     " JOIN (SELECT MAX(id) AS m, COUNT(*) AS events FROM labels"
-                     " GROUP BY image_id) t ON l.id = t.m", err))
+    if (create_label_views(s->db, err))
         goto fail;
     int64_t ver;
     if (meta_get_int(s, "schema", &ver, err))
@@ -718,13 +755,9 @@ static int open_matrix(ordo_store *s, int *fd, const char *name, ordo_err *err)
     return rc;
 }
 
-static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t slot,
-                     ordo_err *err)
+static int pwrite_all(int fd, const void *buf, size_t bytes, off_t off, ordo_err *err)
 {
-    ordo_f16_from_f32(v, s->scratch, n);
-    size_t bytes = n * sizeof(uint16_t);
-    off_t off = (off_t)slot * (off_t)bytes;
-    const char *p = (const char *)s->scratch;
+    const char *p = buf;
     while (bytes) {
         ssize_t w = pwrite(fd, p, bytes, off);
         if (w < 0) {
@@ -736,6 +769,14 @@ static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t sl
         bytes -= (size_t)w;
     }
     return 0;
+}
+
+static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t slot,
+                     ordo_err *err)
+{
+    ordo_f16_from_f32(v, s->scratch, n);
+    size_t bytes = n * sizeof(uint16_t);
+    return pwrite_all(fd, s->scratch, bytes, (off_t)slot * (off_t)bytes, err);
 }
 
 int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *image_id,
@@ -969,6 +1010,186 @@ const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err)
                       rows, err);
 }
 
+/* ---- copying images between stores (the merge of shard stores) ----------- */
+
+/* The destination's images columns a copy carries: all but the ones it
+ * assigns itself (id, slot, nfiles, scan_id). Prepares its insert. */
+static int copy_prepare_dst(ordo_store *d, ordo_err *err)
+{
+    if (d->copy_ins)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d->db, "SELECT name FROM pragma_table_info('images') ORDER BY cid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(d->db, "images columns", err);
+    size_t cap = 1024, len = 0;
+    char *c = malloc(cap);
+    int n = 0;
+    if (!c) {
+        sqlite3_finalize(st);
+        return ordo_err_set(err, "out of memory");
+    }
+    c[0] = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name || !strcmp(name, "id") || !strcmp(name, "slot") || !strcmp(name, "nfiles") ||
+            !strcmp(name, "scan_id"))
+            continue;
+        size_t nl = strlen(name);
+        if (len + nl + 4 > cap) {
+            char *g = realloc(c, cap = 2 * (cap + nl));
+            if (!g) {
+                free(c);
+                sqlite3_finalize(st);
+                return ordo_err_set(err, "out of memory");
+            }
+            c = g;
+        }
+        len += (size_t)sprintf(c + len, "%s\"%s\"", len ? "," : "", name);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0) {
+        free(c);
+        return ordo_err_set(err, "store has no images table");
+    }
+    /* nfiles starts at 0: ordo_store_put_image counts the files it links. */
+    size_t qcap = len + 64 + 8 * (size_t)n;
+    char *sql = malloc(qcap);
+    if (!sql) {
+        free(c);
+        return ordo_err_set(err, "out of memory");
+    }
+    size_t q = (size_t)snprintf(sql, qcap, "INSERT INTO images(%s, slot, nfiles, scan_id) VALUES(",
+                                c);
+    for (int i = 0; i < n + 1; i++)
+        q += (size_t)snprintf(sql + q, qcap - q, "%s?%d", i ? "," : "", i + 1);
+    snprintf(sql + q, qcap - q, ",0,?%d)", n + 2);
+    int rc = sqlite3_prepare_v2(d->db, sql, -1, &d->copy_ins, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        free(c);
+        return ordo_db_err(d->db, "prepare image insert", err);
+    }
+    d->copy_cols = c;
+    d->copy_ncols = n;
+    return 0;
+}
+
+/* The source's select of those columns (and its slot), and its maps. */
+static int copy_prepare_src(ordo_store *d, ordo_store *src, ordo_err *err)
+{
+    if (!src->copy_sel || strcmp(src->copy_sel_cols, d->copy_cols)) {
+        sqlite3_finalize(src->copy_sel);
+        src->copy_sel = NULL;
+        free(src->copy_sel_cols);
+        src->copy_sel_cols = strdup(d->copy_cols);
+        size_t cap = strlen(d->copy_cols) + 64;
+        char *sql = malloc(cap);
+        if (!src->copy_sel_cols || !sql) {
+            free(sql);
+            return ordo_err_set(err, "out of memory");
+        }
+        snprintf(sql, cap, "SELECT %s, slot FROM images WHERE id = ?1", d->copy_cols);
+        int rc = sqlite3_prepare_v2(src->db, sql, -1, &src->copy_sel, NULL);
+        free(sql);
+        if (rc != SQLITE_OK)
+            return ordo_err_set(err, "%s: its images table differs from %s's: %s", src->dir,
+                                d->dir, sqlite3_errmsg(src->db));
+    }
+    if (!src->copy_embed.addr &&
+        (!map_matrix(src, &src->copy_embed, ORDO_STORE_DIRNAME "/embed.f16", ORDO_STORE_EMBED,
+                     &src->copy_embed_rows, err) ||
+         !map_matrix(src, &src->copy_logits, ORDO_STORE_DIRNAME "/logits.f16",
+                     ORDO_STORE_LOGITS, &src->copy_logits_rows, err)))
+        return -1;
+    return 0;
+}
+
+int ordo_store_copy_image(ordo_store *d, ordo_store *src, int64_t image_id, int64_t scan_id,
+                          ordo_err *err)
+{
+    if (!d->in_txn)
+        return ordo_err_set(err, "store: copy outside a transaction");
+    if (copy_prepare_dst(d, err) || copy_prepare_src(d, src, err) ||
+        open_matrix(d, &d->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err) ||
+        open_matrix(d, &d->fd_logits, ORDO_STORE_DIRNAME "/logits.f16", err))
+        return -1;
+    sqlite3_stmt *q = src->copy_sel;
+    sqlite3_bind_int64(q, 1, image_id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return rc == SQLITE_DONE ? ordo_err_set(err, "%s: a file row points at missing image %lld",
+                                                src->dir, (long long)image_id)
+                                 : ordo_db_err(src->db, "source image", err);
+    }
+    int n = d->copy_ncols;
+    int64_t slot = sqlite3_column_int64(q, n);
+    if (slot < 0 || (size_t)slot >= src->copy_embed_rows ||
+        (size_t)slot >= src->copy_logits_rows) {
+        sqlite3_reset(q);
+        return ordo_err_set(err, "%s: image %lld has slot %lld past its matrices", src->dir,
+                            (long long)image_id, (long long)slot);
+    }
+    /* The slot protocol (store.h): rows at the next slot, before the row
+     * that points at them commits; ordo_store_commit syncs and raises
+     * next_slot. The f16 rows are copied as they are (never re-rounded). */
+    const uint16_t *e = (const uint16_t *)src->copy_embed.addr + (size_t)slot * ORDO_STORE_EMBED;
+    const uint16_t *l = (const uint16_t *)src->copy_logits.addr + (size_t)slot * ORDO_STORE_LOGITS;
+    const size_t eb = ORDO_STORE_EMBED * sizeof(uint16_t), lb = ORDO_STORE_LOGITS * sizeof(uint16_t);
+    if (pwrite_all(d->fd_embed, e, eb, (off_t)d->next_slot * (off_t)eb, err) ||
+        pwrite_all(d->fd_logits, l, lb, (off_t)d->next_slot * (off_t)lb, err)) {
+        sqlite3_reset(q);
+        return -1;
+    }
+    sqlite3_stmt *ins = d->copy_ins;
+    for (int c = 0; c < n; c++)
+        sqlite3_bind_value(ins, c + 1, sqlite3_column_value(q, c));
+    sqlite3_bind_int64(ins, n + 1, d->next_slot);
+    sqlite3_bind_int64(ins, n + 2, scan_id);
+    rc = ordo_db_step_done(d->db, ins, "image insert", err);
+    sqlite3_reset(q);
+    if (rc)
+        return -1;
+    d->next_slot++;
+    d->dirty_rows++;
+    return 0;
+}
+
+/* ---- the scan lock ------------------------------------------------------------ */
+
+int ordo_store_lock(const char *dir, const char *busy, ordo_err *err)
+{
+    char *p = path_join(dir, ORDO_STORE_DIRNAME "/scan.lock");
+    if (!p)
+        return ordo_err_set(err, "out of memory");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ordo_err_set(err, "%s: %s", p, strerror(errno));
+        free(p);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            ordo_err_set(err, "%s", busy);
+        else
+            ordo_err_set(err, "%s: %s", p, strerror(e));
+        free(p);
+        return -1;
+    }
+    free(p);
+    return fd;
+}
+
+void ordo_store_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);   /* closing the only descriptor releases the flock */
+}
+
 int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
                           ordo_err *err)
 {
@@ -1009,6 +1230,87 @@ int ordo_store_label_ok(const char *label)
         if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
             return 0;
     return 1;
+}
+
+/* ---- the evaluation sample ---------------------------------------------------- */
+
+int ordo_store_eval_read(ordo_store *s, int64_t **ids, double **keys, uint64_t *seed,
+                         size_t *n, ordo_err *err)
+{
+    *ids = NULL;
+    if (keys) *keys = NULL;
+    if (seed) *seed = 0;
+    *n = 0;
+    int64_t have;
+    if (ordo_db_i64(s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                           " AND name = 'rank_eval'", &have, err))
+        return -1;
+    if (!have)
+        return 0;   /* never drawn */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT image_id, key, seed FROM rank_eval ORDER BY image_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(s->db, "evaluation sample", err);
+    size_t cap = 0, m = 0;
+    int64_t *v = NULL;
+    double *k = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int64_t *nv = realloc(v, cap * sizeof *v);
+            if (nv) v = nv;
+            double *nk = keys && nv ? realloc(k, cap * sizeof *k) : k;
+            if (nk) k = nk;
+            if (!nv || (keys && !nk)) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        if (m == 0 && seed)
+            *seed = (uint64_t)sqlite3_column_int64(st, 2);
+        v[m] = sqlite3_column_int64(st, 0);
+        if (keys)
+            k[m] = sqlite3_column_double(st, 1);
+        m++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        free(k);
+        return rc == SQLITE_NOMEM ? ordo_err_set(err, "evaluation sample: out of memory")
+                                  : ordo_db_err(s->db, "evaluation sample", err);
+    }
+    *ids = v;
+    if (keys) *keys = k;
+    *n = m;
+    return 0;
+}
+
+int ordo_store_eval_add(ordo_store *s, const int64_t *ids, const double *keys, size_t n,
+                        uint64_t seed, ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: evaluation sample written outside a transaction");
+    sqlite3_stmt *st = NULL;
+    if (ordo_db_exec(s->db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
+                            " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)",
+                     err))
+        return -1;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return ordo_db_err(s->db, "evaluation sample", err);
+    double now = ordo_clock_unix();
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_double(st, 2, keys[i]);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)seed);
+        sqlite3_bind_double(st, 4, now);
+        rc = ordo_db_step_done(s->db, st, "evaluation sample", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* ---- status -------------------------------------------------------------------- */

@@ -41,6 +41,20 @@
  *       unchanged): the newest event of every image that has one, and how
  *       many events that image has. The one place the "newest event per
  *       image" query is written.
+ *   current_answers(id, image_id, label, annotator, source, reason, created,
+ *                   first)
+ *       The same per (image, annotator): each annotator's newest answer,
+ *       reviews (source 'review') left out; first = the id of that
+ *       annotator's first answer to the image (agreement, review queue).
+ *   current_ui_answers(...)  the same over the page's answers (source 'ui')
+ *       only (double annotation).
+ *
+ *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
+ *       The evaluation sample (created by its first draw; the name is from
+ *       when rank owned it): a fixed uniform random sample of images whose
+ *       labels only ever measure models, never train them. rank draws and
+ *       extends it (ordo_loop_pool_eval), learn evaluates on it; both go
+ *       through ordo_store_eval_read / ordo_store_eval_add.
  *
  * Threads: an ordo_store handle is used by one thread at a time; open one
  * handle per thread (SQLite WAL lets readers run beside the one writer).
@@ -189,6 +203,25 @@ int ordo_store_touch(ordo_store *s, int64_t file_id, int64_t scan_id, ordo_err *
 int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id,
                             int64_t *n, ordo_err *err);
 
+/* ---- the scan lock and copies between stores ---------------------------- */
+
+/* Takes DIR/.ordo/scan.lock (flock, exclusive, not waiting): held by whoever
+ * walks files into a store, a scan or a merge into or out of it, so two of
+ * them never do the work twice. busy is the message when another process
+ * holds it. Returns a descriptor for ordo_store_unlock, or -1 and err. */
+int ordo_store_lock(const char *dir, const char *busy, ordo_err *err);
+void ordo_store_unlock(int fd);
+
+/* Copies image image_id of store src into dst inside dst's open write
+ * transaction: every images column but the ones dst assigns (a new id, the
+ * next slot, nfiles = 0 until ordo_store_put_image links a file, scan_id),
+ * and its embedding and logit rows byte for byte (the f16 rows the source
+ * holds, never recomputed). Follows the slot protocol above; the caller
+ * checks first that dst has no image with that hash. Fails if src's images
+ * table lacks one of dst's columns or the slot is past src's matrices. */
+int ordo_store_copy_image(ordo_store *dst, ordo_store *src, int64_t image_id, int64_t scan_id,
+                          ordo_err *err);
+
 /* ---- reading back (ranking, learning, server) -------------------------- */
 
 /* One distinct, successfully classified image with at least one present
@@ -232,6 +265,19 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
 /* 1 if label follows ORDO_STORE_LABEL_RULE (control: bytes < 0x20 and DEL,
  * which would break CSV rows and terminals), else 0. NULL is refused. */
 int ordo_store_label_ok(const char *label);
+
+/* ---- the evaluation sample (table rank_eval) ---------------------------- */
+
+/* The sample in image id order: *ids (and *keys, each image's sampling key,
+ * when keys is non-NULL) malloc'd (free() them), *seed the seed it was drawn
+ * with (when non-NULL). *n = 0 (and NULL arrays) before the first draw. */
+int ordo_store_eval_read(ordo_store *s, int64_t **ids, double **keys, uint64_t *seed,
+                         size_t *n, ordo_err *err);
+
+/* Adds n images to the sample (ids already in it are left alone), inside an
+ * open write transaction; creates the table on the first draw. */
+int ordo_store_eval_add(ordo_store *s, const int64_t *ids, const double *keys, size_t n,
+                        uint64_t seed, ordo_err *err);
 
 /* ---- status -------------------------------------------------------------- */
 
