@@ -474,6 +474,220 @@ static void t_csv(void)
     unlink(path);
 }
 
+/* Cohen's kappa on a hand-computed table: 50 items, agreement 35/50,
+ * marginals 25/25 and 30/20: p_e = (25*30 + 25*20) / 2500 = 0.5, so
+ * kappa = (0.7 - 0.5) / 0.5 = 0.4. */
+static void t_kappa(void)
+{
+    int a[50], b[50];
+    for (int i = 0; i < 50; i++) {
+        a[i] = i < 25 ? 0 : 1;
+        /* a=0: 20 agree, 5 say 1; a=1: 10 say 0, 15 agree */
+        b[i] = i < 20 ? 0 : i < 25 ? 1 : i < 35 ? 0 : 1;
+    }
+    CHECK(fabs(ordo_learn_kappa(a, b, 50, 2) - 0.4) < 1e-12);
+    CHECK(ordo_learn_kappa(a, a, 50, 2) == 1.0);
+    int c[4] = {0, 0, 0, 0};
+    CHECK(ordo_learn_kappa(c, c, 4, 3) == 1.0); /* p_e = 1: identical constant labelings */
+    CHECK(isnan(ordo_learn_kappa(a, b, 0, 2)));
+}
+
+/* A zero row weight is the same as leaving the row out: every fourth row
+ * gets a wrong label; with weight 0 the model's mean probability of the
+ * true class matches the model trained without those rows, with weight 1
+ * it drops. */
+static double mean_true_prob(const ordo_learn_model *m, const float *x, const int *y, int n, int k)
+{
+    float *p = malloc((size_t)n * k * sizeof *p);
+    ordo_err err;
+    double s = 0;
+    if (p && ordo_learn_predict(m, x, (size_t)n, p, NULL, &err) == 0)
+        for (int i = 0; i < n; i++) s += p[i * k + y[i]];
+    free(p);
+    return s / n;
+}
+
+static void t_row_weight(void)
+{
+    enum { N = 240, D = 6, K = 3 };
+    static float x[N * D], w[N], ones[N];
+    static int y[N], ynoisy[N], ykept[N];
+    blobs(x, y, N, D, K, 2.0, 1.0);
+    for (int i = 0; i < N; i++) {
+        int bad = i % 4 == 0;
+        ynoisy[i] = bad ? (y[i] + 1) % K : y[i];
+        ykept[i] = bad ? -1 : y[i];
+        w[i] = bad ? 0.0f : 1.0f;
+        ones[i] = 1.0f;
+    }
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    o.l2 = 1e-2;
+    o.calibrate = 0;
+    o.class_balanced = 0;
+    ordo_err err;
+    o.row_weight = w;
+    ordo_learn_model *a = ordo_learn_train(x, N, D, ynoisy, K, NULL, &o, NULL, NULL, &err);
+    o.row_weight = ones;
+    ordo_learn_model *c = ordo_learn_train(x, N, D, ynoisy, K, NULL, &o, NULL, NULL, &err);
+    o.row_weight = NULL;
+    ordo_learn_model *b = ordo_learn_train(x, N, D, ykept, K, NULL, &o, NULL, NULL, &err);
+    CHECK(a && b && c);
+    if (a && b && c) {
+        /* the standardization still sees every labeled row, hence "close" */
+        double pa = mean_true_prob(a, x, y, N, K), pb = mean_true_prob(b, x, y, N, K),
+               pc = mean_true_prob(c, x, y, N, K);
+        CHECK_MSG(fabs(pa - pb) < 0.02, "weight 0 %.4f vs left out %.4f", pa, pb);
+        CHECK_MSG(pb - pc > 0.05, "left out %.4f vs weight 1 %.4f", pb, pc);
+    }
+    ordo_learn_model_free(a);
+    ordo_learn_model_free(b);
+    ordo_learn_model_free(c);
+    w[7] = NAN;
+    o.row_weight = w;
+    a = ordo_learn_train(x, N, D, y, K, NULL, &o, NULL, NULL, &err);
+    CHECK(a == NULL);
+    CHECK_MSG(strstr(err.msg, "row weight 7") != NULL, "%s", err.msg);
+    ordo_learn_model_free(a);
+}
+
+/* Two rings of points (concentric circles in 2-D, lifted to 3-D with a
+ * constant so cosine similarity sees them): one label per ring. Propagation
+ * along the graph labels every point by its ring, which no linear model of
+ * the two labels alone can do. */
+static void t_propagate(void)
+{
+    enum { N = 200, D = 3, K = 2 };
+    static float x[N * D], F[N * K];
+    static int y[N], truth[N];
+    for (int i = 0; i < N; i++) {
+        int ring = i % 2;
+        double a = 2 * M_PI * (i / 2) / (N / 2), r = ring ? 3.0 : 1.0;
+        x[i * D] = (float)(r * cos(a));
+        x[i * D + 1] = (float)(r * sin(a));
+        x[i * D + 2] = 0.5f;
+        truth[i] = ring;
+        y[i] = -1;
+    }
+    y[0] = 0;
+    y[1] = 1;
+    ordo_learn_semi_opts so;
+    ordo_learn_semi_default(&so);
+    so.knn = 4;
+    so.iterations = 200;
+    ordo_err err;
+    CHECK_MSG(ordo_learn_propagate(x, N, D, y, K, &so, F, &err) == 0, "%s", err.msg);
+    int right = 0;
+    for (int i = 0; i < N; i++) right += argmax(F + i * K, K) == truth[i];
+    CHECK_MSG(right == N, "%d of %d", right, N);
+    y[0] = 7;
+    CHECK(ordo_learn_propagate(x, N, D, y, K, &so, F, &err) != 0);
+    CHECK(ordo_learn_learner_id("propagate") == ORDO_LEARNER_PROPAGATE);
+    CHECK(ordo_learn_learner_id("linear") == ORDO_LEARNER_LINEAR);
+    CHECK(ordo_learn_learner_id("mlp") == -1);
+    CHECK(strcmp(ordo_learn_learner_name(ORDO_LEARNER_PROPAGATE), "propagate") == 0);
+    CHECK(ordo_learn_learner_name(9) == NULL);
+}
+
+/* The propagate learner on blobs with few labels: it uses the unlabeled
+ * rows, so it must not be worse than the linear learner on held-out rows,
+ * and with no unlabeled rows it is the linear learner exactly. */
+static void t_train_semi(void)
+{
+    enum { N = 600, D = 10, K = 4, NT = 400 };
+    static float x[N * D], xt[NT * D], pa[NT * K], pb[NT * K];
+    static int y[N], yl[N], yt[NT];
+    blobs(x, y, N, D, K, 1.0, 1.0);
+    blobs(xt, yt, NT, D, K, 1.0, 1.0);
+    for (int i = 0; i < N; i++) yl[i] = i < 24 ? y[i] : -1;
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    ordo_err err;
+    ordo_learn_model *lin = ordo_learn_train(x, N, D, yl, K, NULL, &o, NULL, NULL, &err);
+    ordo_learn_model *semi = ordo_learn_train_semi(x, N, D, yl, K, NULL, &o, NULL, NULL, NULL,
+                                                   NULL, &err);
+    CHECK_MSG(lin && semi, "%s", err.msg);
+    if (!lin || !semi) { ordo_learn_model_free(lin); ordo_learn_model_free(semi); return; }
+    CHECK(ordo_learn_predict(lin, xt, NT, pa, NULL, &err) == 0);
+    CHECK(ordo_learn_predict(semi, xt, NT, pb, NULL, &err) == 0);
+    int ra = 0, rb = 0;
+    for (int i = 0; i < NT; i++) {
+        ra += argmax(pa + i * K, K) == yt[i];
+        rb += argmax(pb + i * K, K) == yt[i];
+    }
+    CHECK_MSG(rb >= ra, "propagate %d vs linear %d of %d", rb, ra, NT);
+    CHECK(ordo_learn_model_temperature(semi) == ordo_learn_model_temperature(lin));
+    ordo_learn_model_free(semi);
+    /* no unlabeled rows: the same model as linear */
+    static unsigned char none[N];
+    semi = ordo_learn_train_with(ORDO_LEARNER_PROPAGATE, x, N, D, yl, K, NULL, &o, none, NULL,
+                                 NULL, &err);
+    CHECK(semi != NULL);
+    if (semi) {
+        CHECK(ordo_learn_predict(semi, xt, NT, pb, NULL, &err) == 0);
+        CHECK(memcmp(pa, pb, sizeof pa) == 0);
+    }
+    ordo_learn_model_free(semi);
+    ordo_learn_model_free(lin);
+}
+
+/* Strategies x learners: curves named strategy/learner, the linear
+ * learner's curve the same as without --learners, and the stopping
+ * criterion's kappa filled from the second round on. */
+static void t_simulate_learners(void)
+{
+    enum { N = 300, D = 8, K = 3, NT = 100 };
+    static float x[N * D], xt[NT * D];
+    static int y[N], yt[NT];
+    blobs(x, y, N, D, K, 1.5, 1.0);
+    blobs(xt, yt, NT, D, K, 1.5, 1.0);
+    int learners[2] = {ORDO_LEARNER_LINEAR, ORDO_LEARNER_PROPAGATE};
+    ordo_learn_sim_config cfg = {.n = N, .d = D, .x = x, .truth = y, .k = K, .n_test = NT,
+                                 .test_x = xt, .test_truth = yt, .eval_size = 50, .batch = 15,
+                                 .rounds = 5, .n_seeds = 2, .seed = 3, .learners = learners,
+                                 .n_learners = 2};
+    ordo_learn_opts_default(&cfg.train);
+    ordo_learn_strategy st = ordo_loop_strategy("random");
+    ordo_learn_sim_result a, b;
+    ordo_err err;
+    CHECK_MSG(ordo_learn_simulate(&cfg, &st, 1, &a, &err) == 0, "%s", err.msg);
+    cfg.learners = NULL;
+    cfg.n_learners = 0;
+    CHECK_MSG(ordo_learn_simulate(&cfg, &st, 1, &b, &err) == 0, "%s", err.msg);
+    if (a.n_curves != 2 || b.n_curves != 1) {
+        CHECK(0);
+        return;
+    }
+    CHECK(strcmp(a.curves[0].name, "random/linear") == 0);
+    CHECK(strcmp(a.curves[1].name, "random/propagate") == 0);
+    CHECK(strcmp(b.curves[0].name, "random") == 0);
+    for (int r = 0; r < 5; r++)
+        CHECK(a.curves[0].points[r].test_mean == b.curves[0].points[r].test_mean);
+    for (int s = 0; s < 2; s++) {
+        CHECK(isnan(a.curves[1].kappa[s * 5]));
+        for (int r = 1; r < 5; r++) {
+            double kv = a.curves[1].kappa[s * 5 + r];
+            CHECK(kv >= -1 && kv <= 1);
+        }
+    }
+    /* the anchor is random/linear, which matches itself */
+    CHECK(a.curves[0].labels_to_match_random > 0);
+    /* a threshold every kappa passes stops at the first full window */
+    ordo_learn_sim_result_free(&b);
+    cfg.learners = learners;
+    cfg.n_learners = 1;
+    cfg.stop_kappa = 1e-9;
+    CHECK(ordo_learn_simulate(&cfg, &st, 1, &b, &err) == 0);
+    CHECK(b.curves[0].stop_fired == 2 && b.curves[0].stop_round[0] == 3);
+    CHECK(b.curves[0].stop_labels_mean == 60);
+    ordo_learn_sim_result_free(&a);
+    ordo_learn_sim_result_free(&b);
+    int bad = 5;
+    cfg.learners = &bad;
+    CHECK(ordo_learn_simulate(&cfg, &st, 1, &a, &err) != 0);
+    CHECK_MSG(strstr(err.msg, "unknown learner") != NULL, "%s", err.msg);
+}
+
 int main(void)
 {
     RUN(t_separable);
@@ -488,5 +702,10 @@ int main(void)
     RUN(t_atlas);
     RUN(t_simulate);
     RUN(t_csv);
+    RUN(t_kappa);
+    RUN(t_row_weight);
+    RUN(t_propagate);
+    RUN(t_train_semi);
+    RUN(t_simulate_learners);
     return test_summary();
 }

@@ -85,6 +85,19 @@ check "eval json: accuracy inside its Wilson interval, history of 2" "$PY" -c "i
     assert d['accuracy']>0.5, d['accuracy']" "$out"
 check "model versions kept" [ "$(q "SELECT count(*) FROM learn_models WHERE kind='classifier'")" = 2 ]
 
+# --- learners and the stopping criterion --------------------------------------------
+check "train: unknown learner refused" bash -c "'$BIN' train --learner mlp 2>&1 >/dev/null | grep -q 'unknown learner'; [ \${PIPESTATUS[0]} = 2 ]"
+out=$("$BIN" train --learner linear --json 2>&1)
+check "train --learner linear records it" "$PY" -c "import json,sys; assert json.loads(sys.argv[1])['learner']=='linear'" "$out"
+check "learn_models records each version's learner" \
+    [ "$(q "SELECT group_concat(learner) FROM learn_models WHERE kind='classifier'")" = "propagate,propagate,linear" ]
+out=$("$BIN" eval --json)
+check "eval: kappa between successive versions, stability summary" "$PY" -c "import json,sys; d=json.loads(sys.argv[1]); \
+    h=d['history']; assert h[0]['kappa_to_previous'] is None and all(-1<=x['kappa_to_previous']<=1 for x in h[1:]), h; \
+    assert [x['learner'] for x in h]==['propagate','propagate','linear']; \
+    st=d['stability']; assert st['pairs']==2 and st['sample']==108 and st['stop'] in (True, False), st" "$out"
+check "eval text shows the stability line" bash -c "'$BIN' eval | grep -q '^stability: mean kappa'"
+
 # --- export -------------------------------------------------------------------------
 check "export: a row per image" [ "$("$BIN" export | tail -n +2 | wc -l)" = 108 ]
 check "export --jsonl parses" bash -c "'$BIN' export --jsonl | '$PY' -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
@@ -106,6 +119,15 @@ check "simulate csv: strategies x seeds x rounds rows" [ "$(tail -n +2 "$T/s.csv
 out2=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,most-confident \
       --seeds 2 --rounds 3 --batch 10 --eval 20 --threads 1 --json)
 check "simulate is deterministic (threads 2 vs 1)" [ "$out" = "$out2" ]
+out5=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random --learners linear,propagate \
+      --seeds 2 --rounds 4 --batch 10 --eval 20 --json)
+check "simulate --learners: a curve per strategy x learner, linear's the same as without" "$PY" -c "import json,sys; \
+    a=json.loads(sys.argv[1])['strategies']; b=json.loads(sys.argv[2])['strategies']; \
+    assert set(a)=={'random/linear','random/propagate'}, a.keys(); \
+    assert a['random/linear']['curve'][:3]==b['random']['curve'], 'linear changed'; \
+    assert a['random/linear']['curve'][0]['kappa_mean'] is None and a['random/linear']['curve'][1]['kappa_mean'] is not None; \
+    assert 'stop' in a['random/propagate']" "$out5" "$out"
+check "simulate: unknown learner refused" bash -c "! '$BIN' simulate --truth '$T/imgs/labels.csv' --learners nope 2>/dev/null"
 # a strategy's curve follows its name, not its place in the list; --seed
 # starts another series of seeds (another evaluation sample)
 out3=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies most-confident,random \

@@ -70,6 +70,7 @@ int cli_eval(int argc, char **argv)
     ordo_learn_data d;
     ordo_learn_eval ev = {0};
     ordo_learn_version ver, *hist = NULL;
+    double *kap = NULL;
     size_t nh = 0;
     ordo_learn_model *f = NULL;
     ordo_learn_model *m = ordo_learn_version_latest(s, "classifier", &ver, &found, &err);
@@ -91,6 +92,18 @@ int cli_eval(int argc, char **argv)
     if (!f && ffound) goto fail;
     if (f && ordo_learn_eval_filter(s, f, &d, &tp, &fp, &fn, &tn, &err)) goto fail;
     if (ordo_learn_version_list(s, "classifier", &hist, &nh, &err)) goto fail;
+    /* stopping criterion: kappa between the last 3 successive versions'
+     * predictions on a fixed sample of 2,000 images of the collection */
+    size_t nks = 0;
+    kap = malloc((nh ? nh : 1) * sizeof *kap);
+    if (!kap) { ordo_err_set(&err, "out of memory"); goto fail; }
+    if (ordo_learn_stability(s, hist, nh, 2000, 3, kap, &nks, &err)) goto fail;
+    double kmean = 0;
+    int kn = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (isfinite(kap[i])) { kmean += kap[i]; kn++; }
+    kmean = kn ? kmean / kn : NAN;
+    int stop = kn == 3 && kmean >= 0.99;
     /* the sample size this accuracy needs for the asked width */
     double p = ev.n ? ev.accuracy : 0.5;
     size_t need = ordo_learn_sample_size(p, width, 1.959963984540054);
@@ -147,9 +160,15 @@ int cli_eval(int argc, char **argv)
             jd(hist[i].eval_n > 0 ? (double)hist[i].eval_correct / hist[i].eval_n : NAN);
             printf(",\"macro_f1\":");
             jd(hist[i].macro_f1);
+            printf(",\"learner\":");
+            ordo_text_json(stdout, hist[i].learner[0] ? hist[i].learner : "linear");
+            printf(",\"kappa_to_previous\":");
+            jd(kap[i]);
             printf("}");
         }
-        printf("]}\n");
+        printf("],\"stability\":{\"sample\":%zu,\"kappa_mean\":", nks);
+        jd(kmean);
+        printf(",\"pairs\":%d,\"stop\":%s}}\n", kn, stop ? "true" : "false");
     } else {
         printf("model %lld (%lld labels, %d classes) on the evaluation sample: %zu of %zu drawn "
                "images labeled\n", (long long)ver.id, (long long)ver.n_labels, ver.n_classes,
@@ -185,15 +204,26 @@ int cli_eval(int argc, char **argv)
         if (f)
             printf("\nsports filter on the sample: not-sports precision %.3f, recall %.3f "
                    "(tp %zu, fp %zu, fn %zu, tn %zu)\n", prec, rec, tp, fp, fn, tn);
-        printf("\nhistory:\n%-6s %-8s %-8s %-9s %s\n", "model", "labels", "eval n", "accuracy", "macro-F1");
+        printf("\nhistory:\n%-6s %-10s %-8s %-8s %-9s %-9s %s\n", "model", "learner", "labels",
+               "eval n", "accuracy", "macro-F1", "kappa to previous");
         for (size_t i = 0; i < nh; i++) {
-            printf("%-6lld %-8lld %-8lld ", (long long)hist[i].id, (long long)hist[i].n_labels,
+            printf("%-6lld %-10s %-8lld %-8lld ", (long long)hist[i].id,
+                   hist[i].learner[0] ? hist[i].learner : "linear", (long long)hist[i].n_labels,
                    (long long)(hist[i].eval_n > 0 ? hist[i].eval_n : 0));
             if (hist[i].eval_n > 0)
-                printf("%-9.3f %.3f\n", (double)hist[i].eval_correct / hist[i].eval_n, hist[i].macro_f1);
+                printf("%-9.3f %-9.3f ", (double)hist[i].eval_correct / hist[i].eval_n,
+                       hist[i].macro_f1);
             else
-                printf("%-9s -\n", "-");
+                printf("%-9s %-9s ", "-", "-");
+            if (isfinite(kap[i])) printf("%.4f\n", kap[i]);
+            else printf("-\n");
         }
+        if (kn)
+            printf("\nstability: mean kappa %.4f between the last %d successive models' predictions "
+                   "on %zu images; %s (Bloodgood & Vijay-Shanker 2009: stop when the mean of 3 "
+                   "reaches 0.99)\n", kmean, kn, nks,
+                   stop ? "predictions have stabilized: more labels are unlikely to pay"
+                        : "still changing: labeling more should pay");
     }
     rc = fflush(stdout) == 0 ? 0 : 1;
     goto out;
@@ -201,6 +231,7 @@ fail:
     fprintf(stderr, "ordo eval: %s\n", err.msg);
 out:
     free(hist);
+    free(kap);
     ordo_learn_eval_free(&ev);
     ordo_learn_model_free(m);
     ordo_learn_model_free(f);

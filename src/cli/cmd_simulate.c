@@ -28,7 +28,7 @@ static void usage(FILE *f)
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
             "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
             "                     [--threads T] [--json] [--csv FILE] [--plot FILE.svg]\n"
-            "                     [--project DIR]\n"
+            "                     [--learners LIST] [--project DIR]\n"
             "Replays the labeling loop on scanned images whose labels are known: per seed it\n"
             "draws the evaluation sample (N random pool images), then each strategy picks\n"
             "R batches of B images, the known labels are 'given', the model is retrained\n"
@@ -42,13 +42,20 @@ static void usage(FILE *f)
             "                  Accuracy is then measured on them, else on the eval sample\n"
             "  --strategies L  comma list (default %s;\n"
             "                  known: %s)\n"
+            "  --learners L    comma list of learners, each run with every strategy\n"
+            "                  (linear, propagate; default linear). Curves are then\n"
+            "                  named strategy/learner; random/linear is the anchor\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
             "                  K fresh repetitions of the whole experiment\n"
             "  --threads T     parallel (seed, strategy) runs (default: all cores)\n"
             "  --folds F       cross-validation folds of each retraining (3); --l2 X fixes\n"
             "                  the L2 strength instead (faster, as 'ordo train --l2')\n"
-            "  --json          one JSON object; --csv FILE per-seed rows; --plot FILE.svg\n",
+            "  --json          one JSON object; --csv FILE per-seed rows; --plot FILE.svg\n"
+            "Each curve also reports the stopping criterion (Bloodgood & Vijay-Shanker\n"
+            "2009): the labels at which the mean Cohen's kappa between successive rounds'\n"
+            "predictions on the pool (outside the evaluation sample) over 3 rounds first\n"
+            "reaches 0.99, and the accuracy there against the last round's.\n",
             DEFAULT_STRATEGIES, known);
 }
 
@@ -205,19 +212,21 @@ int cli_simulate(int argc, char **argv)
         {"threads", required_argument, NULL, 'j'}, {"json", no_argument, NULL, 'J'},
         {"csv", required_argument, NULL, 'c'}, {"plot", required_argument, NULL, 'P'},
         {"folds", required_argument, NULL, 'f'}, {"l2", required_argument, NULL, 'l'},
-        {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"seed", required_argument, NULL, 's'}, {"learners", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *project = NULL, *truth = NULL, *test = NULL, *list = DEFAULT_STRATEGIES;
-    const char *csvout = NULL, *plot = NULL;
+    const char *csvout = NULL, *plot = NULL, *llist = "linear";
     int rounds = 10, batch = 100, seeds = 5, evaln = 400, threads = cli_default_threads(), json = 0;
     int c, folds = 3, seed0 = 1;
     double l2 = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:s:e:j:Jc:P:f:l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:s:e:j:Jc:P:f:l:L:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p': project = optarg; break;
         case 't': truth = optarg; break;
         case 'T': test = optarg; break;
         case 'S': list = optarg; break;
+        case 'L': llist = optarg; break;
         case 'r': if (cli_parse_int("--rounds", optarg, 1, 10000, &rounds)) return 2; break;
         case 'b': if (cli_parse_int("--batch", optarg, 1, 10000000, &batch)) return 2; break;
         case 'k': if (cli_parse_int("--seeds", optarg, 1, 1000, &seeds)) return 2; break;
@@ -253,7 +262,8 @@ int cli_simulate(int argc, char **argv)
     int *y = NULL;
     float *x = NULL, *lg = NULL, *prior = NULL;
     ordo_learn_strategy *st = NULL;
-    char *dup = NULL;
+    char *dup = NULL, *ldup = NULL;
+    int learners[8], nlearn = 0;
     ordo_learn_sim_result res = {0};
 
     /* truth, and which rows are the test set */
@@ -381,21 +391,37 @@ int cli_simulate(int argc, char **argv)
         ns++;
     }
     if (!ns) { ordo_err_set(&err, "no strategies"); goto fail; }
+    if (!(ldup = strdup(llist))) { ordo_err_set(&err, "out of memory"); goto fail; }
+    for (char *t = strtok(ldup, ","); t; t = strtok(NULL, ",")) {
+        int id = ordo_learn_learner_id(t);
+        if (id < 0) {
+            ordo_err_set(&err, "unknown learner '%s' (known: linear, propagate)", t);
+            goto fail;
+        }
+        if (nlearn == (int)(sizeof learners / sizeof *learners)) {
+            ordo_err_set(&err, "at most %d learners", nlearn);
+            goto fail;
+        }
+        learners[nlearn++] = id;
+    }
+    if (!nlearn) { ordo_err_set(&err, "no learners"); goto fail; }
     ordo_learn_sim_config cfg = {.n = np, .d = ORDO_STORE_EMBED, .x = x, .truth = y, .k = k,
                                  .class_names = (const char *const *)names, .prior_probs = prior,
                                  .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
                                  .test_x = x + np * ORDO_STORE_EMBED, .test_truth = y + np,
                                  .eval_size = (size_t)evaln, .batch = (size_t)batch,
-                                 .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0, .threads = threads};
+                                 .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0,
+                                 .learners = learners, .n_learners = nlearn, .threads = threads};
     ordo_learn_opts_default(&cfg.train);
     cfg.train.cv_folds = folds;
     cfg.train.l2 = l2;
     /* parallel runs each use one BLAS thread rather than oversubscribing */
     if (threads > 1) openblas_set_num_threads(1);
     if (!json) {
-        fprintf(stderr, "simulating %d strategies x %d seeds: pool %zu, test %zu, %d labels, "
-                        "eval sample %d, %d rounds of %d (%zu truth rows not in the project)\n",
-                ns, seeds, np, nt, k, evaln, rounds, batch, skipped);
+        fprintf(stderr, "simulating %d strategies x %d learners x %d seeds: pool %zu, test %zu, "
+                        "%d labels, eval sample %d, %d rounds of %d (%zu truth rows not in the "
+                        "project)\n",
+                ns, nlearn, seeds, np, nt, k, evaln, rounds, batch, skipped);
         if (test_leaks)
             fprintf(stderr, "kept %zu pool images out: near-duplicates (cosine >= %.2f) of test "
                             "images\n", test_leaks, ORDO_AUDIT_COSINE);
@@ -416,13 +442,27 @@ int cli_simulate(int argc, char **argv)
             printf(":{\"auc\":%.5f,\"auc_se\":%.5f,\"labels_to_match_random\":", cv->auc, cv->auc_se);
             if (cv->labels_to_match_random >= 0) printf("%ld", cv->labels_to_match_random);
             else printf("null");
+            printf(",\"stop\":{\"fired\":%d,\"labels_mean\":", cv->stop_fired);
+            if (cv->stop_fired)
+                printf("%.1f,\"accuracy_mean\":%.5f,\"final_accuracy_mean\":%.5f}",
+                       cv->stop_labels_mean, cv->stop_acc_mean, cv->stop_final_acc_mean);
+            else
+                printf("null}");
             printf(",\"curve\":[");
             for (int q = 0; q < cv->n_points; q++) {
                 const ordo_learn_sim_point *p = &cv->points[q];
+                double km = 0;
+                int kn = 0;
+                for (int sd = 0; sd < res.n_seeds; sd++) {
+                    double kv = cv->kappa[(size_t)sd * cv->n_points + q];
+                    if (isfinite(kv)) { km += kv; kn++; }
+                }
                 printf("%s{\"labels\":%zu,\"accuracy_mean\":%.5f,\"accuracy_sd\":%.5f,"
-                       "\"eval_accuracy_mean\":%.5f,\"eval_accuracy_sd\":%.5f}", q ? "," : "",
-                       p->labels, on_test ? p->test_mean : p->eval_mean,
+                       "\"eval_accuracy_mean\":%.5f,\"eval_accuracy_sd\":%.5f,\"kappa_mean\":",
+                       q ? "," : "", p->labels, on_test ? p->test_mean : p->eval_mean,
                        on_test ? p->test_sd : p->eval_sd, p->eval_mean, p->eval_sd);
+                if (kn) printf("%.5f}", km / kn);
+                else printf("null}");
             }
             printf("]}");
         }
@@ -443,6 +483,19 @@ int cli_simulate(int argc, char **argv)
                 printf(" %6.3f", on_test ? cv->points[q].test_mean : cv->points[q].eval_mean);
             printf("\n");
         }
+        printf("stopping criterion (mean kappa of 3 successive rounds >= 0.99, Bloodgood & "
+               "Vijay-Shanker 2009):\n");
+        for (int j = 0; j < res.n_curves; j++) {
+            const ordo_learn_sim_curve *cv = &res.curves[j];
+            if (cv->stop_fired)
+                printf("  %-24s stops at %.0f labels (mean over the %d of %d seeds where it fired): "
+                       "accuracy %.3f there, %.3f at the last round\n", cv->name,
+                       cv->stop_labels_mean, cv->stop_fired, res.n_seeds, cv->stop_acc_mean,
+                       cv->stop_final_acc_mean);
+            else
+                printf("  %-24s does not stop within %zu labels\n", cv->name,
+                       cv->points[cv->n_points - 1].labels);
+        }
         if (on_test)
             printf("evaluation-sample 95%% intervals containing the test accuracy: %.1f%%; "
                    "containing the unlabeled rest of the pool's accuracy: %.1f%%\n",
@@ -451,15 +504,16 @@ int cli_simulate(int argc, char **argv)
     if (csvout) {
         FILE *o = fopen(csvout, "w");
         if (!o) { ordo_err_set(&err, "%s: cannot write", csvout); goto fail; }
-        fprintf(o, "strategy,seed,labels,eval_accuracy,eval_lo,eval_hi,test_accuracy,rest_accuracy\n");
+        fprintf(o, "strategy,seed,labels,eval_accuracy,eval_lo,eval_hi,test_accuracy,rest_accuracy,"
+                   "kappa\n");
         for (int j = 0; j < res.n_curves; j++)
             for (int sd = 0; sd < res.n_seeds; sd++)
                 for (int q = 0; q < res.curves[j].n_points; q++) {
                     const ordo_learn_sim_curve *cv = &res.curves[j];
                     size_t at = (size_t)sd * cv->n_points + q;
-                    fprintf(o, "%s,%d,%zu,%.6f,%.6f,%.6f,%.6f,%.6f\n", cv->name, sd,
+                    fprintf(o, "%s,%d,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", cv->name, sd,
                             cv->points[q].labels, cv->eval_acc[at], cv->eval_lo[at],
-                            cv->eval_hi[at], cv->test_acc[at], cv->rest_acc[at]);
+                            cv->eval_hi[at], cv->test_acc[at], cv->rest_acc[at], cv->kappa[at]);
                 }
         if (fclose(o)) { ordo_err_set(&err, "%s: write failed", csvout); goto fail; }
     }
@@ -476,7 +530,7 @@ fail:
 out:
     ordo_learn_sim_result_free(&res);
     for (size_t i = 0; i < nr; i++) free(rows[i].label);
-    free(rows); free(names); free(ids); free(y); free(x); free(lg); free(prior); free(st); free(dup);
+    free(rows); free(names); free(ids); free(y); free(x); free(lg); free(prior); free(st); free(dup); free(ldup);
     ordo_store_close(s);
     return rc;
 }

@@ -36,6 +36,8 @@ typedef struct ordo_learn_opts {
     int max_iter;          /* L-BFGS iterations per fit */
     double tol;            /* stop when max |gradient| < tol */
     uint64_t seed;         /* fold assignment */
+    const float *row_weight; /* n (indexed like x), >= 0, multiplies each row's weight
+                              * (after class balancing, if on); NULL: all 1 */
 } ordo_learn_opts;
 
 /* Fills the defaults: CV over a 5-point grid, 3 folds, no PCA, balanced,
@@ -71,6 +73,7 @@ int ordo_learn_model_classes(const ordo_learn_model *m);  /* k */
 const char *ordo_learn_model_class_name(const ordo_learn_model *m, int c); /* NULL if out of range */
 double ordo_learn_model_temperature(const ordo_learn_model *m);
 double ordo_learn_model_l2(const ordo_learn_model *m);
+void ordo_learn_model_set_temperature(ordo_learn_model *m, double t); /* t > 0 */
 
 /* Calibrated probabilities (n x k) for n rows of x (n x d, d = model dim).
  * logits (n x k, may be NULL) receives the uncalibrated logits, -INFINITY
@@ -101,6 +104,64 @@ double ordo_learn_softmax_loss(const float *x, size_t n, size_t d, const int *y,
 int ordo_learn_model_to_bytes(const ordo_learn_model *m, unsigned char **buf, size_t *len,
                               ordo_err *err); /* *buf: free() */
 ordo_learn_model *ordo_learn_model_from_bytes(const void *buf, size_t len, ordo_err *err);
+
+/* ---------------------------------------------------------------------------
+ * Learners (semi.c): "linear" is ordo_learn_train above; "propagate" also
+ * uses the unlabeled rows (label propagation on their k-nearest-neighbour
+ * graph, Zhou et al. 2004, averaged with the linear model's probabilities,
+ * as pseudo-labels weighted by certainty, after Iscen et al. 2019) and
+ * still returns a linear model, so prediction and the
+ * stored format do not change.
+ * ------------------------------------------------------------------------ */
+
+enum { ORDO_LEARNER_LINEAR = 0, ORDO_LEARNER_PROPAGATE = 1 };
+
+/* The learner of a name ("linear", "propagate"); -1 if unknown. */
+int ordo_learn_learner_id(const char *name);
+/* Its name; NULL if out of range. */
+const char *ordo_learn_learner_name(int id);
+
+typedef struct ordo_learn_semi_opts {
+    int knn;              /* neighbours per row (20) */
+    double alpha;         /* propagation strength in (0, 1) (0.99) */
+    int iterations;       /* of F <- alpha S F + Y (30) */
+    double lambda;        /* total weight of the pseudo-labeled rows against the
+                           * labeled rows' 1 (0.3; 0: the linear learner) */
+    size_t max_unlabeled; /* seeded sample of the unlabeled rows beyond this (10,000) */
+} ordo_learn_semi_opts;
+
+void ordo_learn_semi_default(ordo_learn_semi_opts *o);
+
+/* Label propagation alone: F (n x k) = the scores after `iterations` steps
+ * of F <- alpha S F + Y over the k-nearest-neighbour graph of all n rows
+ * (cosine; w = max(0, cos)^3; S = D^-1/2 (A + A^T) D^-1/2); Y_ic = 1/n_c for
+ * rows with y_i = c >= 0. */
+int ordo_learn_propagate(const float *x, size_t n, size_t d, const int *y, int k,
+                         const ordo_learn_semi_opts *so, float *F, ordo_err *err);
+
+/* The "propagate" learner. Rows with y >= 0 are labeled; rows with y < 0
+ * are its unlabeled pool when unlabeled is NULL or unlabeled[i] != 0.
+ * oof_probs and report are those of the first (labeled-only) fit; so may be
+ * NULL (defaults). */
+ordo_learn_model *ordo_learn_train_semi(const float *x, size_t n, size_t d, const int *y, int k,
+                                        const char *const *class_names,
+                                        const ordo_learn_opts *opts,
+                                        const unsigned char *unlabeled,
+                                        const ordo_learn_semi_opts *so, float *oof_probs,
+                                        ordo_learn_report *report, ordo_err *err);
+
+/* Trains with learner id (defaults for its own options). */
+ordo_learn_model *ordo_learn_train_with(int learner, const float *x, size_t n, size_t d,
+                                        const int *y, int k, const char *const *class_names,
+                                        const ordo_learn_opts *opts,
+                                        const unsigned char *unlabeled, float *oof_probs,
+                                        ordo_learn_report *report, ordo_err *err);
+
+/* Cohen's kappa (Cohen 1960) between two labelings a, b (values in [0, k)):
+ * (p_o - p_e) / (1 - p_e), p_o the observed agreement, p_e the agreement
+ * expected from the marginals; 1 when p_e = 1. The stopping criterion of
+ * Bloodgood & Vijay-Shanker 2009 compares successive models this way. */
+double ordo_learn_kappa(const int *a, const int *b, size_t n, int k);
 
 /* ---------------------------------------------------------------------------
  * ATLAS-style error predictor (Munro, "Human-in-the-Loop Machine Learning",
@@ -221,6 +282,11 @@ typedef struct ordo_learn_sim_config {
     int n_seeds;
     uint64_t seed;             /* seed s uses seed + s */
     ordo_learn_opts train;     /* how each round retrains */
+    const int *learners;       /* n_learners learner ids (ORDO_LEARNER_*); NULL: linear.
+                                * Each strategy runs with each learner */
+    int n_learners;
+    double stop_kappa;         /* stopping criterion: kappa threshold (0: 0.99) */
+    int stop_window;           /* over the mean of this many successive kappas (0: 3) */
     int threads;               /* (seed, strategy) runs in parallel; <= 1: serial.
                                 * Strategy functions must then be thread-safe, and
                                 * OPENBLAS_NUM_THREADS=1 avoids oversubscription */
@@ -246,11 +312,23 @@ typedef struct ordo_learn_sim_curve {
      * test set when there is one, else on the evaluation sample */
     double auc, auc_se;
     long labels_to_match_random;     /* -1 if never (or no random curve) */
+    /* stabilizing predictions (Bloodgood & Vijay-Shanker 2009): kappa
+     * between round r's and round r-1's predictions on the stop set (every
+     * pool row outside the evaluation sample, fixed per seed); NAN at r = 0 */
+    double *kappa;                   /* n_seeds x n_points */
+    int *stop_round;                 /* n_seeds: first round whose mean kappa over the
+                                      * window reaches the threshold; -1: never */
+    double stop_labels_mean;         /* over the seeds where it fired (NAN: none) */
+    int stop_fired;                  /* how many seeds it fired in */
+    double stop_acc_mean;            /* accuracy at the stop (test, else eval), those seeds */
+    double stop_final_acc_mean;      /* their accuracy at the last round */
 } ordo_learn_sim_curve;
 
 typedef struct ordo_learn_sim_result {
     int n_curves, n_seeds;
     ordo_learn_sim_curve *curves;
+    /* curves = strategies x learners, strategy-major; a curve is named
+     * "strategy" when only the linear learner runs, else "strategy/learner" */
     /* share of (seed, round, strategy) triples whose eval-sample Wilson
      * interval contains the test accuracy (NAN without a test set) */
     double eval_ci_coverage;

@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/db.h"
 #include "base/f16.h"
+#include "learn/learn_rng.h"
 #include "learn/learn_store.h"
 
 void ordo_learn_data_free(ordo_learn_data *d)
@@ -180,6 +181,17 @@ int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_
     return 0;
 }
 
+static int has_learner_col(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('learn_models') WHERE "
+                               "name = 'learner'", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    int r = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return r;
+}
+
 static int ensure_models(sqlite3 *db, ordo_err *err)
 {
     if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS learn_models(id INTEGER PRIMARY KEY,"
@@ -189,6 +201,11 @@ static int ensure_models(sqlite3 *db, ordo_err *err)
                          " f1_hi REAL, seconds REAL, blob BLOB NOT NULL)",
                      NULL, NULL, NULL) != SQLITE_OK)
         return ordo_db_err(db, "learn_models", err);
+    /* the learner column came later: projects made before it get it here */
+    if (!has_learner_col(db) &&
+        sqlite3_exec(db, "ALTER TABLE learn_models ADD COLUMN learner TEXT", NULL, NULL, NULL) !=
+            SQLITE_OK)
+        return ordo_db_err(db, "learn_models learner", err);
     return 0;
 }
 
@@ -210,8 +227,8 @@ int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo
     if (ensure_models(db, err)) goto fail;
     if (sqlite3_prepare_v2(db, "INSERT INTO learn_models(created, kind, n_labels, n_classes, l2,"
                                " temperature, cv_accuracy, eval_n, eval_correct, macro_f1, f1_lo,"
-                               " f1_hi, seconds, blob) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
-                               "?12,?13,?14)", -1, &st, NULL) != SQLITE_OK) {
+                               " f1_hi, seconds, blob, learner) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+                               "?9,?10,?11,?12,?13,?14,?15)", -1, &st, NULL) != SQLITE_OK) {
         ordo_db_err(db, "learn_models", err);
         goto fail;
     }
@@ -231,6 +248,7 @@ int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo
     bind_dbl(st, 12, v->f1_hi);
     bind_dbl(st, 13, v->seconds);
     sqlite3_bind_blob(st, 14, blob, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 15, v->learner[0] ? v->learner : "linear", -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         ordo_db_err(db, "learn_models insert", err);
         goto fail;
@@ -276,7 +294,10 @@ int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t co
 }
 
 #define VCOLS "id, created, kind, n_labels, n_classes, l2, temperature, cv_accuracy, " \
-              "eval_n, eval_correct, macro_f1, f1_lo, f1_hi, seconds"
+              "eval_n, eval_correct, macro_f1, f1_lo, f1_hi, seconds, "
+/* the learner column, or NULL in projects made before it (read-only
+ * openers cannot add it) */
+#define VLEARNER(db) (has_learner_col(db) ? "learner" : "NULL")
 
 static double col_dbl(sqlite3_stmt *st, int c)
 {
@@ -301,6 +322,8 @@ static void read_version(sqlite3_stmt *st, ordo_learn_version *v)
     v->f1_lo = col_dbl(st, 11);
     v->f1_hi = col_dbl(st, 12);
     v->seconds = col_dbl(st, 13);
+    const unsigned char *l = sqlite3_column_text(st, 14);
+    snprintf(v->learner, sizeof v->learner, "%s", l ? (const char *)l : "");
 }
 
 static int has_models(sqlite3 *db)
@@ -321,8 +344,10 @@ ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
     *found = 0;
     if (!has_models(db)) return NULL;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT " VCOLS ", blob FROM learn_models WHERE kind = ?1 "
-                               "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT " VCOLS "%s, blob FROM learn_models WHERE kind = ?1 "
+                              "ORDER BY id DESC LIMIT 1", VLEARNER(db));
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         *found = 1;
         ordo_db_err(db, "learn_models", err);
         return NULL;
@@ -332,9 +357,35 @@ ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
     if (sqlite3_step(st) == SQLITE_ROW) {
         *found = 1;
         if (v) read_version(st, v);
-        m = ordo_learn_model_from_bytes(sqlite3_column_blob(st, 14),
-                                        (size_t)sqlite3_column_bytes(st, 14), err);
+        m = ordo_learn_model_from_bytes(sqlite3_column_blob(st, 15),
+                                        (size_t)sqlite3_column_bytes(st, 15), err);
         if (!m) ordo_err_wrap(err, "model version %lld", (long long)sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+    return m;
+}
+
+ordo_learn_model *ordo_learn_version_load(ordo_store *s, int64_t id, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    if (!has_models(db)) {
+        ordo_err_set(err, "no model version %lld", (long long)id);
+        return NULL;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT blob FROM learn_models WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK) {
+        ordo_db_err(db, "learn_models", err);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    ordo_learn_model *m = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        m = ordo_learn_model_from_bytes(sqlite3_column_blob(st, 0),
+                                        (size_t)sqlite3_column_bytes(st, 0), err);
+        if (!m) ordo_err_wrap(err, "model version %lld", (long long)id);
+    } else {
+        ordo_err_set(err, "no model version %lld", (long long)id);
     }
     sqlite3_finalize(st);
     return m;
@@ -348,7 +399,10 @@ int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version 
     *n = 0;
     if (!has_models(db)) return 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT " VCOLS " FROM learn_models WHERE kind = ?1 ORDER BY id",
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT " VCOLS "%s FROM learn_models WHERE kind = ?1 ORDER BY id",
+             VLEARNER(db));
+    if (sqlite3_prepare_v2(db, sql,
                            -1, &st, NULL) != SQLITE_OK)
         return ordo_db_err(db, "learn_models", err);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -378,22 +432,94 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Trains one model over rows[0..n) of d with the given class of each row. */
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Up to max images that are neither labeled (any answer) nor in the
+ * evaluation sample: a seeded uniform sample of the collection, the
+ * unlabeled rows a semi-supervised learner uses. */
+static int unlabeled_sample(ordo_store *s, const ordo_learn_data *d, size_t max, uint64_t seed,
+                            int64_t **out, size_t *nout, ordo_err *err)
+{
+    ordo_store_item *items = NULL;
+    size_t ni = 0, ne = 0, m = 0;
+    int64_t *ev = NULL, *known = NULL;
+    size_t *idx = NULL;
+    *out = NULL;
+    *nout = 0;
+    if (ordo_store_items(s, &items, &ni, err) ||
+        ordo_store_eval_read(s, &ev, NULL, NULL, &ne, err)) {
+        free(items);
+        return -1;
+    }
+    known = malloc((d->n + ne + 1) * sizeof *known);
+    idx = malloc((ni ? ni : 1) * sizeof *idx);
+    if (!known || !idx) {
+        free(items); free(ev); free(known); free(idx);
+        return ordo_err_set(err, "out of memory");
+    }
+    memcpy(known, d->ids, d->n * sizeof *known);
+    if (ne) memcpy(known + d->n, ev, ne * sizeof *known);
+    qsort(known, d->n + ne, sizeof *known, cmp_i64);
+    for (size_t i = 0; i < ni; i++)
+        if (!bsearch(&items[i].id, known, d->n + ne, sizeof *known, cmp_i64)) idx[m++] = i;
+    if (m > max) {
+        learn_rng r;
+        learn_rng_seed(&r, seed);
+        learn_rng_shuffle(&r, idx, m);
+        m = max;
+    }
+    int64_t *ids = malloc((m ? m : 1) * sizeof *ids);
+    if (ids)
+        for (size_t i = 0; i < m; i++) ids[i] = items[idx[i]].id;
+    free(items); free(ev); free(known); free(idx);
+    if (!ids) return ordo_err_set(err, "out of memory");
+    *out = ids;
+    *nout = m;
+    return 0;
+}
+
 static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const size_t *rows,
                                   size_t n, const int *y, int k, const char *const *names,
-                                  const ordo_learn_opts *o, ordo_learn_report *rep, ordo_err *err)
+                                  const ordo_learn_opts *o, int learner, size_t max_unlabeled,
+                                  ordo_learn_report *rep, ordo_err *err)
 {
-    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    float *x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
+    int64_t *uids = NULL;
+    size_t nu = 0;
+    if (learner != ORDO_LEARNER_LINEAR) {
+        ordo_learn_semi_opts so;
+        ordo_learn_semi_default(&so);
+        if (unlabeled_sample(s, d, max_unlabeled ? max_unlabeled : so.max_unlabeled,
+                             o->seed ^ 0x756e6cULL, &uids, &nu, err))
+            return NULL;
+    }
+    size_t N = n + nu;
+    int64_t *ids = malloc((N ? N : 1) * sizeof *ids);
+    float *x = malloc((N ? N : 1) * ORDO_STORE_EMBED * sizeof *x);
+    int *yy = malloc((N ? N : 1) * sizeof *yy);
     ordo_learn_model *m = NULL;
-    if (!ids || !x) {
+    if (!ids || !x || !yy) {
         ordo_err_set(err, "out of memory");
     } else {
-        for (size_t i = 0; i < n; i++) ids[i] = d->ids[rows[i]];
-        if (ordo_learn_embeddings(s, ids, n, x, err) == 0)
-            m = ordo_learn_train(x, n, ORDO_STORE_EMBED, y, k, names, o, NULL, rep, err);
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = d->ids[rows[i]];
+            yy[i] = y[i];
+        }
+        for (size_t i = 0; i < nu; i++) {
+            ids[n + i] = uids[i];
+            yy[n + i] = -1;
+        }
+        if (ordo_learn_embeddings(s, ids, N, x, err) == 0)
+            m = ordo_learn_train_with(learner, x, N, ORDO_STORE_EMBED, yy, k, names, o, NULL, NULL,
+                                      rep, err);
     }
+    free(uids);
     free(ids);
     free(x);
+    free(yy);
     return m;
 }
 
@@ -465,7 +591,12 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         const char **h = bsearch(&d.label[rows[i]], names, (size_t)k, sizeof *names, cmp_str);
         y[i] = (int)(h - names);
     }
-    out->model = fit_rows(s, &d, rows, n, y, k, names, &o->learn, &out->rep, err);
+    if (!ordo_learn_learner_name(o->learner)) {
+        ordo_err_set(err, "unknown learner %d", o->learner);
+        goto out;
+    }
+    out->model = fit_rows(s, &d, rows, n, y, k, names, &o->learn, o->learner, o->max_unlabeled,
+                          &out->rep, err);
     if (!out->model) goto out;
     ordo_learn_eval *ev = &out->ev;
     if (ordo_learn_eval_sample(s, out->model, &d, 1000, o->eval_seed, ev, err)) goto out;
@@ -475,6 +606,7 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
                               .eval_correct = (int64_t)ev->correct, .macro_f1 = ev->macro_f1,
                               .f1_lo = ev->f1_lo, .f1_hi = ev->f1_hi, .seconds = out->rep.seconds};
     snprintf(ver.kind, sizeof ver.kind, "classifier");
+    snprintf(ver.learner, sizeof ver.learner, "%s", ordo_learn_learner_name(o->learner));
     if (ordo_learn_version_save(s, out->model, &ver, &out->model_id, err)) goto out;
 
     /* sports filter: not-sports answers against every other answer */
@@ -488,7 +620,7 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         }
         out->filter_labels = nf;
         ordo_learn_report *fr = &out->filter_rep;
-        f = fit_rows(s, &d, rows, nf, y, 2, fnames, &o->learn, fr, err);
+        f = fit_rows(s, &d, rows, nf, y, 2, fnames, &o->learn, ORDO_LEARNER_LINEAR, 0, fr, err);
         if (!f ||
             ordo_learn_eval_filter(s, f, &d, &out->tp, &out->fp, &out->fn, &out->tn, err))
             goto out;
@@ -498,6 +630,7 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
                                  .eval_correct = (int64_t)(out->tp + out->tn), .macro_f1 = NAN,
                                  .f1_lo = NAN, .f1_hi = NAN, .seconds = fr->seconds};
         snprintf(fv.kind, sizeof fv.kind, "sports");
+        snprintf(fv.learner, sizeof fv.learner, "linear");
         if (ordo_learn_version_save(s, f, &fv, &out->filter_id, err)) goto out;
     }
     rc = 0;
@@ -512,5 +645,88 @@ out:
     free(names);
     free(leak);
     ordo_learn_data_free(&d);
+    return rc;
+}
+
+/* ---- stabilizing predictions (the stopping criterion) --------------------- */
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Predicted class of each of n rows of x under m, as an index into the
+ * sorted name list names (nn entries). */
+static int predict_named(const ordo_learn_model *m, const float *x, size_t n, const char **names,
+                         size_t nn, int *out, ordo_err *err)
+{
+    int k = ordo_learn_model_classes(m);
+    float *p = malloc((n ? n : 1) * (size_t)k * sizeof *p);
+    if (!p) return ordo_err_set(err, "out of memory");
+    if (ordo_learn_predict(m, x, n, p, NULL, err)) { free(p); return -1; }
+    for (size_t i = 0; i < n; i++) {
+        int a = 0;
+        for (int c = 1; c < k; c++)
+            if (p[i * k + c] > p[i * k + a]) a = c;
+        const char *nm = ordo_learn_model_class_name(m, a);
+        const char **h = bsearch(&nm, names, nn, sizeof *names, cmp_name);
+        out[i] = h ? (int)(h - names) : -1;
+    }
+    free(p);
+    return 0;
+}
+
+int ordo_learn_stability(ordo_store *s, const ordo_learn_version *hist, size_t nh, size_t sample,
+                         size_t pairs, double *kappa, size_t *n_sample, ordo_err *err)
+{
+    for (size_t i = 0; i < nh; i++) kappa[i] = NAN;
+    *n_sample = 0;
+    if (nh < 2 || pairs == 0) return 0;
+    ordo_store_item *items = NULL;
+    size_t ni = 0;
+    if (ordo_store_items(s, &items, &ni, err)) return -1;
+    size_t step = sample && ni > sample ? (ni + sample - 1) / sample : 1, m = 0;
+    int64_t *ids = malloc((ni ? ni : 1) * sizeof *ids);
+    float *x = NULL;
+    int *pa = NULL, *pb = NULL;
+    const char **names = NULL;
+    ordo_learn_model *ma = NULL, *mb = NULL;
+    int rc = -1;
+    if (!ids) { ordo_err_set(err, "out of memory"); goto out; }
+    for (size_t i = 0; i < ni; i += step) ids[m++] = items[i].id; /* fixed: every step-th by id */
+    x = malloc((m ? m : 1) * ORDO_STORE_EMBED * sizeof *x);
+    pa = malloc((m ? m : 1) * sizeof *pa);
+    pb = malloc((m ? m : 1) * sizeof *pb);
+    if (!x || !pa || !pb) { ordo_err_set(err, "out of memory"); goto out; }
+    if (ordo_learn_embeddings(s, ids, m, x, err)) goto out;
+    size_t first = nh - 1 > pairs ? nh - 1 - pairs : 0;
+    for (size_t i = first + 1; i < nh; i++) {
+        ordo_learn_model_free(ma);
+        ma = mb ? mb : ordo_learn_version_load(s, hist[i - 1].id, err);
+        mb = ordo_learn_version_load(s, hist[i].id, err);
+        if (!ma || !mb) goto out;
+        /* one name list for both: the union of their classes */
+        int ka = ordo_learn_model_classes(ma), kb = ordo_learn_model_classes(mb);
+        free(names);
+        names = malloc(((size_t)ka + kb) * sizeof *names);
+        if (!names) { ordo_err_set(err, "out of memory"); goto out; }
+        size_t nn = 0;
+        for (int c = 0; c < ka; c++) names[nn++] = ordo_learn_model_class_name(ma, c);
+        for (int c = 0; c < kb; c++) names[nn++] = ordo_learn_model_class_name(mb, c);
+        qsort(names, nn, sizeof *names, cmp_name);
+        size_t u = 0;
+        for (size_t q = 0; q < nn; q++)
+            if (!u || strcmp(names[q], names[u - 1])) names[u++] = names[q];
+        if (predict_named(ma, x, m, names, u, pa, err) ||
+            predict_named(mb, x, m, names, u, pb, err))
+            goto out;
+        kappa[i] = ordo_learn_kappa(pa, pb, m, (int)u);
+    }
+    *n_sample = m;
+    rc = 0;
+out:
+    ordo_learn_model_free(ma);
+    ordo_learn_model_free(mb);
+    free(items); free(ids); free(x); free(pa); free(pb); free(names);
     return rc;
 }

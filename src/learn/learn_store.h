@@ -66,6 +66,8 @@ typedef struct ordo_learn_version {
     int64_t eval_n, eval_correct;   /* -1: not evaluated */
     double macro_f1, f1_lo, f1_hi;
     double seconds;
+    char learner[16];               /* "linear", "propagate"; "" for versions stored
+                                     * before the column existed (all linear) */
 } ordo_learn_version;
 
 /* Stores a new version; writes its id to *id if non-NULL. */
@@ -78,9 +80,21 @@ int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t co
  * when there is none, NULL with *found = 1 and err on failure. v may be NULL. */
 ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
                                             ordo_learn_version *v, int *found, ordo_err *err);
+/* The model of version id; NULL with err if there is none. */
+ordo_learn_model *ordo_learn_version_load(ordo_store *s, int64_t id, ordo_err *err);
 /* Every version of kind, oldest first (malloc'd; free()). */
 int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version **v, size_t *n,
                             ordo_err *err);
+
+/* Stabilizing predictions (Bloodgood & Vijay-Shanker 2009, "A Method for
+ * Stopping Active Learning Based on Stabilizing Predictions"): Cohen's kappa
+ * between the predicted labels of versions hist[i-1] and hist[i] (compared
+ * by class name) on a fixed sample of the collection (every ceil(N/sample)-th
+ * image by id, labeled or not), for the last `pairs` pairs; kappa (nh) gets
+ * NAN elsewhere. Their rule stops when the mean of 3 successive kappas
+ * reaches 0.99. *n_sample: the images compared. */
+int ordo_learn_stability(ordo_store *s, const ordo_learn_version *hist, size_t nh, size_t sample,
+                         size_t pairs, double *kappa, size_t *n_sample, ordo_err *err);
 
 /* ---- one training run (`ordo train`, the server's Retrain) ----------------- */
 
@@ -88,6 +102,10 @@ typedef struct ordo_learn_train_opts {
     ordo_learn_opts learn;  /* for both fits */
     uint64_t eval_seed;     /* bootstrap seed of the evaluation */
     size_t min_labels;      /* classifier training labels required (0: none) */
+    int learner;            /* ORDO_LEARNER_* of the classifier (0: linear, the quick one
+                             * the server's background retraining uses); the sports
+                             * filter is always linear */
+    size_t max_unlabeled;   /* propagate: unlabeled images sampled (0: the default) */
     int max_classes;        /* 0: no limit; else refuse more distinct labels */
     const int64_t *exclude; /* image ids (ascending) whose labels are kept out of
                                training: leaks (audit's ordo_audit_leak_ids) */

@@ -80,6 +80,10 @@ int ordo_learn_model_dim(const ordo_learn_model *m) { return m->d; }
 int ordo_learn_model_classes(const ordo_learn_model *m) { return m->k; }
 double ordo_learn_model_temperature(const ordo_learn_model *m) { return m->temperature; }
 double ordo_learn_model_l2(const ordo_learn_model *m) { return m->l2; }
+void ordo_learn_model_set_temperature(ordo_learn_model *m, double t)
+{
+    if (t > 0 && isfinite(t)) m->temperature = t;
+}
 
 const char *ordo_learn_model_class_name(const ordo_learn_model *m, int c)
 {
@@ -373,9 +377,10 @@ done:
     return rc;
 }
 
-/* Class-balanced (or uniform) weights over the given rows, summing to 1. */
-static void make_weights(const int *yc, const size_t *rows, size_t n, int kc, int balanced,
-                         float *w, size_t *cnt)
+/* Class-balanced (or uniform) weights over the given rows, times the
+ * caller's row weights rw (NULL: 1), summing to 1. */
+static void make_weights(const int *yc, const float *rw, const size_t *rows, size_t n, int kc,
+                         int balanced, float *w, size_t *cnt)
 {
     for (int c = 0; c < kc; c++) cnt[c] = 0;
     for (size_t i = 0; i < n; i++) cnt[yc[rows[i]]]++;
@@ -384,16 +389,18 @@ static void make_weights(const int *yc, const size_t *rows, size_t n, int kc, in
     double s = 0;
     for (size_t i = 0; i < n; i++) {
         double v = balanced ? (double)n / ((double)present * (double)cnt[yc[rows[i]]]) : 1.0;
+        if (rw) v *= rw[rows[i]];
         w[i] = (float)v;
         s += v;
     }
-    for (size_t i = 0; i < n; i++) w[i] = (float)(w[i] / s);
+    for (size_t i = 0; i < n; i++) w[i] = s > 0 ? (float)(w[i] / s) : 0.0f;
 }
 
 typedef struct trainer {
     const float *Z; /* n x p, all labeled rows */
     size_t n, p;
     const int *yc;  /* compact labels */
+    const float *rw; /* n row weights or NULL */
     int kc;
     int balanced, max_iter;
     double tol;
@@ -410,7 +417,7 @@ static int fit_rows(trainer *t, const size_t *rows, size_t nr, double l2, double
         memcpy(t->Zs + i * t->p, t->Z + rows[i] * t->p, t->p * sizeof(float));
         t->ys[i] = t->yc[rows[i]];
     }
-    make_weights(t->yc, rows, nr, t->kc, t->balanced, t->w, t->cnt);
+    make_weights(t->yc, t->rw, rows, nr, t->kc, t->balanced, t->w, t->cnt);
     fitws ws = {.Z = t->Zs, .n = nr, .p = t->p, .y = t->ys, .kc = t->kc, .w = t->w, .l2 = l2,
                 .Wf = t->Wf, .bf = t->bf, .L = t->L};
     return lbfgs(&ws, th, t->max_iter, t->tol);
@@ -462,10 +469,15 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
     trainer t = {0};
     size_t *order = NULL, *tr = NULL, *te = NULL;
     int *fold = NULL, *ycomp = NULL;
+    float *rwc = NULL;
     if (!cmap || !cinv || !lab) goto oom;
     for (int c = 0; c < k; c++) cmap[c] = -1;
     for (size_t i = 0; i < n; i++)
         if (y[i] >= 0) {
+            if (o.row_weight && !(o.row_weight[i] >= 0 && isfinite(o.row_weight[i]))) {
+                ordo_err_set(err, "train: row weight %zu is not a finite number >= 0", i);
+                goto fail;
+            }
             if (y[i] >= k) {
                 ordo_err_set(err, "train: label %d of row %zu is outside [0, %d)", y[i], i, k);
                 goto fail;
@@ -532,7 +544,11 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
     tmp = NULL;
 
     size_t N = (size_t)kc * (size_t)p + (size_t)kc;
-    t = (trainer){.Z = Z, .n = nl, .p = (size_t)p, .yc = ycomp, .kc = kc,
+    if (o.row_weight) {
+        if (!(rwc = malloc(nl * sizeof *rwc))) goto oom;
+        for (size_t i = 0; i < nl; i++) rwc[i] = o.row_weight[lab[i]];
+    }
+    t = (trainer){.Z = Z, .n = nl, .p = (size_t)p, .yc = ycomp, .rw = rwc, .kc = kc,
                   .balanced = o.class_balanced, .max_iter = o.max_iter, .tol = o.tol};
     t.Zs = malloc(nl * (size_t)p * sizeof *t.Zs);
     t.w = malloc(nl * sizeof *t.w);
@@ -663,7 +679,7 @@ fail:
 done:
     free(cmap); free(cinv); free(lab); free(Z); free(tmp); free(oof); free(th); free(thsum);
     free(t.Zs); free(t.w); free(t.Wf); free(t.bf); free(t.L); free(t.ys); free(t.cnt);
-    free(order); free(tr); free(te); free(fold); free(ycomp);
+    free(order); free(tr); free(te); free(fold); free(ycomp); free(rwc);
     if (m && report) report->seconds = ordo_clock_mono() - t0;
     return m;
 }

@@ -199,3 +199,24 @@ oom:
     ordo_learn_eval_free(out);
     return ordo_err_set(err, "evaluate: out of memory");
 }
+
+double ordo_learn_kappa(const int *a, const int *b, size_t n, int k)
+{
+    if (n == 0 || k < 1) return NAN;
+    size_t *ca = calloc((size_t)k, sizeof *ca), *cb = calloc((size_t)k, sizeof *cb);
+    if (!ca || !cb) { free(ca); free(cb); return NAN; }
+    size_t agree = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] < 0 || a[i] >= k || b[i] < 0 || b[i] >= k) continue;
+        ca[a[i]]++;
+        cb[b[i]]++;
+        agree += a[i] == b[i];
+        m++;
+    }
+    double po = m ? (double)agree / m : NAN, pe = 0;
+    for (int c = 0; c < k && m; c++) pe += ((double)ca[c] / m) * ((double)cb[c] / m);
+    free(ca);
+    free(cb);
+    if (!m) return NAN;
+    return pe >= 1 ? 1.0 : (po - pe) / (1 - pe);
+}

@@ -57,6 +57,8 @@ void ordo_learn_sim_result_free(ordo_learn_sim_result *r)
         free(c->eval_lo);
         free(c->eval_hi);
         free(c->rest_acc);
+        free(c->kappa);
+        free(c->stop_round);
     }
     free(r->curves);
     memset(r, 0, sizeof *r);
@@ -79,14 +81,15 @@ static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c)
 
 typedef struct simws {
     unsigned char *labeled, *candidate, *is_eval;
-    int *labels, *pred;
+    int *labels, *pred, *prev, *ka, *kb;
     float *probs, *oof, *tprobs;
     size_t *picked, *perm;
 } simws;
 
 static void simws_free(simws *w)
 {
-    free(w->labeled); free(w->candidate); free(w->is_eval); free(w->labels); free(w->pred);
+    free(w->labeled); free(w->candidate); free(w->is_eval); free(w->labels); free(w->pred); free(w->prev);
+    free(w->ka); free(w->kb);
     free(w->probs); free(w->oof); free(w->tprobs); free(w->picked); free(w->perm);
 }
 
@@ -99,12 +102,15 @@ static int simws_alloc(simws *w, const ordo_learn_sim_config *cfg)
     w->is_eval = malloc(n);
     w->labels = malloc(n * sizeof *w->labels);
     w->pred = malloc(n * sizeof *w->pred);
+    w->prev = malloc(n * sizeof *w->prev);
+    w->ka = malloc(n * sizeof *w->ka);
+    w->kb = malloc(n * sizeof *w->kb);
     w->probs = malloc(n * k * sizeof *w->probs);
     w->oof = malloc(n * k * sizeof *w->oof);
     w->tprobs = malloc((cfg->n_test ? cfg->n_test : 1) * k * sizeof *w->tprobs);
     w->picked = malloc(cfg->batch * sizeof *w->picked);
     w->perm = malloc(n * sizeof *w->perm);
-    if (!w->labeled || !w->candidate || !w->is_eval || !w->labels || !w->pred || !w->probs ||
+    if (!w->labeled || !w->candidate || !w->is_eval || !w->labels || !w->pred || !w->prev || !w->ka || !w->kb || !w->probs ||
         !w->oof || !w->tprobs || !w->picked || !w->perm) {
         simws_free(w);
         return -1;
@@ -134,8 +140,22 @@ static uint64_t name_key(const char *name)
     return h;
 }
 
-/* One strategy, one seed: fills eval/test accuracy for every round. */
-static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st,
+/* Kappa between the stop set's predictions now and a round before: the
+ * stop set is every pool row outside the evaluation sample. */
+static double stop_kappa(const ordo_learn_sim_config *cfg, const simws *w, int *a, int *b)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < cfg->n; i++)
+        if (!w->is_eval[i]) {
+            a[m] = w->pred[i];
+            b[m++] = w->prev[i];
+        }
+    return ordo_learn_kappa(a, b, m, cfg->k);
+}
+
+/* One strategy with one learner, one seed: fills eval/test accuracy and the
+ * stopping criterion's kappa for every round. */
+static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *st, int learner,
                    int s, simws *w, ordo_learn_sim_curve *cv, ordo_err *err)
 {
     size_t n = cfg->n;
@@ -178,8 +198,11 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
         /* retrain on all training labels (never the eval sample) */
         ordo_learn_opts o = cfg->train;
         ordo_err te;
-        ordo_learn_model *m = ordo_learn_train(cfg->x, n, cfg->d, w->labels, k, cfg->class_names,
-                                               &o, w->oof, NULL, &te);
+        /* the unlabeled rows a semi-supervised learner may use: the
+         * candidates (never the evaluation sample) */
+        ordo_learn_model *m = ordo_learn_train_with(learner, cfg->x, n, cfg->d, w->labels, k,
+                                                    cfg->class_names, &o, w->candidate, w->oof,
+                                                    NULL, &te);
         if (m) {
             if (ordo_learn_predict(m, cfg->x, n, w->probs, NULL, err) != 0 ||
                 (cfg->n_test &&
@@ -209,6 +232,9 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
                 cr += w->pred[i] == cfg->truth[i];
             }
         size_t at = (size_t)s * R + r;
+        cv->kappa[at] = NAN;
+        if (r > 0) cv->kappa[at] = stop_kappa(cfg, w, w->ka, w->kb);
+        memcpy(w->prev, w->pred, n * sizeof *w->prev);
         cv->rest_acc[at] = nr ? (double)cr / nr : NAN;
         cv->eval_acc[at] = ne ? (double)ce / ne : NAN;
         ordo_learn_wilson(ce, ne, 1.959963984540054, &cv->eval_lo[at], &cv->eval_hi[at]);
@@ -231,7 +257,8 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
 typedef struct simjobs {
     const ordo_learn_sim_config *cfg;
     const ordo_learn_strategy *st;
-    int ns, total, next, failed;
+    const int *learners;
+    int ns, nl, total, next, failed;
     ordo_learn_sim_result *out;
     pthread_mutex_t mu;
     ordo_err err;
@@ -254,9 +281,10 @@ static void *sim_worker(void *arg)
         int job = J->failed ? J->total : J->next++;
         pthread_mutex_unlock(&J->mu);
         if (job >= J->total) break;
-        int s = job / J->ns, j = job % J->ns;
+        int nc = J->ns * J->nl, s = job / nc, j = job % nc;
         draw_eval(J->cfg, s, &w);
-        if (run_one(J->cfg, &J->st[j], s, &w, &J->out->curves[j], &e) != 0) {
+        if (run_one(J->cfg, &J->st[j / J->nl], J->learners[j % J->nl], s, &w,
+                    &J->out->curves[j], &e) != 0) {
             pthread_mutex_lock(&J->mu);
             if (!J->failed) J->err = e;
             J->failed = 1;
@@ -313,18 +341,29 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
             return ordo_err_set(err, "simulate: strategy %d (%s) has no function", j,
                                 strategies[j].name ? strategies[j].name : "?");
 
-    int R = cfg->rounds, S = cfg->n_seeds;
-    out->curves = calloc((size_t)n_strategies, sizeof *out->curves);
+    static const int linear_only = ORDO_LEARNER_LINEAR;
+    const int *learners = cfg->learners && cfg->n_learners > 0 ? cfg->learners : &linear_only;
+    int NL = cfg->learners && cfg->n_learners > 0 ? cfg->n_learners : 1;
+    for (int l = 0; l < NL; l++)
+        if (!ordo_learn_learner_name(learners[l]))
+            return ordo_err_set(err, "simulate: unknown learner %d", learners[l]);
+    int named = NL > 1 || learners[0] != ORDO_LEARNER_LINEAR;
+    double kthr = cfg->stop_kappa > 0 ? cfg->stop_kappa : 0.99;
+    int win = cfg->stop_window > 0 ? cfg->stop_window : 3;
+    int R = cfg->rounds, S = cfg->n_seeds, NC = n_strategies * NL;
+    out->curves = calloc((size_t)NC, sizeof *out->curves);
     int rc = -1;
     if (!out->curves) {
         ordo_err_set(err, "simulate: out of memory");
         goto done;
     }
-    out->n_curves = n_strategies;
+    out->n_curves = NC;
     out->n_seeds = S;
-    for (int j = 0; j < n_strategies; j++) {
+    for (int j = 0; j < NC; j++) {
         ordo_learn_sim_curve *c = &out->curves[j];
-        snprintf(c->name, sizeof c->name, "%s", strategies[j].name ? strategies[j].name : "?");
+        const char *sn = strategies[j / NL].name ? strategies[j / NL].name : "?";
+        if (named) snprintf(c->name, sizeof c->name, "%s/%s", sn, ordo_learn_learner_name(learners[j % NL]));
+        else snprintf(c->name, sizeof c->name, "%s", sn);
         c->n_points = R;
         c->points = calloc((size_t)R, sizeof *c->points);
         size_t sr = (size_t)S * R;
@@ -333,14 +372,16 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
         c->eval_lo = malloc(sr * sizeof(double));
         c->eval_hi = malloc(sr * sizeof(double));
         c->rest_acc = malloc(sr * sizeof(double));
+        c->kappa = malloc(sr * sizeof(double));
+        c->stop_round = malloc((size_t)S * sizeof(int));
         if (!c->points || !c->eval_acc || !c->test_acc || !c->eval_lo || !c->eval_hi ||
-            !c->rest_acc) {
+            !c->rest_acc || !c->kappa || !c->stop_round) {
             ordo_err_set(err, "simulate: out of memory");
             goto done;
         }
     }
-    simjobs jobs = {.cfg = cfg, .st = strategies, .ns = n_strategies, .out = out,
-                    .total = S * n_strategies};
+    simjobs jobs = {.cfg = cfg, .st = strategies, .learners = learners, .ns = n_strategies,
+                    .nl = NL, .out = out, .total = S * NC};
     pthread_mutex_init(&jobs.mu, NULL);
     int nt = cfg->threads > 1 ? cfg->threads : 1;
     if (nt > jobs.total) nt = jobs.total;
@@ -366,10 +407,16 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
         ordo_err_set(err, "simulate: out of memory");
         goto done;
     }
+    /* the anchor: random order with the linear learner if it runs, else
+     * with the first learner listed */
     int rnd = -1;
-    for (int j = 0; j < n_strategies; j++)
-        if (strategies[j].name && strcmp(strategies[j].name, "random") == 0) rnd = j;
-    for (int j = 0; j < n_strategies; j++) {
+    for (int j = 0; j < NC; j++) {
+        if (!strategies[j / NL].name || strcmp(strategies[j / NL].name, "random")) continue;
+        if (rnd < 0 || (learners[j % NL] == ORDO_LEARNER_LINEAR &&
+                        learners[rnd % NL] != ORDO_LEARNER_LINEAR))
+            rnd = j;
+    }
+    for (int j = 0; j < NC; j++) {
         ordo_learn_sim_curve *c = &out->curves[j];
         for (int r = 0; r < R; r++) {
             mean_sd(c->eval_acc + r, R, S, &c->points[r].eval_mean, &c->points[r].eval_sd);
@@ -396,11 +443,34 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
         double sd;
         mean_sd(auc, 1, S, &c->auc, &sd);
         c->auc_se = sd / sqrt((double)S);
+        /* stopping criterion: the first round whose mean kappa over the
+         * last `win` rounds reaches the threshold (Bloodgood &
+         * Vijay-Shanker 2009: window 3, threshold 0.99) */
+        double sl = 0, sa = 0, sf = 0;
+        c->stop_fired = 0;
+        for (int s = 0; s < S; s++) {
+            const double *kp = c->kappa + (size_t)s * R;
+            const double *acc = (has_test ? c->test_acc : c->eval_acc) + (size_t)s * R;
+            c->stop_round[s] = -1;
+            for (int r = win; r < R && c->stop_round[s] < 0; r++) {
+                double m = 0;
+                for (int q = r - win + 1; q <= r; q++) m += kp[q];
+                if (m / win >= kthr) c->stop_round[s] = r;
+            }
+            if (c->stop_round[s] < 0) continue;
+            c->stop_fired++;
+            sl += (double)c->points[c->stop_round[s]].labels;
+            sa += acc[c->stop_round[s]];
+            sf += acc[R - 1];
+        }
+        c->stop_labels_mean = c->stop_fired ? sl / c->stop_fired : NAN;
+        c->stop_acc_mean = c->stop_fired ? sa / c->stop_fired : NAN;
+        c->stop_final_acc_mean = c->stop_fired ? sf / c->stop_fired : NAN;
     }
     free(auc);
     out->eval_ci_coverage = cov_n ? (double)cov_in / cov_n : NAN;
     out->rest_ci_coverage = rest_n ? (double)rest_in / rest_n : NAN;
-    for (int j = 0; j < n_strategies; j++) {
+    for (int j = 0; j < NC; j++) {
         ordo_learn_sim_curve *c = &out->curves[j];
         c->labels_to_match_random = -1;
         if (rnd < 0) continue;
