@@ -119,8 +119,8 @@ def make_project(n=40):
     return d
 
 
-def add_user(project, name):
-    r = subprocess.run([ORDO, "user", "add", name, "--project", project],
+def add_user(project, name, role=None):
+    r = subprocess.run([ORDO, "user", "add", name, "--project", project] + (["--role", role] if role else []),
                        capture_output=True, text=True, check=True)
     tok = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("token: ")][0]
     check("/login?t=" + tok in r.stdout, "login link printed")
@@ -529,7 +529,7 @@ def t_undo_and_double_annotation():
     proj = make_project(30)
     srv = Server(proj, bind="127.0.0.2", extra=("--double-share", "1"))
     try:
-        ta, tb = add_user(proj, "a"), add_user(proj, "b")
+        ta, tb = add_user(proj, "a", "reviewer"), add_user(proj, "b")
         ha, hb = {"Authorization": "Bearer " + ta}, {"Authorization": "Bearer " + tb}
         ha["X-Ordo-CSRF"], hb["X-Ordo-CSRF"] = csrf(srv, ha), csrf(srv, hb)
         ids_a = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=3", headers=ha)[2])["items"]]
@@ -539,6 +539,10 @@ def t_undo_and_double_annotation():
             srv.req("POST", "/api/label", {"id": i, "label": "x"}, headers=ha)
         for n, i in enumerate(ids_b):
             srv.req("POST", "/api/label", {"id": i, "label": "x" if n < 2 else "y"}, headers=hb)
+        st, _, body = srv.req("GET", "/api/review", headers=hb)
+        check(st == 403, "an annotator may not review: %d" % st)
+        st, _, _ = srv.req("POST", "/api/resolve", {"id": ids_a[2], "label": "x"}, headers=hb)
+        check(st == 403, "an annotator may not resolve: %d" % st)
         st, _, body = srv.req("GET", "/api/review", headers=ha)
         rev = json.loads(body)["items"]
         check([r["id"] for r in rev] == [ids_a[2]], "one disagreement for review: %s" % body[:200])
@@ -557,6 +561,21 @@ def t_undo_and_double_annotation():
         check(len(rows) == n0 + 2 and rows[-1][1] == "skip" and rows[-1][2] == "a", "undo appends retractions")
         nxt = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=5", headers=ha)[2])["items"]]
         check(ids_a[0] in nxt and ids_a[1] in nxt, "undone images come back to their annotator")
+        # roles: a third annotator may neither undo nor change b's answer;
+        # b may change its own (a new event), and a reviewer anyone's
+        tc = add_user(proj, "c")
+        hc = {"Authorization": "Bearer " + tc}
+        hc["X-Ordo-CSRF"] = csrf(srv, hc)
+        n0 = len(db_labels(proj))
+        st, _, body = srv.req("POST", "/api/undo", {"id": ids_b[2]}, headers=hc)
+        check(st == 403, "annotator c undoing b's answer: %d %s" % (st, body))
+        st, _, body = srv.req("POST", "/api/label", {"id": ids_b[2], "label": "z"}, headers=hc)
+        check(st == 403, "annotator c changing b's answer: %d %s" % (st, body))
+        check(len(db_labels(proj)) == n0, "refused requests write nothing")
+        st, _, _ = srv.req("POST", "/api/label", {"id": ids_b[2], "label": "w"}, headers=hb)
+        check(st == 200, "b changes its own answer: %d" % st)
+        st, _, _ = srv.req("POST", "/api/undo", {"id": ids_b[2]}, headers=ha)
+        check(st == 200, "a reviewer undoes another's answer: %d" % st)
     finally:
         srv.stop()
         shutil.rmtree(proj)
