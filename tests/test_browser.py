@@ -162,6 +162,9 @@ def main():
         drv.save_screenshot(os.path.join(out, "view-grid.png"))
         if set(grid_ids) & set(expected):
             fails.append("grid offered already labeled images")
+        if drv.find_elements(By.CSS_SELECTOR, "#grid figure:not(.off)"):
+            fails.append("the grid must start with nothing selected")
+        body.send_keys("a")   # select all eight
         body.send_keys("/")
         gbox = drv.find_element(By.ID, "g-search")
         gbox.send_keys("golf ball")

@@ -77,6 +77,10 @@ ordo_srv_labelset *ordo_srv_labelset_parse(const ordo_wn *wn, const char *text, 
     }
     memcpy(buf, text, len);
     buf[len] = 0;
+    if (memchr(text, 0, len)) {
+        ordo_err_set(err, "%s: a NUL byte (not a text file)", origin);
+        goto fail;
+    }
     int lineno = 0, top = -1;
     char *p = buf;
     while (p < buf + len) {
@@ -89,7 +93,7 @@ ordo_srv_labelset *ordo_srv_labelset_parse(const ordo_wn *wn, const char *text, 
         char *line = trim(p, end);
         p = nl ? nl + 1 : buf + len;
         if (!*line) continue;
-        if (memchr(line, 0, strlen(line)) != line + strlen(line) || strlen(line) > 600) {
+        if (strlen(line) > 600) {
             ordo_err_set(err, "%s: line %d: too long", origin, lineno);
             goto fail;
         }
@@ -235,6 +239,17 @@ fail:
     db_err(err, db, "writing the label set");
     ordo_store_rollback(s);
     return -1;
+}
+
+int ordo_srv_labelset_close(ordo_store *s, int closed, ordo_err *err)
+{
+    if (srv_labelset_init(s, err) < 0) return -1;
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO srv_settings VALUES('labelset_closed', %d)",
+             closed ? 1 : 0);
+    if (sqlite3_exec(ordo_store_db(s), sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(err, ordo_store_db(s), "writing the label set");
+    return 0;
 }
 
 int ordo_srv_labelset_write(FILE *f, const ordo_srv_labelset *ls)

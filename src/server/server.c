@@ -550,7 +550,11 @@ static void write_group(ordo_srv *srv, srv_job **headp)
             pthread_mutex_unlock(&srv->q.mu);
             fputs("}}", f);
         } else {
-            fprintf(f, "{\"ok\":true,\"n\":%d}", j->n);
+            pthread_mutex_lock(&srv->q.mu);
+            fprintf(f, "{\"ok\":true,\"n\":%d,\"progress\":{\"labeled\":%lld,\"mine\":%lld,"
+                       "\"images\":%zu}}", j->n, (long long)srv_ledger_labeled(&srv->q),
+                    (long long)srv_ledger_mine(&srv->q, j->who.name), srv->q.nall);
+            pthread_mutex_unlock(&srv->q.mu);
         }
         fclose(f);
     }
@@ -711,8 +715,21 @@ static int j_suggest(srv_call *x, FILE *f, ordo_err *e)
     fprintf(f, "{\"id\":%lld,\"suggestions\":", (long long)id);
     pthread_mutex_lock(&x->srv->q.mu);
     int answers = srv_nc_answers(&x->srv->q);
-    if (!strcmp(reason, "eval")) fputs("[]", f);   /* never for the evaluation sample */
-    else srv_suggest_json(x->srv, id, f);
+    if (!strcmp(reason, "eval")) fputs("[],\"order\":[]", f);   /* never for the evaluation sample */
+    else {
+        char *ob = NULL;
+        size_t ol = 0;
+        FILE *of = open_memstream(&ob, &ol);
+        if (!of) {
+            pthread_mutex_unlock(&x->srv->q.mu);
+            return ordo_err_set(e, "out of memory");
+        }
+        srv_suggest_order_json(x->srv, id, f, of);
+        fclose(of);
+        fputs(",\"order\":", f);   /* suggestions above, then the full order */
+        fwrite(ob, 1, ol, f);
+        free(ob);
+    }
     pthread_mutex_unlock(&x->srv->q.mu);
     fprintf(f, ",\"answers\":%d}", answers);
     return 0;

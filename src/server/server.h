@@ -138,6 +138,8 @@ ordo_srv_labelset *ordo_srv_labelset_load(ordo_store *s, ordo_err *err);
  * first empties the set. The closed flag is written when replace or set. */
 int ordo_srv_labelset_store(ordo_store *s, const ordo_srv_labelset *ls, int replace,
                             ordo_err *err);
+/* Opens (0) or closes (1) the stored set. */
+int ordo_srv_labelset_close(ordo_store *s, int closed, ordo_err *err);
 /* Writes ls in the file format (readable back by the parser). */
 int ordo_srv_labelset_write(FILE *f, const ordo_srv_labelset *ls);
 int ordo_srv_labelset_find(const ordo_srv_labelset *ls, const char *name);   /* index or -1 */

@@ -162,6 +162,8 @@ int64_t srv_ledger_labeled(const srv_queue *q);
 int64_t srv_ledger_mine(const srv_queue *q, const char *annotator);
 void srv_ledger_annotators_json(const srv_queue *q, FILE *f);
 int srv_suggest_json(ordo_srv *srv, int64_t id, FILE *f);
+/* The same, plus (order != NULL) every candidate label's name best first. */
+int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order);
 int srv_nc_answers(const srv_queue *q);   /* answers the model holds */
 
 /* queue.c */

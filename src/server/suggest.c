@@ -285,6 +285,11 @@ static void imagenet_top(ordo_srv *srv, ssize_t k, FILE *f)
 
 int srv_suggest_json(ordo_srv *srv, int64_t id, FILE *f)
 {
+    return srv_suggest_order_json(srv, id, f, NULL);
+}
+
+int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
+{
     srv_queue *q = &srv->q;
     srv_nc *nc = q->nc;
     ssize_t k = srv_queue_index(q, id);
@@ -295,6 +300,7 @@ int srv_suggest_json(ordo_srv *srv, int64_t id, FILE *f)
     if (!nls && (!nc || !nc->answers) && !srv->model) {
         pthread_mutex_unlock(&srv->ls_mu);
         imagenet_top(srv, k, f);
+        if (order) fputs("[]", order);
         return 0;
     }
     /* candidates: the set's labels, then labels answered outside it */
@@ -391,14 +397,45 @@ int srv_suggest_json(ordo_srv *srv, int64_t id, FILE *f)
     }
     qsort(c, nc_n, sizeof *c, cmp_cand);
     fputc('[', f);
-    for (size_t i = 0; i < nc_n && i < SRV_SUGG_N; i++) {
-        fprintf(f, "%s{\"label\":", i ? "," : "");
-        srv_json_str(f, c[i].name);
+    size_t shown = 0;
+    for (; shown < nc_n && shown < SRV_SUGG_N; shown++) {
+        fprintf(f, "%s{\"label\":", shown ? "," : "");
+        srv_json_str(f, c[shown].name);
         fputs(",\"name\":", f);
-        srv_json_str(f, c[i].name);
-        fprintf(f, ",\"p\":%.4f}", c[i].p);
+        srv_json_str(f, c[shown].name);
+        fprintf(f, ",\"p\":%.4f}", c[shown].p);
+    }
+    /* fewer labels than keys (an open set just started): the ImageNet top
+     * classes fill the rest, by name with their synset */
+    const ordo_store_scores *sc = &q->all[k].s;
+    for (int j = 0; j < ORDO_STORE_TOPK && shown < SRV_SUGG_N && !(ls && ls->closed); j++) {
+        int cls = sc->top_class[j];
+        if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
+        const char *lemmas = ordo_wn_class_name(srv->wn, cls);
+        char name[ORDO_SRV_LABEL_MAX + 1];
+        size_t len = strcspn(lemmas, ",");
+        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_SRV_LABEL_MAX ? len : ORDO_SRV_LABEL_MAX),
+                 lemmas);
+        int dup = 0;
+        for (size_t i = 0; i < nc_n; i++) dup |= !strcmp(c[i].name, name);
+        if (dup) continue;
+        fputs(shown ? ",{\"label\":" : "{\"label\":", f);
+        srv_json_str(f, name);
+        fputs(",\"name\":", f);
+        srv_json_str(f, name);
+        fprintf(f, ",\"synset\":\"%s\",\"p\":0,\"src\":\"imagenet\"}",
+                ordo_wn_class_wnid(srv->wn, cls));
+        shown++;
     }
     fputc(']', f);
+    if (order) {   /* every candidate, best first: the page's prefix search order */
+        fputc('[', order);
+        for (size_t i = 0; i < nc_n; i++) {
+            if (i) fputc(',', order);
+            srv_json_str(order, c[i].name);
+        }
+        fputc(']', order);
+    }
     pthread_mutex_unlock(&srv->ls_mu);
     free(pc);
     free(z);
