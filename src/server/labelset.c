@@ -4,8 +4,10 @@
  * `ordo labelset --add`, or the page's settings), optionally in two levels
  * and optionally tied to a WordNet synset. Label events always store the
  * readable name; the synset a name stands for lives here, beside it, so a
- * WordNet pick and a typed label are one kind of label. A closed set refuses
- * answers outside it (the special answers excepted).
+ * WordNet pick and a typed label are one kind of label. An open set also
+ * accepts any new name (the answers list it from then on; a WordNet pick is
+ * added here with its synset); a closed set refuses answers outside it (the
+ * special answers excepted).
  *
  * File format (ordo_srv_labelset_parse), one label per line:
  *     NAME [= TIE]          # comment
@@ -329,7 +331,10 @@ int srv_labelset_resolve(ordo_srv *srv, ordo_store *s, const char *label, long s
         return ordo_err_set(err, "the label set is closed: '%s' is not one of its labels",
                             nl.name);
     }
-    /* an open set grows by every new answer, so the name is offered next time */
+    /* A typed name needs no row: the answers themselves offer it next time
+     * (the page's vocabulary and the per-answer model read them). A WordNet
+     * pick joins the set, so its synset is kept beside its name. */
+    if (synset < 0) return 0;
     ordo_srv_labelset one = {.v = &nl, .n = 1, .cap = 1};
     if (ordo_srv_labelset_store(s, &one, 0, err) < 0) return -1;
     return srv_labelset_open(srv, s, err);

@@ -46,8 +46,20 @@ static int load_latest(ordo_srv *srv, ordo_store *s, ordo_err *err)
     return 0;
 }
 
+/* OpenBLAS's own extension (declared here as in cli/main.c: netlib's
+ * cblas.h may be the one installed). */
+void openblas_set_num_threads(int n);
+
 int srv_model_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
+    /* Retraining must not starve the request path. Niceness alone does not
+     * do it: OpenBLAS runs sgemm on its own pool of threads at the normal
+     * priority, one per core, and they spin while they wait. With one BLAS
+     * thread the whole fit runs on the composer thread, which is niced
+     * (queue.c): measured with bench/bench_serve_retrain.sh, label POST p99
+     * under 100 connections stays at its no-training level while a fit
+     * runs. The server does no other BLAS work on its request path. */
+    openblas_set_num_threads(1);
     return load_latest(srv, s, err);
 }
 

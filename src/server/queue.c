@@ -277,9 +277,10 @@ static void *composer_main(void *arg)
 {
     ordo_srv *srv = arg;
     srv_queue *q = &srv->q;
-    /* Linux: nice this thread alone, so composing and training yield the
-     * CPU to request handling (best effort; failure changes nothing). */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0) { /* keep the default */ }
+    /* Linux: nice this thread alone (19, the lowest priority), so composing
+     * and training yield the CPU to request handling (best effort; failure
+     * changes nothing). Training's BLAS runs on this thread too (model.c). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0) { /* keep the default */ }
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->want_refill && !q->want_retrain && !q->want_warm && !q->stop)

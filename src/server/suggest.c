@@ -12,11 +12,16 @@
  *  3. once the page's classifier is retrained, its probabilities, averaged
  *     with the class means for the labels it knows (the means keep learning
  *     between retrainings, the classifier is the stronger model).
- * Labels without an answer yet share the probability that the next answer is
- * a label not seen so far, estimated by Good-Turing (Good 1953): the share
- * of answers whose label occurs exactly once, n1 / N. They split it by their
- * tie mass, the rest in label-set order. Without a label set and without
- * answers the page falls back to the ImageNet top 5 (stored by name). */
+ * The three are combined as a posterior over the labels: a label seen k
+ * times of N has the prior (1 - p_new) k / N and the likelihood
+ * exp((cos - c0) / T) relative to a label not seen yet, where p_new, the
+ * probability that the answer is a new label, is Good-Turing's n1 / N (Good
+ * 1953) with add-one smoothing, and c0 the cosine that images of new labels
+ * had to the nearest seen mean so far. New labels share p_new by their tie
+ * mass. Without a label set and without answers the page falls back to the
+ * ImageNet top 5, stored by name; fewer labels than keys are topped up the
+ * same way.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +29,13 @@
 #include "learn/learn_store.h"
 #include "server/srv_internal.h"
 
-#define SRV_NC_TEMP 0.05      /* softmax temperature over cosines (measured on
-                                 sports100: the ranking is insensitive to it in
-                                 [0.02, 0.1]; it only sets the mixing with the
-                                 unseen labels' share) */
+/* Softmax temperature of the cosines. Measured with bench/serve_keys.py
+ * (300 sports100 pool labels, keys per label): T 0.1 -> 1.560, 0.05 ->
+ * 1.513, 0.03 -> 1.507, 0.02 -> 1.507. Overridable at build time for such
+ * sweeps (-DSRV_NC_TEMP=...). */
+#ifndef SRV_NC_TEMP
+#define SRV_NC_TEMP 0.03
+#endif
 #define SRV_NC_CLF_W 0.5      /* classifier's weight in the blend */
 #define SRV_SUGG_N ORDO_STORE_TOPK
 
@@ -54,6 +62,11 @@ typedef struct srv_nc {
     size_t mine_cap, mine_n;
     struct nc_ann { char name[ORDO_SRV_NAME_MAX + 1]; int64_t count; } *ann;
     size_t nann, ann_cap;
+    /* How alike an image of a label not seen before looked to the nearest
+     * mean of the labels seen by then: the cosine at which "a new label"
+     * explains an image as well as a seen one (the scale of the ranking). */
+    double novel_cos_sum;
+    int64_t novel_n;
 } srv_nc;
 
 static uint64_t hash_id(int64_t id)
@@ -202,6 +215,23 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
         o->count--;
         nc->answers--;
     }
+    if (to >= 0 && have_x && nc->lab[to].count == 0) {   /* a first answer of its label */
+        double best = -2;
+        for (size_t i = 0; i < nc->n; i++) {
+            if (!nc->lab[i].count) continue;
+            double dot = 0, n2 = 0;
+            for (int d = 0; d < ORDO_STORE_EMBED; d++) {
+                dot += nc->lab[i].sum[d] * x[d];
+                n2 += nc->lab[i].sum[d] * nc->lab[i].sum[d];
+            }
+            double cs = dot / (sqrt(n2) + 1e-12);
+            if (cs > best) best = cs;
+        }
+        if (best > -2) {
+            nc->novel_cos_sum += best;
+            nc->novel_n++;
+        }
+    }
     if (to >= 0) {
         nc_label *t = &nc->lab[to];
         for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) t->sum[d] += x[d];
@@ -328,8 +358,8 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     }
     int have_x = embed_of(q, id, x) == 0;
 
-    /* 2. class means: softmax of cosine / T over labels with answers */
-    double zmax = -INFINITY, zsum = 0;
+    /* 2. class means: cosine to each answered label's mean direction */
+    /* z = cosine / T, NAN for labels without answers */
     int64_t n1 = 0, seen = 0;
     double *z = calloc(nc_n + 1, sizeof *z);
     for (size_t i = 0; z && i < nc_n; i++) {
@@ -344,10 +374,7 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
             n2 += sm[d] * sm[d];
         }
         z[i] = dot / (sqrt(n2) + 1e-12) / SRV_NC_TEMP;
-        if (z[i] > zmax) zmax = z[i];
     }
-    for (size_t i = 0; z && i < nc_n; i++)
-        if (!isnan(z[i])) zsum += exp(z[i] - zmax);
     /* 3. the retrained classifier, for the labels it knows */
     float *pc = NULL;
     ordo_learn_model *m = srv->model;
@@ -367,33 +394,50 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
         have_p = 1;
     }
     int64_t answers = nc ? nc->answers : 0;
-    /* Good-Turing: P(next answer is a label not seen yet) ~ n1 / N */
-    double p_new = answers ? (double)n1 / (double)answers : 1.0;
-    if (seen == (int64_t)nc_n) p_new = 0;
-    double tie_sum = 0;
+    /* P(the answer is a label not seen yet): Good-Turing's n1 / N (Good
+     * 1953), with add-one smoothing so a start of all-new labels still
+     * leaves the seen ones some mass: (n1 + 1) / (N + 2). */
+    double p_new = (double)(n1 + 1) / (double)(answers + 2);
     size_t unseen = 0;
+    double tie_sum = 0;
     for (size_t i = 0; i < nc_n; i++)
         if (!z || isnan(z[i])) {
             unseen++;
             c[i].p = have_p && c[i].synset >= 0 ? ordo_wn_mass(srv->wn, probs, c[i].synset) : 0;
             tie_sum += c[i].p;
         }
+    if (!unseen) p_new = 0;
+    /* Posterior over labels (Bayes): a seen label's prior is its share of
+     * the seen mass, count / N x (1 - p_new); its likelihood relative to a
+     * new label's is exp((cos - c0) / T), c0 being the cosine a new label's
+     * image typically has to its nearest seen mean (see srv_nc). A new label
+     * gets p_new split by the ties' ImageNet mass (90 %) and evenly (10 %),
+     * or evenly without ties: a label nobody has answered yet and no synset
+     * ties is a guess, so it only shows when nothing seen looks alike. */
+    double c0 = nc && nc->novel_n ? nc->novel_cos_sum / (double)nc->novel_n : 0.5;
+    double total = 0;
     for (size_t i = 0; i < nc_n; i++) {
         if (!z || isnan(z[i])) {
-            /* ties first; the rest keep set order through a tiny decreasing prior */
-            double prior = 1e-6 * (double)(nc_n - i) / (double)nc_n;
-            c[i].p = p_new * (tie_sum > 0 ? 0.9 * c[i].p / tie_sum : 0) + prior;
-            continue;
+            /* the tiny decreasing term keeps ties in label-set order */
+            double share = tie_sum > 0 ? 0.9 * c[i].p / tie_sum + 0.1 / (double)unseen
+                                       : 1.0 / (double)unseen;
+            c[i].p = p_new * share * (1 + 1e-9 * (double)(nc_n - i));
+        } else {
+            double cs = z[i] * SRV_NC_TEMP;   /* the cosine back */
+            double prior = (1 - p_new) * (double)nc->lab[nc_of[i]].count / (double)answers;
+            c[i].p = prior * exp((cs - c0) / SRV_NC_TEMP);
         }
-        double p = zsum > 0 ? exp(z[i] - zmax) / zsum : 0;
-        if (pc) {
-            for (int cl = 0; cl < mk; cl++)
-                if (!strcmp(ordo_learn_model_class_name(m, cl), c[i].name)) {
-                    p = (1 - SRV_NC_CLF_W) * p + SRV_NC_CLF_W * pc[cl];
-                    break;
-                }
-        }
-        c[i].p = (1 - p_new) * p;
+        total += c[i].p;
+    }
+    for (size_t i = 0; i < nc_n; i++) c[i].p = total > 0 ? c[i].p / total : 0;
+    /* the retrained classifier, for the labels it knows: averaged in */
+    for (size_t i = 0; pc && i < nc_n; i++) {
+        if (!z || isnan(z[i])) continue;
+        for (int cl = 0; cl < mk; cl++)
+            if (!strcmp(ordo_learn_model_class_name(m, cl), c[i].name)) {
+                c[i].p = (1 - SRV_NC_CLF_W) * c[i].p + SRV_NC_CLF_W * (1 - p_new) * pc[cl];
+                break;
+            }
     }
     qsort(c, nc_n, sizeof *c, cmp_cand);
     fputc('[', f);

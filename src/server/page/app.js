@@ -102,7 +102,79 @@ async function loadVocab() {
       out.push({ label: name.split(',')[0], synset: wnid, text: name + ' (' + wnid + ')', key: 'WordNet', rank: 1 });
     }
   st.vocab = out;
+  st.codes = labelCodes(st.set.map((l) => l.name));
   $('mode').textContent = st.set.length ? st.set.length + ' labels' + (st.closed ? ' (closed set)' : '') : '';
+}
+
+// Fixed keys for the label set: a label whose initial no other label shares
+// is one key (its letter); the others are two, the initial and a second
+// letter from the name (the next word's initial if free, else its next
+// letters, else any free letter). Stable for a given set.
+function labelCodes(names) {
+  const groups = new Map(), codes = new Map();
+  for (const n of names) {
+    const c = n.charAt(0).toLowerCase();
+    if (c < 'a' || c > 'z') continue;
+    if (!groups.has(c)) groups.set(c, []);
+    groups.get(c).push(n);
+  }
+  for (const [c, g] of groups) {
+    if (g.length === 1) { codes.set(g[0], c); continue; }
+    const used = new Set();
+    for (const n of g) {
+      const low = n.toLowerCase(), words = low.split(/[^a-z]+/).filter(Boolean);
+      const cand = [...words.slice(1).map((w) => w[0]), ...low.slice(1).replace(/[^a-z]/g, ''), ...'abcdefghijklmnopqrstuvwxyz'];
+      const k = cand.find((x) => !used.has(x));
+      if (!k) continue;   // more than 26 labels share an initial: search with /
+      used.add(k);
+      codes.set(n, c + k);
+    }
+  }
+  return codes;
+}
+
+// The labels starting with a letter, best ranked for the image on screen first.
+function byInitial(letter) {
+  const it = current();
+  const pos = new Map((it && it.order ? it.order : []).map((n, i) => [n, i]));
+  return st.set.map((l) => l.name).filter((n) => (st.codes.get(n) || '')[0] === letter)
+    .sort((a, b) => (pos.has(a) ? pos.get(a) : 1e6) - (pos.has(b) ? pos.get(b) : 1e6));
+}
+
+function renderKeys() {
+  const ul = $('keys');
+  ul.replaceChildren();
+  ul.hidden = !st.prefix;
+  if (!st.prefix) return;
+  byInitial(st.prefix).forEach((n, i) => {
+    const li = el('li');
+    li.appendChild(el('kbd', i === 0 ? st.codes.get(n) + ' / Enter' : st.codes.get(n)));
+    li.appendChild(el('span', n));
+    li.dataset.label = n;
+    li.dataset.code = st.codes.get(n);
+    if (i === 0) li.className = 'sel';
+    li.addEventListener('click', () => { st.prefix = null; renderKeys(); answer(n); });
+    ul.appendChild(li);
+  });
+}
+
+// A letter in the labeling view: one-key labels answer at once; otherwise the
+// letter's labels are listed, and the second letter (or Enter for the best
+// ranked) answers.
+function prefixKey(key) {
+  if (!st.prefix) {
+    const g = byInitial(key);
+    if (!g.length) return false;
+    if (g.length === 1 && st.codes.get(g[0]) === key) { st.keyAt = performance.now(); answer(g[0]); return true; }
+    st.prefix = key; renderKeys(); return true;
+  }
+  const g = byInitial(st.prefix);
+  let pick = null;
+  if (key === 'Enter') pick = g[0];
+  else pick = g.find((n) => st.codes.get(n) === st.prefix + key) || null;
+  if (key === 'Escape' || key === 'Backspace' || pick) { st.prefix = null; renderKeys(); }
+  if (pick) { st.keyAt = performance.now(); answer(pick); }
+  return true;
 }
 
 function matches(q) {
@@ -190,7 +262,11 @@ function completer(input, list, onPick) {
       else if (typed && !st.closed) pick(typed);      // a new label of the customer's own
     } else if (e.key === 'Escape') { input.value = ''; items = []; render(); input.blur(); }
   });
-  input.addEventListener('blur', () => { setTimeout(() => { items = []; render(); }, 100); });
+  // (a click on the list blurs first: clear a moment later, unless the
+  // box has been focused again meanwhile, e.g. by the next prefix letter)
+  input.addEventListener('blur', () => {
+    setTimeout(() => { if (document.activeElement !== input) { items = []; render(); } }, 100);
+  });
 }
 
 // ---- labeling view ------------------------------------------------------------
@@ -287,6 +363,7 @@ function setZoom(z, cx, cy) {
 
 function renderItem() {
   const it = current();
+  if (st.prefix) { st.prefix = null; renderKeys(); }
   $('empty').hidden = !!it;
   $('img').hidden = !it;
   renderProgress();
@@ -656,11 +733,10 @@ document.addEventListener('keydown', (e) => {
   if (e.key >= '1' && e.key <= '5') {
     const s = it && !it.eval ? it.suggestions[+e.key - 1] : null;
     if (s) { st.keyAt = performance.now(); answer(s.label, s.synset); }
+  } else if (setMode && st.prefix && (/^[a-z]$/.test(e.key) || ['Enter', 'Escape', 'Backspace'].includes(e.key))) {
+    prefixKey(e.key);
   } else if (setMode && /^[a-z]$/.test(e.key)) {
-    const box = $('search');
-    box.focus();
-    box.value = e.key;
-    box.dispatchEvent(new Event('input'));
+    if (!prefixKey(e.key)) return;
   } else if (e.key === '+' || e.key === '=') setZoom(st.zoom * 1.5);
   else if (e.key === '-' && (setMode || st.zoom > 1)) setZoom(st.zoom / 1.5);
   else if (e.key === '0') setZoom(1);
