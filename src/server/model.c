@@ -74,7 +74,15 @@ void srv_model_note_answers(ordo_srv *srv, int n)
 {
     pthread_mutex_lock(&srv->q.mu);
     srv->answers_since_train += n;
-    if (srv->o.retrain_every > 0 && srv->answers_since_train >= srv->o.retrain_every &&
+    /* The first retrainings come sooner (a quarter, then half of the
+     * period), while each answer still changes the model most: on sports100
+     * the retrained classifier raised the top-5 hit rate from 28 % to 71 %
+     * (tests/test_browser_annotator.py), so an annotator should not wait a
+     * whole period for it. */
+    int due = srv->o.retrain_every;
+    if (srv->model_version == 0 && srv->page_trainings == 0) due = (due + 3) / 4;
+    else if (srv->page_trainings == 1) due = (due + 1) / 2;
+    if (srv->o.retrain_every > 0 && srv->answers_since_train >= due &&
         !srv->q.want_retrain && !srv->q.training) {
         srv->q.want_retrain = 1;
         pthread_cond_signal(&srv->q.cv);
@@ -102,6 +110,7 @@ int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
     if (rc) return -1;
     pthread_mutex_lock(&srv->q.mu);
     srv->answers_since_train = 0;
+    srv->page_trainings++;
     pthread_mutex_unlock(&srv->q.mu);
     swap_model(srv, r.model, r.model_id);
     r.model = NULL;

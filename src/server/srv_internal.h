@@ -86,6 +86,7 @@ struct ordo_srv {
 
     struct ordo_learn_model *model;  /* newest retrained model (model.c), or NULL */
     int model_version;
+    int page_trainings;     /* retrainings this server ran (model.c) */
     int answers_since_train;
 
     ordo_wn *wn;

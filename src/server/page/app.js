@@ -375,9 +375,10 @@ function renderItem() {
   img.dataset.id = it.id;
   if (st.keyAt) {   // key press -> this image painted (decoded, then the next frame)
     const t0 = st.keyAt; st.keyAt = 0;
-    const done = () => requestAnimationFrame(() => requestAnimationFrame(() => {
+    // the frame after the decode, then a task: it runs once that frame is painted
+    const done = () => requestAnimationFrame(() => setTimeout(() => {
       st.paint.push(performance.now() - t0);
-    }));
+    }, 0));
     (img.decode ? img.decode() : Promise.resolve()).then(done, done);
   }
   $('place').textContent = it.file ? it.file : '';
