@@ -103,6 +103,11 @@ async function loadVocab() {
     }
   st.vocab = out;
   st.codes = labelCodes(st.set.map((l) => l.name));
+  // with a label set, letters are label keys: the buttons show what remains
+  const setMode = st.set.length > 0;
+  $('b-not').querySelector('kbd').hidden = setMode;
+  $('b-unclear').querySelector('kbd').hidden = setMode;
+  $('b-skip').querySelector('kbd').textContent = setMode ? 'space' : 's';
   $('mode').textContent = st.set.length ? st.set.length + ' labels' + (st.closed ? ' (closed set)' : '') : '';
 }
 
@@ -446,6 +451,7 @@ async function answer(label, synset) {
     const j = await api('/api/label', form);
     if (j.progress) st.progress = Object.assign(st.progress || {}, j.progress);
     st.acked++;
+    if (st.acked % 20 === 0) loadEvalLine();   // a retraining may have finished
     if (!st.vocab.some((v) => v.label === label) && !Object.values(SPECIAL).includes(label))
       st.vocab.unshift({ label: label, text: labelText(label), key: 'label', rank: 0, prefix: label.toLowerCase() });
   } catch (e) {
