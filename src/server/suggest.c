@@ -45,7 +45,12 @@ typedef struct nc_label {
     int64_t count;
 } nc_label;
 
-/* image id -> label index: open addressing, linear probing */
+/* image id -> label index (-1 none, NC_UNMODELED answered with a label
+ * the model does not hold): open addressing, linear probing */
+#define NC_UNMODELED (-2)
+/* The class means hold at most this many labels (memory: 10 KB each; time:
+ * one dot product each per suggestion), as retraining does (model.c). */
+#define NC_MAX_LABELS 1000
 typedef struct nc_slot { int64_t id; int lab; } nc_slot;
 
 /* The progress ledger: one source for every counter the page shows. Keys
@@ -58,6 +63,7 @@ typedef struct srv_nc {
     nc_slot *map;          /* image -> label index of its newest event, -1 */
     size_t map_cap, map_n;
     int64_t answers;       /* images whose newest event is an answer */
+    int64_t modeled;       /* ... of them, with a label the model holds */
     nc_slot *mine;         /* (image, annotator) -> 1 if their newest is an answer */
     size_t mine_cap, mine_n;
     struct nc_ann { char name[ORDO_SRV_NAME_MAX + 1]; int64_t count; } *ann;
@@ -164,7 +170,7 @@ static int nc_find(const srv_nc *nc, const char *name, int add)
 {
     for (size_t i = 0; i < nc->n; i++)
         if (!strcmp(nc->lab[i].name, name)) return (int)i;
-    if (!add) return -1;
+    if (!add || nc->n >= NC_MAX_LABELS) return -1;
     srv_nc *w = (srv_nc *)nc;
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 32;
@@ -204,16 +210,20 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
     mine_note(nc, id, annotator, label != NULL);
     nc_slot *sl = map_get(nc, id, 1);
     if (!sl) return;
+    /* beyond NC_MAX_LABELS distinct labels (or out of memory) an answer
+     * still counts, it just does not move the model */
     int to = label ? nc_find(nc, label, 1) : -1;
-    if (label && to < 0) return;   /* out of memory: the model misses one answer */
+    if (label && to < 0) to = NC_UNMODELED;
     if (sl->lab == to) return;
+    if (sl->lab == -1) nc->answers++;
+    if (to == -1) nc->answers--;
     float x[ORDO_STORE_EMBED];
     int have_x = embed_of(q, id, x) == 0;   /* an image gone from the pool still counts */
     if (sl->lab >= 0) {
         nc_label *o = &nc->lab[sl->lab];
         for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) o->sum[d] -= x[d];
         o->count--;
-        nc->answers--;
+        nc->modeled--;
     }
     if (to >= 0 && have_x && nc->lab[to].count == 0) {   /* a first answer of its label */
         double best = -2;
@@ -236,12 +246,12 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
         nc_label *t = &nc->lab[to];
         for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) t->sum[d] += x[d];
         t->count++;
-        nc->answers++;
+        nc->modeled++;
     }
     sl->lab = to;
 }
 
-int srv_nc_answers(const srv_queue *q) { return q->nc ? (int)q->nc->answers : 0; }
+int srv_nc_answers(const srv_queue *q) { return q->nc ? (int)q->nc->modeled : 0; }
 
 void srv_nc_free(srv_queue *q)
 {
@@ -327,7 +337,7 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     pthread_mutex_lock(&srv->ls_mu);
     const ordo_srv_labelset *ls = srv->ls;
     size_t nls = ls ? ls->n : 0, nnc = nc ? nc->n : 0;
-    if (!nls && (!nc || !nc->answers) && !srv->model) {
+    if (!nls && (!nc || !nc->modeled) && !srv->model) {
         pthread_mutex_unlock(&srv->ls_mu);
         imagenet_top(srv, k, f);
         if (order) fputs("[]", order);
@@ -393,7 +403,7 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
         ordo_store_summarize(lg, ORDO_WN_CLASSES, &sc, probs);
         have_p = 1;
     }
-    int64_t answers = nc ? nc->answers : 0;
+    int64_t answers = nc ? nc->modeled : 0;
     /* P(the answer is a label not seen yet): Good-Turing's n1 / N (Good
      * 1953), with add-one smoothing so a start of all-new labels still
      * leaves the seen ones some mass: (n1 + 1) / (N + 2). */
