@@ -421,7 +421,8 @@ def t_label_set():
         it = next(i for i in items if not i["eval"])
         names = [x["label"] for x in it["suggestions"]]
         check(set(names[:4]) == {"sports", "tennis", "golf", "not sports"}, "keys rank the set: %s" % names)
-        check(it["file"].startswith("img") and it["folder"], "file and folder: %s" % it)
+        sug = json.loads(srv.req("GET", "/api/suggest?id=%d" % it["id"])[2])
+        check(sug["file"].startswith("img") and sug["folder"], "file and folder: %s" % sug)
         # a WordNet pick is stored by name, its synset beside it
         st, _, _ = srv.req("POST", "/api/label", {"id": it["id"], "label": "x", "synset": "n04409515"},
                            headers={"X-Ordo-CSRF": me})

@@ -34,6 +34,8 @@ int srv_queue_need(const ordo_srv *srv, int64_t id)
     return u < srv->o.double_share ? 2 : 1;
 }
 
+static void drop_cache(srv_queue *q);
+
 ssize_t srv_queue_index(const srv_queue *q, int64_t id)
 {
     size_t lo = 0, hi = q->nall;
@@ -202,6 +204,7 @@ static int reload_items(ordo_srv *srv, ordo_store *s, ordo_err *err)
         return ordo_err_set(err, "out of memory");
     }
     pthread_mutex_lock(&q->mu);
+    drop_cache(q);   /* indexed by the old list */
     size_t i = 0, nl = 0;
     for (size_t j = 0; j < n; j++) {
         while (i < q->nall && q->all[i].id < all[j].id) i++;
@@ -416,6 +419,7 @@ void srv_queue_free(srv_queue *q)
     q->emb_store = NULL;
     q->emb = NULL;
     q->logits = NULL;
+    drop_cache(q);
     srv_nc_free(q);
     free(q->items);
     free(q->all);
@@ -495,42 +499,109 @@ static void item_json(ordo_srv *srv, ordo_store *s, FILE *f, int64_t id, const c
     fputc('}', f);
 }
 
-/* Caller holds q->mu. The project's labels ranked (suggest.c). */
+static void drop_cache(srv_queue *q)
+{
+    for (size_t i = 0; q->sugg && i < q->nall; i++) free(q->sugg[i]);
+    free(q->sugg);
+    free(q->sugg_stamp);
+    q->sugg = NULL;
+    q->sugg_stamp = NULL;
+}
+
+/* Caller holds q->mu. The project's labels ranked (suggest.c), cached per
+ * image until an answer, the label set or the model changes them. */
 int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f)
 {
-    return srv_suggest_json(srv, id, f);
+    srv_queue *q = &srv->q;
+    ssize_t k = srv_queue_index(q, id);
+    if (k >= 0 && !q->sugg) {
+        q->sugg = calloc(q->nall ? q->nall : 1, sizeof *q->sugg);
+        q->sugg_stamp = calloc(q->nall ? q->nall : 1, sizeof *q->sugg_stamp);
+        if (!q->sugg || !q->sugg_stamp) drop_cache(q);
+    }
+    uint64_t stamp = srv_suggest_stamp(srv);
+    if (k >= 0 && q->sugg && q->sugg[k] && q->sugg_stamp[k] == stamp) {
+        fputs(q->sugg[k], f);
+        return 0;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    if (!mf) return srv_suggest_json(srv, id, f);
+    int rc = srv_suggest_json(srv, id, mf);
+    fclose(mf);
+    fputs(buf, f);
+    if (k >= 0 && q->sugg) {
+        free(q->sugg[k]);
+        q->sugg[k] = buf;
+        q->sugg_stamp[k] = stamp;
+    } else {
+        free(buf);
+    }
+    return rc;
 }
 
 
 int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n, FILE *f)
 {
     srv_queue *q = &srv->q;
+    /* Items are written under the lock; no file names here (a database
+     * read each): the page gets them from /api/suggest for the image it
+     * shows. */
+    int64_t ids[50];
+    char *part[50];
+    size_t partlen[50];
+    int got = 0;
+    if (n > 50) n = 50;
     pthread_mutex_lock(&q->mu);
     double now = srv_now();
-    fputs("{\"items\":[", f);
-    int got = 0;
     for (size_t i = 0; i < q->n && got < n; i++) {
         srv_qitem *it = &q->items[i];
         if (finished(it) || !try_lease(it, who->id, now)) continue;
-        if (got) fputc(',', f);
-        item_json(srv, s, f, it->id, it->reason);
-        got++;
+        FILE *pf = open_memstream(&part[got], &partlen[got]);
+        if (!pf) break;
+        int eval = !strcmp(it->reason, "eval");
+        fputs(",\"reason\":", pf);
+        srv_json_str(pf, it->reason);
+        fprintf(pf, ",\"eval\":%s,\"suggestions\":", eval ? "true" : "false");
+        /* Evaluation images get no suggestions at all (not merely hidden by
+         * the page), so the model cannot anchor the labels that measure it. */
+        if (eval) fputs("[]", pf);
+        else srv_item_suggestions_json(srv, it->id, pf);
+        fclose(pf);
+        ids[got++] = it->id;
     }
     /* a quarter of the batch left: the composer prepares the next one */
     size_t done = 0;
     for (size_t i = 0; i < q->n; i++) done += finished(&q->items[i]);
     if ((q->n - done) * 4 <= (size_t)srv->o.batch && q->nlabeled < q->nall) want_refill(q);
-    fprintf(f, "],\"progress\":{\"batch\":%lld,\"batch_done\":%zu,\"batch_total\":%zu,"
-               "\"labeled\":%lld,\"mine\":%lld,\"images\":%zu,\"refilling\":%s}",
-            (long long)q->batch_no, done, q->n, (long long)srv_ledger_labeled(q),
-            (long long)srv_ledger_mine(q, who->name), q->nall,
-            q->refilling || q->want_refill ? "true" : "false");
-    if (q->error[0]) {
-        fputs(",\"error\":", f);
-        srv_json_str(f, q->error);
+    char *tail = NULL;
+    size_t tlen = 0;
+    FILE *tf = open_memstream(&tail, &tlen);
+    if (tf) {
+        fprintf(tf, "],\"progress\":{\"batch\":%lld,\"batch_done\":%zu,\"batch_total\":%zu,"
+                    "\"labeled\":%lld,\"mine\":%lld,\"images\":%zu,\"refilling\":%s}",
+                (long long)q->batch_no, done, q->n, (long long)srv_ledger_labeled(q),
+                (long long)srv_ledger_mine(q, who->name), q->nall,
+                q->refilling || q->want_refill ? "true" : "false");
+        if (q->error[0]) {
+            fputs(",\"error\":", tf);
+            srv_json_str(tf, q->error);
+        }
+        fputc('}', tf);
+        fclose(tf);
     }
-    fputc('}', f);
     pthread_mutex_unlock(&q->mu);
+    (void)s;
+    fputs("{\"items\":[", f);
+    for (int i = 0; i < got; i++) {
+        fprintf(f, "%s{\"id\":%lld", i ? "," : "", (long long)ids[i]);
+        fwrite(part[i], 1, partlen[i], f);
+        fputc('}', f);
+        free(part[i]);
+    }
+    if (tail) fwrite(tail, 1, tlen, f);
+    free(tail);
     return 0;
 }
 

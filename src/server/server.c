@@ -704,7 +704,8 @@ static int j_grid(srv_call *x, FILE *f, ordo_err *e)
     return srv_queue_grid_json(x->srv, x->s, x->who, query_int(x->c, "n", 16, 2, 64), near, f, e);
 }
 /* The suggestions for one image now (the per-answer model moves with every
- * answer, so the page asks again for the image on screen). */
+ * answer, so the page asks again for the image on screen), with its file
+ * name and folder. */
 static int j_suggest(srv_call *x, FILE *f, ordo_err *e)
 {
     int64_t id;
@@ -712,7 +713,9 @@ static int j_suggest(srv_call *x, FILE *f, ordo_err *e)
     if (parse_id(v, &id) < 0) return ordo_err_set(e, "bad image id");
     char reason[16] = "";
     srv_queue_reason(x->srv, id, reason, sizeof reason);
-    fprintf(f, "{\"id\":%lld,\"suggestions\":", (long long)id);
+    fputc('{', f);
+    srv_item_place_json(x->s, id, f);   /* its file name and folder */
+    fputs(",\"suggestions\":", f);
     pthread_mutex_lock(&x->srv->q.mu);
     int answers = srv_nc_answers(&x->srv->q);
     if (!strcmp(reason, "eval")) fputs("[],\"order\":[]", f);   /* never for the evaluation sample */

@@ -55,6 +55,8 @@ typedef struct srv_queue {
     const uint16_t *logits;         /* logit map (ImageNet ties of the label set) */
     size_t logit_rows;
     struct srv_nc *nc;              /* the per-answer model (suggest.c) */
+    char **sugg;                    /* per `all` entry: suggestions JSON ... */
+    uint64_t *sugg_stamp;           /* ... valid while srv_suggest_stamp equals this */
 } srv_queue;
 
 /* ---- the server -------------------------------------------------------- */
@@ -166,6 +168,9 @@ int srv_suggest_json(ordo_srv *srv, int64_t id, FILE *f);
 /* The same, plus (order != NULL) every candidate label's name best first. */
 int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order);
 int srv_nc_answers(const srv_queue *q);   /* answers the model holds */
+/* Changes whenever a ranking could (an answer, the label set, a model):
+ * the key of the per-image suggestion cache. Caller holds q->mu. */
+uint64_t srv_suggest_stamp(const ordo_srv *srv);
 
 /* queue.c */
 ssize_t srv_queue_index(const srv_queue *q, int64_t id);   /* row in q->all, or -1 */

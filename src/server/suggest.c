@@ -22,6 +22,7 @@
  * ImageNet top 5, stored by name; fewer labels than keys are topped up the
  * same way.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +43,18 @@
 typedef struct nc_label {
     char name[ORDO_SRV_LABEL_MAX + 1];
     double *sum;        /* ORDO_STORE_EMBED: sum of normalised embeddings */
+    double norm;        /* |sum|, kept with it */
     int64_t count;
 } nc_label;
 
 /* image id -> label index (-1 none, NC_UNMODELED answered with a label
  * the model does not hold): open addressing, linear probing */
 #define NC_UNMODELED (-2)
-/* The class means hold at most this many labels (memory: 10 KB each; time:
- * one dot product each per suggestion), as retraining does (model.c). */
-#define NC_MAX_LABELS 1000
+/* The class means hold at most this many labels (time: one 1280-d dot
+ * product each per suggestion, made under the queue lock: 256 labels cost
+ * about 0.1 ms per image). Label sets are far smaller; a flood of distinct
+ * free-text labels (bench_serve.sh) is stored but not modeled past this. */
+#define NC_MAX_LABELS 256
 typedef struct nc_slot { int64_t id; int lab; } nc_slot;
 
 /* The progress ledger: one source for every counter the page shows. Keys
@@ -60,8 +64,12 @@ typedef struct nc_slot { int64_t id; int lab; } nc_slot;
 typedef struct srv_nc {
     nc_label *lab;
     size_t n, cap;
+    float *dir;            /* NC_MAX_LABELS x ORDO_STORE_EMBED: each label's
+                              mean direction sum / |sum| (0 without answers),
+                              rows contiguous for one sgemv per image */
     nc_slot *map;          /* image -> label index of its newest event, -1 */
     size_t map_cap, map_n;
+    uint64_t gen;          /* bumps whenever the class means change */
     int64_t answers;       /* images whose newest event is an answer */
     int64_t modeled;       /* ... of them, with a label the model holds */
     nc_slot *mine;         /* (image, annotator) -> 1 if their newest is an answer */
@@ -166,6 +174,20 @@ void srv_ledger_annotators_json(const srv_queue *q, FILE *f)
     fputc(']', f);
 }
 
+static double norm_of(const double *v)
+{
+    double n2 = 0;
+    for (int d = 0; d < ORDO_STORE_EMBED; d++) n2 += v[d] * v[d];
+    return sqrt(n2);
+}
+
+static void set_dir(srv_nc *nc, int j)
+{
+    float *row = nc->dir + (size_t)j * ORDO_STORE_EMBED;
+    double inv = nc->lab[j].norm > 1e-9 ? 1.0 / nc->lab[j].norm : 0;
+    for (int d = 0; d < ORDO_STORE_EMBED; d++) row[d] = (float)(nc->lab[j].sum[d] * inv);
+}
+
 static int nc_find(const srv_nc *nc, const char *name, int add)
 {
     for (size_t i = 0; i < nc->n; i++)
@@ -215,6 +237,7 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
     int to = label ? nc_find(nc, label, 1) : -1;
     if (label && to < 0) to = NC_UNMODELED;
     if (sl->lab == to) return;
+    nc->gen++;
     if (sl->lab == -1) nc->answers++;
     if (to == -1) nc->answers--;
     float x[ORDO_STORE_EMBED];
@@ -222,21 +245,19 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
     if (sl->lab >= 0) {
         nc_label *o = &nc->lab[sl->lab];
         for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) o->sum[d] -= x[d];
+        o->norm = norm_of(o->sum);
+        set_dir(nc, sl->lab);
         o->count--;
         nc->modeled--;
     }
     if (to >= 0 && have_x && nc->lab[to].count == 0) {   /* a first answer of its label */
         double best = -2;
-        for (size_t i = 0; i < nc->n; i++) {
-            if (!nc->lab[i].count) continue;
-            double dot = 0, n2 = 0;
-            for (int d = 0; d < ORDO_STORE_EMBED; d++) {
-                dot += nc->lab[i].sum[d] * x[d];
-                n2 += nc->lab[i].sum[d] * nc->lab[i].sum[d];
-            }
-            double cs = dot / (sqrt(n2) + 1e-12);
-            if (cs > best) best = cs;
-        }
+        float cosv[NC_MAX_LABELS];
+        if (nc->n)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc->n, ORDO_STORE_EMBED, 1.0f, nc->dir,
+                        ORDO_STORE_EMBED, x, 1, 0.0f, cosv, 1);
+        for (size_t i = 0; i < nc->n; i++)
+            if (nc->lab[i].count && cosv[i] > best) best = cosv[i];
         if (best > -2) {
             nc->novel_cos_sum += best;
             nc->novel_n++;
@@ -245,10 +266,19 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
     if (to >= 0) {
         nc_label *t = &nc->lab[to];
         for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) t->sum[d] += x[d];
+        t->norm = norm_of(t->sum);
+        set_dir(nc, to);
         t->count++;
         nc->modeled++;
     }
     sl->lab = to;
+}
+
+uint64_t srv_suggest_stamp(const ordo_srv *srv)
+{
+    /* every input of a ranking: the class means, the label set, the model */
+    uint64_t g = srv->q.nc ? srv->q.nc->gen : 0;
+    return g * 1000003u + (uint64_t)srv->ls_gen * 131u + (uint64_t)srv->model_version;
 }
 
 int srv_nc_answers(const srv_queue *q) { return q->nc ? (int)q->nc->modeled : 0; }
@@ -259,6 +289,7 @@ void srv_nc_free(srv_queue *q)
     if (!nc) return;
     for (size_t i = 0; i < nc->n; i++) free(nc->lab[i].sum);
     free(nc->lab);
+    free(nc->dir);
     free(nc->map);
     free(nc->mine);
     free(nc->ann);
@@ -269,7 +300,9 @@ void srv_nc_free(srv_queue *q)
 int srv_nc_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
     srv->q.nc = calloc(1, sizeof(srv_nc));
-    if (!srv->q.nc) return ordo_err_set(err, "out of memory");
+    if (srv->q.nc)
+        srv->q.nc->dir = calloc((size_t)NC_MAX_LABELS * ORDO_STORE_EMBED, sizeof(float));
+    if (!srv->q.nc || !srv->q.nc->dir) return ordo_err_set(err, "out of memory");
     /* every event in order: the newest per image and per (image, annotator)
      * wins, exactly as the store reads current labels */
     ordo_learn_label_row *rows = NULL;
@@ -369,22 +402,24 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     int have_x = embed_of(q, id, x) == 0;
 
     /* 2. class means: cosine to each answered label's mean direction */
-    /* z = cosine / T, NAN for labels without answers */
+    /* z = cosine / T, NAN for labels without answers; the cosines to every
+     * label's mean direction are one matrix-vector product */
     int64_t n1 = 0, seen = 0;
     double *z = calloc(nc_n + 1, sizeof *z);
+    float *cosv = nnc ? malloc(nnc * sizeof *cosv) : NULL;
+    if (cosv && have_x)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nnc, ORDO_STORE_EMBED, 1.0f, nc->dir,
+                    ORDO_STORE_EMBED, x, 1, 0.0f, cosv, 1);
+    else if (cosv)
+        memset(cosv, 0, nnc * sizeof *cosv);
     for (size_t i = 0; z && i < nc_n; i++) {
         int j = nc_of[i];
-        if (j < 0 || !nc->lab[j].count) { z[i] = NAN; continue; }
+        if (j < 0 || !nc->lab[j].count || !cosv) { z[i] = NAN; continue; }
         seen++;
         n1 += nc->lab[j].count == 1;
-        double dot = 0, n2 = 0;
-        const double *sm = nc->lab[j].sum;
-        for (int d = 0; d < ORDO_STORE_EMBED; d++) {
-            dot += have_x ? sm[d] * x[d] : 0;
-            n2 += sm[d] * sm[d];
-        }
-        z[i] = dot / (sqrt(n2) + 1e-12) / SRV_NC_TEMP;
+        z[i] = cosv[j] / SRV_NC_TEMP;
     }
+    free(cosv);
     /* 3. the retrained classifier, for the labels it knows */
     float *pc = NULL;
     ordo_learn_model *m = srv->model;
@@ -394,8 +429,10 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
         if (ordo_learn_predict(m, x, 1, pc, NULL, &e) < 0) { free(pc); pc = NULL; }
     }
     /* 1. ties: ImageNet mass under each unseen label's synset */
-    int have_p = 0;
-    if ((size_t)q->all[k].slot < q->logit_rows && q->logits) {
+    int have_p = 0, need_p = 0;
+    for (size_t i = 0; i < nc_n; i++)
+        need_p |= c[i].synset >= 0 && (!z || isnan(z[i]));   /* an unseen tied label */
+    if (need_p && (size_t)q->all[k].slot < q->logit_rows && q->logits) {
         float lg[ORDO_WN_CLASSES];
         ordo_store_f16_to_f32(q->logits + (size_t)q->all[k].slot * ORDO_WN_CLASSES, lg,
                               ORDO_WN_CLASSES);

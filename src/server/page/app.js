@@ -342,11 +342,14 @@ function renderSuggestions(it) {
 // The per-answer model moves with every answer: ask again for the image on
 // screen once the answers before it are in.
 async function refreshSuggestions(it) {
-  if (!it || it.eval) { if (it) { it.fresh = true; renderSuggestions(it); } return; }
+  if (!it) return;   // evaluation images too: the server sends them no suggestions, only the file
   try {
     const j = await api('/api/suggest?id=' + it.id);
     it.suggestions = j.suggestions; it.order = j.order; it.fresh = true;
-    if (current() === it) renderSuggestions(it);
+    it.file = j.file; it.folder = j.folder;
+    const h = st.history.find((x) => x.id === it.id);
+    if (h) { h.file = j.file; h.folder = j.folder; }
+    if (current() === it) { renderSuggestions(it); renderPlace(it); }
   } catch (e) { /* the prefetched ones stay */ }
 }
 
@@ -374,7 +377,7 @@ function renderItem() {
   renderProgress();
   renderHistory();
   st.zoom = 1; st.panX = 0; st.panY = 0; applyZoom();
-  if (!it) { $('meta').textContent = ''; $('place').textContent = ''; $('eval-note').hidden = true; renderSuggestions(null); return; }
+  if (!it) { $('meta').textContent = ''; renderPlace(null); $('eval-note').hidden = true; renderSuggestions(null); return; }
   const img = $('img');
   img.src = '/api/image/' + it.id;
   img.dataset.id = it.id;
@@ -386,14 +389,18 @@ function renderItem() {
     }, 0));
     (img.decode ? img.decode() : Promise.resolve()).then(done, done);
   }
-  $('place').textContent = it.file ? it.file : '';
-  $('place').title = it.folder || '';
-  $('folder').textContent = it.folder || '';
+  renderPlace(it);
   $('meta').textContent = st.back
     ? 'earlier answer: ' + (st.back.label || '(none)') + ' - press a key to change it, Esc to return'
     : 'image ' + it.id + ' - queued as ' + it.reason;
   $('eval-note').hidden = !it.eval;
   renderSuggestions(it);
+}
+
+function renderPlace(it) {
+  $('place').textContent = it && it.file ? it.file : '';
+  $('place').title = it && it.folder ? it.folder : '';
+  $('folder').textContent = it && it.folder ? it.folder : '';
 }
 
 function renderHistory() {
