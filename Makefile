@@ -51,9 +51,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# -MMD: a test rebuilds when a header it includes changes (tests/pth_sample.h).
 $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libordo.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libordo.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libordo.a $(LDFLAGS) $(LDLIBS)
+
+# test_dist checks the MPI build it is linked with (the stub or the real one).
+$(BUILD)/tests/test_dist: override CFLAGS += $(MPI_CFLAGS)
 
 test: all
 	BUILD=$(BUILD) tests/run.sh
@@ -74,4 +78,4 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: all test san fuzz clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)

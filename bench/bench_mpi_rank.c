@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/f16.h"
+#include "base/hash.h"
 #include "dist/dist.h"
 #include "rank/rank.h"
 #include "bench_util.h"
@@ -33,7 +35,7 @@
 
 static size_t cluster_of(size_t i)
 {
-    double u = (double)(ordo_rank_mix64(i * 0x9e37ULL + 7) >> 11) * 0x1.0p-53;
+    double u = (double)(ordo_hash_mix64(i * 0x9e37ULL + 7) >> 11) * 0x1.0p-53;
     size_t c = (size_t)(CLUSTERS * u * u);
     return c >= CLUSTERS ? CLUSTERS - 1 : c;
 }
@@ -55,11 +57,11 @@ static int gen(const char *path, size_t n)
         size_t nb = n - b0 < 4096 ? n - b0 : 4096;
         for (size_t i = 0; i < nb; i++) {
             size_t gi = b0 + i, c = cluster_of(gi);
-            int outlier = ordo_rank_mix64(gi ^ 0x7ULL) % 1000 == 0;
+            int outlier = ordo_hash_mix64(gi ^ 0x7ULL) % 1000 == 0;
             for (int j = 0; j < DIM; j++)
                 row[j] = outlier ? 3.0f * bench_fastn(&r)
                                  : (j % 2 ? 0.77f : -0.77f) + cent[c * DIM + j] + 0.39f * bench_fastn(&r);
-            ordo_rank_f32_to_f16(row, h + i * DIM, DIM);
+            ordo_f16_from_f32(row, h + i * DIM, DIM);
         }
         if (fwrite(h, sizeof *h * DIM, nb, f) != nb) {
             perror("write");
@@ -106,7 +108,7 @@ static int run(ordo_dist_mpi *m, const char *path, size_t n, size_t batch, size_
     if (!top_prob || !ml || !top_cls || !lab)
         return 1;
     for (size_t i = 0; i < n; i++) {
-        uint64_t hsh = ordo_rank_mix64(i ^ 0x5eedULL);
+        uint64_t hsh = ordo_hash_mix64(i ^ 0x5eedULL);
         size_t c = cluster_of(i);
         int confident = hsh % 10 < 7;
         double p1 = confident ? 0.6 + 0.35 * (double)((hsh >> 8) & 0xffff) / 65536.0
@@ -114,7 +116,7 @@ static int run(ordo_dist_mpi *m, const char *path, size_t n, size_t batch, size_
         double rest = 1 - p1;
         for (int j = 0; j < 5; j++) {
             top_prob[i * 5 + j] = (float)(j == 0 ? p1 : rest * 0.5 / (1 << (j - 1)));
-            top_cls[i * 5 + j] = (int32_t)(ordo_rank_mix64(c * 131 + (size_t)j) % CLASSES);
+            top_cls[i * 5 + j] = (int32_t)(ordo_hash_mix64(c * 131 + (size_t)j) % CLASSES);
         }
         ml[i] = (float)(8 + 2 * log(p1) + (double)((hsh >> 24) & 0xff) / 128.0);
     }

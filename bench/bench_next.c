@@ -40,8 +40,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/hash.h"
+#include "loop/loop.h"
 #include "rank/rank.h"
-#include "rank/rank_store.h"
 #include "store/store.h"
 #include "wordnet/sports.h"
 #include "wordnet/wordnet.h"
@@ -56,21 +57,21 @@
 
 static size_t cluster_of(size_t i)
 {
-    double u = (double)(ordo_rank_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
+    double u = (double)(ordo_hash_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
     size_t c = (size_t)(CLUSTERS * u * u);
     return c >= CLUSTERS ? CLUSTERS - 1 : c;
 }
 
 static int is_labeled(size_t i, size_t n, size_t nlab)
 {
-    return nlab && ordo_rank_mix64(i ^ 0x1abe1edULL) % n < nlab;
+    return nlab && ordo_hash_mix64(i ^ 0x1abe1edULL) % n < nlab;
 }
 
 /* the 8 distinct classes of cluster c */
 static void cluster_classes(size_t c, int cls[PER])
 {
     for (int j = 0, t = 0; j < PER; t++) {
-        int k = (int)(ordo_rank_mix64(c * 131 + (size_t)t) % CLASSES), dup = 0;
+        int k = (int)(ordo_hash_mix64(c * 131 + (size_t)t) % CLASSES), dup = 0;
         for (int q = 0; q < j; q++) dup |= cls[q] == k;
         if (!dup) cls[j++] = k;
     }
@@ -79,9 +80,9 @@ static void cluster_classes(size_t c, int cls[PER])
 static void image(size_t i, const float *mu, const float *cent, float *emb, float *logits)
 {
     ordo_rank_rng r;
-    ordo_rank_rng_seed(&r, ordo_rank_mix64(i + 0x5eed));
+    ordo_rank_rng_seed(&r, ordo_hash_mix64(i + 0x5eed));
     size_t c = cluster_of(i);
-    int outlier = ordo_rank_mix64(i ^ 0x7ULL) % 1000 == 0;
+    int outlier = ordo_hash_mix64(i ^ 0x7ULL) % 1000 == 0;
     for (int j = 0; j < DIM; j++)
         emb[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
     double off = outlier ? 3 : 8 + ordo_rank_rng_normal(&r);
@@ -128,35 +129,35 @@ static int time_next(const char *dir)
     if (ordo_store_items(s, &items, &n, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     free(items);
     double t2 = bench_now_s();
-    ordo_rank_pool *p = ordo_rank_pool_load(s, wn, &err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, wn, &err);
     if (!p) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     double t3 = bench_now_s();
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = 1000;
     size_t esize;
-    if (ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
+    if (ordo_loop_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
         fprintf(stderr, "bench_next: %s\n", err.msg);
         return 1;
     }
     double t4 = bench_now_s();
-    ordo_rank_batch *b = ordo_rank_compose(ordo_rank_pool_input(p), &o, &err);
+    ordo_rank_batch *b = ordo_rank_compose(ordo_loop_pool_input(p), &o, &err);
     if (!b) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
     double t5 = bench_now_s();
     char path[8192];
     for (size_t i = 0; i < b->n; i++)
-        if (ordo_store_image_path(s, ordo_rank_pool_item(p, b->items[i].row)->id, path, sizeof path,
+        if (ordo_store_image_path(s, ordo_loop_pool_item(p, b->items[i].row)->id, path, sizeof path,
                                   &err) < 0)
             return 1;
     double t6 = bench_now_s();
     printf("n=%zu model=%s open_s=%.2f items_s=%.2f pool_load_s=%.2f (items again + labels + max "
            "logits + model) eval_s=%.2f compose_s=%.2f [scores %.2f pca %.2f kmeans %.2f novelty "
            "%.2f picks %.2f] paths_s=%.2f total_s=%.2f cpu_s=%.2f peak_rss_mb=%ld\n",
-           n, ordo_rank_pool_model(p), t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, b->seconds[0],
+           n, ordo_loop_pool_model(p), t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, b->seconds[0],
            b->seconds[1], b->seconds[2], b->seconds[3], b->seconds[4], t6 - t5, t6 - t0,
            bench_cpu_s(), bench_peak_rss_kb() / 1024);
     ordo_rank_batch_free(b);
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     ordo_wn_free(wn);
     ordo_store_close(s);
     return 0;
@@ -215,7 +216,7 @@ int main(int argc, char **argv)
                                       .mtime_ns = (int64_t)i, .width = 640, .height = 480,
                                       .format = "jpeg", .logits = logits, .embed = emb,
                                       .sports = ordo_sports_score(sp, probs), .scan_id = scan};
-            uint64_t h1 = ordo_rank_mix64(i * 2 + 1), h2 = ordo_rank_mix64(i * 2 + 2);
+            uint64_t h1 = ordo_hash_mix64(i * 2 + 1), h2 = ordo_hash_mix64(i * 2 + 2);
             memcpy(in.hash, &h1, 8);
             memcpy(in.hash + 8, &h2, 8);
             if (ordo_store_put_image(s, &in, NULL, &err)) {

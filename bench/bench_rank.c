@@ -15,6 +15,8 @@
  * pages are released as the projection streams through them, as a store
  * map would be. Prints one line of key=value results. */
 #include "rank/rank.h"
+#include "base/f16.h"
+#include "base/hash.h"
 #include "bench_util.h"
 
 #include <fcntl.h>
@@ -35,7 +37,7 @@
 static size_t cluster_of(uint64_t seed, size_t i)
 {
     /* power-law sizes: cluster = floor(C * u^2) (denser at low ids) */
-    double u = (double)(ordo_rank_mix64(seed ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
+    double u = (double)(ordo_hash_mix64(seed ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
     size_t c = (size_t)(CLUSTERS * u * u);
     return c >= CLUSTERS ? CLUSTERS - 1 : c;
 }
@@ -57,10 +59,10 @@ static int gen(const char *path, size_t n)
         size_t nb = n - b0 < 4096 ? n - b0 : 4096;
         for (size_t i = 0; i < nb; i++) {
             size_t gi = b0 + i, c = cluster_of(7, gi);
-            int outlier = ordo_rank_mix64(gi ^ 0x7ULL) % 1000 == 0;
+            int outlier = ordo_hash_mix64(gi ^ 0x7ULL) % 1000 == 0;
             for (int j = 0; j < DIM; j++)
                 row[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
-            ordo_rank_f32_to_f16(row, h + i * DIM, DIM);
+            ordo_f16_from_f32(row, h + i * DIM, DIM);
         }
         if (fwrite(h, sizeof *h * DIM, nb, f) != nb) { perror("write"); fclose(f); return 1; }
     }
@@ -103,7 +105,7 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
         int cls[PER];
         double p[PER];
         for (int j = 0; j < PER; j++) {
-            cls[j] = (int)((ordo_rank_mix64(c * 131 + (size_t)j) % CLASSES));
+            cls[j] = (int)((ordo_hash_mix64(c * 131 + (size_t)j) % CLASSES));
             p[j] = 0.95 * g[j] / s;
         }
         /* sort descending (8 items) */
@@ -117,7 +119,7 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
         for (int j = 0; j < 5; j++) { top_prob[i * 5 + j] = (float)p[j]; top_cls[i * 5 + j] = cls[j]; }
         ent[i] = (float)h;
         ml[i] = (float)(8 + ordo_rank_rng_normal(&r) + 2 * log(p[0]));
-        double pc = (double)(ordo_rank_mix64(c ^ 0xabcULL) >> 11) * 0x1.0p-53;
+        double pc = (double)(ordo_hash_mix64(c ^ 0xabcULL) >> 11) * 0x1.0p-53;
         prior[i] = (float)fmin(1, fmax(0, pc + 0.1 * ordo_rank_rng_normal(&r)));
     }
     for (size_t t = 0; t < nlab; t++) lab[ordo_rank_rng_below(&r, n)] = 1;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "learn/learn.h"
+#include "loop/loop.h"
 
 #define D 1280
 #define KI 1000
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
                         "[--seeds K] [--eval N] [--folds F] [--l2 X] [--threads T] [--csv FILE]\n", argv[0]);
         return 2;
     }
-    const char *prefix = argv[1], *list = "random,most_confident,least_confidence,margin,entropy";
+    const char *prefix = argv[1], *list = "random,most-confident,least-confidence,margin,entropy";
     const char *csvout = NULL;
     int rounds = 10, seeds = 5, folds = 3, threads = 1;
     size_t batch = 100, eval = 400;
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
     int ns = 0;
     char *dup = strdup(list);
     for (char *t = strtok(dup, ","); t && ns < 32; t = strtok(NULL, ",")) {
-        st[ns] = ordo_learn_strategy_builtin(t);
+        st[ns] = ordo_loop_strategy(t);
         if (!st[ns].fn) { fprintf(stderr, "unknown strategy %s\n", t); return 2; }
         ns++;
     }

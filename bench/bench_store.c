@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "base/f16.h"
 #include "bench_util.h"
 
 static uint64_t rng(uint64_t *s)   /* splitmix64 */
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
     double sum = 0;
     float row[ORDO_STORE_EMBED];
     for (size_t i = 0; i < cnt; i++) {
-        ordo_store_f16_to_f32(E + (size_t)items[i].slot * ORDO_STORE_EMBED, row, ORDO_STORE_EMBED);
+        ordo_f16_to_f32(E + (size_t)items[i].slot * ORDO_STORE_EMBED, row, ORDO_STORE_EMBED);
         sum += row[0] + row[ORDO_STORE_EMBED - 1];
     }
     double t3 = bench_now_s();

@@ -125,10 +125,25 @@ static void t_part(void)
     CHECK(lo == 0 && hi > 400000 && hi < 600000);   /* even, to a block */
 }
 
+/* The Makefile compiles this test with the library's MPI flags, so it knows
+ * which build it checks. Without mpirun nothing here may start MPI: the real
+ * build is only checked to say so (tests/test_mpi.sh runs it under mpirun);
+ * the stub must refuse --mpi with a message and act as one process. */
 static void t_mpi_stub_or_real(void)
 {
-    /* Without mpirun nothing here may start MPI: only report what is built. */
-    printf("    MPI %s\n", ordo_dist_mpi_available() ? "built in" : "not built in");
+#ifdef ORDO_NO_MPI
+    CHECK(ordo_dist_mpi_available() == 0);
+    ordo_err err = {{0}};
+    int argc = 1;
+    char *args[] = {"ordo", NULL}, **argv = args;
+    CHECK(ordo_dist_mpi_init(&argc, &argv, &err) == NULL);
+    CHECK_MSG(strstr(err.msg, "without MPI") != NULL, "%s", err.msg);
+    CHECK(ordo_dist_mpi_rank(NULL) == 0 && ordo_dist_mpi_size(NULL) == 1);
+    int v = 7;
+    CHECK(ordo_dist_mpi_bcast_int(NULL, &v, &err) == -1 && v == 7);
+#else
+    CHECK(ordo_dist_mpi_available() == 1);
+#endif
 }
 
 int main(void)

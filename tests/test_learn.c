@@ -5,6 +5,7 @@
 
 #include "learn/learn.h"
 #include "learn/learn_store.h"
+#include "loop/loop.h"
 #include "test.h"
 
 /* A small deterministic generator for test data (independent of the
@@ -380,14 +381,14 @@ static void t_simulate(void)
                                  .test_x = xt, .test_truth = yt, .eval_size = 80, .batch = 20,
                                  .rounds = 4, .n_seeds = 2, .seed = 5};
     ordo_learn_opts_default(&cfg.train);
-    const char *names[] = {"random", "most_confident", "least_confidence", "margin", "entropy",
+    const char *names[] = {"random", "most-confident", "least-confidence", "margin", "entropy",
                            "atlas"};
     ordo_learn_strategy st[6];
     for (int i = 0; i < 6; i++) {
-        st[i] = ordo_learn_strategy_builtin(names[i]);
+        st[i] = ordo_loop_strategy(names[i]);
         CHECK(st[i].fn != NULL);
     }
-    CHECK(ordo_learn_strategy_builtin("nope").fn == NULL);
+    CHECK(ordo_loop_strategy("nope").fn == NULL);
     ordo_learn_sim_result a, b;
     ordo_err err;
     CHECK_MSG(ordo_learn_simulate(&cfg, st, 6, &a, &err) == 0, "%s", err.msg);

@@ -93,28 +93,28 @@ check "export --tree links every labeled image" [ "$(find "$T/tree" -type l | wc
 check "export --tree refuses an existing folder" bash -c "! '$BIN' export --tree '$T/tree' >/dev/null 2>&1"
 
 # --- simulate -----------------------------------------------------------------------
-out=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,most_confident \
+out=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,most-confident \
       --seeds 2 --rounds 3 --batch 10 --eval 20 --threads 2 --json --plot "$T/s.svg" --csv "$T/s.csv")
 check "simulate json has every strategy and curve" "$PY" -c "import json,sys; d=json.loads(sys.argv[1]); \
-    s=d['strategies']; assert set(s)=={'random','margin','most_confident'}; \
+    s=d['strategies']; assert set(s)=={'random','margin','most-confident'}; \
     assert all(len(v['curve'])==3 and v['curve'][0]['labels']==10 for v in s.values()); \
     assert d['measured_on']=='test' and d['test']==18; \
     assert s['random']['labels_to_match_random'] is not None" "$out"
 check "simulate writes the SVG plot" grep -q "<polyline" "$T/s.svg"
 check "simulate csv: strategies x seeds x rounds rows" [ "$(tail -n +2 "$T/s.csv" | wc -l)" = 18 ]
-out2=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,most_confident \
+out2=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,margin,most-confident \
       --seeds 2 --rounds 3 --batch 10 --eval 20 --threads 1 --json)
 check "simulate is deterministic (threads 2 vs 1)" [ "$out" = "$out2" ]
 # a strategy's curve follows its name, not its place in the list; --seed
 # starts another series of seeds (another evaluation sample)
-out3=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies most_confident,random \
+out3=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies most-confident,random \
       --seeds 2 --rounds 3 --batch 10 --eval 20 --json)
-out4=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,most_confident \
+out4=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random,most-confident \
       --seeds 2 --rounds 3 --batch 10 --eval 20 --seed 9 --json)
 check "simulate: the same curve wherever a strategy is listed; --seed S changes it" "$PY" -c "import json,sys; \
     a,b,c=(json.loads(x)['strategies'] for x in sys.argv[1:4]); \
     assert a['random']['curve']==c['random']['curve'], 'random moved with its place'; \
-    assert a['most_confident']['curve']==c['most_confident']['curve']; \
+    assert a['most-confident']['curve']==c['most-confident']['curve']; \
     assert b['random']['curve']!=a['random']['curve'], '--seed 9 gave the same random curve'" \
     "$out" "$out4" "$out3"
 

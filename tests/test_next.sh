@@ -55,7 +55,7 @@ c = collections.Counter(r["reason"] for r in rows)
 assert c == {"eval": 6, "uncertain": 2, "novel": 2, "diverse": 30}, c
 js = [json.loads(l) for l in open(sys.argv[2])]
 assert [j["path"] for j in js] == [r["path"] for r in rows]
-need = {"least_confidence", "margin", "ratio", "entropy", "hier", "uncertain", "outlier",
+need = {"least-confidence", "margin", "ratio", "entropy", "hier", "uncertain", "outlier",
         "energy", "nn_dist", "novel", "typicality", "kcenter_dist", "prior"}
 assert all(need <= set(j["scores"]) for j in js)
 assert all(0 <= j["scores"]["margin"] <= 1 for j in js)

@@ -3,12 +3,55 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/f16.h"
 #include "test.h"
 
 /* ---- uncertainty ---------------------------------------------------------- */
+
+/* The index of an uncertainty table entry (ordo_rank_scores.uncert). */
+static int U(const char *name)
+{
+    int i = ordo_rank_uncert_find(name);
+    CHECK_MSG(i >= 0, "no uncertainty score %s", name);
+    return i < 0 ? 0 : i;
+}
+
+/* One table: names unique and found; each entry's function is the score it
+ * names; docs/rank.md's strategy table lists every entry (the docs read the
+ * same table as ordo next, ordo simulate and the composer). */
+static void t_uncert_table(void)
+{
+    int n;
+    const ordo_rank_uncert_def *t = ordo_rank_uncerts(&n);
+    CHECK(n >= 5 && n <= ORDO_RANK_MAX_UNCERT);
+    FILE *f = fopen("docs/rank.md", "r");
+    CHECK_MSG(f != NULL, "docs/rank.md (tests run from the repository root)");
+    static char doc[1 << 17];
+    size_t len = f ? fread(doc, 1, sizeof doc - 1, f) : 0;
+    doc[len] = 0;
+    if (f) fclose(f);
+    for (int i = 0; i < n; i++) {
+        CHECK(ordo_rank_uncert_find(t[i].name) == i);
+        CHECK(t[i].fn && t[i].formula && t[i].formula[0]);
+        CHECK(!t[i].needs_coarse_else || ordo_rank_uncert_find(t[i].needs_coarse_else) >= 0);
+        char row[96];
+        snprintf(row, sizeof row, "| `%s` |", t[i].name);
+        CHECK_MSG(strstr(doc, row) != NULL, "docs/rank.md lacks the row %s", row);
+    }
+    CHECK(ordo_rank_uncert_find("least_confidence") == -1);   /* one spelling */
+    CHECK(ordo_rank_uncert_find("auto") == -1);               /* a selector, not a score */
+    CHECK(ordo_rank_uncert_find(NULL) == -1);
+    float p[3] = {0.6f, 0.3f, 0.1f};
+    ordo_rank_uin in = {p, NULL, 3, 3, -1, NULL, 0};
+    CHECK(t[U("margin")].fn(&in) == ordo_rank_margin(p, 3, 3));
+    CHECK(t[U("least-confidence")].fn(&in) == ordo_rank_least_confidence(p, 3, 3));
+    CHECK(t[U("ratio")].fn(&in) == ordo_rank_ratio(p, 3, 3));
+    CHECK(t[U("entropy")].fn(&in) == ordo_rank_entropy(p, 3, 3, -1));
+}
 
 static void t_uncertainty_extremes(void)
 {
@@ -215,6 +258,21 @@ static void t_kmeans_recovers_blobs(void)
     free(x);
 }
 
+/* k-center greedy (Sener & Savarese 2018) as the composer runs it: each
+ * step lowers mind2 by the previous pick and takes the farthest eligible row. */
+static long kcenter_greedy(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
+                           size_t count, size_t *out)
+{
+    size_t got = 0, b;
+    const float *c = NULL;
+    while (got < count && ordo_rank_kcenter_step(x, n, d, mind2, elig, NULL, c, &b)) {
+        out[got++] = b;
+        c = x + b * d;
+        mind2[b] = 0;   /* picked: never again */
+    }
+    return (long)got;
+}
+
 static void t_kcenter_picks_far_point(void)
 {
     enum { N = 200, D = 3 };
@@ -229,7 +287,7 @@ static void t_kcenter_picks_far_point(void)
     ordo_err err;
     CHECK(ordo_rank_nearest(x, N, lab, 1, D, 1, NULL, mind2, NULL, &err) == 0);
     size_t out[3];
-    long got = ordo_rank_kcenter(x, N, D, mind2, NULL, NULL, 3, out, &err);
+    long got = kcenter_greedy(x, N, D, mind2, NULL, 3, out);
     CHECK(got == 3);
     CHECK(out[0] == 77);
     CHECK(out[1] == 150);
@@ -238,7 +296,7 @@ static void t_kcenter_picks_far_point(void)
     memset(el, 1, sizeof el);
     el[77] = 0;
     CHECK(ordo_rank_nearest(x, N, lab, 1, D, 1, NULL, mind2, NULL, &err) == 0);
-    got = ordo_rank_kcenter(x, N, D, mind2, el, NULL, 1, out, &err);
+    got = kcenter_greedy(x, N, D, mind2, el, 1, out);
     CHECK(got == 1 && out[0] == 150);
 }
 
@@ -282,10 +340,10 @@ static void t_pca_subspace(void)
             x[i * D + t] = 4 + a[0] * basis[t] + a[1] * basis[D + t] + a[2] * basis[2 * D + t];
     }
     uint16_t *h = malloc(N * D * sizeof *h);
-    ordo_rank_f32_to_f16(x, h, N * D);
+    ordo_f16_from_f32(x, h, N * D);
     float *xr = malloc(N * D * sizeof *xr);
-    ordo_rank_f16_to_f32(h, xr, N * D);
-    ordo_rank_f16_rows rows = { h, N, D, NULL, 0, NULL };
+    ordo_f16_to_f32(h, xr, N * D);
+    ordo_rank_f16_rows rows = { h, N, D, NULL, 0 };
     ordo_rank_input in = { 0 };
     in.n = N;
     in.dim = D;
@@ -317,8 +375,8 @@ static void t_f16(void)
     float v[] = { 0, -0.0f, 1, -2.5f, 65504, 1e-7f, 3.14159f, 1e6f };
     uint16_t h[8];
     float back[8];
-    ordo_rank_f32_to_f16(v, h, 8);
-    ordo_rank_f16_to_f32(h, back, 8);
+    ordo_f16_from_f32(v, h, 8);
+    ordo_f16_to_f32(h, back, 8);
     CHECK(h[0] == 0 && h[1] == 0x8000 && h[2] == 0x3c00 && h[4] == 0x7bff);
     CHECK(back[3] == -2.5f && back[4] == 65504);
     CHECK(fabsf(back[5] - 1e-7f) < 6e-8f);         /* subnormal half */
@@ -365,7 +423,7 @@ static void pool_make(pool *p, size_t n, int d, int blobs, uint64_t seed)
     p->truth = malloc(n * sizeof *p->truth);
     float *x = make_blobs_s((int)n, d, blobs, seed, p->truth, 3.0f);
     p->emb = malloc(n * d * sizeof *p->emb);
-    ordo_rank_f32_to_f16(x, p->emb, n * d);
+    ordo_f16_from_f32(x, p->emb, n * d);
     free(x);
     p->prob = malloc(n * 2 * sizeof *p->prob);
     p->cls = malloc(n * 2 * sizeof *p->cls);
@@ -380,7 +438,7 @@ static void pool_make(pool *p, size_t n, int d, int blobs, uint64_t seed)
         p->cls[i * 2 + 1] = (p->truth[i] + 1) % p->C;
         p->maxlogit[i] = 5 + (float)ordo_rank_rng_normal(&r);
     }
-    p->rows = (ordo_rank_f16_rows){ p->emb, n, d, NULL, 0, NULL };
+    p->rows = (ordo_rank_f16_rows){ p->emb, n, d, NULL, 0 };
     ordo_rank_input *in = &p->in;
     in->n = n;
     in->n_classes = p->C;
@@ -446,13 +504,13 @@ static void t_compose_mix_and_no_repeats(void)
         CHECK_MSG(ndhit >= 25, "diverse picks cover %d of 30 blobs", ndhit);
         /* every strategy's score is filled in */
         const ordo_rank_scores *s = &b->items[0].s;
-        CHECK(!isnan(s->margin) && !isnan(s->entropy) && !isnan(s->novel) && !isnan(s->outlier) &&
+        CHECK(!isnan(s->uncert[U("margin")]) && !isnan(s->uncert[U("entropy")]) && !isnan(s->novel) && !isnan(s->outlier) &&
               !isnan(s->energy) && !isnan(s->nn_dist) && s->cluster >= 0);
         /* uncertain picks are the more uncertain ones: their mean margin
          * score beats the pool's */
         double um = 0, pm = 0;
         for (size_t i = 0; i < b->n; i++)
-            if (b->items[i].reason == ORDO_RANK_UNCERTAIN) um += b->items[i].s.margin;
+            if (b->items[i].reason == ORDO_RANK_UNCERTAIN) um += b->items[i].s.uncert[U("margin")];
         um /= (double)b->count[ORDO_RANK_UNCERTAIN];
         for (size_t i = 0; i < p.n; i++) pm += ordo_rank_margin(p.prob + 2 * i, 2, p.C);
         pm /= (double)p.n;
@@ -599,7 +657,7 @@ static void t_compose_novel_far_point(void)
     /* row 500 far from every blob */
     float far[8];
     for (int t = 0; t < 8; t++) far[t] = 300;
-    ordo_rank_f32_to_f16(far, p.emb + 500 * 8, 8);
+    ordo_f16_from_f32(far, p.emb + 500 * 8, 8);
     p.in.max_logit = NULL;   /* embedding novelty only */
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
@@ -659,7 +717,7 @@ static void t_compose_uncertain_extremes(void)
         int ok = 1;
         for (size_t i = 0; i < b->n; i++) ok &= b->items[i].row % 10 == 0;
         CHECK_MSG(ok, "all 40 picks should be the 40 uniform rows");
-        CHECK(fabsf(b->items[0].s.margin - 1) < 1e-6f);
+        CHECK(fabsf(b->items[0].s.uncert[U("margin")] - 1) < 1e-6f);
     }
     ordo_rank_batch_free(b);
     pool_free(&p);
@@ -840,7 +898,7 @@ static void t_compose_dense_probabilities(void)
         int ok = b->n == 30;
         for (size_t i = 0; i < b->n; i++) ok &= b->items[i].row % 20 == 7;
         CHECK_MSG(ok, "the 30 uniform rows first");
-        CHECK(fabsf(b->items[0].s.entropy - 1) < 1e-5f);
+        CHECK(fabsf(b->items[0].s.uncert[U("entropy")] - 1) < 1e-5f);
     }
     ordo_rank_batch_free(b);
     free(dense);
@@ -877,7 +935,7 @@ static void t_compose_logit_prob_for_novelty(void)
             float want = -(p.maxlogit[it->row] - logf(p.prob[it->row * 2]));
             energy_ok &= fabsf(it->s.energy - want) < 1e-4f && !isnan(it->s.outlier);
             /* uncertainty from the classifier's rows: margin 1 - (0.9 - 0.05) */
-            unc_ok &= fabsf(it->s.margin - 0.15f) < 1e-5f;
+            unc_ok &= fabsf(it->s.uncert[U("margin")] - 0.15f) < 1e-5f;
         }
         CHECK(ok);
         CHECK_MSG(energy_ok, "energy from the pretrained network's probabilities");
@@ -904,11 +962,24 @@ static void t_compose_errors(void)
     in.top_prob = prob;
     CHECK(ordo_rank_compose(&in, &o, &err) == NULL);   /* top-k without class ids */
     CHECK(strstr(err.msg, "class") != NULL);
+    /* an unknown uncertainty score is an error, not silently margin */
+    pool p;
+    pool_make(&p, 100, 4, 4, 9);
+    o.batch = 10;
+    o.uncertainty = "least_confidence";
+    CHECK(ordo_rank_compose(&p.in, &o, &err) == NULL);
+    CHECK_MSG(strstr(err.msg, "least_confidence") != NULL, "%s", err.msg);
+    o.uncertainty = "least-confidence";
+    ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    ordo_rank_batch_free(b);
+    pool_free(&p);
 }
 
 int main(void)
 {
     RUN(t_uncertainty_extremes);
+    RUN(t_uncert_table);
     RUN(t_entropy_topk_tail);
     RUN(t_hierarchical);
     RUN(t_eval_size);

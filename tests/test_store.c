@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "store/store.h"
-#include "store/store_internal.h"
+#include "base/f16.h"
+#include "base/f16.h"
 #include "test.h"
 
 static char tmpdir[256];
@@ -45,10 +46,10 @@ static void t_f16(void)
     size_t n = sizeof in / sizeof in[0];
     uint16_t h[16];
     float back[16];
-    ordo_store_f32_to_f16(in, h, n);
+    ordo_f16_from_f32(in, h, n);
     for (size_t i = 0; i < n; i++)
         CHECK_MSG(h[i] == want[i], "f16(%g) = %04x, want %04x", in[i], h[i], want[i]);
-    ordo_store_f16_to_f32(h, back, n);
+    ordo_f16_to_f32(h, back, n);
     CHECK(back[2] == 1.0f && back[3] == -2.5f && back[4] == 65504.0f && isinf(back[5]));
     CHECK(back[7] == 5.9604645e-8f && back[8] == 6.1035156e-5f);
     /* Every finite half survives a round trip exactly. */
@@ -58,8 +59,8 @@ static void t_f16(void)
         if ((a & 0x7c00) == 0x7c00)
             continue;
         float f;
-        ordo_store_f16_to_f32(&a, &f, 1);
-        ordo_store_f32_to_f16(&f, &b, 1);
+        ordo_f16_to_f32(&a, &f, 1);
+        ordo_f16_from_f32(&f, &b, 1);
         bad += a != b;
     }
     CHECK_MSG(bad == 0, "%d halves do not round-trip", bad);
@@ -68,8 +69,8 @@ static void t_f16(void)
     for (int i = 0; i < 10000; i++) {
         float f = (float)((rand() / (double)RAND_MAX - 0.5) * 200), g;
         uint16_t q;
-        ordo_store_f32_to_f16(&f, &q, 1);
-        ordo_store_f16_to_f32(&q, &g, 1);
+        ordo_f16_from_f32(&f, &q, 1);
+        ordo_f16_to_f32(&q, &g, 1);
         if (fabsf(f) > 1e-3f && fabs((g - f) / f) > worst)
             worst = fabs((g - f) / f);
     }
@@ -89,16 +90,16 @@ static void t_f16(void)
         if (isnan(f[i]))
             f[i] = 1.5f;
     }
-    ordo_store_f32_to_f16(f, h1, M);
-    ordo_store_f32_to_f16_portable(f, h2, M);
+    ordo_f16_from_f32(f, h1, M);
+    ordo_f16_from_f32_portable(f, h2, M);
     int diff = 0;
     for (int i = 0; i < M; i++)
         diff += h1[i] != h2[i];
     CHECK_MSG(diff == 0, "%d of %d conversions differ between paths", diff, M);
     for (int i = 0; i < M; i++)
         h1[i] = (uint16_t)((i & 0x7c00) == 0x7c00 ? 0x3c00 : i);   /* every finite half */
-    ordo_store_f16_to_f32(h1, g1, M);
-    ordo_store_f16_to_f32_portable(h1, g2, M);
+    ordo_f16_to_f32(h1, g1, M);
+    ordo_f16_to_f32_portable(h1, g2, M);
     CHECK(memcmp(g1, g2, M * sizeof *g1) == 0);
     free(f); free(g1); free(g2); free(h1); free(h2);
 }
@@ -291,12 +292,12 @@ static void t_write_read(void)
         float logits[ORDO_STORE_LOGITS], embed[ORDO_STORE_EMBED], back[ORDO_STORE_EMBED];
         fake(contents[i], logits, embed);
         CHECK(it[i].slot == (int64_t)i);
-        ordo_store_f16_to_f32(E + it[i].slot * ORDO_STORE_EMBED, back, ORDO_STORE_EMBED);
+        ordo_f16_to_f32(E + it[i].slot * ORDO_STORE_EMBED, back, ORDO_STORE_EMBED);
         double worst = 0;
         for (int j = 0; j < ORDO_STORE_EMBED; j++)
             worst = fmax(worst, fabs(back[j] - embed[j]));
         CHECK_MSG(worst < 2e-3, "embedding error %g", worst);
-        ordo_store_f16_to_f32(L + it[i].slot * ORDO_STORE_LOGITS, back, ORDO_STORE_LOGITS);
+        ordo_f16_to_f32(L + it[i].slot * ORDO_STORE_LOGITS, back, ORDO_STORE_LOGITS);
         worst = 0;
         for (int j = 0; j < ORDO_STORE_LOGITS; j++)
             worst = fmax(worst, fabs(back[j] - logits[j]));
@@ -356,16 +357,55 @@ static void t_write_read(void)
     ordo_store_scan_counts c = {1, 2, 3, 4};
     CHECK(ordo_store_scan_end(s, scan2, &c, &err) == 0);
     CHECK(ordo_store_get_status(s, &st, &err) == 0 && st.last_scan > 1.7e9 && st.scans == 2);
+    /* answers of two annotators to image 5 (for the answer views below) */
+    sqlite3_exec(ordo_store_db(s),
+                 "INSERT INTO labels(image_id, label, annotator, source, created) VALUES"
+                 " (5, 'a', 'x', 'ui', 6), (5, 'b', 'y', 'ui', 7), (5, 'c', 'x', 'cli', 8),"
+                 " (5, 'd', 'x', 'review', 9)",
+                 NULL, NULL, NULL);
     ordo_store_close(s);
 
-    /* Read-only handles refuse writes. */
+    /* Read-only handles refuse writes, yet read the current_labels view:
+     * the newest event per image and the image's event count. */
     s = ordo_store_open(tmpdir, ORDO_STORE_RDONLY, &err);
-    CHECK(s != NULL);
+    CHECK_MSG(s != NULL, "%s", err.msg);
     if (s) {
         CHECK(ordo_store_begin(s, &err) == -1);
+        CHECK(q1(s, "SELECT count(*) FROM current_labels") == 4);
+        CHECK(q1(s, "SELECT created FROM current_labels WHERE image_id = 5") == 9);
+        /* per annotator: reviews left out; the page's answers alone */
+        CHECK(q1(s, "SELECT count(*) FROM current_answers WHERE image_id = 5") == 2);
+        CHECK(q1(s, "SELECT created FROM current_answers WHERE annotator = 'x'") == 8);
+        CHECK(q1(s, "SELECT created FROM current_ui_answers WHERE annotator = 'x'") == 6);
+        CHECK(q1(s, "SELECT count(*) FROM current_answers WHERE annotator = 'x'"
+                    " AND first = (SELECT id FROM labels WHERE label = 'a')") == 1);
+        CHECK(q1(s, "SELECT events FROM current_labels WHERE image_id = 1") == 2);
+        CHECK(q1(s, "SELECT created FROM current_labels WHERE image_id = 2") == 4);
+        CHECK(q1(s, "SELECT count(*) FROM current_labels WHERE label = 'skip'") == 1);
         ordo_store_close(s);
     }
     rm_rf(tmpdir);
+}
+
+/* The one rule for a label, whoever writes it. */
+static void t_label_rule(void)
+{
+    char big[ORDO_STORE_LABEL_MAX + 2];
+    memset(big, 'x', sizeof big);
+    big[ORDO_STORE_LABEL_MAX] = 0;
+    CHECK(ordo_store_label_ok(big));                 /* 200 bytes */
+    big[ORDO_STORE_LABEL_MAX] = 'x';
+    big[ORDO_STORE_LABEL_MAX + 1] = 0;
+    CHECK(!ordo_store_label_ok(big));                /* 201 */
+    CHECK(ordo_store_label_ok("motor racing"));
+    CHECK(ordo_store_label_ok("caf\xc3\xa9"));        /* UTF-8 */
+    CHECK(!ordo_store_label_ok("caf\xc3"));            /* truncated UTF-8 */
+    CHECK(!ordo_store_label_ok(""));
+    CHECK(!ordo_store_label_ok(NULL));
+    CHECK(!ordo_store_label_ok("a\tb"));
+    CHECK(!ordo_store_label_ok("a\x7f" "b"));          /* DEL */
+    CHECK(ordo_store_label_ok(ORDO_STORE_LABEL_NOT_SPORTS));
+    CHECK(ordo_store_label_ok(ORDO_STORE_LABEL_SKIP));
 }
 
 /* A child writes batches forever; the parent SIGKILLs it at random moments.
@@ -430,7 +470,7 @@ static void t_kill(void)
             memcpy(&content, sqlite3_column_blob(st, 1), sizeof content);
             float logits[ORDO_STORE_LOGITS], embed[ORDO_STORE_EMBED], back[8];
             fake(content, logits, embed);
-            ordo_store_f16_to_f32(E + slot * ORDO_STORE_EMBED, back, 8);
+            ordo_f16_to_f32(E + slot * ORDO_STORE_EMBED, back, 8);
             for (int j = 0; j < 8; j++)
                 wrong += fabsf(back[j] - embed[j]) > 2e-3f;
         }
@@ -448,6 +488,7 @@ int main(void)
     RUN(t_summarize);
     RUN(t_find_init);
     RUN(t_write_read);
+    RUN(t_label_rule);
     RUN(t_kill);
     return test_summary();
 }

@@ -89,7 +89,7 @@ int cli_export(int argc, char **argv)
     if (!ids || !x || !pr || !fp) { ordo_err_set(&err, "out of memory"); goto fail; }
     int fneg = -1;
     for (int q = 0; f && q < 2; q++)
-        if (!strcmp(ordo_learn_model_class_name(f, q), ORDO_LEARN_NOT_SPORTS)) fneg = q;
+        if (!strcmp(ordo_learn_model_class_name(f, q), ORDO_STORE_LABEL_NOT_SPORTS)) fneg = q;
     if (!jsonl) printf("image_id,path,label,predicted,probability,not_sports\n");
     size_t li = 0, linked = 0;
     char path[8192];
@@ -136,7 +136,7 @@ int cli_export(int argc, char **argv)
                 if (isfinite(ns)) printf("%.5f\n", ns);
                 else printf("\n");
             }
-            if (tree && *label && strcmp(label, ORDO_LEARN_SKIP)) {
+            if (tree && *label && strcmp(label, ORDO_STORE_LABEL_SKIP)) {
                 char fold[512], sub[8800], link[9400], base[8192];
                 folder_name(label, fold, sizeof fold);
                 snprintf(sub, sizeof sub, "%s/%s", tree, fold);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "base/clock.h"
 #include "dist/dist.h"
 #include "scan/scan.h"
 #include "store/store.h"
@@ -207,13 +208,6 @@ static void dist_found(const char *path, void *ctx)
         d->orig->on_found(path, d->orig->ctx);
 }
 
-static double mono(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 /* Scans shard index/count of the project; returns 0 or -1 with err. */
 static int scan_shard(const char *project, char *const *paths, int npaths,
                       const ordo_scan_opts *so, dist_scan *d, int index, int count,
@@ -258,7 +252,7 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
         return 0;
     }
 
-    double t0 = mono();
+    double t0 = ordo_clock_mono();
     ordo_dist_mpi *m = ordo_dist_mpi_init(NULL, NULL, err);
     if (!m)
         return -1;
@@ -280,13 +274,13 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
 
     ordo_scan_progress mine = {0};
     ordo_err serr = {{0}};
-    double t_scan = mono();
+    double t_scan = ordo_clock_mono();
     int src = scan_shard(project, paths, npaths, so, &d, rank, P, &mine, &serr);
-    t_scan = mono() - t_scan;
+    t_scan = ordo_clock_mono() - t_scan;
     fill_report(&d.own, &mine);
     d.own.finished = 1;
     d.own.failed = src != 0;
-    d.own.elapsed = mono() - t0;
+    d.own.elapsed = ordo_clock_mono() - t0;
     snprintf(d.own.msg, sizeof d.own.msg, "%s", src ? serr.msg : "");
     if (ordo_dist_mpi_report(m, &d.own, err)) {
         fprintf(stderr, "ordo scan: rank %d of %d: %s\n", rank, P, err->msg);
@@ -296,7 +290,7 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
     int status = 0;
     double t_wait = 0, t_merge = 0;
     if (rank == 0) {
-        t_wait = mono();
+        t_wait = ordo_clock_mono();
         /* Wait for every rank's final report, still showing progress. */
         ordo_dist_report sum;
         int fin = 0, bad = -1;
@@ -308,7 +302,7 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
             }
             if (fin == P)
                 break;
-            double t = mono() - t0;
+            double t = ordo_clock_mono() - t0;
             if (so->progress && t - last >= (so->progress_interval > 0 ? so->progress_interval
                                                                         : 0.25)) {
                 ordo_scan_progress all;
@@ -320,9 +314,9 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        t_wait = mono() - t_wait;
+        t_wait = ordo_clock_mono() - t_wait;
         to_progress(&sum, P, final);
-        final->elapsed = mono() - t0;
+        final->elapsed = ordo_clock_mono() - t0;
         if (bad >= 0) {
             ordo_err_set(err, "rank %d of %d failed: %s; nothing merged (the other shards "
                               "are kept: rerun the same command to resume)",
@@ -335,9 +329,9 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
                 so->progress(&all, so->ctx);
             }
             ordo_dist_merge_stats st;
-            t_merge = mono();
+            t_merge = ordo_clock_mono();
             int mrc = ordo_dist_merge(project, P, so->durable, &st, err);
-            t_merge = mono() - t_merge;
+            t_merge = ordo_clock_mono() - t_merge;
             if (mrc) {
                 ordo_err_wrap(err, "merging the %d shards", P);
                 status = 1;
@@ -346,7 +340,7 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
                 int64_t seen = final->classified + final->duplicates;
                 final->classified = st.new_images < seen ? st.new_images : seen;
                 final->duplicates = seen - final->classified;
-                final->elapsed = mono() - t0;
+                final->elapsed = ordo_clock_mono() - t0;
                 if (!*quiet)
                     merge_line(&st);
             }
@@ -358,7 +352,7 @@ int cli_scan_dist(const char *project, char *const *paths, int npaths, ordo_scan
                             "other ranks, merged in %.1f s; %.3f s in MPI calls (%.2f %% of "
                             "%.1f s)\n",
                     t_scan, t_wait, t_merge, ordo_dist_mpi_comm_seconds(m),
-                    100.0 * ordo_dist_mpi_comm_seconds(m) / (mono() - t0), mono() - t0);
+                    100.0 * ordo_dist_mpi_comm_seconds(m) / (ordo_clock_mono() - t0), ordo_clock_mono() - t0);
     } else if (src) {
         ordo_err_set(err, "rank %d of %d: %s", rank, P, serr.msg);
         status = 1;

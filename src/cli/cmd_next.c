@@ -9,8 +9,8 @@
 #include "base/text.h"
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "loop/loop.h"
 #include "rank/rank.h"
-#include "rank/rank_store.h"
 #include "store/store.h"
 #include "wordnet/wordnet.h"
 
@@ -32,8 +32,11 @@ static void usage(FILE *f)
             "                    eval 0.15, uncertain 0.05+0.80u, diverse 0.75(1-u),\n"
             "                    novel 0.05(1-u) (docs/rank.md, \"Default mix\")\n"
             "  --seed S          random seed (default 1); same project + seed = same batch\n"
-            "  --uncertainty M   auto (WordNet-hierarchical), margin, least-confidence,\n"
-            "                    ratio, entropy, hier\n"
+            "  --uncertainty M   auto (hier with WordNet groups, else margin) or:\n");
+    int nu;
+    const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+    for (int k = 0; k < nu; k++) fprintf(f, "                    %-17s %s\n", ud[k].name, ud[k].formula);
+    fprintf(f,
             "  --eval-width W    evaluation sample sized for a 95%% interval of +-W (0.05)\n"
             "  --expect-acc P    expected accuracy for that size (0.5 = worst case)\n"
             "  --csv             position,path,reason,score,top_class,top_prob,... (default)\n"
@@ -48,17 +51,6 @@ static void jnum(FILE *f, const char *name, double v, int comma)
     fprintf(f, "\"%s\":", name);
     if (isfinite(v)) fprintf(f, "%.6g", v);
     else fputs("null", f);
-}
-
-static int parse_uncert(const char *s, ordo_rank_uncert *u)
-{
-    static const struct { const char *n; ordo_rank_uncert u; } t[] = {
-        {"auto", ORDO_RANK_U_AUTO}, {"margin", ORDO_RANK_U_MARGIN},
-        {"least-confidence", ORDO_RANK_U_LEAST_CONFIDENCE}, {"ratio", ORDO_RANK_U_RATIO},
-        {"entropy", ORDO_RANK_U_ENTROPY}, {"hier", ORDO_RANK_U_HIER}};
-    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
-        if (!strcmp(s, t[i].n)) { *u = t[i].u; return 0; }
-    return -1;
 }
 
 static int parse_frac(const char *opt, const char *s, double lo, double hi, double *out)
@@ -85,9 +77,9 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     ordo_wn *wn = ordo_wn_open(NULL, &wnerr);   /* without it: no hierarchy, wnid names */
     int rc = 1;
     ordo_rank_batch *b = NULL;
-    ordo_rank_pool *p = ordo_rank_pool_load(s, wn, &err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, wn, &err);
     if (!p) { fprintf(stderr, "ordo next: %s\n", err.msg); goto out; }
-    const ordo_rank_input *in = ordo_rank_pool_input(p);
+    const ordo_rank_input *in = ordo_loop_pool_input(p);
     if (in->n == 0) {
         fprintf(stderr, "ordo next: the project has no images yet; run 'ordo scan DIR' first\n");
         goto out;
@@ -100,7 +92,7 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     if (rank != 0 && ordo_dist_mpi_bcast_int(mpi, &erc, &err) < 0) goto out;
     /* always, even without an eval share: no other reason may take sample images */
     if (!erc &&
-        ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
+        ordo_loop_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, &esize, &err) < 0) {
         fprintf(stderr, "ordo next: %s\n", err.msg);
         erc = 1;
     }
@@ -118,18 +110,18 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     if (!json)
         printf("position,path,reason,score,top_class,top_prob,model,class_index,wnid,prior,"
                "image_id,cluster,low_prior\n");
-    const char *model = ordo_rank_pool_model(p);
+    const char *model = ordo_loop_pool_model(p);
     char path[8192];
     for (size_t i = 0; i < b->n; i++) {
         const ordo_rank_item *it = &b->items[i];
-        const ordo_store_item *si = ordo_rank_pool_item(p, it->row);
+        const ordo_store_item *si = ordo_loop_pool_item(p, it->row);
         if (ordo_store_image_path(s, si->id, path, sizeof path, &err) < 0)
             snprintf(path, sizeof path, "?");
         /* the top class under the model that ranked the pool: the newest
          * retrained classifier's label, or ImageNet's class */
         float top_prob;
-        int c = ordo_rank_pool_top(p, it->row, &top_prob);
-        const char *label = ordo_rank_pool_class_label(p, c);
+        int c = ordo_loop_pool_top(p, it->row, &top_prob);
+        const char *label = ordo_loop_pool_class_label(p, c);
         const char *name = label ? label : wn ? ordo_wn_class_name(wn, c) : NULL;
         const char *wnid = !label && wn ? ordo_wn_class_wnid(wn, c) : NULL;
         char idx[16];
@@ -148,11 +140,9 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
                    "\"low_prior\":%s,\"scores\":{",
                    model, c, wnid, (long long)si->id, (int)it->s.cluster, it->low_prior ? "true" : "false");
             const ordo_rank_scores *sc = &it->s;
-            jnum(stdout, "least_confidence", sc->least_confidence, 0);
-            jnum(stdout, "margin", sc->margin, 1);
-            jnum(stdout, "ratio", sc->ratio, 1);
-            jnum(stdout, "entropy", sc->entropy, 1);
-            jnum(stdout, "hier", sc->hier, 1);
+            int nu;
+            const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+            for (int j = 0; j < nu; j++) jnum(stdout, ud[j].name, sc->uncert[j], j > 0);
             jnum(stdout, "uncertain", sc->uncertain, 1);
             jnum(stdout, "outlier", sc->outlier, 1);
             jnum(stdout, "energy", sc->energy, 1);
@@ -175,7 +165,7 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     rc = 0;
 out:
     ordo_rank_batch_free(b);
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     ordo_wn_free(wn);
     ordo_store_close(s);
     return rc;
@@ -216,10 +206,15 @@ static int parse_common(int argc, char **argv, const char **project, ordo_rank_o
             break;
         }
         case 'u':
-            if (parse_uncert(optarg, &o->uncertainty) < 0) {
-                fprintf(stderr, "ordo %s: unknown --uncertainty '%s'\n", argv[0], optarg);
+            if (strcmp(optarg, "auto") && ordo_rank_uncert_find(optarg) < 0) {
+                fprintf(stderr, "ordo %s: unknown --uncertainty '%s' (auto", argv[0], optarg);
+                int nu;
+                const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+                for (int j = 0; j < nu; j++) fprintf(stderr, ", %s", ud[j].name);
+                fprintf(stderr, ")\n");
                 return -1;
             }
+            o->uncertainty = optarg;
             break;
         case 'w': if (parse_frac("--eval-width", optarg, 0, 0.5, &o->eval_half_width)) return -1; break;
         case 'a': if (parse_frac("--expect-acc", optarg, 0, 1, &o->eval_p)) return -1; break;

@@ -14,12 +14,15 @@
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
+#include "loop/loop.h"
 
 #define DEFAULT_STRATEGIES \
-    "random,most_confident,least_confidence,margin,entropy,atlas,default,uncertain,novel,diverse"
+    "random,most-confident,least-confidence,margin,entropy,atlas,default,uncertain,novel,diverse"
 
 static void usage(FILE *f)
 {
+    char known[1024];
+    ordo_loop_strategy_names(known, sizeof known);
     fprintf(f,
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
             "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
@@ -36,7 +39,8 @@ static void usage(FILE *f)
             "  --test X        test images: a folder (truth rows under it) or a CSV\n"
             "                  path,label; default: truth rows whose split is 'test'.\n"
             "                  Accuracy is then measured on them, else on the eval sample\n"
-            "  --strategies L  comma list (default %s)\n"
+            "  --strategies L  comma list (default %s;\n"
+            "                  known: %s)\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
             "                  K fresh repetitions of the whole experiment\n"
@@ -44,7 +48,7 @@ static void usage(FILE *f)
             "  --folds F       cross-validation folds of each retraining (3); --l2 X fixes\n"
             "                  the L2 strength instead (faster, as 'ordo train --l2')\n"
             "  --json          one JSON object; --csv FILE per-seed rows; --plot FILE.svg\n",
-            DEFAULT_STRATEGIES);
+            DEFAULT_STRATEGIES, known);
 }
 
 typedef struct truth_row {
@@ -332,9 +336,11 @@ int cli_simulate(int argc, char **argv)
     if (!dup || !st) { ordo_err_set(&err, "out of memory"); goto fail; }
     int ns = 0;
     for (char *t = strtok(dup, ","); t; t = strtok(NULL, ",")) {
-        st[ns] = ordo_learn_strategy_builtin(t);
+        st[ns] = ordo_loop_strategy(t);
         if (!st[ns].fn) {
-            ordo_err_set(&err, "unknown strategy '%s' (known: %s)", t, DEFAULT_STRATEGIES);
+            char known[1024];
+            ordo_loop_strategy_names(known, sizeof known);
+            ordo_err_set(&err, "unknown strategy '%s' (known: %s)", t, known);
             goto fail;
         }
         ns++;

@@ -1,13 +1,12 @@
 /* dist.c - sharded scans and the merge of shard stores (see dist.h).
  *
- * The merge writes the project through the store's own transactions and
- * file API (ordo_store_put_image / put_failed keep images.nfiles right); the
- * one thing it does itself is copying new image rows, because the store API
- * would recompute the scores from f16-rounded logits, while the shard holds
- * the exact ones the network produced. It follows the store's slot protocol
- * (store.h): matrix rows are written at slots >= the committed next_slot
- * inside the write transaction, synced, and next_slot is raised in the same
- * transaction. */
+ * The merge writes the project only through the store: its transactions,
+ * its file API (ordo_store_put_image / put_failed keep images.nfiles right)
+ * and ordo_store_copy_image for new contents, which copies the shard's image
+ * row and f16 matrix rows as they are (ordo_store_put_image would recompute
+ * the scores from f16-rounded logits, while the shard holds the exact ones
+ * the network produced). The slot protocol and the scan lock are the
+ * store's. */
 #include "dist/dist.h"
 
 #include <dirent.h>
@@ -18,12 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/clock.h"
+#include "base/db.h"
 #include "store/store.h"
 
 #define MERGE_GROUP 4096   /* shard file rows per project transaction */
@@ -161,33 +161,6 @@ int ordo_dist_keep(const char *path, void *filter)
     return ordo_dist_shard_of(path, f->count) == f->index;
 }
 
-static int db_err(sqlite3 *db, ordo_err *err, const char *what)
-{
-    return ordo_err_set(err, "database: %s: %s", what, sqlite3_errmsg(db));
-}
-
-static int exec_sql(sqlite3 *db, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "database: %s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int query_i64(sqlite3 *db, const char *sql, int64_t *v, ordo_err *err)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(db, err, "query");
-    int rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "query");
-}
-
 int ordo_dist_shard_complete(const char *shard_dir, ordo_err *err)
 {
     ordo_store *s = ordo_store_open(shard_dir, 0, err);
@@ -196,9 +169,9 @@ int ordo_dist_shard_complete(const char *shard_dir, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     int rc = ordo_store_begin(s, err);
     if (!rc &&
-        (exec_sql(db, "CREATE TABLE IF NOT EXISTS dist_shard(key TEXT PRIMARY KEY, value)",
+        (ordo_db_exec(db, "CREATE TABLE IF NOT EXISTS dist_shard(key TEXT PRIMARY KEY, value)",
                   err) ||
-         exec_sql(db, "INSERT OR REPLACE INTO dist_shard VALUES('complete_scan', "
+         ordo_db_exec(db, "INSERT OR REPLACE INTO dist_shard VALUES('complete_scan', "
                       "(SELECT max(id) FROM scans))",
                   err)))
         rc = -1;
@@ -208,27 +181,6 @@ int ordo_dist_shard_complete(const char *shard_dir, ordo_err *err)
         ordo_store_rollback(s);
     ordo_store_close(s);
     return rc;
-}
-
-/* ---- locks --------------------------------------------------------------------- */
-
-/* The scan's lock file (.ordo/scan.lock): a merge must not run beside a
- * scan of the same store. */
-static int lock_store(const char *dir, int *fd, const char *busy, ordo_err *err)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s/scan.lock", dir, ORDO_STORE_DIRNAME);
-    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (*fd < 0)
-        return ordo_err_set(err, "%s: %s", p, strerror(errno));
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(*fd);
-        *fd = -1;
-        return e == EWOULDBLOCK ? ordo_err_set(err, "%s", busy)
-                                : ordo_err_set(err, "%s: %s", p, strerror(e));
-    }
-    return 0;
 }
 
 /* ---- listing shard stores ---------------------------------------------------- */
@@ -280,10 +232,7 @@ typedef struct msrc {
     ordo_store *st;
     sqlite3 *db;
     sqlite3_stmt *cur;       /* its file rows in walk order */
-    sqlite3_stmt *img;       /* one image row by id */
     int lockfd;
-    const uint16_t *emb, *lg;
-    size_t emb_rows, lg_rows;
     int64_t last_scan;
     int valid;               /* cur is on a row */
 } msrc;
@@ -291,115 +240,46 @@ typedef struct msrc {
 typedef struct merger {
     ordo_store *ps;
     sqlite3 *db;
-    int durable;
-    int fd_emb, fd_lg;
-    int64_t next_slot, slot0;
     int64_t scan_id;
-    sqlite3_stmt *get_file, *miss1, *miss2, *ins_img;
-    char *img_cols;          /* "c1,c2,..." image columns copied from shards */
-    int nimg_cols;
+    sqlite3_stmt *get_file, *miss1, *miss2;
     ordo_dist_merge_stats *st;
     int64_t failed_written;
     char *pathbuf;
     size_t pathcap;
 } merger;
 
-static int pwrite_all(int fd, const void *p, size_t n, off_t off, ordo_err *err)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = pwrite(fd, c, n, off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return ordo_err_set(err, "writing matrix row: %s", strerror(errno));
-        }
-        c += w;
-        off += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* The image columns to copy: every column of the project's images table but
- * the ones the project assigns itself (id, slot, nfiles, scan_id). */
-static int image_columns(merger *m, ordo_err *err)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(m->db, "SELECT name FROM pragma_table_info('images') ORDER BY cid",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_err(m->db, err, "images columns");
-    size_t cap = 1024, len = 0;
-    char *s = malloc(cap);
-    if (!s) {
-        sqlite3_finalize(st);
-        return ordo_err_set(err, "out of memory");
-    }
-    s[0] = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(st, 0);
-        if (!c || !strcmp(c, "id") || !strcmp(c, "slot") || !strcmp(c, "nfiles") ||
-            !strcmp(c, "scan_id"))
-            continue;
-        size_t cl = strlen(c);
-        if (len + cl + 4 > cap) {
-            char *ns = realloc(s, cap *= 2);
-            if (!ns) {
-                free(s);
-                sqlite3_finalize(st);
-                return ordo_err_set(err, "out of memory");
-            }
-            s = ns;
-        }
-        len += (size_t)sprintf(s + len, "%s\"%s\"", len ? "," : "", c);
-        m->nimg_cols++;
-    }
-    sqlite3_finalize(st);
-    m->img_cols = s;
-    return m->nimg_cols > 0 ? 0 : ordo_err_set(err, "project store has no images table");
-}
-
-static int open_src(merger *m, msrc *s, ordo_err *err)
+static int open_src(msrc *s, ordo_err *err)
 {
     char busy[4300];
     snprintf(busy, sizeof busy, "shard %s is being scanned right now; merge when it is done",
              s->dir);
-    if (lock_store(s->dir, &s->lockfd, busy, err))
+    if ((s->lockfd = ordo_store_lock(s->dir, busy, err)) < 0)
         return -1;
     if (!(s->st = ordo_store_open(s->dir, ORDO_STORE_RDONLY, err)))
         return -1;
     s->db = ordo_store_db(s->st);
     if (sqlite3_create_collation(s->db, "ordo_walk", SQLITE_UTF8, NULL, walk_collate) !=
         SQLITE_OK)
-        return db_err(s->db, err, "collation");
+        return ordo_db_err(s->db, "collation", err);
     /* One read transaction: a consistent snapshot for the whole merge. */
-    if (exec_sql(s->db, "BEGIN", err) ||
-        query_i64(s->db, "SELECT coalesce(max(id), 0) FROM scans", &s->last_scan, err))
+    if (ordo_db_exec(s->db, "BEGIN", err) ||
+        ordo_db_i64(s->db, "SELECT coalesce(max(id), 0) FROM scans", &s->last_scan, err))
         return -1;
-    char sql[4096];
-    snprintf(sql, sizeof sql, "SELECT %s, slot FROM images WHERE id = ?1", m->img_cols);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &s->img, NULL) != SQLITE_OK)
-        return ordo_err_set(err, "shard %s: its images table differs from the project's: %s",
-                            s->dir, sqlite3_errmsg(s->db));
     if (sqlite3_prepare_v2(s->db,
                            "SELECT path, size, mtime_ns, hash, state, error_kind, error, "
                            "image_id FROM files ORDER BY CAST(path AS TEXT) COLLATE ordo_walk",
                            -1, &s->cur, NULL) != SQLITE_OK)
-        return db_err(s->db, err, "shard files");
-    if (!(s->emb = ordo_store_embeddings(s->st, &s->emb_rows, err)) ||
-        !(s->lg = ordo_store_logits(s->st, &s->lg_rows, err)))
-        return -1;
+        return ordo_db_err(s->db, "shard files", err);
     return 0;
 }
 
 static void close_src(msrc *s)
 {
     sqlite3_finalize(s->cur);
-    sqlite3_finalize(s->img);
     if (s->db)
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     ordo_store_close(s->st);
-    if (s->lockfd >= 0)
-        close(s->lockfd);
+    ordo_store_unlock(s->lockfd);
 }
 
 static int step_src(msrc *s, ordo_err *err)
@@ -410,98 +290,7 @@ static int step_src(msrc *s, ordo_err *err)
         return 0;
     }
     s->valid = 0;
-    return rc == SQLITE_DONE ? 0 : db_err(s->db, err, "reading shard files");
-}
-
-static int txn_begin(merger *m, ordo_err *err)
-{
-    if (ordo_store_begin(m->ps, err))
-        return -1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(m->db, "SELECT value FROM meta WHERE key = 'next_slot'", -1, &st,
-                           NULL) != SQLITE_OK) {
-        ordo_store_rollback(m->ps);
-        return db_err(m->db, err, "next_slot");
-    }
-    int rc = sqlite3_step(st);
-    m->next_slot = m->slot0 = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (m->next_slot < 0) {
-        ordo_store_rollback(m->ps);
-        return ordo_err_set(err, "database: meta next_slot missing");
-    }
-    return 0;
-}
-
-static int txn_commit(merger *m, ordo_err *err)
-{
-    if (m->next_slot != m->slot0) {
-        /* Matrix rows reach the disk before the rows that point at them. */
-        if (m->durable && (fdatasync(m->fd_emb) != 0 || fdatasync(m->fd_lg) != 0)) {
-            ordo_err_set(err, "syncing matrices: %s", strerror(errno));
-            ordo_store_rollback(m->ps);
-            return -1;
-        }
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(m->db, "UPDATE meta SET value = ?1 WHERE key = 'next_slot'",
-                               -1, &st, NULL) != SQLITE_OK) {
-            ordo_store_rollback(m->ps);
-            return db_err(m->db, err, "next_slot");
-        }
-        sqlite3_bind_int64(st, 1, m->next_slot);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            db_err(m->db, err, "next_slot");
-            ordo_store_rollback(m->ps);
-            return -1;
-        }
-    }
-    return ordo_store_commit(m->ps, err);
-}
-
-/* Copies the shard's image row `image_id` (with its matrix rows) into the
- * project at the next slot. */
-static int copy_image(merger *m, msrc *s, int64_t image_id, ordo_err *err)
-{
-    sqlite3_stmt *q = s->img;
-    sqlite3_bind_int64(q, 1, image_id);
-    int rc = sqlite3_step(q);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(q);
-        return rc == SQLITE_DONE
-                   ? ordo_err_set(err, "shard %s: file row points at missing image %lld",
-                                  s->dir, (long long)image_id)
-                   : db_err(s->db, err, "shard image");
-    }
-    int64_t slot = sqlite3_column_int64(q, m->nimg_cols);
-    if (slot < 0 || (size_t)slot >= s->emb_rows || (size_t)slot >= s->lg_rows) {
-        sqlite3_reset(q);
-        return ordo_err_set(err, "shard %s: image %lld has slot %lld past its matrices",
-                            s->dir, (long long)image_id, (long long)slot);
-    }
-    const size_t eb = ORDO_STORE_EMBED * sizeof(uint16_t), lb = ORDO_STORE_LOGITS * sizeof(uint16_t);
-    if (pwrite_all(m->fd_emb, s->emb + (size_t)slot * ORDO_STORE_EMBED, eb,
-                   (off_t)m->next_slot * (off_t)eb, err) ||
-        pwrite_all(m->fd_lg, s->lg + (size_t)slot * ORDO_STORE_LOGITS, lb,
-                   (off_t)m->next_slot * (off_t)lb, err)) {
-        sqlite3_reset(q);
-        return -1;
-    }
-    sqlite3_stmt *ins = m->ins_img;
-    for (int c = 0; c < m->nimg_cols; c++)
-        sqlite3_bind_value(ins, c + 1, sqlite3_column_value(q, c));
-    sqlite3_bind_int64(ins, m->nimg_cols + 1, m->next_slot);
-    sqlite3_bind_int64(ins, m->nimg_cols + 2, m->scan_id);
-    rc = sqlite3_step(ins);
-    sqlite3_reset(ins);
-    sqlite3_clear_bindings(ins);
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE)
-        return db_err(m->db, err, "image insert");
-    m->next_slot++;
-    m->st->new_images++;
-    return 0;
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "reading shard files", err);
 }
 
 static int blob_eq(const void *a, int na, const void *b, int nb)
@@ -567,7 +356,7 @@ static int merge_row(merger *m, msrc *s, ordo_err *err)
     sqlite3_reset(g);
     sqlite3_clear_bindings(g);
     if (!known && rc != SQLITE_DONE)
-        return db_err(m->db, err, "file lookup");
+        return ordo_db_err(m->db, "file lookup", err);
     if (same && mstate == state)
         return 0;   /* already merged */
     if (!same || mstate == ORDO_STORE_MISSING) {
@@ -576,8 +365,9 @@ static int merge_row(merger *m, msrc *s, ordo_err *err)
          * single-process scan would have left it. */
         if (base == ORDO_STORE_OK) {
             int have = ordo_store_has_hash(m->ps, hash, err);
-            if (have < 0 || (!have && copy_image(m, s, image, err)))
+            if (have < 0 || (!have && ordo_store_copy_image(m->ps, s->st, image, m->scan_id, err)))
                 return -1;
+            m->st->new_images += !have;
             ordo_store_image_in in = {.path = path, .size = size, .mtime_ns = mtime,
                                       .sports = NAN, .scan_id = m->scan_id};
             memcpy(in.hash, hash, 16);
@@ -600,26 +390,11 @@ static int merge_row(merger *m, msrc *s, ordo_err *err)
             sqlite3_reset(u);
             sqlite3_clear_bindings(u);
             if (r != SQLITE_DONE)
-                return db_err(m->db, err, "mark missing");
+                return ordo_db_err(m->db, "mark missing", err);
         }
         m->st->missing++;
     }
     return 0;
-}
-
-static int open_matrix(const char *project, const char *name, int *fd, ordo_err *err)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s/%s", project, ORDO_STORE_DIRNAME, name);
-    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    return *fd < 0 ? ordo_err_set(err, "%s: %s", p, strerror(errno)) : 0;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* The shard's newest roots (for the merge's scan record). */
@@ -642,13 +417,13 @@ static int merged_scan(sqlite3 *db, const char *key, int64_t *scan, ordo_err *er
     *scan = -1;
     if (sqlite3_prepare_v2(db, "SELECT scan_id FROM dist_merged WHERE shard = ?1", -1, &q,
                            NULL) != SQLITE_OK)
-        return db_err(db, err, "dist_merged");
+        return ordo_db_err(db, "dist_merged", err);
     sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         *scan = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(db, err, "dist_merged");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(db, "dist_merged", err);
 }
 
 /* Heap order: the current rows' walk order, then the shard index. */
@@ -707,8 +482,8 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     st->count = count;
     if (count < 1 || count > ORDO_DIST_MAX_SHARDS)
         return ordo_err_set(err, "shard count %d out of range", count);
-    double t0 = now_s();
-    merger m = {.durable = durable, .fd_emb = -1, .fd_lg = -1, .st = st};
+    double t0 = ordo_clock_mono();
+    merger m = {.st = st};
     msrc *src = calloc((size_t)count, sizeof *src);
     int nsrc = 0, lockfd = -1, rc = -1, in_txn = 0, nheap = 0;
     msrc **heap = NULL;
@@ -717,15 +492,15 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         return ordo_err_set(err, "out of memory");
     for (int i = 0; i < count; i++)
         src[i].lockfd = -1;
-    if (lock_store(project, &lockfd,
-                   "an `ordo scan` or `ordo merge` is running on this project", err))
+    if ((lockfd = ordo_store_lock(project,
+                                  "an `ordo scan` or `ordo merge` is running on this project",
+                                  err)) < 0)
         goto out;
     if (!(m.ps = ordo_store_open(project, durable ? 0 : ORDO_STORE_FAST, err)))
         goto out;
     m.db = ordo_store_db(m.ps);
-    if (exec_sql(m.db, "CREATE TABLE IF NOT EXISTS dist_merged(shard TEXT PRIMARY KEY,"
-                       " scan_id INTEGER NOT NULL, merged REAL NOT NULL)", err) ||
-        image_columns(&m, err))
+    if (ordo_db_exec(m.db, "CREATE TABLE IF NOT EXISTS dist_merged(shard TEXT PRIMARY KEY,"
+                       " scan_id INTEGER NOT NULL, merged REAL NOT NULL)", err))
         goto out;
     char pmodel[16];
     if (ordo_store_model(m.ps, pmodel, sizeof pmodel, err))
@@ -748,7 +523,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
             continue;
         }
         nsrc++;
-        if (open_src(&m, s, err))
+        if (open_src(s, err))
             goto out;
         char smodel[16];
         if (ordo_store_model(s->st, smodel, sizeof smodel, err))
@@ -818,26 +593,9 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
                            -1, &m.miss1, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(m.db, "UPDATE files SET state = 2 WHERE path = ?1 AND state != 2",
                            -1, &m.miss2, NULL) != SQLITE_OK) {
-        db_err(m.db, err, "prepare");
+        ordo_db_err(m.db, "prepare", err);
         goto out;
     }
-    /* nfiles starts at 0: ordo_store_put_image counts the files it links. */
-    char sql[4096];
-    snprintf(sql, sizeof sql, "INSERT INTO images(%s, slot, nfiles, scan_id) VALUES(",
-             m.img_cols);
-    for (int c = 0; c < m.nimg_cols + 1; c++) {
-        size_t k = strlen(sql);
-        snprintf(sql + k, sizeof sql - k, "%s?%d", c ? "," : "", c + 1);
-    }
-    size_t l = strlen(sql);
-    snprintf(sql + l, sizeof sql - l, ",0,?%d)", m.nimg_cols + 2);
-    if (sqlite3_prepare_v2(m.db, sql, -1, &m.ins_img, NULL) != SQLITE_OK) {
-        db_err(m.db, err, "prepare image insert");
-        goto out;
-    }
-    if (open_matrix(project, "embed.f16", &m.fd_emb, err) ||
-        open_matrix(project, "logits.f16", &m.fd_lg, err))
-        goto out;
     if ((m.scan_id = ordo_store_scan_begin(m.ps, roots, pmodel, err)) < 0)
         goto out;
 
@@ -859,7 +617,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
     while (nheap > 0) {
         msrc *best = heap[0];
         if (!in_txn) {
-            if (txn_begin(&m, err))
+            if (ordo_store_begin(m.ps, err))
                 goto out;
             in_txn = 1;
         }
@@ -871,13 +629,13 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         if (++group >= MERGE_GROUP) {
             in_txn = 0;
             group = 0;
-            if (txn_commit(&m, err))
+            if (ordo_store_commit(m.ps, err))
                 goto out;
         }
     }
     /* Last group + the record of what was merged, in one transaction. */
     if (!in_txn) {
-        if (txn_begin(&m, err))
+        if (ordo_store_begin(m.ps, err))
             goto out;
         in_txn = 1;
     }
@@ -888,7 +646,7 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         if (sqlite3_prepare_v2(m.db, "INSERT OR REPLACE INTO dist_merged VALUES(?1, ?2, "
                                      "strftime('%s','now'))",
                                -1, &q, NULL) != SQLITE_OK) {
-            db_err(m.db, err, "dist_merged");
+            ordo_db_err(m.db, "dist_merged", err);
             goto out;
         }
         sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
@@ -896,12 +654,12 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
         int r = sqlite3_step(q);
         sqlite3_finalize(q);
         if (r != SQLITE_DONE) {
-            db_err(m.db, err, "dist_merged");
+            ordo_db_err(m.db, "dist_merged", err);
             goto out;
         }
     }
     in_txn = 0;
-    if (txn_commit(&m, err))
+    if (ordo_store_commit(m.ps, err))
         goto out;
     ordo_store_scan_counts sc = {st->files, st->new_images, m.failed_written, st->missing};
     if (ordo_store_scan_end(m.ps, m.scan_id, &sc, err))
@@ -919,14 +677,9 @@ out:
     sqlite3_finalize(m.get_file);
     sqlite3_finalize(m.miss1);
     sqlite3_finalize(m.miss2);
-    sqlite3_finalize(m.ins_img);
-    free(m.img_cols);
     free(m.pathbuf);
-    if (m.fd_emb >= 0) close(m.fd_emb);
-    if (m.fd_lg >= 0) close(m.fd_lg);
     ordo_store_close(m.ps);
-    if (lockfd >= 0)
-        close(lockfd);
-    st->seconds = now_s() - t0;
+    ordo_store_unlock(lockfd);
+    st->seconds = ordo_clock_mono() - t0;
     return rc;
 }

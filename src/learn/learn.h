@@ -196,11 +196,13 @@ typedef struct ordo_learn_strategy {
     void *user;
 } ordo_learn_strategy;
 
-/* Built-in strategies: "random", "most_confident" (the starter script's
- * order), "least_confidence", "margin", "entropy", "atlas", and ordo's rank
- * composer: "default" (its default mix), "uncertain", "novel", "diverse"
- * (one reason alone). NULL fn if unknown. */
-ordo_learn_strategy ordo_learn_strategy_builtin(const char *name);
+/* The selector of a score strategy (modAL's "scoring function + selector"):
+ * the ctx->batch candidates with the highest score[i] (score NULL: all
+ * equal, i.e. a random order), ties broken by a key drawn for every row from
+ * ctx->seed. Returns how many it wrote to picked. (ordo's strategies are
+ * registered in src/loop/, which may use rank as well as learn.) */
+long ordo_learn_pick_top(const ordo_learn_sim_ctx *ctx, const double *score, size_t *picked,
+                         ordo_err *err);
 
 typedef struct ordo_learn_sim_config {
     size_t n, d;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hash.h"
+
 typedef struct learn_rng {
     uint64_t s;
 } learn_rng;
@@ -16,12 +18,12 @@ static inline void learn_rng_seed(learn_rng *r, uint64_t seed)
     r->s = seed ^ 0x5851f42d4c957f2dULL;
 }
 
+/* The splitmix64 stream: the finaliser of the state before each step. */
 static inline uint64_t learn_rng_next(learn_rng *r)
 {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    uint64_t z = r->s;
+    r->s += 0x9e3779b97f4a7c15ULL;
+    return ordo_hash_mix64(z);
 }
 
 /* Uniform in [0, n) without modulo bias (Lemire 2019, rejection variant). */
@@ -32,12 +34,6 @@ static inline size_t learn_rng_below(learn_rng *r, size_t n)
     uint64_t v;
     do v = learn_rng_next(r); while (v >= lim);
     return (size_t)(v % n);
-}
-
-/* Uniform double in [0, 1). */
-static inline double learn_rng_unif(learn_rng *r)
-{
-    return (double)(learn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 /* Fisher-Yates shuffle of an index array. */

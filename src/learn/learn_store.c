@@ -5,22 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "base/f16.h"
+#include "base/clock.h"
+#include "base/db.h"
 #include "base/text.h"
 #include "learn/learn_store.h"
-
-static double now_unix(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
-}
-
-static int db_err(ordo_err *err, sqlite3 *db, const char *what)
-{
-    return ordo_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
-}
 
 int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err)
 {
@@ -30,7 +20,7 @@ int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT image_id FROM files WHERE path = ?1 AND state = 0 "
                                "AND image_id IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "image lookup");
+        return ordo_db_err(db, "image lookup", err);
     sqlite3_bind_blob(st, 1, abs, (int)strlen(abs), SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *image_id = sqlite3_column_int64(st, 0);
@@ -40,31 +30,21 @@ int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id
     return 0;
 }
 
-static int label_ok(const char *l)
-{
-    size_t n = l ? strlen(l) : 0;
-    if (n == 0 || n > 256 || !ordo_text_utf8_valid(l)) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)l[i] < 0x20) return 0; /* no control characters (CSV/terminal) */
-    return 1;
-}
-
 int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n, ordo_err *err)
 {
     sqlite3 *db = ordo_store_db(s);
     for (size_t i = 0; i < n; i++)
-        if (!label_ok(in[i].label))
-            return ordo_err_set(err, "label %zu: a label must be 1 to 256 bytes of UTF-8 "
-                                     "without control characters", i + 1);
+        if (!ordo_store_label_ok(in[i].label))
+            return ordo_err_set(err, "label %zu: a label must be " ORDO_STORE_LABEL_RULE, i + 1);
     if (ordo_store_begin(s, err)) return -1;
     sqlite3_stmt *st = NULL, *chk = NULL;
     if (sqlite3_prepare_v2(db, "INSERT INTO labels(image_id, label, annotator, source, reason, "
                                "created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT 1 FROM images WHERE id = ?1", -1, &chk, NULL) != SQLITE_OK) {
-        db_err(err, db, "label insert");
+        ordo_db_err(db, "label insert", err);
         goto fail;
     }
-    double t = now_unix();
+    double t = ordo_clock_unix();
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(chk, 1, in[i].image_id);
         int rc = sqlite3_step(chk);
@@ -82,7 +62,7 @@ int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n
         else sqlite3_bind_null(st, 5);
         sqlite3_bind_double(st, 6, t);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            db_err(err, db, "label insert");
+            ordo_db_err(db, "label insert", err);
             goto fail;
         }
         sqlite3_reset(st);
@@ -120,13 +100,12 @@ int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **ro
 {
     sqlite3 *db = ordo_store_db(s);
     const char *sql =
-        current ? "SELECT l.id, l.image_id, l.label, l.annotator, l.source, l.reason, l.created, "
-                  "t.c FROM labels l JOIN (SELECT image_id, MAX(id) AS m, COUNT(*) AS c FROM labels "
-                  "GROUP BY image_id) t ON l.id = t.m ORDER BY l.image_id"
+        current ? "SELECT id, image_id, label, annotator, source, reason, created, events "
+                  "FROM current_labels ORDER BY image_id"
                 : "SELECT id, image_id, label, annotator, source, reason, created, 1 FROM labels "
                   "ORDER BY id";
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return db_err(err, db, "labels");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return ordo_db_err(db, "labels", err);
     size_t cap = 256, m = 0;
     ordo_learn_label_row *r = malloc(cap * sizeof *r);
     int rc;
@@ -152,42 +131,9 @@ int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **ro
     if (!r || rc != SQLITE_DONE) {
         ordo_learn_labels_free(r, m);
         return rc == SQLITE_NOMEM || !r ? ordo_err_set(err, "labels: out of memory")
-                                        : db_err(err, db, "labels");
+                                        : ordo_db_err(db, "labels", err);
     }
     *rows = r;
-    *n = m;
-    return 0;
-}
-
-int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err)
-{
-    sqlite3 *db = ordo_store_db(s);
-    *ids = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    /* the table exists once `ordo next` has drawn the sample */
-    if (sqlite3_prepare_v2(db, "SELECT image_id FROM rank_eval ORDER BY image_id", -1, &st,
-                           NULL) != SQLITE_OK)
-        return 0;
-    size_t cap = 1024, m = 0;
-    int64_t *v = malloc(cap * sizeof *v);
-    int rc;
-    while (v && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (m == cap) {
-            int64_t *q = realloc(v, 2 * cap * sizeof *v);
-            if (!q) { free(v); v = NULL; break; }
-            v = q;
-            cap *= 2;
-        }
-        v[m++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    if (!v) return ordo_err_set(err, "evaluation sample: out of memory");
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return db_err(err, db, "evaluation sample");
-    }
-    *ids = v;
     *n = m;
     return 0;
 }
@@ -208,7 +154,7 @@ int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
     int64_t *ev = NULL;
     size_t nev = 0;
     if (ordo_learn_labels_read(s, 1, &d->rows, &d->nrows, err)) return -1;
-    if (ordo_learn_eval_ids(s, &ev, &nev, err)) {
+    if (ordo_store_eval_read(s, &ev, NULL, NULL, &nev, err)) {
         ordo_learn_data_free(d);
         return -1;
     }
@@ -225,7 +171,7 @@ int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
     size_t j = 0; /* both lists are in image id order: merge */
     for (size_t i = 0; i < d->nrows; i++) {
         const ordo_learn_label_row *r = &d->rows[i];
-        if (!strcmp(r->label, ORDO_LEARN_SKIP)) continue;
+        if (!strcmp(r->label, ORDO_STORE_LABEL_SKIP)) continue;
         while (j < nev && ev[j] < r->image_id) j++;
         d->ids[d->n] = r->image_id;
         d->label[d->n] = r->label;
@@ -260,7 +206,7 @@ static int matrix_rows(ordo_store *s, const int64_t *ids, size_t n, int logits, 
             return ordo_err_set(err, "image %lld has no %s in the pool (file missing?)",
                                 (long long)ids[i], logits ? "logits" : "embedding");
         }
-        ordo_store_f16_to_f32(E + (size_t)items[lo].slot * w, out + i * w, w);
+        ordo_f16_to_f32(E + (size_t)items[lo].slot * w, out + i * w, w);
     }
     free(items);
     return 0;
@@ -286,8 +232,8 @@ static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_
     float *x = NULL, *pr = NULL;
     if (!rows || !ids) goto oom;
     for (size_t i = 0; i < d->n; i++) {
-        if (!d->eval[i] || !strcmp(d->label[i], ORDO_LEARN_UNCLEAR)) continue;
-        if (!filter && !strcmp(d->label[i], ORDO_LEARN_NOT_SPORTS)) continue;
+        if (!d->eval[i] || !strcmp(d->label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
+        if (!filter && !strcmp(d->label[i], ORDO_STORE_LABEL_NOT_SPORTS)) continue;
         rows[n] = i;
         ids[n++] = d->ids[i];
     }
@@ -347,9 +293,9 @@ int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_
     if (eval_rows(s, f, d, 1, &n, &rows, &pr, err)) return -1;
     int pos = -1;
     for (int c = 0; c < ordo_learn_model_classes(f); c++)
-        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_LEARN_NOT_SPORTS)) pos = c;
+        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_STORE_LABEL_NOT_SPORTS)) pos = c;
     for (size_t i = 0; pos >= 0 && i < n; i++) {
-        int truth = !strcmp(d->label[rows[i]], ORDO_LEARN_NOT_SPORTS);
+        int truth = !strcmp(d->label[rows[i]], ORDO_STORE_LABEL_NOT_SPORTS);
         int said = pr[i * 2 + (size_t)pos] >= 0.5f;
         if (truth && said) (*tp)++;
         else if (!truth && said) (*fp)++;
@@ -369,7 +315,7 @@ static int ensure_models(sqlite3 *db, ordo_err *err)
                          " eval_n INTEGER, eval_correct INTEGER, macro_f1 REAL, f1_lo REAL,"
                          " f1_hi REAL, seconds REAL, blob BLOB NOT NULL)",
                      NULL, NULL, NULL) != SQLITE_OK)
-        return db_err(err, db, "learn_models");
+        return ordo_db_err(db, "learn_models", err);
     return 0;
 }
 
@@ -393,10 +339,10 @@ int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo
                                " temperature, cv_accuracy, eval_n, eval_correct, macro_f1, f1_lo,"
                                " f1_hi, seconds, blob) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
                                "?12,?13,?14)", -1, &st, NULL) != SQLITE_OK) {
-        db_err(err, db, "learn_models");
+        ordo_db_err(db, "learn_models", err);
         goto fail;
     }
-    sqlite3_bind_double(st, 1, now_unix());
+    sqlite3_bind_double(st, 1, ordo_clock_unix());
     sqlite3_bind_text(st, 2, v->kind, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, v->n_labels);
     sqlite3_bind_int(st, 4, v->n_classes);
@@ -413,7 +359,7 @@ int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo
     bind_dbl(st, 13, v->seconds);
     sqlite3_bind_blob(st, 14, blob, (int)len, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        db_err(err, db, "learn_models insert");
+        ordo_db_err(db, "learn_models insert", err);
         goto fail;
     }
     if (id) *id = sqlite3_last_insert_rowid(db);
@@ -436,7 +382,7 @@ int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t co
     if (sqlite3_prepare_v2(db, "UPDATE learn_models SET eval_n = ?2, eval_correct = ?3, "
                                "macro_f1 = ?4, f1_lo = ?5, f1_hi = ?6 WHERE id = ?1", -1, &st,
                            NULL) != SQLITE_OK) {
-        db_err(err, db, "learn_models");
+        ordo_db_err(db, "learn_models", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -449,7 +395,7 @@ int ordo_learn_version_set_eval(ordo_store *s, int64_t id, int64_t n, int64_t co
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        db_err(err, db, "learn_models update");
+        ordo_db_err(db, "learn_models update", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -505,7 +451,7 @@ ordo_learn_model *ordo_learn_version_latest(ordo_store *s, const char *kind,
     if (sqlite3_prepare_v2(db, "SELECT " VCOLS ", blob FROM learn_models WHERE kind = ?1 "
                                "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
         *found = 1;
-        db_err(err, db, "learn_models");
+        ordo_db_err(db, "learn_models", err);
         return NULL;
     }
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -531,7 +477,7 @@ int ordo_learn_version_list(ordo_store *s, const char *kind, ordo_learn_version 
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT " VCOLS " FROM learn_models WHERE kind = ?1 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "learn_models");
+        return ordo_db_err(db, "learn_models", err);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     size_t cap = 16, m = 0;
     ordo_learn_version *v = malloc(cap * sizeof *v);
@@ -602,8 +548,8 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
     /* classifier: the customer's labels, outside the evaluation sample */
     size_t n = 0;
     for (size_t i = 0; i < d.n; i++) {
-        if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
-        if (!strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS)) { out->n_not++; continue; }
+        if (d.eval[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
+        if (!strcmp(d.label[i], ORDO_STORE_LABEL_NOT_SPORTS)) { out->n_not++; continue; }
         out->n_sports++;
         rows[n] = i;
         names[n++] = d.label[i];
@@ -644,12 +590,12 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
 
     /* sports filter: not-sports answers against every other answer */
     if (out->n_not >= 2 && out->n_sports >= 2) {
-        static const char *const fnames[2] = {"sports", ORDO_LEARN_NOT_SPORTS};
+        static const char *const fnames[2] = {"sports", ORDO_STORE_LABEL_NOT_SPORTS};
         size_t nf = 0;
         for (size_t i = 0; i < d.n; i++) {
-            if (d.eval[i] || !strcmp(d.label[i], ORDO_LEARN_UNCLEAR)) continue;
+            if (d.eval[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
             rows[nf] = i;
-            y[nf++] = !strcmp(d.label[i], ORDO_LEARN_NOT_SPORTS);
+            y[nf++] = !strcmp(d.label[i], ORDO_STORE_LABEL_NOT_SPORTS);
         }
         out->filter_labels = nf;
         ordo_learn_report *fr = &out->filter_rep;

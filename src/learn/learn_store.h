@@ -1,9 +1,9 @@
 /* learn_store.h - labels and model versions in the project store.
  *
  * Labels live in the store's append-only `labels` table (one row per
- * labeling event; the current label of an image is its newest event). The
- * special answers are "not-sports", "unclear" and "skip"; "skip" means "not
- * labeled", "unclear" is kept but never trained on.
+ * labeling event; the current label of an image is its newest event, the
+ * store's current_labels view). The special answers (ORDO_STORE_LABEL_*)
+ * and the rule for a label (ordo_store_label_ok) are the store's.
  *
  * Models: table learn_models (created on first use), one row per trained
  * version, never updated except for its evaluation columns:
@@ -13,8 +13,8 @@
  *                macro_f1 REAL, f1_lo REAL, f1_hi REAL, seconds REAL, blob BLOB)
  * kind: "classifier" (the customer's labels) or "sports" (not-sports vs the
  * rest). blob: ordo_learn_model_to_bytes.
- * The evaluation sample is rank's rank_eval table (drawn by `ordo next`);
- * its images are never trained on. */
+ * The evaluation sample is the store's (ordo_store_eval_read; drawn by
+ * `ordo next`); its images are never trained on. */
 #ifndef ORDO_LEARN_STORE_H
 #define ORDO_LEARN_STORE_H
 
@@ -24,17 +24,13 @@
 #include "learn/learn.h"
 #include "store/store.h"
 
-#define ORDO_LEARN_NOT_SPORTS "not-sports"
-#define ORDO_LEARN_UNCLEAR "unclear"
-#define ORDO_LEARN_SKIP "skip"
-
 /* The image of a file path (made absolute); fails naming the path if the
  * project has no classified image there. */
 int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err);
 
 typedef struct ordo_learn_label_in {
     int64_t image_id;
-    const char *label;     /* non-empty, at most 256 bytes, valid UTF-8 */
+    const char *label;     /* ordo_store_label_ok (ORDO_STORE_LABEL_RULE) */
     const char *annotator; /* may be NULL */
     const char *source;    /* "ui", "cli", "import" */
     const char *reason;    /* why the image was queued; may be NULL */
@@ -56,9 +52,6 @@ typedef struct ordo_learn_label_row {
 int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **rows, size_t *n,
                            ordo_err *err);
 void ordo_learn_labels_free(ordo_learn_label_row *rows, size_t n);
-
-/* Image ids of the evaluation sample (rank_eval); *n = 0 if none drawn. */
-int ordo_learn_eval_ids(ordo_store *s, int64_t **ids, size_t *n, ordo_err *err);
 
 /* Float32 embeddings (n x 1280) of the given images; fails naming an image
  * that is missing from the pool. */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "learn/learn_internal.h"
+#include "base/clock.h"
 #include "learn/learn_rng.h"
 
 /* LAPACK's symmetric eigensolver (shipped inside Debian's libopenblas). */
@@ -32,13 +33,6 @@ void ordo_learn_opts_default(ordo_learn_opts *o)
     o->max_iter = 200;
     o->tol = 1e-4;
     o->seed = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- model object ------------------------------------------------------ */
@@ -442,7 +436,7 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
                                    const char *const *class_names, const ordo_learn_opts *opts,
                                    float *oof_probs, ordo_learn_report *report, ordo_err *err)
 {
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     ordo_learn_opts o;
     if (opts) o = *opts;
     else ordo_learn_opts_default(&o);
@@ -670,7 +664,7 @@ done:
     free(cmap); free(cinv); free(lab); free(Z); free(tmp); free(oof); free(th); free(thsum);
     free(t.Zs); free(t.w); free(t.Wf); free(t.bf); free(t.L); free(t.ys); free(t.cnt);
     free(order); free(tr); free(te); free(fold); free(ycomp);
-    if (m && report) report->seconds = now_s() - t0;
+    if (m && report) report->seconds = ordo_clock_mono() - t0;
     return m;
 }
 

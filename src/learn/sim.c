@@ -1,5 +1,6 @@
-/* sim.c - the labeling loop simulated with known labels as the oracle, and
- * the built-in selection strategies it compares. */
+/* sim.c - the labeling loop simulated with known labels as the oracle. The
+ * strategies it compares come from the caller (src/loop/ registers ordo's
+ * own); ordo_learn_pick_top is the selector most of them share. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,10 +10,7 @@
 #include "learn/learn.h"
 #include "learn/learn_rng.h"
 
-/* ---- built-in strategies ------------------------------------------------ */
-
-/* sim_rank.c: the rank composer's strategies, NULL if name is not one. */
-ordo_learn_strategy_fn learn_rank_strategy(const char *name);
+/* ---- picking the top of a score ---------------------------------------- */
 
 typedef struct scored {
     double score;
@@ -28,35 +26,8 @@ static int cmp_scored(const void *a, const void *b)
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-enum { S_RANDOM, S_MOST_CONFIDENT, S_LEAST_CONFIDENCE, S_MARGIN, S_ENTROPY };
-
-/* Uncertainty scores (Settles 2009, "Active Learning Literature Survey",
- * sec. 3.1), higher = picked first:
- *   most_confident   max_c p_c           (the starter script's order)
- *   least_confidence 1 - max_c p_c
- *   margin           -(p_(1) - p_(2))
- *   entropy          -sum_c p_c log p_c */
-static double score_row(const float *p, int k, int kind)
-{
-    double p1 = 0, p2 = 0, h = 0;
-    for (int c = 0; c < k; c++) {
-        double v = p[c];
-        if (v > p1) { p2 = p1; p1 = v; }
-        else if (v > p2) p2 = v;
-        if (v > 0) h -= v * log(v);
-    }
-    switch (kind) {
-    case S_MOST_CONFIDENT: return p1;
-    case S_LEAST_CONFIDENCE: return 1 - p1;
-    case S_MARGIN: return -(p1 - p2);
-    default: return h;
-    }
-}
-
-/* Top-`batch` candidates by score (random scores for S_RANDOM or when no
- * probabilities exist yet); ties broken by a seeded random key. */
-static long pick_top(const ordo_learn_sim_ctx *ctx, const float *score_probs, int kind,
-                     const float *ext_score, size_t *picked, ordo_err *err)
+long ordo_learn_pick_top(const ordo_learn_sim_ctx *ctx, const double *score, size_t *picked,
+                         ordo_err *err)
 {
     scored *s = malloc((ctx->n ? ctx->n : 1) * sizeof *s);
     if (!s) return ordo_err_set(err, "strategy: out of memory");
@@ -66,11 +37,7 @@ static long pick_top(const ordo_learn_sim_ctx *ctx, const float *score_probs, in
     for (size_t i = 0; i < ctx->n; i++) {
         uint64_t tie = learn_rng_next(&r); /* drawn for every row: order-stable */
         if (!ctx->candidate[i]) continue;
-        double sc = 0;
-        if (ext_score) sc = ext_score[i];
-        else if (kind != S_RANDOM && score_probs)
-            sc = score_row(score_probs + i * (size_t)ctx->k, ctx->k, kind);
-        s[m++] = (scored){sc, tie, i};
+        s[m++] = (scored){score ? score[i] : 0, tie, i};
     }
     qsort(s, m, sizeof *s, cmp_scored);
     size_t nb = ctx->batch < m ? ctx->batch : m;
@@ -78,70 +45,6 @@ static long pick_top(const ordo_learn_sim_ctx *ctx, const float *score_probs, in
     free(s);
     return (long)nb;
 }
-
-static long st_random(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
-{
-    return pick_top(c, NULL, S_RANDOM, NULL, p, e);
-}
-static long st_most_confident(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
-{
-    return pick_top(c, c->probs, S_MOST_CONFIDENT, NULL, p, e);
-}
-static long st_least_confidence(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
-{
-    return pick_top(c, c->probs, S_LEAST_CONFIDENCE, NULL, p, e);
-}
-static long st_margin(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
-{
-    return pick_top(c, c->probs, S_MARGIN, NULL, p, e);
-}
-static long st_entropy(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
-{
-    return pick_top(c, c->probs, S_ENTROPY, NULL, p, e);
-}
-
-/* ATLAS: rank candidates by the predicted chance that the current model is
- * wrong, learned from out-of-fold predictions on the labeled rows. Before
- * a model exists (or while its held-out predictions are all right or all
- * wrong) it falls back to margin. */
-static long st_atlas(const ordo_learn_sim_ctx *c, size_t *p, ordo_err *e)
-{
-    if (!c->probs_from_model || !c->oof_probs) return st_margin(c, p, e);
-    ordo_learn_opts o;
-    ordo_learn_opts_default(&o);
-    o.seed = c->seed;
-    ordo_err ae;
-    ordo_learn_model *a =
-        ordo_learn_atlas_train(c->x, c->n, c->d, c->oof_probs, c->k, c->labels, &o, &ae);
-    if (!a) return st_margin(c, p, e);
-    float *pw = malloc((c->n ? c->n : 1) * sizeof *pw);
-    if (!pw) {
-        ordo_learn_model_free(a);
-        return ordo_err_set(e, "atlas: out of memory");
-    }
-    long r = ordo_learn_atlas_score(a, c->x, c->n, c->d, c->probs, c->k, pw, e);
-    ordo_learn_model_free(a);
-    if (r == 0) r = pick_top(c, NULL, S_RANDOM, pw, p, e);
-    free(pw);
-    return r;
-}
-
-ordo_learn_strategy ordo_learn_strategy_builtin(const char *name)
-{
-    static const struct {
-        const char *name;
-        ordo_learn_strategy_fn fn;
-    } tab[] = {{"random", st_random},         {"most_confident", st_most_confident},
-               {"least_confidence", st_least_confidence}, {"margin", st_margin},
-               {"entropy", st_entropy},       {"atlas", st_atlas}};
-    ordo_learn_strategy s = {name, NULL, NULL};
-    for (size_t i = 0; name && i < sizeof tab / sizeof *tab; i++)
-        if (strcmp(name, tab[i].name) == 0) s.fn = tab[i].fn;
-    if (name && !s.fn) s.fn = learn_rank_strategy(name);
-    return s;
-}
-
-/* ---- the loop ------------------------------------------------------------ */
 
 void ordo_learn_sim_result_free(ordo_learn_sim_result *r)
 {

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "nn/kernels.h"
 
 #define MAX_BLOCKS 32
@@ -201,23 +202,15 @@ static void cpu_relax(void)
 #endif
 }
 
-static long elapsed_ns(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
-}
-
 /* Spins until *gen != old (or, with gen NULL, until *count == 0); returns 0
  * if SPIN_NS passed first. */
 static int spin_until(atomic_ulong *gen, unsigned long old, atomic_int *count)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ordo_clock_mono();
     for (unsigned i = 1;; i++) {
         if (gen ? atomic_load(gen) != old : atomic_load(count) == 0) return 1;
         cpu_relax();
-        if (i % 64 == 0 && elapsed_ns(&t0) > SPIN_NS) return 0;
+        if (i % 64 == 0 && ordo_clock_mono() - t0 > SPIN_NS * 1e-9) return 0;
     }
 }
 

@@ -52,9 +52,6 @@ double ordo_rank_rng_uniform(ordo_rank_rng *r);            /* [0, 1) */
 uint64_t ordo_rank_rng_below(ordo_rank_rng *r, uint64_t n); /* [0, n), unbiased */
 double ordo_rank_rng_normal(ordo_rank_rng *r);              /* N(0, 1) */
 
-/* splitmix64 finaliser: a well-mixed 64-bit hash of x. */
-uint64_t ordo_rank_mix64(uint64_t x);
-
 /* ---- per-image uncertainty from a probability summary ------------------- *
  * p[0..k) are the image's k largest probabilities, sorted descending, out of
  * a distribution over C >= 2 classes (k == C: the dense vector). Every score
@@ -85,15 +82,37 @@ float ordo_rank_entropy(const float *p, int k, int C, float full_entropy);
 float ordo_rank_hier_uncertainty(const float *p, const int32_t *cls, int k, int C,
                                  const int *coarse, int n_coarse);
 
-/* Which score the "uncertain" strategy ranks by. */
-typedef enum ordo_rank_uncert {
-    ORDO_RANK_U_AUTO = 0,       /* hierarchical if a coarse map is given, else margin */
-    ORDO_RANK_U_LEAST_CONFIDENCE,
-    ORDO_RANK_U_MARGIN,
-    ORDO_RANK_U_RATIO,
-    ORDO_RANK_U_ENTROPY,
-    ORDO_RANK_U_HIER
-} ordo_rank_uncert;
+/* ---- the table of uncertainty scores ----------------------------------- *
+ * The one list of uncertainty scores: `ordo next --uncertainty NAME`, the
+ * composer's uncertain reason, its per-image scores (`ordo next --json`
+ * "scores"), `ordo simulate --strategies NAME` and docs/rank.md all read it
+ * (test_rank checks the docs name every entry). Adding a score is a
+ * function and a row in rank_uncert.c, and its line in docs/rank.md. */
+
+/* What a score sees of one image. */
+typedef struct ordo_rank_uin {
+    const float *p;          /* the k largest probabilities, descending */
+    const int32_t *cls;      /* their classes; NULL when unknown */
+    int k, C;                /* k <= C classes in the distribution */
+    float entropy;           /* the exact entropy in nats over all C, or < 0 */
+    const int *coarse;       /* class -> coarse group (WordNet), or NULL */
+    int n_coarse;
+} ordo_rank_uin;
+
+typedef struct ordo_rank_uncert_def {
+    const char *name;                       /* the one spelling, everywhere */
+    float (*fn)(const ordo_rank_uin *in);   /* in [0, 1], 1 = most uncertain */
+    const char *needs_coarse_else;          /* non-NULL: needs a coarse map; without
+                                               one its score is NaN and the composer
+                                               ranks by this other entry instead */
+    const char *formula;                    /* one line, for --help and the docs */
+} ordo_rank_uncert_def;
+
+/* The entries, in help order; *n gets their count. */
+const ordo_rank_uncert_def *ordo_rank_uncerts(int *n);
+/* The index of name in the table, or -1 (names are matched exactly). */
+int ordo_rank_uncert_find(const char *name);
+#define ORDO_RANK_MAX_UNCERT 16   /* the table's capacity (ordo_rank_scores) */
 
 /* ---- the pool ------------------------------------------------------------ */
 
@@ -165,14 +184,9 @@ typedef struct ordo_rank_f16_rows {
     int dim;
     const int64_t *slot;
     int release;
-    /* optional faster converter (e.g. the store's F16C one); NULL: portable */
-    void (*convert)(const uint16_t *in, float *out, size_t n);
 } ordo_rank_f16_rows;
 int ordo_rank_f16_read(void *ctx /* ordo_rank_f16_rows */, size_t row0, size_t nrows,
                        float *out, ordo_err *err);
-
-void ordo_rank_f16_to_f32(const uint16_t *in, float *out, size_t n);
-void ordo_rank_f32_to_f16(const float *in, uint16_t *out, size_t n);
 
 /* ---- evaluation sample ---------------------------------------------------- */
 
@@ -232,22 +246,18 @@ int ordo_rank_nearest(const float *x, size_t n, const float *ref, size_t m, int 
 int ordo_rank_typicality(const float *x, int d, const size_t *idx, size_t m, int K,
                          float *typ, ordo_err *err);
 
-/* k-center greedy: mind2[n] holds each row's squared distance to the centres
- * so far (INFINITY when none; fill it with ordo_rank_nearest from the
- * labeled rows). Picks up to `count` rows, each the eligible row (elig NULL
- * or elig[i] != 0) maximising mind2 * weight (weight NULL: 1), updating
- * mind2 after each pick. Writes picks to out; returns how many. */
-long ordo_rank_kcenter(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
-                       const float *weight, size_t count, size_t *out, ordo_err *err);
+/* k-center greedy (Sener & Savarese 2018) runs as repeated steps (the
+ * composer's loop, so the steps can split over MPI ranks). mind2[n] holds
+ * each row's squared distance to the centres so far (INFINITY when none;
+ * fill it with ordo_rank_nearest from the labeled rows). */
+/* The value k-center greedy maximises for a row: mind2 * weight (0 when
+ * mind2 is 0; INFINITY for a row with no centre yet and weight > 0). */
+float ordo_rank_kcenter_score(float mind2, float weight);
 
 /* One k-center step in one pass over the rows: first lowers mind2 by the
  * new centre c (d floats; NULL: none), then writes to *best the eligible row
  * maximising mind2 * weight (ties: lower row). Returns 1, or 0 when no
  * eligible row has a positive distance. */
-/* The value k-center greedy maximises for a row: mind2 * weight (0 when
- * mind2 is 0; INFINITY for a row with no centre yet and weight > 0). */
-float ordo_rank_kcenter_score(float mind2, float weight);
-
 int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
                            const float *weight, const float *c, size_t *best);
 
@@ -267,7 +277,9 @@ typedef struct ordo_rank_opts {
     size_t batch;                 /* N images to return */
     double mix[ORDO_RANK_NREASONS];   /* fractions (normalised; any >= 0) */
     uint64_t seed;
-    ordo_rank_uncert uncertainty;
+    const char *uncertainty;      /* a name from the uncertainty table, or NULL /
+                                     "auto": "hier" when the input has a coarse
+                                     map, else "margin"; unknown: an error */
     int pca_dim;                  /* 64 */
     size_t pca_sample;            /* rows for the PCA fit (10000) */
     int kmeans_k;                 /* 0: auto = clamp(batch + labeled outside the
@@ -308,7 +320,7 @@ void ordo_rank_default_mix(size_t labels, int classes, double mix[ORDO_RANK_NREA
 
 /* Every strategy's score for one image (NaN where not computed). */
 typedef struct ordo_rank_scores {
-    float least_confidence, margin, ratio, entropy, hier;
+    float uncert[ORDO_RANK_MAX_UNCERT];   /* by uncertainty table index */
     float uncertain;       /* the score the uncertain strategy ranked by, times prior weight */
     float outlier;         /* model-based outlier (1 - mean rank of the top logits) */
     float energy;          /* -logsumexp(logits); higher = more unusual */

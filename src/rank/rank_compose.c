@@ -13,6 +13,8 @@
  *      images, each reserving a low-prior exploration share;
  *   6. labeling order: a smooth weighted round robin over the reasons, so
  *      any prefix of the batch follows the mix. */
+#include "base/hash.h"
+#include "base/clock.h"
 #include "rank/rank.h"
 
 #include <cblas.h>
@@ -29,13 +31,6 @@
 #define TYPI_CAP 1000       /* cluster members TypiClust looks at (seeded sample) */
 #define TYPI_K 20           /* neighbours for typicality (Hacohen et al. use 20) */
 #define CAND_FACTOR 10      /* Cluster-Margin: candidates = 10 x the quota */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -173,18 +168,6 @@ static void pv_row(probview *v, size_t i, const float **p, const int32_t **c)
     }
     *p = v->p;
     *c = v->c;
-}
-
-static float uscore(ordo_rank_uncert m, const float *p, const int32_t *c, int k, int C,
-                    const ordo_rank_input *in, float ent)
-{
-    switch (m) {
-    case ORDO_RANK_U_LEAST_CONFIDENCE: return ordo_rank_least_confidence(p, k, C);
-    case ORDO_RANK_U_RATIO: return ordo_rank_ratio(p, k, C);
-    case ORDO_RANK_U_ENTROPY: return ordo_rank_entropy(p, k, C, ent);
-    case ORDO_RANK_U_HIER: return ordo_rank_hier_uncertainty(p, c, k, C, in->coarse, in->n_coarse);
-    default: return ordo_rank_margin(p, k, C);
-    }
 }
 
 /* ---- composer state ---------------------------------------------------------- */
@@ -465,7 +448,7 @@ static size_t pick_typiclust(composer *cp, size_t quota, int low)
             for (size_t t = 0; t < m; t++) mem[mm++] = cp->cmem[m0 + t];
         } else {
             ordo_rank_rng r;
-            ordo_rank_rng_seed(&r, cp->o->seed ^ ordo_rank_mix64(bc + 0x7479ULL));
+            ordo_rank_rng_seed(&r, cp->o->seed ^ ordo_hash_mix64(bc + 0x7479ULL));
             /* selection sampling (Knuth's algorithm S): ordered, exact size */
             for (size_t t = 0; t < m && mm < TYPI_CAP; t++)
                 if (ordo_rank_rng_below(&r, m - t) < TYPI_CAP - mm) mem[mm++] = cp->cmem[m0 + t];
@@ -642,13 +625,14 @@ static void fill_scores(const composer *cp, probview *pv, size_t row, ordo_rank_
     const float *p;
     const int32_t *c;
     pv_row(pv, row, &p, &c);
-    int k = in->k, C = in->n_classes;
-    float ent = in->entropy ? in->entropy[row] : -1;
-    s->least_confidence = ordo_rank_least_confidence(p, k, C);
-    s->margin = ordo_rank_margin(p, k, C);
-    s->ratio = ordo_rank_ratio(p, k, C);
-    s->entropy = ordo_rank_entropy(p, k, C, ent);
-    s->hier = in->coarse ? ordo_rank_hier_uncertainty(p, c, k, C, in->coarse, in->n_coarse) : NAN;
+    ordo_rank_uin u = {p, c, in->k, in->n_classes, in->entropy ? in->entropy[row] : -1,
+                       in->coarse, in->n_coarse};
+    int nu;
+    const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+    for (int j = 0; j < nu; j++)
+        s->uncert[j] = ud[j].needs_coarse_else && !in->coarse ? NAN : ud[j].fn(&u);
+    for (int j = nu; j < ORDO_RANK_MAX_UNCERT; j++)
+        s->uncert[j] = NAN;
     s->uncertain = cp->u[row] * cp->w[row];
     s->outlier = cp->outlier ? cp->outlier[row] : NAN;
     s->energy = cp->energy ? cp->energy[row] : NAN;
@@ -676,7 +660,7 @@ static int novelty(composer *cp, double *secs)
 {
     const ordo_rank_input *in = cp->in;
     size_t n = cp->n;
-    double t0 = now_s();
+    double t0 = ordo_clock_mono();
     ordo_rank_rng r;
     ordo_rank_rng_seed(&r, cp->o->seed ^ 0x6e6f76656cULL);
     /* model-based scores need the logit scale: z_j = max_logit + ln(p_j / p_1) */
@@ -781,14 +765,14 @@ static int novelty(composer *cp, double *secs)
         }
     }
     for (int t = 0; t < 3; t++) free(refs[t]);
-    *secs = now_s() - t0;
+    *secs = ordo_clock_mono() - t0;
     return 0;
 }
 
 ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_opts *o,
                                    ordo_err *err)
 {
-    double t_start = now_s(), t = t_start;
+    double t_start = ordo_clock_mono(), t = t_start;
     if (!in || !o) return ordo_err_set(err, "rank: no input"), NULL;
     if (in->n == 0) return ordo_err_set(err, "rank: the pool is empty"), NULL;
     if (in->n_classes < 2 || in->k < 1 || in->k > in->n_classes || !in->top_prob)
@@ -834,9 +818,17 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     cp.lab = malloc((cp.nlab ? cp.nlab : 1) * sizeof *cp.lab);
     if (!cp.lab) goto oom;
     cp.nlab = 0;
-    ordo_rank_uncert um = o->uncertainty;
-    if (um == ORDO_RANK_U_AUTO) um = in->coarse ? ORDO_RANK_U_HIER : ORDO_RANK_U_MARGIN;
-    if (um == ORDO_RANK_U_HIER && !in->coarse) um = ORDO_RANK_U_ENTROPY;
+    const char *uname = o->uncertainty && strcmp(o->uncertainty, "auto") ? o->uncertainty
+                        : in->coarse ? "hier" : "margin";
+    int nu, ui = ordo_rank_uncert_find(uname);
+    const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);
+    if (ui >= 0 && ud[ui].needs_coarse_else && !in->coarse)
+        ui = ordo_rank_uncert_find(ud[ui].needs_coarse_else);
+    if (ui < 0) {
+        ordo_err_set(err, "unknown uncertainty score '%s'", uname);
+        goto fail;
+    }
+    float (*ufn)(const ordo_rank_uin *) = ud[ui].fn;
     int any_low = 0;
     for (size_t i = 0; i < n; i++) {
         if (in->labeled && in->labeled[i]) { cp.lab[cp.nlab++] = i; cp.taken[i] = 1; }
@@ -849,10 +841,11 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         const float *p; const int32_t *c;
         pv_row(&pv, i, &p, &c);
         cp.top[i] = c[0];
-        float ent = in->entropy ? in->entropy[i] : -1;
-        cp.u[i] = uscore(um, p, c, in->k, in->n_classes, in, ent);
+        ordo_rank_uin u = {p, c, in->k, in->n_classes, in->entropy ? in->entropy[i] : -1,
+                           in->coarse, in->n_coarse};
+        cp.u[i] = ufn(&u);
     }
-    b->seconds[0] = now_s() - t;
+    b->seconds[0] = ordo_clock_mono() - t;
 
     /* 2. evaluation sample, labeled in order of its hash key */
     /* With no sample given and no eval share asked for, there is no
@@ -908,15 +901,15 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     /* 3. reduced space and clusters */
     int need_space = in->read_rows && (q[ORDO_RANK_UNCERTAIN] || q[ORDO_RANK_NOVEL] || q[ORDO_RANK_DIVERSE]);
     if (need_space) {
-        t = now_s();
+        t = ordo_clock_mono();
         sp = ordo_rank_space_build(in, o->pca_dim > 0 ? o->pca_dim : 64,
                                    o->pca_sample ? o->pca_sample : 10000, o->seed, err);
         if (!sp) goto fail;
         cp.d = ordo_rank_space_dim(sp);
         cp.y = ordo_rank_space_row(sp, 0);
         b->pca_explained = ordo_rank_space_explained(sp);
-        b->seconds[1] = now_s() - t;
-        t = now_s();
+        b->seconds[1] = ordo_clock_mono() - t;
+        t = ordo_clock_mono();
         cp.sp = sp;
         cp.rawa = malloc((size_t)in->dim * sizeof *cp.rawa);
         cp.rawb = malloc((size_t)in->dim * sizeof *cp.rawb);
@@ -961,7 +954,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         }
         for (size_t t2 = 0; t2 < cp.ntlab; t2++) cp.ccov[cp.assign[cp.tlab[t2]]]++;
         b->kmeans_k = k;
-        b->seconds[2] = now_s() - t;
+        b->seconds[2] = ordo_clock_mono() - t;
     }
     ordo_rank_rng_seed(&cp.rng, o->seed);
 
@@ -969,7 +962,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     if (novelty(&cp, &b->seconds[3]) < 0) goto fail;
 
     /* 5. picks */
-    t = now_s();
+    t = ordo_clock_mono();
     for (size_t e = 0; e < q[ORDO_RANK_EVAL]; e++) {
         cp.taken[ev[e].row] = 0;   /* eval members are only for eval picks */
         add_item(&cp, ev[e].row, ORDO_RANK_EVAL, (float)-ev[e].s, 0, NAN, NAN);
@@ -1046,8 +1039,8 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     }
     b->n = cp.nitems;
     b->dropped_dupes = cp.dropped;
-    b->seconds[4] = now_s() - t;
-    b->seconds[5] = now_s() - t_start;
+    b->seconds[4] = ordo_clock_mono() - t;
+    b->seconds[5] = ordo_clock_mono() - t_start;
     goto cleanup;
 
 oom:

@@ -550,26 +550,3 @@ int ordo_rank_kcenter_step(const float *x, size_t n, int d, float *mind2, const 
     *best = bi;
     return found;
 }
-
-long ordo_rank_kcenter(const float *x, size_t n, int d, float *mind2, const uint8_t *elig,
-                       const float *weight, size_t count, size_t *out, ordo_err *err)
-{
-    (void)err;
-    size_t got = 0, b;
-    const float *c = NULL;
-    while (got < count) {
-        if (!ordo_rank_kcenter_step(x, n, d, mind2, elig, weight, c, &b)) {
-            break;
-        }
-        out[got++] = b;
-        c = x + b * d;
-        mind2[b] = 0;   /* picked: never again */
-    }
-    if (c) {   /* apply the last centre so mind2 is complete for the caller */
-        for (size_t i = 0; i < n; i++) {
-            float v = sqdist(x + i * d, c, d);
-            if (v < mind2[i]) mind2[i] = v;
-        }
-    }
-    return (long)got;
-}

@@ -10,6 +10,7 @@
 #include "rank/rank.h"
 
 #include <math.h>
+#include <string.h>
 
 static float clamp01(float x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
 
@@ -111,4 +112,40 @@ float ordo_rank_hier_uncertainty(const float *p, const int32_t *cls, int k, int 
     double hf = nf > 1 ? norm_entropy(fp, nf, nf) : 0;
     float w = ORDO_RANK_HIER_FINE_WEIGHT;
     return clamp01((float)((1.0 - w) * hc + w * pbest * hf));
+}
+
+/* ---- the table ---------------------------------------------------------------- */
+
+static float u_least_confidence(const ordo_rank_uin *u) { return ordo_rank_least_confidence(u->p, u->k, u->C); }
+static float u_margin(const ordo_rank_uin *u) { return ordo_rank_margin(u->p, u->k, u->C); }
+static float u_ratio(const ordo_rank_uin *u) { return ordo_rank_ratio(u->p, u->k, u->C); }
+static float u_entropy(const ordo_rank_uin *u) { return ordo_rank_entropy(u->p, u->k, u->C, u->entropy); }
+static float u_hier(const ordo_rank_uin *u)
+{
+    return ordo_rank_hier_uncertainty(u->p, u->cls, u->k, u->C, u->coarse, u->n_coarse);
+}
+
+static const ordo_rank_uncert_def table[] = {
+    {"least-confidence", u_least_confidence, NULL, "(1 - p1) C / (C - 1)"},
+    {"margin", u_margin, NULL, "1 - (p1 - p2)"},
+    {"ratio", u_ratio, NULL, "p2 / p1"},
+    {"entropy", u_entropy, NULL, "-sum p ln p / ln C"},
+    {"hier", u_hier, "entropy",
+     "WordNet group margin x 0.75 + fine entropy x 0.25"},
+};
+
+_Static_assert(sizeof table / sizeof *table <= ORDO_RANK_MAX_UNCERT,
+               "raise ORDO_RANK_MAX_UNCERT");
+
+const ordo_rank_uncert_def *ordo_rank_uncerts(int *n)
+{
+    *n = (int)(sizeof table / sizeof *table);
+    return table;
+}
+
+int ordo_rank_uncert_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof table / sizeof *table; i++)
+        if (!strcmp(name, table[i].name)) return (int)i;
+    return -1;
 }

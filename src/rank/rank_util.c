@@ -1,4 +1,4 @@
-/* rank_util.c - PRNG, float16 conversion, the evaluation sample, options. */
+/* rank_util.c - PRNG, f16 matrix rows, the evaluation sample, options. */
 #include "rank/rank.h"
 
 #include <math.h>
@@ -8,21 +8,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* ---- PRNG: xoshiro256** (Blackman & Vigna 2018), seeded by splitmix64 ---- */
+#include "base/f16.h"
+#include "base/hash.h"
 
-uint64_t ordo_rank_mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
+/* ---- PRNG: xoshiro256** (Blackman & Vigna 2018), seeded by splitmix64 ---- */
 
 void ordo_rank_rng_seed(ordo_rank_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) {
-        r->s[i] = ordo_rank_mix64(x);
+        r->s[i] = ordo_hash_mix64(x);
         x += 0x9e3779b97f4a7c15ULL;
     }
 }
@@ -65,52 +60,6 @@ double ordo_rank_rng_normal(ordo_rank_rng *r)
     return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
 }
 
-/* ---- IEEE 754 binary16 <-> binary32 ------------------------------------- */
-
-static inline float h2f(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (exp == 0x1f) {
-        u = sign | 0x7f800000u | (man << 13);
-    } else if (exp == 0) {
-        /* zero or subnormal: man * 2^-24 is exact in float */
-        float f = (float)man * 0x1.0p-24f;
-        return sign ? -f : f;
-    } else {
-        u = sign | ((exp + 112) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-void ordo_rank_f16_to_f32(const uint16_t *in, float *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) out[i] = h2f(in[i]);
-}
-
-static inline uint16_t f2h(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint32_t sign = (u >> 16) & 0x8000, a = u & 0x7fffffffu;
-    if (a >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 : 0));
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);   /* rounds to inf */
-    if (a < 0x38800000u) {                                     /* subnormal half */
-        float m;
-        memcpy(&m, &a, 4);
-        return (uint16_t)(sign | (uint32_t)lrintf(m * 0x1.0p24f));
-    }
-    /* round to nearest even on the 13 dropped bits */
-    uint32_t r = a + 0xfffu + ((a >> 13) & 1);
-    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
-}
-
-void ordo_rank_f32_to_f16(const float *in, uint16_t *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) out[i] = f2h(in[i]);
-}
-
 int ordo_rank_f16_read(void *ctx, size_t row0, size_t nrows, float *out, ordo_err *err)
 {
     const ordo_rank_f16_rows *m = ctx;
@@ -121,8 +70,7 @@ int ordo_rank_f16_read(void *ctx, size_t row0, size_t nrows, float *out, ordo_er
         size_t r = m->slot ? (size_t)m->slot[row0 + i] : row0 + i;
         if (r >= m->rows)
             return ordo_err_set(err, "embedding row %zu out of range (%zu rows)", r, m->rows);
-        if (m->convert) m->convert(m->data + r * d, out + i * d, d);
-        else ordo_rank_f16_to_f32(m->data + r * d, out + i * d, d);
+        ordo_f16_to_f32(m->data + r * d, out + i * d, d);
         if (r < rmin) rmin = r;
         if (r > rmax) rmax = r;
     }
@@ -161,7 +109,7 @@ size_t ordo_rank_eval_size(double w, double p, double z, size_t pool)
 
 double ordo_rank_eval_key(uint64_t seed, uint64_t id)
 {
-    return (double)(ordo_rank_mix64(seed ^ ordo_rank_mix64(id)) >> 11) * 0x1.0p-53;
+    return (double)(ordo_hash_mix64(seed ^ ordo_hash_mix64(id)) >> 11) * 0x1.0p-53;
 }
 
 typedef struct { uint64_t key; size_t row; } keyrow;
@@ -193,7 +141,7 @@ int ordo_rank_eval_sample(const uint64_t *ids, size_t n, size_t m, uint64_t seed
     keyrow *h = malloc(m * sizeof *h);
     if (!h) return ordo_err_set(err, "out of memory for the evaluation sample (%zu)", m);
     for (size_t i = 0; i < n; i++) {
-        keyrow kr = { ordo_rank_mix64(seed ^ ordo_rank_mix64(ids ? ids[i] : i)), i };
+        keyrow kr = { ordo_hash_mix64(seed ^ ordo_hash_mix64(ids ? ids[i] : i)), i };
         if (i < m) {
             h[i] = kr;
             if (i == m - 1)
@@ -247,7 +195,7 @@ void ordo_rank_opts_default(ordo_rank_opts *o)
     ordo_rank_default_mix(0, 2, o->mix);
     o->mix_auto = 1;
     o->seed = 1;
-    o->uncertainty = ORDO_RANK_U_AUTO;
+    o->uncertainty = NULL;   /* auto */
     o->pca_dim = 64;
     o->pca_sample = 10000;
     o->kmeans_k = 0;

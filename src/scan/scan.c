@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/clock.h"
 #include "base/walk.h"
 #include "img/img.h"
 #include "nn/pth.h"
@@ -89,15 +89,8 @@ typedef struct scan {
     ordo_scan_progress prog;    /* counts: written by the writer */
     int64_t total;              /* counter thread */
     int counting_done, count_stop;
-    struct timespec t0;
+    double t0;                  /* ordo_clock_mono at the start */
 } scan;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) * 1e-9;
-}
 
 static size_t buf_stride(const scan *sc)
 {
@@ -556,7 +549,7 @@ static void report(scan *sc, int finished)
     sc->prog.total = sc->total;
     sc->prog.counting_done = sc->counting_done;
     pthread_mutex_unlock(&sc->mu);
-    sc->prog.elapsed = since(&sc->t0);
+    sc->prog.elapsed = ordo_clock_mono() - sc->t0;
     sc->prog.finished = finished;
     sc->o->progress(&sc->prog, sc->o->ctx);
 }
@@ -590,7 +583,7 @@ static void *write_thread(void *arg)
             pthread_mutex_lock(&sc->mu);
             break;
         }
-        double t = since(&sc->t0);
+        double t = ordo_clock_mono() - sc->t0;
         if (t - last_report >= interval) {
             double dt = t - last_t;
             double r = dt > 0 ? (sc->prog.classified + sc->prog.duplicates - last_classified) / dt : 0;
@@ -666,30 +659,6 @@ static ordo_net *load_net(const char *model, const char *weights, int threads, o
     return net;
 }
 
-/* Holds .ordo/scan.lock for the whole scan: two scans of one project would
- * each be correct but would waste the work twice. */
-static int lock_project(const char *project, int *fd, ordo_err *err)
-{
-    size_t n = strlen(project) + 32;
-    char *p = malloc(n);
-    if (!p)
-        return ordo_err_set(err, "out of memory");
-    snprintf(p, n, "%s/%s/scan.lock", project, ORDO_STORE_DIRNAME);
-    *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    free(p);
-    if (*fd < 0)
-        return ordo_err_set(err, "scan lock: %s", strerror(errno));
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(*fd);
-        *fd = -1;
-        return e == EWOULDBLOCK
-                   ? ordo_err_set(err, "another `ordo scan` is running on this project")
-                   : ordo_err_set(err, "scan lock: %s", strerror(e));
-    }
-    return 0;
-}
-
 int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
                   const ordo_scan_opts *opts, ordo_scan_progress *final, ordo_err *err)
 {
@@ -714,7 +683,7 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     pthread_cond_init(&sc->cv_dec, NULL);
     pthread_cond_init(&sc->cv_inf, NULL);
     pthread_cond_init(&sc->cv_wr, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &sc->t0);
+    sc->t0 = ordo_clock_mono();
     if (!roots) {
         ordo_err_set(err, "out of memory");
         goto out;
@@ -750,7 +719,10 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     }
     snprintf(sc->ordo_prefix, pl, "%s/%s/", ordo_store_dir(sc->wstore), ORDO_STORE_DIRNAME);
     sc->ordo_prefix_len = strlen(sc->ordo_prefix);
-    if (lock_project(ordo_store_dir(sc->wstore), &lockfd, err))
+    /* Held for the whole scan: two scans of one project would each be
+     * correct but would waste the work twice. */
+    if ((lockfd = ordo_store_lock(ordo_store_dir(sc->wstore),
+                                  "another `ordo scan` is running on this project", err)) < 0)
         goto out;
     char model[16];
     if (ordo_store_model(sc->wstore, model, sizeof model, err))
@@ -867,8 +839,7 @@ out:
     ordo_net_free(sc->net);
     ordo_store_close(sc->wstore);
     ordo_store_close(sc->rstore);
-    if (lockfd >= 0)
-        close(lockfd);
+    ordo_store_unlock(lockfd);
     for (int i = 0; i < nroots; i++)
         free(roots[i]);
     free(roots);

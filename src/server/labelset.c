@@ -20,13 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/db.h"
 #include "base/text.h"
 #include "server/srv_internal.h"
 
-static int db_err(ordo_err *err, sqlite3 *db, const char *what)
-{
-    return ordo_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
-}
 
 void ordo_srv_labelset_free(ordo_srv_labelset *ls)
 {
@@ -107,9 +104,9 @@ ordo_srv_labelset *ordo_srv_labelset_parse(const ordo_wn *wn, const char *text, 
             name = trim(line, eq);
             tie = trim(eq + 3, eq + 3 + strlen(eq + 3));
         }
-        if (!*name || strlen(name) > ORDO_SRV_LABEL_MAX || !srv_label_ok(name)) {
+        if (!*name || strlen(name) > ORDO_STORE_LABEL_MAX || !ordo_store_label_ok(name)) {
             ordo_err_set(err, "%s: line %d: a label is 1 to %d bytes of UTF-8 text", origin,
-                         lineno, ORDO_SRV_LABEL_MAX);
+                         lineno, ORDO_STORE_LABEL_MAX);
             goto fail;
         }
         if (srv_label_special(name) == 2) {   /* "skip" is not an answer to keep */
@@ -179,7 +176,7 @@ ordo_srv_labelset *ordo_srv_labelset_load(ordo_store *s, ordo_err *err)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT name, parent, synset FROM srv_labelset ORDER BY pos",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_err(err, db, "reading the label set");
+        ordo_db_err(db, "reading the label set", err);
         ordo_srv_labelset_free(ls);
         return NULL;
     }
@@ -193,7 +190,7 @@ ordo_srv_labelset *ordo_srv_labelset_load(ordo_store *s, ordo_err *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        if (rc != SQLITE_ROW) db_err(err, db, "reading the label set");
+        if (rc != SQLITE_ROW) ordo_db_err(db, "reading the label set", err);
         ordo_srv_labelset_free(ls);
         return NULL;
     }
@@ -238,7 +235,7 @@ int ordo_srv_labelset_store(ordo_store *s, const ordo_srv_labelset *ls, int repl
     }
     return ordo_store_commit(s, err);
 fail:
-    db_err(err, db, "writing the label set");
+    ordo_db_err(db, "writing the label set", err);
     ordo_store_rollback(s);
     return -1;
 }
@@ -250,7 +247,7 @@ int ordo_srv_labelset_close(ordo_store *s, int closed, ordo_err *err)
     snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO srv_settings VALUES('labelset_closed', %d)",
              closed ? 1 : 0);
     if (sqlite3_exec(ordo_store_db(s), sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_err(err, ordo_store_db(s), "writing the label set");
+        return ordo_db_err(ordo_store_db(s), "writing the label set", err);
     return 0;
 }
 
@@ -313,8 +310,8 @@ int srv_labelset_resolve(ordo_srv *srv, ordo_store *s, const char *label, long s
         found = ordo_srv_labelset_find(ls, nl.name);
         if (found >= 0 && synset >= 0 && ls->v[found].synset >= 0 &&
             ls->v[found].synset != synset) {   /* same lemma, another sense */
-            char tmp[ORDO_SRV_LABEL_MAX + 1];
-            snprintf(tmp, sizeof tmp, "%.*s (n%08ld)", ORDO_SRV_LABEL_MAX - 12, nl.name,
+            char tmp[ORDO_STORE_LABEL_MAX + 1];
+            snprintf(tmp, sizeof tmp, "%.*s (n%08ld)", ORDO_STORE_LABEL_MAX - 12, nl.name,
                      synset % 100000000);   /* offsets have 8 digits */
             memcpy(nl.name, tmp, sizeof tmp);
             found = ordo_srv_labelset_find(ls, nl.name);

@@ -8,12 +8,13 @@
  * ordo_learn_wilson), and keeps every version with its figures in the
  * learn_models table, exactly as `ordo train` does (classifier + sports
  * filter, learn_store.h). The newest classifier - the page's or one from
- * `ordo train` - then joins the page's suggestions (suggest.c). The evaluation sample is rank's
- * rank_eval table and is never trained on. */
+ * `ordo train` - then joins the page's suggestions (suggest.c). The
+ * evaluation sample is the store's and is never trained on. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/f16.h"
 #include "learn/learn_store.h"
 #include "server/srv_internal.h"
 

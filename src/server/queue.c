@@ -12,25 +12,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/f16.h"
+#include "base/hash.h"
+#include "loop/loop.h"
 #include "rank/rank.h"
-#include "rank/rank_store.h"
 #include "server/srv_internal.h"
 
 #define LEASE_S 600.0     /* an image shown to someone is theirs for 10 min */
 
-/* splitmix64 (Steele et al. 2014): a well-mixed hash of the image id, so the
- * double-annotated share is a fixed, pseudo-random subset of the pool. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
+/* mix64 of the image id: the double-annotated share is a fixed,
+ * pseudo-random subset of the pool. */
 int srv_queue_need(const ordo_srv *srv, int64_t id)
 {
-    double u = (double)(mix64((uint64_t)id) >> 11) / 9007199254740992.0;
+    double u = (double)(ordo_hash_mix64((uint64_t)id) >> 11) / 9007199254740992.0;
     return u < srv->o.double_share ? 2 : 1;
 }
 
@@ -83,28 +77,28 @@ static int q_push(srv_queue *q, int64_t id, const char *reason, int need, int fr
 }
 
 /* Row of image id in the pool (rows are in id order), or -1. */
-static long pool_row(const ordo_rank_pool *p, size_t n, int64_t id)
+static long pool_row(const ordo_loop_pool *p, size_t n, int64_t id)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ordo_rank_pool_item(p, mid)->id < id) lo = mid + 1;
+        if (ordo_loop_pool_item(p, mid)->id < id) lo = mid + 1;
         else hi = mid;
     }
-    return lo < n && ordo_rank_pool_item(p, lo)->id == id ? (long)lo : -1;
+    return lo < n && ordo_loop_pool_item(p, lo)->id == id ? (long)lo : -1;
 }
 
 /* THE queue source: the rank module's batch composer over
- * ordo_rank_pool_load, exactly as `ordo next` runs it (default mix and
+ * ordo_loop_pool_load, exactly as `ordo next` runs it (default mix and
  * seed, the fixed evaluation sample of rank_eval drawn on first use).
  * Images answered or already queued here count as labeled so a refill never
  * repeats them. The composer runs without the queue lock. */
 static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
 {
     srv_queue *q = &srv->q;
-    ordo_rank_pool *p = ordo_rank_pool_load(s, srv->wn, err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, srv->wn, err);
     if (!p) return -1;
-    const ordo_rank_input *in0 = ordo_rank_pool_input(p);
+    const ordo_rank_input *in0 = ordo_loop_pool_input(p);
     ordo_rank_opts o;
     ordo_rank_opts_default(&o);
     o.batch = (size_t)n;
@@ -114,7 +108,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     size_t N = in0->n;
     if (N == 0) { rc = 0; goto out; }
     /* always, as `ordo next` does: no other reason may take sample images */
-    if (ordo_rank_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, NULL, err) < 0) goto out;
+    if (ordo_loop_pool_eval(p, s, o.eval_half_width, o.eval_p, o.seed, NULL, err) < 0) goto out;
     lab = malloc(N);
     if (!lab) { ordo_err_set(err, "out of memory"); goto out; }
     memcpy(lab, in0->labeled, N);
@@ -136,7 +130,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     rc = 0;
     pthread_mutex_lock(&q->mu);
     for (size_t i = 0; i < b->n; i++) {
-        int64_t id = ordo_rank_pool_item(p, b->items[i].row)->id;
+        int64_t id = ordo_loop_pool_item(p, b->items[i].row)->id;
         ssize_t k = srv_queue_index(q, id);
         if (k < 0 || q->labeled[k] || q_find(q, id)) continue;   /* answered meanwhile */
         if (q_push(q, id, ordo_rank_reason_name(b->items[i].reason), srv_queue_need(srv, id), 0) < 0) {
@@ -149,7 +143,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
 out:
     ordo_rank_batch_free(b);
     free(lab);
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     return rc;
 }
 
@@ -162,16 +156,15 @@ static int load_open_doubles(ordo_srv *srv, ordo_store *s, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id, a.id, l.label FROM labels l JOIN (SELECT MAX(id) m"
-                           " FROM labels WHERE source = 'ui' GROUP BY image_id, annotator) t"
-                           " ON l.id = t.m JOIN srv_annotators a ON a.name = l.annotator"
+                           "SELECT l.image_id, a.id, l.label FROM current_ui_answers l"
+                           " JOIN srv_annotators a ON a.name = l.annotator"
                            " ORDER BY l.image_id", -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading answers: %s", sqlite3_errmsg(db));
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0), who = sqlite3_column_int64(st, 1);
         const char *lab = (const char *)sqlite3_column_text(st, 2);
-        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP) || srv_queue_need(srv, id) < 2) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_STORE_LABEL_SKIP) || srv_queue_need(srv, id) < 2) continue;
         srv_qitem *it = q_find(q, id);
         if (!it) {
             if (q_push(q, id, "double", 2, 0) < 0) break;
@@ -401,8 +394,7 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id FROM labels l JOIN (SELECT MAX(id) m FROM labels"
-                           " GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+                           "SELECT image_id FROM current_labels WHERE label NOT IN ('', 'skip')",
                            -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -645,7 +637,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
             if (!q->labeled[i] && !q_find(q, q->all[i].id)) seed_k = (ssize_t)i;
     int nb = 0;
     if (seed_k >= 0 && (size_t)q->all[seed_k].slot < rows) {
-        ordo_store_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
+        ordo_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
                               ORDO_STORE_EMBED);
         double ns = 0;
         for (int d = 0; d < ORDO_STORE_EMBED; d++) ns += (double)seed[d] * seed[d];
@@ -666,7 +658,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
                              it->lease_until[k] > now;
                 if (taken) continue;
             }
-            ordo_store_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
+            ordo_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
                                   ORDO_STORE_EMBED);
             double dot = 0, nr = 0;
             for (int d = 0; d < ORDO_STORE_EMBED; d++) {

@@ -70,7 +70,7 @@ struct srv_job {
     int kind;
     srv_who who;
     const char *source;            /* "ui" or "review" */
-    char label[ORDO_SRV_LABEL_MAX + 1];
+    char label[ORDO_STORE_LABEL_MAX + 1];
     int n;
     int64_t ids[SRV_MAX_IDS];
     unsigned status;               /* result: HTTP status ... */
@@ -373,10 +373,10 @@ static enum MHD_Result queue_write(ordo_srv *srv, ordo_store *s, struct MHD_Conn
     j->c = c;
     if (kind == SRV_JOB_LABEL &&
         (form_get(rq->body, rq->len, "label", j->label, sizeof j->label) < 1 ||
-         !srv_label_ok(j->label))) {
+         !ordo_store_label_ok(j->label))) {
         free(j);
         return send_err(c, MHD_HTTP_BAD_REQUEST,
-                        "label must be 1 to 200 bytes of UTF-8 without control characters");
+                        "label must be " ORDO_STORE_LABEL_RULE);
     }
     if (kind == SRV_JOB_LABEL) {
         /* stored by readable name; a WordNet pick names its synset apart */
@@ -392,7 +392,7 @@ static enum MHD_Result queue_write(ordo_srv *srv, ordo_store *s, struct MHD_Conn
         }
         ordo_err e;
         int closed;
-        char name[ORDO_SRV_LABEL_MAX + 1];
+        char name[ORDO_STORE_LABEL_MAX + 1];
         if (srv_labelset_resolve(srv, s, j->label, synset, name, sizeof name, &closed, &e) < 0) {
             free(j);
             return send_err(c, closed ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST, e.msg);
@@ -463,7 +463,7 @@ static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *e
             in[k].annotator = j->who.name;
             in[k].source = j->kind == SRV_JOB_UNDO ? "ui" : j->source;
             if (j->kind == SRV_JOB_UNDO) {
-                in[k].label = ORDO_SRV_SKIP;
+                in[k].label = ORDO_STORE_LABEL_SKIP;
                 in[k].reason = "undo";
             } else {
                 in[k].label = j->label;
@@ -488,7 +488,7 @@ static int job_allowed(ordo_srv *srv, const srv_job *j)
 {
     if (j->who.role >= ORDO_SRV_REVIEWER) return 1;
     for (int i = 0; i < j->n; i++) {
-        char label[ORDO_SRV_LABEL_MAX + 1], who[ORDO_SRV_NAME_MAX + 1];
+        char label[ORDO_STORE_LABEL_MAX + 1], who[ORDO_SRV_NAME_MAX + 1];
         ordo_err e;
         if (srv_current_answer(srv->w_store, j->ids[i], label, sizeof label, who, sizeof who,
                                &e) < 0)
@@ -746,7 +746,7 @@ static int j_item(srv_call *x, FILE *f, ordo_err *e)
     int64_t id;
     const char *v = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "id");
     if (parse_id(v, &id) < 0) return ordo_err_set(e, "bad image id");
-    char label[ORDO_SRV_LABEL_MAX + 1], who[ORDO_SRV_NAME_MAX + 1];
+    char label[ORDO_STORE_LABEL_MAX + 1], who[ORDO_SRV_NAME_MAX + 1];
     if (srv_current_answer(x->s, id, label, sizeof label, who, sizeof who, e) < 0) return -1;
     fputc('{', f);
     srv_item_place_json(x->s, id, f);
@@ -759,8 +759,8 @@ static int j_item(srv_call *x, FILE *f, ordo_err *e)
 }
 static int j_vocab(srv_call *x, FILE *f, ordo_err *e)
 {
-    fputs("{\"special\":[\"" ORDO_SRV_NOT_SPORTS "\",\"" ORDO_SRV_UNCLEAR "\",\""
-          ORDO_SRV_SKIP "\"],\"labels\":", f);
+    fputs("{\"special\":[\"" ORDO_STORE_LABEL_NOT_SPORTS "\",\"" ORDO_STORE_LABEL_UNCLEAR "\",\""
+          ORDO_STORE_LABEL_SKIP "\"],\"labels\":", f);
     int rc = srv_project_labels_json(x->s, f, e);
     /* the label set: [{"name","parent","synset"}], in declaration order */
     pthread_mutex_lock(&x->srv->ls_mu);

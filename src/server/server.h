@@ -22,8 +22,8 @@
  *
  * Label events go to the store's `labels` table through the learn module's
  * ordo_learn_labels_add (source "ui", or "review"; reason = why the composer
- * queued the image). Special answers are the labels ORDO_SRV_NOT_SPORTS,
- * ORDO_SRV_UNCLEAR and ORDO_SRV_SKIP; an undo appends "skip" with reason
+ * queued the image). Special answers and the rule for a label are the
+ * store's (ORDO_STORE_LABEL_*, ordo_store_label_ok); an undo appends "skip" with reason
  * "undo" (learn and rank read a newest "skip" as "not labeled").
  *
  * Tables owned here (prefix srv_): srv_annotators(id, name UNIQUE,
@@ -41,11 +41,6 @@
 #include "store/store.h"
 #include "wordnet/wordnet.h"
 
-#define ORDO_SRV_NOT_SPORTS "not-sports"
-#define ORDO_SRV_UNCLEAR "unclear"
-#define ORDO_SRV_SKIP "skip"
-
-#define ORDO_SRV_LABEL_MAX 200     /* bytes of one label */
 #define ORDO_SRV_NAME_MAX 64       /* bytes of one annotator name */
 #define ORDO_SRV_TOKEN_LEN 43      /* base64url of 32 random bytes */
 
@@ -117,8 +112,8 @@ int ordo_srv_user_list(ordo_store *s,
 /* ---- the project's label set (labelset.c, table srv_labelset) ------------ */
 
 typedef struct ordo_srv_label {
-    char name[ORDO_SRV_LABEL_MAX + 1];    /* what label events store and show */
-    char parent[ORDO_SRV_LABEL_MAX + 1];  /* "" at the top level */
+    char name[ORDO_STORE_LABEL_MAX + 1];    /* what label events store and show */
+    char parent[ORDO_STORE_LABEL_MAX + 1];  /* "" at the top level */
     long synset;                          /* WordNet tie (offset id), -1 if none */
 } ordo_srv_label;
 
@@ -148,7 +143,7 @@ void ordo_srv_labelset_free(ordo_srv_labelset *ls);
 /* ---- agreement (double annotation) ------------------------------------- */
 
 typedef struct ordo_srv_kappa {
-    char label[ORDO_SRV_LABEL_MAX + 1];
+    char label[ORDO_STORE_LABEL_MAX + 1];
     int64_t n;         /* images with two annotators' answers */
     int64_t a_yes, b_yes, both_yes;
     double kappa;      /* Cohen's kappa of "is label" vs "is not"; NAN if undefined */

@@ -123,8 +123,6 @@ typedef struct srv_who {
 int srv_team_init(ordo_store *s, ordo_err *err);          /* CREATE TABLEs */
 int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *err);
 int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err);
-int srv_user_name(ordo_store *s, int64_t id, char *out, size_t cap);
-int srv_label_ok(const char *label);   /* 1 if acceptable as a label */
 /* 1 for not-sports / unclear, 2 for skip, 0 for any other label */
 int srv_label_special(const char *label);
 /* The current answer of image id: its newest event's label (out, "" if none

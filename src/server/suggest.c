@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/f16.h"
 #include "learn/learn_store.h"
 #include "server/srv_internal.h"
 
@@ -41,7 +42,7 @@
 #define SRV_SUGG_N ORDO_STORE_TOPK
 
 typedef struct nc_label {
-    char name[ORDO_SRV_LABEL_MAX + 1];
+    char name[ORDO_STORE_LABEL_MAX + 1];
     double *sum;        /* ORDO_STORE_EMBED: sum of normalised embeddings */
     double norm;        /* |sum|, kept with it */
     int64_t count;
@@ -214,7 +215,7 @@ static int embed_of(const srv_queue *q, int64_t id, float *x)
 {
     ssize_t k = srv_queue_index(q, id);
     if (k < 0 || !q->emb || (size_t)q->all[k].slot >= q->emb_rows) return -1;
-    ordo_store_f16_to_f32(q->emb + (size_t)q->all[k].slot * ORDO_STORE_EMBED, x,
+    ordo_f16_to_f32(q->emb + (size_t)q->all[k].slot * ORDO_STORE_EMBED, x,
                           ORDO_STORE_EMBED);
     double n2 = 0;
     for (int d = 0; d < ORDO_STORE_EMBED; d++) n2 += (double)x[d] * x[d];
@@ -341,8 +342,8 @@ static void imagenet_top(ordo_srv *srv, ssize_t k, FILE *f)
         if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
         const char *lemmas = ordo_wn_class_name(srv->wn, cls);
         size_t len = strcspn(lemmas, ",");
-        char name[ORDO_SRV_LABEL_MAX + 1];
-        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_SRV_LABEL_MAX ? len : ORDO_SRV_LABEL_MAX),
+        char name[ORDO_STORE_LABEL_MAX + 1];
+        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_STORE_LABEL_MAX ? len : ORDO_STORE_LABEL_MAX),
                  lemmas);
         fprintf(f, "%s{\"label\":", first ? "" : ",");
         srv_json_str(f, name);
@@ -434,7 +435,7 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
         need_p |= c[i].synset >= 0 && (!z || isnan(z[i]));   /* an unseen tied label */
     if (need_p && (size_t)q->all[k].slot < q->logit_rows && q->logits) {
         float lg[ORDO_WN_CLASSES];
-        ordo_store_f16_to_f32(q->logits + (size_t)q->all[k].slot * ORDO_WN_CLASSES, lg,
+        ordo_f16_to_f32(q->logits + (size_t)q->all[k].slot * ORDO_WN_CLASSES, lg,
                               ORDO_WN_CLASSES);
         ordo_store_scores sc;
         ordo_store_summarize(lg, ORDO_WN_CLASSES, &sc, probs);
@@ -503,9 +504,9 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
         int cls = sc->top_class[j];
         if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
         const char *lemmas = ordo_wn_class_name(srv->wn, cls);
-        char name[ORDO_SRV_LABEL_MAX + 1];
+        char name[ORDO_STORE_LABEL_MAX + 1];
         size_t len = strcspn(lemmas, ",");
-        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_SRV_LABEL_MAX ? len : ORDO_SRV_LABEL_MAX),
+        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_STORE_LABEL_MAX ? len : ORDO_STORE_LABEL_MAX),
                  lemmas);
         int dup = 0;
         for (size_t i = 0; i < nc_n; i++) dup |= !strcmp(c[i].name, name);

@@ -8,19 +8,11 @@
 #include <time.h>
 
 #include "base/text.h"
+#include "base/clock.h"
+#include "base/db.h"
 #include "server/srv_internal.h"
 
-static int db_err(ordo_err *err, sqlite3 *db, const char *what)
-{
-    return ordo_err_set(err, "%s: %s", what, sqlite3_errmsg(db));
-}
-
-double srv_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+double srv_now(void) { return ordo_clock_unix(); }
 
 void srv_json_str(FILE *f, const char *s) { ordo_text_json(f, s ? s : ""); }
 
@@ -51,7 +43,7 @@ int srv_team_init(ordo_store *s, ordo_err *err)
     }
     if (!has_role && sqlite3_exec(db, "ALTER TABLE srv_annotators ADD COLUMN role INTEGER"
                                       " NOT NULL DEFAULT 0", NULL, NULL, NULL) != SQLITE_OK) {
-        db_err(err, db, "adding the role column");
+        ordo_db_err(db, "adding the role column", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -87,7 +79,7 @@ int ordo_srv_user_role(ordo_store *s, const char *name, int role, ordo_err *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE || sqlite3_changes(db) != 1) {
-        if (rc != SQLITE_DONE) db_err(err, db, "setting the role");
+        if (rc != SQLITE_DONE) ordo_db_err(db, "setting the role", err);
         else ordo_err_set(err, "no annotator '%s'", name);
         ordo_store_rollback(s);
         return -1;
@@ -159,7 +151,7 @@ int ordo_srv_user_add(ordo_store *s, const char *name, int reset, char *token,
         if (rc == SQLITE_CONSTRAINT)
             ordo_err_set(err, "annotator '%s' exists (use --reset for a new token)", name);
         else
-            db_err(err, db, "adding annotator");
+            ordo_db_err(db, "adding annotator", err);
         ordo_store_rollback(s);
         return -1;
     }
@@ -177,12 +169,12 @@ int ordo_srv_user_list(ordo_store *s,
                            "SELECT a.name, (SELECT COUNT(*) FROM labels l WHERE l.annotator = a.name"
                            " AND l.label <> '') FROM srv_annotators a WHERE a.disabled = 0"
                            " ORDER BY a.name", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "listing annotators");
+        return ordo_db_err(db, "listing annotators", err);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ctx);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(err, db, "listing annotators");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(db, "listing annotators", err);
 }
 
 int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *err)
@@ -194,7 +186,7 @@ int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT id, name, role FROM srv_annotators WHERE token_sha256 = ?"
                                " AND disabled = 0", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "token lookup");
+        return ordo_db_err(db, "token lookup", err);
     sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
     int ok = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -223,14 +215,14 @@ int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        db_err(err, db, "adding annotator");
+        ordo_db_err(db, "adding annotator", err);
         ordo_store_rollback(s);
         return -1;
     }
     if (ordo_store_commit(s, err) < 0) return -1;
     if (sqlite3_prepare_v2(db, "SELECT id FROM srv_annotators WHERE name = ?", -1, &st, NULL)
         != SQLITE_OK)
-        return db_err(err, db, "finding annotator");
+        return ordo_db_err(db, "finding annotator", err);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
@@ -240,8 +232,8 @@ int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err)
 
 int srv_label_special(const char *label)
 {
-    if (!strcmp(label, ORDO_SRV_SKIP)) return 2;
-    return !strcmp(label, ORDO_SRV_NOT_SPORTS) || !strcmp(label, ORDO_SRV_UNCLEAR);
+    if (!strcmp(label, ORDO_STORE_LABEL_SKIP)) return 2;
+    return !strcmp(label, ORDO_STORE_LABEL_NOT_SPORTS) || !strcmp(label, ORDO_STORE_LABEL_UNCLEAR);
 }
 
 int srv_current_answer(ordo_store *s, int64_t id, char *label, size_t lcap, char *who,
@@ -249,9 +241,9 @@ int srv_current_answer(ordo_store *s, int64_t id, char *label, size_t lcap, char
 {
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT label, annotator FROM labels WHERE image_id = ?"
-                               " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading the answer");
+    if (sqlite3_prepare_v2(db, "SELECT label, annotator FROM current_labels WHERE image_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "reading the answer", err);
     sqlite3_bind_int64(st, 1, id);
     label[0] = 0;
     if (who) who[0] = 0;
@@ -259,26 +251,26 @@ int srv_current_answer(ordo_store *s, int64_t id, char *label, size_t lcap, char
     if (rc == SQLITE_ROW) {
         const char *l = (const char *)sqlite3_column_text(st, 0);
         const char *a = (const char *)sqlite3_column_text(st, 1);
-        if (l && strcmp(l, ORDO_SRV_SKIP)) snprintf(label, lcap, "%s", l);
+        if (l && strcmp(l, ORDO_STORE_LABEL_SKIP)) snprintf(label, lcap, "%s", l);
         if (who) snprintf(who, wcap, "%s", a ? a : "");
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(err, db, "reading the answer");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(db, "reading the answer", err);
 }
 
 int srv_own_answer(ordo_store *s, int64_t id, const char *who, ordo_err *err)
 {
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT label FROM labels WHERE image_id = ? AND annotator = ?"
-                               " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading the answer");
+    if (sqlite3_prepare_v2(db, "SELECT label FROM current_answers WHERE image_id = ?"
+                               " AND annotator = ?", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "reading the answer", err);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
     int own = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *l = (const char *)sqlite3_column_text(st, 0);
-        own = l && *l && strcmp(l, ORDO_SRV_SKIP);
+        own = l && *l && strcmp(l, ORDO_STORE_LABEL_SKIP);
     }
     sqlite3_finalize(st);
     return own;
@@ -293,11 +285,11 @@ int srv_history_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n, FI
     /* this annotator's images, most recently answered first, each with its
      * current answer (which may since be someone else's) */
     if (sqlite3_prepare_v2(db,
-                           "SELECT t.image_id, (SELECT label FROM labels WHERE image_id = t.image_id"
-                           " ORDER BY id DESC LIMIT 1) FROM (SELECT image_id, MAX(id) m FROM labels"
+                           "SELECT t.image_id, (SELECT label FROM current_labels c WHERE"
+                           " c.image_id = t.image_id) FROM (SELECT image_id, MAX(id) m FROM labels"
                            " WHERE annotator = ? AND source = 'ui' GROUP BY image_id ORDER BY m DESC"
                            " LIMIT ?) t ORDER BY t.m DESC", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading the history");
+        return ordo_db_err(db, "reading the history", err);
     sqlite3_bind_text(st, 1, who->name, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, n);
     fputs("{\"items\":[", f);
@@ -308,22 +300,13 @@ int srv_history_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n, FI
         fputs(first ? "{" : ",{", f);
         srv_item_place_json(s, id, f);
         fputs(",\"label\":", f);
-        srv_json_str(f, l && strcmp(l, ORDO_SRV_SKIP) ? l : "");
+        srv_json_str(f, l && strcmp(l, ORDO_STORE_LABEL_SKIP) ? l : "");
         fputc('}', f);
         first = 0;
     }
     sqlite3_finalize(st);
     fputs("]}", f);
-    return rc == SQLITE_DONE ? 0 : db_err(err, db, "reading the history");
-}
-
-int srv_label_ok(const char *label)
-{
-    size_t n = strlen(label);
-    if (n > ORDO_SRV_LABEL_MAX || !ordo_text_utf8_valid(label)) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f) return 0;
-    return 1;
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(db, "reading the history", err);
 }
 
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
@@ -333,7 +316,7 @@ int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
     if (sqlite3_prepare_v2(db, "SELECT label, COUNT(*) c FROM labels WHERE label NOT IN ('', 'skip')"
                                " GROUP BY label ORDER BY c DESC, label LIMIT 5000",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading labels");
+        return ordo_db_err(db, "reading labels", err);
     fputc('[', f);
     int first = 1, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -343,7 +326,7 @@ int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
     }
     fputc(']', f);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(err, db, "reading labels");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(db, "reading labels", err);
 }
 
 /* Newest answer of each (image, annotator), first-answered annotators first. */
@@ -354,18 +337,16 @@ static int load_answers(ordo_store *s, ans **out, size_t *n, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.image_id, l.annotator, l.label FROM labels l JOIN"
-                           " (SELECT MAX(id) m, MIN(id) f FROM labels WHERE source <> 'review'"
-                           "  GROUP BY image_id, annotator) t ON l.id = t.m"
-                           " ORDER BY l.image_id, t.f", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "reading answers");
+                           "SELECT image_id, annotator, label FROM current_answers"
+                           " ORDER BY image_id, first", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "reading answers", err);
     ans *a = NULL;
     size_t na = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *lab = (const char *)sqlite3_column_text(st, 2);
         const char *who = (const char *)sqlite3_column_text(st, 1);
-        if (!lab || !*lab || !strcmp(lab, ORDO_SRV_SKIP)) continue;
+        if (!lab || !*lab || !strcmp(lab, ORDO_STORE_LABEL_SKIP)) continue;
         if (na == cap) {
             cap = cap ? cap * 2 : 256;
             ans *b = realloc(a, cap * sizeof *a);
@@ -483,10 +464,10 @@ int srv_review_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM labels WHERE image_id = ? AND source = 'review'"
-                               " AND id > (SELECT MAX(id) FROM labels WHERE image_id = ?1"
-                               " AND source <> 'review')", -1, &st, NULL) != SQLITE_OK) {
+                               " AND id > (SELECT MAX(id) FROM current_answers"
+                               " WHERE image_id = ?1)", -1, &st, NULL) != SQLITE_OK) {
         free_answers(a, na);
-        return db_err(err, db, "reading reviews");
+        return ordo_db_err(db, "reading reviews", err);
     }
     fputs("{\"items\":[", f);
     int first = 1, shown = 0;
@@ -527,10 +508,9 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3_stmt *st = NULL;
     /* current label of each image = its newest event (issue "learn") */
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.label, COUNT(*) c FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')"
-                           " GROUP BY l.label ORDER BY c DESC, l.label", -1, &st, NULL) != SQLITE_OK)
-        return db_err(err, db, "counting labels");
+                           "SELECT label, COUNT(*) c FROM current_labels WHERE label NOT IN ('', 'skip')"
+                           " GROUP BY label ORDER BY c DESC, label", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "counting labels", err);
     fputs("{\"per_label\":[", f);
     int first = 1, rc;
     int64_t sports_yes = 0, sports_no = 0;
@@ -548,11 +528,11 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
         srv_json_str(f, nm);
         fprintf(f, ",\"count\":%lld}", (long long)c);
         first = 0;
-        if (!strcmp(lab, ORDO_SRV_NOT_SPORTS)) sports_no += c;
-        else if (strcmp(lab, ORDO_SRV_UNCLEAR) && strcmp(lab, ORDO_SRV_SKIP)) sports_yes += c;
+        if (!strcmp(lab, ORDO_STORE_LABEL_NOT_SPORTS)) sports_no += c;
+        else if (strcmp(lab, ORDO_STORE_LABEL_UNCLEAR) && strcmp(lab, ORDO_STORE_LABEL_SKIP)) sports_yes += c;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return db_err(err, db, "counting labels");
+    if (rc != SQLITE_DONE) return ordo_db_err(db, "counting labels", err);
 
     /* the same ledger as the labeling view's counters (suggest.c) */
     fputs("],\"annotators\":", f);
@@ -567,13 +547,12 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     /* The sports prior as a filter (threshold 0.5) against the answers. */
     int64_t tp = 0, fp = 0, fn = 0, tn = 0;
     if (sqlite3_prepare_v2(db,
-                           "SELECT i.sports, l.label FROM labels l JOIN (SELECT MAX(id) m FROM"
-                           " labels GROUP BY image_id) t ON l.id = t.m JOIN images i ON"
+                           "SELECT i.sports, l.label FROM current_labels l JOIN images i ON"
                            " i.id = l.image_id WHERE l.label NOT IN ('', 'skip', 'unclear')"
                            " AND i.sports IS NOT NULL", -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             double p = sqlite3_column_double(st, 0);
-            int truth = strcmp((const char *)sqlite3_column_text(st, 1), ORDO_SRV_NOT_SPORTS) != 0;
+            int truth = strcmp((const char *)sqlite3_column_text(st, 1), ORDO_STORE_LABEL_NOT_SPORTS) != 0;
             int pred = p >= 0.5;
             if (pred && truth) tp++;
             else if (pred) fp++;
@@ -637,7 +616,7 @@ int srv_gold_json(ordo_store *s, FILE *f, ordo_err *err)
     if (sqlite3_prepare_v2(db, "SELECT label FROM labels WHERE image_id = ? AND source = 'review'"
                                " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
         free_answers(a, na);
-        return db_err(err, db, "reading reviews");
+        return ordo_db_err(db, "reading reviews", err);
     }
     struct gold { char name[ORDO_SRV_NAME_MAX + 1]; int64_t n, ok; } *g = NULL;
     size_t ng = 0, gcap = 0;
@@ -645,7 +624,7 @@ int srv_gold_json(ordo_store *s, FILE *f, ordo_err *err)
         size_t j = i;
         while (j < na && a[j].image == a[i].image) j++;
         if (j - i >= 2) {
-            char truth[ORDO_SRV_LABEL_MAX + 1] = "";
+            char truth[ORDO_STORE_LABEL_MAX + 1] = "";
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, a[i].image);
             if (sqlite3_step(st) == SQLITE_ROW)

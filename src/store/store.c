@@ -1,7 +1,6 @@
 /* store.c - the project store: SQLite + memory-mapped f16 matrices.
  * See store.h for the layout and the crash-safety argument. */
 #include "store/store.h"
-#include "store/store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
+#include "base/db.h"
+#include "base/f16.h"
+#include "base/text.h"
 
 #define SCHEMA_VERSION 1
 
@@ -59,102 +64,18 @@ struct ordo_store {
     int fd_embed, fd_logits;              /* -1 until the first write */
     uint16_t *scratch;                    /* one f16 row (max of both) */
     store_map map_embed, map_logits;
+    /* ordo_store_copy_image: as the destination, the images columns it
+     * copies and its insert; as the source, its select (built from the
+     * destination's columns) and maps of its own, so a caller's map from
+     * ordo_store_embeddings stays valid */
+    char *copy_cols;
+    int copy_ncols;
+    sqlite3_stmt *copy_ins, *copy_sel;
+    char *copy_sel_cols;
+    store_map copy_embed, copy_logits;
+    size_t copy_embed_rows, copy_logits_rows;
     uint16_t empty;                       /* what an empty map points to */
 };
-
-/* ---- half floats ---------------------------------------------------------
- * IEEE 754 binary16, round to nearest even (the conversion F16C does). */
-
-static uint16_t f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u)                       /* inf, nan (kept quiet) */
-        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
-    if (ax >= 0x477ff000u)                       /* rounds past 65504 */
-        return (uint16_t)(sign | 0x7c00u);
-    if (ax < 0x38800000u) {                      /* below 2^-14: subnormal */
-        if (ax < 0x33000000u)                    /* below 2^-25: zero */
-            return (uint16_t)sign;
-        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-        int shift = 126 - (int)(ax >> 23);       /* 14 .. 24 */
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1)))
-            r++;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
-        r++;                                     /* may carry into the exponent: correct */
-    return (uint16_t)(sign | r);
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
-    if (e == 0) {
-        if (!m) {
-            x = sign;
-        } else {                                 /* subnormal: normalise */
-            e = 113;
-            while (!(m & 0x400u)) { m <<= 1; e--; }
-            x = sign | (e << 23) | ((m & 0x3ffu) << 13);
-        }
-    } else if (e == 31) {
-        x = sign | 0x7f800000u | (m << 13);
-    } else {
-        x = sign | ((e + 112) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-/* F16C (with AVX2) converts 8 values per instruction; the portable code is
- * a third of the store's write cost without it. Both round the same way. */
-#ifndef ORDO_NO_SIMD
-static int have_f16c(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
-}
-#endif
-
-void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n)
-{
-#ifndef ORDO_NO_SIMD
-    if (have_f16c()) {
-        ordo_store_f32_to_f16_f16c(in, out, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++)
-        out[i] = f32_to_f16(in[i]);
-}
-
-void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n)
-{
-#ifndef ORDO_NO_SIMD
-    if (have_f16c()) {
-        ordo_store_f16_to_f32_f16c(in, out, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++)
-        out[i] = f16_to_f32(in[i]);
-}
-
-void ordo_store_f32_to_f16_portable(const float *in, uint16_t *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = f32_to_f16(in[i]);
-}
-
-void ordo_store_f16_to_f32_portable(const uint16_t *in, float *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = f16_to_f32(in[i]);
-}
 
 /* ---- scores ----------------------------------------------------------- */
 
@@ -221,29 +142,6 @@ void ordo_store_summarize(const float *logits, int n, ordo_store_scores *out, fl
 }
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static int db_fail(ordo_store *s, ordo_err *err, const char *what)
-{
-    return ordo_err_set(err, "database: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-static int exec(ordo_store *s, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "database: %s", msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static double now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static char *path_join(const char *a, const char *b)
 {
@@ -356,10 +254,10 @@ static int meta_set_text(ordo_store *s, const char *key, const char *val, ordo_e
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
                            NULL) != SQLITE_OK)
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, "meta");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ordo_db_err(s->db, "meta", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -369,10 +267,10 @@ static int meta_set_int(ordo_store *s, const char *key, int64_t v, ordo_err *err
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
                            NULL) != SQLITE_OK)
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, v);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(s, err, "meta");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ordo_db_err(s->db, "meta", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -383,7 +281,7 @@ static int meta_get_text(ordo_store *s, const char *key, char *out, size_t cap, 
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     out[0] = 0;
@@ -392,7 +290,7 @@ static int meta_get_text(ordo_store *s, const char *key, char *out, size_t cap, 
         snprintf(out, cap, "%s", v ? v : "");
     } else if (rc != SQLITE_DONE) {
         sqlite3_finalize(st);
-        return db_fail(s, err, "meta");
+        return ordo_db_err(s->db, "meta", err);
     }
     sqlite3_finalize(st);
     return 0;
@@ -460,9 +358,9 @@ int ordo_store_init(const char *dir, const char *model, ordo_err *err)
     }
     /* Initial schema in rollback-journal mode, then WAL after the rename;
      * WAL's -wal/-shm files are named after the database. */
-    if (exec(&s, schema_sql + strlen("PRAGMA journal_mode=WAL;"), err))
+    if (ordo_db_exec(s.db, schema_sql + strlen("PRAGMA journal_mode=WAL;"), err))
         goto out;
-    if (meta_set_int(&s, "created", (int64_t)now_unix(), err))
+    if (meta_set_int(&s, "created", (int64_t)ordo_clock_unix(), err))
         goto out;
     if (model && meta_set_text(&s, "model", model, err))
         goto out;
@@ -473,7 +371,7 @@ int ordo_store_init(const char *dir, const char *model, ordo_err *err)
         goto out;
     }
     if (sqlite3_open_v2(final, &s.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-        exec(&s, "PRAGMA journal_mode=WAL", err))
+        ordo_db_exec(s.db, "PRAGMA journal_mode=WAL", err))
         goto out;
     rc = 0;
 out:
@@ -513,9 +411,39 @@ void ordo_store_close(ordo_store *s)
     if (s->fd_logits >= 0) close(s->fd_logits);
     unmap(&s->map_embed);
     unmap(&s->map_logits);
+    unmap(&s->copy_embed);
+    unmap(&s->copy_logits);
+    sqlite3_finalize(s->copy_ins);
+    sqlite3_finalize(s->copy_sel);
+    free(s->copy_cols);
+    free(s->copy_sel_cols);
     free(s->scratch);
     free(s->dir);
     free(s);
+}
+
+/* The label views (store.h): the newest event per image, and per (image,
+ * annotator) among the events a filter keeps. TEMP: they live in this
+ * connection only, so read-only handles can create them and the database
+ * file stays as it was. */
+static int create_label_views(sqlite3 *db, ordo_err *err)
+{
+    static const char newest[] =
+        "CREATE TEMP VIEW %s AS SELECT l.id, l.image_id, l.label, l.annotator, l.source,"
+        " l.reason, l.created, t.n AS %s FROM labels l JOIN (SELECT MAX(id) AS m, %s AS n"
+        " FROM labels %s GROUP BY %s) t ON l.id = t.m";
+    static const char *const v[][5] = {
+        {"current_labels", "events", "COUNT(*)", "", "image_id"},
+        {"current_answers", "first", "MIN(id)", "WHERE source <> 'review'", "image_id, annotator"},
+        {"current_ui_answers", "first", "MIN(id)", "WHERE source = 'ui'", "image_id, annotator"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, newest, v[i][0], v[i][1], v[i][2], v[i][3], v[i][4]);
+        if (ordo_db_exec(db, sql, err))
+            return -1;
+    }
+    return 0;
 }
 
 ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
@@ -550,13 +478,17 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
     sqlite3_busy_timeout(s->db, 60000);
     /* FULL makes each commit durable on power loss; NORMAL (FAST) is still
      * atomic and survives SIGKILL, which is what tests and benches need. */
-    if (exec(s, (flags & ORDO_STORE_FAST) ? "PRAGMA synchronous=NORMAL"
+    if (ordo_db_exec(s->db, (flags & ORDO_STORE_FAST) ? "PRAGMA synchronous=NORMAL"
                                           : "PRAGMA synchronous=FULL", err))
         goto fail;
     /* 64 MB of page cache (default 2 MB) keeps the hash and path indexes of
      * a million images in memory (random hash inserts otherwise go to the
      * OS for pages); bounded, so RSS stays flat. */
-    if (exec(s, "PRAGMA cache_size=-65536", err))
+    if (ordo_db_exec(s->db, "PRAGMA cache_size=-65536", err))
+        goto fail;
+    /* TEMP: lives in this connection only, so read-only handles can create
+     * it and the database file stays as it was. */
+    if (create_label_views(s->db, err))
         goto fail;
     int64_t ver;
     if (meta_get_int(s, "schema", &ver, err))
@@ -569,7 +501,7 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                NULL) != SQLITE_OK) {
-            db_fail(s, err, "prepare");
+            ordo_db_err(s->db, "prepare", err);
             goto fail;
         }
     free(dbp);
@@ -594,7 +526,7 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
 {
     if (!valid_model(model))
         return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
-    if (exec(s, "BEGIN IMMEDIATE", err))
+    if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     char cur[16];
     if (meta_get_text(s, "model", cur, sizeof cur, err))
@@ -607,7 +539,7 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
     }
     if (!cur[0] && meta_set_text(s, "model", model, err))
         goto fail;
-    return exec(s, "COMMIT", err);
+    return ordo_db_exec(s->db, "COMMIT", err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -621,7 +553,7 @@ int ordo_store_begin(ordo_store *s, ordo_err *err)
         return ordo_err_set(err, "store opened read-only");
     if (s->in_txn)
         return ordo_err_set(err, "store: transaction already open");
-    if (exec(s, "BEGIN IMMEDIATE", err))
+    if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     /* Read under the write lock: concurrent writers never share a slot. */
     if (meta_get_int(s, "next_slot", &s->next_slot, err)) {
@@ -651,7 +583,7 @@ int ordo_store_commit(ordo_store *s, ordo_err *err)
         ordo_store_rollback(s);
         return -1;
     }
-    if (exec(s, "COMMIT", err)) {
+    if (ordo_db_exec(s->db, "COMMIT", err)) {
         ordo_store_rollback(s);
         return -1;
     }
@@ -676,14 +608,14 @@ int64_t ordo_store_scan_begin(ordo_store *s, const char *roots, const char *mode
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT INTO scans(started, roots, model) VALUES(?1,?2,?3)",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "scan");
-    sqlite3_bind_double(st, 1, now_unix());
+        return ordo_db_err(s->db, "scan", err);
+    sqlite3_bind_double(st, 1, ordo_clock_unix());
     sqlite3_bind_text(st, 2, roots, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_fail(s, err, "scan");
+        return ordo_db_err(s->db, "scan", err);
     return sqlite3_last_insert_rowid(s->db);
 }
 
@@ -694,27 +626,19 @@ int ordo_store_scan_end(ordo_store *s, int64_t scan_id, const ordo_store_scan_co
     if (sqlite3_prepare_v2(s->db, "UPDATE scans SET finished=?2, seen=?3, processed=?4, "
                                   "failed=?5, missing=?6 WHERE id=?1",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "scan");
+        return ordo_db_err(s->db, "scan", err);
     sqlite3_bind_int64(st, 1, scan_id);
-    sqlite3_bind_double(st, 2, now_unix());
+    sqlite3_bind_double(st, 2, ordo_clock_unix());
     sqlite3_bind_int64(st, 3, c->seen);
     sqlite3_bind_int64(st, 4, c->processed);
     sqlite3_bind_int64(st, 5, c->failed);
     sqlite3_bind_int64(st, 6, c->missing);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, "scan");
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "scan", err);
 }
 
 /* ---- files and images ------------------------------------------------------- */
-
-static int step_done(ordo_store *s, sqlite3_stmt *st, ordo_err *err, const char *what)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
-}
 
 int ordo_store_file_get(ordo_store *s, const char *path, ordo_store_file_info *info,
                         ordo_err *err)
@@ -733,7 +657,7 @@ int ordo_store_file_get(ordo_store *s, const char *path, ordo_store_file_info *i
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "file lookup");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "file lookup", err);
 }
 
 /* Looks up a path: *fid = 0 if unknown; *old_image = 0 if none / not ok. */
@@ -751,7 +675,7 @@ static int file_prev(ordo_store *s, const char *path, int64_t *fid, int64_t *old
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "file lookup");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(s->db, "file lookup", err);
 }
 
 static int nfiles_add(ordo_store *s, int64_t image, int d, ordo_err *err)
@@ -759,7 +683,7 @@ static int nfiles_add(ordo_store *s, int64_t image, int d, ordo_err *err)
     sqlite3_stmt *st = s->st[ST_NFILES];
     sqlite3_bind_int64(st, 1, image);
     sqlite3_bind_int(st, 2, d);
-    return step_done(s, st, err, "image count");
+    return ordo_db_step_done(s->db, st, "image count", err);
 }
 
 /* Inserts or updates the file row and keeps images.nfiles in step. A new
@@ -788,7 +712,7 @@ static int file_write(ordo_store *s, const char *path, int64_t size, int64_t mti
     if (msg)
         sqlite3_bind_text(st, 8, msg, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, scan_id);
-    if (step_done(s, st, err, "file write"))
+    if (ordo_db_step_done(s->db, st, "file write", err))
         return -1;
     if (old != image) {
         if (old && nfiles_add(s, old, -1, err))
@@ -808,7 +732,7 @@ static int64_t image_by_hash(ordo_store *s, const unsigned char hash[16], ordo_e
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(s, err, "hash lookup");
+        return ordo_db_err(s->db, "hash lookup", err);
     return id;
 }
 
@@ -831,13 +755,9 @@ static int open_matrix(ordo_store *s, int *fd, const char *name, ordo_err *err)
     return rc;
 }
 
-static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t slot,
-                     ordo_err *err)
+static int pwrite_all(int fd, const void *buf, size_t bytes, off_t off, ordo_err *err)
 {
-    ordo_store_f32_to_f16(v, s->scratch, n);
-    size_t bytes = n * sizeof(uint16_t);
-    off_t off = (off_t)slot * (off_t)bytes;
-    const char *p = (const char *)s->scratch;
+    const char *p = buf;
     while (bytes) {
         ssize_t w = pwrite(fd, p, bytes, off);
         if (w < 0) {
@@ -849,6 +769,14 @@ static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t sl
         bytes -= (size_t)w;
     }
     return 0;
+}
+
+static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t slot,
+                     ordo_err *err)
+{
+    ordo_f16_from_f32(v, s->scratch, n);
+    size_t bytes = n * sizeof(uint16_t);
+    return pwrite_all(fd, s->scratch, bytes, (off_t)slot * (off_t)bytes, err);
 }
 
 int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *image_id,
@@ -890,7 +818,7 @@ int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *
         if (!isnan(in->sports))
             sqlite3_bind_double(st, 19, in->sports);   /* NULL = not computed */
         sqlite3_bind_int64(st, 20, in->scan_id);
-        if (step_done(s, st, err, "image insert"))
+        if (ordo_db_step_done(s->db, st, "image insert", err))
             return -1;
         img = sqlite3_last_insert_rowid(s->db);
     }
@@ -919,7 +847,7 @@ int ordo_store_touch(ordo_store *s, int64_t file_id, int64_t scan_id, ordo_err *
     sqlite3_stmt *st = s->st[ST_TOUCH];
     sqlite3_bind_int64(st, 1, file_id);
     sqlite3_bind_int64(st, 2, scan_id);
-    return step_done(s, st, err, "touch");
+    return ordo_db_step_done(s->db, st, "touch", err);
 }
 
 int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, int64_t *n,
@@ -961,7 +889,7 @@ int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, in
     for (int q = 0; q < 2 && !rc; q++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(s->db, q ? sql2 : sql1, -1, &st, NULL) != SQLITE_OK) {
-            rc = db_fail(s, err, "mark missing");
+            rc = ordo_db_err(s->db, "mark missing", err);
             break;
         }
         sqlite3_bind_blob(st, 1, lo, (int)pl, SQLITE_STATIC);
@@ -969,7 +897,7 @@ int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id, in
         sqlite3_bind_blob(st, 3, root, (int)rl, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, scan_id);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_fail(s, err, "mark missing");
+            rc = ordo_db_err(s->db, "mark missing", err);
         else if (q && n)
             *n += sqlite3_changes(s->db);
         sqlite3_finalize(st);
@@ -992,7 +920,7 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
                            " max_prob, margin, entropy, sports FROM images WHERE nfiles > 0"
                            " ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "items");
+        return ordo_db_err(s->db, "items", err);
     size_t cap = 0, cnt = 0;
     ordo_store_item *v = NULL;
     int rc;
@@ -1024,7 +952,7 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         free(v);
-        return db_fail(s, err, "items");
+        return ordo_db_err(s->db, "items", err);
     }
     *items = v;
     *n = cnt;
@@ -1082,6 +1010,186 @@ const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err)
                       rows, err);
 }
 
+/* ---- copying images between stores (the merge of shard stores) ----------- */
+
+/* The destination's images columns a copy carries: all but the ones it
+ * assigns itself (id, slot, nfiles, scan_id). Prepares its insert. */
+static int copy_prepare_dst(ordo_store *d, ordo_err *err)
+{
+    if (d->copy_ins)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d->db, "SELECT name FROM pragma_table_info('images') ORDER BY cid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(d->db, "images columns", err);
+    size_t cap = 1024, len = 0;
+    char *c = malloc(cap);
+    int n = 0;
+    if (!c) {
+        sqlite3_finalize(st);
+        return ordo_err_set(err, "out of memory");
+    }
+    c[0] = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name || !strcmp(name, "id") || !strcmp(name, "slot") || !strcmp(name, "nfiles") ||
+            !strcmp(name, "scan_id"))
+            continue;
+        size_t nl = strlen(name);
+        if (len + nl + 4 > cap) {
+            char *g = realloc(c, cap = 2 * (cap + nl));
+            if (!g) {
+                free(c);
+                sqlite3_finalize(st);
+                return ordo_err_set(err, "out of memory");
+            }
+            c = g;
+        }
+        len += (size_t)sprintf(c + len, "%s\"%s\"", len ? "," : "", name);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (n == 0) {
+        free(c);
+        return ordo_err_set(err, "store has no images table");
+    }
+    /* nfiles starts at 0: ordo_store_put_image counts the files it links. */
+    size_t qcap = len + 64 + 8 * (size_t)n;
+    char *sql = malloc(qcap);
+    if (!sql) {
+        free(c);
+        return ordo_err_set(err, "out of memory");
+    }
+    size_t q = (size_t)snprintf(sql, qcap, "INSERT INTO images(%s, slot, nfiles, scan_id) VALUES(",
+                                c);
+    for (int i = 0; i < n + 1; i++)
+        q += (size_t)snprintf(sql + q, qcap - q, "%s?%d", i ? "," : "", i + 1);
+    snprintf(sql + q, qcap - q, ",0,?%d)", n + 2);
+    int rc = sqlite3_prepare_v2(d->db, sql, -1, &d->copy_ins, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        free(c);
+        return ordo_db_err(d->db, "prepare image insert", err);
+    }
+    d->copy_cols = c;
+    d->copy_ncols = n;
+    return 0;
+}
+
+/* The source's select of those columns (and its slot), and its maps. */
+static int copy_prepare_src(ordo_store *d, ordo_store *src, ordo_err *err)
+{
+    if (!src->copy_sel || strcmp(src->copy_sel_cols, d->copy_cols)) {
+        sqlite3_finalize(src->copy_sel);
+        src->copy_sel = NULL;
+        free(src->copy_sel_cols);
+        src->copy_sel_cols = strdup(d->copy_cols);
+        size_t cap = strlen(d->copy_cols) + 64;
+        char *sql = malloc(cap);
+        if (!src->copy_sel_cols || !sql) {
+            free(sql);
+            return ordo_err_set(err, "out of memory");
+        }
+        snprintf(sql, cap, "SELECT %s, slot FROM images WHERE id = ?1", d->copy_cols);
+        int rc = sqlite3_prepare_v2(src->db, sql, -1, &src->copy_sel, NULL);
+        free(sql);
+        if (rc != SQLITE_OK)
+            return ordo_err_set(err, "%s: its images table differs from %s's: %s", src->dir,
+                                d->dir, sqlite3_errmsg(src->db));
+    }
+    if (!src->copy_embed.addr &&
+        (!map_matrix(src, &src->copy_embed, ORDO_STORE_DIRNAME "/embed.f16", ORDO_STORE_EMBED,
+                     &src->copy_embed_rows, err) ||
+         !map_matrix(src, &src->copy_logits, ORDO_STORE_DIRNAME "/logits.f16",
+                     ORDO_STORE_LOGITS, &src->copy_logits_rows, err)))
+        return -1;
+    return 0;
+}
+
+int ordo_store_copy_image(ordo_store *d, ordo_store *src, int64_t image_id, int64_t scan_id,
+                          ordo_err *err)
+{
+    if (!d->in_txn)
+        return ordo_err_set(err, "store: copy outside a transaction");
+    if (copy_prepare_dst(d, err) || copy_prepare_src(d, src, err) ||
+        open_matrix(d, &d->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err) ||
+        open_matrix(d, &d->fd_logits, ORDO_STORE_DIRNAME "/logits.f16", err))
+        return -1;
+    sqlite3_stmt *q = src->copy_sel;
+    sqlite3_bind_int64(q, 1, image_id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return rc == SQLITE_DONE ? ordo_err_set(err, "%s: a file row points at missing image %lld",
+                                                src->dir, (long long)image_id)
+                                 : ordo_db_err(src->db, "source image", err);
+    }
+    int n = d->copy_ncols;
+    int64_t slot = sqlite3_column_int64(q, n);
+    if (slot < 0 || (size_t)slot >= src->copy_embed_rows ||
+        (size_t)slot >= src->copy_logits_rows) {
+        sqlite3_reset(q);
+        return ordo_err_set(err, "%s: image %lld has slot %lld past its matrices", src->dir,
+                            (long long)image_id, (long long)slot);
+    }
+    /* The slot protocol (store.h): rows at the next slot, before the row
+     * that points at them commits; ordo_store_commit syncs and raises
+     * next_slot. The f16 rows are copied as they are (never re-rounded). */
+    const uint16_t *e = (const uint16_t *)src->copy_embed.addr + (size_t)slot * ORDO_STORE_EMBED;
+    const uint16_t *l = (const uint16_t *)src->copy_logits.addr + (size_t)slot * ORDO_STORE_LOGITS;
+    const size_t eb = ORDO_STORE_EMBED * sizeof(uint16_t), lb = ORDO_STORE_LOGITS * sizeof(uint16_t);
+    if (pwrite_all(d->fd_embed, e, eb, (off_t)d->next_slot * (off_t)eb, err) ||
+        pwrite_all(d->fd_logits, l, lb, (off_t)d->next_slot * (off_t)lb, err)) {
+        sqlite3_reset(q);
+        return -1;
+    }
+    sqlite3_stmt *ins = d->copy_ins;
+    for (int c = 0; c < n; c++)
+        sqlite3_bind_value(ins, c + 1, sqlite3_column_value(q, c));
+    sqlite3_bind_int64(ins, n + 1, d->next_slot);
+    sqlite3_bind_int64(ins, n + 2, scan_id);
+    rc = ordo_db_step_done(d->db, ins, "image insert", err);
+    sqlite3_reset(q);
+    if (rc)
+        return -1;
+    d->next_slot++;
+    d->dirty_rows++;
+    return 0;
+}
+
+/* ---- the scan lock ------------------------------------------------------------ */
+
+int ordo_store_lock(const char *dir, const char *busy, ordo_err *err)
+{
+    char *p = path_join(dir, ORDO_STORE_DIRNAME "/scan.lock");
+    if (!p)
+        return ordo_err_set(err, "out of memory");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ordo_err_set(err, "%s: %s", p, strerror(errno));
+        free(p);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            ordo_err_set(err, "%s", busy);
+        else
+            ordo_err_set(err, "%s: %s", p, strerror(e));
+        free(p);
+        return -1;
+    }
+    free(p);
+    return fd;
+}
+
+void ordo_store_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);   /* closing the only descriptor releases the flock */
+}
+
 int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
                           ordo_err *err)
 {
@@ -1089,14 +1197,14 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
     if (sqlite3_prepare_v2(s->db, "SELECT path FROM files WHERE image_id = ?1 AND state = 0 "
                                   "ORDER BY id LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "image path");
+        return ordo_db_err(s->db, "image path", err);
     sqlite3_bind_int64(st, 1, image_id);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
         return rc == SQLITE_DONE
                    ? ordo_err_set(err, "image %lld has no present file", (long long)image_id)
-                   : db_fail(s, err, "image path");
+                   : ordo_db_err(s->db, "image path", err);
     }
     int len = sqlite3_column_bytes(st, 0);
     const void *b = sqlite3_column_blob(st, 0);
@@ -1111,43 +1219,125 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
     return 0;
 }
 
-/* ---- status -------------------------------------------------------------------- */
+/* ---- labels ------------------------------------------------------------ */
 
-static int query_i64(ordo_store *s, const char *sql, int64_t *v, ordo_err *err)
+int ordo_store_label_ok(const char *label)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s, err, "status");
-    int rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(s, err, "status");
+    size_t n = label ? strlen(label) : 0;
+    if (n == 0 || n > ORDO_STORE_LABEL_MAX || !ordo_text_utf8_valid(label))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
+            return 0;
+    return 1;
 }
+
+/* ---- the evaluation sample ---------------------------------------------------- */
+
+int ordo_store_eval_read(ordo_store *s, int64_t **ids, double **keys, uint64_t *seed,
+                         size_t *n, ordo_err *err)
+{
+    *ids = NULL;
+    if (keys) *keys = NULL;
+    if (seed) *seed = 0;
+    *n = 0;
+    int64_t have;
+    if (ordo_db_i64(s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                           " AND name = 'rank_eval'", &have, err))
+        return -1;
+    if (!have)
+        return 0;   /* never drawn */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT image_id, key, seed FROM rank_eval ORDER BY image_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(s->db, "evaluation sample", err);
+    size_t cap = 0, m = 0;
+    int64_t *v = NULL;
+    double *k = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int64_t *nv = realloc(v, cap * sizeof *v);
+            if (nv) v = nv;
+            double *nk = keys && nv ? realloc(k, cap * sizeof *k) : k;
+            if (nk) k = nk;
+            if (!nv || (keys && !nk)) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        if (m == 0 && seed)
+            *seed = (uint64_t)sqlite3_column_int64(st, 2);
+        v[m] = sqlite3_column_int64(st, 0);
+        if (keys)
+            k[m] = sqlite3_column_double(st, 1);
+        m++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        free(k);
+        return rc == SQLITE_NOMEM ? ordo_err_set(err, "evaluation sample: out of memory")
+                                  : ordo_db_err(s->db, "evaluation sample", err);
+    }
+    *ids = v;
+    if (keys) *keys = k;
+    *n = m;
+    return 0;
+}
+
+int ordo_store_eval_add(ordo_store *s, const int64_t *ids, const double *keys, size_t n,
+                        uint64_t seed, ordo_err *err)
+{
+    if (!s->in_txn)
+        return ordo_err_set(err, "store: evaluation sample written outside a transaction");
+    sqlite3_stmt *st = NULL;
+    if (ordo_db_exec(s->db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
+                            " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)",
+                     err))
+        return -1;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return ordo_db_err(s->db, "evaluation sample", err);
+    double now = ordo_clock_unix();
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_double(st, 2, keys[i]);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)seed);
+        sqlite3_bind_double(st, 4, now);
+        rc = ordo_db_step_done(s->db, st, "evaluation sample", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- status -------------------------------------------------------------------- */
 
 int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
 {
     memset(o, 0, sizeof *o);
     /* One read transaction so the counts agree with each other. */
-    if (exec(s, "BEGIN", err))
+    if (ordo_db_exec(s->db, "BEGIN", err))
         return -1;
     int rc = -1;
     if (meta_get_text(s, "model", o->model, sizeof o->model, err) ||
-        query_i64(s, "SELECT count(*) FROM files WHERE state = 0", &o->ok, err) ||
-        query_i64(s, "SELECT count(*) FROM files WHERE state = 1", &o->failed, err) ||
-        query_i64(s, "SELECT count(*) FROM files WHERE state = 2", &o->missing, err) ||
-        query_i64(s, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
-        query_i64(s, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
+        ordo_db_i64(s->db, "SELECT count(*) FROM files WHERE state = 0", &o->ok, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM files WHERE state = 1", &o->failed, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM files WHERE state = 2", &o->missing, err) ||
+        ordo_db_i64(s->db, "SELECT count(*) FROM images WHERE nfiles > 0", &o->images, err) ||
+        ordo_db_i64(s->db, "SELECT coalesce(sum(nfiles - 1), 0) FROM images WHERE nfiles > 1",
                   &o->duplicates, err) ||
-        query_i64(s, "SELECT count(*) FROM labels l JOIN (SELECT max(id) m FROM labels "
-                     "GROUP BY image_id) t ON l.id = t.m WHERE l.label NOT IN ('', 'skip')",
+        ordo_db_i64(s->db, "SELECT count(*) FROM current_labels WHERE label NOT IN ('', 'skip')",
                   &o->labeled, err) ||
-        query_i64(s, "SELECT count(*) FROM scans", &o->scans, err))
+        ordo_db_i64(s->db, "SELECT count(*) FROM scans", &o->scans, err))
         goto out;
     o->files = o->ok + o->failed;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT max(finished) FROM scans", -1, &st, NULL) !=
         SQLITE_OK) {
-        db_fail(s, err, "status");
+        ordo_db_err(s->db, "status", err);
         goto out;
     }
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -1156,7 +1346,7 @@ int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
     if (sqlite3_prepare_v2(s->db, "SELECT coalesce(error_kind, '?'), count(*) FROM files "
                                   "WHERE state = 1 GROUP BY 1 ORDER BY 2 DESC, 1",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "status");
+        ordo_db_err(s->db, "status", err);
         goto out;
     }
     while (sqlite3_step(st) == SQLITE_ROW && o->nkinds < ORDO_STORE_STATUS_KINDS) {
@@ -1168,7 +1358,7 @@ int ordo_store_get_status(ordo_store *s, ordo_store_status *o, ordo_err *err)
     if (sqlite3_prepare_v2(s->db, "SELECT top_class0, count(*) FROM images WHERE nfiles > 0 "
                                   "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?1",
                            -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "status");
+        ordo_db_err(s->db, "status", err);
         goto out;
     }
     sqlite3_bind_int(st, 1, ORDO_STORE_STATUS_TOP);

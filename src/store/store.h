@@ -31,9 +31,30 @@
  *       (names may be invalid UTF-8). state: 0 ok, 1 failed (error_kind and
  *       error say why), 2 missing (was there, gone at a later full walk).
  *   labels(id, image_id, label, annotator, source, reason, created)
- *       Append-only label events (issue "learn"); the current label of an
- *       image is its newest event ("skip" = not labeled). Defined here so
- *       status can count it.
+ *       Append-only label events; the current label of an image is its
+ *       newest event ("skip" or "" = not labeled). Learn appends them
+ *       (ordo_learn_labels_add), the server too; every reader of *current*
+ *       labels selects from the view below, never from its own GROUP BY.
+ *   current_labels(id, image_id, label, annotator, source, reason, created,
+ *                  events)
+ *       A TEMP VIEW every handle creates on open (so the database file is
+ *       unchanged): the newest event of every image that has one, and how
+ *       many events that image has. The one place the "newest event per
+ *       image" query is written.
+ *   current_answers(id, image_id, label, annotator, source, reason, created,
+ *                   first)
+ *       The same per (image, annotator): each annotator's newest answer,
+ *       reviews (source 'review') left out; first = the id of that
+ *       annotator's first answer to the image (agreement, review queue).
+ *   current_ui_answers(...)  the same over the page's answers (source 'ui')
+ *       only (double annotation).
+ *
+ *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
+ *       The evaluation sample (created by its first draw; the name is from
+ *       when rank owned it): a fixed uniform random sample of images whose
+ *       labels only ever measure models, never train them. rank draws and
+ *       extends it (ordo_loop_pool_eval), learn evaluates on it; both go
+ *       through ordo_store_eval_read / ordo_store_eval_add.
  *
  * Threads: an ordo_store handle is used by one thread at a time; open one
  * handle per thread (SQLite WAL lets readers run beside the one writer).
@@ -45,6 +66,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/f16.h"
 
 typedef struct ordo_store ordo_store;   /* opaque */
 
@@ -181,6 +203,25 @@ int ordo_store_touch(ordo_store *s, int64_t file_id, int64_t scan_id, ordo_err *
 int ordo_store_mark_missing(ordo_store *s, const char *root, int64_t scan_id,
                             int64_t *n, ordo_err *err);
 
+/* ---- the scan lock and copies between stores ---------------------------- */
+
+/* Takes DIR/.ordo/scan.lock (flock, exclusive, not waiting): held by whoever
+ * walks files into a store, a scan or a merge into or out of it, so two of
+ * them never do the work twice. busy is the message when another process
+ * holds it. Returns a descriptor for ordo_store_unlock, or -1 and err. */
+int ordo_store_lock(const char *dir, const char *busy, ordo_err *err);
+void ordo_store_unlock(int fd);
+
+/* Copies image image_id of store src into dst inside dst's open write
+ * transaction: every images column but the ones dst assigns (a new id, the
+ * next slot, nfiles = 0 until ordo_store_put_image links a file, scan_id),
+ * and its embedding and logit rows byte for byte (the f16 rows the source
+ * holds, never recomputed). Follows the slot protocol above; the caller
+ * checks first that dst has no image with that hash. Fails if src's images
+ * table lacks one of dst's columns or the slot is past src's matrices. */
+int ordo_store_copy_image(ordo_store *dst, ordo_store *src, int64_t image_id, int64_t scan_id,
+                          ordo_err *err);
+
 /* ---- reading back (ranking, learning, server) -------------------------- */
 
 /* One distinct, successfully classified image with at least one present
@@ -199,17 +240,44 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
 /* Read-only maps of the matrices: rows [0, *rows) are addressable; every
  * slot returned by ordo_store_items before this call is < *rows. Valid until
  * the next call of the same function or ordo_store_close. Half floats;
- * convert with ordo_store_f16_to_f32. */
+ * convert with ordo_f16_to_f32 (base/f16.h). */
 const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err);
 const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err);
-
-void ordo_store_f32_to_f16(const float *in, uint16_t *out, size_t n);
-void ordo_store_f16_to_f32(const uint16_t *in, float *out, size_t n);
 
 /* A path of the image (the present file with the lowest id); out gets the
  * raw bytes NUL-terminated. Fails if the image has no present file. */
 int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
                           ordo_err *err);
+
+/* ---- labels ------------------------------------------------------------ */
+
+/* The special answers; every other label is the team's own name. "skip"
+ * (an undo appends it) means "not labeled"; "unclear" is kept but never
+ * trained on; "not-sports" trains the sports filter. */
+#define ORDO_STORE_LABEL_NOT_SPORTS "not-sports"
+#define ORDO_STORE_LABEL_UNCLEAR "unclear"
+#define ORDO_STORE_LABEL_SKIP "skip"
+
+/* The one rule for a label, whoever writes it (CLI, import, server). */
+#define ORDO_STORE_LABEL_MAX 200   /* bytes */
+#define ORDO_STORE_LABEL_RULE "1 to 200 bytes of UTF-8 without control characters"
+
+/* 1 if label follows ORDO_STORE_LABEL_RULE (control: bytes < 0x20 and DEL,
+ * which would break CSV rows and terminals), else 0. NULL is refused. */
+int ordo_store_label_ok(const char *label);
+
+/* ---- the evaluation sample (table rank_eval) ---------------------------- */
+
+/* The sample in image id order: *ids (and *keys, each image's sampling key,
+ * when keys is non-NULL) malloc'd (free() them), *seed the seed it was drawn
+ * with (when non-NULL). *n = 0 (and NULL arrays) before the first draw. */
+int ordo_store_eval_read(ordo_store *s, int64_t **ids, double **keys, uint64_t *seed,
+                         size_t *n, ordo_err *err);
+
+/* Adds n images to the sample (ids already in it are left alone), inside an
+ * open write transaction; creates the table on the first draw. */
+int ordo_store_eval_add(ordo_store *s, const int64_t *ids, const double *keys, size_t n,
+                        uint64_t seed, ordo_err *err);
 
 /* ---- status -------------------------------------------------------------- */
 

@@ -1,14 +1,14 @@
 /* f16_avx2.c - float <-> half conversion with the F16C instructions (every
- * AVX2 CPU has them). Called only after store.c's run-time CPU check; the
+ * AVX2 CPU has them). Called only after f16.c's run-time CPU check; the
  * results are bit-identical to the portable code (round to nearest even). */
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store_internal.h"
+#include "base/f16_internal.h"
 
 __attribute__((target("avx2,f16c")))
-void ordo_store_f32_to_f16_f16c(const float *in, uint16_t *out, size_t n)
+void ordo_f16_from_f32_f16c(const float *in, uint16_t *out, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -20,7 +20,7 @@ void ordo_store_f32_to_f16_f16c(const float *in, uint16_t *out, size_t n)
 }
 
 __attribute__((target("avx2,f16c")))
-void ordo_store_f16_to_f32_f16c(const uint16_t *in, float *out, size_t n)
+void ordo_f16_to_f32_f16c(const uint16_t *in, float *out, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)

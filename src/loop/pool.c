@@ -1,5 +1,5 @@
-/* rank_store.c - the ranking input from the project store (see rank_store.h). */
-#include "rank/rank_store.h"
+/* pool.c - the ranking input from the project store (see loop.h). */
+#include "loop/loop.h"
 
 #include <stdio.h>
 
@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/db.h"
+#include "base/f16.h"
 #include "learn/learn_store.h"
 
-struct ordo_rank_pool {
+struct ordo_loop_pool {
     ordo_store_item *items;
     size_t n;
     float *prob, *ent, *maxlogit, *prior;
@@ -30,7 +32,7 @@ struct ordo_rank_pool {
     char model_name[32];     /* "imagenet" or "model-N" */
 };
 
-void ordo_rank_pool_free(ordo_rank_pool *p)
+void ordo_loop_pool_free(ordo_loop_pool *p)
 {
     if (!p) return;
     free(p->items); free(p->prob); free(p->ent); free(p->maxlogit); free(p->prior);
@@ -40,11 +42,11 @@ void ordo_rank_pool_free(ordo_rank_pool *p)
     free(p);
 }
 
-const ordo_rank_input *ordo_rank_pool_input(const ordo_rank_pool *p) { return &p->in; }
-const ordo_store_item *ordo_rank_pool_item(const ordo_rank_pool *p, size_t row) { return &p->items[row]; }
-const char *ordo_rank_pool_model(const ordo_rank_pool *p) { return p->model_name; }
+const ordo_rank_input *ordo_loop_pool_input(const ordo_loop_pool *p) { return &p->in; }
+const ordo_store_item *ordo_loop_pool_item(const ordo_loop_pool *p, size_t row) { return &p->items[row]; }
+const char *ordo_loop_pool_model(const ordo_loop_pool *p) { return p->model_name; }
 
-int ordo_rank_pool_top(const ordo_rank_pool *p, size_t row, float *prob)
+int ordo_loop_pool_top(const ordo_loop_pool *p, size_t row, float *prob)
 {
     if (!p->mprob) {
         *prob = p->prob[row * ORDO_STORE_TOPK];
@@ -59,13 +61,13 @@ int ordo_rank_pool_top(const ordo_rank_pool *p, size_t row, float *prob)
     return (int)best;
 }
 
-const char *ordo_rank_pool_class_label(const ordo_rank_pool *p, int c)
+const char *ordo_loop_pool_class_label(const ordo_loop_pool *p, int c)
 {
     return p->mprob ? ordo_learn_model_class_name(p->model, c) : NULL;
 }
 
 /* row index of image id (items are in id order) or -1 */
-static long find_row(const ordo_rank_pool *p, int64_t id)
+static long find_row(const ordo_loop_pool *p, int64_t id)
 {
     size_t lo = 0, hi = p->n;
     while (lo < hi) {
@@ -75,20 +77,18 @@ static long find_row(const ordo_rank_pool *p, int64_t id)
     return lo < p->n && p->items[lo].id == id ? (long)lo : -1;
 }
 
-static int load_labels(ordo_rank_pool *p, sqlite3 *db, ordo_err *err)
+static int load_labels(ordo_loop_pool *p, sqlite3 *db, ordo_err *err)
 {
     sqlite3_stmt *st;
     /* the newest event per image decides; "skip" leaves it unlabeled */
-    const char *sql = "SELECT l.image_id, l.label FROM labels l "
-                      "JOIN (SELECT image_id, MAX(id) AS m FROM labels GROUP BY image_id) t "
-                      "ON l.id = t.m";
+    const char *sql = "SELECT image_id, label FROM current_labels";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         long r = find_row(p, sqlite3_column_int64(st, 0));
         const unsigned char *lab = sqlite3_column_text(st, 1);
-        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, "skip") == 0);
+        if (r >= 0) p->labeled[r] = !(lab && strcmp((const char *)lab, ORDO_STORE_LABEL_SKIP) == 0);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
@@ -98,7 +98,7 @@ static int load_labels(ordo_rank_pool *p, sqlite3 *db, ordo_err *err)
 /* max logit = logits[slot][top class]: one value per image from the map,
  * releasing pages behind us so the 2 GB (at 1M images) map never stays
  * resident. */
-static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
+static void load_max_logits(ordo_loop_pool *p, const uint16_t *lg, size_t rows)
 {
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t base = (uintptr_t)lg, lo = (uintptr_t)-1, hi = 0;
@@ -107,7 +107,7 @@ static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
         int c = p->cls[i * ORDO_STORE_TOPK];
         if (s < 0 || (size_t)s >= rows || c < 0 || c >= ORDO_STORE_LOGITS) { p->maxlogit[i] = NAN; continue; }
         const uint16_t *v = lg + (size_t)s * ORDO_STORE_LOGITS + c;
-        ordo_rank_f16_to_f32(v, &p->maxlogit[i], 1);
+        ordo_f16_to_f32(v, &p->maxlogit[i], 1);
         uintptr_t a = (uintptr_t)v;
         if (a < lo) lo = a;
         if (a > hi) hi = a;
@@ -133,7 +133,7 @@ static void load_max_logits(ordo_rank_pool *p, const uint16_t *lg, size_t rows)
  * the pretrained network, not to the labels. One pass over the embeddings
  * in blocks; ordo_learn_predict is deterministic for the same inputs. */
 #define MODEL_BLOCK 1024
-static int load_models(ordo_rank_pool *p, ordo_store *s, ordo_err *err)
+static int load_models(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
 {
     int found = 0, ffound = 0, rc = -1;
     ordo_learn_version v;
@@ -158,12 +158,12 @@ static int load_models(ordo_rank_pool *p, ordo_store *s, ordo_err *err)
     if (f) {
         for (int c = 0; c < ordo_learn_model_classes(f) && c < 2; c++) {
             const char *nm = ordo_learn_model_class_name(f, c);
-            if (nm && !strcmp(nm, ORDO_LEARN_NOT_SPORTS)) neg = c;
+            if (nm && !strcmp(nm, ORDO_STORE_LABEL_NOT_SPORTS)) neg = c;
         }
         if (ordo_learn_model_classes(f) != 2 || neg < 0 ||
             ordo_learn_model_dim(f) != ORDO_STORE_EMBED) {
             ordo_err_set(err, "the stored sports filter is not a %d-d two-class model with a '%s' class",
-                         ORDO_STORE_EMBED, ORDO_LEARN_NOT_SPORTS);
+                         ORDO_STORE_EMBED, ORDO_STORE_LABEL_NOT_SPORTS);
             goto out;
         }
     }
@@ -208,9 +208,9 @@ out:
     return rc;
 }
 
-ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *err)
+ordo_loop_pool *ordo_loop_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *err)
 {
-    ordo_rank_pool *p = calloc(1, sizeof *p);
+    ordo_loop_pool *p = calloc(1, sizeof *p);
     if (!p) return ordo_err_set(err, "out of memory"), NULL;
     if (ordo_store_items(s, &p->items, &p->n, err) < 0) goto fail;
     size_t n = p->n, K = ORDO_STORE_TOPK;
@@ -247,7 +247,6 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     p->rows.dim = ORDO_STORE_EMBED;
     p->rows.slot = p->slot;
     p->rows.release = 1;
-    p->rows.convert = ordo_store_f16_to_f32;
 
     ordo_rank_input *in = &p->in;
     in->n = n;
@@ -275,55 +274,33 @@ ordo_rank_pool *ordo_rank_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     if (load_models(p, s, err) < 0) goto fail;
     return p;
 fail:
-    ordo_rank_pool_free(p);
+    ordo_loop_pool_free(p);
     return NULL;
 }
 
-static int exec(sqlite3 *db, const char *sql, ordo_err *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ordo_err_set(err, "evaluation sample: %s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, double acc_p,
+int ordo_loop_pool_eval(ordo_loop_pool *p, ordo_store *s, double half_width, double acc_p,
                         uint64_t seed, size_t *size, ordo_err *err)
 {
-    sqlite3 *db = ordo_store_db(s);
     size_t n = p->n;
     if (!p->eval && !(p->eval = calloc(n ? n : 1, 1))) return ordo_err_set(err, "out of memory");
     memset(p->eval, 0, n ? n : 1);
     p->in.eval = p->eval;
-    /* read what exists (the table may not yet) */
-    int have_table = 0;
-    {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='rank_eval'",
-                               -1, &st, NULL) != SQLITE_OK)
-            return ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-        have_table = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    size_t m = 0;
-    int have_seed = 0;
+    /* what exists (nothing before the first draw) */
+    int64_t *ids = NULL;
+    double *keys = NULL;
+    uint64_t drawn_seed = 0;
+    size_t ne = 0, m = 0;
+    if (ordo_store_eval_read(s, &ids, &keys, &drawn_seed, &ne, err) < 0) return -1;
+    int have_seed = ne > 0;
     double maxkey = -1;
-    if (have_table) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT image_id, key, seed FROM rank_eval", -1, &st, NULL) != SQLITE_OK)
-            return ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            long r = find_row(p, sqlite3_column_int64(st, 0));
-            double k = sqlite3_column_double(st, 1);
-            if (k > maxkey) maxkey = k;
-            if (!have_seed) { seed = (uint64_t)sqlite3_column_int64(st, 2); have_seed = 1; }
-            if (r >= 0) { p->eval[r] = 1; m++; }
-        }
-        sqlite3_finalize(st);
+    if (have_seed) seed = drawn_seed;
+    for (size_t j = 0; j < ne; j++) {
+        long r = find_row(p, ids[j]);
+        if (keys[j] > maxkey) maxkey = keys[j];
+        if (r >= 0) { p->eval[r] = 1; m++; }
     }
+    free(ids);
+    free(keys);
     /* what to add: a first draw, or the new images under the key threshold */
     uint8_t *add = calloc(n ? n : 1, 1);
     if (!add) return ordo_err_set(err, "out of memory");
@@ -344,30 +321,20 @@ int ordo_rank_pool_eval(ordo_rank_pool *p, ordo_store *s, double half_width, dou
             if (have_seed) { if (size) *size = m; return 0; }
             return ordo_err_wrap(err, "drawing the evaluation sample");
         }
-        sqlite3_stmt *st = NULL;
-        if (exec(db, "CREATE TABLE IF NOT EXISTS rank_eval(image_id INTEGER PRIMARY KEY,"
-                     " key REAL NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL)", err) < 0 ||
-            sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO rank_eval VALUES(?1, ?2, ?3, ?4)", -1, &st,
-                               NULL) != SQLITE_OK) {
-            if (st == NULL && !err->msg[0]) ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-            sqlite3_finalize(st);
-            ordo_store_rollback(s);
-            free(add);
-            return -1;
-        }
-        double now = (double)time(NULL);
+        int64_t *aid = malloc(nadd * sizeof *aid);
+        double *akey = malloc(nadd * sizeof *akey);
+        size_t k = 0;
+        if (!aid || !akey) rc = ordo_err_set(err, "out of memory");
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (!add[i]) continue;
-            sqlite3_bind_int64(st, 1, (sqlite3_int64)p->ids[i]);
-            sqlite3_bind_double(st, 2, ordo_rank_eval_key(seed, p->ids[i]));
-            sqlite3_bind_int64(st, 3, (sqlite3_int64)seed);
-            sqlite3_bind_double(st, 4, now);
-            if (sqlite3_step(st) != SQLITE_DONE) rc = ordo_err_set(err, "evaluation sample: %s", sqlite3_errmsg(db));
-            sqlite3_reset(st);
+            aid[k] = (int64_t)p->ids[i];
+            akey[k++] = ordo_rank_eval_key(seed, p->ids[i]);
             p->eval[i] = 1;
             m++;
         }
-        sqlite3_finalize(st);
+        if (rc == 0) rc = ordo_store_eval_add(s, aid, akey, k, seed, err);
+        free(aid);
+        free(akey);
         if (rc == 0) rc = ordo_store_commit(s, err);
         else ordo_store_rollback(s);
     }
