@@ -67,7 +67,7 @@ int cli_export(int argc, char **argv)
     size_t ni = 0;
     int64_t *ids = NULL;
     float *x = NULL, *pr = NULL, *fp = NULL;
-    ordo_learn_label_row *lab = NULL;
+    ordo_store_label_row *lab = NULL;
     size_t nl = 0;
     ordo_learn_model *f = NULL;
     ordo_learn_model *m = ordo_learn_version_latest(s, "classifier", NULL, &found, &err);
@@ -78,7 +78,7 @@ int cli_export(int argc, char **argv)
         ordo_err_set(&err, "%s: %s", tree, errno == EEXIST ? "already exists" : strerror(errno));
         goto fail;
     }
-    if (ordo_store_items(s, &items, &ni, &err) || ordo_learn_labels_read(s, 1, &lab, &nl, &err))
+    if (ordo_store_items(s, &items, &ni, &err) || ordo_store_labels_read(s, 1, &lab, &nl, &err))
         goto fail;
     int k = m ? ordo_learn_model_classes(m) : 0;
     size_t chunk = 4096;
@@ -161,7 +161,7 @@ int cli_export(int argc, char **argv)
 fail:
     fprintf(stderr, "ordo export: %s\n", err.msg);
 out:
-    ordo_learn_labels_free(lab, nl);
+    ordo_store_labels_free(lab, nl);
     free(items); free(ids); free(x); free(pr); free(fp);
     ordo_learn_model_free(m);
     ordo_learn_model_free(f);

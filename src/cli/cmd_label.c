@@ -74,12 +74,12 @@ int cli_label(int argc, char **argv)
     }
     int rc = 1;
     ordo_learn_csv csv = {0};
-    ordo_learn_label_in *in = NULL;
+    ordo_store_label_in *in = NULL;
     if (!import) {
         int64_t id;
-        if (ordo_learn_image_for_path(s, argv[optind], &id, &err)) goto fail;
-        ordo_learn_label_in one = {id, argv[optind + 1], annotator, "cli", reason};
-        if (ordo_learn_labels_add(s, &one, 1, &err)) goto fail;
+        if (ordo_store_image_for_path(s, argv[optind], &id, &err)) goto fail;
+        ordo_store_label_in one = {id, argv[optind + 1], annotator, "cli", reason};
+        if (ordo_store_labels_add(s, &one, 1, &err)) goto fail;
         printf("labeled image %lld as '%s'\n", (long long)id, argv[optind + 1]);
         rc = 0;
         goto out;
@@ -103,7 +103,7 @@ int cli_label(int argc, char **argv)
             ordo_err_set(&err, "%s:%d: %s: no such file", import, r->line, r->f[0]);
             goto fail;
         }
-        if (ordo_learn_image_for_path(s, abs, &in[n].image_id, &err)) {
+        if (ordo_store_image_for_path(s, abs, &in[n].image_id, &err)) {
             ordo_err_wrap(&err, "%s:%d", import, r->line);
             goto fail;
         }
@@ -113,7 +113,7 @@ int cli_label(int argc, char **argv)
         in[n].reason = r->n >= 3 && r->f[2][0] ? r->f[2] : reason;
         n++;
     }
-    if (ordo_learn_labels_add(s, in, n, &err)) goto fail;
+    if (ordo_store_labels_add(s, in, n, &err)) goto fail;
     printf("imported %zu labels from %s\n", n, import);
     rc = 0;
     goto out;

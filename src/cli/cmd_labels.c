@@ -40,9 +40,9 @@ int cli_labels(int argc, char **argv)
     ordo_err err = {{0}};
     ordo_store *s = cli_open_project("labels", project, ORDO_STORE_RDONLY);
     if (!s) return 1;
-    ordo_learn_label_row *rows = NULL;
+    ordo_store_label_row *rows = NULL;
     size_t n = 0;
-    if (ordo_learn_labels_read(s, !history, &rows, &n, &err)) {
+    if (ordo_store_labels_read(s, !history, &rows, &n, &err)) {
         fprintf(stderr, "ordo labels: %s\n", err.msg);
         ordo_store_close(s);
         return 1;
@@ -50,7 +50,7 @@ int cli_labels(int argc, char **argv)
     if (csv) printf("image_id,path,label,annotator,source,reason,created,events\n");
     char path[8192], when[32];
     for (size_t i = 0; i < n; i++) {
-        const ordo_learn_label_row *r = &rows[i];
+        const ordo_store_label_row *r = &rows[i];
         ordo_err pe;
         if (ordo_store_image_path(s, r->image_id, path, sizeof path, &pe)) snprintf(path, sizeof path, "(missing)");
         time_t t = (time_t)r->created;
@@ -79,7 +79,7 @@ int cli_labels(int argc, char **argv)
         }
     }
     if (!csv) printf("%zu %s\n", n, history ? "label events" : "labeled images");
-    ordo_learn_labels_free(rows, n);
+    ordo_store_labels_free(rows, n);
     ordo_store_close(s);
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -102,7 +102,7 @@ static int read_truth(ordo_store *s, const char *file, int test_flag, truth_row 
         char abs[PATH_MAX];
         int64_t id;
         ordo_err e2;
-        if (resolve(c->f[0], dir, abs) || ordo_learn_image_for_path(s, abs, &id, &e2)) {
+        if (resolve(c->f[0], dir, abs) || ordo_store_image_for_path(s, abs, &id, &e2)) {
             (*skipped)++;
             continue;
         }

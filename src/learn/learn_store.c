@@ -1,142 +1,15 @@
-/* learn_store.c - label events and model versions in the project store. */
-#include <limits.h>
+/* learn_store.c - the labeled data as training sees it, evaluation on the
+ * sample, and model versions (table learn_models) in the project store. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/f16.h"
 #include "base/clock.h"
 #include "base/db.h"
-#include "base/text.h"
+#include "base/f16.h"
 #include "learn/learn_store.h"
-
-int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err)
-{
-    sqlite3 *db = ordo_store_db(s);
-    char abs[PATH_MAX];
-    if (!realpath(path, abs)) return ordo_err_set(err, "%s: no such file", path);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT image_id FROM files WHERE path = ?1 AND state = 0 "
-                               "AND image_id IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
-        return ordo_db_err(db, "image lookup", err);
-    sqlite3_bind_blob(st, 1, abs, (int)strlen(abs), SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *image_id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW)
-        return ordo_err_set(err, "%s: not a scanned image of this project (run 'ordo scan')", abs);
-    return 0;
-}
-
-int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n, ordo_err *err)
-{
-    sqlite3 *db = ordo_store_db(s);
-    for (size_t i = 0; i < n; i++)
-        if (!ordo_store_label_ok(in[i].label))
-            return ordo_err_set(err, "label %zu: a label must be " ORDO_STORE_LABEL_RULE, i + 1);
-    if (ordo_store_begin(s, err)) return -1;
-    sqlite3_stmt *st = NULL, *chk = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO labels(image_id, label, annotator, source, reason, "
-                               "created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT 1 FROM images WHERE id = ?1", -1, &chk, NULL) != SQLITE_OK) {
-        ordo_db_err(db, "label insert", err);
-        goto fail;
-    }
-    double t = ordo_clock_unix();
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(chk, 1, in[i].image_id);
-        int rc = sqlite3_step(chk);
-        sqlite3_reset(chk);
-        if (rc != SQLITE_ROW) {
-            ordo_err_set(err, "label %zu: no image with id %lld", i + 1, (long long)in[i].image_id);
-            goto fail;
-        }
-        sqlite3_bind_int64(st, 1, in[i].image_id);
-        sqlite3_bind_text(st, 2, in[i].label, -1, SQLITE_STATIC);
-        if (in[i].annotator) sqlite3_bind_text(st, 3, in[i].annotator, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(st, 3);
-        sqlite3_bind_text(st, 4, in[i].source ? in[i].source : "cli", -1, SQLITE_STATIC);
-        if (in[i].reason) sqlite3_bind_text(st, 5, in[i].reason, -1, SQLITE_STATIC);
-        else sqlite3_bind_null(st, 5);
-        sqlite3_bind_double(st, 6, t);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            ordo_db_err(db, "label insert", err);
-            goto fail;
-        }
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    sqlite3_finalize(st);
-    sqlite3_finalize(chk);
-    return ordo_store_commit(s, err);
-fail:
-    sqlite3_finalize(st);
-    sqlite3_finalize(chk);
-    ordo_store_rollback(s);
-    return -1;
-}
-
-static char *dup_col(sqlite3_stmt *st, int c)
-{
-    const unsigned char *t = sqlite3_column_text(st, c);
-    return strdup(t ? (const char *)t : "");
-}
-
-void ordo_learn_labels_free(ordo_learn_label_row *rows, size_t n)
-{
-    for (size_t i = 0; rows && i < n; i++) {
-        free(rows[i].label);
-        free(rows[i].annotator);
-        free(rows[i].source);
-        free(rows[i].reason);
-    }
-    free(rows);
-}
-
-int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **rows, size_t *n,
-                           ordo_err *err)
-{
-    sqlite3 *db = ordo_store_db(s);
-    const char *sql =
-        current ? "SELECT id, image_id, label, annotator, source, reason, created, events "
-                  "FROM current_labels ORDER BY image_id"
-                : "SELECT id, image_id, label, annotator, source, reason, created, 1 FROM labels "
-                  "ORDER BY id";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return ordo_db_err(db, "labels", err);
-    size_t cap = 256, m = 0;
-    ordo_learn_label_row *r = malloc(cap * sizeof *r);
-    int rc;
-    while (r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (m == cap) {
-            ordo_learn_label_row *q = realloc(r, 2 * cap * sizeof *r);
-            if (!q) break;
-            r = q;
-            cap *= 2;
-        }
-        ordo_learn_label_row *o = &r[m++];
-        o->id = sqlite3_column_int64(st, 0);
-        o->image_id = sqlite3_column_int64(st, 1);
-        o->label = dup_col(st, 2);
-        o->annotator = dup_col(st, 3);
-        o->source = dup_col(st, 4);
-        o->reason = dup_col(st, 5);
-        o->created = sqlite3_column_double(st, 6);
-        o->events = sqlite3_column_int64(st, 7);
-        if (!o->label || !o->annotator || !o->source || !o->reason) { rc = SQLITE_NOMEM; break; }
-    }
-    sqlite3_finalize(st);
-    if (!r || rc != SQLITE_DONE) {
-        ordo_learn_labels_free(r, m);
-        return rc == SQLITE_NOMEM || !r ? ordo_err_set(err, "labels: out of memory")
-                                        : ordo_db_err(db, "labels", err);
-    }
-    *rows = r;
-    *n = m;
-    return 0;
-}
 
 void ordo_learn_data_free(ordo_learn_data *d)
 {
@@ -144,7 +17,7 @@ void ordo_learn_data_free(ordo_learn_data *d)
     free(d->ids);
     free(d->label);
     free(d->eval);
-    ordo_learn_labels_free(d->rows, d->nrows);
+    ordo_store_labels_free(d->rows, d->nrows);
     memset(d, 0, sizeof *d);
 }
 
@@ -153,7 +26,7 @@ int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
     memset(d, 0, sizeof *d);
     int64_t *ev = NULL;
     size_t nev = 0;
-    if (ordo_learn_labels_read(s, 1, &d->rows, &d->nrows, err)) return -1;
+    if (ordo_store_labels_read(s, 1, &d->rows, &d->nrows, err)) return -1;
     if (ordo_store_eval_read(s, &ev, NULL, NULL, &nev, err)) {
         ordo_learn_data_free(d);
         return -1;
@@ -170,7 +43,7 @@ int ordo_learn_data_load(ordo_store *s, ordo_learn_data *d, ordo_err *err)
     d->eval_sample = nev;
     size_t j = 0; /* both lists are in image id order: merge */
     for (size_t i = 0; i < d->nrows; i++) {
-        const ordo_learn_label_row *r = &d->rows[i];
+        const ordo_store_label_row *r = &d->rows[i];
         if (!strcmp(r->label, ORDO_STORE_LABEL_SKIP)) continue;
         while (j < nev && ev[j] < r->image_id) j++;
         d->ids[d->n] = r->image_id;

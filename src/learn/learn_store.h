@@ -1,9 +1,10 @@
-/* learn_store.h - labels and model versions in the project store.
+/* learn_store.h - the labeled data, evaluation and model versions in the
+ * project store.
  *
- * Labels live in the store's append-only `labels` table (one row per
- * labeling event; the current label of an image is its newest event, the
- * store's current_labels view). The special answers (ORDO_STORE_LABEL_*)
- * and the rule for a label (ordo_store_label_ok) are the store's.
+ * Labels are the store's (the append-only `labels` table, written and read
+ * through ordo_store_labels_add / _read; the current label of an image is
+ * its newest event). The special answers (ORDO_STORE_LABEL_*) and the rule
+ * for a label (ordo_store_label_ok) are the store's too.
  *
  * Models: table learn_models (created on first use), one row per trained
  * version, never updated except for its evaluation columns:
@@ -24,35 +25,6 @@
 #include "learn/learn.h"
 #include "store/store.h"
 
-/* The image of a file path (made absolute); fails naming the path if the
- * project has no classified image there. */
-int ordo_learn_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err);
-
-typedef struct ordo_learn_label_in {
-    int64_t image_id;
-    const char *label;     /* ordo_store_label_ok (ORDO_STORE_LABEL_RULE) */
-    const char *annotator; /* may be NULL */
-    const char *source;    /* "ui", "cli", "import" */
-    const char *reason;    /* why the image was queued; may be NULL */
-} ordo_learn_label_in;
-
-/* Appends n label events in one transaction: all or none, durable once it
- * returns 0. */
-int ordo_learn_labels_add(ordo_store *s, const ordo_learn_label_in *in, size_t n, ordo_err *err);
-
-typedef struct ordo_learn_label_row {
-    int64_t id, image_id;
-    char *label, *annotator, *source, *reason; /* "" when NULL in the table */
-    double created;
-    int64_t events;        /* current rows: how many events the image has */
-} ordo_learn_label_row;
-
-/* current != 0: the newest event of every labeled image (image id order);
- * else every event in id order. Free with ordo_learn_labels_free. */
-int ordo_learn_labels_read(ordo_store *s, int current, ordo_learn_label_row **rows, size_t *n,
-                           ordo_err *err);
-void ordo_learn_labels_free(ordo_learn_label_row *rows, size_t n);
-
 /* Float32 embeddings (n x 1280) of the given images; fails naming an image
  * that is missing from the pool. */
 int ordo_learn_embeddings(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
@@ -66,7 +38,7 @@ typedef struct ordo_learn_data {
     const char **label;     /* n, the current label (owned by rows) */
     unsigned char *eval;    /* n, 1 = in the evaluation sample */
     size_t eval_sample;     /* size of the drawn sample, labeled or not */
-    ordo_learn_label_row *rows;
+    ordo_store_label_row *rows;
     size_t nrows;
 } ordo_learn_data;
 

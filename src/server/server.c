@@ -441,15 +441,15 @@ static void job_result(srv_job *j, unsigned status, const char *msg)
     fclose(f);
 }
 
-/* Appends the label events of the jobs [head, stop) through the learn
- * module's writer (one transaction, durable when it returns 0). An undo is
+/* Appends the label events of the jobs [head, stop) through the store's
+ * writer (one transaction, durable when it returns 0). An undo is
  * the answer "skip" with reason "undo": learn and rank read a newest event
  * "skip" as "not labeled", which is what a retraction means. */
 static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *err)
 {
     size_t n = 0;
     for (srv_job *j = head; j != stop; j = j->next) n += (size_t)j->n;
-    ordo_learn_label_in *in = calloc(n ? n : 1, sizeof *in);
+    ordo_store_label_in *in = calloc(n ? n : 1, sizeof *in);
     char (*reason)[16] = calloc(n ? n : 1, sizeof *reason);
     if (!in || !reason) {
         free(in);
@@ -471,7 +471,7 @@ static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *e
                 in[k].reason = reason[k][0] ? reason[k] : NULL;
             }
         }
-    int rc = ordo_learn_labels_add(srv->w_store, in, n, err);
+    int rc = ordo_store_labels_add(srv->w_store, in, n, err);
     free(in);
     free(reason);
     return rc;

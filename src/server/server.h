@@ -20,8 +20,8 @@
  *    can hold at most `per_ip` connections).
  *  - Every label the API acknowledges is committed before the response.
  *
- * Label events go to the store's `labels` table through the learn module's
- * ordo_learn_labels_add (source "ui", or "review"; reason = why the composer
+ * Label events go to the store's `labels` table through
+ * ordo_store_labels_add (source "ui", or "review"; reason = why the composer
  * queued the image). Special answers and the rule for a label are the
  * store's (ORDO_STORE_LABEL_*, ordo_store_label_ok); an undo appends "skip" with reason
  * "undo" (learn and rank read a newest "skip" as "not labeled").

@@ -1221,6 +1221,7 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
 
 /* ---- labels ------------------------------------------------------------ */
 
+
 int ordo_store_label_ok(const char *label)
 {
     size_t n = label ? strlen(label) : 0;
@@ -1230,6 +1231,134 @@ int ordo_store_label_ok(const char *label)
         if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
             return 0;
     return 1;
+}
+
+/* ---- label events ------------------------------------------------------------ */
+
+int ordo_store_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err)
+{
+    sqlite3 *db = s->db;
+    char abs[PATH_MAX];
+    if (!realpath(path, abs)) return ordo_err_set(err, "%s: no such file", path);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT image_id FROM files WHERE path = ?1 AND state = 0 "
+                               "AND image_id IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "image lookup", err);
+    sqlite3_bind_blob(st, 1, abs, (int)strlen(abs), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *image_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return ordo_err_set(err, "%s: not a scanned image of this project (run 'ordo scan')", abs);
+    return 0;
+}
+
+int ordo_store_labels_add(ordo_store *s, const ordo_store_label_in *in, size_t n, ordo_err *err)
+{
+    sqlite3 *db = s->db;
+    for (size_t i = 0; i < n; i++)
+        if (!ordo_store_label_ok(in[i].label))
+            return ordo_err_set(err, "label %zu: a label must be " ORDO_STORE_LABEL_RULE, i + 1);
+    if (ordo_store_begin(s, err)) return -1;
+    sqlite3_stmt *st = NULL, *chk = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT INTO labels(image_id, label, annotator, source, reason, "
+                               "created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT 1 FROM images WHERE id = ?1", -1, &chk, NULL) != SQLITE_OK) {
+        ordo_db_err(db, "label insert", err);
+        goto fail;
+    }
+    double t = ordo_clock_unix();
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(chk, 1, in[i].image_id);
+        int rc = sqlite3_step(chk);
+        sqlite3_reset(chk);
+        if (rc != SQLITE_ROW) {
+            ordo_err_set(err, "label %zu: no image with id %lld", i + 1, (long long)in[i].image_id);
+            goto fail;
+        }
+        sqlite3_bind_int64(st, 1, in[i].image_id);
+        sqlite3_bind_text(st, 2, in[i].label, -1, SQLITE_STATIC);
+        if (in[i].annotator) sqlite3_bind_text(st, 3, in[i].annotator, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 3);
+        sqlite3_bind_text(st, 4, in[i].source ? in[i].source : "cli", -1, SQLITE_STATIC);
+        if (in[i].reason) sqlite3_bind_text(st, 5, in[i].reason, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 5);
+        sqlite3_bind_double(st, 6, t);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            ordo_db_err(db, "label insert", err);
+            goto fail;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(chk);
+    return ordo_store_commit(s, err);
+fail:
+    sqlite3_finalize(st);
+    sqlite3_finalize(chk);
+    ordo_store_rollback(s);
+    return -1;
+}
+
+static char *dup_col(sqlite3_stmt *st, int c)
+{
+    const unsigned char *t = sqlite3_column_text(st, c);
+    return strdup(t ? (const char *)t : "");
+}
+
+void ordo_store_labels_free(ordo_store_label_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        free(rows[i].label);
+        free(rows[i].annotator);
+        free(rows[i].source);
+        free(rows[i].reason);
+    }
+    free(rows);
+}
+
+int ordo_store_labels_read(ordo_store *s, int current, ordo_store_label_row **rows, size_t *n,
+                           ordo_err *err)
+{
+    sqlite3 *db = s->db;
+    const char *sql =
+        current ? "SELECT id, image_id, label, annotator, source, reason, created, events "
+                  "FROM current_labels ORDER BY image_id"
+                : "SELECT id, image_id, label, annotator, source, reason, created, 1 FROM labels "
+                  "ORDER BY id";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return ordo_db_err(db, "labels", err);
+    size_t cap = 256, m = 0;
+    ordo_store_label_row *r = malloc(cap * sizeof *r);
+    int rc;
+    while (r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m == cap) {
+            ordo_store_label_row *q = realloc(r, 2 * cap * sizeof *r);
+            if (!q) break;
+            r = q;
+            cap *= 2;
+        }
+        ordo_store_label_row *o = &r[m++];
+        o->id = sqlite3_column_int64(st, 0);
+        o->image_id = sqlite3_column_int64(st, 1);
+        o->label = dup_col(st, 2);
+        o->annotator = dup_col(st, 3);
+        o->source = dup_col(st, 4);
+        o->reason = dup_col(st, 5);
+        o->created = sqlite3_column_double(st, 6);
+        o->events = sqlite3_column_int64(st, 7);
+        if (!o->label || !o->annotator || !o->source || !o->reason) { rc = SQLITE_NOMEM; break; }
+    }
+    sqlite3_finalize(st);
+    if (!r || rc != SQLITE_DONE) {
+        ordo_store_labels_free(r, m);
+        return rc == SQLITE_NOMEM || !r ? ordo_err_set(err, "labels: out of memory")
+                                        : ordo_db_err(db, "labels", err);
+    }
+    *rows = r;
+    *n = m;
+    return 0;
 }
 
 /* ---- the evaluation sample ---------------------------------------------------- */

@@ -32,9 +32,10 @@
  *       error say why), 2 missing (was there, gone at a later full walk).
  *   labels(id, image_id, label, annotator, source, reason, created)
  *       Append-only label events; the current label of an image is its
- *       newest event ("skip" or "" = not labeled). Learn appends them
- *       (ordo_learn_labels_add), the server too; every reader of *current*
- *       labels selects from the view below, never from its own GROUP BY.
+ *       newest event ("skip" or "" = not labeled). Written only through
+ *       ordo_store_labels_add (the CLI, imports, the page); every reader of
+ *       *current* labels selects from the views below, never from its own
+ *       GROUP BY.
  *   current_labels(id, image_id, label, annotator, source, reason, created,
  *                  events)
  *       A TEMP VIEW every handle creates on open (so the database file is
@@ -265,6 +266,37 @@ int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap
 /* 1 if label follows ORDO_STORE_LABEL_RULE (control: bytes < 0x20 and DEL,
  * which would break CSV rows and terminals), else 0. NULL is refused. */
 int ordo_store_label_ok(const char *label);
+
+/* ---- label events (table labels) ----------------------------------------- */
+
+/* The image of a file path (made absolute); fails naming the path if the
+ * project has no classified image there. */
+int ordo_store_image_for_path(ordo_store *s, const char *path, int64_t *image_id, ordo_err *err);
+
+typedef struct ordo_store_label_in {
+    int64_t image_id;
+    const char *label;     /* ordo_store_label_ok (ORDO_STORE_LABEL_RULE) */
+    const char *annotator; /* may be NULL */
+    const char *source;    /* "ui", "cli", "import" */
+    const char *reason;    /* why the image was queued; may be NULL */
+} ordo_store_label_in;
+
+/* Appends n label events in one transaction: all or none, durable once it
+ * returns 0. */
+int ordo_store_labels_add(ordo_store *s, const ordo_store_label_in *in, size_t n, ordo_err *err);
+
+typedef struct ordo_store_label_row {
+    int64_t id, image_id;
+    char *label, *annotator, *source, *reason; /* "" when NULL in the table */
+    double created;
+    int64_t events;        /* current rows: how many events the image has */
+} ordo_store_label_row;
+
+/* current != 0: the newest event of every labeled image (image id order);
+ * else every event in id order. Free with ordo_store_labels_free. */
+int ordo_store_labels_read(ordo_store *s, int current, ordo_store_label_row **rows, size_t *n,
+                           ordo_err *err);
+void ordo_store_labels_free(ordo_store_label_row *rows, size_t n);
 
 /* ---- the evaluation sample (table rank_eval) ---------------------------- */
 
