@@ -306,14 +306,14 @@ int srv_nc_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     if (!srv->q.nc || !srv->q.nc->dir) return ordo_err_set(err, "out of memory");
     /* every event in order: the newest per image and per (image, annotator)
      * wins, exactly as the store reads current labels */
-    ordo_learn_label_row *rows = NULL;
+    ordo_store_label_row *rows = NULL;
     size_t n = 0;
-    if (ordo_learn_labels_read(s, 0, &rows, &n, err) < 0) return -1;
+    if (ordo_store_labels_read(s, 0, &rows, &n, err) < 0) return -1;
     pthread_mutex_lock(&srv->q.mu);
     for (size_t i = 0; i < n; i++)
         srv_nc_answer(srv, rows[i].image_id, rows[i].annotator, rows[i].label);
     pthread_mutex_unlock(&srv->q.mu);
-    ordo_learn_labels_free(rows, n);
+    ordo_store_labels_free(rows, n);
     return 0;
 }
 
