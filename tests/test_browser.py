@@ -79,7 +79,14 @@ def main():
             wait.until(lambda d: d.find_element(By.ID, "img").get_attribute("data-id") not in (None, "", str(old)))
 
         def suggestions():
-            return [li.get_attribute("data-label") for li in drv.find_elements(By.CSS_SELECTOR, "#sugg li")]
+            # the page asks again for the image on screen (the model moves with
+            # every answer): read the list once that answer is in, in one call
+            img = cur()
+            wait.until(lambda d: d.execute_script(
+                "const o = document.getElementById('sugg');"
+                " return o.dataset.for === arguments[0] && o.dataset.fresh === '1'", str(img)))
+            return drv.execute_script(
+                "return [...document.querySelectorAll('#sugg li')].map((l) => l.dataset.label)")
 
         def search(text, pick_last=False):
             body.send_keys("/")

@@ -148,7 +148,8 @@ def main():
 
         def answer_by_keys(iid, label):
             """Presses the fewest keys that give label; returns how many."""
-            sugg = [li.get_attribute("data-label") for li in drv.find_elements(By.CSS_SELECTOR, "#sugg li")]
+            sugg = drv.execute_script(
+                "return [...document.querySelectorAll('#sugg li')].map((l) => l.dataset.label)")
             if label in sugg:
                 body.send_keys(str(sugg.index(label) + 1))
                 return 1, True, bool(sugg)
@@ -158,12 +159,12 @@ def main():
             if codes[label] == label[0]:
                 return 1, False, bool(sugg)
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#keys li"))
-            lis = drv.find_elements(By.CSS_SELECTOR, "#keys li")
-            if lis[0].get_attribute("data-label") == label:
+            lis = drv.execute_script(
+                "return [...document.querySelectorAll('#keys li')].map((l) => [l.dataset.label, l.dataset.code])")
+            if lis[0][0] == label:
                 body.send_keys(Keys.ENTER)
             else:
-                code = next(li.get_attribute("data-code") for li in lis if li.get_attribute("data-label") == label)
-                body.send_keys(code[1])
+                body.send_keys(next(code for lab, code in lis if lab == label)[1])
             return 2, False, bool(sugg)
 
         codes = {}
