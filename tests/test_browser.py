@@ -98,7 +98,9 @@ def main():
             if pick_last:
                 for _ in range(len(items) - 1):
                     box.send_keys(Keys.ARROW_DOWN)
-            label = drv.find_element(By.CSS_SELECTOR, "#complete li.sel").get_attribute("data-label")
+            # (the list is re-rendered when the server's WordNet matches arrive)
+            label = drv.execute_script("const l = document.querySelector('#complete li.sel');"
+                                       " return l ? l.dataset.label : null")
             box.send_keys(Keys.ENTER)
             return label
 
@@ -176,7 +178,7 @@ def main():
         gbox = drv.find_element(By.ID, "g-search")
         gbox.send_keys("golf ball")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#g-complete li.sel"))
-        glabel = drv.find_element(By.CSS_SELECTOR, "#g-complete li.sel").get_attribute("data-label")
+        glabel = drv.execute_script("return document.querySelector('#g-complete li.sel').dataset.label")
         gbox.send_keys(Keys.ENTER)
         wait.until(lambda d: "labeled 8 images" in d.find_element(By.ID, "g-msg").text)
         for i in grid_ids:
