@@ -125,7 +125,7 @@ static int run(const char *path, size_t n, size_t batch, size_t nlab)
     for (size_t t = 0; t < nlab; t++) lab[ordo_rank_rng_below(&r, n)] = 1;
     double t_synth = bench_now_s() - t0;
 
-    ordo_rank_f16_rows fr = { emb, n, DIM, NULL, 1, NULL };
+    ordo_rank_f16_rows fr = { emb, n, DIM, NULL, 1 };
     ordo_rank_input in = { 0 };
     in.n = n;
     in.n_classes = CLASSES;
