@@ -79,7 +79,14 @@ def main():
             wait.until(lambda d: d.find_element(By.ID, "img").get_attribute("data-id") not in (None, "", str(old)))
 
         def suggestions():
-            return [li.get_attribute("data-label") for li in drv.find_elements(By.CSS_SELECTOR, "#sugg li")]
+            # the page asks again for the image on screen (the model moves with
+            # every answer): read the list once that answer is in, in one call
+            img = cur()
+            wait.until(lambda d: d.execute_script(
+                "const o = document.getElementById('sugg');"
+                " return o.dataset.for === arguments[0] && o.dataset.fresh === '1'", str(img)))
+            return drv.execute_script(
+                "return [...document.querySelectorAll('#sugg li')].map((l) => l.dataset.label)")
 
         def search(text, pick_last=False):
             body.send_keys("/")
@@ -91,7 +98,9 @@ def main():
             if pick_last:
                 for _ in range(len(items) - 1):
                     box.send_keys(Keys.ARROW_DOWN)
-            label = drv.find_element(By.CSS_SELECTOR, "#complete li.sel").get_attribute("data-label")
+            # (the list is re-rendered when the server's WordNet matches arrive)
+            label = drv.execute_script("const l = document.querySelector('#complete li.sel');"
+                                       " return l ? l.dataset.label : null")
             box.send_keys(Keys.ENTER)
             return label
 
@@ -162,11 +171,14 @@ def main():
         drv.save_screenshot(os.path.join(out, "view-grid.png"))
         if set(grid_ids) & set(expected):
             fails.append("grid offered already labeled images")
+        if drv.find_elements(By.CSS_SELECTOR, "#grid figure:not(.off)"):
+            fails.append("the grid must start with nothing selected")
+        body.send_keys("a")   # select all eight
         body.send_keys("/")
         gbox = drv.find_element(By.ID, "g-search")
         gbox.send_keys("golf ball")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#g-complete li.sel"))
-        glabel = drv.find_element(By.CSS_SELECTOR, "#g-complete li.sel").get_attribute("data-label")
+        glabel = drv.execute_script("return document.querySelector('#g-complete li.sel').dataset.label")
         gbox.send_keys(Keys.ENTER)
         wait.until(lambda d: "labeled 8 images" in d.find_element(By.ID, "g-msg").text)
         for i in grid_ids:

@@ -119,8 +119,8 @@ def make_project(n=40):
     return d
 
 
-def add_user(project, name):
-    r = subprocess.run([ORDO, "user", "add", name, "--project", project],
+def add_user(project, name, role=None):
+    r = subprocess.run([ORDO, "user", "add", name, "--project", project] + (["--role", role] if role else []),
                        capture_output=True, text=True, check=True)
     tok = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("token: ")][0]
     check("/login?t=" + tok in r.stdout, "login link printed")
@@ -356,6 +356,107 @@ def t_slow_loris():
         srv.stop()
 
 
+def t_deadline_and_headers():
+    """A trickling client is cut at the request deadline although it is
+    never idle; conflicting Content-Length is 400; images carry CORP; a bad
+    sign-in link gets a page a person can read."""
+    srv = Server(PROJECT, extra=("--timeout", "60", "--deadline", "2"))
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=1)
+        s.sendall(b"GET /api/me HTTP/1.1\r\nHost: " + srv.host.encode() + b"\r\nX-Slow: ")
+        cut = False
+        for _ in range(100):   # up to 30 s of dribbling, far below the 60 s idle timeout
+            try:
+                s.send(b"a")
+                if s.recv(100) == b"":
+                    cut = True
+                    break
+            except socket.timeout:
+                pass
+            except (ConnectionResetError, BrokenPipeError):
+                cut = True
+                break
+            time.sleep(0.2)
+        s.close()
+        check(cut, "a client trickling header bytes must be cut at the request deadline")
+        st, _, _ = srv.req("GET", "/api/me")
+        check(st == 200, "others are served: %d" % st)
+        raw = srv.raw(b"POST /api/label HTTP/1.1\r\nHost: " + srv.host.encode() +
+                      b"\r\nContent-Length: 5\r\nContent-Length: 40\r\n"
+                      b"Content-Type: application/x-www-form-urlencoded\r\n\r\nid=1&")
+        check(status_of(raw) == 400, "conflicting Content-Length: %r" % raw[:60])
+        st, h, _ = srv.req("GET", "/api/thumb/1")
+        check(st == 200 and h.get("Cross-Origin-Resource-Policy") == "same-origin", "CORP on images: %s" % h)
+    finally:
+        srv.stop()
+    proj = make_project(10)
+    srv = Server(proj, bind="127.0.0.2")
+    try:
+        st, h, body = srv.req("GET", "/login?t=" + "x" * 43)
+        check(st == 401 and h.get("Content-Type", "").startswith("text/html") and b"<h1>" in body,
+              "bad sign-in link: %d %s" % (st, h.get("Content-Type")))
+    finally:
+        srv.stop()
+        shutil.rmtree(proj)
+
+
+def t_label_set():
+    """A declared set is ranked on keys 1-5, stored by name; a WordNet pick
+    keeps its synset beside the name; a closed set refuses new labels."""
+    proj = make_project(40)
+    with open(os.path.join(proj, "set.txt"), "w") as f:
+        f.write("sports\n  tennis = n00482298\n  golf\nnot sports\n")
+    r = subprocess.run([ORDO, "labelset", "--project", proj, "--import", os.path.join(proj, "set.txt")],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and "  tennis = n00482298" in r.stdout, "labelset import: %s %s" % (r.stdout, r.stderr))
+    bad = subprocess.run([ORDO, "labelset", "--project", proj, "--add", "  orphan"], capture_output=True, text=True)
+    check(bad.returncode == 1 and "line 1" in bad.stderr, "an indented first line is refused: %s" % bad.stderr)
+    srv = Server(proj, extra=("--double-share", "0"))
+    try:
+        me = csrf(srv, {})
+        v = json.loads(srv.req("GET", "/api/vocab")[2])
+        check([x["name"] for x in v["set"]] == ["sports", "tennis", "golf", "not sports"] and
+              v["set"][1]["parent"] == "sports" and v["set"][1]["synset"] == "n00482298", "vocab set: %s" % v["set"])
+        items = json.loads(srv.req("GET", "/api/next?n=30")[2])["items"]
+        it = next(i for i in items if not i["eval"])
+        names = [x["label"] for x in it["suggestions"]]
+        check(set(names[:4]) == {"sports", "tennis", "golf", "not sports"}, "keys rank the set: %s" % names)
+        sug = json.loads(srv.req("GET", "/api/suggest?id=%d" % it["id"])[2])
+        check(sug["file"].startswith("img") and sug["folder"], "file and folder: %s" % sug)
+        # a WordNet pick is stored by name, its synset beside it
+        st, _, _ = srv.req("POST", "/api/label", {"id": it["id"], "label": "x", "synset": "n04409515"},
+                           headers={"X-Ordo-CSRF": me})
+        check(st == 200, "wordnet pick %d" % st)
+        check(db_labels(proj)[-1][1] == "tennis ball", "stored by name: %s" % db_labels(proj)[-1:])
+        r = subprocess.run([ORDO, "labelset", "--project", proj], capture_output=True, text=True)
+        check("tennis ball = n04409515" in r.stdout, "the pick's synset is kept: %s" % r.stdout)
+        # the per-answer model: two answers make their label the first suggestion of a look-alike
+        sug = json.loads(srv.req("GET", "/api/suggest?id=%d" % it["id"])[2])
+        check(sug["suggestions"][0]["label"] == "tennis ball" and "tennis ball" in sug["order"],
+              "the answered label ranks first for its own image: %s" % sug["suggestions"][:2])
+        # closed: new labels refused, set labels and special answers allowed
+        subprocess.run([ORDO, "labelset", "--project", proj, "--closed"], check=True, capture_output=True)
+    finally:
+        srv.stop()
+    srv = Server(proj, extra=("--double-share", "0"))
+    try:
+        me = csrf(srv, {})
+        items = json.loads(srv.req("GET", "/api/next?n=3")[2])["items"]
+        st, _, body = srv.req("POST", "/api/label", {"id": items[0]["id"], "label": "cricket"},
+                              headers={"X-Ordo-CSRF": me})
+        check(st == 403 and b"closed" in body, "closed set refuses a new label: %d %s" % (st, body))
+        for lab in ("golf", "not-sports"):
+            st, _, _ = srv.req("POST", "/api/label", {"id": items[1]["id"], "label": lab}, headers={"X-Ordo-CSRF": me})
+            check(st == 200, "closed set allows %s: %d" % (lab, st))
+        st, _, _ = srv.req("POST", "/api/labelset", {"text": "a\nb\n"}, headers={"X-Ordo-CSRF": me})
+        check(st == 200, "local admin replaces the set: %d" % st)
+        st, _, body = srv.req("POST", "/api/labelset", {"text": "  orphan\n"}, headers={"X-Ordo-CSRF": me})
+        check(st == 400, "a malformed set is refused: %d %s" % (st, body))
+    finally:
+        srv.stop()
+        shutil.rmtree(proj)
+
+
 def t_label_is_text():
     srv = Server(PROJECT)
     try:
@@ -529,7 +630,7 @@ def t_undo_and_double_annotation():
     proj = make_project(30)
     srv = Server(proj, bind="127.0.0.2", extra=("--double-share", "1"))
     try:
-        ta, tb = add_user(proj, "a"), add_user(proj, "b")
+        ta, tb = add_user(proj, "a", "reviewer"), add_user(proj, "b")
         ha, hb = {"Authorization": "Bearer " + ta}, {"Authorization": "Bearer " + tb}
         ha["X-Ordo-CSRF"], hb["X-Ordo-CSRF"] = csrf(srv, ha), csrf(srv, hb)
         ids_a = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=3", headers=ha)[2])["items"]]
@@ -539,6 +640,10 @@ def t_undo_and_double_annotation():
             srv.req("POST", "/api/label", {"id": i, "label": "x"}, headers=ha)
         for n, i in enumerate(ids_b):
             srv.req("POST", "/api/label", {"id": i, "label": "x" if n < 2 else "y"}, headers=hb)
+        st, _, body = srv.req("GET", "/api/review", headers=hb)
+        check(st == 403, "an annotator may not review: %d" % st)
+        st, _, _ = srv.req("POST", "/api/resolve", {"id": ids_a[2], "label": "x"}, headers=hb)
+        check(st == 403, "an annotator may not resolve: %d" % st)
         st, _, body = srv.req("GET", "/api/review", headers=ha)
         rev = json.loads(body)["items"]
         check([r["id"] for r in rev] == [ids_a[2]], "one disagreement for review: %s" % body[:200])
@@ -557,6 +662,21 @@ def t_undo_and_double_annotation():
         check(len(rows) == n0 + 2 and rows[-1][1] == "skip" and rows[-1][2] == "a", "undo appends retractions")
         nxt = [i["id"] for i in json.loads(srv.req("GET", "/api/next?n=5", headers=ha)[2])["items"]]
         check(ids_a[0] in nxt and ids_a[1] in nxt, "undone images come back to their annotator")
+        # roles: a third annotator may neither undo nor change b's answer;
+        # b may change its own (a new event), and a reviewer anyone's
+        tc = add_user(proj, "c")
+        hc = {"Authorization": "Bearer " + tc}
+        hc["X-Ordo-CSRF"] = csrf(srv, hc)
+        n0 = len(db_labels(proj))
+        st, _, body = srv.req("POST", "/api/undo", {"id": ids_b[2]}, headers=hc)
+        check(st == 403, "annotator c undoing b's answer: %d %s" % (st, body))
+        st, _, body = srv.req("POST", "/api/label", {"id": ids_b[2], "label": "z"}, headers=hc)
+        check(st == 403, "annotator c changing b's answer: %d %s" % (st, body))
+        check(len(db_labels(proj)) == n0, "refused requests write nothing")
+        st, _, _ = srv.req("POST", "/api/label", {"id": ids_b[2], "label": "w"}, headers=hb)
+        check(st == 200, "b changes its own answer: %d" % st)
+        st, _, _ = srv.req("POST", "/api/undo", {"id": ids_b[2]}, headers=ha)
+        check(st == 200, "a reviewer undoes another's answer: %d" % st)
     finally:
         srv.stop()
         shutil.rmtree(proj)
@@ -577,7 +697,8 @@ def main():
     try:
         for t in [t_token_required_beyond_loopback, t_csrf, t_path_traversal,
                   t_limits_and_malformed, t_slow_loris, t_label_is_text,
-                  t_undo_and_double_annotation, t_queue_refills_in_background, t_retrain_and_evaluate, t_search_wordnet, t_sigkill_keeps_acknowledged]:
+                  t_undo_and_double_annotation, t_queue_refills_in_background, t_retrain_and_evaluate, t_search_wordnet, t_sigkill_keeps_acknowledged,
+                  t_deadline_and_headers, t_label_set]:
             run_test(t)
     finally:
         shutil.rmtree(PROJECT, ignore_errors=True)

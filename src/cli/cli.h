@@ -11,6 +11,7 @@ int cli_init(int argc, char **argv);       /* cmd_init.c: create a project */
 int cli_scan(int argc, char **argv);       /* cmd_scan.c: scan folders into the project */
 int cli_status(int argc, char **argv);     /* cmd_status.c: counts, model, top classes */
 int cli_serve(int argc, char **argv);      /* cmd_serve.c: the labeling web server */
+int cli_labelset(int argc, char **argv);   /* cmd_labelset.c: the project's label set */
 int cli_user(int argc, char **argv);       /* cmd_user.c: annotators and their tokens */
 int cli_next(int argc, char **argv);       /* cmd_next.c: the next images to label */
 int cli_order(int argc, char **argv);      /* cmd_next.c: init + scan + rank a folder */

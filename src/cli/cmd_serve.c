@@ -24,7 +24,10 @@ static void usage(FILE *f)
             "  --batch N          images per queue batch from the composer (default 200)\n"
             "  --threads N        worker threads (default 4)\n"
             "  --timeout S        drop connections idle for S seconds (default 15)\n"
-            "  --per-ip N         connections per client address (default 256)\n"
+            "  --deadline S       a request's headers and body must arrive within S seconds\n"
+            "                     in total, however slowly they trickle (default 10)\n"
+            "  --per-ip N         connections per client address (default 256; behind a\n"
+            "                     reverse proxy every client shares the proxy's address)\n"
             "  --retrain-every N  retrain the page's model after N new answers (default\n"
             "                     100; 0 = only from the dashboard's button)\n");
 }
@@ -41,10 +44,11 @@ int cli_serve(int argc, char **argv)
         {"batch", required_argument, NULL, 'B'},   {"threads", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'T'}, {"per-ip", required_argument, NULL, 'i'},
         {"retrain-every", required_argument, NULL, 'r'},
+        {"deadline", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:p:P:d:B:t:T:i:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:p:P:d:B:t:T:i:r:D:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': o.bind = optarg; break;
         case 'p': if (cli_parse_int("--port", optarg, 0, 65535, &o.port)) return 2; break;
@@ -62,6 +66,9 @@ int cli_serve(int argc, char **argv)
         case 't': if (cli_parse_int("--threads", optarg, 1, 256, &o.threads)) return 2; break;
         case 'T': if (cli_parse_int("--timeout", optarg, 1, 3600, &o.conn_timeout_s)) return 2; break;
         case 'i': if (cli_parse_int("--per-ip", optarg, 1, 100000, &o.per_ip)) return 2; break;
+        case 'D':
+            if (cli_parse_int("--deadline", optarg, 1, 3600, &o.request_deadline_s)) return 2;
+            break;
         case 'r': {
             int v;
             if (cli_parse_int("--retrain-every", optarg, 0, 10000000, &v)) return 2;

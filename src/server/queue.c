@@ -29,7 +29,9 @@ int srv_queue_need(const ordo_srv *srv, int64_t id)
     return u < srv->o.double_share ? 2 : 1;
 }
 
-static ssize_t all_find(const srv_queue *q, int64_t id)
+static void drop_cache(srv_queue *q);
+
+ssize_t srv_queue_index(const srv_queue *q, int64_t id)
 {
     size_t lo = 0, hi = q->nall;
     while (lo < hi) {
@@ -130,7 +132,7 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
     pthread_mutex_lock(&q->mu);
     for (size_t i = 0; i < b->n; i++) {
         int64_t id = ordo_loop_pool_item(p, b->items[i].row)->id;
-        ssize_t k = all_find(q, id);
+        ssize_t k = srv_queue_index(q, id);
         if (k < 0 || q->labeled[k] || q_find(q, id)) continue;   /* answered meanwhile */
         if (q_push(q, id, ordo_rank_reason_name(b->items[i].reason), srv_queue_need(srv, id), 0) < 0) {
             rc = ordo_err_set(err, "out of memory");
@@ -226,33 +228,23 @@ static int reload_items(ordo_srv *srv, ordo_store *s, ordo_err *err)
     size_t n;
     if (ordo_store_items(s, &all, &n, err) < 0) return -1;
     unsigned char *lab = calloc(n ? n : 1, 1);
-    char **sugg = calloc(n ? n : 1, sizeof *sugg);
-    if (!lab || !sugg) {
+    if (!lab) {
         free(all);
-        free(lab);
-        free(sugg);
         return ordo_err_set(err, "out of memory");
     }
     pthread_mutex_lock(&q->mu);
+    drop_cache(q);   /* indexed by the old list */
     size_t i = 0, nl = 0;
     for (size_t j = 0; j < n; j++) {
-        for (; i < q->nall && q->all[i].id < all[j].id; i++) free(q->sugg[i]);
-        if (i < q->nall && q->all[i].id == all[j].id) {
-            lab[j] = q->labeled[i];
-            sugg[j] = q->sugg[i];
-            q->sugg[i] = NULL;
-            i++;
-        }
+        while (i < q->nall && q->all[i].id < all[j].id) i++;
+        if (i < q->nall && q->all[i].id == all[j].id) lab[j] = q->labeled[i++];
         nl += lab[j];
     }
-    for (; i < q->nall; i++) free(q->sugg[i]);
     free(q->all);
     free(q->labeled);
-    free(q->sugg);
     q->all = all;
     q->nall = n;
     q->labeled = lab;
-    q->sugg = sugg;
     q->nlabeled = nl;
     if (n && (size_t)all[n - 1].slot >= q->emb_rows) {   /* new rows: map them too */
         size_t rows;
@@ -261,6 +253,11 @@ static int reload_items(ordo_srv *srv, ordo_store *s, ordo_err *err)
         if (emb) {   /* the old map is only ever read under this lock */
             q->emb = emb;
             q->emb_rows = rows;
+        }
+        const uint16_t *lg = ordo_store_logits(q->emb_store, &rows, &e);
+        if (lg) {
+            q->logits = lg;
+            q->logit_rows = rows;
         }
     }
     pthread_mutex_unlock(&q->mu);
@@ -313,9 +310,10 @@ static void *composer_main(void *arg)
 {
     ordo_srv *srv = arg;
     srv_queue *q = &srv->q;
-    /* Linux: nice this thread alone, so composing and training yield the
-     * CPU to request handling (best effort; failure changes nothing). */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0) { /* keep the default */ }
+    /* Linux: nice this thread alone (19, the lowest priority), so composing
+     * and training yield the CPU to request handling (best effort; failure
+     * changes nothing). Training's BLAS runs on this thread too (model.c). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0) { /* keep the default */ }
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->want_refill && !q->want_retrain && !q->want_warm && !q->stop)
@@ -420,14 +418,16 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     srv_queue *q = &srv->q;
     if (ordo_store_items(s, &q->all, &q->nall, err) < 0) return -1;
     q->labeled = calloc(q->nall ? q->nall : 1, 1);
-    q->sugg = calloc(q->nall ? q->nall : 1, sizeof *q->sugg);
-    if (!q->labeled || !q->sugg) return ordo_err_set(err, "out of memory");
+    if (!q->labeled) return ordo_err_set(err, "out of memory");
     /* A handle of its own for the suggestions' embedding map: a map is only
      * stable while nobody else asks the same handle for it again. */
     q->emb_store = ordo_store_open(srv->project, srv->o.store_flags | ORDO_STORE_RDONLY, err);
     if (!q->emb_store) return -1;
     q->emb = ordo_store_embeddings(q->emb_store, &q->emb_rows, err);
     if (!q->emb) return -1;
+    q->logits = ordo_store_logits(q->emb_store, &q->logit_rows, err);
+    if (!q->logits) return -1;
+    if (srv_nc_init(srv, s, err) < 0) return -1;
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
@@ -435,7 +435,7 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
                            -1, &st, NULL) != SQLITE_OK)
         return ordo_err_set(err, "reading labels: %s", sqlite3_errmsg(db));
     while (sqlite3_step(st) == SQLITE_ROW) {
-        ssize_t k = all_find(q, sqlite3_column_int64(st, 0));
+        ssize_t k = srv_queue_index(q, sqlite3_column_int64(st, 0));
         if (k >= 0 && !q->labeled[k]) { q->labeled[k] = 1; q->nlabeled++; }
     }
     sqlite3_finalize(st);
@@ -447,9 +447,9 @@ void srv_queue_free(srv_queue *q)
     if (q->emb_store) ordo_store_close(q->emb_store);
     q->emb_store = NULL;
     q->emb = NULL;
-    srv_queue_drop_suggestions(q);
-    free(q->sugg);
-    q->sugg = NULL;
+    q->logits = NULL;
+    drop_cache(q);
+    srv_nc_free(q);
     free(q->items);
     free(q->all);
     free(q->labeled);
@@ -494,11 +494,31 @@ static int try_lease(srv_qitem *it, int64_t who, double now)
     return 0;
 }
 
+/* "id":N,"file":"name.jpg","folder":"/photos/a" of image id (file names
+ * are raw bytes: shown as text by the page, never used as a path). */
+void srv_item_place_json(ordo_store *s, int64_t id, FILE *f)
+{
+    char path[PATH_MAX];
+    ordo_err e;
+    fprintf(f, "\"id\":%lld,\"file\":", (long long)id);
+    if (!s || ordo_store_image_path(s, id, path, sizeof path, &e) < 0) {
+        fputs("\"\",\"folder\":\"\"", f);
+        return;
+    }
+    char *slash = strrchr(path, '/');
+    srv_json_str(f, slash ? slash + 1 : path);
+    fputs(",\"folder\":", f);
+    if (slash) *slash = 0;
+    srv_json_str(f, slash ? path : "");
+}
+
 /* Caller holds mu. */
-static void item_json(ordo_srv *srv, FILE *f, int64_t id, const char *reason)
+static void item_json(ordo_srv *srv, ordo_store *s, FILE *f, int64_t id, const char *reason)
 {
     int eval = !strcmp(reason, "eval");
-    fprintf(f, "{\"id\":%lld,\"reason\":", (long long)id);
+    fputc('{', f);
+    srv_item_place_json(s, id, f);
+    fputs(",\"reason\":", f);
     srv_json_str(f, reason);
     fprintf(f, ",\"eval\":%s,\"suggestions\":", eval ? "true" : "false");
     /* Evaluation images get no suggestions at all (not merely hidden by the
@@ -508,92 +528,116 @@ static void item_json(ordo_srv *srv, FILE *f, int64_t id, const char *reason)
     fputc('}', f);
 }
 
-void srv_queue_drop_suggestions(srv_queue *q)
+static void drop_cache(srv_queue *q)
 {
-    for (size_t i = 0; q->sugg && i < q->nall; i++) {
-        free(q->sugg[i]);
-        q->sugg[i] = NULL;
-    }
+    for (size_t i = 0; q->sugg && i < q->nall; i++) free(q->sugg[i]);
+    free(q->sugg);
+    free(q->sugg_stamp);
+    q->sugg = NULL;
+    q->sugg_stamp = NULL;
 }
 
-/* Caller holds q->mu. The newest retrained model's top 5 if there is one,
- * else the ImageNet top 5; cached per image until the model changes. */
+/* Caller holds q->mu. The project's labels ranked (suggest.c), cached per
+ * image until an answer, the label set or the model changes them. */
 int srv_item_suggestions_json(ordo_srv *srv, int64_t id, FILE *f)
 {
     srv_queue *q = &srv->q;
-    ssize_t k = all_find(q, id);
-    if (k >= 0 && q->sugg && q->sugg[k]) {
+    ssize_t k = srv_queue_index(q, id);
+    if (k >= 0 && !q->sugg) {
+        q->sugg = calloc(q->nall ? q->nall : 1, sizeof *q->sugg);
+        q->sugg_stamp = calloc(q->nall ? q->nall : 1, sizeof *q->sugg_stamp);
+        if (!q->sugg || !q->sugg_stamp) drop_cache(q);
+    }
+    uint64_t stamp = srv_suggest_stamp(srv);
+    if (k >= 0 && q->sugg && q->sugg[k] && q->sugg_stamp[k] == stamp) {
         fputs(q->sugg[k], f);
         return 0;
     }
     char *buf = NULL;
     size_t len = 0;
     FILE *mf = open_memstream(&buf, &len);
-    if (mf && k >= 0 && srv_model_suggest(srv, q->all[k].slot, q->emb, q->emb_rows, mf) == 0) {
-        fclose(mf);
-        fputs(buf, f);
-        if (q->sugg) q->sugg[k] = buf;
-        else free(buf);
-        return 0;
+    if (!mf) return srv_suggest_json(srv, id, f);
+    int rc = srv_suggest_json(srv, id, mf);
+    fclose(mf);
+    fputs(buf, f);
+    if (k >= 0 && q->sugg) {
+        free(q->sugg[k]);
+        q->sugg[k] = buf;
+        q->sugg_stamp[k] = stamp;
+    } else {
+        free(buf);
     }
-    if (mf) fclose(mf);
-    free(buf);
-    fputc('[', f);
-    if (k >= 0) {
-        const ordo_store_scores *sc = &srv->q.all[k].s;
-        int shown = 0;
-        for (int j = 0; j < ORDO_STORE_TOPK; j++) {
-            int cls = sc->top_class[j];
-            if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
-            /* Only classes the network prefers to uniform: vectors imported
-             * without probabilities have flat (zero) logits, no opinion. */
-            if (!(sc->top_prob[j] > 1.0f / ORDO_STORE_LOGITS)) continue;
-            fprintf(f, "%s{\"label\":", shown++ ? "," : "");
-            srv_json_str(f, ordo_wn_class_wnid(srv->wn, cls));
-            fputs(",\"name\":", f);
-            srv_json_str(f, ordo_wn_class_name(srv->wn, cls));
-            fprintf(f, ",\"p\":%.4f}", isfinite(sc->top_prob[j]) ? sc->top_prob[j] : 0.0);
-        }
-    }
-    fputc(']', f);
-    return 0;
+    return rc;
 }
 
-int srv_queue_next_json(ordo_srv *srv, const srv_who *who, int n, FILE *f)
+
+int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n, FILE *f)
 {
     srv_queue *q = &srv->q;
+    /* Items are written under the lock; no file names here (a database
+     * read each): the page gets them from /api/suggest for the image it
+     * shows. */
+    int64_t ids[50];
+    char *part[50];
+    size_t partlen[50];
+    int got = 0;
+    if (n > 50) n = 50;
     pthread_mutex_lock(&q->mu);
     double now = srv_now();
-    fputs("{\"items\":[", f);
-    int got = 0;
     for (size_t i = 0; i < q->n && got < n; i++) {
         srv_qitem *it = &q->items[i];
         if (finished(it) || !try_lease(it, who->id, now)) continue;
-        if (got) fputc(',', f);
-        item_json(srv, f, it->id, it->reason);
-        got++;
+        FILE *pf = open_memstream(&part[got], &partlen[got]);
+        if (!pf) break;
+        int eval = !strcmp(it->reason, "eval");
+        fputs(",\"reason\":", pf);
+        srv_json_str(pf, it->reason);
+        fprintf(pf, ",\"eval\":%s,\"suggestions\":", eval ? "true" : "false");
+        /* Evaluation images get no suggestions at all (not merely hidden by
+         * the page), so the model cannot anchor the labels that measure it. */
+        if (eval) fputs("[]", pf);
+        else srv_item_suggestions_json(srv, it->id, pf);
+        fclose(pf);
+        ids[got++] = it->id;
     }
     /* a quarter of the batch left: the composer prepares the next one */
     size_t done = 0;
     for (size_t i = 0; i < q->n; i++) done += finished(&q->items[i]);
     if ((q->n - done) * 4 <= (size_t)srv->o.batch && q->nlabeled < q->nall) want_refill(q);
-    fprintf(f, "],\"progress\":{\"batch\":%lld,\"batch_done\":%zu,\"batch_total\":%zu,"
-               "\"labeled\":%zu,\"images\":%zu,\"refilling\":%s}",
-            (long long)q->batch_no, done, q->n, q->nlabeled, q->nall,
-            q->refilling || q->want_refill ? "true" : "false");
-    if (q->error[0]) {
-        fputs(",\"error\":", f);
-        srv_json_str(f, q->error);
+    char *tail = NULL;
+    size_t tlen = 0;
+    FILE *tf = open_memstream(&tail, &tlen);
+    if (tf) {
+        fprintf(tf, "],\"progress\":{\"batch\":%lld,\"batch_done\":%zu,\"batch_total\":%zu,"
+                    "\"labeled\":%lld,\"mine\":%lld,\"images\":%zu,\"refilling\":%s}",
+                (long long)q->batch_no, done, q->n, (long long)srv_ledger_labeled(q),
+                (long long)srv_ledger_mine(q, who->name), q->nall,
+                q->refilling || q->want_refill ? "true" : "false");
+        if (q->error[0]) {
+            fputs(",\"error\":", tf);
+            srv_json_str(tf, q->error);
+        }
+        fputc('}', tf);
+        fclose(tf);
     }
-    fputc('}', f);
     pthread_mutex_unlock(&q->mu);
+    (void)s;
+    fputs("{\"items\":[", f);
+    for (int i = 0; i < got; i++) {
+        fprintf(f, "%s{\"id\":%lld", i ? "," : "", (long long)ids[i]);
+        fwrite(part[i], 1, partlen[i], f);
+        fputc('}', f);
+        free(part[i]);
+    }
+    if (tail) fwrite(tail, 1, tlen, f);
+    free(tail);
     return 0;
 }
 
 typedef struct near { float sim; size_t idx; } near;
 
 int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
-                        FILE *f, ordo_err *err)
+                        int64_t near_id, FILE *f, ordo_err *err)
 {
     srv_queue *q = &srv->q;
     size_t rows;
@@ -609,7 +653,12 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
     pthread_mutex_lock(&q->mu);
     double now = srv_now();
     /* The seed: the first queued image this annotator may take. */
-    ssize_t seed_k = -1;
+    ssize_t seed_k = near_id > 0 ? srv_queue_index(q, near_id) : -1;   /* "more like this" */
+    if (near_id > 0 && seed_k < 0) {
+        pthread_mutex_unlock(&q->mu);
+        free(best); free(seed); free(row);
+        return ordo_err_set(err, "no such image");
+    }
     for (size_t i = 0; i < q->n && seed_k < 0; i++) {
         srv_qitem *it = &q->items[i];
         /* evaluation images are labeled one by one, never in bulk */
@@ -618,7 +667,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
         int taken = 0;
         for (int k = 0; k < SRV_QMAX_ANN; k++)
             taken |= it->lease_by[k] && it->lease_by[k] != who->id && it->lease_until[k] > now;
-        if (!taken) seed_k = all_find(q, it->id);
+        if (!taken) seed_k = srv_queue_index(q, it->id);
     }
     if (seed_k < 0)   /* the batch is spoken for: any unlabeled image */
         for (size_t i = 0; i < q->nall && seed_k < 0; i++)
@@ -667,7 +716,7 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
         int64_t id = q->all[best[j].idx].id;
         srv_qitem *it = q_find(q, id);
         if (j) fputc(',', f);
-        item_json(srv, f, id, it ? it->reason : "diverse");
+        item_json(srv, s, f, id, it ? it->reason : "diverse");
     }
     fputs("]}", f);
     pthread_mutex_unlock(&q->mu);
@@ -677,10 +726,12 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
     return 0;
 }
 
-void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, int done)
+void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, const char *label)
 {
     srv_queue *q = &srv->q;
+    int done = label != NULL;
     pthread_mutex_lock(&q->mu);
+    srv_nc_answer(srv, id, who->name, label);
     srv_qitem *it = q_find(q, id);
     if (!it && !done) {   /* undo of an image from an older batch */
         if (q_push(q, id, "undo", srv_queue_need(srv, id), 1) == 0) it = &q->items[0];
@@ -697,7 +748,7 @@ void srv_queue_done(ordo_srv *srv, const srv_who *who, int64_t id, int done)
             try_lease(it, who->id, srv_now());
         }
     }
-    ssize_t k = all_find(q, id);
+    ssize_t k = srv_queue_index(q, id);
     if (k >= 0) {
         int now_labeled = done || (it && ndone(it) > 0);
         if (now_labeled && !q->labeled[k]) q->nlabeled++;
@@ -714,4 +765,13 @@ int srv_queue_reason(ordo_srv *srv, int64_t id, char *out, size_t cap)
     snprintf(out, cap, "%s", it ? it->reason : "");
     pthread_mutex_unlock(&srv->q.mu);
     return it ? 0 : -1;
+}
+
+int srv_queue_holds(ordo_srv *srv, const srv_who *who, int64_t id)
+{
+    pthread_mutex_lock(&srv->q.mu);
+    srv_qitem *it = q_find(&srv->q, id);
+    int r = it && (holds_lease(it, who->id, srv_now()) || done_by(it, who->id));
+    pthread_mutex_unlock(&srv->q.mu);
+    return r;
 }

@@ -12,6 +12,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +25,7 @@
 #define SRV_MAX_IDS 256      /* images in one grid answer */
 
 static int search_json(ordo_srv *srv, const char *q, int n, FILE *f);
+
 
 /* ---- the pool of store handles: one per worker at a time --------------- */
 
@@ -220,6 +223,7 @@ static unsigned authenticate(ordo_srv *srv, ordo_store *s, struct MHD_Connection
     if (srv->need_token) return MHD_HTTP_UNAUTHORIZED;
     who->id = srv->local_id;
     snprintf(who->name, sizeof who->name, "local");
+    who->role = ORDO_SRV_ADMIN;   /* loopback: the machine's own user */
     return 0;
 }
 
@@ -287,7 +291,18 @@ static enum MHD_Result do_login(ordo_srv *srv, struct MHD_Connection *c)
     ordo_err e;
     int ok = srv_user_by_token(s, t, &who, &e);
     srv_store_put(srv, s);
-    if (ok < 0) return send_err(c, MHD_HTTP_UNAUTHORIZED, "unknown or revoked token");
+    if (ok < 0) {   /* a person followed a link: answer in HTML, not JSON */
+        static const char page[] =
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>ordo - sign-in link not valid</title></head><body>"
+            "<h1>This sign-in link is not valid</h1>"
+            "<p>The token in it is unknown or was replaced (<code>ordo user add NAME"
+            " --reset</code> makes a new one and retires the old). Ask the project owner"
+            " for a new link.</p><p><a href=\"/\">Back to the labeling page</a></p>"
+            "</body></html>\n";
+        return send_buf(c, MHD_HTTP_UNAUTHORIZED, "text/html; charset=utf-8", page,
+                        sizeof page - 1, MHD_RESPMEM_PERSISTENT, NULL);
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     char cookie[128];
@@ -324,6 +339,8 @@ static enum MHD_Result do_image(ordo_srv *srv, ordo_store *s, struct MHD_Connect
     }
     add_common_headers(r);
     MHD_add_response_header(r, "Content-Type", "image/jpeg");
+    /* no other site may embed the photos (Spectre-class leaks, hotlinking) */
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     /* An id names immutable content, so browsers may keep it. */
     MHD_add_response_header(r, "Cache-Control", "private, max-age=86400");
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
@@ -343,8 +360,9 @@ static int query_int(struct MHD_Connection *c, const char *key, int def, int lo,
 
 /* Parses a label / undo request into a job and hands it to the writer,
  * suspending the connection until the writer has committed it. */
-static enum MHD_Result queue_write(ordo_srv *srv, struct MHD_Connection *c, const srv_who *who,
-                                   srv_req *rq, int kind, int many, const char *source)
+static enum MHD_Result queue_write(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
+                                   const srv_who *who, srv_req *rq, int kind, int many,
+                                   const char *source)
 {
     char idbuf[SRV_MAX_IDS * 20];
     srv_job *j = calloc(1, sizeof *j);
@@ -359,6 +377,27 @@ static enum MHD_Result queue_write(ordo_srv *srv, struct MHD_Connection *c, cons
         free(j);
         return send_err(c, MHD_HTTP_BAD_REQUEST,
                         "label must be " ORDO_STORE_LABEL_RULE);
+    }
+    if (kind == SRV_JOB_LABEL) {
+        /* stored by readable name; a WordNet pick names its synset apart */
+        char wnid[16];
+        long synset = -1;
+        if (form_get(rq->body, rq->len, "synset", wnid, sizeof wnid) >= 0) {
+            int64_t off;
+            if (wnid[0] != 'n' || strlen(wnid) != 9 || parse_id(wnid + 1, &off) < 0) {
+                free(j);
+                return send_err(c, MHD_HTTP_BAD_REQUEST, "synset must look like n01234567");
+            }
+            synset = (long)off;
+        }
+        ordo_err e;
+        int closed;
+        char name[ORDO_STORE_LABEL_MAX + 1];
+        if (srv_labelset_resolve(srv, s, j->label, synset, name, sizeof name, &closed, &e) < 0) {
+            free(j);
+            return send_err(c, closed ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST, e.msg);
+        }
+        memcpy(j->label, name, sizeof name);
     }
     if (form_get(rq->body, rq->len, many ? "ids" : "id", idbuf, sizeof idbuf) < 1) {
         free(j);
@@ -441,23 +480,66 @@ static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *e
 /* One group: normally one transaction for every job that arrived meanwhile
  * (one fsync); if it fails, each job alone, so a bad image id fails only its
  * own request. Nothing is answered before its events are committed. */
-static void write_group(ordo_srv *srv, srv_job *head)
+/* An annotator may answer an image nobody has answered, one the queue
+ * gave them, or one they have answered themselves; undoing or changing
+ * another annotator's answer needs the reviewer role. Checked here, by the
+ * one thread that writes labels, so no answer slips in between. */
+static int job_allowed(ordo_srv *srv, const srv_job *j)
+{
+    if (j->who.role >= ORDO_SRV_REVIEWER) return 1;
+    for (int i = 0; i < j->n; i++) {
+        char label[ORDO_STORE_LABEL_MAX + 1], who[ORDO_SRV_NAME_MAX + 1];
+        ordo_err e;
+        if (srv_current_answer(srv->w_store, j->ids[i], label, sizeof label, who, sizeof who,
+                               &e) < 0)
+            return 0;
+        if (!label[0] || !strcmp(who, j->who.name)) continue;
+        if (j->kind == SRV_JOB_LABEL && srv_queue_holds(srv, &j->who, j->ids[i])) continue;
+        /* a double-annotated image: their own answer is still theirs */
+        if (srv_own_answer(srv->w_store, j->ids[i], j->who.name, &e) == 1) continue;
+        return 0;
+    }
+    return 1;
+}
+
+/* *headp: the group; on return the same jobs, the allowed ones first. */
+static void write_group(ordo_srv *srv, srv_job **headp)
 {
     ordo_err e;
-    if (write_events(srv, head, NULL, &e) == 0) {
-        for (srv_job *j = head; j; j = j->next) j->status = MHD_HTTP_OK;
+    srv_job *head = *headp;
+    /* refused jobs leave the group first (they keep their 403) */
+    srv_job *ok_head = NULL, **tail = &ok_head, *refused = NULL;
+    for (srv_job *j = head, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (job_allowed(srv, j)) {
+            *tail = j;
+            tail = &j->next;
+        } else {
+            job_result(j, MHD_HTTP_FORBIDDEN, "this answer is another annotator's: only a"
+                                              " reviewer may undo or change it");
+            j->next = refused;
+            refused = j;
+        }
+    }
+    *tail = refused;   /* refused ones at the end: [head, stop) is written */
+    head = *headp = ok_head ? ok_head : refused;
+    srv_job *stop = refused;
+    if (head == stop) return;
+    if (write_events(srv, head, stop, &e) == 0) {
+        for (srv_job *j = head; j != stop; j = j->next) j->status = MHD_HTTP_OK;
     } else {
-        for (srv_job *j = head; j; j = j->next) {
+        for (srv_job *j = head; j != stop; j = j->next) {
             if (write_events(srv, j, j->next, &e) == 0) j->status = MHD_HTTP_OK;
             else job_result(j, strstr(e.msg, "no image") ? MHD_HTTP_NOT_FOUND
                                                         : MHD_HTTP_SERVICE_UNAVAILABLE, e.msg);
         }
     }
-    for (srv_job *j = head; j; j = j->next) {
+    for (srv_job *j = head; j != stop; j = j->next) {
         if (j->status != MHD_HTTP_OK) continue;
         /* durable now: only from here on may the page hear "ok" */
         for (int i = 0; i < j->n; i++)
-            srv_queue_done(srv, &j->who, j->ids[i], j->kind == SRV_JOB_LABEL);
+            srv_queue_done(srv, &j->who, j->ids[i], j->kind == SRV_JOB_LABEL ? j->label : NULL);
         FILE *f = open_memstream(&j->body, &j->len);
         if (!f) { j->status = MHD_HTTP_INTERNAL_SERVER_ERROR; continue; }
         if (j->kind == SRV_JOB_UNDO) {
@@ -468,7 +550,11 @@ static void write_group(ordo_srv *srv, srv_job *head)
             pthread_mutex_unlock(&srv->q.mu);
             fputs("}}", f);
         } else {
-            fprintf(f, "{\"ok\":true,\"n\":%d}", j->n);
+            pthread_mutex_lock(&srv->q.mu);
+            fprintf(f, "{\"ok\":true,\"n\":%d,\"progress\":{\"labeled\":%lld,\"mine\":%lld,"
+                       "\"images\":%zu}}", j->n, (long long)srv_ledger_labeled(&srv->q),
+                    (long long)srv_ledger_mine(&srv->q, j->who.name), srv->q.nall);
+            pthread_mutex_unlock(&srv->q.mu);
         }
         fclose(f);
     }
@@ -494,7 +580,7 @@ static void *writer_main(void *arg)
         int stop = srv->w_stop;
         pthread_mutex_unlock(&srv->w_mu);
         if (!head && stop) break;
-        write_group(srv, head);
+        write_group(srv, &head);
         srv_model_note_answers(srv, group_answers(head));
         for (srv_job *j = head, *next; j; j = next) {
             next = j->next;   /* j belongs to its request again once resumed */
@@ -504,79 +590,405 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---- the route table ------------------------------------------------------
+ *
+ * One row per endpoint (like the CLI's command table): method, path (exact,
+ * or a prefix when it ends in '/'), the least role that may call it, and
+ * its handler. A JSON handler writes its body to f and returns 0, or -1
+ * with e (500); a raw handler answers the connection itself. */
+
+typedef struct srv_call {
+    ordo_srv *srv;
+    ordo_store *s;
+    struct MHD_Connection *c;
+    const char *arg;        /* the rest of the path after a prefix route */
+    const srv_who *who;
+    srv_req *rq;
+} srv_call;
+
+typedef struct srv_route {
+    const char *method;
+    const char *path;
+    int role;
+    int (*json)(srv_call *x, FILE *f, ordo_err *e);
+    enum MHD_Result (*raw)(srv_call *x);
+} srv_route;
+
+static enum MHD_Result send_ok(struct MHD_Connection *c)
+{
+    return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
+                    MHD_RESPMEM_PERSISTENT, NULL);
+}
+
+static enum MHD_Result r_label(srv_call *x)
+{
+    return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_LABEL, 0, "ui");
+}
+static enum MHD_Result r_label_many(srv_call *x)
+{
+    return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_LABEL, 1, "ui");
+}
+static enum MHD_Result r_undo(srv_call *x)
+{
+    return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_UNDO, 0, "ui");
+}
+static enum MHD_Result r_resolve(srv_call *x)
+{
+    return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_LABEL, 0, "review");
+}
+static enum MHD_Result r_retrain(srv_call *x)   /* trains in the background */
+{
+    srv_queue_request_retrain(x->srv);
+    return send_ok(x->c);
+}
+static enum MHD_Result r_refresh(srv_call *x)   /* the composer refills in the background */
+{
+    srv_queue_request_refill(x->srv);
+    return send_ok(x->c);
+}
+static enum MHD_Result r_image(srv_call *x)
+{
+    return do_image(x->srv, x->s, x->c, x->arg, SRV_VIEW_SIDE);
+}
+static enum MHD_Result r_thumb(srv_call *x)
+{
+    return do_image(x->srv, x->s, x->c, x->arg, SRV_THUMB_SIDE);
+}
+
+/* POST label set text (the file format): replaces the set (admin). */
+static enum MHD_Result r_labelset_put(srv_call *x)
+{
+    srv_req *rq = x->rq;
+    size_t cap = rq->len + 1;
+    char *text = malloc(cap);
+    if (!text) return MHD_NO;
+    int n = form_get(rq->body, rq->len, "text", text, cap);
+    ordo_err e = {{0}};
+    if (n < 0) {
+        free(text);
+        return send_err(x->c, MHD_HTTP_BAD_REQUEST, "missing text (the label set file format)");
+    }
+    ordo_srv_labelset *ls = ordo_srv_labelset_parse(x->srv->wn, text, (size_t)n, "label set", &e);
+    free(text);
+    if (!ls) return send_err(x->c, MHD_HTTP_BAD_REQUEST, e.msg);
+    int rc = ordo_srv_labelset_store(x->s, ls, 1, &e);
+    ordo_srv_labelset_free(ls);
+    if (rc < 0 || srv_labelset_open(x->srv, x->s, &e) < 0)
+        return send_err(x->c, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+    return send_ok(x->c);
+}
+
+static int j_me(srv_call *x, FILE *f, ordo_err *e)
+{
+    (void)e;
+    char csrf[65];
+    csrf_for(x->srv, x->who, csrf);
+    fputs("{\"annotator\":", f);
+    srv_json_str(f, x->who->name);
+    fprintf(f, ",\"role\":\"%s\",\"csrf\":\"%s\",\"token_required\":%s,\"project\":",
+            ordo_srv_role_name(x->who->role), csrf, x->srv->need_token ? "true" : "false");
+    srv_json_str(f, x->srv->project);
+    fputc('}', f);
+    return 0;
+}
+static int j_next(srv_call *x, FILE *f, ordo_err *e)
+{
+    (void)e;
+    return srv_queue_next_json(x->srv, x->s, x->who, query_int(x->c, "n", 5, 1, 50), f);
+}
+static int j_grid(srv_call *x, FILE *f, ordo_err *e)
+{
+    int64_t near = 0;
+    const char *v = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "near");
+    if (v && parse_id(v, &near) < 0) return ordo_err_set(e, "bad image id");
+    return srv_queue_grid_json(x->srv, x->s, x->who, query_int(x->c, "n", 16, 2, 64), near, f, e);
+}
+/* The suggestions for one image now (the per-answer model moves with every
+ * answer, so the page asks again for the image on screen), with its file
+ * name and folder. */
+static int j_suggest(srv_call *x, FILE *f, ordo_err *e)
+{
+    int64_t id;
+    const char *v = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "id");
+    if (parse_id(v, &id) < 0) return ordo_err_set(e, "bad image id");
+    char reason[16] = "";
+    srv_queue_reason(x->srv, id, reason, sizeof reason);
+    fputc('{', f);
+    srv_item_place_json(x->s, id, f);   /* its file name and folder */
+    fputs(",\"suggestions\":", f);
+    pthread_mutex_lock(&x->srv->q.mu);
+    int answers = srv_nc_answers(&x->srv->q);
+    if (!strcmp(reason, "eval")) fputs("[],\"order\":[]", f);   /* never for the evaluation sample */
+    else {
+        char *ob = NULL;
+        size_t ol = 0;
+        FILE *of = open_memstream(&ob, &ol);
+        if (!of) {
+            pthread_mutex_unlock(&x->srv->q.mu);
+            return ordo_err_set(e, "out of memory");
+        }
+        srv_suggest_order_json(x->srv, id, f, of);
+        fclose(of);
+        fputs(",\"order\":", f);   /* suggestions above, then the full order */
+        fwrite(ob, 1, ol, f);
+        free(ob);
+    }
+    pthread_mutex_unlock(&x->srv->q.mu);
+    fprintf(f, ",\"answers\":%d}", answers);
+    return 0;
+}
+static int j_history(srv_call *x, FILE *f, ordo_err *e)
+{
+    return srv_history_json(x->srv, x->s, x->who, query_int(x->c, "n", 20, 1, 200), f, e);
+}
+static int j_item(srv_call *x, FILE *f, ordo_err *e)
+{
+    int64_t id;
+    const char *v = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "id");
+    if (parse_id(v, &id) < 0) return ordo_err_set(e, "bad image id");
+    char label[ORDO_STORE_LABEL_MAX + 1], who[ORDO_SRV_NAME_MAX + 1];
+    if (srv_current_answer(x->s, id, label, sizeof label, who, sizeof who, e) < 0) return -1;
+    fputc('{', f);
+    srv_item_place_json(x->s, id, f);
+    fputs(",\"label\":", f);
+    srv_json_str(f, label);
+    fputs(",\"annotator\":", f);
+    srv_json_str(f, label[0] ? who : "");
+    fputc('}', f);
+    return 0;
+}
+static int j_vocab(srv_call *x, FILE *f, ordo_err *e)
+{
+    fputs("{\"special\":[\"" ORDO_STORE_LABEL_NOT_SPORTS "\",\"" ORDO_STORE_LABEL_UNCLEAR "\",\""
+          ORDO_STORE_LABEL_SKIP "\"],\"labels\":", f);
+    int rc = srv_project_labels_json(x->s, f, e);
+    /* the label set: [{"name","parent","synset"}], in declaration order */
+    pthread_mutex_lock(&x->srv->ls_mu);
+    const ordo_srv_labelset *ls = x->srv->ls;
+    fprintf(f, ",\"closed\":%s,\"set\":[", ls && ls->closed ? "true" : "false");
+    for (size_t i = 0; ls && i < ls->n; i++) {
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        srv_json_str(f, ls->v[i].name);
+        fputs(",\"parent\":", f);
+        srv_json_str(f, ls->v[i].parent);
+        if (ls->v[i].synset >= 0) fprintf(f, ",\"synset\":\"n%08ld\"", ls->v[i].synset);
+        fputc('}', f);
+    }
+    pthread_mutex_unlock(&x->srv->ls_mu);
+    fputs("],\"synsets\":", f);
+    fwrite(x->srv->synsets_json, 1, x->srv->synsets_len, f);
+    fputc('}', f);
+    return rc;
+}
+static int j_labelset(srv_call *x, FILE *f, ordo_err *e)
+{
+    (void)e;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *t = open_memstream(&buf, &len);
+    if (!t) return ordo_err_set(e, "out of memory");
+    pthread_mutex_lock(&x->srv->ls_mu);
+    if (x->srv->ls) ordo_srv_labelset_write(t, x->srv->ls);
+    pthread_mutex_unlock(&x->srv->ls_mu);
+    fclose(t);
+    fputs("{\"text\":", f);
+    srv_json_str(f, buf ? buf : "");
+    fputc('}', f);
+    free(buf);
+    return 0;
+}
+static int j_search(srv_call *x, FILE *f, ordo_err *e)
+{
+    const char *q = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "q");
+    fputs("{\"synsets\":", f);
+    int rc = search_json(x->srv, q ? q : "", query_int(x->c, "n", 10, 1, 50), f);
+    fputc('}', f);
+    return rc < 0 ? ordo_err_set(e, "out of memory") : 0;
+}
+static int j_stats(srv_call *x, FILE *f, ordo_err *e) { return srv_stats_json(x->srv, x->s, f, e); }
+static int j_review(srv_call *x, FILE *f, ordo_err *e) { return srv_review_json(x->srv, x->s, f, e); }
+
+static const srv_route routes[] = {
+    /* method  path               least role           json handler  raw handler */
+    {"POST", "/api/label",        ORDO_SRV_ANNOTATOR, NULL,        r_label},
+    {"POST", "/api/label_many",   ORDO_SRV_ANNOTATOR, NULL,        r_label_many},
+    {"POST", "/api/undo",         ORDO_SRV_ANNOTATOR, NULL,        r_undo},
+    {"POST", "/api/resolve",      ORDO_SRV_REVIEWER,  NULL,        r_resolve},
+    {"POST", "/api/retrain",      ORDO_SRV_ANNOTATOR, NULL,        r_retrain},
+    {"POST", "/api/refresh",      ORDO_SRV_ANNOTATOR, NULL,        r_refresh},
+    {"POST", "/api/labelset",     ORDO_SRV_ADMIN,     NULL,        r_labelset_put},
+    {"GET",  "/api/image/",       ORDO_SRV_ANNOTATOR, NULL,        r_image},
+    {"GET",  "/api/thumb/",       ORDO_SRV_ANNOTATOR, NULL,        r_thumb},
+    {"GET",  "/api/me",           ORDO_SRV_ANNOTATOR, j_me,        NULL},
+    {"GET",  "/api/next",         ORDO_SRV_ANNOTATOR, j_next,      NULL},
+    {"GET",  "/api/grid",         ORDO_SRV_ANNOTATOR, j_grid,      NULL},
+    {"GET",  "/api/suggest",      ORDO_SRV_ANNOTATOR, j_suggest,   NULL},
+    {"GET",  "/api/history",      ORDO_SRV_ANNOTATOR, j_history,   NULL},
+    {"GET",  "/api/item",         ORDO_SRV_ANNOTATOR, j_item,      NULL},
+    {"GET",  "/api/vocab",        ORDO_SRV_ANNOTATOR, j_vocab,     NULL},
+    {"GET",  "/api/labelset",     ORDO_SRV_ANNOTATOR, j_labelset,  NULL},
+    {"GET",  "/api/search",       ORDO_SRV_ANNOTATOR, j_search,    NULL},
+    {"GET",  "/api/stats",        ORDO_SRV_ANNOTATOR, j_stats,     NULL},
+    {"GET",  "/api/review",       ORDO_SRV_REVIEWER,  j_review,    NULL},
+};
+
 static enum MHD_Result route_api(ordo_srv *srv, ordo_store *s, struct MHD_Connection *c,
                                  const char *url, int post, const srv_who *who,
                                  srv_req *rq)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    ordo_err e = {{0}};
-    if (post) {
-        if (!strcmp(url, "/api/label")) return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 0, "ui");
-        if (!strcmp(url, "/api/label_many"))
-            return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 1, "ui");
-        if (!strcmp(url, "/api/undo")) return queue_write(srv, c, who, rq, SRV_JOB_UNDO, 0, "ui");
-        if (!strcmp(url, "/api/resolve"))
-            return queue_write(srv, c, who, rq, SRV_JOB_LABEL, 0, "review");
-        if (!strcmp(url, "/api/retrain")) {   /* trains in the background */
-            srv_queue_request_retrain(srv);
-            return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
-                            MHD_RESPMEM_PERSISTENT, NULL);
-        }
-        if (!strcmp(url, "/api/refresh")) {   /* the composer refills in the background */
-            srv_queue_request_refill(srv);
-            return send_buf(c, MHD_HTTP_OK, "application/json", "{\"ok\":true}", 11,
-                            MHD_RESPMEM_PERSISTENT, NULL);
-        }
-        return send_err(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    }
-    if (!strncmp(url, "/api/image/", 11)) return do_image(srv, s, c, url + 11, SRV_VIEW_SIDE);
-    if (!strncmp(url, "/api/thumb/", 11)) return do_image(srv, s, c, url + 11, SRV_THUMB_SIDE);
-
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return MHD_NO;
-    int rc = 0;
-    if (!strcmp(url, "/api/me")) {
-        char csrf[65];
-        csrf_for(srv, who, csrf);
-        fputs("{\"annotator\":", f);
-        srv_json_str(f, who->name);
-        fprintf(f, ",\"csrf\":\"%s\",\"token_required\":%s,\"project\":", csrf,
-                srv->need_token ? "true" : "false");
-        srv_json_str(f, srv->project);
-        fputc('}', f);
-    } else if (!strcmp(url, "/api/next")) {
-        rc = srv_queue_next_json(srv, who, query_int(c, "n", 5, 1, 50), f);
-    } else if (!strcmp(url, "/api/grid")) {
-        rc = srv_queue_grid_json(srv, s, who, query_int(c, "n", 16, 2, 64), f, &e);
-    } else if (!strcmp(url, "/api/vocab")) {
-        fputs("{\"special\":[\"" ORDO_STORE_LABEL_NOT_SPORTS "\",\"" ORDO_STORE_LABEL_UNCLEAR "\",\""
-              ORDO_STORE_LABEL_SKIP "\"],\"labels\":", f);
-        rc = srv_project_labels_json(s, f, &e);
-        fputs(",\"synsets\":", f);
-        fwrite(srv->synsets_json, 1, srv->synsets_len, f);
-        fputc('}', f);
-    } else if (!strcmp(url, "/api/search")) {
-        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
-        fputs("{\"synsets\":", f);
-        if (search_json(srv, q ? q : "", query_int(c, "n", 10, 1, 50), f) < 0)
-            rc = ordo_err_set(&e, "out of memory");
-        fputc('}', f);
-    } else if (!strcmp(url, "/api/stats")) {
-        rc = srv_stats_json(srv, s, f, &e);
-    } else if (!strcmp(url, "/api/review")) {
-        rc = srv_review_json(srv, s, f, &e);
-    } else {
+    const char *method = post ? "POST" : "GET";   /* HEAD is answered as GET */
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const srv_route *r = &routes[i];
+        size_t pl = strlen(r->path);
+        int prefix = r->path[pl - 1] == '/';
+        if (strcmp(r->method, method) || (prefix ? strncmp(url, r->path, pl) : strcmp(url, r->path)))
+            continue;
+        if (who->role < r->role)
+            return send_err(c, MHD_HTTP_FORBIDDEN, r->role == ORDO_SRV_ADMIN
+                                                       ? "this needs the admin role"
+                                                       : "this needs the reviewer role");
+        srv_call x = {srv, s, c, prefix ? url + pl : "", who, rq};
+        if (r->raw) return r->raw(&x);
+        char *buf = NULL;
+        size_t len = 0;
+        ordo_err e = {{0}};
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) return MHD_NO;
+        int rc = r->json(&x, f, &e);
         fclose(f);
-        free(buf);
-        return send_err(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        if (rc < 0) {
+            free(buf);
+            return send_err(c, strstr(e.msg, "bad image id") || strstr(e.msg, "no such image")
+                                   ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                            e.msg);
+        }
+        return send_json(c, buf, len);
     }
-    fclose(f);
-    if (rc < 0) {
-        free(buf);
-        return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, e.msg);
+    return send_err(c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+}
+
+/* ---- the request deadline ---------------------------------------------------
+ *
+ * libmicrohttpd's timeout is an idle timeout: a client that sends one header
+ * byte every few seconds keeps a connection forever, and with enough of them
+ * fills its address's connection quota. So every connection also carries the
+ * time it started waiting for its current request; a reaper thread cuts
+ * (shutdown) any that has not delivered its whole request within
+ * request_deadline_s. A request being answered (or waiting for the label
+ * writer) is never cut. */
+struct srv_conn {
+    struct srv_conn *prev, *next;
+    int fd;
+    double t0;      /* monotonic: when the current request began to arrive */
+    int busy, cut;
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    ordo_srv *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct srv_conn *k = calloc(1, sizeof *k);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!k) return;
+        k->fd = ci ? ci->connect_fd : -1;
+        k->t0 = mono_now();
+        pthread_mutex_lock(&srv->r_mu);
+        k->next = srv->conns;
+        if (srv->conns) srv->conns->prev = k;
+        srv->conns = k;
+        pthread_mutex_unlock(&srv->r_mu);
+        *socket_context = k;
+        return;
     }
-    return send_json(c, buf, len);
+    /* closed: MHD calls this before it closes the socket, so the reaper
+     * (which holds r_mu while it cuts) never touches a reused fd */
+    struct srv_conn *k = *socket_context;
+    if (!k) return;
+    pthread_mutex_lock(&srv->r_mu);
+    if (k->prev) k->prev->next = k->next;
+    else srv->conns = k->next;
+    if (k->next) k->next->prev = k->prev;
+    pthread_mutex_unlock(&srv->r_mu);
+    free(k);
+    *socket_context = NULL;
+}
+
+static struct srv_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_busy(ordo_srv *srv, struct MHD_Connection *c, int busy)
+{
+    struct srv_conn *k = conn_of(c);
+    if (!k) return;
+    pthread_mutex_lock(&srv->r_mu);
+    k->busy = busy;
+    if (!busy) k->t0 = mono_now();   /* the next request's clock starts now */
+    pthread_mutex_unlock(&srv->r_mu);
+}
+
+static void *reaper_main(void *arg)
+{
+    ordo_srv *srv = arg;
+    pthread_mutex_lock(&srv->r_mu);
+    while (!srv->reaper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000 * 1000;   /* a quarter second: deadline + 0.25 s at worst */
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&srv->r_cv, &srv->r_mu, &ts);
+        double now = mono_now();
+        for (struct srv_conn *k = srv->conns; k; k = k->next)
+            if (!k->busy && !k->cut && k->fd >= 0 && now - k->t0 > srv->o.request_deadline_s) {
+                shutdown(k->fd, SHUT_RDWR);   /* MHD sees the end and closes it */
+                k->cut = 1;
+            }
+    }
+    pthread_mutex_unlock(&srv->r_mu);
+    return NULL;
+}
+
+/* Two Content-Length headers that disagree make the body's end ambiguous
+ * (request smuggling behind a proxy): counted here, refused with 400. */
+typedef struct cl_seen { const char *first; int conflict; } cl_seen;
+
+static enum MHD_Result cl_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    cl_seen *cs = cls;
+    if (strcasecmp(key, "Content-Length")) return MHD_YES;
+    if (!cs->first) cs->first = value ? value : "";
+    else if (strcmp(cs->first, value ? value : "")) cs->conflict = 1;
+    return MHD_YES;
+}
+
+static enum MHD_Result send_err_close(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    static char buf[256];   /* constant text only */
+    int n = snprintf(buf, sizeof buf, "{\"error\":\"%s\"}\n", msg);
+    struct MHD_Response *r = MHD_create_response_from_buffer((size_t)n, buf,
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    add_common_headers(r);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Connection", "close");
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -593,6 +1005,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         int nh = MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         rq->answered = 1;
+        cl_seen cs = {NULL, 0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, cl_iter, &cs);
+        if (cs.conflict)
+            return send_err_close(c, MHD_HTTP_BAD_REQUEST, "conflicting Content-Length headers");
         if (nh > srv->o.max_headers)
             return send_err(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers");
         if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "POST"))
@@ -636,6 +1052,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (rq->too_big) return send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
     int post = !strcmp(method, "POST");
+    conn_busy(srv, c, 1);   /* the whole request is in: the deadline stops */
     if (!rq->body) {
         rq->body = calloc(1, 1);
         if (!rq->body) return MHD_NO;
@@ -683,7 +1100,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls; (void)c; (void)toe;
+    (void)toe;
+    conn_busy(cls, c, 0);
     srv_req *rq = *con_cls;
     if (rq) {
         job_free(rq->job);
@@ -743,69 +1161,25 @@ static int build_synsets(ordo_srv *srv, ordo_err *err)
     }
     fputc(']', f);
     fclose(f);
-
-    size_t total = ordo_wn_synset_count(srv->wn);
-    srv->syn = calloc(total ? total : 1, sizeof *srv->syn);
-    if (!srv->syn) return ordo_err_set(err, "out of memory");
-    for (size_t i = 0; i < total; i++) {
-        long off = ordo_wn_synset_id(srv->wn, i);
-        const char *name = ordo_wn_synset_name(srv->wn, off);
-        char *lo = strdup(name);
-        if (!lo) return ordo_err_set(err, "out of memory");
-        for (char *p = lo; *p; p++) *p = (char)tolower((unsigned char)*p);
-        srv->syn[srv->nsyn].off = off;
-        srv->syn[srv->nsyn].name = name;
-        srv->syn[srv->nsyn].lower = lo;
-        srv->nsyn++;
-    }
-    return 0;
+    srv->wnix = ordo_wn_index_new(srv->wn, err);
+    return srv->wnix ? 0 : -1;
 }
 
-/* Synsets whose lemmas contain q: a lemma equal to q first, then a match at
- * the start of the name, then at the start of a word, then anywhere;
- * shorter names first. */
-typedef struct srv_hit { int rank; size_t len, i; } srv_hit;
-
-static int cmp_hit(const void *a, const void *b)
-{
-    const srv_hit *x = a, *y = b;
-    if (x->rank != y->rank) return x->rank - y->rank;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
+/* WordNet's hits (wn_search.c) as [["n0..","lemmas"],...]. */
 static int search_json(ordo_srv *srv, const char *q, int n, FILE *f)
 {
-    char lq[ORDO_STORE_LABEL_MAX + 1];
-    size_t ql = 0;
-    for (; q[ql] && ql < ORDO_STORE_LABEL_MAX; ql++) lq[ql] = (char)tolower((unsigned char)q[ql]);
-    lq[ql] = 0;
-    srv_hit *best = calloc((size_t)n + 1, sizeof *best);
-    if (!best) return -1;
-    int nb = 0;
-    for (size_t i = 0; ql && i < srv->nsyn; i++) {
-        const char *lo = srv->syn[i].lower, *m = strstr(lo, lq);
-        if (!m) continue;
-        int start = m == lo || (m[-1] == ' ' && m - lo >= 2 && m[-2] == ',');
-        char after = m[ql];
-        int rank = start && (after == 0 || after == ',') ? 0     /* a whole lemma */
-                 : m == lo ? 1
-                 : (m[-1] == ' ' || m[-1] == ',') ? 2 : 3;
-        srv_hit h = {rank, strlen(lo), i};
-        if (nb == n && cmp_hit(&h, &best[nb - 1]) >= 0) continue;
-        int j = nb < n ? nb++ : nb - 1;
-        while (j > 0 && cmp_hit(&h, &best[j - 1]) < 0) { best[j] = best[j - 1]; j--; }
-        best[j] = h;
-    }
+    ordo_wn_hit *hits = calloc((size_t)n, sizeof *hits);
+    if (!hits) return -1;
+    int nh = ordo_wn_search(srv->wnix, q, hits, n);
     fputc('[', f);
-    for (int j = 0; j < nb; j++) {
-        fprintf(f, "%s[\"n%08ld\",", j ? "," : "", srv->syn[best[j].i].off);
-        srv_json_str(f, srv->syn[best[j].i].name);
+    for (int j = 0; j < nh; j++) {
+        fprintf(f, "%s[\"n%08ld\",", j ? "," : "", hits[j].synset);
+        srv_json_str(f, hits[j].name);
         fputc(']', f);
     }
     fputc(']', f);
-    free(best);
-    return 0;
+    free(hits);
+    return nh < 0 ? -1 : 0;
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
@@ -826,6 +1200,15 @@ void ordo_srv_stop(ordo_srv *srv)
         pthread_join(srv->writer, NULL);
     }
     if (srv->daemon) MHD_stop_daemon(srv->daemon);
+    if (srv->reaper_started) {
+        pthread_mutex_lock(&srv->r_mu);
+        srv->reaper_stop = 1;
+        pthread_cond_signal(&srv->r_cv);
+        pthread_mutex_unlock(&srv->r_mu);
+        pthread_join(srv->reaper, NULL);
+    }
+    pthread_mutex_destroy(&srv->r_mu);
+    pthread_cond_destroy(&srv->r_cv);
     srv_queue_stop(srv);
     srv_model_free(srv);
     if (srv->w_store) ordo_store_close(srv->w_store);
@@ -836,8 +1219,9 @@ void ordo_srv_stop(ordo_srv *srv)
     free(srv->free_list);
     if (srv->wn) ordo_wn_free(srv->wn);
     free(srv->synsets_json);
-    for (size_t i = 0; i < srv->nsyn; i++) free(srv->syn[i].lower);
-    free(srv->syn);
+    ordo_wn_index_free(srv->wnix);
+    ordo_srv_labelset_free(srv->ls);
+    pthread_mutex_destroy(&srv->ls_mu);
     srv_queue_free(&srv->q);
     pthread_mutex_destroy(&srv->q.mu);
     pthread_cond_destroy(&srv->q.cv);
@@ -863,11 +1247,15 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
     pthread_cond_init(&srv->pool_cv, NULL);
     pthread_mutex_init(&srv->w_mu, NULL);
     pthread_cond_init(&srv->w_cv, NULL);
+    pthread_mutex_init(&srv->ls_mu, NULL);
+    pthread_mutex_init(&srv->r_mu, NULL);
+    pthread_cond_init(&srv->r_cv, NULL);
     srv->o = *opts;
     ordo_srv_opts *o = &srv->o;
     if (!o->bind || !strcmp(o->bind, "localhost")) o->bind = "127.0.0.1";
     if (o->threads <= 0) o->threads = 4;
     if (o->conn_timeout_s <= 0) o->conn_timeout_s = 15;
+    if (o->request_deadline_s <= 0) o->request_deadline_s = 10;
     if (o->max_conns <= 0) o->max_conns = 512;
     if (o->per_ip <= 0) o->per_ip = 256;
     if (!o->max_body) o->max_body = 64 * 1024;
@@ -926,6 +1314,7 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
     }
     ordo_store *s = srv->pool[0];
     if (srv_team_init(s, err) < 0) goto fail;
+    if (srv_labelset_open(srv, s, err) < 0) goto fail;
     if (!srv->need_token && srv_user_ensure(s, "local", &srv->local_id, err) < 0) goto fail;
     srv->wn = ordo_wn_open(NULL, err);
     if (!srv->wn || build_synsets(srv, err) < 0) goto fail;
@@ -969,6 +1358,7 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         /* request line + headers must fit in this; bigger ones get 431 */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
         MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_conn, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
@@ -976,6 +1366,11 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
         ordo_err_set(err, "cannot start the HTTP server on %s port %d", srv->bind, srv->port);
         goto fail;
     }
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        ordo_err_set(err, "cannot start the deadline thread");
+        goto fail;
+    }
+    srv->reaper_started = 1;
     return srv;
 fail:
     ordo_srv_stop(srv);

@@ -35,12 +35,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "store/store.h"
+#include "wordnet/wordnet.h"
 
 #define ORDO_SRV_NAME_MAX 64       /* bytes of one annotator name */
 #define ORDO_SRV_TOKEN_LEN 43      /* base64url of 32 random bytes */
+
+/* Roles, each allowed what the one before it may do: an annotator answers
+ * and undoes or changes only their own answers; a reviewer also resolves
+ * disagreements and corrects anyone's answer; an admin also edits the label
+ * set. Without tokens (loopback) the one user "local" is admin. */
+enum { ORDO_SRV_ANNOTATOR = 0, ORDO_SRV_REVIEWER = 1, ORDO_SRV_ADMIN = 2 };
 
 typedef struct ordo_srv ordo_srv;  /* opaque */
 
@@ -50,9 +58,13 @@ typedef struct ordo_srv_opts {
     int port;                /* 0 = any free port (see ordo_srv_port) */
     int threads;             /* worker threads; 0 = 4 */
     int conn_timeout_s;      /* idle connection timeout; 0 = 15 */
+    int request_deadline_s;  /* a request's headers and body must arrive
+                                within this many seconds in total, however
+                                steadily they trickle; 0 = 10 */
     int max_conns;           /* total connections; 0 = 512 */
     int per_ip;              /* connections per client IP; 0 = 256 (loopback
-                                load tests share one IP) */
+                                load tests share one IP; behind a reverse
+                                proxy every client shares its address) */
     size_t max_body;         /* request body bytes; 0 = 64 KiB */
     int max_headers;         /* header lines per request; 0 = 64 */
     double double_share;     /* share of images labeled by two annotators
@@ -87,10 +99,46 @@ void ordo_srv_stop(ordo_srv *srv);
 int ordo_srv_user_add(ordo_store *s, const char *name, int reset, char *token,
                       size_t cap, ordo_err *err);
 
+/* Sets an existing annotator's role (ORDO_SRV_ANNOTATOR, _REVIEWER, _ADMIN). */
+int ordo_srv_user_role(ordo_store *s, const char *name, int role, ordo_err *err);
+const char *ordo_srv_role_name(int role);          /* "annotator", ... */
+int ordo_srv_role_parse(const char *text);         /* -1 if unknown */
+
 /* Calls fn(name, labels_given, ctx) for each annotator in name order. */
 int ordo_srv_user_list(ordo_store *s,
                        void (*fn)(const char *name, int64_t labels, void *ctx),
                        void *ctx, ordo_err *err);
+
+/* ---- the project's label set (labelset.c, table srv_labelset) ------------ */
+
+typedef struct ordo_srv_label {
+    char name[ORDO_STORE_LABEL_MAX + 1];    /* what label events store and show */
+    char parent[ORDO_STORE_LABEL_MAX + 1];  /* "" at the top level */
+    long synset;                          /* WordNet tie (offset id), -1 if none */
+} ordo_srv_label;
+
+typedef struct ordo_srv_labelset {
+    ordo_srv_label *v;   /* in declaration order */
+    size_t n, cap;
+    int closed;          /* 1: answers outside the set are refused */
+} ordo_srv_labelset;
+
+/* Parses the label set file format (see labelset.c); wn (may be NULL) ties
+ * labels to synsets. NULL with err naming origin and line on bad input. */
+ordo_srv_labelset *ordo_srv_labelset_parse(const ordo_wn *wn, const char *text, size_t len,
+                                           const char *origin, ordo_err *err);
+/* The stored set (empty if none was declared). */
+ordo_srv_labelset *ordo_srv_labelset_load(ordo_store *s, ordo_err *err);
+/* Adds ls's labels (names already stored are kept as they are); replace
+ * first empties the set. The closed flag is written when replace or set. */
+int ordo_srv_labelset_store(ordo_store *s, const ordo_srv_labelset *ls, int replace,
+                            ordo_err *err);
+/* Opens (0) or closes (1) the stored set. */
+int ordo_srv_labelset_close(ordo_store *s, int closed, ordo_err *err);
+/* Writes ls in the file format (readable back by the parser). */
+int ordo_srv_labelset_write(FILE *f, const ordo_srv_labelset *ls);
+int ordo_srv_labelset_find(const ordo_srv_labelset *ls, const char *name);   /* index or -1 */
+void ordo_srv_labelset_free(ordo_srv_labelset *ls);
 
 /* ---- agreement (double annotation) ------------------------------------- */
 

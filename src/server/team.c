@@ -27,9 +27,61 @@ int srv_team_init(ordo_store *s, ordo_err *err)
                      " id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
                      " token_sha256 BLOB UNIQUE, created REAL NOT NULL,"
                      " disabled INTEGER NOT NULL DEFAULT 0)",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+                     NULL, NULL, &msg) != SQLITE_OK ||
+        srv_labelset_init(s, err) < 0) {
         ordo_err_set(err, "creating srv_ tables: %s", msg ? msg : "?");
         sqlite3_free(msg);
+        ordo_store_rollback(s);
+        return -1;
+    }
+    /* role: added after the table first shipped, so older projects gain it */
+    sqlite3_stmt *st = NULL;
+    int has_role = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('srv_annotators')"
+                               " WHERE name = 'role'", -1, &st, NULL) == SQLITE_OK) {
+        has_role = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    if (!has_role && sqlite3_exec(db, "ALTER TABLE srv_annotators ADD COLUMN role INTEGER"
+                                      " NOT NULL DEFAULT 0", NULL, NULL, NULL) != SQLITE_OK) {
+        ordo_db_err(db, "adding the role column", err);
+        ordo_store_rollback(s);
+        return -1;
+    }
+    return ordo_store_commit(s, err);
+}
+
+static const char *const role_names[] = {"annotator", "reviewer", "admin"};
+
+const char *ordo_srv_role_name(int role)
+{
+    return role >= 0 && role <= ORDO_SRV_ADMIN ? role_names[role] : "?";
+}
+
+int ordo_srv_role_parse(const char *text)
+{
+    for (int i = 0; i <= ORDO_SRV_ADMIN; i++)
+        if (!strcmp(text, role_names[i])) return i;
+    return -1;
+}
+
+int ordo_srv_user_role(ordo_store *s, const char *name, int role, ordo_err *err)
+{
+    if (role < 0 || role > ORDO_SRV_ADMIN) return ordo_err_set(err, "unknown role");
+    if (srv_team_init(s, err) < 0 || ordo_store_begin(s, err) < 0) return -1;
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "UPDATE srv_annotators SET role = ? WHERE name = ?", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, role);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE || sqlite3_changes(db) != 1) {
+        if (rc != SQLITE_DONE) ordo_db_err(db, "setting the role", err);
+        else ordo_err_set(err, "no annotator '%s'", name);
         ordo_store_rollback(s);
         return -1;
     }
@@ -133,7 +185,7 @@ int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *
     sha256(token, h);
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, name FROM srv_annotators WHERE token_sha256 = ?"
+    if (sqlite3_prepare_v2(db, "SELECT id, name, role FROM srv_annotators WHERE token_sha256 = ?"
                                " AND disabled = 0", -1, &st, NULL) != SQLITE_OK)
         return ordo_db_err(db, "token lookup", err);
     sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
@@ -141,6 +193,7 @@ int srv_user_by_token(ordo_store *s, const char *token, srv_who *who, ordo_err *
     if (sqlite3_step(st) == SQLITE_ROW) {
         who->id = sqlite3_column_int64(st, 0);
         snprintf(who->name, sizeof who->name, "%s", (const char *)sqlite3_column_text(st, 1));
+        who->role = sqlite3_column_int(st, 2);
         ok = 0;
     } else {
         ordo_err_set(err, "unknown token");
@@ -176,6 +229,85 @@ int srv_user_ensure(ordo_store *s, const char *name, int64_t *id, ordo_err *err)
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : ordo_err_set(err, "annotator %s vanished", name);
+}
+
+int srv_label_special(const char *label)
+{
+    if (!strcmp(label, ORDO_STORE_LABEL_SKIP)) return 2;
+    return !strcmp(label, ORDO_STORE_LABEL_NOT_SPORTS) || !strcmp(label, ORDO_STORE_LABEL_UNCLEAR);
+}
+
+int srv_current_answer(ordo_store *s, int64_t id, char *label, size_t lcap, char *who,
+                       size_t wcap, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT label, annotator FROM current_labels WHERE image_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "reading the answer", err);
+    sqlite3_bind_int64(st, 1, id);
+    label[0] = 0;
+    if (who) who[0] = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *l = (const char *)sqlite3_column_text(st, 0);
+        const char *a = (const char *)sqlite3_column_text(st, 1);
+        if (l && strcmp(l, ORDO_STORE_LABEL_SKIP)) snprintf(label, lcap, "%s", l);
+        if (who) snprintf(who, wcap, "%s", a ? a : "");
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ordo_db_err(db, "reading the answer", err);
+}
+
+int srv_own_answer(ordo_store *s, int64_t id, const char *who, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT label FROM current_answers WHERE image_id = ?"
+                               " AND annotator = ?", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "reading the answer", err);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
+    int own = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *l = (const char *)sqlite3_column_text(st, 0);
+        own = l && *l && strcmp(l, ORDO_STORE_LABEL_SKIP);
+    }
+    sqlite3_finalize(st);
+    return own;
+}
+
+int srv_history_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n, FILE *f,
+                     ordo_err *err)
+{
+    (void)srv;
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    /* this annotator's images, most recently answered first, each with its
+     * current answer (which may since be someone else's) */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.image_id, (SELECT label FROM current_labels c WHERE"
+                           " c.image_id = t.image_id) FROM (SELECT image_id, MAX(id) m FROM labels"
+                           " WHERE annotator = ? AND source = 'ui' GROUP BY image_id ORDER BY m DESC"
+                           " LIMIT ?) t ORDER BY t.m DESC", -1, &st, NULL) != SQLITE_OK)
+        return ordo_db_err(db, "reading the history", err);
+    sqlite3_bind_text(st, 1, who->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, n);
+    fputs("{\"items\":[", f);
+    int first = 1, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *l = (const char *)sqlite3_column_text(st, 1);
+        fputs(first ? "{" : ",{", f);
+        srv_item_place_json(s, id, f);
+        fputs(",\"label\":", f);
+        srv_json_str(f, l && strcmp(l, ORDO_STORE_LABEL_SKIP) ? l : "");
+        fputc('}', f);
+        first = 0;
+    }
+    sqlite3_finalize(st);
+    fputs("]}", f);
+    return rc == SQLITE_DONE ? 0 : ordo_db_err(db, "reading the history", err);
 }
 
 int srv_project_labels_json(ordo_store *s, FILE *f, ordo_err *err)
@@ -403,19 +535,15 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return ordo_db_err(db, "counting labels", err);
 
-    fputs("],\"annotators\":[", f);
-    if (sqlite3_prepare_v2(db, "SELECT annotator, COUNT(*) FROM labels WHERE label <> ''"
-                               " AND (reason IS NULL OR reason <> 'undo')"
-                               " GROUP BY annotator ORDER BY 2 DESC", -1, &st, NULL) != SQLITE_OK)
-        return ordo_db_err(db, "counting annotators", err);
-    first = 1;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        fprintf(f, "%s{\"name\":", first ? "" : ",");
-        srv_json_str(f, (const char *)sqlite3_column_text(st, 0));
-        fprintf(f, ",\"labels\":%lld}", (long long)sqlite3_column_int64(st, 1));
-        first = 0;
-    }
-    sqlite3_finalize(st);
+    /* the same ledger as the labeling view's counters (suggest.c) */
+    fputs("],\"annotators\":", f);
+    pthread_mutex_lock(&srv->q.mu);
+    srv_ledger_annotators_json(&srv->q, f);
+    int64_t labeled = srv_ledger_labeled(&srv->q);
+    size_t images = srv->q.nall;
+    pthread_mutex_unlock(&srv->q.mu);
+    fputs(",\"gold\":", f);
+    if (srv_gold_json(s, f, err) < 0) return -1;
 
     /* The sports prior as a filter (threshold 0.5) against the answers. */
     int64_t tp = 0, fp = 0, fn = 0, tn = 0;
@@ -434,7 +562,7 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
         }
         sqlite3_finalize(st);
     }
-    fprintf(f, "],\"sports\":{\"answered_sports\":%lld,\"answered_not_sports\":%lld,"
+    fprintf(f, ",\"sports\":{\"answered_sports\":%lld,\"answered_not_sports\":%lld,"
                "\"prior_tp\":%lld,\"prior_fp\":%lld,\"prior_fn\":%lld,\"prior_tn\":%lld,"
                "\"prior_precision\":",
             (long long)sports_yes, (long long)sports_no, (long long)tp, (long long)fp,
@@ -477,8 +605,77 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     if (srv_model_stats_json(srv, s, f, err) < 0) return -1;
     fputs(",\"retrain\":{\"available\":true}", f);
 
-    ordo_store_status ss;
-    if (ordo_store_get_status(s, &ss, err) < 0) return -1;
-    fprintf(f, ",\"images\":%lld,\"labeled\":%lld}", (long long)ss.images, (long long)ss.labeled);
+    fprintf(f, ",\"images\":%zu,\"labeled\":%lld}", images, (long long)labeled);
+    return 0;
+}
+
+/* Gold photos: images answered by two or more annotators whose true answer
+ * is settled - by a reviewer's answer (source "review") when there is one,
+ * else by the annotators' agreement. Each annotator's accuracy is the share
+ * of their gold answers equal to it, with a Wilson 95 % interval (Wilson
+ * 1927, as ordo_learn_wilson). Agreement-settled images only show who
+ * agreed, so a reviewed disagreement is what separates annotators. */
+int srv_gold_json(ordo_store *s, FILE *f, ordo_err *err)
+{
+    ans *a;
+    size_t na;
+    if (load_answers(s, &a, &na, err) < 0) return -1;
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT label FROM labels WHERE image_id = ? AND source = 'review'"
+                               " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        free_answers(a, na);
+        return ordo_db_err(db, "reading reviews", err);
+    }
+    struct gold { char name[ORDO_SRV_NAME_MAX + 1]; int64_t n, ok; } *g = NULL;
+    size_t ng = 0, gcap = 0;
+    for (size_t i = 0; i < na;) {
+        size_t j = i;
+        while (j < na && a[j].image == a[i].image) j++;
+        if (j - i >= 2) {
+            char truth[ORDO_STORE_LABEL_MAX + 1] = "";
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, a[i].image);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                snprintf(truth, sizeof truth, "%s", (const char *)sqlite3_column_text(st, 0));
+            int agree = 1;
+            for (size_t k = i + 1; k < j; k++) agree &= !strcmp(a[k].label, a[i].label);
+            if (!truth[0] && agree) snprintf(truth, sizeof truth, "%s", a[i].label);
+            for (size_t k = i; truth[0] && k < j; k++) {
+                size_t x = 0;
+                while (x < ng && strcmp(g[x].name, a[k].who)) x++;
+                if (x == ng) {
+                    if (ng == gcap) {
+                        gcap = gcap ? gcap * 2 : 8;
+                        struct gold *b = realloc(g, gcap * sizeof *b);
+                        if (!b) break;
+                        g = b;
+                    }
+                    snprintf(g[ng].name, sizeof g[ng].name, "%s", a[k].who);
+                    g[ng].n = g[ng].ok = 0;
+                    ng++;
+                }
+                g[x].n++;
+                g[x].ok += !strcmp(a[k].label, truth);
+            }
+        }
+        i = j;
+    }
+    sqlite3_finalize(st);
+    free_answers(a, na);
+    fputc('[', f);
+    for (size_t x = 0; x < ng; x++) {
+        /* Wilson score interval, z = 1.96 */
+        double n = (double)g[x].n, p = g[x].ok / n, z = 1.959964, z2 = z * z;
+        double c = (p + z2 / (2 * n)) / (1 + z2 / n);
+        double h = z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n);
+        fprintf(f, "%s{\"name\":", x ? "," : "");
+        srv_json_str(f, g[x].name);
+        fprintf(f, ",\"n\":%lld,\"correct\":%lld,\"accuracy\":%.4f,\"lo\":%.4f,\"hi\":%.4f}",
+                (long long)g[x].n, (long long)g[x].ok, p, c - h > 0 ? c - h : 0,
+                c + h < 1 ? c + h : 1);
+    }
+    fputc(']', f);
+    free(g);
     return 0;
 }

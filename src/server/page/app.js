@@ -19,7 +19,14 @@ const st = {
   names: new Map(),   // wnid -> synset name
   fetching: false,
   grid: [], gridFocus: 0,
+  set: [],            // the project's label set [{name, parent, synset}]
+  closed: false,
+  back: null,         // an earlier answer brought back to see or change
+  zoom: 1, panX: 0, panY: 0,
+  keyAt: 0,           // performance.now() of the answering key press
+  paint: [],          // key press -> next image painted, ms (window.__paint)
 };
+window.__paint = st.paint;
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -75,23 +82,121 @@ async function loadVocab() {
   const out = [];
   const have = new Set();
   for (const [wnid, name] of v.synsets) st.names.set(wnid, name);
+  st.set = v.set || [];
+  st.closed = !!v.closed;
+  const tied = new Set();
+  for (const l of st.set) {
+    have.add(l.name);
+    if (l.synset) tied.add(l.synset);
+    out.push({ label: l.name, text: l.parent ? l.parent + ' / ' + l.name : l.name,
+               key: 'label', rank: 0, prefix: l.name.toLowerCase() });
+  }
   for (const l of v.labels) {
-    if (v.special.includes(l)) continue;
+    if (v.special.includes(l) || have.has(l)) continue;
     have.add(l);
-    out.push({ label: l, text: labelText(l), key: 'label', rank: 0 });
+    out.push({ label: l, text: labelText(l), key: 'label', rank: 0, prefix: l.toLowerCase() });
   }
-  for (const [wnid, name] of v.synsets) {
-    if (have.has(wnid)) continue;
-    out.push({ label: wnid, text: name + ' (' + wnid + ')', key: 'WordNet', rank: 1 });
-  }
+  if (!st.closed)
+    for (const [wnid, name] of v.synsets) {
+      if (tied.has(wnid)) continue;
+      out.push({ label: name.split(',')[0], synset: wnid, text: name + ' (' + wnid + ')', key: 'WordNet', rank: 1 });
+    }
   st.vocab = out;
+  st.codes = labelCodes(st.set.map((l) => l.name));
+  // with a label set, letters are label keys: the buttons show what remains
+  const setMode = st.set.length > 0;
+  $('b-not').querySelector('kbd').hidden = setMode;
+  $('b-unclear').querySelector('kbd').hidden = setMode;
+  $('b-skip').querySelector('kbd').textContent = setMode ? 'space' : 's';
+  $('mode').textContent = st.set.length ? st.set.length + ' labels' + (st.closed ? ' (closed set)' : '') : '';
+}
+
+// Fixed keys for the label set: a label whose initial no other label shares
+// is one key (its letter); the others are two, the initial and a second
+// letter from the name (the next word's initial if free, else its next
+// letters, else any free letter). Stable for a given set.
+function labelCodes(names) {
+  const groups = new Map(), codes = new Map();
+  for (const n of names) {
+    const c = n.charAt(0).toLowerCase();
+    if (c < 'a' || c > 'z') continue;
+    if (!groups.has(c)) groups.set(c, []);
+    groups.get(c).push(n);
+  }
+  for (const [c, g] of groups) {
+    if (g.length === 1) { codes.set(g[0], c); continue; }
+    const used = new Set();
+    for (const n of g) {
+      const low = n.toLowerCase(), words = low.split(/[^a-z]+/).filter(Boolean);
+      const cand = [...words.slice(1).map((w) => w[0]), ...low.slice(1).replace(/[^a-z]/g, ''), ...'abcdefghijklmnopqrstuvwxyz'];
+      const k = cand.find((x) => !used.has(x));
+      if (!k) continue;   // more than 26 labels share an initial: search with /
+      used.add(k);
+      codes.set(n, c + k);
+    }
+  }
+  return codes;
+}
+
+// The labels starting with a letter, best ranked for the image on screen first.
+function byInitial(letter) {
+  const it = current();
+  const pos = new Map((it && it.order ? it.order : []).map((n, i) => [n, i]));
+  return st.set.map((l) => l.name).filter((n) => (st.codes.get(n) || '')[0] === letter)
+    .sort((a, b) => (pos.has(a) ? pos.get(a) : 1e6) - (pos.has(b) ? pos.get(b) : 1e6));
+}
+
+function renderKeys() {
+  const ul = $('keys');
+  ul.replaceChildren();
+  ul.hidden = !st.prefix;
+  if (!st.prefix) return;
+  byInitial(st.prefix).forEach((n, i) => {
+    const li = el('li');
+    li.appendChild(el('kbd', i === 0 ? st.codes.get(n) + ' / Enter' : st.codes.get(n)));
+    li.appendChild(el('span', n));
+    li.dataset.label = n;
+    li.dataset.code = st.codes.get(n);
+    if (i === 0) li.className = 'sel';
+    li.addEventListener('click', () => { st.prefix = null; renderKeys(); answer(n); });
+    ul.appendChild(li);
+  });
+}
+
+// A letter in the labeling view: one-key labels answer at once; otherwise the
+// letter's labels are listed, and the second letter (or Enter for the best
+// ranked) answers.
+function prefixKey(key) {
+  if (!st.prefix) {
+    const g = byInitial(key);
+    if (!g.length) return false;
+    if (g.length === 1 && st.codes.get(g[0]) === key) { st.keyAt = performance.now(); answer(g[0]); return true; }
+    st.prefix = key; renderKeys(); return true;
+  }
+  const g = byInitial(st.prefix);
+  let pick = null;
+  if (key === 'Enter') pick = g[0];
+  else pick = g.find((n) => st.codes.get(n) === st.prefix + key) || null;
+  if (key === 'Escape' || key === 'Backspace' || pick) { st.prefix = null; renderKeys(); }
+  if (pick) { st.keyAt = performance.now(); answer(pick); }
+  return true;
 }
 
 function matches(q) {
   q = q.trim().toLowerCase();
   if (!q) return [];
   const scored = [];
+  // the project's labels starting with q come first, best ranked for the
+  // image on screen first (the one-letter prefix search)
+  const it = current();
+  const order = it && it.order ? it.order : [];
+  const pos = new Map(order.map((n, i) => [n, i]));
   for (const v of st.vocab) {
+    if (v.rank !== 0 || !v.prefix || !v.prefix.startsWith(q)) continue;
+    scored.push([-1, pos.has(v.label) ? pos.get(v.label) : 1e6 + v.text.length, v]);
+  }
+  for (const v of st.vocab) {
+    if (v.rank === 0 && v.prefix && v.prefix.startsWith(q)) continue;
     const t = v.text.toLowerCase();
     const i = t.indexOf(q);
     if (i < 0) continue;
@@ -113,13 +218,13 @@ function completer(input, list, onPick) {
       li.appendChild(el('span', v.key, 'k'));
       li.dataset.label = v.label;
       if (i === sel) li.className = 'sel';
-      li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(v.label); });
+      li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(v.label, v.synset); });
       list.appendChild(li);
     });
   }
-  function pick(label) {
+  function pick(label, synset) {
     input.value = ''; items = []; render(); input.blur();
-    onPick(label);
+    onPick(label, synset);
   }
   let timer = null;
   function update(remote) {
@@ -132,7 +237,7 @@ function completer(input, list, onPick) {
     // the typed text itself is always on offer, last, as a new label of the
     // customer's own (unless it already is one)
     const typed = input.value.trim();
-    if (typed && !items.some((v) => v.label === typed || v.text === typed))
+    if (typed && !st.closed && !items.some((v) => v.label === typed || v.text === typed))
       items.push({ label: typed, text: typed, key: 'new label', rank: 9 });
     if (!remote) sel = 0;
     render();
@@ -146,7 +251,8 @@ function completer(input, list, onPick) {
       try {
         const j = await api('/api/search?n=10&q=' + encodeURIComponent(q));
         if (input.value.trim() !== q) return;   // typed on meanwhile
-        update(j.synsets.map(([wnid, name]) => ({ label: wnid, text: name + ' (' + wnid + ')', key: 'WordNet', rank: 1 })));
+        if (st.closed) return;   // a closed set offers only its own labels
+        update(j.synsets.map(([wnid, name]) => ({ label: name.split(',')[0], synset: wnid, text: name + ' (' + wnid + ')', key: 'WordNet', rank: 1 })));
       } catch (e) { /* the local list still works */ }
     }, 150);
   });
@@ -157,16 +263,21 @@ function completer(input, list, onPick) {
     else if (e.key === 'Enter') {
       e.preventDefault();
       const typed = input.value.trim();
-      if (items.length) pick(items[sel].label);
-      else if (typed) pick(typed);      // a new label of the customer's own
+      if (items.length) pick(items[sel].label, items[sel].synset);
+      else if (typed && !st.closed) pick(typed);      // a new label of the customer's own
     } else if (e.key === 'Escape') { input.value = ''; items = []; render(); input.blur(); }
   });
-  input.addEventListener('blur', () => { setTimeout(() => { items = []; render(); }, 100); });
+  // (a click on the list blurs first: clear a moment later, unless the
+  // box has been focused again meanwhile, e.g. by the next prefix letter)
+  input.addEventListener('blur', () => {
+    setTimeout(() => { if (document.activeElement !== input) { items = []; render(); } }, 100);
+  });
 }
 
 // ---- labeling view ------------------------------------------------------------
 
-function current() { return st.queue[0] || null; }
+// The image on screen: an earlier answer brought back, else the queue's head.
+function current() { return st.back || st.queue[0] || null; }
 
 async function fetchMore() {
   if (st.fetching) return;
@@ -187,99 +298,214 @@ async function fetchMore() {
 }
 
 function prefetch() {
-  // the next images are fetched ahead so moving on is instant
+  // the next images are fetched and decoded ahead so moving on is instant
   for (const it of st.queue.slice(1, 5)) {
     if (it.pre) continue;
     it.pre = new Image();
     it.pre.src = '/api/image/' + it.id;
+    if (it.pre.decode) it.pre.decode().catch(() => {});
   }
 }
 
+// One source for the counters: the server's ledger (the same numbers as
+// `ordo labels` and the dashboard), refreshed with every acknowledged answer.
 function renderProgress() {
   const p = st.progress;
-  if (p) {
+  if (!p) return;
+  if (p.batch_total !== undefined) {
     $('p-batch').max = Math.max(1, p.batch_total); $('p-batch').value = p.batch_done;
     $('p-batch-t').textContent = p.batch_done + ' / ' + p.batch_total;
-    $('p-all').max = Math.max(1, p.images); $('p-all').value = p.labeled;
-    $('p-all-t').textContent = p.labeled + ' / ' + p.images;
   }
-  const left = st.queue.length;
-  $('p-session').max = Math.max(1, st.acked + st.pending + left); $('p-session').value = st.acked;
-  $('p-session-t').textContent = st.acked + ' labeled';
+  $('p-all').max = Math.max(1, p.images); $('p-all').value = p.labeled;
+  $('p-all-t').textContent = p.labeled + ' / ' + p.images;
+  $('p-mine-t').textContent = p.mine + ' by ' + (st.me ? st.me.annotator : 'you');
 }
 
-function renderItem() {
-  const it = current();
-  $('empty').hidden = !!it;
-  $('img').hidden = !it;
+function renderSuggestions(it) {
   const ol = $('sugg');
   ol.replaceChildren();
-  renderProgress();
-  if (!it) { $('meta').textContent = ''; $('eval-note').hidden = true; return; }
-  $('img').src = '/api/image/' + it.id;
-  $('img').dataset.id = it.id;
-  $('meta').textContent = 'image ' + it.id + ' - queued as ' + it.reason;
-  $('eval-note').hidden = !it.eval;
+  ol.dataset.for = it ? it.id : '';
+  ol.dataset.fresh = it && it.fresh ? '1' : '0';
+  if (!it) return;
   (it.eval ? [] : it.suggestions).forEach((s, i) => {
     const li = el('li');
     li.appendChild(el('kbd', i + 1));
     li.appendChild(el('span', s.name || labelText(s.label)));
     li.appendChild(el('span', (100 * s.p).toFixed(1) + '%', 'p'));
     li.dataset.label = s.label;
-    li.addEventListener('click', () => answer(s.label));
+    if (s.synset) li.dataset.synset = s.synset;
+    li.addEventListener('click', () => answer(s.label, s.synset));
     ol.appendChild(li);
   });
 }
 
-async function answer(label) {
+// The per-answer model moves with every answer: ask again for the image on
+// screen once the answers before it are in.
+async function refreshSuggestions(it) {
+  if (!it) return;   // evaluation images too: the server sends them no suggestions, only the file
+  try {
+    const j = await api('/api/suggest?id=' + it.id);
+    it.suggestions = j.suggestions; it.order = j.order; it.fresh = true;
+    it.file = j.file; it.folder = j.folder;
+    const h = st.history.find((x) => x.id === it.id);
+    if (h) { h.file = j.file; h.folder = j.folder; }
+    if (current() === it) { renderSuggestions(it); renderPlace(it); }
+  } catch (e) { /* the prefetched ones stay */ }
+}
+
+function applyZoom() {
+  $('img').style.transform = 'translate(' + st.panX + 'px,' + st.panY + 'px) scale(' + st.zoom + ')';
+  $('zoom').textContent = st.zoom === 1 ? '' : Math.round(st.zoom * 100) + '%';
+}
+
+function setZoom(z, cx, cy) {
+  const old = st.zoom;
+  st.zoom = Math.min(8, Math.max(1, z));
+  if (st.zoom === 1) { st.panX = 0; st.panY = 0; }
+  else if (cx !== undefined) {   // keep the point under the cursor in place
+    st.panX = cx - (cx - st.panX) * st.zoom / old;
+    st.panY = cy - (cy - st.panY) * st.zoom / old;
+  }
+  applyZoom();
+}
+
+function renderItem() {
+  const it = current();
+  if (st.prefix) { st.prefix = null; renderKeys(); }
+  $('empty').hidden = !!it;
+  $('img').hidden = !it;
+  renderProgress();
+  renderHistory();
+  st.zoom = 1; st.panX = 0; st.panY = 0; applyZoom();
+  if (!it) { $('meta').textContent = ''; renderPlace(null); $('eval-note').hidden = true; renderSuggestions(null); return; }
+  const img = $('img');
+  img.src = '/api/image/' + it.id;
+  img.dataset.id = it.id;
+  if (st.keyAt) {   // key press -> this image painted (decoded, then the next frame)
+    const t0 = st.keyAt; st.keyAt = 0;
+    // the frame after the decode, then a task: it runs once that frame is painted
+    const done = () => requestAnimationFrame(() => setTimeout(() => {
+      st.paint.push(performance.now() - t0);
+    }, 0));
+    (img.decode ? img.decode() : Promise.resolve()).then(done, done);
+  }
+  renderPlace(it);
+  $('meta').textContent = st.back
+    ? 'earlier answer: ' + (st.back.label || '(none)') + ' - press a key to change it, Esc to return'
+    : 'image ' + it.id + ' - queued as ' + it.reason;
+  $('eval-note').hidden = !it.eval;
+  renderSuggestions(it);
+}
+
+function renderPlace(it) {
+  $('place').textContent = it && it.file ? it.file : '';
+  $('place').title = it && it.folder ? it.folder : '';
+  $('folder').textContent = it && it.folder ? it.folder : '';
+}
+
+function renderHistory() {
+  const box = $('history');
+  box.replaceChildren();
+  st.history.slice(-8).forEach((h) => {
+    const f = el('figure');
+    if (st.back && st.back.id === h.id) f.className = 'on';
+    const img = el('img'); img.src = '/api/thumb/' + h.id; img.alt = 'image ' + h.id;
+    f.appendChild(img);
+    f.appendChild(el('figcaption', h.label || ''));
+    f.dataset.id = h.id;
+    f.addEventListener('click', () => goBack(h));
+    box.appendChild(f);
+  });
+}
+
+// Brings an earlier answer back on screen; answering it again records a
+// new event (nothing is deleted). Without h: one step further back.
+async function goBack(h) {
+  if (!h) {
+    const i = st.back ? st.history.findIndex((x) => x.id === st.back.id) : st.history.length;
+    h = st.history[i - 1];
+    if (!h) return;
+  }
+  try {
+    const j = await api('/api/item?id=' + h.id);
+    h.label = j.label;
+    st.back = { ...h, label: j.label, reason: 'change', eval: !!h.eval, suggestions: h.suggestions || [],
+                order: h.order, fresh: true };
+    renderItem();
+    refreshSuggestions(st.back);
+  } catch (e) { showError(e); }
+}
+
+function leaveBack() { st.back = null; renderItem(); }
+
+async function answer(label, synset) {
   const it = current();
   if (!it) return;
-  st.queue.shift();
-  st.seen.add(it.id);
-  st.history.push(it);
+  st.keyAt = st.keyAt || performance.now();
+  const back = st.back;
+  if (back) st.back = null;
+  else { st.queue.shift(); st.seen.add(it.id); }
+  const h = back ? st.history.find((x) => x.id === it.id) : { id: it.id, eval: it.eval, suggestions: it.suggestions, order: it.order, file: it.file, folder: it.folder };
+  if (!back) st.history.push(h);
+  h.label = label;
   st.pending++; setSaving();
   renderItem();
   if (st.queue.length < 4) fetchMore().then(renderProgress).catch(showError);
   else prefetch();
+  const form = { id: it.id, label: label };
+  if (synset) form.synset = synset;
   try {
-    await api('/api/label', { id: it.id, label: label });
+    const j = await api('/api/label', form);
+    if (j.progress) st.progress = Object.assign(st.progress || {}, j.progress);
     st.acked++;
+    if (st.acked % 20 === 0) loadEvalLine();   // a retraining may have finished
     if (!st.vocab.some((v) => v.label === label) && !Object.values(SPECIAL).includes(label))
-      st.vocab.unshift({ label: label, text: labelText(label), key: 'label', rank: 0 });
+      st.vocab.unshift({ label: label, text: labelText(label), key: 'label', rank: 0, prefix: label.toLowerCase() });
   } catch (e) {
     // not saved: put it back in front so nothing is lost silently
-    st.history = st.history.filter((h) => h !== it);
-    st.seen.delete(it.id);
-    st.queue.unshift(it);
+    if (!back) {
+      st.history = st.history.filter((x) => x !== h);
+      st.seen.delete(it.id);
+      st.queue.unshift(it);
+    }
     renderItem();
     showError(e);
   } finally { st.pending--; setSaving(); renderProgress(); }
   if (!current()) fetchMore().then(renderItem).catch(showError);
+  else if (!st.pending) refreshSuggestions(current());
 }
 
 async function undo() {
-  const it = st.history.pop();
-  if (!it) { showError(new Error('nothing to undo')); return; }
+  const h = st.back || st.history[st.history.length - 1];
+  if (!h) { showError(new Error('nothing to undo')); return; }
   try {
-    await api('/api/undo', { id: it.id });
+    await api('/api/undo', { id: h.id });
     st.acked = Math.max(0, st.acked - 1);
-    st.seen.delete(it.id);
-    st.queue = st.queue.filter((q) => q.id !== it.id);
+    st.history = st.history.filter((x) => x.id !== h.id);
+    st.seen.delete(h.id);
+    st.back = null;
+    const it = { id: h.id, reason: 'undo', eval: !!h.eval, suggestions: h.suggestions || [], order: h.order,
+                 file: h.file, folder: h.folder };
+    st.queue = st.queue.filter((q) => q.id !== h.id);
     st.queue.unshift(it);
     renderItem();
-    $('msg').textContent = 'undone: image ' + it.id;
-  } catch (e) { st.history.push(it); showError(e); }
+    refreshSuggestions(it);
+    $('msg').textContent = 'undone: image ' + h.id;
+  } catch (e) { showError(e); }
 }
 
 function showError(e) { $('msg').textContent = String(e.message || e); }
 
 // ---- grid view ------------------------------------------------------------------
 
-async function loadGrid() {
+// The grid starts with nothing selected: one stray key must not label a
+// whole page of mixed photos. near: "more like this" for that image.
+async function loadGrid(near) {
   $('g-msg').textContent = '';
   const n = $('grid-n').value;
-  const j = await api('/api/grid?n=' + encodeURIComponent(n));
-  st.grid = j.items.map((it) => ({ ...it, on: true }));
+  st.gridNear = near || null;
+  const j = await api('/api/grid?n=' + encodeURIComponent(n) + (near ? '&near=' + near : ''));
+  st.grid = j.items.map((it) => ({ ...it, on: false }));
   st.gridFocus = 0;
   renderGrid();
   if (!st.grid.length) $('g-msg').textContent = 'no unlabeled images left';
@@ -293,21 +519,26 @@ function renderGrid() {
     if (!it.on) f.classList.add('off');
     if (i === st.gridFocus) f.classList.add('focus');
     const img = el('img'); img.src = '/api/thumb/' + it.id; img.alt = 'image ' + it.id;
+    img.srcset = '/api/thumb/' + it.id + ' 1x, /api/image/' + it.id + ' 2x';   // crisp on high-DPI
     f.appendChild(img);
     const top = it.suggestions && it.suggestions[0];
     f.appendChild(el('figcaption', top ? top.name : 'image ' + it.id));
     f.dataset.id = it.id;
     f.addEventListener('click', () => { it.on = !it.on; st.gridFocus = i; renderGrid(); });
+    f.addEventListener('dblclick', () => loadGrid(it.id));   // more like this one
     g.appendChild(f);
   });
 }
 
-async function gridLabel(label) {
+async function gridLabel(label, synset) {
   const ids = st.grid.filter((it) => it.on).map((it) => it.id);
-  if (!ids.length) { $('g-msg').textContent = 'no image selected'; return; }
+  if (!ids.length) { $('g-msg').textContent = 'no image selected (space or click selects)'; return; }
+  if (ids.length > 8 && !window.confirm('Label ' + ids.length + ' images "' + label + '"?')) return;
   st.pending++; setSaving();
   try {
-    await api('/api/label_many', { ids: ids.join(','), label: label });
+    const form = { ids: ids.join(','), label: label };
+    if (synset) form.synset = synset;
+    await api('/api/label_many', form);
     st.acked += ids.length;
     for (const id of ids) st.seen.add(id);
     st.queue = st.queue.filter((q) => !st.seen.has(q.id));
@@ -328,6 +559,7 @@ function gridKey(e) {
   else if (e.key === 'a') st.grid.forEach((it) => { it.on = true; });
   else if (e.key === 'x') st.grid.forEach((it) => { it.on = false; });
   else if (e.key === 'm') { loadGrid().catch((er) => { $('g-msg').textContent = er.message; }); return true; }
+  else if (e.key === 'M') { loadGrid(st.grid[st.gridFocus].id).catch((er) => { $('g-msg').textContent = er.message; }); return true; }
   else return false;
   renderGrid();
   return true;
@@ -420,6 +652,32 @@ async function loadDash() {
   $('d-retrain-msg').textContent = (ev.training ? 'training in the background... ' : '') + ev.message +
     (ev.retrain_every > 0 ? ' (retrains by itself every ' + ev.retrain_every + ' answers; ' + ev.since + ' so far)' : '');
   if (ev.training && st.view === 'dash') setTimeout(() => loadDash().catch(showError), 1500);
+  const gt = $('d-gold').tBodies[0];
+  gt.replaceChildren();
+  for (const g of s.gold || []) {
+    const tr = el('tr'); tr.appendChild(el('td', g.name));
+    tr.appendChild(el('td', fmt(100 * g.accuracy, 0) + '% [' + fmt(100 * g.lo, 0) + ', ' + fmt(100 * g.hi, 0) + ']', 'n'));
+    tr.appendChild(el('td', g.n, 'n'));
+    gt.appendChild(tr);
+  }
+  $('d-set-card').hidden = !st.me || st.me.role !== 'admin';
+  if (!$('d-set-card').hidden && !$('d-set').dataset.loaded) {
+    const ls = await api('/api/labelset');
+    $('d-set').value = ls.text; $('d-set').dataset.loaded = '1';
+  }
+}
+
+// The newest model's evaluation accuracy, shown in the labeling view too.
+async function loadEvalLine() {
+  try {
+    const s = await api('/api/stats');
+    const ev = s.eval;
+    $('eval-line').textContent = ev.available
+      ? 'model v' + ev.version + ': ' + fmt(100 * ev.accuracy, 0) + '% [' + fmt(100 * ev.lo, 0) + ', ' +
+        fmt(100 * ev.hi, 0) + '] on ' + ev.n + ' evaluation images' +
+        (ev.hi - ev.lo < 0.1 ? ' - interval under 10 points: more labels change little' : '')
+      : 'no evaluated model yet';
+  } catch (e) { /* the line is optional */ }
 }
 
 // ---- review ------------------------------------------------------------------------
@@ -453,14 +711,18 @@ async function loadReview() {
 
 // ---- views and keys ------------------------------------------------------------------
 
-function show(view) {
+function show(view, near) {
   st.view = view;
   for (const s of document.querySelectorAll('main > section')) s.hidden = s.id !== 'view-' + view;
   for (const b of document.querySelectorAll('#bar nav button[data-view]'))
     b.classList.toggle('on', b.dataset.view === view);
   const fail = (e) => showError(e);
-  if (view === 'label') { if (!current()) fetchMore().then(renderItem).catch(fail); else renderItem(); }
-  if (view === 'grid') loadGrid().catch((e) => { $('g-msg').textContent = e.message; });
+  if (view === 'label') {
+    if (!current()) fetchMore().then(() => { renderItem(); refreshSuggestions(current()); }).catch(fail);
+    else renderItem();
+    loadEvalLine();
+  }
+  if (view === 'grid') loadGrid(near).catch((e) => { $('g-msg').textContent = e.message; });
   if (view === 'dash') loadDash().catch(fail);
   if (view === 'review') loadReview().catch(fail);
   if (location.hash !== '#' + view) history.replaceState(null, '', '#' + view);
@@ -468,14 +730,19 @@ function show(view) {
 
 function toggleHelp(on) { $('help').hidden = on === undefined ? !$('help').hidden : !on; }
 
+// With a label set, letters type the first letters of a label (the prefix
+// search: a letter, then Enter for the best ranked match); the commands move
+// to keys that are not letters. Without one, the letter commands stay.
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
-  if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
+  if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT' || e.target.tagName === 'TEXTAREA') return;
   if (e.key === '?') { toggleHelp(); e.preventDefault(); return; }
-  if (e.key === 'Escape') { toggleHelp(false); return; }
+  if (e.key === 'Escape') { toggleHelp(false); if (st.back) leaveBack(); return; }
   if (!$('help').hidden) return;
   if (st.view === 'grid' && gridKey(e)) { e.preventDefault(); return; }
-  const views = { l: 'label', g: 'grid', d: 'dash', r: 'review' };
+  const setMode = st.set.length > 0;
+  const views = setMode ? { L: 'label', G: 'grid', D: 'dash', R: 'review' }
+                        : { l: 'label', g: 'grid', d: 'dash', r: 'review' };
   if (views[e.key] && st.view !== views[e.key]) { show(views[e.key]); e.preventDefault(); return; }
   if (e.key === '/') {
     $(st.view === 'grid' ? 'g-search' : 'search').focus(); e.preventDefault(); return;
@@ -484,14 +751,45 @@ document.addEventListener('keydown', (e) => {
   const it = current();
   if (e.key >= '1' && e.key <= '5') {
     const s = it && !it.eval ? it.suggestions[+e.key - 1] : null;
-    if (s) answer(s.label);
-  } else if (e.key === 'n') answer(SPECIAL.not);
-  else if (e.key === 'u') answer(SPECIAL.unclear);
-  else if (e.key === 's') answer(SPECIAL.skip);
-  else if (e.key === 'z' || e.key === 'Backspace') undo();
+    if (s) { st.keyAt = performance.now(); answer(s.label, s.synset); }
+  } else if (setMode && st.prefix && (/^[a-z]$/.test(e.key) || ['Enter', 'Escape', 'Backspace'].includes(e.key))) {
+    prefixKey(e.key);
+  } else if (setMode && /^[a-z]$/.test(e.key)) {
+    if (!prefixKey(e.key)) return;
+  } else if (e.key === '+' || e.key === '=') setZoom(st.zoom * 1.5);
+  else if (e.key === '-' && (setMode || st.zoom > 1)) setZoom(st.zoom / 1.5);
+  else if (e.key === '0') setZoom(1);
+  else if (e.key === 'ArrowLeft') goBack();
+  else if (e.key === 'ArrowRight' && st.back) leaveBack();
+  else if (e.key === 'M' || (!setMode && e.key === 'm')) { if (it) show('grid', it.id); }
+  else if (!setMode && e.key === 'n') answer(SPECIAL.not);
+  else if (!setMode && e.key === 'u') answer(SPECIAL.unclear);
+  else if (e.key === ' ' || (!setMode && e.key === 's')) answer(SPECIAL.skip);
+  else if (e.key === 'Backspace' || (!setMode && e.key === 'z')) undo();
   else return;
   e.preventDefault();
 });
+
+// Zoom with the wheel around the cursor, pan by dragging.
+function zoomPan() {
+  const box = $('imgbox');
+  box.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    const r = box.getBoundingClientRect();
+    setZoom(st.zoom * (e.deltaY < 0 ? 1.25 : 0.8), e.clientX - r.left - r.width / 2, e.clientY - r.top - r.height / 2);
+  }, { passive: false });
+  let drag = null;
+  box.addEventListener('mousedown', (e) => {
+    if (st.zoom === 1) return;
+    drag = { x: e.clientX - st.panX, y: e.clientY - st.panY }; e.preventDefault();
+  });
+  window.addEventListener('mousemove', (e) => {
+    if (!drag) return;
+    st.panX = e.clientX - drag.x; st.panY = e.clientY - drag.y; applyZoom();
+  });
+  window.addEventListener('mouseup', () => { drag = null; });
+  box.addEventListener('dblclick', () => setZoom(st.zoom === 1 ? 2.5 : 1));
+}
 
 async function main() {
   for (const b of document.querySelectorAll('#bar nav button[data-view]'))
@@ -518,8 +816,17 @@ async function main() {
     e.preventDefault();
     location.href = '/login?t=' + encodeURIComponent($('login-token').value.trim());
   });
-  completer($('search'), $('complete'), (label) => answer(label));
-  completer($('g-search'), $('g-complete'), (label) => gridLabel(label));
+  completer($('search'), $('complete'), (label, synset) => { st.keyAt = performance.now(); answer(label, synset); });
+  completer($('g-search'), $('g-complete'), (label, synset) => gridLabel(label, synset));
+  zoomPan();
+  $('b-more').addEventListener('click', () => { const it = current(); if (it) show('grid', it.id); });
+  $('b-back').addEventListener('click', () => goBack());
+  $('d-set-save').addEventListener('click', async () => {
+    try {
+      await api('/api/labelset', { text: $('d-set').value });
+      await loadVocab(); $('d-set-msg').textContent = 'saved: ' + st.set.length + ' labels';
+    } catch (e) { $('d-set-msg').textContent = e.message; }
+  });
   window.addEventListener('hashchange', () => {
     const v = location.hash.slice(1);
     if (['label', 'grid', 'dash', 'review'].includes(v) && v !== st.view) show(v);
@@ -529,6 +836,7 @@ async function main() {
     await loadMe();
   } catch (e) { showLogin(); return; }
   await loadVocab().catch(showError);
+  document.body.dataset.role = st.me.role;
   const v = location.hash.slice(1);
   show(['label', 'grid', 'dash', 'review'].includes(v) ? v : 'label');
   setSaving();
