@@ -431,7 +431,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Trains one model over rows[0..n) of d with the given class of each row. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -482,6 +481,7 @@ static int unlabeled_sample(ordo_store *s, const ordo_learn_data *d, size_t max,
     return 0;
 }
 
+/* Trains one model over rows[0..n) of d with the given class of each row. */
 static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const size_t *rows,
                                   size_t n, const int *y, int k, const char *const *names,
                                   const ordo_learn_opts *o, int learner, size_t max_unlabeled,
@@ -529,12 +529,6 @@ void ordo_learn_train_result_free(ordo_learn_train_result *r)
     ordo_learn_model_free(r->model);
     ordo_learn_eval_free(&r->ev);
     r->model = NULL;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,

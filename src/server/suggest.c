@@ -340,6 +340,9 @@ static void imagenet_top(ordo_srv *srv, ssize_t k, FILE *f)
     for (int j = 0; j < ORDO_STORE_TOPK; j++) {
         int cls = sc->top_class[j];
         if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
+        /* Only classes the network prefers to uniform: vectors imported
+         * without probabilities have flat (zero) logits, no opinion. */
+        if (!(sc->top_prob[j] > 1.0f / ORDO_STORE_LOGITS)) continue;
         const char *lemmas = ordo_wn_class_name(srv->wn, cls);
         size_t len = strcspn(lemmas, ",");
         char name[ORDO_STORE_LABEL_MAX + 1];
@@ -503,6 +506,9 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     for (int j = 0; j < ORDO_STORE_TOPK && shown < SRV_SUGG_N && !(ls && ls->closed); j++) {
         int cls = sc->top_class[j];
         if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
+        /* Only classes the network prefers to uniform: vectors imported
+         * without probabilities have flat (zero) logits, no opinion. */
+        if (!(sc->top_prob[j] > 1.0f / ORDO_STORE_LOGITS)) continue;
         const char *lemmas = ordo_wn_class_name(srv->wn, cls);
         char name[ORDO_STORE_LABEL_MAX + 1];
         size_t len = strcspn(lemmas, ",");
