@@ -33,27 +33,20 @@
 #define DIM 1280
 #define CLUSTERS 3000
 
-static size_t cluster_of(size_t i)
-{
-    double u = (double)(ordo_rank_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
-    size_t c = (size_t)(CLUSTERS * u * u);
-    return c >= CLUSTERS ? CLUSTERS - 1 : c;
-}
-
 /* the source row of a planted duplicate, or (size_t)-1 */
 static size_t planted_src(size_t i)
 {
-    if (i < 1000 || ordo_rank_mix64(i ^ 0xd0b1eULL) % 100 != 0) return (size_t)-1;
-    size_t j = ordo_rank_mix64(i ^ 0x5a1eULL) % i;
+    if (i < 1000 || ordo_hash_mix64(i ^ 0xd0b1eULL) % 100 != 0) return (size_t)-1;
+    size_t j = ordo_hash_mix64(i ^ 0x5a1eULL) % i;
     return planted_src(j) == (size_t)-1 ? j : (size_t)-1;   /* copies of originals only */
 }
 
 static void base_row(size_t i, const float *mu, const float *cent, float *emb)
 {
     ordo_rank_rng r;
-    ordo_rank_rng_seed(&r, ordo_rank_mix64(i + 0x5eed));
-    size_t c = cluster_of(i);
-    int outlier = ordo_rank_mix64(i ^ 0x7ULL) % 1000 == 0;
+    ordo_rank_rng_seed(&r, ordo_hash_mix64(i + 0x5eed));
+    size_t c = bench_cluster_of(i, CLUSTERS);
+    int outlier = ordo_hash_mix64(i ^ 0x7ULL) % 1000 == 0;
     for (int j = 0; j < DIM; j++)
         emb[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
 }
@@ -64,7 +57,7 @@ static void row(size_t i, const float *mu, const float *cent, float *emb)
     if (j == (size_t)-1) { base_row(i, mu, cent, emb); return; }
     base_row(j, mu, cent, emb);
     ordo_rank_rng r;
-    ordo_rank_rng_seed(&r, ordo_rank_mix64(i + 0xc0b1));
+    ordo_rank_rng_seed(&r, ordo_hash_mix64(i + 0xc0b1));
     for (int k = 0; k < DIM; k++) emb[k] += 0.3f * bench_fastn(&r);
 }
 

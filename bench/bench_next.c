@@ -55,13 +55,6 @@
 #define GROUP 2048
 #define LABEL_CLASSES 100
 
-static size_t cluster_of(size_t i)
-{
-    double u = (double)(ordo_hash_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
-    size_t c = (size_t)(CLUSTERS * u * u);
-    return c >= CLUSTERS ? CLUSTERS - 1 : c;
-}
-
 static int is_labeled(size_t i, size_t n, size_t nlab)
 {
     return nlab && ordo_hash_mix64(i ^ 0x1abe1edULL) % n < nlab;
@@ -81,7 +74,7 @@ static void image(size_t i, const float *mu, const float *cent, float *emb, floa
 {
     ordo_rank_rng r;
     ordo_rank_rng_seed(&r, ordo_hash_mix64(i + 0x5eed));
-    size_t c = cluster_of(i);
+    size_t c = bench_cluster_of(i, CLUSTERS);
     int outlier = ordo_hash_mix64(i ^ 0x7ULL) % 1000 == 0;
     for (int j = 0; j < DIM; j++)
         emb[j] = outlier ? 3.0f * bench_fastn(&r) : mu[j] + cent[c * DIM + j] + 0.387f * bench_fastn(&r);
@@ -207,7 +200,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n;) {
         if (ordo_store_begin(s, &err)) { fprintf(stderr, "bench_next: %s\n", err.msg); return 1; }
         for (int g = 0; g < GROUP && i < n; g++, i++) {
-            size_t c = cluster_of(i);
+            size_t c = bench_cluster_of(i, CLUSTERS);
             image(i, mu, cent, emb, logits);
             ordo_store_scores sc;
             ordo_store_summarize(logits, CLASSES, &sc, probs);

@@ -11,7 +11,18 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "rank/rank.h"
+
+/* Cluster of synthetic row i among `clusters`: u^2 with u uniform, so a few
+ * clusters are large and most are small, as in real collections. The
+ * synthetic projects of bench_next and bench_audit_scale share it. */
+static inline size_t bench_cluster_of(size_t i, size_t clusters)
+{
+    double u = (double)(ordo_hash_mix64(7 ^ (i * 0x9e37ULL)) >> 11) * 0x1.0p-53;
+    size_t c = (size_t)(clusters * u * u);
+    return c >= clusters ? clusters - 1 : c;
+}
 
 static inline double bench_now_s(void)
 {
