@@ -321,36 +321,113 @@ static void t_gemm8_matches_naive(void)
     }
 }
 
-/* The quantizer's rule (kernels.h) on the values that break careless ones:
- * ties (round half to even), both clamps, infinities, NaN, a per-channel
- * scale; every kernel set must give the same bytes. */
+/* The 16-bit paths (kernels.h) against exact sums: two digit rows of A
+ * (gemm16: a = 256 hi + lo, lda >= 2K) or two digit panels of B (gemmw16:
+ * w = 256 hi + lo, lo signed); the same shapes, the extremes 65535 and
+ * -32768 .. 32767 included. */
+static void t_gemm16_matches_naive(void)
+{
+    const int shapes[][3] = { { 1, 16, 4 },   { 13, 48, 32 },  { 7, 1008, 64 },
+                              { 6, 80, 144 }, { 49, 1280, 336 }, { 30, 16, 1248 } };
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], lda = 2 * K + 16;
+        uint8_t *A = malloc((size_t)M * lda);
+        int8_t *Bh = malloc((size_t)K * N), *Bl = malloc((size_t)K * N);
+        int8_t *Ph = malloc((size_t)K * N), *Pl = malloc((size_t)K * N);
+        float *scale = malloc(sizeof(float) * N), *bias = malloc(sizeof(float) * N);
+        float *R = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
+        for (int i = 0; i < M * lda; i++) A[i] = si == 0 ? 255 : (uint8_t)irand(0, 255);
+        for (int i = 0; i < K * N; i++) {
+            Bh[i] = si == 0 ? -127 : (int8_t)irand(-127, 127);
+            Bl[i] = si == 0 ? -128 : (int8_t)irand(-128, 127);
+        }
+        for (int n = 0; n < N; n++) { scale[n] = 1e-7f * (1.0f + frand()); bias[n] = frand(); }
+        for (int i = 0; i < M * N; i++) R[i] = frand();
+        for (int n0 = 0; n0 < N; n0 += 32) {
+            const int w = N - n0 >= 32 ? 32 : 16;
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < w; j++) {
+                    const long at = (long)n0 * K + ((long)(k / 4) * w + j) * 4 + k % 4;
+                    Ph[at] = Bh[(long)k * N + n0 + j];
+                    Pl[at] = Bl[(long)k * N + n0 + j];
+                }
+        }
+        for (int p = 0; p < npaths8; p++)
+            for (int kind = 0; kind < 2; kind++)         /* 0: gemm16, 1: gemmw16 */
+                for (int mode = 0; mode < 2; mode++) {   /* 0: ReLU6, no R; 1: identity + R */
+                    memset(C, 0xff, sizeof(float) * M * N);
+                    if (!kind)
+                        paths8[p]->gemm16(M, N, K, A, lda, Ph, scale, bias, C, N, mode ? R : NULL,
+                                          N, !mode);
+                    else
+                        paths8[p]->gemmw16(M, N, K, A, lda, Ph, Pl, scale, bias, C, N,
+                                           mode ? R : NULL, N, !mode);
+                    double worst = 0;
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            long long acc = 0;
+                            for (int k = 0; k < K; k++) {
+                                const uint8_t *a = A + (long)m * lda;
+                                const long b = (long)k * N + n;
+                                acc += kind ? (long long)a[k] * (256 * Bh[b] + Bl[b])
+                                            : (long long)(256 * a[K + k] + a[k]) * Bh[b];
+                            }
+                            double v = (double)scale[n] * (double)acc + bias[n];
+                            if (!mode) v = v < 0 ? 0 : v > 6 ? 6 : v;
+                            else v += R[m * N + n];
+                            double d = fabs(C[m * N + n] - v) / (1.0 + fabs(v));
+                            if (!(d <= worst)) worst = d;
+                        }
+                    CHECK_MSG(worst < 1e-5, "%s %s %dx%dx%d mode %d: max rel diff %g",
+                              paths8[p]->name, kind ? "gemmw16" : "gemm16", M, N, K, mode, worst);
+                }
+        free(A); free(Bh); free(Bl); free(Ph); free(Pl); free(scale); free(bias); free(R); free(C);
+    }
+}
+
+/* The quantizers' rule (kernels.h) on the values that break careless
+ * ones: ties (round half to even), both clamps, infinities, NaN, a
+ * per-channel scale and offset (integer and not); every kernel set must
+ * give the same bytes, 8-bit and 16-bit (two digit rows). */
 static void t_quant_rule(void)
 {
     enum { C = 32, ROWS = 5 };
-    float x[ROWS * C], inv[C];
-    uint8_t q[ROWS * C], want[ROWS * C];
+    float x[ROWS * C], inv[C], off[C];
+    uint8_t q[2 * ROWS * C], want[2 * ROWS * C];
     const float special[] = { 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.5f, -128.5f, 1e30f,
                               -1e30f, INFINITY, -INFINITY, NAN, 0.0f, -0.0f, 254.5f };
     for (int c = 0; c < C; c++) inv[c] = c < 16 ? 1.0f : 0.25f * (float)(c - 15);
-    for (int i = 0; i < ROWS * C; i++) x[i] = i < 16 ? special[i] : 200.0f * frand();
-    for (int zp = 0; zp <= 128; zp += 128) {
-        for (int i = 0; i < ROWS * C; i++) {
-            double v = (double)(x[i] * inv[i % C]);
-            if (!(v >= -zp)) v = -zp;
-            if (v > 255 - zp) v = 255 - zp;
-            double r = nearbyint(v);   /* default rounding: to nearest, ties to even */
-            want[i] = (uint8_t)(r + zp);
-        }
-        CHECK(want[0] == zp + 0 && want[1] == zp + 2 && want[2] == zp + 2);
-        for (int p = 0; p < npaths8; p++) {
-            memset(q, 0xAA, sizeof q);
-            paths8[p]->quant(x, ROWS, C, inv, zp, q);
-            int bad = -1;
-            for (int i = 0; i < ROWS * C && bad < 0; i++)
-                if (q[i] != want[i]) bad = i;
-            CHECK_MSG(bad < 0, "%s quant zp %d: element %d (x %g) gave %d, want %d",
-                      paths8[p]->name, zp, bad, bad < 0 ? 0.0 : x[bad], bad < 0 ? 0 : q[bad],
-                      bad < 0 ? 0 : want[bad]);
+    for (int bits = 8; bits <= 16; bits += 8) {
+        const double top = bits == 8 ? 255 : 65535;
+        for (int o = 0; o < 3; o++) {   /* offsets 0, 128 (or 32768), 127.5 + c / 8 */
+            for (int c = 0; c < C; c++)
+                off[c] = o == 0 ? 0.0f : o == 1 ? (float)(top + 1) / 2 : 127.5f + (float)c / 8;
+            for (int i = 0; i < ROWS * C; i++) {
+                x[i] = i < 16 ? special[i] * (bits == 8 ? 1.0f : 256.0f) : (float)top * frand();
+                double v = (double)fmaf(x[i], inv[i % C], off[i % C]);
+                if (!(v >= 0)) v = 0;
+                if (v > top) v = top;
+                const long r = (long)nearbyint(v);   /* to nearest, ties to even */
+                if (bits == 8) {
+                    want[i] = (uint8_t)r;
+                } else {   /* row r: C low digits, then C high digits */
+                    want[(i / C) * 2 * C + i % C] = (uint8_t)(r & 255);
+                    want[(i / C) * 2 * C + C + i % C] = (uint8_t)(r >> 8);
+                }
+            }
+            if (bits == 8 && o == 1) CHECK(want[0] == 128 && want[1] == 130 && want[2] == 130);
+            if (bits == 8 && o == 0) CHECK(want[0] == 0 && want[1] == 2 && want[2] == 2 && want[12] == 0);
+            const size_t nq = (size_t)ROWS * C * (bits / 8);
+            for (int p = 0; p < npaths8; p++) {
+                memset(q, 0xAA, sizeof q);
+                if (bits == 8) paths8[p]->quant(x, ROWS, C, inv, off, q);
+                else paths8[p]->quant16(x, ROWS, C, inv, off, q);
+                int bad = -1;
+                for (size_t i = 0; i < nq && bad < 0; i++)
+                    if (q[i] != want[i]) bad = (int)i;
+                CHECK_MSG(bad < 0, "%s quant%d offset %d: byte %d gave %d, want %d",
+                          paths8[p]->name, bits, o, bad, bad < 0 ? 0 : q[bad], bad < 0 ? 0 : want[bad]);
+            }
         }
     }
 }
@@ -370,6 +447,7 @@ static void t_dwq_matches_dw(void)
             const int Wout = cases[ci][4], C = cases[ci][5];
             float *rows[5], *w = malloc(sizeof(float) * k * k * C), *bias = malloc(sizeof(float) * C);
             float *out = malloc(sizeof(float) * Wout * C), *inv = malloc(sizeof(float) * C);
+            float *off = calloc((size_t)C, sizeof(float));
             uint8_t *q = malloc((size_t)Wout * C), *want = malloc((size_t)Wout * C);
             for (int r = 0; r < k; r++) {
                 rows[r] = malloc(sizeof(float) * Win * C);
@@ -378,12 +456,12 @@ static void t_dwq_matches_dw(void)
             for (int i = 0; i < k * k * C; i++) w[i] = frand();
             for (int i = 0; i < C; i++) { bias[i] = frand(); inv[i] = 255.0f / (1.0f + 5.0f * (i % 7) / 6.0f); }
             paths[p]->dw(k, s, Win, pl, Wout, C, (const float *const *)rows, w, bias, out);
-            ordo_net_kernels8_c.quant(out, Wout, C, inv, 0, want);
+            ordo_net_kernels8_c.quant(out, Wout, C, inv, off, want);
             paths[p]->dwq(k, s, Win, pl, Wout, C, (const float *const *)rows, w, bias, inv, q);
             CHECK_MSG(!memcmp(q, want, (size_t)Wout * C), "%s dwq k=%d s=%d Win=%d differs",
                       paths[p]->name, k, s, Win);
             for (int r = 0; r < k; r++) free(rows[r]);
-            free(w); free(bias); free(out); free(inv); free(q); free(want);
+            free(w); free(bias); free(out); free(inv); free(off); free(q); free(want);
         }
     }
     if (!tested) SKIP("no kernel set with a fused depthwise quantizer on this CPU");
@@ -450,13 +528,45 @@ static void t_int8_forward(void)
     CHECK(!strcmp(ordo_net_precision(i8), "int8") && !strcmp(ordo_net_precision(f32), "fp32"));
     CHECK(!ordo_net_forward(f32, in, NP, l32, e32, &err));
     CHECK(!ordo_net_forward(i8, in, NP, l8, e8, &err));
+    /* Bias correction matters here: without it these photos' mean cosine
+     * was 0.997 (measured on sports100: 0.9971 -> 0.9991). */
     int agree = 0;
+    double csum = 0;
     for (int i = 0; i < NP; i++) {
         const double c = cosine(e32 + i * 1280, e8 + i * 1280, 1280);
-        CHECK_MSG(c > 0.98, "%s: int8 embedding cosine %g", photos[i], c);
+        CHECK_MSG(c > 0.995, "%s: int8 embedding cosine %g", photos[i], c);
+        csum += c;
         agree += argmax(l32 + i * 1000, 1000) == argmax(l8 + i * 1000, 1000);
     }
+    CHECK_MSG(csum / NP > 0.9985, "int8 mean embedding cosine %g", csum / NP);
     CHECK_MSG(agree >= NP - 1, "int8 kept the top-1 class of %d of %d photos", agree, NP);
+    /* The slower, more accurate variants (16-bit weights or activations in
+     * some 1x1 layers): at least as close to fp32, on every kernel set
+     * (the portable one on one photo: it is slow). */
+    static const char *vars[] = { "int8+w16late", "int8+w16", "int8+a16" };
+    for (size_t v = 0; v < sizeof vars / sizeof vars[0]; v++)
+        for (int kc = 0; kc < 2; kc++) {
+            if (kc) setenv("ORDO_KERNEL", "c", 1);
+            ordo_net *net = ordo_net_create_prec("lite0", w, 1, vars[v], &err);
+            unsetenv("ORDO_KERNEL");
+            CHECK_MSG(net, "%s: %s", vars[v], err.msg);
+            if (!net) continue;
+            CHECK(!strcmp(ordo_net_precision(net), vars[v]));
+            const int np = kc ? 1 : NP;
+            CHECK(!ordo_net_forward(net, in, np, l, e, &err));
+            double vs = 0;
+            for (int i = 0; i < np; i++) {
+                const double c = cosine(e32 + i * 1280, e + i * 1280, 1280);
+                CHECK_MSG(c > 0.995, "%s (%s kernels) %s: cosine %g", vars[v], kc ? "c" : "default",
+                          photos[i], c);
+                vs += c;
+                if (kc) CHECK(argmax(l + i * 1000, 1000) == argmax(l32 + i * 1000, 1000) ||
+                              argmax(l + i * 1000, 1000) == argmax(l8 + i * 1000, 1000));
+            }
+            if (!kc) CHECK_MSG(vs / np > csum / NP - 2e-4, "%s: mean cosine %g, int8 %g", vars[v],
+                               vs / np, csum / NP);
+            ordo_net_free(net);
+        }
     /* The int8 net is not the fp32 one under another name. */
     CHECK(max_diff(e32, e8, (size_t)NP * 1280) > 1e-4);
     /* 1-3 threads (whole images and row splits) agree with one thread to
@@ -502,6 +612,8 @@ static void t_errors(void)
     CHECK_MSG(strstr(err.msg, "unknown model"), "%s", err.msg);
     CHECK(!ordo_net_create("lite0", NULL, 1, &err));
     CHECK(!ordo_net_create_prec("lite0", w, 1, "bf16", &err));
+    CHECK_MSG(strstr(err.msg, "unknown precision"), "%s", err.msg);
+    CHECK(!ordo_net_create_prec("lite0", w, 1, "int8+", &err));
     CHECK_MSG(strstr(err.msg, "unknown precision"), "%s", err.msg);
     CHECK(!ordo_net_create_prec("lite0", w, 1, NULL, &err));
     if (!w) SKIP("lite0 weights not installed");
@@ -578,6 +690,7 @@ int main(int argc, char **argv)
     RUN(t_model_size);
     RUN(t_forward_paths_agree);
     RUN(t_gemm8_matches_naive);
+    RUN(t_gemm16_matches_naive);
     RUN(t_quant_rule);
     RUN(t_dwq_matches_dw);
     RUN(t_int8_forward);

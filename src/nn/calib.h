@@ -3,18 +3,20 @@
  * tools/calibrate.sh; the set of photos and the method are described
  * there and in docs/benchmarks.md).
  *
- * Ranges: out_max holds every block's output (its projection, plus the
- * skip) channel by channel, the channels padded to 16 as in the network,
- * block after block (nout values); dw_max the same for every block's
- * depthwise output (ReLU6; ndw values). */
+ * Statistics: out_lo, out_hi, out_mean hold every block's output (its
+ * projection, plus the skip) channel by channel, the channels padded to 16
+ * as in the network, block after block (nout values each): the smallest
+ * and largest value and the mean over the calibration photos' pixels;
+ * dw_hi, dw_mean the same for every block's depthwise output (ReLU6, so
+ * its smallest value is 0; ndw values each). */
 #ifndef ORDO_NN_CALIB_H
 #define ORDO_NN_CALIB_H
 
 typedef struct ordo_net_calib {
     const char *model;
     int ndw, nout;
-    const float *out_max;   /* [nout] */
-    const float *dw_max;    /* [ndw] */
+    const float *out_lo, *out_hi, *out_mean;   /* [nout] */
+    const float *dw_hi, *dw_mean;              /* [ndw] */
 } ordo_net_calib;
 
 /* The table for "lite0"... or NULL. */

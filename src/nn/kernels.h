@@ -61,14 +61,23 @@ typedef struct ordo_net_kernels {
 
 /* ---- int8 (see net.c, "int8 inference") ----
  *
- * Activations are quantized to uint8 with one zero point per tensor and
- * one scale per channel, q = clamp(round(x * inv[c]) + zp, 0, 255) (the
- * channel scales are folded into the weights' rows); weights to int8 with
- * one scale per output channel. The int8 GEMM accumulates exact int32 sums
- * sum_k q[m][k] * w[k][n] (the product form of VNNI's vpdpbusd: u8 x s8),
- * then dequantizes: C[m][n] = act(scale[n] * acc + bias[n]) (+ R[m][n]),
- * where scale[n] = s_act * s_w[n] and bias[n] already holds the zero-point
- * correction -scale[n] * zp * sum_k w[k][n].
+ * Activations are quantized to uint8 with one scale and one offset (the
+ * zero point, not necessarily an integer) per channel,
+ * q = clamp(round_half_even(fma(x, inv[c], off[c])), 0, 255) (the channel
+ * scales and offsets are folded into the weights' rows and the bias);
+ * weights to int8 with one scale per output channel. The int8 GEMM
+ * accumulates exact int32 sums sum_k q[m][k] * w[k][n] (the product form
+ * of VNNI's vpdpbusd: u8 x s8), then dequantizes:
+ * C[m][n] = act(scale[n] * acc + bias[n]) (+ R[m][n]), where
+ * scale[n] = s_w[n] and bias[n] already holds the offsets' share
+ * -scale[n] * sum_k off[k] * w[k][n].
+ *
+ * The 16-bit activation path (the layers int8 hurts most): the same rule
+ * with clamp to [0, 65535], each value stored as two base-256 digits,
+ * q = 256 hi + lo (row m: K low digits, then K high digits). The GEMM runs
+ * both digit rows through the same u8 x s8 products and dequantizes
+ * scale[n] * (256 acc_hi + acc_lo) + bias[n] in float (256 acc_hi can
+ * pass 2^31).
  *
  * Packed int8 weights: output channels in panels of 32 (the last may be 16)
  * as for fp32; inside a panel, K (a multiple of 4) in groups of 4: group g
@@ -78,16 +87,38 @@ typedef void ordo_net_gemm8_fn(int M, int N, int K, const uint8_t *A, int lda,
                                const int8_t *B, const float *scale, const float *bias,
                                float *C, int ldc, const float *R, int ldr, int relu6);
 
-/* rows x C floats (C a multiple of 16) to bytes, one scale per channel c:
- * q = clamp(round_half_even(x * inv[c]) + zp, 0, 255); NaN -> zp - 0 = 0
- * after the clamp's lower bound. */
-typedef void ordo_net_quant_fn(const float *x, long rows, int C, const float *inv, int zp,
-                               uint8_t *q);
+/* rows x C floats (C a multiple of 16) to bytes, one scale and offset per
+ * channel c: q = clamp(round_half_even(fma(x, inv[c], off[c])), 0, 255);
+ * NaN -> 0. */
+typedef void ordo_net_quant_fn(const float *x, long rows, int C, const float *inv,
+                               const float *off, uint8_t *q);
+
+/* The 16-bit path: A row m holds K low digits at A + m * lda and K high
+ * digits right after them (lda >= 2K). */
+typedef void ordo_net_gemm16_fn(int M, int N, int K, const uint8_t *A, int lda,
+                                const int8_t *B, const float *scale, const float *bias,
+                                float *C, int ldc, const float *R, int ldr, int relu6);
+
+/* rows x C floats to 16-bit values, clamp to [0, 65535], as two digit rows
+ * of C bytes each (row r at q + 2 C r: low digits, then high digits). */
+typedef void ordo_net_quant16_fn(const float *x, long rows, int C, const float *inv,
+                                 const float *off, uint8_t *q);
+
+/* The 16-bit weight path: each weight w = 256 hi + lo, hi and lo signed
+ * bytes (lo in [-128, 127]), packed as two int8 panels Bh, Bl in the
+ * layout above; C = act(scale[n] (256 acc_hi + acc_lo) + bias[n]) (+ R). */
+typedef void ordo_net_gemmw16_fn(int M, int N, int K, const uint8_t *A, int lda,
+                                 const int8_t *Bh, const int8_t *Bl, const float *scale,
+                                 const float *bias, float *C, int ldc, const float *R, int ldr,
+                                 int relu6);
 
 typedef struct ordo_net_kernels8 {
     const char *name;
     ordo_net_gemm8_fn *gemm8;
     ordo_net_quant_fn *quant;
+    ordo_net_gemm16_fn *gemm16;
+    ordo_net_quant16_fn *quant16;
+    ordo_net_gemmw16_fn *gemmw16;
 } ordo_net_kernels8;
 
 extern const ordo_net_kernels8 ordo_net_kernels8_c;

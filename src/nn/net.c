@@ -164,19 +164,95 @@ static void gemm8_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t
     }
 }
 
-static void quant_c(const float *x, long rows, int C, const float *inv, int zp, uint8_t *q)
+/* fma, then the clamp in float (so huge values and NaN cannot wrap in the
+ * conversion), then round half to even (lrintf in the default mode). */
+static void quant_c(const float *x, long rows, int C, const float *inv, const float *off,
+                    uint8_t *q)
 {
-    const float lo = (float)-zp, hi = (float)(255 - zp);
     for (long r = 0; r < rows; r++, x += C, q += C)
         for (int c = 0; c < C; c++) {
-            float v = x[c] * inv[c];
-            if (!(v >= lo)) v = lo;   /* NaN too */
-            if (v > hi) v = hi;
-            q[c] = (uint8_t)(lrintf(v) + zp);
+            float v = fmaf(x[c], inv[c], off[c]);
+            if (!(v >= 0.0f)) v = 0.0f;   /* NaN too */
+            if (v > 255.0f) v = 255.0f;
+            q[c] = (uint8_t)lrintf(v);
         }
 }
 
-const ordo_net_kernels8 ordo_net_kernels8_c = { "c8", gemm8_c, quant_c };
+static void gemm16_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
+                     const float *scale, const float *bias, float *C, int ldc, const float *R,
+                     int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Bp = B + (long)n0 * K;
+        for (int m = 0; m < M; m++) {
+            int32_t lo[ORDO_NET_PANEL] = { 0 }, hi[ORDO_NET_PANEL] = { 0 };
+            const uint8_t *a = A + (long)m * lda, *ah = a + K;
+            for (int k = 0; k < K; k += 4) {
+                const int8_t *b = Bp + (long)k * w;
+                for (int j = 0; j < w; j++)
+                    for (int t = 0; t < 4; t++) {
+                        lo[j] += (int32_t)a[k + t] * b[j * 4 + t];
+                        hi[j] += (int32_t)ah[k + t] * b[j * 4 + t];
+                    }
+            }
+            float *c = C + (long)m * ldc + n0;
+            for (int j = 0; j < w; j++) {
+                /* as the VNNI kernel: two fmas in this order */
+                float v = fmaf((float)hi[j], 256.0f * scale[n0 + j],
+                               fmaf((float)lo[j], scale[n0 + j], bias[n0 + j]));
+                if (relu6) v = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+                if (R) v += R[(long)m * ldr + n0 + j];
+                c[j] = v;
+            }
+        }
+    }
+}
+
+static void quant16_c(const float *x, long rows, int C, const float *inv, const float *off,
+                      uint8_t *q)
+{
+    for (long r = 0; r < rows; r++, x += C, q += 2L * C)
+        for (int c = 0; c < C; c++) {
+            float v = fmaf(x[c], inv[c], off[c]);
+            if (!(v >= 0.0f)) v = 0.0f;
+            if (v > 65535.0f) v = 65535.0f;
+            const long u = lrintf(v);
+            q[c] = (uint8_t)(u & 255);
+            q[C + c] = (uint8_t)(u >> 8);
+        }
+}
+
+static void gemmw16_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                      const int8_t *Bl, const float *scale, const float *bias, float *C, int ldc,
+                      const float *R, int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Ph = Bh + (long)n0 * K, *Pl = Bl + (long)n0 * K;
+        for (int m = 0; m < M; m++) {
+            int32_t lo[ORDO_NET_PANEL] = { 0 }, hi[ORDO_NET_PANEL] = { 0 };
+            const uint8_t *a = A + (long)m * lda;
+            for (int k = 0; k < K; k += 4)
+                for (int j = 0; j < w; j++)
+                    for (int t = 0; t < 4; t++) {
+                        hi[j] += (int32_t)a[k + t] * Ph[(long)k * w + j * 4 + t];
+                        lo[j] += (int32_t)a[k + t] * Pl[(long)k * w + j * 4 + t];
+                    }
+            float *c = C + (long)m * ldc + n0;
+            for (int j = 0; j < w; j++) {
+                float v = fmaf((float)hi[j], 256.0f * scale[n0 + j],
+                               fmaf((float)lo[j], scale[n0 + j], bias[n0 + j]));
+                if (relu6) v = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+                if (R) v += R[(long)m * ldr + n0 + j];
+                c[j] = v;
+            }
+        }
+    }
+}
+
+const ordo_net_kernels8 ordo_net_kernels8_c = { "c8", gemm8_c, quant_c, gemm16_c, quant16_c,
+                                                gemmw16_c };
 
 /* ------------------------------------------------------------ the network */
 
@@ -192,7 +268,9 @@ typedef struct q8 {
     int8_t *w;
     float *scale, *bias;
     float *inv;                       /* [K padded]: 1 / the input channel's scale */
-    int zp;
+    float *off;                       /* [K padded]: the input channel's zero point */
+    int a16;                          /* 16-bit activations (two digits), else 8 */
+    int8_t *wl;                       /* 16-bit weights: the low digits (w: the high) */
 } q8;
 
 typedef struct blk {
@@ -214,7 +292,7 @@ typedef struct scratch {              /* one per thread */
     float *ring, *dwbuf, *col, *hbuf;
     float *gact[2], *xbuf;            /* the late blocks of GROUP images */
     uint8_t *q;                       /* int8 nets: a GEMM's quantized input */
-    float *obs;                       /* ordo_net_observe: max |x| per tensor, or NULL */
+    ordo_net_stats *obs;              /* ordo_net_observe: the statistics, or NULL */
     arena mem;                        /* owns all of the above */
     float pool[HEAD_C];
 } scratch;
@@ -232,7 +310,8 @@ struct ordo_net {
     char model[8];
     int size;
     const ordo_net_kernels *kern;
-    int int8;                          /* precision: 0 fp32, 1 int8 */
+    int int8;                          /* precision: 0 fp32, 1 int8 (one of q8vars) */
+    const struct q8var *var;           /* int8 nets: which */
     const ordo_net_kernels8 *k8;       /* int8 nets */
     char kname[32];                    /* ordo_net_kernel()'s answer */
 
@@ -712,6 +791,16 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
 
 /* ------------------------------------------------------------ the layers */
 
+/* The int8 GEMM of layer q on 8-bit input A: 8- or 16-bit weights. */
+static void gemm_q8(const ordo_net *net, const q8 *q, int M, int N, int K, const uint8_t *A,
+                    int lda, float *C, int ldc, const float *R, int ldr, int relu)
+{
+    if (q->wl)
+        net->k8->gemmw16(M, N, K, A, lda, q->w, q->wl, q->scale, q->bias, C, ldc, R, ldr, relu);
+    else
+        net->k8->gemm8(M, N, K, A, lda, q->w, q->scale, q->bias, C, ldc, R, ldr, relu);
+}
+
 /* Every 1x1 convolution goes through here: fp32 straight to the GEMM;
  * int8 quantizes its input rows (lda floats each, the padded channels
  * included: they are zeros, and their weights are zeros) into sc->q, then
@@ -720,25 +809,32 @@ static void conv1x1(const ordo_net *net, scratch *sc, int M, int N, int K, const
                     int lda, const float *w, const float *b, const q8 *q, float *C, int ldc,
                     const float *R, int ldr, int relu)
 {
-    if (net->int8) {
-        net->k8->quant(A, M, lda, q->inv, q->zp, sc->q);
-        net->k8->gemm8(M, N, lda, sc->q, lda, q->w, q->scale, q->bias, C, ldc, R, ldr, relu);
+    if (net->int8 && q->a16) {
+        net->k8->quant16(A, M, lda, q->inv, q->off, sc->q);
+        net->k8->gemm16(M, N, lda, sc->q, 2 * lda, q->w, q->scale, q->bias, C, ldc, R, ldr, relu);
+    } else if (net->int8) {
+        net->k8->quant(A, M, lda, q->inv, q->off, sc->q);
+        gemm_q8(net, q, M, N, lda, sc->q, lda, C, ldc, R, ldr, relu);
     } else {
         net->kern->gemm(M, N, K, A, lda, w, b, C, ldc, R, ldr, relu);
     }
 }
 
-/* Calibration (ordo_net_observe): raises obs[t + c] to the largest |x| of
- * channel c of rows x C values (C = 1: the whole tensor as one). */
+/* Calibration (ordo_net_observe): range t + c takes channel c of rows x C
+ * values into its smallest and largest value, sum and count. */
 static void observe(scratch *sc, int t, const float *x, long rows, int C)
 {
     if (!sc->obs) return;
-    float *m = sc->obs + t;
+    float *lo = sc->obs->lo + t, *hi = sc->obs->hi + t;
+    double *sum = sc->obs->sum + t;
     for (long r = 0; r < rows; r++)
         for (int c = 0; c < C; c++) {
-            const float a = fabsf(x[r * C + c]);
-            if (a > m[c]) m[c] = a;
+            const float v = x[r * C + c];
+            if (v < lo[c]) lo[c] = v;
+            if (v > hi[c]) hi[c] = v;
+            sum[c] += v;
         }
+    for (int c = 0; c < C; c++) sc->obs->n[t + c] += (double)rows;
 }
 
 /* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
@@ -771,6 +867,13 @@ static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
     }
 }
 
+/* Whether block B's depthwise kernel writes its project layer's 8-bit
+ * input itself (zero point 0: ReLU6 outputs). */
+static int fused_dwq(const ordo_net *net, const blk *B)
+{
+    return net->int8 && net->kern->dwq && !B->qp.a16;
+}
+
 /* One depthwise output row of block B at element off of the group's
  * output: floats into sc->dwbuf, or for an int8 net with a fused kernel,
  * the project layer's quantized input straight into sc->q. */
@@ -778,7 +881,7 @@ static void dw_row(const ordo_net *net, const blk *B, const float *const *rows, 
                    long off)
 {
     const ordo_net_kernels *K = net->kern;
-    if (net->int8 && K->dwq)
+    if (fused_dwq(net, B))
         K->dwq(B->k, B->s, B->win, B->pl, B->wout, B->cexpp, rows, B->wd, B->bd, B->qp.inv,
                sc->q + off);
     else
@@ -790,9 +893,8 @@ static void dw_row(const ordo_net *net, const blk *B, const float *const *rows, 
 static void project(const ordo_net *net, const blk *B, scratch *sc, int M, float *out,
                     const float *R)
 {
-    if (net->int8 && net->kern->dwq) {
-        net->k8->gemm8(M, B->coutp, B->cexpp, sc->q, B->cexpp, B->qp.w, B->qp.scale,
-                       B->qp.bias, out, B->coutp, R, B->cinp, 0);
+    if (fused_dwq(net, B)) {
+        gemm_q8(net, &B->qp, M, B->coutp, B->cexpp, sc->q, B->cexpp, out, B->coutp, R, B->cinp, 0);
     } else {
         observe(sc, B->obs_d, sc->dwbuf, M, B->cexpp);
         conv1x1(net, sc, M, B->coutp, B->cexp, sc->dwbuf, B->cexpp, B->wp, B->bp, &B->qp, out,
@@ -1116,46 +1218,92 @@ static const ordo_net_kernels8 *pick_kernels8(ordo_err *err)
     return &ordo_net_kernels8_c;
 }
 
-/* Quantizer of an activation tensor of C channels (Kp with padding), from
- * the calibrated largest |x| of each channel, amax[c] (amax NULL: the stem's
- * ReLU6 output, 6 for all). Signed tensors (block outputs: zero point 128)
- * get their own channel's range, r_c = amax[c]: their channels' ranges
- * differ by 30x and one range for all cost the most agreement (measured).
- * ReLU6 tensors (depthwise outputs: zero point 0) get
- * r_c = amax[c]^0.5 * G^0.5, G = max_c amax[c] (<= 6): half way between one
- * range and a range per channel, since a channel's scale folds into the
- * weights' rows (quant_layer) and makes the per-output weight ranges
- * uneven; SmoothQuant's migration strength (Xiao et al., 2023, eq. 4) with
- * alpha = 0.5, measured better than 0 or 1 here. r_c >= amax[c]: nothing
- * calibration saw is clipped. A dead channel gets a tiny range. */
-static int act_quant(arena *a, const float *amax, int C, int Kp, int is_signed, q8 *q)
+/* The int8 network's variants: the project precision "int8", and the
+ * more accurate, slower points of the accuracy/speed frontier that
+ * benchmarks build by name (bench/bench_int8.sh; a project cannot choose
+ * them). Measured on lite0 (docs/benchmarks.md): "int8" 2.0-2.1x fp32's
+ * rate (CPU time), 16-bit weights in the late blocks and the head 1.8x,
+ * in every 1x1 layer 1.7x, 16-bit activations in every 1x1 layer 1.5x. */
+typedef struct q8var {
+    const char *name;
+    int w16late;       /* 16-bit weights: the late (batched) blocks and the head */
+    int w16all;        /* 16-bit weights: every 1x1 layer */
+    int a16all;        /* 16-bit activations: every 1x1 layer */
+} q8var;
+
+static const q8var q8vars[] = {
+    { "int8", 0, 0, 0 },
+    { "int8+w16late", 1, 0, 0 },
+    { "int8+w16", 0, 1, 0 },
+    { "int8+a16", 0, 0, 1 },
+};
+
+static const q8var *q8var_find(const char *name)
 {
-    if (!(q->inv = falloc(a, (size_t)Kp))) return -1;
+    for (size_t i = 0; name && i < sizeof q8vars / sizeof q8vars[0]; i++)
+        if (!strcmp(q8vars[i].name, name)) return &q8vars[i];
+    return NULL;
+}
+
+/* Quantizer of an activation tensor of C channels (Kp with padding), from
+ * the calibrated smallest and largest value of each channel, lo[c], hi[c]
+ * (lo NULL: ReLU6 outputs, smallest 0; hi NULL too: the stem's output,
+ * 6 for all). A range [l, h] onto the L + 1 codes (L = 255, or 65535 for
+ * the 16-bit path) is inv = L / (h - l), off = -l * inv.
+ * Signed tensors (block outputs) get their own channel's symmetric range,
+ * h = -l = max(|lo[c]|, hi[c]): their channels' ranges differ by 30x and
+ * one range for all cost the most agreement (measured; an asymmetric
+ * [lo[c], hi[c]] measured no better once bias correction is in).
+ * ReLU6 tensors (depthwise outputs) get one range for the tensor,
+ * G = max_c hi[c] (<= 6): a channel's scale folds into the weights' rows
+ * (quant_layer) and would make the per-output weight ranges uneven
+ * (measured: mixing in the channel's own range, SmoothQuant's migration
+ * strength alpha = 0.25 or 0.5, Xiao et al., 2023, eq. 4, did no better).
+ * 16-bit tensors: one range for all (65536 codes are enough; the weights
+ * stay even). Nothing calibration saw is clipped. */
+static int act_quant(arena *a, const float *lo, const float *hi, int C, int Kp, int is_signed,
+                     int a16, q8 *q)
+{
+    if (!(q->inv = falloc(a, (size_t)Kp)) || !(q->off = falloc(a, (size_t)Kp))) return -1;
+    q->a16 = a16;
+    const float L = a16 ? 65535.0f : 255.0f;
     float G = 0.0f;
-    for (int c = 0; c < C; c++) G = fmaxf(G, amax ? amax[c] : 6.0f);
-    if (!is_signed && G > 6.0f) G = 6.0f;
+    for (int c = 0; c < C; c++) G = fmaxf(G, fmaxf(lo ? -lo[c] : 0.0f, hi ? hi[c] : 6.0f));
     for (int c = 0; c < Kp; c++) {
-        float m = amax ? fminf(amax[c], G) : 6.0f;
-        if (!is_signed) m = G;
-        if (c >= C) m = 1.0f;                      /* padding: always zero */
-        if (!(m > 1e-4f) || !isfinite(m)) m = 1e-4f;
-        q->inv[c] = is_signed ? 127.0f / m : 255.0f / m;
+        float l = 0.0f, h;
+        if (is_signed) {
+            h = a16 ? G : fmaxf(-lo[c], hi[c]);
+            l = -h;
+        } else {
+            h = fminf(G, 6.0f);
+        }
+        if (c >= C) l = 0.0f, h = 1.0f;            /* padding: always zero */
+        if (!(h - l > 1e-4f) || !isfinite(h - l)) l = 0.0f, h = 1e-4f;   /* a dead channel */
+        q->inv[c] = L / (h - l);
+        q->off[c] = -l * q->inv[c];
     }
-    q->zp = is_signed ? 128 : 0;
     return 0;
 }
 
 /* Int8 form of a packed fp32 1x1 layer (K true rows, Kp padded, Np
- * columns). With x[k] ~ s_k (q[k] - zp), s_k = 1 / inv[k], the layer is
- * y[n] = b[n] + sum_k (q[k] - zp) w'[k][n], w'[k][n] = s_k w[k][n]: the
- * input channels' scales fold into the weight rows. w' is quantized
- * symmetrically per output channel, w'_q = round(w' / s_w[n]),
- * s_w[n] = max_k |w'[k][n]| / 127; then scale[n] = s_w[n] and the zero
- * point's share zp * sum_k w'_q[k][n] moves into the bias (kernels.h). */
+ * columns). With x[k] ~ s_k (q[k] - o_k), s_k = 1 / inv[k], o_k = off[k],
+ * the layer is y[n] = b[n] + sum_k (q[k] - o_k) w'[k][n],
+ * w'[k][n] = s_k w[k][n]: the input channels' scales fold into the weight
+ * rows. w' is quantized symmetrically per output channel,
+ * w'_q = round(w' / s_w[n]), s_w[n] = max_k |w'[k][n]| / 127; then
+ * scale[n] = s_w[n] and the offsets' share sum_k o_k w'_q[k][n] moves into
+ * the bias (kernels.h).
+ * Bias correction (Nagel et al., 2019, "Data-Free Quantization Through
+ * Weight Equalization and Bias Correction", sec. 4.2): the rounded weights
+ * shift the output's mean by sum_k (w_hat - w)[k][n] E[x_k], with w_hat
+ * the weight the int8 layer effectively applies; with the calibrated
+ * channel means mu (NULL: none known) the bias takes that shift back. */
 static int quant_layer(arena *a, const float *packed, const float *bias, int K, int Kp, int Np,
-                       q8 *q)
+                       const float *mu, int w16, q8 *q)
 {
     q->w = (int8_t *)falloc(a, ((size_t)Kp * Np + 3) / 4);
+    q->wl = w16 ? (int8_t *)falloc(a, ((size_t)Kp * Np + 3) / 4) : NULL;
+    const float W = w16 ? 32639.0f : 127.0f;   /* 127 * 256 + 127: both digits fit */
     q->scale = falloc(a, (size_t)Np);
     q->bias = falloc(a, (size_t)Np);
     if (!q->w || !q->scale || !q->bias) return -1;
@@ -1163,28 +1311,38 @@ static int quant_layer(arena *a, const float *packed, const float *bias, int K, 
         const int pw = Np - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const float *src = packed + (long)n0 * K;   /* [K][pw] */
         int8_t *dst = q->w + (long)n0 * Kp;         /* [Kp/4][pw][4] */
+        int8_t *dstl = w16 ? q->wl + (long)n0 * Kp : NULL;
         for (int j = 0; j < pw; j++) {
             float m = 0.0f;
             for (int k = 0; k < K; k++) m = fmaxf(m, fabsf(src[(long)k * pw + j] / q->inv[k]));
-            const float sw = m > 0.0f ? m / 127.0f : 1.0f;
-            long sum = 0;
+            const float sw = m > 0.0f ? m / W : 1.0f;
+            double offs = 0.0, shift = 0.0;
             for (int k = 0; k < K; k++) {
-                long v = lrintf(src[(long)k * pw + j] / q->inv[k] / sw);
-                v = v > 127 ? 127 : v < -127 ? -127 : v;
-                dst[((long)(k / 4) * pw + j) * 4 + k % 4] = (int8_t)v;
-                sum += v;
+                const float wk = src[(long)k * pw + j];
+                long v = lrintf(wk / q->inv[k] / sw);
+                v = v > (long)W ? (long)W : v < -(long)W ? -(long)W : v;
+                const long at = ((long)(k / 4) * pw + j) * 4 + k % 4;
+                if (w16) {
+                    const long h = (v + 128) >> 8;   /* floor: v - 256 h in [-128, 127] */
+                    dst[at] = (int8_t)h;
+                    dstl[at] = (int8_t)(v - 256 * h);
+                } else {
+                    dst[at] = (int8_t)v;
+                }
+                offs += (double)q->off[k] * (double)v;
+                if (mu) shift += ((double)sw * (double)v * q->inv[k] - wk) * mu[k];
             }
             const int n = n0 + j;
             q->scale[n] = sw;
-            q->bias[n] = bias[n] - sw * (float)q->zp * (float)sum;
+            q->bias[n] = (float)((double)bias[n] - sw * offs - shift);
         }
     }
     return 0;
 }
 
-/* Builds every 1x1 layer's int8 form from its fp32 form and the model's
- * calibrated activation ranges (calib.h). */
-static int quantize_weights(ordo_net *net, ordo_err *err)
+/* Builds every 1x1 layer's int8 form (variant v) from its fp32 form and
+ * the model's calibrated activation statistics (calib.h). */
+static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
 {
     const ordo_net_calib *cal = ordo_net_calib_find(net->model);
     if (!cal || cal->ndw != net->obs_n - net->obs_dw || cal->nout != net->obs_dw)
@@ -1192,41 +1350,49 @@ static int quantize_weights(ordo_net *net, ordo_err *err)
     size_t bytes = 0;
     for (int i = 0; i < net->nblk; i++) {
         const blk *B = &net->b[i];
-        if (B->expand) bytes += (size_t)B->cinp * (B->cexpp + 4) + 8 * (size_t)B->cexpp + 256;
-        bytes += (size_t)B->cexpp * (B->coutp + 4) + 8 * (size_t)B->coutp + 256;
+        if (B->expand) bytes += (size_t)B->cinp * (2 * B->cexpp + 8) + 8 * (size_t)B->cexpp + 384;
+        bytes += (size_t)B->cexpp * (2 * B->coutp + 8) + 8 * (size_t)B->coutp + 384;
         size_t qb = (size_t)B->ring * B->win * B->cinp;
         if (qb > net->q_bytes) net->q_bytes = qb;
     }
     const int hcp = pad16(net->head_cin);
-    bytes += (size_t)hcp * (HEAD_C + 4) + 8 * HEAD_C + 256;
+    bytes += (size_t)hcp * (2 * HEAD_C + 8) + 8 * HEAD_C + 384;
     /* The quantized GEMM inputs: expansions of a ring's rows, depthwise
-     * outputs, the late blocks' whole-group inputs, a head chunk. */
+     * outputs, the late blocks' whole-group inputs, a head chunk; two
+     * bytes a value for the 16-bit path. */
     const size_t more[] = { net->act_floats, net->dw_floats, net->gact_floats,
                             (size_t)HEAD_M * hcp, (size_t)(net->head_h * net->head_w) * hcp };
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         if (more[i] > net->q_bytes) net->q_bytes = more[i];
+    if (v->a16all) net->q_bytes *= 2;
     if (arena_init(&net->w8mem, bytes / sizeof(float) + 1))
         return ordo_err_set(err, "out of memory for the int8 weights");
     arena *a = &net->w8mem;
     for (int i = 0; i < net->nblk; i++) {
         blk *B = &net->b[i];
+        const int w16 = v->w16all || (v->w16late && i >= net->first_batched);
         if (B->expand) {
             /* Block 0's input is the stem's ReLU6 output; the others' is
              * the previous block's projection (linear, signed). */
-            if (act_quant(a, i ? cal->out_max + B[-1].obs : NULL, B->cin, B->cinp, i != 0,
-                          &B->qe) ||
-                quant_layer(a, B->we, B->be, B->cin, B->cinp, B->cexpp, &B->qe))
+            const int o = i ? B[-1].obs : 0;
+            if (act_quant(a, i ? cal->out_lo + o : NULL, i ? cal->out_hi + o : NULL, B->cin,
+                          B->cinp, i != 0, v->a16all, &B->qe) ||
+                quant_layer(a, B->we, B->be, B->cin, B->cinp, B->cexpp,
+                            i ? cal->out_mean + o : NULL, w16, &B->qe))
                 goto oom;
         }
-        if (act_quant(a, cal->dw_max + (B->obs_d - net->obs_dw), B->cexp, B->cexpp, 0, &B->qp) ||
-            quant_layer(a, B->wp, B->bp, B->cexp, B->cexpp, B->coutp, &B->qp))
+        const int d = B->obs_d - net->obs_dw;
+        if (act_quant(a, NULL, cal->dw_hi + d, B->cexp, B->cexpp, 0, v->a16all, &B->qp) ||
+            quant_layer(a, B->wp, B->bp, B->cexp, B->cexpp, B->coutp, cal->dw_mean + d, w16,
+                        &B->qp))
             goto oom;
     }
     const blk *L = &net->b[net->nblk - 1];
-    if (act_quant(a, cal->out_max + L->obs, net->head_cin, hcp, 1, &net->qh) ||
-        quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, &net->qh))
+    if (act_quant(a, cal->out_lo + L->obs, cal->out_hi + L->obs, net->head_cin, hcp, 1,
+                  v->a16all, &net->qh) ||
+        quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, cal->out_mean + L->obs,
+                    v->w16all || v->w16late, &net->qh))
         goto oom;
-
     return 0;
 oom:
     return ordo_err_set(err, "out of memory for the int8 weights");
@@ -1279,7 +1445,8 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights, int thread
 ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights, int threads,
                                const char *precision, ordo_err *err)
 {
-    const int int8 = precision && !strcmp(precision, "int8");
+    const q8var *var = q8var_find(precision);
+    const int int8 = var != NULL;
     if (!precision || (!int8 && strcmp(precision, "fp32"))) {
         ordo_err_set(err, "unknown precision '%s' (use fp32 or int8)", precision ? precision : "");
         return NULL;
@@ -1313,12 +1480,13 @@ ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights, int t
     snprintf(net->model, sizeof net->model, "%s", models[mi].name);
     net->size = models[mi].size;
     net->int8 = int8;
+    net->var = var;
 
     loader L = { .pth = weights, .arena = &net->wmem, .model = net->model, .err = err };
     int rc = (net->kern = pick_kernels(err)) ? 0 : -1;
     if (!rc) rc = plan(net, models[mi].width, models[mi].depth, err);
     if (!rc) rc = load_weights(net, &L);
-    if (!rc && int8) rc = (net->k8 = pick_kernels8(err)) ? quantize_weights(net, err) : -1;
+    if (!rc && int8) rc = (net->k8 = pick_kernels8(err)) ? quantize_weights(net, var, err) : -1;
     if (!rc)
         snprintf(net->kname, sizeof net->kname, "%s%s%s", net->kern->name, int8 ? "+" : "",
                  int8 ? net->k8->name : "");
@@ -1359,7 +1527,10 @@ void ordo_net_free(ordo_net *net)
 int ordo_net_input_size(const ordo_net *net) { return net ? net->size : 0; }
 const char *ordo_net_model(const ordo_net *net) { return net ? net->model : ""; }
 const char *ordo_net_kernel(const ordo_net *net) { return net ? net->kname : ""; }
-const char *ordo_net_precision(const ordo_net *net) { return !net ? "" : net->int8 ? "int8" : "fp32"; }
+const char *ordo_net_precision(const ordo_net *net)
+{
+    return !net ? "" : net->int8 ? net->var->name : "fp32";
+}
 
 int ordo_net_tensors(const ordo_net *net, int *nout)
 {
@@ -1367,13 +1538,14 @@ int ordo_net_tensors(const ordo_net *net, int *nout)
     return net ? net->obs_n : 0;
 }
 
-int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes, ordo_err *err)
+int ordo_net_observe(ordo_net *net, const float *const *in, int n, ordo_net_stats *st,
+                     ordo_err *err)
 {
-    if (!net || net->int8 || net->threads != 1 || !maxes)
+    if (!net || net->int8 || net->threads != 1 || !st || !st->lo || !st->hi || !st->sum || !st->n)
         return ordo_err_set(err, "ordo_net_observe: needs an fp32 net with one thread");
     float *logits = malloc((size_t)n * ORDO_NET_CLASSES * sizeof *logits);
     if (!logits) return ordo_err_set(err, "out of memory");
-    net->scr[0].obs = maxes;
+    net->scr[0].obs = st;
     const int rc = ordo_net_forward_each(net, in, n, logits, NULL, err);
     net->scr[0].obs = NULL;
     free(logits);

@@ -28,8 +28,11 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
                           int threads, ordo_err *err);
 /* The same in a chosen precision: "fp32", or "int8" (per-channel int8
  * weights and calibrated uint8 activations for the 1x1 convolutions, the
- * head's included; stem, depthwise and classifier stay fp32; see net.c).
- * ordo_net_create is "fp32". */
+ * head's included, with bias correction; stem, depthwise and classifier
+ * stay fp32; see net.c). Benchmarks may also name the int8 variants that
+ * trade speed for accuracy: "int8+w16late", "int8+w16", "int8+a16" (16-bit
+ * weights in the late blocks and head, in every 1x1 layer; 16-bit
+ * activations in every 1x1 layer). ordo_net_create is "fp32". */
 ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights,
                                int threads, const char *precision, ordo_err *err);
 void ordo_net_free(ordo_net *net);
@@ -38,7 +41,7 @@ int ordo_net_input_size(const ordo_net *net);
 const char *ordo_net_model(const ordo_net *net);
 const char *ordo_net_kernel(const ordo_net *net);   /* "avx512", "avx2", "c"; int8:
                                                        "avx512+avx512vnni", ... */
-const char *ordo_net_precision(const ordo_net *net); /* "fp32" or "int8" */
+const char *ordo_net_precision(const ordo_net *net); /* "fp32", "int8" (or a variant) */
 
 /* Runs n images. in: n*S*S*3 floats (NHWC). logits: n*1000; embed: n*1280
  * or NULL. Returns 0, or -1 with err set. */
@@ -52,11 +55,16 @@ int ordo_net_forward_each(ordo_net *net, const float *const *in, int n,
 
 /* Calibration: the number of activation ranges an int8 net uses (every
  * channel of every block output, then of every depthwise output; *nout:
- * how many are block-output channels; see calib.h), and a
- * forward pass of an fp32, one-thread net that raises maxes[t] to the
- * largest |x| range t takes over these images. */
+ * how many are block-output channels; see calib.h), and a forward pass of
+ * fp32, one-thread net that takes every value range t sees over these
+ * images into lo[t] (lowered), hi[t] (raised), sum[t] and n[t] (added:
+ * the values' sum and count). */
+typedef struct ordo_net_stats {
+    float *lo, *hi;
+    double *sum, *n;
+} ordo_net_stats;
 int ordo_net_tensors(const ordo_net *net, int *nout);
-int ordo_net_observe(ordo_net *net, const float *const *in, int n, float *maxes,
+int ordo_net_observe(ordo_net *net, const float *const *in, int n, ordo_net_stats *st,
                      ordo_err *err);
 
 #endif

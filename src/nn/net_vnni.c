@@ -141,22 +141,258 @@ static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *
     }
 }
 
-/* The portable quantizer's rule, 16 floats at a time: clamp in float
+/* The portable quantizer's rule, 16 floats at a time: fma, clamp in float
  * first (so huge values and NaN cannot wrap in the conversion; max_ps
  * returns its second operand for NaN), round half to even (the default
- * MXCSR mode, as lrintf), add the zero point. */
-static void quant(const float *x, long rows, int C, const float *inv, int zp, uint8_t *q)
+ * MXCSR mode, as lrintf). */
+static void quant(const float *x, long rows, int C, const float *inv, const float *off,
+                  uint8_t *q)
 {
-    const __m512 lo = _mm512_set1_ps((float)-zp), hi = _mm512_set1_ps((float)(255 - zp));
-    const __m512i z = _mm512_set1_epi32(zp);
+    const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.0f);
     for (long r = 0; r < rows; r++, x += C, q += C)
         for (int c = 0; c < C; c += 16) {
-            __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(inv + c));
+            __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(inv + c),
+                                       _mm512_loadu_ps(off + c));
             v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-            const __m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
-            _mm_storeu_si128((__m128i *)(q + c), _mm512_cvtepi32_epi8(i));
+            _mm_storeu_si128((__m128i *)(q + c), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
         }
 }
 
-const ordo_net_kernels8 ordo_net_kernels8_vnni = { "avx512vnni", gemm8, quant };
+/* The same to 16 bits: the low bytes of each value, then the high ones. */
+static void quant16(const float *x, long rows, int C, const float *inv, const float *off,
+                    uint8_t *q)
+{
+    const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(65535.0f);
+    const __m512i m8 = _mm512_set1_epi32(255);
+    for (long r = 0; r < rows; r++, x += C, q += 2L * C)
+        for (int c = 0; c < C; c += 16) {
+            __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(inv + c),
+                                       _mm512_loadu_ps(off + c));
+            v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            const __m512i u = _mm512_cvtps_epi32(v);
+            _mm_storeu_si128((__m128i *)(q + c), _mm512_cvtepi32_epi8(_mm512_and_si512(u, m8)));
+            _mm_storeu_si128((__m128i *)(q + C + c), _mm512_cvtepi32_epi8(_mm512_srli_epi32(u, 8)));
+        }
+}
+
+/* ---- the 16-bit activation path: two digit rows per pixel ---- */
+
+#define MR2 6   /* 6 pixels x 32 channels x 2 digits = 24 accumulators */
+
+INL __m512 dequant2(__m512i lo, __m512i hi, __m512 sc, __m512 sc256, __m512 b, int relu,
+                    const float *R)
+{
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), sc256,
+                               _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), sc, b));
+    if (relu) v = relu6(v);
+    if (R) v = _mm512_add_ps(v, _mm512_loadu_ps(R));
+    return v;
+}
+
+INL void tile32x2(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                  const float *scale, const float *bias, float *C, int ldc,
+                  const float *R, int ldr, int relu)
+{
+    __m512i l0[MR2], l1[MR2], h0[MR2], h1[MR2];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        l0[i] = l1[i] = h0[i] = h1[i] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 4) {
+        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 32);
+        const __m512i w1 = _mm512_loadu_si512(B + (long)k * 32 + 64);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            const __m512i a = bcast4(A + (long)i * lda + k), h = bcast4(A + (long)i * lda + K + k);
+            l0[i] = dpbusd(l0[i], a, w0);
+            l1[i] = dpbusd(l1[i], a, w1);
+            h0[i] = dpbusd(h0[i], h, w0);
+            h1[i] = dpbusd(h1[i], h, w1);
+        }
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale), s1 = _mm512_loadu_ps(scale + 16);
+    const __m512 t0 = _mm512_mul_ps(s0, _mm512_set1_ps(256.0f));
+    const __m512 t1 = _mm512_mul_ps(s1, _mm512_set1_ps(256.0f));
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) {
+        _mm512_storeu_ps(C + (long)i * ldc,
+                         dequant2(l0[i], h0[i], s0, t0, b0, relu, R ? R + (long)i * ldr : NULL));
+        _mm512_storeu_ps(C + (long)i * ldc + 16,
+                         dequant2(l1[i], h1[i], s1, t1, b1, relu, R ? R + (long)i * ldr + 16 : NULL));
+    }
+}
+
+INL void tile16x2(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                  const float *scale, const float *bias, float *C, int ldc,
+                  const float *R, int ldr, int relu)
+{
+    __m512i l0[MR2], h0[MR2];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) l0[i] = h0[i] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 4) {
+        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 16);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            l0[i] = dpbusd(l0[i], bcast4(A + (long)i * lda + k), w0);
+            h0[i] = dpbusd(h0[i], bcast4(A + (long)i * lda + K + k), w0);
+        }
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale), b0 = _mm512_loadu_ps(bias);
+    const __m512 t0 = _mm512_mul_ps(s0, _mm512_set1_ps(256.0f));
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        _mm512_storeu_ps(C + (long)i * ldc,
+                         dequant2(l0[i], h0[i], s0, t0, b0, relu, R ? R + (long)i * ldr : NULL));
+}
+
+#define TILE_CASES2(fn)                                                             \
+    switch (mr) {                                                                   \
+    case 6: fn(6, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 5: fn(5, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 4: fn(4, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 3: fn(3, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    case 2: fn(2, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;          \
+    default: fn(1, K, A, lda, B, scale, bias, C, ldc, R, ldr, relu); break;         \
+    }
+
+static void t32x2(int mr, int K, const uint8_t *A, int lda, const int8_t *B, const float *scale,
+                  const float *bias, float *C, int ldc, const float *R, int ldr, int relu)
+{
+    TILE_CASES2(tile32x2)
+}
+
+static void t16x2(int mr, int K, const uint8_t *A, int lda, const int8_t *B, const float *scale,
+                  const float *bias, float *C, int ldc, const float *R, int ldr, int relu)
+{
+    TILE_CASES2(tile16x2)
+}
+
+static void gemm16(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
+                   const float *scale, const float *bias, float *C, int ldc, const float *R,
+                   int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Bp = B + (long)n0 * K;
+        for (int m0 = 0; m0 < M; m0 += MR2) {
+            const int mr = M - m0 < MR2 ? M - m0 : MR2;
+            const float *Rm = R ? R + (long)m0 * ldr + n0 : NULL;
+            const uint8_t *Am = A + (long)m0 * lda;
+            float *Cm = C + (long)m0 * ldc + n0;
+            if (w == 32)
+                t32x2(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+            else
+                t16x2(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+        }
+    }
+}
+
+/* ---- the 16-bit weight path: two digit panels ---- */
+
+INL void tile32w(const int mr, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                 const int8_t *Bl, const float *scale, const float *bias, float *C, int ldc,
+                 const float *R, int ldr, int relu)
+{
+    __m512i l0[MR2], l1[MR2], h0[MR2], h1[MR2];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        l0[i] = l1[i] = h0[i] = h1[i] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 4) {
+        const __m512i u0 = _mm512_loadu_si512(Bh + (long)k * 32);
+        const __m512i u1 = _mm512_loadu_si512(Bh + (long)k * 32 + 64);
+        const __m512i v0 = _mm512_loadu_si512(Bl + (long)k * 32);
+        const __m512i v1 = _mm512_loadu_si512(Bl + (long)k * 32 + 64);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            const __m512i a = bcast4(A + (long)i * lda + k);
+            h0[i] = dpbusd(h0[i], a, u0);
+            h1[i] = dpbusd(h1[i], a, u1);
+            l0[i] = dpbusd(l0[i], a, v0);
+            l1[i] = dpbusd(l1[i], a, v1);
+        }
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale), s1 = _mm512_loadu_ps(scale + 16);
+    const __m512 t0 = _mm512_mul_ps(s0, _mm512_set1_ps(256.0f));
+    const __m512 t1 = _mm512_mul_ps(s1, _mm512_set1_ps(256.0f));
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) {
+        _mm512_storeu_ps(C + (long)i * ldc,
+                         dequant2(l0[i], h0[i], s0, t0, b0, relu, R ? R + (long)i * ldr : NULL));
+        _mm512_storeu_ps(C + (long)i * ldc + 16,
+                         dequant2(l1[i], h1[i], s1, t1, b1, relu, R ? R + (long)i * ldr + 16 : NULL));
+    }
+}
+
+INL void tile16w(const int mr, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                 const int8_t *Bl, const float *scale, const float *bias, float *C, int ldc,
+                 const float *R, int ldr, int relu)
+{
+    __m512i l0[MR2], h0[MR2];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) l0[i] = h0[i] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 4) {
+        const __m512i u0 = _mm512_loadu_si512(Bh + (long)k * 16);
+        const __m512i v0 = _mm512_loadu_si512(Bl + (long)k * 16);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            const __m512i a = bcast4(A + (long)i * lda + k);
+            h0[i] = dpbusd(h0[i], a, u0);
+            l0[i] = dpbusd(l0[i], a, v0);
+        }
+    }
+    const __m512 s0 = _mm512_loadu_ps(scale), b0 = _mm512_loadu_ps(bias);
+    const __m512 t0 = _mm512_mul_ps(s0, _mm512_set1_ps(256.0f));
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        _mm512_storeu_ps(C + (long)i * ldc,
+                         dequant2(l0[i], h0[i], s0, t0, b0, relu, R ? R + (long)i * ldr : NULL));
+}
+
+#define TILE_CASESW(fn)                                                             \
+    switch (mr) {                                                                   \
+    case 6: fn(6, K, A, lda, Bh, Bl, scale, bias, C, ldc, R, ldr, relu); break;     \
+    case 5: fn(5, K, A, lda, Bh, Bl, scale, bias, C, ldc, R, ldr, relu); break;     \
+    case 4: fn(4, K, A, lda, Bh, Bl, scale, bias, C, ldc, R, ldr, relu); break;     \
+    case 3: fn(3, K, A, lda, Bh, Bl, scale, bias, C, ldc, R, ldr, relu); break;     \
+    case 2: fn(2, K, A, lda, Bh, Bl, scale, bias, C, ldc, R, ldr, relu); break;     \
+    default: fn(1, K, A, lda, Bh, Bl, scale, bias, C, ldc, R, ldr, relu); break;    \
+    }
+
+static void t32w(int mr, int K, const uint8_t *A, int lda, const int8_t *Bh, const int8_t *Bl,
+                 const float *scale, const float *bias, float *C, int ldc, const float *R,
+                 int ldr, int relu)
+{
+    TILE_CASESW(tile32w)
+}
+
+static void t16w(int mr, int K, const uint8_t *A, int lda, const int8_t *Bh, const int8_t *Bl,
+                 const float *scale, const float *bias, float *C, int ldc, const float *R,
+                 int ldr, int relu)
+{
+    TILE_CASESW(tile16w)
+}
+
+static void gemmw16(int M, int N, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                    const int8_t *Bl, const float *scale, const float *bias, float *C, int ldc,
+                    const float *R, int ldr, int relu6)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Ph = Bh + (long)n0 * K, *Pl = Bl + (long)n0 * K;
+        for (int m0 = 0; m0 < M; m0 += MR2) {
+            const int mr = M - m0 < MR2 ? M - m0 : MR2;
+            const float *Rm = R ? R + (long)m0 * ldr + n0 : NULL;
+            const uint8_t *Am = A + (long)m0 * lda;
+            float *Cm = C + (long)m0 * ldc + n0;
+            if (w == 32)
+                t32w(mr, K, Am, lda, Ph, Pl, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+            else
+                t16w(mr, K, Am, lda, Ph, Pl, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+        }
+    }
+}
+
+const ordo_net_kernels8 ordo_net_kernels8_vnni = { "avx512vnni", gemm8, quant, gemm16, quant16,
+                                                   gemmw16 };
 #endif
