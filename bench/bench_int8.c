@@ -1,10 +1,11 @@
 /* bench_int8.c - how far ordo's int8 network strays from its fp32 network
  * on real photos: top-1 agreement and the cosine of the embeddings.
- *   bench_int8 MODEL WEIGHTS THREADS LIST
+ *   bench_int8 MODEL WEIGHTS THREADS LIST [PRECISION]
+ * PRECISION: int8 (default) or one of its variants (nn/net.h).
  * LIST: "SET PATH" a line (SET a free tag, e.g. sports100, imagenet,
  * calib); each photo is decoded and preprocessed once as `ordo scan` does,
  * then run through both networks. Prints one line per set and one for all:
- *   int8 MODEL set=S n=N top1_agree=P cos_mean=C cos_min=M
+ *   PRECISION MODEL set=S n=N top1_agree=P cos_mean=C cos_min=M
  * and, to stderr, the photos whose top-1 changed, with fp32's softmax
  * margin p(top-1) - p(top-2) on them. */
 #include <math.h>
@@ -68,14 +69,15 @@ static void add(tally *t, int agree, double c)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: bench_int8 MODEL WEIGHTS THREADS LIST\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: bench_int8 MODEL WEIGHTS THREADS LIST [PRECISION]\n");
         return 2;
     }
+    const char *prec = argc == 6 ? argv[5] : "int8";
     ordo_err err = { "" };
     ordo_pth *w = ordo_pth_open(argv[2], &err);
     ordo_net *f32 = w ? ordo_net_create_prec(argv[1], w, atoi(argv[3]), "fp32", &err) : NULL;
-    ordo_net *i8 = f32 ? ordo_net_create_prec(argv[1], w, atoi(argv[3]), "int8", &err) : NULL;
+    ordo_net *i8 = f32 ? ordo_net_create_prec(argv[1], w, atoi(argv[3]), prec, &err) : NULL;
     ordo_pth_free(w);
     FILE *f = fopen(argv[4], "r");
     if (!i8 || !f) {
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
     fclose(f);
     for (int s = 0; s <= MAXSETS; s++) {
         if (s >= nsets && s < MAXSETS) continue;
-        printf("int8 %s set=%s n=%ld top1_agree=%.4f cos_mean=%.5f cos_min=%.5f\n", argv[1],
+        printf("%s %s set=%s n=%ld top1_agree=%.4f cos_mean=%.5f cos_min=%.5f\n", prec, argv[1],
                t[s].name, t[s].n, t[s].n ? (double)t[s].agree / t[s].n : 0.0,
                t[s].n ? t[s].cos_sum / t[s].n : 0.0, t[s].cos_min);
     }

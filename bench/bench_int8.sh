@@ -9,6 +9,8 @@
 #   bench/bench_int8.sh [MODEL...]          (default: lite0 lite2)
 # env: BUILD (build), THREADS (2), BATCHES ("8 32"), SECS (3), REPS (2: the
 #      best of each is kept), ACC (1: run the accuracy part; 0: speed only),
+#      VARIANTS ("int8 int8+w16late": ordo's int8 precision and the int8
+#      variants of the accuracy/speed frontier to run, nn/net.h),
 #      ORDO_DATA (../shared), ORDO_WEIGHTS.
 # Needs /usr/bin/python3 with torch, efficientnet_lite_pytorch, onnxruntime, PIL.
 set -euo pipefail
@@ -21,6 +23,7 @@ SECS=${SECS:-3}
 REPS=${REPS:-2}
 ACC=${ACC:-1}
 MODELS=${*:-lite0 lite2}
+VARIANTS=${VARIANTS:-int8 int8+w16late}
 DATA=${ORDO_DATA:-../shared}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 
@@ -48,9 +51,9 @@ for m in $MODELS; do
     [ -f "$q" ] || "$PY" bench/ort_quantize.py "$onnx" "$q" "$size" "$tmp/calib" >/dev/null 2>&1
     for rep in $(seq "$REPS"); do
         for b in $BATCHES; do
-            for e in fp32 int8 ort-int8 ort-fp32; do
+            for e in fp32 $VARIANTS ort-int8 ort-fp32; do
                 case $e in
-                fp32|int8) line=$("$BUILD/bench/bench_net" "$m" "$w" "$THREADS" "$b" "$SECS" "$e") ;;
+                fp32|int8*) line=$("$BUILD/bench/bench_net" "$m" "$w" "$THREADS" "$b" "$SECS" "$e") ;;
                 ort-int8) line="ort-int8 ${m} $("$PY" bench/bench_ort.py "$q" "$size" "$THREADS" "$b" "$SECS" 2>/dev/null | cut -d' ' -f2-)" ;;
                 ort-fp32) line="ort-fp32 ${m} $("$PY" bench/bench_ort.py "$onnx" "$size" "$THREADS" "$b" "$SECS" 2>/dev/null | cut -d' ' -f2-)" ;;
                 esac
@@ -60,12 +63,19 @@ for m in $MODELS; do
     done
 done
 echo
-echo "model  ordo fp32  ordo int8  ORT int8  ORT fp32   int8/fp32  int8/ORT-int8   (best img/s over batches and rounds)"
-awk '
-{ eng=$1; m=$2; ips=0; for (i=3;i<=NF;i++) { split($i,kv,"="); if (kv[1]=="img/s") ips=kv[2]+0 }
-  ms[m]=1; if (ips > best[m" "eng]) best[m" "eng]=ips }
-END { for (m in ms) { f=best[m" ordo"]; i=best[m" ordo-int8"]; q=best[m" ort-int8"]; r=best[m" ort-fp32"]
-  printf "%-6s %9.1f  %9.1f  %8.1f  %8.1f   %9.2f  %13.2f\n", m, f, i, q, r, (f>0?i/f:0), (q>0?i/q:0) } }
+echo "model  engine         ordo fp32  engine  ORT int8  ORT fp32   /fp32  /ORT-int8   cpu ms/img fp32  engine  fp32/engine"
+echo "       (best img/s over batches and rounds; CPU ms per image: the median of the engine's runs)"
+awk -v vars="$VARIANTS" '
+{ eng=$1; m=$2; ips=0; cpu=0; for (i=3;i<=NF;i++) { split($i,kv,"="); if (kv[1]=="img/s") ips=kv[2]+0; if (kv[1]=="cpu_ms/img") cpu=kv[2]+0 }
+  if (eng=="ordo") eng="fp32"; if (eng=="ordo-int8") eng="int8"
+  ms[m]=1; if (ips > best[m" "eng]) best[m" "eng]=ips
+  if (cpu > 0) { k=m" "eng; nc[k]++; c[k, nc[k]]=cpu } }
+function med(k,   i, j, t, n, a) { n=nc[k]; if (!n) return 0; for (i=1;i<=n;i++) a[i]=c[k,i]
+  for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (a[j]<a[i]) { t=a[i]; a[i]=a[j]; a[j]=t }
+  return n%2 ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2 }
+END { nv=split(vars, V, " "); for (m in ms) for (v=1; v<=nv; v++) { e=V[v]; f=best[m" fp32"]; i=best[m" "e]; q=best[m" ort-int8"]; r=best[m" ort-fp32"]
+  cf=med(m" fp32"); ce=med(m" "e)
+  printf "%-6s %-14s %9.1f  %6.1f  %8.1f  %8.1f   %5.2f  %9.2f   %15.2f  %6.2f  %11.2f\n", m, e, f, i, q, r, (f>0?i/f:0), (q>0?i/q:0), cf, ce, (ce>0?cf/ce:0) } }
 ' "$tmp/speed" | sort
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -78,6 +88,8 @@ echo "# accuracy: int8 vs fp32 on the same decoded photos (calib = the 300 calib
     find "$DATA/datasets/imagenet-sample" -type f | LC_ALL=C sort | sed 's/^/imagenet /'
 } > "$tmp/list"
 for m in $MODELS; do
-    "$BUILD/bench/bench_int8" "$m" "$WDIR/$m.pth" "$THREADS" "$tmp/list" 2>"$tmp/changed.$m"
-    echo "# $m: $(grep -c '^changed' "$tmp/changed.$m" || true) photos changed top-1; fp32 top-1 softmax margin of those: $(grep '^changed' "$tmp/changed.$m" | sed 's/.*margin=//' | sort -g | awk '{a[NR]=$1} END {if (NR) printf "median %.3f, max %.3f", a[int((NR+1)/2)], a[NR]; else printf "-"}')"
+    for v in $VARIANTS; do
+        "$BUILD/bench/bench_int8" "$m" "$WDIR/$m.pth" "$THREADS" "$tmp/list" "$v" 2>"$tmp/changed.$m"
+        echo "# $m $v: $(grep -c '^changed' "$tmp/changed.$m" || true) photos changed top-1; fp32 top-1 softmax margin of those: $(grep '^changed' "$tmp/changed.$m" | sed 's/.*margin=//' | sort -g | awk '{a[NR]=$1} END {if (NR) printf "median %.3f, max %.3f", a[int((NR+1)/2)], a[NR]; else printf "-"}')"
+    done
 done

@@ -30,7 +30,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc != 6 && argc != 7) {
-        fprintf(stderr, "usage: bench_net MODEL WEIGHTS THREADS BATCH SECONDS [fp32|int8]\n");
+        fprintf(stderr, "usage: bench_net MODEL WEIGHTS THREADS BATCH SECONDS [fp32|int8|int8+VARIANT]\n");
         return 2;
     }
     const int threads = atoi(argv[3]), batch = atoi(argv[4]);
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%s %s threads=%d batch=%d kernel=%s img/s=%.2f rss_mb=%.1f cpu_ms/img=%.2f\n",
-           strcmp(prec, "int8") ? "ordo" : "ordo-int8", argv[1], threads, batch, ordo_net_kernel(net), images / t, ru.ru_maxrss / 1024.0,
+           !strcmp(prec, "fp32") ? "ordo" : !strcmp(prec, "int8") ? "ordo-int8" : prec, argv[1], threads, batch, ordo_net_kernel(net), images / t, ru.ru_maxrss / 1024.0,
            (cpu() - c0) * 1e3 / images);
     ordo_net_free(net);
     free(in); free(logits); free(embed);
