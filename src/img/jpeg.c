@@ -124,7 +124,8 @@ unsigned char *ordo_img_jpeg_skip_scans(const unsigned char *buf, size_t len,
             if (dropped) return out;
             break;                                        /* nothing saved */
         }
-        if (code == 0xD8 || code == 0x01 || (code >= 0xD0 && code <= 0xD7)) break;
+        if (code == 0x00 || code == 0xD8 || code == 0x01 || (code >= 0xD0 && code <= 0xD7))
+            break;                                        /* no marker belongs here */
         if (m + 4 > len) break;
         const size_t seg = be16(buf + m + 2);
         if (seg < 2 || m + 2 + seg > len) break;
