@@ -171,6 +171,18 @@ else
     skp "progressive JPEGs" "$(tail -1 "$T/prog.err")"
 fi
 
+# ---- damaged weights: the network is built by the inference thread while the decoders
+# already run; its failure must stop the whole scan with the reason, record nothing, and
+# leave the project to the next scan.
+head -c 5000 /dev/urandom >"$T/bad.pth"
+BW=$T/bwproj; mkdir -p "$BW"; "$BIN" init "$BW" >/dev/null
+timeout 300 "$BIN" scan --project "$BW" --weights "$T/bad.pth" --quiet "$PG" 2>"$T/bw.err"; rc=$?
+check "bad weights: scan fails (no hang)" [ "$rc" = 1 ]
+check "bad weights: one line with the reason" [ "$(grep -c "bad.pth: " "$T/bw.err")" = 1 ]
+check "bad weights: nothing recorded" [ "$(q "$BW" "SELECT count(*) FROM files")" = 0 ]
+"$BIN" scan --project "$BW" --quiet "$PG" 2>/dev/null
+check "bad weights: the next scan works" [ "$(q "$BW" "SELECT count(*) FROM files WHERE state=0")" = 1 ]
+
 # ---- the classify issue's corpus (tests/test_img_corpus.py) ----------------------------
 C=$T/corpus; CP=$T/cproj; mkdir -p "$C" "$CP"
 if (cd tests && "$PY" -c "
