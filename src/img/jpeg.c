@@ -108,9 +108,10 @@ unsigned char *ordo_img_jpeg_skip_scans(const unsigned char *buf, size_t len,
     if (len < 4 || buf[0] != 0xFF || buf[1] != 0xD8) return NULL;
     unsigned char *out = malloc(len);
     if (!out) return NULL;
-    size_t p = 2, o = 0, dropped = 0;
+    /* out gets SOI, some of buf's segments in order, then EOI: never more
+     * than len bytes. */
+    size_t p = 2, o = 2, dropped = 0;
     memcpy(out, buf, 2);
-    o = 2;
     for (;;) {
         if (p + 2 > len || buf[p] != 0xFF) break;
         size_t m = p;
