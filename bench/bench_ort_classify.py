@@ -48,6 +48,7 @@ def prep(f):
 
 sess.run(None, {name: np.zeros((1, 3, size, size), np.float32)})
 t0 = time.perf_counter()
+c0 = time.process_time()   # every thread's CPU: the pool's, ORT's
 done = 0
 if pool:
     from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,7 @@ else:
         out = sess.run(None, {name: x})[0]
         done += len(x)
 t = time.perf_counter() - t0
+cpu = time.process_time() - c0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print("ort-path threads=%d batch=%d img/s=%.2f rss_mb=%.1f%s%s" % (threads, batch, done / t, rss,
-      " draft" if draft else "", " pool" if pool else ""))
+print("ort-path threads=%d batch=%d img/s=%.2f rss_mb=%.1f cpu_ms/img=%.1f%s%s" % (threads, batch,
+      done / t, rss, 1000 * cpu / max(done, 1), " draft" if draft else "", " pool" if pool else ""))

@@ -599,6 +599,123 @@ static int bench_main(int argc, char **argv)
     return 0;
 }
 
+/* ---- progressive JPEGs: the lean decode (jpeg.c) ------------------------ */
+
+#include <jpeglib.h>
+
+/* A w x h JPEG of a textured pattern (plenty of AC energy in every
+ * component), encoded by libjpeg in memory: ncomp 1 (grey) or 3, chroma
+ * subsampled 2x2 (4:2:0) or not, progressive with libjpeg's own scan script
+ * (jpeg_simple_progression, what Pillow and cjpeg write), restart interval
+ * in MCU rows (0: none). */
+static unsigned char *make_jpeg(int w, int h, int ncomp, int sub420, int progressive,
+                                int restart_rows, unsigned long *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *out = NULL;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, len);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = ncomp;
+    c.in_color_space = ncomp == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    if (ncomp == 3 && !sub420) c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = 1;
+    if (progressive) jpeg_simple_progression(&c);
+    c.restart_in_rows = restart_rows;
+    jpeg_start_compress(&c, TRUE);
+    unsigned char *row = malloc((size_t)w * ncomp);
+    unsigned s = 12345;
+    while (c.next_scanline < c.image_height) {
+        const int y = (int)c.next_scanline;
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < ncomp; k++) {
+                s = s * 1103515245u + 12345u;
+                const int v = 128 + (int)(90 * sin(x * (0.13 + 0.05 * k) + y * 0.07 * (k + 1))) +
+                              (int)((s >> 16) % 31) - 15;
+                row[(size_t)x * ncomp + k] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    return out;
+}
+
+/* The lean decode of a progressive file gives exactly the full decode's
+ * pixels at the same DCT scale (grey, 4:4:4, 4:2:0, with and without
+ * restart markers, odd sizes), actually leaves scans out where it can, and
+ * fails on a truncated or damaged file as the full decode does. */
+static void t_progressive_lean(void)
+{
+    static const struct { int ncomp, sub420, restart, w, h; } cases[] = {
+        {3, 1, 0, 203, 157}, {3, 0, 0, 160, 128}, {1, 0, 0, 131, 140}, {3, 1, 2, 250, 190},
+        {3, 0, 1, 129, 300},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        unsigned long len = 0;
+        unsigned char *jpg = make_jpeg(cases[k].w, cases[k].h, cases[k].ncomp, cases[k].sub420,
+                                       1, cases[k].restart, &len);
+        /* min_side 16: scale 1/8; 40: 1/4 (luma 2x2: nothing to leave out); 0: full */
+        static const int sides[] = {16, 40, 0};
+        for (size_t si = 0; si < 3; si++) {
+            ordo_image a, b;
+            ordo_err ea = {{0}}, eb = {{0}};
+            CHECK_MSG(ordo_img_decode_jpeg_scans(jpg, len, sides[si], INT64_C(1) << 30, 0, &a,
+                                                 &ea) == 0, "case %zu: %s", k, ea.msg);
+            CHECK_MSG(ordo_img_decode_jpeg_scans(jpg, len, sides[si], INT64_C(1) << 30, 1, &b,
+                                                 &eb) == 0, "case %zu: %s", k, eb.msg);
+            CHECK(a.w == b.w && a.h == b.h && a.orig_w == cases[k].w);
+            if (sides[si] == 16) CHECK(a.w == (cases[k].w + 7) / 8);
+            CHECK_MSG(a.w == b.w && a.h == b.h && !memcmp(a.rgb, b.rgb, (size_t)a.w * a.h * 3),
+                      "case %zu min_side %d: lean pixels differ from the full decode's", k,
+                      sides[si]);
+            ordo_image_free(&a);
+            ordo_image_free(&b);
+        }
+        /* what is left out: the AC scans of the components seen at 1x1 */
+        unsigned char drop[256] = {0};
+        drop[1] = 1;                                   /* Y (or grey): id 1 */
+        if (!cases[k].sub420) drop[2] = drop[3] = 1;   /* 4:4:4: Cb, Cr at 1x1 too */
+        size_t lean = 0;
+        unsigned char *l = ordo_img_jpeg_skip_scans(jpg, len, drop, &lean);
+        CHECK_MSG(l && lean < len * 3 / 4, "case %zu: %zu of %lu bytes kept", k, lean, len);
+        free(l);
+        unsigned char none[256] = {0};
+        CHECK(!ordo_img_jpeg_skip_scans(jpg, len, none, &lean));   /* nothing to drop */
+        /* every truncation fails as the full decode does, same message */
+        for (unsigned long cut = 1; cut < len; cut += 1 + cut / 13) {
+            ordo_image a, b;
+            ordo_err ea = {{0}}, eb = {{0}};
+            const int ra = ordo_img_decode_jpeg_scans(jpg, cut, 16, INT64_C(1) << 30, 0, &a, &ea);
+            const int rb = ordo_img_decode_jpeg_scans(jpg, cut, 16, INT64_C(1) << 30, 1, &b, &eb);
+            CHECK_MSG(ra == rb && ra == -1 && !strcmp(ea.msg, eb.msg) && one_line(&ea),
+                      "case %zu cut %lu: %d '%s' vs %d '%s'", k, cut, ra, ea.msg, rb, eb.msg);
+            if (ra == 0) ordo_image_free(&a);
+            if (rb == 0) ordo_image_free(&b);
+        }
+        /* damaged bytes anywhere: decoded or refused with one line, never a crash */
+        unsigned char *bad = malloc(len);
+        for (unsigned long pos = 2; pos < len; pos += 1 + pos / 29) {
+            memcpy(bad, jpg, len);
+            bad[pos] ^= (unsigned char)(0x5A + pos);
+            ordo_image a;
+            ordo_err ea = {{0}};
+            if (ordo_img_decode_jpeg_scans(bad, len, 16, INT64_C(1) << 30, 0, &a, &ea) == 0)
+                ordo_image_free(&a);
+            else
+                CHECK_MSG(one_line(&ea), "case %zu flip %lu: no message", k, pos);
+        }
+        free(bad);
+        free(jpg);
+    }
+}
+
 /* Writes the tiny files as fuzzing seeds: test_img --seeds DIR */
 static int seeds_main(const char *dir)
 {
@@ -632,6 +749,7 @@ int main(int argc, char **argv)
     RUN(t_preprocess_shapes);
     RUN(t_preprocess_simd_paths);
     RUN(t_dct_scaling);
+    RUN(t_progressive_lean);
     RUN(t_fuzz_regressions);
     RUN(t_load_errors);
     return test_summary();

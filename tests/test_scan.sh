@@ -139,6 +139,50 @@ sys.exit(not (s['ok']==6 and s['failed']==7 and s['failed_by_reason']=={'decode'
     check "hostile: unreadable file scanned once readable" [ "$(q "$H2" "SELECT state FROM files WHERE path=CAST('$H/unreadable.jpg' AS BLOB)")" = 0 ]
 fi
 
+# ---- camera-size progressive JPEGs (jpeg.c leaves out the AC scans 1/8 cannot see) ------
+# A 2100 px progressive photo decodes at DCT scale 1/8 for lite0; the same file cut inside
+# the luma AC scans and before the last DC scan, and with damaged bytes, must each get a
+# failed row with a reason and one stderr line, never a silently grey or partial image.
+PG=$T/prog; PGP=$T/progproj; mkdir -p "$PG" "$PGP"; "$BIN" init "$PGP" >/dev/null
+if "$PY" - "${imgs[8]}" "$PG" <<'PYEOF' 2>"$T/prog.err"
+import sys
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB").resize((2100, 2200), Image.BICUBIC)
+im.save(sys.argv[2] + "/whole.jpg", quality=85, progressive=True)
+b = open(sys.argv[2] + "/whole.jpg", "rb").read()
+sos = [i for i in range(len(b) - 1) if b[i] == 0xFF and b[i + 1] == 0xDA]
+open(sys.argv[2] + "/cut_in_ac.jpg", "wb").write(b[:(sos[1] + sos[2]) // 2])
+open(sys.argv[2] + "/cut_before_last_dc.jpg", "wb").write(b[:sos[6] - 1])
+bad = bytearray(b)
+bad[sos[1] + 20:sos[1] + 400] = b"\xff\xc9" * 190     # markers where entropy data belongs
+open(sys.argv[2] + "/damaged.jpg", "wb").write(bytes(bad))
+PYEOF
+then
+    "$BIN" scan --project "$PGP" --threads 2 --quiet "$PG" 2>"$T/pg.err"; rc=$?
+    check "progressive: scan exits 0" [ "$rc" = 0 ]
+    check "progressive: the whole photo scanned" [ "$(q "$PGP" "SELECT count(*) FROM files WHERE state=0")" = 1 ]
+    for name in cut_in_ac.jpg cut_before_last_dc.jpg damaged.jpg; do
+        check "progressive: $name has a failed row with a reason" [ "$(q "$PGP" "SELECT count(*) FROM files
+          WHERE path=CAST('$PG/$name' AS BLOB) AND state=1 AND error_kind='decode' AND length(error)>3")" = 1 ]
+    done
+    check "progressive: truncation named" [ "$(q "$PGP" "SELECT count(*) FROM files WHERE state=1 AND error LIKE '%truncated%'")" = 2 ]
+    check "progressive: one stderr line per failure" [ "$(grep -c '^ordo: ' "$T/pg.err")" = 3 ]
+else
+    skp "progressive JPEGs" "$(tail -1 "$T/prog.err")"
+fi
+
+# ---- damaged weights: the network is built by the inference thread while the decoders
+# already run; its failure must stop the whole scan with the reason, record nothing, and
+# leave the project to the next scan.
+head -c 5000 /dev/urandom >"$T/bad.pth"
+BW=$T/bwproj; mkdir -p "$BW"; "$BIN" init "$BW" >/dev/null
+timeout 300 "$BIN" scan --project "$BW" --weights "$T/bad.pth" --quiet "$PG" 2>"$T/bw.err"; rc=$?
+check "bad weights: scan fails (no hang)" [ "$rc" = 1 ]
+check "bad weights: one line with the reason" [ "$(grep -c "bad.pth: " "$T/bw.err")" = 1 ]
+check "bad weights: nothing recorded" [ "$(q "$BW" "SELECT count(*) FROM files")" = 0 ]
+"$BIN" scan --project "$BW" --quiet "$PG" 2>/dev/null
+check "bad weights: the next scan works" [ "$(q "$BW" "SELECT count(*) FROM files WHERE state=0")" = 1 ]
+
 # ---- the classify issue's corpus (tests/test_img_corpus.py) ----------------------------
 C=$T/corpus; CP=$T/cproj; mkdir -p "$C" "$CP"
 if (cd tests && "$PY" -c "

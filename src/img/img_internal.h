@@ -22,6 +22,18 @@ void ordo_img_rgba_over_white(const unsigned char *rgba, unsigned char *rgb,
 
 int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
                          int64_t max_pixels, ordo_image *out, ordo_err *err);
+/* The same; all_scans = 1 decodes every scan of a progressive file even
+ * where the chosen DCT scale cannot use them (jpeg.c): the reference the
+ * tests and the benchmark compare the lean decode with. */
+int ordo_img_decode_jpeg_scans(const unsigned char *buf, size_t len, int min_side,
+                               int64_t max_pixels, int all_scans, ordo_image *out,
+                               ordo_err *err);
+/* A copy of the JPEG file buf without its AC scans (Ss > 0) of the
+ * components whose id c has drop[c] set, in *outlen bytes (malloc'd; the
+ * caller frees), or NULL when none was dropped or the marker structure is
+ * not complete and well-formed up to EOI (jpeg.c says why). */
+unsigned char *ordo_img_jpeg_skip_scans(const unsigned char *buf, size_t len,
+                                        const unsigned char drop[256], size_t *outlen);
 int ordo_img_decode_png(const unsigned char *buf, size_t len,
                         int64_t max_pixels, ordo_image *out, ordo_err *err);
 int ordo_img_decode_webp(const unsigned char *buf, size_t len,

@@ -74,6 +74,96 @@ static int pick_scale(unsigned w, unsigned h, int min_side)
     return 8;
 }
 
+/* Reads a big-endian 16-bit marker length. */
+static size_t be16(const unsigned char *p) { return (size_t)p[0] << 8 | p[1]; }
+
+/* Progressive JPEGs at a reduced scale: the scans a component's scaled IDCT
+ * cannot see need not be decoded at all. At DCT scale 1/8 a component whose
+ * scaled block is 1x1 (libjpeg's jpeg_idct_1x1) reads only the DC
+ * coefficient of each 8x8 block (ITU T.81 A.3.3: the DC term is the block's
+ * mean), so every AC scan of it (Ss > 0; in a progressive file AC scans
+ * always hold one component, T.81 G.1.1.1.1) is work thrown away: for a
+ * 12 MP photo they are most of the entropy-coded bytes. Chroma subsampled
+ * 2x is decoded at 2x2 there (libjpeg-turbo then skips the upsampler), which
+ * reads AC terms, so its AC scans stay.
+ *
+ * The file is copied without those scans (markers, tables, DC scans and the
+ * scans of other components kept byte for byte) and the copy is what libjpeg
+ * decodes: the same coefficients reach the same IDCT, so the pixels are the
+ * full decode's at that scale (tests/test_img.c checks this). libjpeg's
+ * buffered-image mode could stop early, but libjpeg's own progression
+ * (jpeg_simple_progression, which Pillow and cjpeg use) sends the DC
+ * refinement scan after most AC scans, so stopping at it saves little;
+ * skipping saves all of them.
+ *
+ * drop[c]: component id c (as the file numbers it) needs no AC scans. Any
+ * structure this walk does not expect (no EOI, a segment past the end, a
+ * scan header that does not fit) returns NULL: the whole file is then
+ * decoded as before and libjpeg's verdict on it, message included, is
+ * unchanged. A truncated file in particular is never shortened further into
+ * a "valid" one. */
+unsigned char *ordo_img_jpeg_skip_scans(const unsigned char *buf, size_t len,
+                                        const unsigned char drop[256], size_t *outlen)
+{
+    if (len < 4 || buf[0] != 0xFF || buf[1] != 0xD8) return NULL;
+    unsigned char *out = malloc(len);
+    if (!out) return NULL;
+    /* out gets SOI, some of buf's segments in order, then EOI: never more
+     * than len bytes. */
+    size_t p = 2, o = 2, dropped = 0;
+    memcpy(out, buf, 2);
+    for (;;) {
+        if (p + 2 > len || buf[p] != 0xFF) break;
+        size_t m = p;
+        while (m + 1 < len && buf[m + 1] == 0xFF) m++;   /* fill bytes (T.81 B.1.1.2) */
+        if (m + 1 >= len) break;
+        const unsigned char code = buf[m + 1];
+        if (code == 0xD9) {                               /* EOI: done */
+            out[o++] = 0xFF;
+            out[o++] = 0xD9;
+            *outlen = o;
+            if (dropped) return out;
+            break;                                        /* nothing saved */
+        }
+        if (code == 0x00 || code == 0xD8 || code == 0x01 || (code >= 0xD0 && code <= 0xD7))
+            break;                                        /* no marker belongs here */
+        if (m + 4 > len) break;
+        const size_t seg = be16(buf + m + 2);
+        if (seg < 2 || m + 2 + seg > len) break;
+        size_t end = m + 2 + seg;                         /* past the marker segment */
+        int keep = 1;
+        if (code == 0xDA) {                               /* SOS: header, then data */
+            const unsigned ns = buf[m + 4];
+            if (ns < 1 || ns > 4 || seg != 6 + 2 * ns) break;
+            const unsigned ss = buf[m + 5 + 2 * ns];
+            keep = ss == 0 || !drop[buf[m + 5]] || ns != 1;
+            /* Entropy-coded data runs to the next marker that is neither a
+             * stuffed 0xFF00 nor a restart marker (T.81 B.1.1.5, F.1.2.3). */
+            for (;;) {
+                const unsigned char *ff = end < len ? memchr(buf + end, 0xFF, len - end) : NULL;
+                if (!ff) { end = len; break; }
+                size_t q = (size_t)(ff - buf);
+                if (q + 1 >= len) { end = len; break; }
+                const unsigned char b = buf[q + 1];
+                if (b == 0x00 || (b >= 0xD0 && b <= 0xD7)) { end = q + 2; continue; }
+                if (b == 0xFF) { end = q + 1; continue; }  /* fill before a marker */
+                end = q;
+                break;
+            }
+            if (end >= len) break;                        /* no marker after the data */
+        }
+        if (keep) {
+            memcpy(out + o, buf + m, end - m);
+            o += end - m;
+        } else {
+            dropped++;
+        }
+        p = end;
+    }
+    free(out);
+    return NULL;
+}
+
 /* Adobe CMYK JPEGs store inverted ink values (255 = no ink); libjpeg hands
  * them back as stored. RGB = (1-C)(1-K) in inverted terms: c*k/255. */
 static void cmyk_row_to_rgb(const unsigned char *in, unsigned char *out, int w,
@@ -88,14 +178,44 @@ static void cmyk_row_to_rgb(const unsigned char *in, unsigned char *out, int w,
     }
 }
 
+/* The colour space libjpeg should deliver, or 0 for an unsupported file. */
+static int set_out_space(struct jpeg_decompress_struct *cinfo)
+{
+    if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK)
+        cinfo->out_color_space = JCS_CMYK;  /* libjpeg converts YCCK -> CMYK */
+    else if (cinfo->num_components == 1 || cinfo->num_components == 3)
+        cinfo->out_color_space = JCS_RGB;   /* also expands greyscale */
+    else
+        return 0;
+    return 1;
+}
+
+static int scaled_block(const jpeg_component_info *c)
+{
+#if JPEG_LIB_VERSION >= 70
+    return c->DCT_h_scaled_size > c->DCT_v_scaled_size ? c->DCT_h_scaled_size
+                                                       : c->DCT_v_scaled_size;
+#else
+    return c->DCT_scaled_size;
+#endif
+}
+
 int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
                          int64_t max_pixels, ordo_image *out, ordo_err *err)
+{
+    return ordo_img_decode_jpeg_scans(buf, len, min_side, max_pixels, 0, out, err);
+}
+
+int ordo_img_decode_jpeg_scans(const unsigned char *buf, size_t len, int min_side,
+                               int64_t max_pixels, int all_scans, ordo_image *out,
+                               ordo_err *err)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_guard g;
     /* volatile: modified between setjmp and a possible longjmp */
     unsigned char *volatile rgb = NULL;
     unsigned char *volatile row = NULL;
+    unsigned char *volatile lean = NULL;   /* the file without unseen scans */
 
     memset(&cinfo, 0, sizeof cinfo);
     memset(&g, 0, sizeof g);
@@ -107,6 +227,7 @@ int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
         jpeg_destroy_decompress(&cinfo);
         free(rgb);
         free(row);
+        free(lean);
         return ordo_err_set(err, "corrupt JPEG: %s", g.msg);
     }
     jpeg_create_decompress(&cinfo);
@@ -137,11 +258,7 @@ int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
 
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     int inverted = cinfo.saw_Adobe_marker;
-    if (cmyk) {
-        cinfo.out_color_space = JCS_CMYK;  /* libjpeg converts YCCK -> CMYK */
-    } else if (cinfo.num_components == 1 || cinfo.num_components == 3) {
-        cinfo.out_color_space = JCS_RGB;   /* also expands greyscale */
-    } else {
+    if (!set_out_space(&cinfo)) {
         jpeg_destroy_decompress(&cinfo);
         return ordo_err_set(err, "unsupported JPEG: %d colour components",
                             cinfo.num_components);
@@ -149,6 +266,36 @@ int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
     int num = pick_scale(cinfo.image_width, cinfo.image_height, min_side);
     cinfo.scale_num = (unsigned)num;
     cinfo.scale_denom = 8;
+    if (cinfo.progressive_mode && !all_scans) {
+        /* The scaled block size of each component, as jpeg_start_decompress
+         * will set it up (jpeg_calc_output_dimensions is what it calls). */
+        jpeg_calc_output_dimensions(&cinfo);
+        unsigned char drop[256] = {0}, need[256] = {0};
+        int ndrop = 0;
+        for (int c = 0; c < cinfo.num_components; c++)   /* ids may repeat in a hostile file */
+            need[cinfo.comp_info[c].component_id & 0xFF] |= scaled_block(&cinfo.comp_info[c]) != 1;
+        for (int c = 0; c < cinfo.num_components; c++) {
+            const int id = cinfo.comp_info[c].component_id & 0xFF;
+            if (!need[id] && !drop[id]) {
+                drop[id] = 1;
+                ndrop++;
+            }
+        }
+        size_t leanlen = 0;
+        if (ndrop && (lean = ordo_img_jpeg_skip_scans(buf, len, drop, &leanlen))) {
+            /* Start again on the lean copy; what the header said stays. */
+            jpeg_abort_decompress(&cinfo);
+            jpeg_mem_src(&cinfo, lean, (unsigned long)leanlen);
+            jpeg_read_header(&cinfo, TRUE);
+            set_out_space(&cinfo);
+            cinfo.scale_num = (unsigned)num;
+            cinfo.scale_denom = 8;
+            /* Without AC terms libjpeg would "smooth" blocks, estimating
+             * them, and in libjpeg-turbo >= 2.1 the DC term too (jdcoefct.c),
+             * from neighbouring blocks: the full file's pixels are wanted. */
+            cinfo.do_block_smoothing = FALSE;
+        }
+    }
     jpeg_start_decompress(&cinfo);
 
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
@@ -183,6 +330,7 @@ int ordo_img_decode_jpeg(const unsigned char *buf, size_t len, int min_side,
     out->rgb = rgb;
     jpeg_destroy_decompress(&cinfo);
     free(row);
+    free(lean);
     if (orientation != 1 && ordo_img_apply_orientation(out, orientation, err) != 0) {
         ordo_image_free(out);
         return -1;
