@@ -338,8 +338,8 @@ static void *composer_main(void *arg)
             q->training = 0;
             if (trc < 0) snprintf(q->train_msg, sizeof q->train_msg, "%s", e.msg);
             else
-                snprintf(q->train_msg, sizeof q->train_msg, "model version %d trained",
-                         srv->model_version);
+                snprintf(q->train_msg, sizeof q->train_msg, "model version %d trained%s%s",
+                         srv->model_version, q->leak_msg[0] ? "; " : "", q->leak_msg);
             q->want_refill = trc == 0;   /* a new model: a fresh batch */
             pthread_mutex_unlock(&q->mu);
             continue;
