@@ -136,6 +136,7 @@ static const char *not_free(ordo_srv *srv, const srv_who *who, int64_t id, doubl
     srv_qitem *it = NULL;
     for (size_t i = 0; i < q->n; i++)
         if (q->items[i].id == id) { it = &q->items[i]; break; }
+    if (it && !strcmp(it->reason, "recheck")) return "waiting for a second annotator's recheck";
     if (it && it->need > 1) return "queued for two independent answers";
     if (it)
         for (int k = 0; k < SRV_QMAX_ANN; k++)

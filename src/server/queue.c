@@ -136,7 +136,10 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
         long r = pool_row(p, N, q->items[i].id);
         if (r < 0) continue;
         lab[r] = 1;
-        if (taken && !finished(&q->items[i]) && in0->group[r] >= 0) taken[ntaken++] = in0->group[r];
+        /* (a recheck is a second look at a labeled photo: it takes no group) */
+        if (taken && !finished(&q->items[i]) && strcmp(q->items[i].reason, "recheck") &&
+            in0->group[r] >= 0)
+            taken[ntaken++] = in0->group[r];
     }
     pthread_mutex_unlock(&q->mu);
     if (ntaken) {
@@ -292,11 +295,28 @@ int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
     srv_queue *q = &srv->q;
     if (q->started && reload_items(srv, s, err) < 0) return -1;
+    pthread_mutex_lock(&q->mu);
+    int64_t run0 = q->audit_run;
+    pthread_mutex_unlock(&q->mu);
     if (srv_groups_load(srv, s, err) < 0) return -1;   /* a new audit's groups */
     pthread_mutex_lock(&q->mu);
+    /* A new audit run: the waiting batch was composed without its groups
+     * (and before its suspects), so images nobody has answered or holds
+     * now go back to the composer; the rest stay. */
+    int fresh = q->audit_run != run0;
+    double now = srv_now();
     size_t w = 0;
-    for (size_t i = 0; i < q->n; i++)
-        if (!finished(&q->items[i])) q->items[w++] = q->items[i];
+    for (size_t i = 0; i < q->n; i++) {
+        srv_qitem *it = &q->items[i];
+        if (finished(it)) continue;
+        if (fresh && !ndone(it) && it->need < 2) {
+            int held = 0;
+            for (int k = 0; k < SRV_QMAX_ANN; k++)
+                held |= it->lease_by[k] && it->lease_until[k] > now;
+            if (!held) continue;
+        }
+        q->items[w++] = *it;
+    }
     q->n = w;
     int rc = load_open_doubles(srv, s, err);
     if (rc == 0) rc = load_rechecks(srv, s, err);
