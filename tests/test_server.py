@@ -556,6 +556,17 @@ def t_retrain_and_evaluate():
         check(len(h) == 1 and h[0]["n_train"] >= 10 and h[0]["classes"] == 6, "model v1: %s" % ev)
         check(h[0]["n"] > 0 and h[0]["accuracy"] == 1.0 and h[0]["lo"] <= 1.0 <= h[0]["hi"] + 1e-9,
               "separable groups are learned (accuracy with interval): %s" % h)
+        # the leak guard: every training answer here has a look-alike in the
+        # evaluation sample, so keeping them out would leave nothing; the
+        # model is trained with them and the dashboard says so
+        check(ev["leaks_kept_in"] >= 10 and ev["leaks_kept_out"] == 0 and "trained WITH them" in ev["message"]
+              and "evaluation is optimistic" in ev["leak_message"], "leak fallback shown: %s" % ev)
+        # `ordo train` applies the same guard and says the same
+        r = subprocess.run([ORDO, "train", "--json", "--project", proj], capture_output=True, text=True)
+        tj = json.loads(r.stdout)
+        check(r.returncode == 0 and tj["leaks_kept_in"] and tj["leaks_found"] == ev["leaks_kept_in"] and
+              tj["leaks"] == 0 and tj["labels"] == h[0]["n_train"] and "trained WITH them" in r.stderr,
+              "ordo train agrees: %s %s" % (r.stdout, r.stderr))
         items = json.loads(srv.req("GET", "/api/next?n=10")[2])["items"]
         sugg = [it for it in items if it["suggestions"]]
         check(sugg and all(it["suggestions"][0]["label"] == "g%d" % ((it["id"] - 1) % 6) for it in sugg),
@@ -564,7 +575,7 @@ def t_retrain_and_evaluate():
         srv.stop()
         srv = Server(proj, extra=("--double-share", "0"))
         ev = json.loads(srv.req("GET", "/api/stats")[2])["eval"]
-        check(ev["version"] == 1 and ev["available"], "model kept: %s" % ev)
+        check(ev["version"] == 2 and ev["available"], "models kept (the page's and ordo train's): %s" % ev)
     finally:
         srv.stop()
         shutil.rmtree(proj)

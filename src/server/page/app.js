@@ -696,10 +696,13 @@ async function loadDash() {
     at.appendChild(tr);
   }
   const au = s.audit;
-  $('d-audit').textContent = au && au.run ? au.suspects + ' suspected label errors (' +
-    au.recheck_pending + ' waiting for a recheck), ' + au.dup_groups + ' near-duplicate groups (' +
-    au.dup_images + ' images), ' + au.leaks + ' evaluation leaks kept out of training' :
-    'not audited yet (ordo audit)';
+  // each part from the newest run that looked for it (ordo audit --labels / --dups)
+  $('d-audit').textContent = !au || !au.run ? 'not audited yet (ordo audit)' :
+    (au.labels_run ? au.suspects + ' suspected label errors (' + au.recheck_pending +
+      ' waiting for a recheck by a second annotator)' : 'label errors not audited (ordo audit --labels)') + '; ' +
+    (au.dups_run ? au.dup_groups + ' near-duplicate groups (' + au.dup_images + ' images, cosine >= ' +
+      au.cosine + '); ' + au.leaks + ' training labels near-duplicate evaluation photos (leaks: retraining keeps them out)'
+      : 'near-duplicates not audited (ordo audit --dups)');
   const ag = s.agreement;
   $('d-kappa').textContent = ag.pairs + ' double-annotated images (share ' +
     fmt(100 * ag.double_share, 0) + '%), Cohen\'s kappa ' + fmt(ag.kappa, 2);
