@@ -149,12 +149,15 @@ int srv_group_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int64_t id,
                    ordo_err *err)
 {
     srv_queue *q = &srv->q;
-    if (srv_queue_index(q, id) < 0) return ordo_err_set(err, "no such image: %lld", (long long)id);
     enum { MAXM = SRV_MAX_GROUP };
     int64_t ids[MAXM];
     char why[MAXM][48];
     size_t n = 0, total = 0;
     pthread_mutex_lock(&q->mu);
+    if (srv_queue_index(q, id) < 0) {   /* q->all is swapped at refills, under the lock */
+        pthread_mutex_unlock(&q->mu);
+        return ordo_err_set(err, "no such image: %lld", (long long)id);
+    }
     size_t lo = 0, hi = 0;
     int64_t g = group_span(q, id, &lo, &hi);
     int64_t run = q->audit_run;
@@ -199,14 +202,17 @@ int srv_group_check(ordo_srv *srv, const srv_who *who, int64_t shown, const int6
     size_t lo = 0, hi = 0;
     int64_t g = group_span(q, shown, &lo, &hi);
     double now = srv_now();
-    if (g < 0) {
+    if (srv_queue_index(q, shown) < 0) {
+        snprintf(msg, cap, "no such image: %lld", (long long)shown);
+        rc = -2;
+    } else if (g < 0) {
         snprintf(msg, cap, "image %lld is in no near-duplicate group (run 'ordo audit')",
                  (long long)shown);
         rc = -1;
     }
     const srv_gm *gm = q->grp_by;
     for (int i = 0; i < n && rc == 0; i++) {
-        if (ids[i] == shown) continue;
+        if (ids[i] == shown) continue;   /* the photo on screen: labeled as a single answer is */
         size_t a = lo;
         while (a < hi && gm[a].img != ids[i]) a++;
         const char *why = a < hi ? not_free(srv, who, ids[i], now) : NULL;

@@ -439,13 +439,10 @@ static enum MHD_Result queue_write(ordo_srv *srv, ordo_store *s, struct MHD_Conn
             free(j);
             return send_err(c, MHD_HTTP_BAD_REQUEST, "ids must include id (the photo on screen)");
         }
-        if (srv_queue_index(&srv->q, j->group_of) < 0) {
+        int gc = srv_group_check(srv, who, j->group_of, j->ids, j->n, msg, sizeof msg);
+        if (gc < 0) {
             free(j);
-            return send_err(c, MHD_HTTP_NOT_FOUND, "no such image");
-        }
-        if (srv_group_check(srv, who, j->group_of, j->ids, j->n, msg, sizeof msg) < 0) {
-            free(j);
-            return send_err(c, MHD_HTTP_BAD_REQUEST, msg);
+            return send_err(c, gc == -2 ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST, msg);
         }
     }
     pthread_mutex_lock(&srv->w_mu);

@@ -225,7 +225,7 @@ int srv_group_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int64_t id,
                    ordo_err *err);
 /* 0 if who may label ids[] with the group of `shown` (members of it that
  * are not evaluation images, double-annotation items or leased to someone
- * else); -1 with msg. Takes q->mu. */
+ * else); -1 with msg, or -2 when `shown` is no image. Takes q->mu. */
 int srv_group_check(ordo_srv *srv, const srv_who *who, int64_t shown, const int64_t *ids,
                     int n, char *msg, size_t cap);
 
