@@ -837,6 +837,21 @@ def t_audit_groups_and_recheck():
         st, _, body = srv.req("GET", "/api/group?id=%d" % shown, headers=ha)
         check(all(m["label"] == "g-burst" for m in json.loads(body)["members"] if m["id"] in free),
               "the group shows the new answers: %s" % body[:300])
+        # a later `ordo audit --dups` keeps the earlier run's suspects on the
+        # dashboard and in the recheck queue (each count from the run that looked)
+        r = subprocess.run([ORDO, "audit", "--dups", "--project", proj], capture_output=True, text=True)
+        check(r.returncode == 0, "audit --dups: %s" % r.stderr)
+        st2 = json.loads(srv.req("GET", "/api/stats", headers=hb)[2])["audit"]
+        check(st2["run"] == 2 and st2["labels_run"] == 1 and st2["dups_run"] == 2 and
+              st2["suspects"] == st1["suspects"] and st2["recheck_pending"] == st1["recheck_pending"] and
+              st2["dup_groups"] == 6, "counts after a --dups run: %s" % st2)
+        deadline, left = time.time() + 15, []
+        while time.time() < deadline and not left:
+            left = [it["id"] for it in json.loads(srv.req("GET", "/api/next?n=3", headers=hb)[2])["items"]
+                    if it["reason"] == "recheck"]
+            if not left:
+                time.sleep(0.3)
+        check(left and set(left) <= set(wrong) - {fixed}, "rechecks still queued: %s" % left)
         # nothing was deleted
         con = sqlite3.connect(os.path.join(proj, ".ordo", "ordo.db"))
         check(con.execute("SELECT count(*) FROM labels").fetchone()[0] == len(db_labels(proj)), "append-only")
