@@ -576,6 +576,10 @@ def t_retrain_and_evaluate():
         srv = Server(proj, extra=("--double-share", "0"))
         ev = json.loads(srv.req("GET", "/api/stats")[2])["eval"]
         check(ev["version"] == 2 and ev["available"], "models kept (the page's and ordo train's): %s" % ev)
+        check(ev["leaks_kept_in"] == tj["leaks_found"] and all(h["leaks_kept_in"] > 0 for h in ev["history"]) and
+              "evaluation is optimistic" in ev["leak_message"], "the fallback is remembered: %s" % ev)
+        r = subprocess.run([ORDO, "eval", "--project", proj], capture_output=True, text=True)
+        check(r.returncode == 0 and "evaluation is optimistic" in r.stderr, "ordo eval warns: %s" % r.stderr)
     finally:
         srv.stop()
         shutil.rmtree(proj)

@@ -610,6 +610,38 @@ int ordo_audit_recheck(ordo_store *s, const char *annotator, size_t max, int64_t
 
 /* ---- the leak guard of training (audit_store.h) ------------------------------ */
 
+/* One row per classifier version trained when leaks were found (a store
+ * write transaction of its own, after learn's). */
+static int record_guard(ordo_store *s, int64_t model_id, const ordo_audit_guard *g, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    if (ordo_store_begin(s, err)) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS audit_train_guard(model_id INTEGER PRIMARY KEY,"
+                         " cosine REAL, leaks INTEGER, kept_in INTEGER, left_labels INTEGER,"
+                         " left_classes INTEGER)", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO audit_train_guard VALUES(?,?,?,?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK) {
+        ordo_err_set(err, "recording the leak guard: %s", sqlite3_errmsg(db));
+        ordo_store_rollback(s);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_double(st, 2, g->cosine);
+    sqlite3_bind_int64(st, 3, (int64_t)g->leaks);
+    sqlite3_bind_int(st, 4, g->kept_in);
+    sqlite3_bind_int64(st, 5, (int64_t)g->left);
+    sqlite3_bind_int(st, 6, g->left_classes);
+    int ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (!ok) {
+        ordo_err_set(err, "recording the leak guard: %s", sqlite3_errmsg(db));
+        ordo_store_rollback(s);
+        return -1;
+    }
+    return ordo_store_commit(s, err);
+}
+
 int ordo_audit_train_project(ordo_store *s, const ordo_learn_train_opts *o,
                              ordo_learn_train_result *r, ordo_audit_guard *g, ordo_err *err)
 {
@@ -637,7 +669,38 @@ int ordo_audit_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         rc = ordo_learn_train_project(s, &to, r, err);
     }
     free(ids);
+    if (rc == 0 && n && record_guard(s, r->model_id, g, err)) {
+        ordo_learn_train_result_free(r);
+        return -1;
+    }
     return rc;
+}
+
+int ordo_audit_guard_get(ordo_store *s, int64_t model_id, ordo_audit_guard *g, ordo_err *err)
+{
+    memset(g, 0, sizeof *g);
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name='audit_train_guard'", -1,
+                           &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
+    int have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!have) return 0;
+    if (sqlite3_prepare_v2(db, "SELECT cosine, leaks, kept_in, left_labels, left_classes FROM"
+                               " audit_train_guard WHERE model_id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, model_id);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        g->cosine = sqlite3_column_double(st, 0);
+        g->leaks = (size_t)sqlite3_column_int64(st, 1);
+        g->kept_in = sqlite3_column_int(st, 2);
+        g->left = (size_t)sqlite3_column_int64(st, 3);
+        g->left_classes = sqlite3_column_int(st, 4);
+    }
+    sqlite3_finalize(st);
+    return found;
 }
 
 void ordo_audit_guard_text(const ordo_audit_guard *g, char *buf, size_t cap)

@@ -118,6 +118,12 @@ int ordo_audit_train_project(ordo_store *s, const ordo_learn_train_opts *o,
 /* The one sentence both callers show for g (kept_in or leaks kept out);
  * "" when there were no leaks. */
 void ordo_audit_guard_text(const ordo_audit_guard *g, char *buf, size_t cap);
+/* The guard of a stored classifier version (table audit_train_guard(model_id
+ * INTEGER PRIMARY KEY, cosine, leaks, kept_in, left_labels, left_classes),
+ * written by ordo_audit_train_project when a run found leaks, so a version
+ * trained WITH them stays marked after a restart). 1 found, 0 none (g
+ * zeroed), -1 on error. */
+int ordo_audit_guard_get(ordo_store *s, int64_t model_id, ordo_audit_guard *g, ordo_err *err);
 
 /* 1 when a scan holds the project's scan lock now, 0 if not, -1 on error. */
 int ordo_audit_scan_running(const char *project, ordo_err *err);

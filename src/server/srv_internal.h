@@ -54,7 +54,6 @@ typedef struct srv_queue {
     int want_retrain, training;
     char train_msg[ORDO_ERR_MAX];   /* the last retraining's outcome */
     char leak_msg[400];             /* ... and its leak guard's (audit_store.h) */
-    size_t leaks_kept_out, leaks_kept_in;
     ordo_store *emb_store;          /* read-only handle owning the map below */
     const uint16_t *emb;            /* embedding map for suggestions */
     size_t emb_rows;

@@ -722,7 +722,9 @@ async function loadDash() {
   const ev = s.eval;
   $('d-eval').textContent = ev.available
     ? fmt(100 * ev.accuracy, 1) + '% (95% interval ' + fmt(100 * ev.lo, 1) + '-' + fmt(100 * ev.hi, 1) +
-      '%, ' + ev.correct + ' of ' + ev.n + ' evaluation images, model v' + ev.version + ')'
+      '%, ' + ev.correct + ' of ' + ev.n + ' evaluation images, model v' + ev.version + ')' +
+      (ev.leaks_kept_in ? ' - OPTIMISTIC: trained with ' + ev.leaks_kept_in +
+        ' near-duplicates of evaluation photos (too few labels without them)' : '')
     : 'no evaluation yet: label evaluation images and retrain';
   $('d-chart').replaceChildren(chart(ev.history.filter((h) => h.n > 0)));
   $('d-retrain').disabled = ev.training;
@@ -752,7 +754,8 @@ async function loadEvalLine() {
     $('eval-line').textContent = ev.available
       ? 'model v' + ev.version + ': ' + fmt(100 * ev.accuracy, 0) + '% [' + fmt(100 * ev.lo, 0) + ', ' +
         fmt(100 * ev.hi, 0) + '] on ' + ev.n + ' evaluation images' +
-        (ev.hi - ev.lo < 0.1 ? ' - interval under 10 points: more labels change little' : '')
+        (ev.leaks_kept_in ? ' - optimistic: trained with near-duplicates of evaluation photos' :
+         ev.hi - ev.lo < 0.1 ? ' - interval under 10 points: more labels change little' : '')
       : 'no evaluated model yet';
   } catch (e) { /* the line is optional */ }
 }
