@@ -77,13 +77,13 @@ static int q_push(srv_queue *q, int64_t id, const char *reason, int need, int fr
     return 0;
 }
 
-/* Row of image id in the pool (rows are in id order), or -1. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
+/* Row of image id in the pool (rows are in id order), or -1. */
 static long pool_row(const ordo_loop_pool *p, size_t n, int64_t id)
 {
     size_t lo = 0, hi = n;
