@@ -40,6 +40,7 @@ def run_test(fn):
         results["skip"] += 1
         print("skip %s: %s" % (fn.__name__, e), flush=True)
     except Exception as e:  # noqa: BLE001 - report and go on
+        if os.environ.get("ORDO_TRACE"): import traceback; traceback.print_exc()
         results["fail"] += 1
         print("FAIL %s: %r" % (fn.__name__, e), flush=True)
 
@@ -150,7 +151,8 @@ def t_token_required_beyond_loopback():
         for m, p in [("GET", "/api/me"), ("GET", "/api/next"), ("GET", "/api/image/1"),
                      ("GET", "/api/thumb/1"), ("GET", "/api/stats"), ("GET", "/api/vocab"),
                      ("GET", "/api/grid"), ("GET", "/api/review"), ("POST", "/api/label"),
-                     ("POST", "/api/undo"), ("POST", "/api/label_many")]:
+                     ("POST", "/api/undo"), ("POST", "/api/label_many"), ("GET", "/api/group?id=1"),
+                     ("POST", "/api/label_group")]:
             st, _, _ = srv.req(m, p, body={"id": "1", "label": "x"} if m == "POST" else None)
             check(st == 401, "%s %s without token: %d" % (m, p, st))
         st, _, _ = srv.req("GET", "/api/me", headers={"Authorization": "Bearer " + "A" * 43})
@@ -554,6 +556,17 @@ def t_retrain_and_evaluate():
         check(len(h) == 1 and h[0]["n_train"] >= 10 and h[0]["classes"] == 6, "model v1: %s" % ev)
         check(h[0]["n"] > 0 and h[0]["accuracy"] == 1.0 and h[0]["lo"] <= 1.0 <= h[0]["hi"] + 1e-9,
               "separable groups are learned (accuracy with interval): %s" % h)
+        # the leak guard: every training answer here has a look-alike in the
+        # evaluation sample, so keeping them out would leave nothing; the
+        # model is trained with them and the dashboard says so
+        check(ev["leaks_kept_in"] >= 10 and ev["leaks_kept_out"] == 0 and "trained WITH them" in ev["message"]
+              and "evaluation is optimistic" in ev["leak_message"], "leak fallback shown: %s" % ev)
+        # `ordo train` applies the same guard and says the same
+        r = subprocess.run([ORDO, "train", "--json", "--project", proj], capture_output=True, text=True)
+        tj = json.loads(r.stdout)
+        check(r.returncode == 0 and tj["leaks_kept_in"] and tj["leaks_found"] == ev["leaks_kept_in"] and
+              tj["leaks"] == 0 and tj["labels"] == h[0]["n_train"] and "trained WITH them" in r.stderr,
+              "ordo train agrees: %s %s" % (r.stdout, r.stderr))
         items = json.loads(srv.req("GET", "/api/next?n=10")[2])["items"]
         sugg = [it for it in items if it["suggestions"]]
         check(sugg and all(it["suggestions"][0]["label"] == "g%d" % ((it["id"] - 1) % 6) for it in sugg),
@@ -562,7 +575,11 @@ def t_retrain_and_evaluate():
         srv.stop()
         srv = Server(proj, extra=("--double-share", "0"))
         ev = json.loads(srv.req("GET", "/api/stats")[2])["eval"]
-        check(ev["version"] == 1 and ev["available"], "model kept: %s" % ev)
+        check(ev["version"] == 2 and ev["available"], "models kept (the page's and ordo train's): %s" % ev)
+        check(ev["leaks_kept_in"] == tj["leaks_found"] and all(h["leaks_kept_in"] > 0 for h in ev["history"]) and
+              "evaluation is optimistic" in ev["leak_message"], "the fallback is remembered: %s" % ev)
+        r = subprocess.run([ORDO, "eval", "--project", proj], capture_output=True, text=True)
+        check(r.returncode == 0 and "evaluation is optimistic" in r.stderr, "ordo eval warns: %s" % r.stderr)
     finally:
         srv.stop()
         shutil.rmtree(proj)
@@ -682,6 +699,172 @@ def t_undo_and_double_annotation():
         shutil.rmtree(proj)
 
 
+def db_events(project, ids):
+    con = sqlite3.connect(os.path.join(project, ".ordo", "ordo.db"))
+    q = "SELECT image_id, label, annotator, reason, created FROM labels WHERE image_id IN (%s) ORDER BY id" % \
+        ",".join(str(int(i)) for i in ids)
+    rows = con.execute(q).fetchall()
+    con.close()
+    return rows
+
+
+def t_audit_groups_and_recheck():
+    """`ordo audit` run while the server is up: its suspects reach a second
+    annotator (never the one who labeled them) within seconds, the queue
+    never hands out two members of a near-duplicate group at once, and a
+    group answer labels the selected members (one event each, same
+    annotator and time); hostile group requests get clear refusals."""
+    proj = make_project(60)
+    # a small evaluation sample (the default's would take most of 60 images)
+    subprocess.run([ORDO, "next", "5", "--eval-width", "0.3", "--project", proj, "--csv"], check=True,
+                   capture_output=True)
+    srv = Server(proj, bind="127.0.0.2", extra=("--double-share", "0", "--retrain-every", "0"))
+    try:
+        ta, tb = add_user(proj, "a"), add_user(proj, "b")
+        ha, hb = {"Authorization": "Bearer " + ta}, {"Authorization": "Bearer " + tb}
+        ha["X-Ordo-CSRF"], hb["X-Ordo-CSRF"] = csrf(srv, ha), csrf(srv, hb)
+        # no audit yet: no group, and a group answer is refused with the reason
+        st, _, body = srv.req("GET", "/api/group?id=1", headers=ha)
+        g = json.loads(body)
+        check(st == 200 and g["group"] == -1 and g["members"] == [], "no audit, no group: %s" % body)
+        st, _, body = srv.req("POST", "/api/label_group", {"id": 1, "ids": "1,7", "label": "x"}, headers=ha)
+        check(st == 400 and b"ordo audit" in body, "group answer before any audit: %d %s" % (st, body))
+        # a labels every image of the 6 look-alike groups (group = (id-1) % 6)
+        # but two outside the evaluation sample per group, three of them wrongly
+        con = sqlite3.connect(os.path.join(proj, ".ordo", "ordo.db"))
+        evals = {i for (i,) in con.execute("SELECT image_id FROM rank_eval")}
+        con.close()
+        keep = set()
+        for k in range(6):
+            keep |= set([i for i in range(1, 61) if (i - 1) % 6 == k and i not in evals][-2:])
+        train = [i for i in range(1, 61) if i not in evals and i not in keep]
+        wrong = {train[0]: "g3", train[1]: "g4", train[2]: "g5"}
+        answers = {i: wrong.get(i, "g%d" % ((i - 1) % 6)) for i in range(1, 61) if i not in keep}
+        check(len(keep) == 12 and len(train) >= 12, "fixture: eval %s" % sorted(evals))
+        for i, lab in answers.items():
+            st, _, _ = srv.req("POST", "/api/label", {"id": i, "label": lab}, headers=ha)
+            check(st == 200, "label %d: %d" % (i, st))
+        # the audit runs while the server is up
+        r = subprocess.run([ORDO, "audit", "--project", proj], capture_output=True, text=True)
+        check(r.returncode == 0, "audit: %s" % r.stderr)
+        con = sqlite3.connect(os.path.join(proj, ".ordo", "ordo.db"))
+        flagged = {i for (i,) in con.execute("SELECT image_id FROM audit_suspects")}
+        groups = dict(con.execute("SELECT image_id, group_id FROM audit_dups"))
+        con.close()
+        check(set(wrong) <= flagged, "the wrong labels are suspects: %s" % flagged)
+        check(len(set(groups.values())) == 6 and len(groups) == 60, "six groups: %s" % groups)
+        # picked up without a refresh: b gets rechecks, a (who labeled them) never
+        deadline, rech = time.time() + 15, []
+        while time.time() < deadline and not rech:
+            items = json.loads(srv.req("GET", "/api/next?n=3", headers=hb)[2])["items"]
+            rech = [it["id"] for it in items if it["reason"] == "recheck"]
+            if not rech:
+                time.sleep(0.3)
+        check(set(wrong) <= set(rech), "b gets the suspects to recheck: %s" % rech)
+        deadline = time.time() + 15
+        while True:   # the new batch may still be composing
+            j = json.loads(srv.req("GET", "/api/next?n=50", headers=ha)[2])
+            items_a = j["items"]
+            if items_a or not j["progress"]["refilling"] or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        check(not any(it["reason"] == "recheck" for it in items_a), "a never rechecks its own labels: %s" % items_a)
+        # the batch composed after the audit: one member per group (the images
+        # b held before the audit arrived stay with b, and their groups wait)
+        gs = [groups[it["id"]] for it in items_a]
+        check(gs and len(gs) == len(set(gs)), "two members of one group handed out together: %s" % items_a)
+        st0 = json.loads(srv.req("GET", "/api/stats", headers=hb)[2])["audit"]
+        fixed = train[0]
+        st, _, _ = srv.req("POST", "/api/label", {"id": fixed, "label": "g%d" % ((fixed - 1) % 6)}, headers=hb)
+        check(st == 200, "b rechecks image %d: %d" % (fixed, st))
+        st1 = json.loads(srv.req("GET", "/api/stats", headers=hb)[2])["audit"]
+        check(st1["recheck_pending"] == st0["recheck_pending"] - 1 and st1["suspects"] == len(flagged) and
+              st1["dup_groups"] == 6 and st1["dup_images"] == 60 and st1["leaks"] >= 0,
+              "dashboard counts: %s -> %s" % (st0, st1))
+        # the group of an unlabeled photo outside the evaluation sample
+        shown = sorted(keep)[0]
+        st, _, body = srv.req("GET", "/api/group?id=%d" % shown, headers=hb)
+        g = json.loads(body)
+        mem = {m["id"]: m for m in g["members"]}
+        check(st == 200 and g["size"] == 10 and len(mem) == 10 and g["members"][0]["id"] == shown,
+              "group of %d: %s" % (shown, body[:300]))
+        check(all(m["not_free"].startswith("evaluation") if m["id"] in evals else
+                  "recheck" in m["not_free"] if m["id"] in rech and m["id"] != fixed else
+                  "another annotator's screen" in m["not_free"] if m["id"] in {it["id"] for it in items_a} else
+                  m["not_free"] == ""
+                  for m in g["members"]), "evaluation and recheck members are not labeled in bulk: %s" % g["members"])
+        check(all(m["label"] == answers.get(m["id"], "") for m in g["members"] if m["id"] != fixed),
+              "members carry their answers: %s" % g["members"])
+        free = [m["id"] for m in g["members"] if not m["not_free"] and not m["label"]]
+        other = next(i for i in range(1, 61) if groups[i] != g["group"] and i not in evals)
+        ev = [m["id"] for m in g["members"] if m["id"] in evals]
+        hostile = [({"ids": ",".join(map(str, free)), "label": "x"}, 400, b"missing image id"),
+                   ({"id": shown, "ids": ",".join(str(i) for i in free if i != shown) or "999", "label": "x"}, 400, b"must include"),
+                   ({"id": shown, "ids": "%d,%d" % (shown, shown), "label": "x"}, 400, b"twice"),
+                   ({"id": shown, "ids": "%d,%d" % (shown, other), "label": "x"}, 400, b"not in the near-duplicate group"),
+                   ({"id": shown, "ids": "%d,abc" % shown, "label": "x"}, 400, b"bad image id list"),
+                   ({"id": shown, "ids": "%d,-3" % shown, "label": "x"}, 400, b"bad image id list"),
+                   ({"id": shown, "ids": ",".join(str(i) for i in range(1, 67)), "label": "x"}, 400, b"too many"),
+                   ({"id": 999999, "ids": "999999", "label": "x"}, 404, b"no such image"),
+                   ({"id": "1e3", "ids": "1e3", "label": "x"}, 400, b""),
+                   ({"id": shown, "ids": str(shown), "label": "a\x01b"}, 400, b"label must be"),
+                   ({"id": shown, "ids": str(shown)}, 400, b"label must be")]
+        if ev:
+            hostile.append(({"id": shown, "ids": "%d,%d" % (shown, ev[0]), "label": "x"}, 400, b"evaluation image"))
+        n0 = len(db_labels(proj))
+        for form, want, msg in hostile:
+            st, _, body = srv.req("POST", "/api/label_group", form, headers=hb)
+            check(st == want and msg in body, "label_group %s -> %d %s" % (form, st, body[:120]))
+        for path in ["/api/group", "/api/group?id=", "/api/group?id=abc", "/api/group?id=-1",
+                     "/api/group?id=99999999999999999999999", "/api/group?id=1%00", "/api/group?id=0x10"]:
+            st, _, body = srv.req("GET", path, headers=hb)
+            check(st == 400 and b"bad image id" in body, "%s -> %d %s" % (path, st, body[:80]))
+        st, _, body = srv.req("GET", "/api/group?id=999999", headers=hb)
+        check(st == 400 and b"no such image" in body, "unknown id -> %d %s" % (st, body[:80]))
+        st, _, _ = srv.req("POST", "/api/label_group", {"id": shown, "ids": str(shown), "label": "x"},
+                           headers={"Authorization": "Bearer " + tb})
+        check(st == 403, "group answer without CSRF: %d" % st)
+        check(len(db_labels(proj)) == n0, "refused group answers write nothing")
+        # a group answer: one event per member, same annotator and time
+        st, _, body = srv.req("POST", "/api/label_group", {"id": shown, "ids": ",".join(map(str, free)),
+                                                            "label": "g-burst"}, headers=hb)
+        check(st == 200 and json.loads(body)["n"] == len(free), "group answer: %d %s" % (st, body))
+        ev_rows = [r for r in db_events(proj, free) if r[1] == "g-burst"]
+        check(len(ev_rows) == len(free) == len(db_labels(proj)) - n0 and len({r[4] for r in ev_rows}) == 1 and
+              {r[2] for r in ev_rows} == {"b"} and
+              all((r[3] == "group") == (r[0] != shown) for r in ev_rows), "events: %s" % ev_rows)
+        # role rules as for single answers: a may not change b's answers in bulk
+        lab_a = [m["id"] for m in g["members"] if m["label"] and not m["not_free"] and m["id"] != fixed]
+        st, _, body = srv.req("POST", "/api/label_group", {"id": lab_a[0], "ids": "%d,%d" % (lab_a[0], free[0]),
+                                                            "label": "g-a"}, headers=ha)
+        check(st == 403 and b"reviewer" in body, "a changing b's answer with a group: %d %s" % (st, body))
+        st, _, body = srv.req("GET", "/api/group?id=%d" % shown, headers=ha)
+        check(all(m["label"] == "g-burst" for m in json.loads(body)["members"] if m["id"] in free),
+              "the group shows the new answers: %s" % body[:300])
+        # a later `ordo audit --dups` keeps the earlier run's suspects on the
+        # dashboard and in the recheck queue (each count from the run that looked)
+        r = subprocess.run([ORDO, "audit", "--dups", "--project", proj], capture_output=True, text=True)
+        check(r.returncode == 0, "audit --dups: %s" % r.stderr)
+        st2 = json.loads(srv.req("GET", "/api/stats", headers=hb)[2])["audit"]
+        check(st2["run"] == 2 and st2["labels_run"] == 1 and st2["dups_run"] == 2 and
+              st2["suspects"] == st1["suspects"] and st2["recheck_pending"] == st1["recheck_pending"] and
+              st2["dup_groups"] == 6, "counts after a --dups run: %s" % st2)
+        deadline, left = time.time() + 15, []
+        while time.time() < deadline and not left:
+            left = [it["id"] for it in json.loads(srv.req("GET", "/api/next?n=3", headers=hb)[2])["items"]
+                    if it["reason"] == "recheck"]
+            if not left:
+                time.sleep(0.3)
+        check(left and set(left) <= set(wrong) - {fixed}, "rechecks still queued: %s" % left)
+        # nothing was deleted
+        con = sqlite3.connect(os.path.join(proj, ".ordo", "ordo.db"))
+        check(con.execute("SELECT count(*) FROM labels").fetchone()[0] == len(db_labels(proj)), "append-only")
+        con.close()
+    finally:
+        srv.stop()
+        shutil.rmtree(proj)
+
+
 def main():
     global PROJECT
     if not os.path.exists(ORDO) or not os.path.exists(FIXTURE):
@@ -698,7 +881,7 @@ def main():
         for t in [t_token_required_beyond_loopback, t_csrf, t_path_traversal,
                   t_limits_and_malformed, t_slow_loris, t_label_is_text,
                   t_undo_and_double_annotation, t_queue_refills_in_background, t_retrain_and_evaluate, t_search_wordnet, t_sigkill_keeps_acknowledged,
-                  t_deadline_and_headers, t_label_set]:
+                  t_deadline_and_headers, t_label_set, t_audit_groups_and_recheck]:
             run_test(t)
     finally:
         shutil.rmtree(PROJECT, ignore_errors=True)

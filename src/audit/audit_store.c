@@ -339,7 +339,11 @@ static int save_run(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_resu
     if (o->labels) sqlite3_bind_double(st, 4, r->rep.cv_accuracy);
     sqlite3_bind_int64(st, 5, (int64_t)r->lst.flagged);
     sqlite3_bind_double(st, 6, r->lst.noise_rate);
-    sqlite3_bind_double(st, 7, o->dup.cosine);
+    /* NULL when this run did not look for duplicates (and labels is 0 when
+     * it did not look for label errors): readers take each part from the
+     * newest run that did it, so `ordo audit --dups` does not hide the
+     * suspects of an earlier run */
+    if (o->dups) sqlite3_bind_double(st, 7, o->dup.cosine);
     sqlite3_bind_int64(st, 8, (int64_t)r->pairs);
     sqlite3_bind_int64(st, 9, r->groups);
     sqlite3_bind_int64(st, 10, (int64_t)r->nleaks);
@@ -434,20 +438,52 @@ void ordo_audit_result_free(ordo_audit_result *r)
 
 /* ---- readers ------------------------------------------------------------------ */
 
-static int64_t newest_run(sqlite3 *db, double *created)
+/* Which part of a run a reader wants: a run of `ordo audit --labels` has
+ * no groups (dup_cosine NULL), one of `--dups` no suspects (labels 0). */
+enum { RUN_ANY, RUN_LABELS, RUN_DUPS };
+
+static int64_t newest_run(sqlite3 *db, int part, double *created)
 {
     if (!have_tables(db)) return 0;
+    static const char *const sql[] = {
+        "SELECT id, created, dup_cosine FROM audit_runs ORDER BY id DESC LIMIT 1",
+        "SELECT id, created, dup_cosine FROM audit_runs WHERE labels > 0"
+        " ORDER BY id DESC LIMIT 1",
+        "SELECT id, created, dup_cosine FROM audit_runs WHERE dup_cosine IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+    };
     sqlite3_stmt *st;
     int64_t id = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id, created FROM audit_runs ORDER BY id DESC LIMIT 1", -1,
-                           &st, NULL) != SQLITE_OK)
-        return -1;
+    if (sqlite3_prepare_v2(db, sql[part], -1, &st, NULL) != SQLITE_OK) return -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
         id = sqlite3_column_int64(st, 0);
         if (created) *created = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
     return id;
+}
+
+/* The dup threshold of run id (ORDO_AUDIT_COSINE if none recorded). */
+static double run_cosine(sqlite3 *db, int64_t id)
+{
+    double c = ORDO_AUDIT_COSINE;
+    sqlite3_stmt *st;
+    if (id <= 0 || sqlite3_prepare_v2(db, "SELECT dup_cosine FROM audit_runs WHERE id = ?1", -1,
+                                      &st, NULL) != SQLITE_OK)
+        return c;
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        double v = sqlite3_column_double(st, 0);
+        if (v > 0 && v <= 1) c = v;
+    }
+    sqlite3_finalize(st);
+    return c;
+}
+
+int64_t ordo_audit_latest_run(ordo_store *s)
+{
+    int64_t id = newest_run(ordo_store_db(s), RUN_ANY, NULL);
+    return id < 0 ? 0 : id;
 }
 
 /* A suspect is pending while its audited event is still the image's
@@ -460,27 +496,35 @@ int ordo_audit_counts_get(ordo_store *s, ordo_audit_counts *c, ordo_err *err)
 {
     memset(c, 0, sizeof *c);
     sqlite3 *db = ordo_store_db(s);
-    int64_t run = newest_run(db, &c->created);
-    if (run < 0) return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
+    int64_t run = newest_run(db, RUN_ANY, &c->created);
+    int64_t lrun = newest_run(db, RUN_LABELS, NULL), drun = newest_run(db, RUN_DUPS, NULL);
+    if (run < 0 || lrun < 0 || drun < 0) return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
     if (!run) return 0;
     c->run_id = run;
+    c->labels_run = lrun;
+    c->dups_run = drun;
+    c->cosine = run_cosine(db, drun);
+    /* each count from the newest run that looked for it */
     const char *q[] = {
-        "SELECT flagged, dup_groups, leaks FROM audit_runs WHERE id = ?1",
+        "SELECT flagged FROM audit_runs WHERE id = ?1",
         "SELECT COUNT(*)" PENDING_SQL,
+        "SELECT dup_groups, leaks FROM audit_runs WHERE id = ?1",
         "SELECT COUNT(*) FROM audit_dups WHERE run_id = ?1",
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
+        int64_t r = i < 2 ? lrun : drun;
+        if (!r) continue;
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK)
             return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
-        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 1, r);
         if (sqlite3_step(st) == SQLITE_ROW) {
-            if (i == 0) {
-                c->flagged = sqlite3_column_int64(st, 0);
-                c->groups = sqlite3_column_int64(st, 1);
-                c->leaks = sqlite3_column_int64(st, 2);
-            } else if (i == 1) c->pending = sqlite3_column_int64(st, 0);
-            else c->grouped = sqlite3_column_int64(st, 0);
+            if (i == 0) c->flagged = sqlite3_column_int64(st, 0);
+            else if (i == 1) c->pending = sqlite3_column_int64(st, 0);
+            else if (i == 2) {
+                c->groups = sqlite3_column_int64(st, 0);
+                c->leaks = sqlite3_column_int64(st, 1);
+            } else c->grouped = sqlite3_column_int64(st, 0);
         }
         sqlite3_finalize(st);
     }
@@ -493,7 +537,7 @@ int ordo_audit_groups_read(ordo_store *s, int64_t **image_ids, int64_t **group_i
     *image_ids = *group_ids = NULL;
     *n = 0;
     sqlite3 *db = ordo_store_db(s);
-    int64_t run = newest_run(db, NULL);
+    int64_t run = newest_run(db, RUN_DUPS, NULL);
     if (run < 0) return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
     if (!run) return 0;
     sqlite3_stmt *st;
@@ -534,7 +578,7 @@ int ordo_audit_recheck(ordo_store *s, const char *annotator, size_t max, int64_t
     *image_ids = NULL;
     *n = 0;
     sqlite3 *db = ordo_store_db(s);
-    int64_t run = newest_run(db, NULL);
+    int64_t run = newest_run(db, RUN_LABELS, NULL);
     if (run < 0) return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
     if (!run || !max) return 0;
     sqlite3_stmt *st;
@@ -562,4 +606,115 @@ int ordo_audit_recheck(ordo_store *s, const char *annotator, size_t max, int64_t
     if (!ids) { *n = 0; return ordo_err_set(err, "out of memory"); }
     *image_ids = ids;
     return 0;
+}
+
+/* ---- the leak guard of training (audit_store.h) ------------------------------ */
+
+/* One row per classifier version trained when leaks were found (a store
+ * write transaction of its own, after learn's). */
+static int record_guard(ordo_store *s, int64_t model_id, const ordo_audit_guard *g, ordo_err *err)
+{
+    sqlite3 *db = ordo_store_db(s);
+    if (ordo_store_begin(s, err)) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS audit_train_guard(model_id INTEGER PRIMARY KEY,"
+                         " cosine REAL, leaks INTEGER, kept_in INTEGER, left_labels INTEGER,"
+                         " left_classes INTEGER)", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO audit_train_guard VALUES(?,?,?,?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK) {
+        ordo_err_set(err, "recording the leak guard: %s", sqlite3_errmsg(db));
+        ordo_store_rollback(s);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_double(st, 2, g->cosine);
+    sqlite3_bind_int64(st, 3, (int64_t)g->leaks);
+    sqlite3_bind_int(st, 4, g->kept_in);
+    sqlite3_bind_int64(st, 5, (int64_t)g->left);
+    sqlite3_bind_int(st, 6, g->left_classes);
+    int ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (!ok) {
+        ordo_err_set(err, "recording the leak guard: %s", sqlite3_errmsg(db));
+        ordo_store_rollback(s);
+        return -1;
+    }
+    return ordo_store_commit(s, err);
+}
+
+int ordo_audit_train_project(ordo_store *s, const ordo_learn_train_opts *o,
+                             ordo_learn_train_result *r, ordo_audit_guard *g, ordo_err *err)
+{
+    memset(g, 0, sizeof *g);
+    memset(r, 0, sizeof *r);
+    sqlite3 *db = ordo_store_db(s);
+    int64_t drun = newest_run(db, RUN_DUPS, NULL);
+    g->cosine = run_cosine(db, drun > 0 ? drun : 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (ordo_audit_leak_ids(s, g->cosine, &ids, &n, err)) return -1;
+    g->leaks = n;
+    ordo_learn_train_opts to = *o;
+    to.exclude = ids;
+    to.n_exclude = n;
+    int rc = ordo_learn_train_project(s, &to, r, err);
+    if (rc == ORDO_LEARN_TRAIN_TOO_FEW && n) {
+        /* too few without the leaks: train on all of them, visibly */
+        g->kept_in = 1;
+        g->left = r->labels;
+        g->left_classes = r->classes;
+        to.exclude = NULL;
+        to.n_exclude = 0;
+        memset(r, 0, sizeof *r);
+        rc = ordo_learn_train_project(s, &to, r, err);
+    }
+    free(ids);
+    if (rc == 0 && n && record_guard(s, r->model_id, g, err)) {
+        ordo_learn_train_result_free(r);
+        return -1;
+    }
+    return rc;
+}
+
+int ordo_audit_guard_get(ordo_store *s, int64_t model_id, ordo_audit_guard *g, ordo_err *err)
+{
+    memset(g, 0, sizeof *g);
+    sqlite3 *db = ordo_store_db(s);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name='audit_train_guard'", -1,
+                           &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
+    int have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!have) return 0;
+    if (sqlite3_prepare_v2(db, "SELECT cosine, leaks, kept_in, left_labels, left_classes FROM"
+                               " audit_train_guard WHERE model_id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return ordo_err_set(err, "audit: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, model_id);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        g->cosine = sqlite3_column_double(st, 0);
+        g->leaks = (size_t)sqlite3_column_int64(st, 1);
+        g->kept_in = sqlite3_column_int(st, 2);
+        g->left = (size_t)sqlite3_column_int64(st, 3);
+        g->left_classes = sqlite3_column_int(st, 4);
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+void ordo_audit_guard_text(const ordo_audit_guard *g, char *buf, size_t cap)
+{
+    if (!cap) return;
+    buf[0] = 0;
+    if (g->kept_in)
+        snprintf(buf, cap, "%zu training labels are near-duplicates (cosine >= %.3g) of evaluation-"
+                           "sample images, but keeping them out would leave %zu labels of %d "
+                           "classes: trained WITH them, so the evaluation is optimistic (label "
+                           "photos unlike the evaluation sample; 'ordo audit' lists the leaks)",
+                 g->leaks, g->cosine, g->left, g->left_classes);
+    else if (g->leaks)
+        snprintf(buf, cap, "kept %zu training labels out: near-duplicates (cosine >= %.3g) of "
+                           "evaluation-sample images ('ordo audit' lists them)",
+                 g->leaks, g->cosine);
 }

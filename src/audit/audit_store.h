@@ -26,6 +26,7 @@
 
 #include "audit/audit.h"
 #include "learn/learn.h"
+#include "learn/learn_store.h"
 #include "store/store.h"
 
 typedef struct ordo_audit_run_opts {
@@ -93,13 +94,47 @@ void ordo_audit_result_free(ordo_audit_result *r);
  * when *n = 0). */
 int ordo_audit_leak_ids(ordo_store *s, double cosine, int64_t **ids, size_t *n, ordo_err *err);
 
+/* The leak guard of every training run (`ordo train`, the server's
+ * Retrain: both call this, so they keep the same labels out). The
+ * training labels that near-duplicate an evaluation-sample image (computed
+ * now, at the threshold of the newest `ordo audit` run that looked for
+ * duplicates, ORDO_AUDIT_COSINE before any) are kept out, so the
+ * evaluation interval stays honest. When keeping them out would leave too
+ * few labels to train (o->min_labels, 2 classes) - a collection made of
+ * bursts, where every training photo has a twin in the sample - training
+ * falls back to every label and says so: g->kept_in = 1, and the caller
+ * must show g's counts (the evaluation is then optimistic). Returns as
+ * ordo_learn_train_project; g is filled in every case. */
+typedef struct ordo_audit_guard {
+    double cosine;       /* the leak threshold used */
+    size_t leaks;        /* training labels near-duplicating an evaluation image */
+    int kept_in;         /* 1: too few without them, trained with them */
+    size_t left;         /* kept_in: training labels there were without the leaks ... */
+    int left_classes;    /* ... and their classes */
+} ordo_audit_guard;
+
+int ordo_audit_train_project(ordo_store *s, const ordo_learn_train_opts *o,
+                             ordo_learn_train_result *r, ordo_audit_guard *g, ordo_err *err);
+/* The one sentence both callers show for g (kept_in or leaks kept out);
+ * "" when there were no leaks. */
+void ordo_audit_guard_text(const ordo_audit_guard *g, char *buf, size_t cap);
+/* The guard of a stored classifier version (table audit_train_guard(model_id
+ * INTEGER PRIMARY KEY, cosine, leaks, kept_in, left_labels, left_classes),
+ * written by ordo_audit_train_project when a run found leaks, so a version
+ * trained WITH them stays marked after a restart). 1 found, 0 none (g
+ * zeroed), -1 on error. */
+int ordo_audit_guard_get(ordo_store *s, int64_t model_id, ordo_audit_guard *g, ordo_err *err);
+
 /* 1 when a scan holds the project's scan lock now, 0 if not, -1 on error. */
 int ordo_audit_scan_running(const char *project, ordo_err *err);
 
 /* ---- readers (ranking, the server) ------------------------------------------- */
 
 typedef struct ordo_audit_counts {
-    int64_t run_id;          /* 0: never audited */
+    int64_t run_id;          /* the newest run; 0: never audited */
+    int64_t labels_run;      /* the newest run that looked for label errors (0: none) */
+    int64_t dups_run;        /* ... for duplicates and leaks; the counts below are theirs */
+    double cosine;           /* dups_run's threshold */
     double created;
     int64_t flagged;         /* suspects of the newest run */
     int64_t pending;         /* of those, still carrying the audited label event */
@@ -108,6 +143,10 @@ typedef struct ordo_audit_counts {
 } ordo_audit_counts;
 
 int ordo_audit_counts_get(ordo_store *s, ordo_audit_counts *c, ordo_err *err);
+
+/* The newest run's id (0: never audited, or on error): a cheap poll, so the
+ * server notices an `ordo audit` that ran while it serves. */
+int64_t ordo_audit_latest_run(ordo_store *s);
 
 /* The newest run's groups: image ids and their group ids, image id order
  * (*n = 0 when never audited). Free both with free(). */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit_store.h"
 #include "base/text.h"
 #include "cli/cli.h"
 #include "learn/learn_store.h"
@@ -82,6 +83,16 @@ int cli_eval(int argc, char **argv)
     if (ordo_learn_data_load(s, &d, &err) ||
         ordo_learn_eval_sample(s, m, &d, 1000, 1, &ev, &err))
         goto fail;
+    {   /* a version trained WITH its leaks (audit's guard): say so */
+        ordo_audit_guard g;
+        int hg = ordo_audit_guard_get(s, ver.id, &g, &err);
+        if (hg < 0) goto fail;
+        if (hg && g.kept_in) {
+            char msg[400];
+            ordo_audit_guard_text(&g, msg, sizeof msg);
+            fprintf(stderr, "ordo eval: warning: model %lld: %s\n", (long long)ver.id, msg);
+        }
+    }
     /* keep the version's stored result current (labels may have grown) */
     if (ordo_learn_version_set_eval(s, ver.id, (int64_t)ev.n, (int64_t)ev.correct, ev.macro_f1,
                                     ev.f1_lo, ev.f1_hi, &err))

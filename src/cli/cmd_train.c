@@ -80,22 +80,27 @@ int cli_train(int argc, char **argv)
     ordo_learn_train_opts to = {.learn = o, .eval_seed = o.seed, .learner = learner};
     ordo_learn_train_result r;
     memset(&r, 0, sizeof r);
-    int64_t *leaks = NULL;   /* near-duplicates of evaluation images: kept out */
-    int trc = ordo_audit_leak_ids(s, ORDO_AUDIT_COSINE, &leaks, &to.n_exclude, &err);
-    to.exclude = leaks;
-    if (trc == 0) trc = ordo_learn_train_project(s, &to, &r, &err);
-    free(leaks);
+    /* near-duplicates of evaluation images are kept out (the guard is
+     * audit's, shared with the server's Retrain) */
+    ordo_audit_guard g;
+    int trc = ordo_audit_train_project(s, &to, &r, &g, &err);
     if (trc == ORDO_LEARN_TRAIN_TOO_FEW)
         ordo_err_set(&err, "need training labels of at least 2 classes outside the evaluation "
                            "sample (have %zu labels of %d classes); label more with 'ordo next'",
                      r.labels, r.classes);
     if (trc) goto fail;
+    if (g.kept_in) {   /* on stderr in both formats: it changes what the figures mean */
+        char msg[400];
+        ordo_audit_guard_text(&g, msg, sizeof msg);
+        fprintf(stderr, "ordo train: warning: %s\n", msg);
+    }
     if (json) {
         printf("{\"model_id\":%lld,\"learner\":\"%s\",\"labels\":%zu,\"classes\":%d,\"l2\":%g,"
                "\"temperature\":%.4f,\"cv_accuracy\":%.4f,\"seconds\":%.3f,\"leaks\":%zu,"
-               "\"eval\":{\"n\":%zu,\"accuracy\":",
+               "\"leaks_found\":%zu,\"leak_cosine\":%.4f,\"leaks_kept_in\":%s,\"eval\":{\"n\":%zu,\"accuracy\":",
                (long long)r.model_id, ordo_learn_learner_name(learner), r.labels, r.classes,
-               r.rep.l2, r.rep.temperature, r.rep.cv_accuracy, r.rep.seconds, r.leaks, r.ev.n);
+               r.rep.l2, r.rep.temperature, r.rep.cv_accuracy, r.rep.seconds, r.leaks, g.leaks, g.cosine,
+               g.kept_in ? "true" : "false", r.ev.n);
         if (r.ev.n)
             printf("%.4f,\"lo\":%.4f,\"hi\":%.4f}", r.ev.accuracy, r.ev.acc_lo, r.ev.acc_hi);
         else printf("null}");
@@ -111,9 +116,11 @@ int cli_train(int argc, char **argv)
                (long long)r.model_id, ordo_learn_learner_name(learner), r.labels, r.classes, r.rep.l2,
                o.l2 > 0 ? "fixed" : "by cross-validation",
                r.rep.temperature, 100 * r.rep.cv_accuracy, r.rep.seconds);
-        if (r.leaks)
-            printf("kept %zu training labels out: near-duplicates of evaluation-sample images "
-                   "('ordo audit' lists them)\n", r.leaks);
+        if (g.leaks && !g.kept_in) {
+            char msg[400];
+            ordo_audit_guard_text(&g, msg, sizeof msg);
+            printf("%s\n", msg);
+        }
         if (r.ev.n)
             printf("evaluation sample: %.1f%% accuracy (95%% interval %.1f-%.1f%%) on %zu labeled "
                    "images; 'ordo eval' for details\n",

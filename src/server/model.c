@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit_store.h"
 #include "base/f16.h"
 #include "learn/learn_store.h"
 #include "server/srv_internal.h"
@@ -93,7 +94,9 @@ void srv_model_note_answers(ordo_srv *srv, int n)
 
 /* Runs on the composer thread: the same training as `ordo train`
  * (ordo_learn_train_project, with learn's default options and bootstrap
- * seed 1), refused below 10 answers or above SRV_MAX_CLASSES labels; the
+ * seed 1) behind the same leak guard (audit_store.h: near-duplicates of
+ * evaluation images kept out, or kept in and said so when nothing would be
+ * left), refused below 10 answers or above SRV_MAX_CLASSES labels; the
  * new classifier then replaces the page's. */
 int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
@@ -101,7 +104,8 @@ int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
                                .max_classes = SRV_MAX_CLASSES};   /* cost: classes x features */
     ordo_learn_opts_default(&o.learn);
     ordo_learn_train_result r;
-    int rc = ordo_learn_train_project(s, &o, &r, err);
+    ordo_audit_guard g;   /* leaks: the same guard as `ordo train` */
+    int rc = ordo_audit_train_project(s, &o, &r, &g, err);
     if (rc == ORDO_LEARN_TRAIN_TOO_FEW)
         ordo_err_set(err, "retraining needs at least 10 answers of 2 or more labels outside the"
                           " evaluation sample (have %zu of %d)", r.labels, r.classes);
@@ -112,6 +116,7 @@ int srv_model_train(ordo_srv *srv, ordo_store *s, ordo_err *err)
     pthread_mutex_lock(&srv->q.mu);
     srv->answers_since_train = 0;
     srv->page_trainings++;
+    ordo_audit_guard_text(&g, srv->q.leak_msg, sizeof srv->q.leak_msg);
     pthread_mutex_unlock(&srv->q.mu);
     swap_model(srv, r.model, r.model_id);
     r.model = NULL;
@@ -134,25 +139,41 @@ int srv_model_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
         ne = v[i].eval_n;
         correct = v[i].eval_correct;
         ordo_learn_wilson((size_t)correct, (size_t)ne, 1.959964, &lo, &hi);
+        ordo_audit_guard g;   /* trained with leaks kept in: an optimistic point */
+        if (ordo_audit_guard_get(s, v[i].id, &g, err) < 0) {
+            free(v);
+            return -1;
+        }
         fprintf(f, "%s{\"version\":%lld,\"created\":%.0f,\"n_train\":%lld,\"n\":%lld,"
                    "\"correct\":%lld,\"accuracy\":%.4f,\"lo\":%.4f,\"hi\":%.4f,\"classes\":%d,"
-                   "\"seconds\":%.2f}",
+                   "\"seconds\":%.2f,\"leaks_kept_in\":%zu}",
                 first ? "" : ",", (long long)v[i].id, v[i].created, (long long)v[i].n_labels,
                 (long long)ne, (long long)correct, (double)correct / ne, lo, hi, v[i].n_classes,
-                v[i].seconds);
+                v[i].seconds, g.kept_in ? g.leaks : 0);
         first = 0;
     }
-    /* the newest version's own evaluation, which may be none */
+    /* the newest version's own evaluation, which may be none, and its leak
+     * guard (stored by audit, so it survives a restart) */
     if (n && v[n - 1].eval_n <= 0) ne = 0;
+    ordo_audit_guard g;
+    int have_g = n ? ordo_audit_guard_get(s, v[n - 1].id, &g, err) : 0;
     free(v);
+    if (have_g < 0) return -1;
+    if (!have_g) memset(&g, 0, sizeof g);
+    char leak_msg[400];
+    ordo_audit_guard_text(&g, leak_msg, sizeof leak_msg);
     fprintf(f, "],\"available\":%s,\"n\":%lld,\"correct\":%lld,\"accuracy\":%.4f,"
                "\"lo\":%.4f,\"hi\":%.4f",
             ne > 0 ? "true" : "false", (long long)ne, (long long)correct,
             ne > 0 ? (double)correct / ne : 0.0, lo, hi);
     pthread_mutex_lock(&srv->q.mu);
-    fprintf(f, ",\"version\":%d,\"training\":%s,\"retrain_every\":%d,\"since\":%d,\"message\":",
+    fprintf(f, ",\"version\":%d,\"training\":%s,\"retrain_every\":%d,\"since\":%d,"
+               "\"leaks_kept_out\":%zu,\"leaks_kept_in\":%zu,\"leak_message\":",
             srv->model_version, srv->q.training || srv->q.want_retrain ? "true" : "false",
-            srv->o.retrain_every, srv->answers_since_train);
+            srv->o.retrain_every, srv->answers_since_train, g.kept_in ? 0 : g.leaks,
+            g.kept_in ? g.leaks : 0);
+    srv_json_str(f, leak_msg);
+    fputs(",\"message\":", f);
     srv_json_str(f, srv->q.train_msg[0] ? srv->q.train_msg
                     : n ? "" : "no model yet: retrain once there are answers outside the"
                                " evaluation sample");

@@ -77,6 +77,12 @@ static int q_push(srv_queue *q, int64_t id, const char *reason, int need, int fr
     return 0;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Row of image id in the pool (rows are in id order), or -1. */
 static long pool_row(const ordo_loop_pool *p, size_t n, int64_t id)
 {
@@ -119,11 +125,30 @@ static int compose(ordo_srv *srv, ordo_store *s, int n, ordo_err *err)
             long r = pool_row(p, N, q->all[i].id);
             if (r >= 0) lab[r] = 1;
         }
+    /* Queued images are taken; so are the other members of their
+     * near-duplicate groups while they wait for an answer: the composer
+     * keeps two members of a group out of one batch, and this keeps them out
+     * of two batches that are on the page at the same time. */
+    int64_t *taken = NULL;
+    size_t ntaken = 0;
+    if (in0->group && q->n) taken = malloc(q->n * sizeof *taken);
     for (size_t i = 0; i < q->n; i++) {
         long r = pool_row(p, N, q->items[i].id);
-        if (r >= 0) lab[r] = 1;
+        if (r < 0) continue;
+        lab[r] = 1;
+        /* (a recheck is a second look at a labeled photo: it takes no group) */
+        if (taken && !finished(&q->items[i]) && strcmp(q->items[i].reason, "recheck") &&
+            in0->group[r] >= 0)
+            taken[ntaken++] = in0->group[r];
     }
     pthread_mutex_unlock(&q->mu);
+    if (ntaken) {
+        qsort(taken, ntaken, sizeof *taken, cmp_i64);
+        for (size_t r = 0; r < N; r++)
+            if (in0->group[r] >= 0 && bsearch(&in0->group[r], taken, ntaken, sizeof *taken, cmp_i64))
+                lab[r] = 1;
+    }
+    free(taken);
     ordo_rank_input in = *in0;
     in.labeled = lab;
     b = ordo_rank_compose(&in, &o, err);
@@ -271,9 +296,27 @@ int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err)
     srv_queue *q = &srv->q;
     if (q->started && reload_items(srv, s, err) < 0) return -1;
     pthread_mutex_lock(&q->mu);
+    int64_t run0 = q->audit_run;
+    pthread_mutex_unlock(&q->mu);
+    if (srv_groups_load(srv, s, err) < 0) return -1;   /* a new audit's groups */
+    pthread_mutex_lock(&q->mu);
+    /* A new audit run: the waiting batch was composed without its groups
+     * (and before its suspects), so images nobody has answered or holds
+     * now go back to the composer; the rest stay. */
+    int fresh = q->audit_run != run0;
+    double now = srv_now();
     size_t w = 0;
-    for (size_t i = 0; i < q->n; i++)
-        if (!finished(&q->items[i])) q->items[w++] = q->items[i];
+    for (size_t i = 0; i < q->n; i++) {
+        srv_qitem *it = &q->items[i];
+        if (finished(it)) continue;
+        if (fresh && !ndone(it) && it->need < 2) {
+            int held = 0;
+            for (int k = 0; k < SRV_QMAX_ANN; k++)
+                held |= it->lease_by[k] && it->lease_until[k] > now;
+            if (!held) continue;
+        }
+        q->items[w++] = *it;
+    }
     q->n = w;
     int rc = load_open_doubles(srv, s, err);
     if (rc == 0) rc = load_rechecks(srv, s, err);
@@ -338,8 +381,8 @@ static void *composer_main(void *arg)
             q->training = 0;
             if (trc < 0) snprintf(q->train_msg, sizeof q->train_msg, "%s", e.msg);
             else
-                snprintf(q->train_msg, sizeof q->train_msg, "model version %d trained",
-                         srv->model_version);
+                snprintf(q->train_msg, sizeof q->train_msg, "model version %d trained%s%s",
+                         srv->model_version, q->leak_msg[0] ? "; " : "", q->leak_msg);
             q->want_refill = trc == 0;   /* a new model: a fresh batch */
             pthread_mutex_unlock(&q->mu);
             continue;
@@ -450,6 +493,7 @@ void srv_queue_free(srv_queue *q)
     q->logits = NULL;
     drop_cache(q);
     srv_nc_free(q);
+    srv_groups_free(q);
     free(q->items);
     free(q->all);
     free(q->labeled);
@@ -582,6 +626,7 @@ int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
     size_t partlen[50];
     int got = 0;
     if (n > 50) n = 50;
+    srv_groups_poll(srv, s);   /* an `ordo audit` since the last refill */
     pthread_mutex_lock(&q->mu);
     double now = srv_now();
     for (size_t i = 0; i < q->n && got < n; i++) {
@@ -592,7 +637,11 @@ int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
         int eval = !strcmp(it->reason, "eval");
         fputs(",\"reason\":", pf);
         srv_json_str(pf, it->reason);
-        fprintf(pf, ",\"eval\":%s,\"suggestions\":", eval ? "true" : "false");
+        fprintf(pf, ",\"eval\":%s,", eval ? "true" : "false");
+        size_t gn = 0;   /* its near-duplicate group: the page shows it (groups.c) */
+        int64_t g = eval ? -1 : srv_group_of(q, it->id, &gn);
+        if (g >= 0) fprintf(pf, "\"group\":%lld,\"group_size\":%zu,", (long long)g, gn);
+        fputs("\"suggestions\":", pf);
         /* Evaluation images get no suggestions at all (not merely hidden by
          * the page), so the model cannot anchor the labels that measure it. */
         if (eval) fputs("[]", pf);
@@ -621,7 +670,6 @@ int srv_queue_next_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
         fclose(tf);
     }
     pthread_mutex_unlock(&q->mu);
-    (void)s;
     fputs("{\"items\":[", f);
     for (int i = 0; i < got; i++) {
         fprintf(f, "%s{\"id\":%lld", i ? "," : "", (long long)ids[i]);

@@ -73,6 +73,7 @@ struct srv_job {
     char label[ORDO_STORE_LABEL_MAX + 1];
     int n;
     int64_t ids[SRV_MAX_IDS];
+    int64_t group_of;              /* a group answer: the photo on screen (else 0) */
     unsigned status;               /* result: HTTP status ... */
     char *body;                    /* ... and JSON body (malloc'd) */
     size_t len;
@@ -414,6 +415,36 @@ static enum MHD_Result queue_write(ordo_srv *srv, ordo_store *s, struct MHD_Conn
         free(j);
         return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id");
     }
+    if (many == 2) {   /* a group answer: id = the photo on screen, ids = its members */
+        char msg[200];
+        if (form_get(rq->body, rq->len, "id", idbuf, sizeof idbuf) < 1 ||
+            parse_id(idbuf, &j->group_of) < 0) {
+            free(j);
+            return send_err(c, MHD_HTTP_BAD_REQUEST, "missing image id (the photo on screen)");
+        }
+        if (j->n > SRV_MAX_GROUP) {
+            free(j);
+            return send_err(c, MHD_HTTP_BAD_REQUEST, "too many images for one group answer");
+        }
+        int has = 0;
+        for (int i = 0; i < j->n; i++) {
+            has |= j->ids[i] == j->group_of;
+            for (int k = 0; k < i; k++)
+                if (j->ids[k] == j->ids[i]) {
+                    free(j);
+                    return send_err(c, MHD_HTTP_BAD_REQUEST, "an image twice in the id list");
+                }
+        }
+        if (!has) {
+            free(j);
+            return send_err(c, MHD_HTTP_BAD_REQUEST, "ids must include id (the photo on screen)");
+        }
+        int gc = srv_group_check(srv, who, j->group_of, j->ids, j->n, msg, sizeof msg);
+        if (gc < 0) {
+            free(j);
+            return send_err(c, gc == -2 ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST, msg);
+        }
+    }
     pthread_mutex_lock(&srv->w_mu);
     if (srv->w_stop) {
         pthread_mutex_unlock(&srv->w_mu);
@@ -467,7 +498,9 @@ static int write_events(ordo_srv *srv, srv_job *head, srv_job *stop, ordo_err *e
                 in[k].reason = "undo";
             } else {
                 in[k].label = j->label;
-                srv_queue_reason(srv, j->ids[i], reason[k], sizeof reason[k]);
+                if (j->group_of && j->ids[i] != j->group_of)   /* answered with its group */
+                    snprintf(reason[k], sizeof reason[k], "group");
+                else srv_queue_reason(srv, j->ids[i], reason[k], sizeof reason[k]);
                 in[k].reason = reason[k][0] ? reason[k] : NULL;
             }
         }
@@ -628,6 +661,12 @@ static enum MHD_Result r_label_many(srv_call *x)
 {
     return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_LABEL, 1, "ui");
 }
+/* One answer for the photo on screen and the members of its near-duplicate
+ * group the annotator kept selected (groups.c): one event each. */
+static enum MHD_Result r_label_group(srv_call *x)
+{
+    return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_LABEL, 2, "ui");
+}
 static enum MHD_Result r_undo(srv_call *x)
 {
     return queue_write(x->srv, x->s, x->c, x->who, x->rq, SRV_JOB_UNDO, 0, "ui");
@@ -737,6 +776,13 @@ static int j_suggest(srv_call *x, FILE *f, ordo_err *e)
     fprintf(f, ",\"answers\":%d}", answers);
     return 0;
 }
+static int j_group(srv_call *x, FILE *f, ordo_err *e)
+{
+    int64_t id;
+    const char *v = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "id");
+    if (parse_id(v, &id) < 0) return ordo_err_set(e, "bad image id");
+    return srv_group_json(x->srv, x->s, x->who, id, f, e);
+}
 static int j_history(srv_call *x, FILE *f, ordo_err *e)
 {
     return srv_history_json(x->srv, x->s, x->who, query_int(x->c, "n", 20, 1, 200), f, e);
@@ -812,6 +858,7 @@ static const srv_route routes[] = {
     /* method  path               least role           json handler  raw handler */
     {"POST", "/api/label",        ORDO_SRV_ANNOTATOR, NULL,        r_label},
     {"POST", "/api/label_many",   ORDO_SRV_ANNOTATOR, NULL,        r_label_many},
+    {"POST", "/api/label_group",  ORDO_SRV_ANNOTATOR, NULL,        r_label_group},
     {"POST", "/api/undo",         ORDO_SRV_ANNOTATOR, NULL,        r_undo},
     {"POST", "/api/resolve",      ORDO_SRV_REVIEWER,  NULL,        r_resolve},
     {"POST", "/api/retrain",      ORDO_SRV_ANNOTATOR, NULL,        r_retrain},
@@ -825,6 +872,7 @@ static const srv_route routes[] = {
     {"GET",  "/api/suggest",      ORDO_SRV_ANNOTATOR, j_suggest,   NULL},
     {"GET",  "/api/history",      ORDO_SRV_ANNOTATOR, j_history,   NULL},
     {"GET",  "/api/item",         ORDO_SRV_ANNOTATOR, j_item,      NULL},
+    {"GET",  "/api/group",        ORDO_SRV_ANNOTATOR, j_group,     NULL},
     {"GET",  "/api/vocab",        ORDO_SRV_ANNOTATOR, j_vocab,     NULL},
     {"GET",  "/api/labelset",     ORDO_SRV_ANNOTATOR, j_labelset,  NULL},
     {"GET",  "/api/search",       ORDO_SRV_ANNOTATOR, j_search,    NULL},

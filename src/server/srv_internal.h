@@ -31,6 +31,10 @@ typedef struct srv_qitem {
     double lease_until[SRV_QMAX_ANN];
 } srv_qitem;
 
+#define SRV_MAX_GROUP 64   /* members one group answer may label (<= SRV_MAX_IDS) */
+
+struct srv_gm { int64_t img, gid; };   /* a near-duplicate group member */
+
 typedef struct srv_queue {
     pthread_mutex_t mu;
     srv_qitem *items;
@@ -49,6 +53,7 @@ typedef struct srv_queue {
     ordo_store *store;
     int want_retrain, training;
     char train_msg[ORDO_ERR_MAX];   /* the last retraining's outcome */
+    char leak_msg[400];             /* ... and its leak guard's (audit_store.h) */
     ordo_store *emb_store;          /* read-only handle owning the map below */
     const uint16_t *emb;            /* embedding map for suggestions */
     size_t emb_rows;
@@ -57,6 +62,15 @@ typedef struct srv_queue {
     struct srv_nc *nc;              /* the per-answer model (suggest.c) */
     char **sugg;                    /* per `all` entry: suggestions JSON ... */
     uint64_t *sugg_stamp;           /* ... valid while srv_suggest_stamp equals this */
+    /* the newest audit's near-duplicate groups and the evaluation sample
+     * (groups.c), reloaded at each refill */
+    int64_t *grp_img, *grp_gid;     /* ngrp members, image id order */
+    struct srv_gm *grp_by;          /* the same, by (group, image) */
+    size_t ngrp;
+    int64_t *eval_ids;              /* sorted */
+    size_t neval;
+    int64_t audit_run;              /* the newest audit run loaded (0: none) */
+    double audit_polled;
 } srv_queue;
 
 /* ---- the server -------------------------------------------------------- */
@@ -194,6 +208,25 @@ int srv_queue_need(const ordo_srv *srv, int64_t id);
 int srv_queue_refill(ordo_srv *srv, ordo_store *s, ordo_err *err);
 
 void srv_queue_request_retrain(ordo_srv *srv);
+
+/* groups.c: near-duplicate groups on the page */
+int srv_groups_load(ordo_srv *srv, ordo_store *s, ordo_err *err);   /* takes q->mu */
+void srv_groups_free(srv_queue *q);
+/* Requests a refill when `ordo audit` saved a newer run (checked at most
+ * every few seconds). Takes q->mu. */
+void srv_groups_poll(ordo_srv *srv, ordo_store *s);
+/* Callers hold q->mu. */
+int srv_is_eval(const srv_queue *q, int64_t id);
+/* The group id of image id (members: its size), -1 if in none. */
+int64_t srv_group_of(const srv_queue *q, int64_t id, size_t *members);
+/* GET /api/group?id=: the group of image id and its members. Takes q->mu. */
+int srv_group_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int64_t id, FILE *f,
+                   ordo_err *err);
+/* 0 if who may label ids[] with the group of `shown` (members of it that
+ * are not evaluation images, double-annotation items or leased to someone
+ * else); -1 with msg, or -2 when `shown` is no image. Takes q->mu. */
+int srv_group_check(ordo_srv *srv, const srv_who *who, int64_t shown, const int64_t *ids,
+                    int n, char *msg, size_t cap);
 
 /* model.c */
 int srv_model_init(ordo_srv *srv, ordo_store *s, ordo_err *err);

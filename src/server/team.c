@@ -596,9 +596,11 @@ int srv_stats_json(ordo_srv *srv, ordo_store *s, FILE *f, ordo_err *err)
     ordo_audit_counts ac;
     if (ordo_audit_counts_get(s, &ac, err) < 0) return -1;
     fprintf(f, ",\"audit\":{\"run\":%lld,\"suspects\":%lld,\"recheck_pending\":%lld,"
-               "\"dup_groups\":%lld,\"dup_images\":%lld,\"leaks\":%lld}",
+               "\"dup_groups\":%lld,\"dup_images\":%lld,\"leaks\":%lld,\"labels_run\":%lld,"
+               "\"dups_run\":%lld,\"cosine\":%.3f}",
             (long long)ac.run_id, (long long)ac.flagged, (long long)ac.pending,
-            (long long)ac.groups, (long long)ac.grouped, (long long)ac.leaks);
+            (long long)ac.groups, (long long)ac.grouped, (long long)ac.leaks,
+            (long long)ac.labels_run, (long long)ac.dups_run, ac.cosine);
 
     /* the page's retrained models and their evaluation (model.c) */
     fputc(',', f);

@@ -395,6 +395,68 @@ function renderItem() {
     : 'image ' + it.id + ' - queued as ' + it.reason;
   $('eval-note').hidden = !it.eval;
   renderSuggestions(it);
+  renderGroup(it);
+}
+
+// ---- near-duplicate groups (ordo audit) ------------------------------------------
+//
+// A photo in a group shows its members beside it; the answer then labels
+// every selected member (one label event each, same annotator and time).
+// Members the server will not label in bulk (evaluation images, images
+// waiting for two independent answers, one on another annotator's screen)
+// and members already answered start unselected.
+
+function groupIds(it) {
+  return it && it.gm && !st.back ? it.gm.filter((m) => m.on).map((m) => m.id) : [];
+}
+
+async function loadGroup(it) {
+  try {
+    const j = await api('/api/group?id=' + it.id);
+    it.gm = j.members.map((m) => ({ ...m, on: m.id === it.id || (!m.not_free && !m.label) }));
+    it.gsize = j.size;
+  } catch (e) { it.gm = null; }
+  if (current() === it) renderGroup(it);
+}
+
+function renderGroup(it) {
+  const box = $('group');
+  const show = it && !st.back && !it.eval && it.group !== undefined;
+  box.hidden = !show;
+  if (!show) return;
+  if (it.gm === undefined) { it.gm = null; loadGroup(it); }
+  const m = $('group-m');
+  m.replaceChildren();
+  if (!it.gm) { $('group-t').textContent = 'near-duplicate group of ' + it.group_size + ' photos...'; return; }
+  const on = groupIds(it).length;
+  $('group-t').textContent = on > 1
+    ? 'Near-duplicates: your answer labels these ' + on + ' photos (click one to leave it out, * for this photo only)'
+    : 'Near-duplicates of this photo: your answer labels this photo only (click others to include them, * for all)';
+  if (it.gsize > it.gm.length) $('group-t').textContent += ' - first ' + it.gm.length + ' of ' + it.gsize;
+  it.gm.forEach((g) => {
+    const f = el('figure');
+    const fixed = g.id === it.id || !!g.not_free;
+    if (g.id === it.id) f.classList.add('here');
+    else if (!g.on) f.classList.add('off');
+    if (fixed) f.classList.add('fixed');
+    const img = el('img'); img.src = '/api/thumb/' + g.id; img.alt = 'image ' + g.id;
+    f.appendChild(img);
+    f.appendChild(el('figcaption', g.id === it.id ? 'this photo' : g.not_free ? g.not_free
+      : g.label ? g.label + (g.annotator ? ' (' + g.annotator + ')' : '') : 'unlabeled'));
+    f.title = g.not_free || (g.label ? 'answered: ' + g.label : 'image ' + g.id);
+    f.dataset.id = g.id;
+    if (!fixed) f.addEventListener('click', () => { g.on = !g.on; renderGroup(it); });
+    m.appendChild(f);
+  });
+}
+
+// * : this photo only, or every member that may be labeled with it.
+function toggleGroup() {
+  const it = current();
+  if (!it || !it.gm) return;
+  const all = groupIds(it).length > 1;
+  it.gm.forEach((g) => { g.on = g.id === it.id || (!all && !g.not_free); });
+  renderGroup(it);
 }
 
 function renderPlace(it) {
@@ -411,7 +473,7 @@ function renderHistory() {
     if (st.back && st.back.id === h.id) f.className = 'on';
     const img = el('img'); img.src = '/api/thumb/' + h.id; img.alt = 'image ' + h.id;
     f.appendChild(img);
-    f.appendChild(el('figcaption', h.label || ''));
+    f.appendChild(el('figcaption', (h.label || '') + (h.ids && h.ids.length > 1 ? ' x' + h.ids.length : '')));
     f.dataset.id = h.id;
     f.addEventListener('click', () => goBack(h));
     box.appendChild(f);
@@ -445,7 +507,7 @@ async function answer(label, synset) {
   const back = st.back;
   if (back) st.back = null;
   else { st.queue.shift(); st.seen.add(it.id); }
-  const h = back ? st.history.find((x) => x.id === it.id) : { id: it.id, eval: it.eval, suggestions: it.suggestions, order: it.order, file: it.file, folder: it.folder };
+  const h = back ? st.history.find((x) => x.id === it.id) : { id: it.id, eval: it.eval, suggestions: it.suggestions, order: it.order, file: it.file, folder: it.folder, group: it.group, group_size: it.group_size };
   if (!back) st.history.push(h);
   h.label = label;
   st.pending++; setSaving();
@@ -454,8 +516,17 @@ async function answer(label, synset) {
   else prefetch();
   const form = { id: it.id, label: label };
   if (synset) form.synset = synset;
+  // the group of the photo (not for a skip: that is no answer)
+  const ids = back || label === SPECIAL.skip ? [] : groupIds(it);
+  if (ids.length > 1) {
+    form.ids = ids.join(',');
+    h.ids = ids;
+    for (const id of ids) st.seen.add(id);
+    st.queue = st.queue.filter((q) => !st.seen.has(q.id));
+  }
   try {
-    const j = await api('/api/label', form);
+    const j = await api(ids.length > 1 ? '/api/label_group' : '/api/label', form);
+    if (ids.length > 1) $('msg').textContent = 'labeled ' + ids.length + ' near-duplicates "' + labelText(label) + '"';
     if (j.progress) st.progress = Object.assign(st.progress || {}, j.progress);
     st.acked++;
     if (st.acked % 20 === 0) loadEvalLine();   // a retraining may have finished
@@ -465,7 +536,8 @@ async function answer(label, synset) {
     // not saved: put it back in front so nothing is lost silently
     if (!back) {
       st.history = st.history.filter((x) => x !== h);
-      st.seen.delete(it.id);
+      for (const id of h.ids || [it.id]) st.seen.delete(id);
+      delete h.ids;
       st.queue.unshift(it);
     }
     renderItem();
@@ -479,13 +551,15 @@ async function undo() {
   const h = st.back || st.history[st.history.length - 1];
   if (!h) { showError(new Error('nothing to undo')); return; }
   try {
+    // a group answer is undone member by member (the photo on screen last)
+    for (const id of (h.ids || []).filter((x) => x !== h.id)) { await api('/api/undo', { id: id }); st.seen.delete(id); }
     await api('/api/undo', { id: h.id });
     st.acked = Math.max(0, st.acked - 1);
     st.history = st.history.filter((x) => x.id !== h.id);
     st.seen.delete(h.id);
     st.back = null;
     const it = { id: h.id, reason: 'undo', eval: !!h.eval, suggestions: h.suggestions || [], order: h.order,
-                 file: h.file, folder: h.folder };
+                 file: h.file, folder: h.folder, group: h.group, group_size: h.group_size };
     st.queue = st.queue.filter((q) => q.id !== h.id);
     st.queue.unshift(it);
     renderItem();
@@ -622,10 +696,13 @@ async function loadDash() {
     at.appendChild(tr);
   }
   const au = s.audit;
-  $('d-audit').textContent = au && au.run ? au.suspects + ' suspected label errors (' +
-    au.recheck_pending + ' waiting for a recheck), ' + au.dup_groups + ' near-duplicate groups (' +
-    au.dup_images + ' images), ' + au.leaks + ' evaluation leaks kept out of training' :
-    'not audited yet (ordo audit)';
+  // each part from the newest run that looked for it (ordo audit --labels / --dups)
+  $('d-audit').textContent = !au || !au.run ? 'not audited yet (ordo audit)' :
+    (au.labels_run ? au.suspects + ' suspected label errors (' + au.recheck_pending +
+      ' waiting for a recheck by a second annotator)' : 'label errors not audited (ordo audit --labels)') + '; ' +
+    (au.dups_run ? au.dup_groups + ' near-duplicate groups (' + au.dup_images + ' images, cosine >= ' +
+      au.cosine + '); ' + au.leaks + ' training labels near-duplicate evaluation photos (leaks: retraining keeps them out)'
+      : 'near-duplicates not audited (ordo audit --dups)');
   const ag = s.agreement;
   $('d-kappa').textContent = ag.pairs + ' double-annotated images (share ' +
     fmt(100 * ag.double_share, 0) + '%), Cohen\'s kappa ' + fmt(ag.kappa, 2);
@@ -645,7 +722,9 @@ async function loadDash() {
   const ev = s.eval;
   $('d-eval').textContent = ev.available
     ? fmt(100 * ev.accuracy, 1) + '% (95% interval ' + fmt(100 * ev.lo, 1) + '-' + fmt(100 * ev.hi, 1) +
-      '%, ' + ev.correct + ' of ' + ev.n + ' evaluation images, model v' + ev.version + ')'
+      '%, ' + ev.correct + ' of ' + ev.n + ' evaluation images, model v' + ev.version + ')' +
+      (ev.leaks_kept_in ? ' - OPTIMISTIC: trained with ' + ev.leaks_kept_in +
+        ' near-duplicates of evaluation photos (too few labels without them)' : '')
     : 'no evaluation yet: label evaluation images and retrain';
   $('d-chart').replaceChildren(chart(ev.history.filter((h) => h.n > 0)));
   $('d-retrain').disabled = ev.training;
@@ -675,7 +754,8 @@ async function loadEvalLine() {
     $('eval-line').textContent = ev.available
       ? 'model v' + ev.version + ': ' + fmt(100 * ev.accuracy, 0) + '% [' + fmt(100 * ev.lo, 0) + ', ' +
         fmt(100 * ev.hi, 0) + '] on ' + ev.n + ' evaluation images' +
-        (ev.hi - ev.lo < 0.1 ? ' - interval under 10 points: more labels change little' : '')
+        (ev.leaks_kept_in ? ' - optimistic: trained with near-duplicates of evaluation photos' :
+         ev.hi - ev.lo < 0.1 ? ' - interval under 10 points: more labels change little' : '')
       : 'no evaluated model yet';
   } catch (e) { /* the line is optional */ }
 }
@@ -766,6 +846,7 @@ document.addEventListener('keydown', (e) => {
   else if (!setMode && e.key === 'u') answer(SPECIAL.unclear);
   else if (e.key === ' ' || (!setMode && e.key === 's')) answer(SPECIAL.skip);
   else if (e.key === 'Backspace' || (!setMode && e.key === 'z')) undo();
+  else if (e.key === '*') toggleGroup();
   else return;
   e.preventDefault();
 });
