@@ -137,6 +137,15 @@ ordo_learn_model *ordo_learn_filter_train(const float *x, size_t n, size_t d, co
     o.class_balanced = 0;
     o.offset = off;
     o.row_weight = NULL;
+    /* the grid reaches strengths at which the correction is all but 0 (the
+     * prior's ranking, shifted by the intercept): cross-validation then
+     * keeps the prior alone unless a correction predicts held-out answers
+     * better, which with a handful of not-sports answers it rarely does */
+    static const double grid[] = {10, 1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3};
+    if (!o.l2_grid && o.l2 <= 0) {
+        o.l2_grid = grid;
+        o.n_l2_grid = (int)(sizeof grid / sizeof *grid);
+    }
     ordo_learn_model *m = ordo_learn_train(x, n, d, y, 2, names, &o, NULL, report, err);
     free(off);
     return m;
