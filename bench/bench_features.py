@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """bench_features.py - which embedding buys the most accuracy per label:
 a linear head (scikit-learn logistic regression on standardized features,
 class-balanced, L2 1e-3 per mean sample loss = ordo's middle strength) on
