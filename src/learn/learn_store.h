@@ -70,13 +70,9 @@ ordo_learn_model *ordo_learn_filter_train(const float *x, size_t n, size_t d, co
                                           const float *prior, const ordo_learn_opts *opts,
                                           ordo_learn_report *report, ordo_err *err);
 
-/* 1 when version v's sports filter needs the prior (ORDO_LEARN_FILTER_PRIOR). */
-struct ordo_learn_version;
-int ordo_learn_filter_is_prior(const struct ordo_learn_version *v);
-
 /* P(not-sports) (n) of n images under the sports filter f: with_prior 0 -
  * the model alone; 1 - the model on top of the images' priors (n, from
- * ordo_learn_priors): softmax(W z + b + [0, -logit(prior)]) / T. */
+ * ordo_learn_priors): softmax((W z + b + [0, -logit(prior)]) / T). */
 int ordo_learn_filter_predict(const ordo_learn_model *f, int with_prior, const float *x,
                               const float *prior, size_t n, float *p_not, ordo_err *err);
 
@@ -100,6 +96,9 @@ typedef struct ordo_learn_version {
     char learner[16];               /* "linear", "propagate"; "" for versions stored
                                      * before the column existed (all linear) */
 } ordo_learn_version;
+
+/* 1 when version v's sports filter needs the prior (ORDO_LEARN_FILTER_PRIOR). */
+int ordo_learn_filter_is_prior(const ordo_learn_version *v);
 
 /* Stores a new version; writes its id to *id if non-NULL. */
 int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo_learn_version *v,
