@@ -507,6 +507,132 @@ static double mean_true_prob(const ordo_learn_model *m, const float *x, const in
     return s / n;
 }
 
+/* AUROC of score (higher = positive) against y in {0, 1}, ties half. */
+static double auroc_of(const float *score, const int *y, size_t n)
+{
+    double u = 0, np = 0, nn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!y[i]) { nn++; continue; }
+        np++;
+        for (size_t j = 0; j < n; j++)
+            if (!y[j]) u += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
+    }
+    return u / (np * nn);
+}
+
+/* The offset: its values, and training + prediction both using it. */
+static void t_offset(void)
+{
+    float pr[4] = {0.8f, 0.5f, NAN, 0.0f}, off[8];
+    ordo_learn_prior_offset(pr, 4, off);
+    CHECK(off[0] == 0 && off[2] == 0 && off[4] == 0 && off[6] == 0);
+    CHECK_MSG(fabs(off[1] + log(4.0)) < 1e-5, "%g", off[1]);     /* -logit(0.8) */
+    CHECK(off[3] == 0 && off[5] == 0);                           /* 0.5 and unknown */
+    CHECK_MSG(fabs(off[7] - log(9999.0)) < 1e-3, "%g", off[7]);  /* clamped at 1e-4 */
+
+    /* the same offset on every row is absorbed by the intercept: the
+     * offset model predicts (with its offset) what the plain one does */
+    enum { N = 200, D = 5, K = 3 };
+    static float x[N * D], o3[N * K], pa[N * K], pb[N * K];
+    static int y[N];
+    blobs(x, y, N, D, K, 1.5, 1.0);
+    for (int i = 0; i < N; i++) { o3[i * K] = 2.0f; o3[i * K + 1] = -1.0f; o3[i * K + 2] = 0.5f; }
+    ordo_learn_opts o;
+    ordo_learn_opts_default(&o);
+    o.l2 = 1e-2;
+    o.calibrate = 0;
+    ordo_err err;
+    ordo_learn_model *a = ordo_learn_train(x, N, D, y, K, NULL, &o, NULL, NULL, &err);
+    o.offset = o3;
+    ordo_learn_model *b = ordo_learn_train(x, N, D, y, K, NULL, &o, NULL, NULL, &err);
+    CHECK(a && b);
+    if (a && b && ordo_learn_predict(a, x, N, pa, NULL, &err) == 0 &&
+        ordo_learn_predict_offset(b, x, N, o3, pb, NULL, &err) == 0) {
+        double md = 0;
+        for (int i = 0; i < N * K; i++) md = fmax(md, fabs(pa[i] - pb[i]));
+        CHECK_MSG(md < 2e-3, "offset model differs from the plain one by %g", md);
+        /* and without its offset it is a different model */
+        ordo_learn_predict(b, x, N, pb, NULL, &err);
+        md = 0;
+        for (int i = 0; i < N * K; i++) md = fmax(md, fabs(pa[i] - pb[i]));
+        CHECK_MSG(md > 0.05, "the offset changed nothing (%g)", md);
+    }
+    ordo_learn_model_free(a);
+    ordo_learn_model_free(b);
+    o3[5] = INFINITY;
+    a = ordo_learn_train(x, N, D, y, K, NULL, &o, NULL, NULL, &err);
+    CHECK(a == NULL && strstr(err.msg, "offset") != NULL);
+    ordo_learn_model_free(a);
+}
+
+/* The sports filter on top of the prior (ordo_learn_filter_train):
+ * - with features that say nothing (every row the same) it ranks exactly
+ *   like the prior, whatever the answers;
+ * - where the prior is wrong on a group the features single out, the
+ *   answers correct it: AUROC above the prior's;
+ * - with answers that only repeat the prior, it stays close to the prior's
+ *   AUROC on a pool where the plain learned filter (few not-sports
+ *   answers, as early in labeling) falls below it. */
+static void t_filter_prior(void)
+{
+    enum { N = 600, D = 6 };
+    static float x[N * D], prior[N], pn[N], pp[N];
+    static int y[N];
+    ordo_err err;
+    /* 1. uninformative features */
+    for (int i = 0; i < N; i++) {
+        prior[i] = (float)urand();
+        y[i] = urand() < 0.3;
+        for (int j = 0; j < D; j++) x[i * D + j] = 1.0f;
+    }
+    ordo_learn_model *f = ordo_learn_filter_train(x, N, D, y, prior, NULL, NULL, &err);
+    CHECK_MSG(f != NULL, "%s", err.msg);
+    if (f && ordo_learn_filter_predict(f, 1, x, prior, N, pn, &err) == 0) {
+        int same = 1;
+        for (int i = 0; i < N && same; i++)
+            for (int j = 0; j < N && same; j++)
+                if (prior[i] < prior[j]) same = pn[i] > pn[j];   /* P(not) falls as prior rises */
+        CHECK_MSG(same, "the filter does not rank like the prior");
+        CHECK(!strcmp(ordo_learn_model_class_name(f, 1), "not-sports"));
+    }
+    ordo_learn_model_free(f);
+
+    /* 2. the prior is wrong on a group the first feature marks */
+    static int truth[N];
+    for (int i = 0; i < N; i++) {
+        int grp = i % 5 == 0;                 /* 20 %: not-sports the prior calls sports */
+        truth[i] = grp || i % 5 == 1;         /* + 20 %: not-sports it gets right */
+        prior[i] = (float)(truth[i] && !grp ? 0.1 + 0.3 * urand() : 0.6 + 0.3 * urand());
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)nrand() + (j == 0 && grp ? 3.0f : 0.0f);
+        pp[i] = 1 - prior[i];
+    }
+    f = ordo_learn_filter_train(x, N / 2, D, truth, prior, NULL, NULL, &err);
+    CHECK_MSG(f != NULL, "%s", err.msg);
+    if (f && ordo_learn_filter_predict(f, 1, x + N / 2 * D, prior + N / 2, N / 2, pn, &err) == 0) {
+        double ap = auroc_of(pp + N / 2, truth + N / 2, N / 2);
+        double ac = auroc_of(pn, truth + N / 2, N / 2);
+        CHECK_MSG(ac > ap + 0.1, "combined AUROC %.3f, prior %.3f", ac, ap);
+    }
+    ordo_learn_model_free(f);
+
+    /* 3. a good prior, answers that agree with it, 3 not-sports answers in
+     * 60: the combined filter keeps the prior's AUROC (within noise) */
+    for (int i = 0; i < N; i++) {
+        truth[i] = i % 20 == 0;
+        prior[i] = (float)(truth[i] ? 0.05 + 0.6 * urand() : 0.35 + 0.6 * urand());
+        for (int j = 0; j < D; j++) x[i * D + j] = (float)nrand();
+        pp[i] = 1 - prior[i];
+    }
+    f = ordo_learn_filter_train(x, 60, D, truth, prior, NULL, NULL, &err);
+    CHECK_MSG(f != NULL, "%s", err.msg);
+    if (f && ordo_learn_filter_predict(f, 1, x + 60 * D, prior + 60, N - 60, pn, &err) == 0) {
+        double ap = auroc_of(pp + 60, truth + 60, N - 60);
+        double ac = auroc_of(pn, truth + 60, N - 60);
+        CHECK_MSG(ac > ap - 0.01, "combined AUROC %.3f below the prior's %.3f", ac, ap);
+    }
+    ordo_learn_model_free(f);
+}
+
 static void t_row_weight(void)
 {
     enum { N = 240, D = 6, K = 3 };
@@ -704,6 +830,8 @@ int main(void)
     RUN(t_csv);
     RUN(t_kappa);
     RUN(t_row_weight);
+    RUN(t_offset);
+    RUN(t_filter_prior);
     RUN(t_propagate);
     RUN(t_train_semi);
     RUN(t_simulate_learners);

@@ -133,6 +133,8 @@ check "labels imported" [ $? -eq 0 ]
 check "train stores a classifier and a sports filter" \
     [ "$(q "SELECT count(DISTINCT kind) FROM learn_models")" = 2 ]
 mid=$(q "SELECT max(id) FROM learn_models WHERE kind='classifier'")
+check "the sports filter is fitted on top of the zero-shot prior" \
+    [ "$(q "SELECT learner FROM learn_models WHERE kind='sports' ORDER BY id DESC LIMIT 1")" = prior+linear ]
 "$BIN" next 30 --project "$P" --json > "$T/m1.json"
 "$BIN" next 30 --project "$P" --json > "$T/m2.json"
 "$BIN" next 30 --project "$P" > "$T/m.csv"
@@ -160,6 +162,9 @@ for j in js:
     if j["reason"] == "uncertain":   # margin of the model's rows x relevance weight
         assert abs(s["uncertain"] - s["margin"] * (0.1 + 0.9 * s["prior"])) < 1e-4, j
     assert s["energy"] is not None and s["outlier"] is not None, j   # ImageNet's novelty stays
+    assert isinstance(j["boundary"], bool) and not (j["boundary"] and j["low_prior"]), j
+    if j["boundary"]:   # the learned filter's boundary share
+        assert abs(s["prior"] - 0.5) < 0.4, j
 c = collections.Counter(j["reason"] for j in js)
 assert c["uncertain"] > 0, c
 print("ok")

@@ -782,6 +782,47 @@ static void t_compose_prior(void)
     pool_free(&p);
 }
 
+/* With a learned filter's prior, a share of the picks goes to its
+ * boundary (P(sports) nearest 0.5) and is flagged 2; with the zero-shot
+ * prior (prior_learned 0) there is no such share. */
+static void t_compose_boundary(void)
+{
+    pool p;
+    pool_make(&p, 4000, 8, 40, 67);
+    p.prior = malloc(p.n * sizeof *p.prior);
+    for (size_t i = 0; i < p.n; i++)   /* a quarter near the boundary, the rest sure */
+        p.prior[i] = i % 4 == 0 ? 0.5f + 0.1f * (float)(i % 97) / 97.0f : 0.99f;
+    p.in.prior = p.prior;
+    ordo_rank_opts o;
+    ordo_rank_opts_default(&o);
+    o.batch = 200;
+    o.mix[0] = 0; o.mix[1] = 0.35; o.mix[2] = 0.05; o.mix[3] = 0.6;
+    o.mix_auto = 0;
+    o.boundary_share = 0.1;
+    ordo_err err;
+    for (int learned = 0; learned < 2; learned++) {
+        p.in.prior_learned = learned;
+        ordo_rank_batch *b = ordo_rank_compose(&p.in, &o, &err);
+        CHECK_MSG(b != NULL, "%s", err.msg);
+        if (!b) continue;
+        int flagged = 0, outside = 0;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].low_prior == 2) {
+                flagged++;
+                outside += b->items[i].row % 4 != 0;
+            }
+        if (learned)
+            CHECK_MSG(flagged >= 15 && flagged <= 25, "%d boundary picks of 200 (share 0.1)",
+                      flagged);
+        else
+            CHECK_MSG(flagged == 0, "%d boundary picks without a learned filter", flagged);
+        CHECK_MSG(outside == 0, "%d boundary picks off the boundary", outside);
+        CHECK(no_repeats(b, NULL));
+        ordo_rank_batch_free(b);
+    }
+    pool_free(&p);
+}
+
 static void t_compose_eval_rules(void)
 {
     pool p;
@@ -1000,6 +1041,7 @@ int main(void)
     RUN(t_compose_uncertain_extremes);
     RUN(t_compose_dedupe);
     RUN(t_compose_prior);
+    RUN(t_compose_boundary);
     RUN(t_compose_eval_rules);
     RUN(t_compose_small_pool);
     RUN(t_compose_kcenter_later_round);

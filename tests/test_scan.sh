@@ -89,6 +89,55 @@ check "int8 project scans" [ "$rc:$(q "$T/p8" "SELECT count(*) FROM images")" = 
 out=$("$BIN" scan --project "$T/p8" --precision fp32 "$T/few" 2>&1); rc=$?
 check "int8 project refuses fp32" bash -c "[ $rc != 0 ] && grep -q 'computed in int8' <<<\"\$1\"" _ "$out"
 
+# Flip test-time augmentation: recorded at init, never mixed; with it a photo
+# and its mirror image get the same embedding (each is the mean of the same
+# two passes), without it they differ.
+out=$("$BIN" init --tta rotate "$T/pf" 2>&1); rc=$?
+check "unknown tta refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown test-time' <<<\"\$1\"" _ "$out"
+mkdir -p "$T/mir"
+$PY - "$T/mir" <<'PYEOF'
+import os, struct, sys
+import numpy as np
+def bmp(path, a):   # 24-bit BMP, bottom-up rows padded to 4 bytes
+    h, w, _ = a.shape
+    row = (w * 3 + 3) & ~3
+    with open(path, "wb") as f:
+        f.write(b"BM" + struct.pack("<IHHI", 54 + row * h, 0, 0, 54))
+        f.write(struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, row * h, 2835, 2835, 0, 0))
+        for y in range(h - 1, -1, -1):
+            f.write(a[y, :, ::-1].tobytes() + b"\0" * (row - w * 3))
+r = np.random.RandomState(5)
+y, x = np.mgrid[0:256, 0:256]
+for i in range(2):   # asymmetric pictures: a ramp, a disc off centre, noise
+    a = np.stack([x * 255 // 256, (((x - 70 - 40 * i) ** 2 + (y - 128) ** 2) < 3600) * 200,
+                  r.randint(0, 256, (256, 256))], -1).astype(np.uint8)
+    bmp(os.path.join(sys.argv[1], f"p{i}.bmp"), a)
+    bmp(os.path.join(sys.argv[1], f"p{i}_mirror.bmp"), np.ascontiguousarray(a[:, ::-1]))
+PYEOF
+"$BIN" init --tta flip "$T/pf" >/dev/null && "$BIN" scan --project "$T/pf" --quiet "$T/mir"; rc=$?
+check "flip project scans" [ "$rc:$(q "$T/pf" "SELECT count(*) FROM images")" = 0:4 ]
+check "flip recorded" [ "$(q "$T/pf" "SELECT value FROM meta WHERE key='tta'")" = flip ]
+"$BIN" init "$T/pn" >/dev/null && "$BIN" scan --project "$T/pn" --quiet "$T/mir"
+cos() {   # cosine of the embeddings of p0 and its mirror in project $1
+    rm -rf "$T/emb" && "$BIN" export --project "$1" --embeddings "$T/emb" >/dev/null &&
+    $PY - "$T/emb" <<'PYEOF'
+import os, sys
+import numpy as np
+d = sys.argv[1]
+E = np.load(os.path.join(d, "embeddings.npy")).astype(np.float64)
+p = [os.path.basename(l.rstrip("\n")) for l in open(os.path.join(d, "paths.txt"))]
+a, b = E[p.index("p0.bmp")], E[p.index("p0_mirror.bmp")]
+print(f"{a @ b / np.linalg.norm(a) / np.linalg.norm(b):.6f}")
+PYEOF
+}
+cf=$(cos "$T/pf"); cn=$(cos "$T/pn")
+check "flip: a photo and its mirror embed alike ($cf)" awk -v c="$cf" 'BEGIN{exit !(c > 0.9999)}'
+check "no flip: they differ ($cn)" awk -v c="$cn" 'BEGIN{exit !(c < 0.999)}'
+out=$("$BIN" scan --project "$T/pf" --tta none "$T/few" 2>&1); rc=$?
+check "flip project refuses tta none" bash -c "[ $rc != 0 ] && grep -q 'augmentation flip' <<<\"\$1\"" _ "$out"
+out=$("$BIN" scan --project "$P" --tta flip "$SRC" 2>&1); rc=$?
+check "scanned project refuses tta flip" bash -c "[ $rc != 0 ] && grep -q 'augmentation none' <<<\"\$1\"" _ "$out"
+
 # ---- hostile files ------------------------------------------------------------
 H=$T/hostile
 mkdir -p "$H/d"

@@ -99,9 +99,12 @@ int cli_eval(int argc, char **argv)
         goto fail;
     size_t tp = 0, fp = 0, fn = 0, tn = 0;
     int ffound;
-    f = ordo_learn_version_latest(s, "sports", NULL, &ffound, &err);
+    ordo_learn_version fver = {0};
+    f = ordo_learn_version_latest(s, "sports", &fver, &ffound, &err);
     if (!f && ffound) goto fail;
-    if (f && ordo_learn_eval_filter(s, f, &d, &tp, &fp, &fn, &tn, &err)) goto fail;
+    if (f && ordo_learn_eval_filter(s, f, ordo_learn_filter_is_prior(&fver), &d, &tp, &fp, &fn,
+                                    &tn, &err))
+        goto fail;
     if (ordo_learn_version_list(s, "classifier", &hist, &nh, &err)) goto fail;
     /* stopping criterion: kappa between the last 3 successive versions'
      * predictions on a fixed sample of 2,000 images of the collection */

@@ -135,8 +135,10 @@ int cli_export(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    f = ordo_learn_version_latest(s, "sports", NULL, &ffound, &err);
+    ordo_learn_version fver = {0};
+    f = ordo_learn_version_latest(s, "sports", &fver, &ffound, &err);
     if (!f && ffound) goto fail;
+    int fprior = f && ordo_learn_filter_is_prior(&fver);
     if (tree && mkdir(tree, 0777) != 0) {
         ordo_err_set(&err, "%s: %s", tree, errno == EEXIST ? "already exists" : strerror(errno));
         goto fail;
@@ -148,11 +150,8 @@ int cli_export(int argc, char **argv)
     ids = malloc(chunk * sizeof *ids);
     x = malloc(chunk * ORDO_STORE_EMBED * sizeof *x);
     pr = malloc(chunk * (size_t)(k > 2 ? k : 2) * sizeof *pr);
-    fp = malloc(chunk * 2 * sizeof *fp);
+    fp = malloc(chunk * 2 * sizeof *fp);   /* priors, then P(not-sports) */
     if (!ids || !x || !pr || !fp) { ordo_err_set(&err, "out of memory"); goto fail; }
-    int fneg = -1;
-    for (int q = 0; f && q < 2; q++)
-        if (!strcmp(ordo_learn_model_class_name(f, q), ORDO_STORE_LABEL_NOT_SPORTS)) fneg = q;
     if (!jsonl) printf("image_id,path,label,predicted,probability,not_sports\n");
     size_t li = 0, linked = 0;
     char path[8192];
@@ -161,7 +160,9 @@ int cli_export(int argc, char **argv)
         for (size_t i = 0; i < nc; i++) ids[i] = items[s0 + i].id;
         if ((m || f) && ordo_learn_embeddings(s, ids, nc, x, &err)) goto fail;
         if (m && ordo_learn_predict(m, x, nc, pr, NULL, &err)) goto fail;
-        if (f && ordo_learn_predict(f, x, nc, fp, NULL, &err)) goto fail;
+        if (f && (ordo_learn_priors(s, ids, nc, fp, &err) ||
+                  ordo_learn_filter_predict(f, fprior, x, fp, nc, fp + chunk, &err)))
+            goto fail;
         for (size_t i = 0; i < nc; i++) {
             while (li < nl && lab[li].image_id < ids[i]) li++;
             const char *label = li < nl && lab[li].image_id == ids[i] ? lab[li].label : "";
@@ -171,7 +172,7 @@ int cli_export(int argc, char **argv)
                 if (pr[i * k + q] > pr[i * k + am]) am = q;
             const char *pred = m ? ordo_learn_model_class_name(m, am) : "";
             double prob = m ? pr[i * k + am] : NAN;
-            double ns = f && fneg >= 0 ? fp[i * 2 + fneg] : NAN;
+            double ns = f ? fp[chunk + i] : NAN;
             if (jsonl) {
                 printf("{\"image_id\":%lld,\"path\":", (long long)ids[i]);
                 ordo_text_json(stdout, path);

@@ -1,4 +1,4 @@
-/* cmd_init.c - `ordo init [--model M] [--precision P] [DIR]`: create a project. */
+/* cmd_init.c - `ordo init [--model M] [--precision P] [--tta T] [DIR]`: create a project. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ordo init [--model M] [--precision P] [DIR]\n"
+            "usage: ordo init [--model M] [--precision P] [--tta T] [DIR]\n"
             "Creates an ordo project in DIR (made if missing; default: --project DIR, $ORDO_PROJECT, or the\n"
             "current directory): DIR/.ordo/ holds the database (ordo.db) and the\n"
             "embedding and logit matrices (embed.f16, logits.f16).\n\n"
@@ -20,15 +20,18 @@ static void usage(FILE *f)
             "  --precision P   the network's precision, fp32 or int8 (int8: about twice\n"
             "                  the images/s on CPUs with AVX-512 VNNI; see docs/benchmarks.md);\n"
             "                  otherwise the first scan's, else fp32\n"
+            "  --tta T         test-time augmentation of every scan: none, or flip (the\n"
+            "                  mean of the photo's and its mirror's outputs: twice the\n"
+            "                  scan's network time; see docs/learn.md); otherwise none\n"
             "  --project DIR   same as giving DIR\n");
 }
 
 int cli_init(int argc, char **argv)
 {
-    const char *model = NULL, *dir = NULL, *prec = NULL;
+    const char *model = NULL, *dir = NULL, *prec = NULL, *tta = NULL;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"project", required_argument, NULL, 'p'},
-        {"precision", required_argument, NULL, 'P'},
+        {"precision", required_argument, NULL, 'P'}, {"tta", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -36,6 +39,7 @@ int cli_init(int argc, char **argv)
         switch (o) {
         case 'm': model = optarg; break;
         case 'P': prec = optarg; break;
+        case 'T': tta = optarg; break;
         case 'p': dir = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -60,22 +64,28 @@ int cli_init(int argc, char **argv)
         fprintf(stderr, "ordo init: unknown precision '%s' (fp32 or int8)\n", prec);
         return 2;
     }
+    if (tta && strcmp(tta, "none") && strcmp(tta, "flip")) {
+        fprintf(stderr, "ordo init: unknown test-time augmentation '%s' (none or flip)\n", tta);
+        return 2;
+    }
     if (ordo_store_init(dir, model, &err)) {
         fprintf(stderr, "ordo init: %s\n", err.msg);
         return 1;
     }
-    if (prec) {
+    if (prec || tta) {
         char got[8];
         ordo_store *s = ordo_store_open(dir, 0, &err);
-        int rc = s ? ordo_store_use_precision(s, prec, got, &err) : -1;
+        int rc = s ? 0 : -1;
+        if (!rc && prec) rc = ordo_store_use_precision(s, prec, got, &err);
+        if (!rc && tta) rc = ordo_store_use_tta(s, tta, got, &err);
         ordo_store_close(s);
         if (rc) {
             fprintf(stderr, "ordo init: %s\n", err.msg);
             return 1;
         }
     }
-    printf("created ordo project in %s/%s%s%s%s%s\n", dir, ORDO_STORE_DIRNAME,
+    printf("created ordo project in %s/%s%s%s%s%s%s%s\n", dir, ORDO_STORE_DIRNAME,
            model ? " for model " : "", model ? model : "", prec ? ", precision " : "",
-           prec ? prec : "");
+           prec ? prec : "", tta ? ", test-time augmentation " : "", tta ? tta : "");
     return 0;
 }

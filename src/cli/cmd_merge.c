@@ -218,9 +218,10 @@ static int scan_shard(const char *project, char *const *paths, int npaths,
     if (!f)
         return ordo_err_set(err, "out of memory");
     int rc = -1;
-    char prec[8];
+    char prec[8], tta[8];
     ordo_store *ps = ordo_store_open(project, 0, err);
-    if (!ps || ordo_store_use_precision(ps, so->precision, prec, err)) {
+    if (!ps || ordo_store_use_precision(ps, so->precision, prec, err) ||
+        ordo_store_use_tta(ps, so->tta, tta, err)) {
         ordo_store_close(ps);
         goto out;
     }
@@ -232,6 +233,7 @@ static int scan_shard(const char *project, char *const *paths, int npaths,
     ordo_scan_opts o = *so;
     o.model = model;
     o.precision = prec;
+    o.tta = tta;
     o.keep = ordo_dist_keep;
     o.keep_ctx = f;
     o.progress = dist_progress;

@@ -137,8 +137,9 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
             ordo_text_json(stdout, name);
             jnum(stdout, "top_prob", top_prob, 1);
             printf(",\"model\":\"%s\",\"class_index\":%d,\"wnid\":\"%s\",\"image_id\":%lld,\"cluster\":%d,"
-                   "\"low_prior\":%s,\"scores\":{",
-                   model, c, wnid, (long long)si->id, (int)it->s.cluster, it->low_prior ? "true" : "false");
+                   "\"low_prior\":%s,\"boundary\":%s,\"scores\":{",
+                   model, c, wnid, (long long)si->id, (int)it->s.cluster,
+                   it->low_prior == 1 ? "true" : "false", it->low_prior == 2 ? "true" : "false");
             const ordo_rank_scores *sc = &it->s;
             int nu;
             const ordo_rank_uncert_def *ud = ordo_rank_uncerts(&nu);

@@ -135,6 +135,9 @@ static void usage(FILE *f)
             "                      lite0); a project never mixes models\n"
             "  --precision P       fp32 or int8 (default: the project's, else fp32); a\n"
             "                      project never mixes precisions\n"
+            "  --tta T             test-time augmentation, none or flip (the mean of the\n"
+            "                      photo's and its mirror's outputs, twice the network\n"
+            "                      time; default: the project's, else none); never mixed\n"
             "  --weights P         weights directory or .pth file\n"
             "  --threads N         network threads (default: all cores)\n"
             "  --decode-threads N  image decoding threads (default: all cores)\n"
@@ -162,13 +165,14 @@ int cli_scan(int argc, char **argv)
         {"batch", required_argument, NULL, 'b'}, {"sports-list", required_argument, NULL, 's'},
         {"no-sync", no_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
         {"shard", required_argument, NULL, 'S'}, {"mpi", no_argument, NULL, 'M'},
-        {"precision", required_argument, NULL, 'P'},
+        {"precision", required_argument, NULL, 'P'}, {"tta", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "p:m:w:t:d:b:s:nqh", opts, NULL)) != -1) {
         switch (o) {
         case 'p': project = optarg; break;
+        case 'T': so.tta = optarg; break;
         case 'P': so.precision = optarg; break;
         case 'm': so.model = optarg; break;
         case 'w': so.weights = optarg; break;
@@ -204,6 +208,10 @@ int cli_scan(int argc, char **argv)
     }
     if (so.model && !ordo_net_model_size(so.model)) {
         fprintf(stderr, "ordo scan: unknown model '%s' (lite0, lite1 or lite2)\n", so.model);
+        return 2;
+    }
+    if (so.tta && strcmp(so.tta, "none") && strcmp(so.tta, "flip")) {
+        fprintf(stderr, "ordo scan: unknown test-time augmentation '%s' (none or flip)\n", so.tta);
         return 2;
     }
     if (so.precision && strcmp(so.precision, "fp32") && strcmp(so.precision, "int8")) {

@@ -543,6 +543,15 @@ int ordo_dist_merge(const char *project, int count, int durable, ordo_dist_merge
                          sprec, pprec);
             goto out;
         }
+        /* Nor test-time augmentations (the same rule) */
+        char stta[8], ptta[8];
+        if (ordo_store_tta(s->st, stta, err) || ordo_store_tta(m.ps, ptta, err))
+            goto out;
+        if (strcmp(stta, ptta)) {
+            ordo_err_set(err, "shard %d-of-%d was scanned with test-time augmentation %s, the "
+                              "project with %s", i, count, stta, ptta);
+            goto out;
+        }
         if (smodel[0] && !pmodel[0]) {
             if (ordo_store_set_model(m.ps, smodel, err))
                 goto out;

@@ -38,6 +38,11 @@ typedef struct ordo_learn_opts {
     uint64_t seed;         /* fold assignment */
     const float *row_weight; /* n (indexed like x), >= 0, multiplies each row's weight
                               * (after class balancing, if on); NULL: all 1 */
+    const float *offset;   /* n x k (indexed like x and the classes), finite: a fixed
+                            * part of each row's logits, added in every fit, the CV
+                            * and the calibration, so the model learns only the
+                            * correction to it (a GLM offset); predict with
+                            * ordo_learn_predict_offset. NULL: none */
 } ordo_learn_opts;
 
 /* Fills the defaults: CV over a 5-point grid, 3 folds, no PCA, balanced,
@@ -80,6 +85,20 @@ void ordo_learn_model_set_temperature(ordo_learn_model *m, double t); /* t > 0 *
  * for classes absent from training. */
 int ordo_learn_predict(const ordo_learn_model *m, const float *x, size_t n, float *probs,
                        float *logits, ordo_err *err);
+
+/* The same with a fixed offset (n x k) added to the logits before the
+ * temperature, for a model trained with ordo_learn_opts.offset:
+ * probs = softmax((W z + b + offset) / T). offset NULL: ordo_learn_predict. */
+int ordo_learn_predict_offset(const ordo_learn_model *m, const float *x, size_t n,
+                              const float *offset, float *probs, float *logits, ordo_err *err);
+
+/* The offset of a two-class filter over {sports, not-sports} (in that
+ * class order) from the zero-shot prior P(sports) of each row: 0 for sports,
+ * -logit(prior) for not-sports, so softmax of the offset alone gives back
+ * P(not-sports) = 1 - prior (a Bayesian update: the trained part is the log
+ * likelihood ratio the labels add to the prior odds). The prior is clamped
+ * to [1e-4, 1 - 1e-4]; NaN (unknown) counts as 0.5. off: n x 2. */
+void ordo_learn_prior_offset(const float *prior, size_t n, float *off);
 
 /* Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural
  * Networks"): the T > 0 minimizing mean NLL of softmax(logits / T) over the

@@ -96,9 +96,99 @@ int ordo_learn_logits(ordo_store *s, const int64_t *ids, size_t n, float *out, o
     return matrix_rows(s, ids, n, 1, out, err);
 }
 
-/* Embeddings + predictions of the labeled eval images accepted by keep(). */
+int ordo_learn_priors(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err)
+{
+    ordo_store_item *items = NULL;
+    size_t ni = 0;
+    if (ordo_store_items(s, &items, &ni, err)) return -1;
+    for (size_t i = 0; i < n; i++) {   /* items in id order: binary search */
+        size_t lo = 0, hi = ni;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (items[mid].id < ids[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        out[i] = lo < ni && items[lo].id == ids[i] ? items[lo].sports : NAN;
+    }
+    free(items);
+    return 0;
+}
+
+/* The prior's log odds are a fixed offset of the logits (a Bayesian update;
+ * the offset of a generalized linear model, McCullagh & Nelder 1989, 4.3),
+ * so the fit learns only the log likelihood ratio the labels add: with few
+ * or uninformative answers the L2 penalty (chosen by CV like any fit) keeps
+ * the weights near 0, the intercept shifts every photo alike and the
+ * filter ranks exactly like the prior; the labels move it only where they
+ * disagree with it. Not class-balanced: the prior is a probability over
+ * the collection, and balancing would multiply every photo's not-sports
+ * odds by n_sports / n_not. */
+ordo_learn_model *ordo_learn_filter_train(const float *x, size_t n, size_t d, const int *y,
+                                          const float *prior, const ordo_learn_opts *opts,
+                                          ordo_learn_report *report, ordo_err *err)
+{
+    static const char *const names[2] = {"sports", ORDO_STORE_LABEL_NOT_SPORTS};
+    ordo_learn_opts o;
+    if (opts) o = *opts;
+    else ordo_learn_opts_default(&o);
+    float *off = malloc((n ? n : 1) * 2 * sizeof *off);
+    if (!off) return ordo_err_set(err, "filter: out of memory"), NULL;
+    ordo_learn_prior_offset(prior, n, off);
+    o.class_balanced = 0;
+    o.offset = off;
+    o.row_weight = NULL;
+    /* the grid reaches strengths at which the correction is all but 0 (the
+     * prior's ranking, shifted by the intercept): cross-validation then
+     * keeps the prior alone unless a correction predicts held-out answers
+     * better, which with a handful of not-sports answers it rarely does */
+    static const double grid[] = {10, 1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3};
+    if (!o.l2_grid && o.l2 <= 0) {
+        o.l2_grid = grid;
+        o.n_l2_grid = (int)(sizeof grid / sizeof *grid);
+    }
+    ordo_learn_model *m = ordo_learn_train(x, n, d, y, 2, names, &o, NULL, report, err);
+    free(off);
+    return m;
+}
+
+int ordo_learn_filter_is_prior(const ordo_learn_version *v)
+{
+    return v && !strcmp(v->learner, ORDO_LEARN_FILTER_PRIOR);
+}
+
+int ordo_learn_filter_predict(const ordo_learn_model *f, int with_prior, const float *x,
+                              const float *prior, size_t n, float *p_not, ordo_err *err)
+{
+    int neg = -1;
+    for (int c = 0; c < ordo_learn_model_classes(f) && c < 2; c++)
+        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_STORE_LABEL_NOT_SPORTS)) neg = c;
+    if (ordo_learn_model_classes(f) != 2 || neg < 0)
+        return ordo_err_set(err, "the sports filter is not a two-class model with a '%s' class",
+                            ORDO_STORE_LABEL_NOT_SPORTS);
+    float *pr = malloc((n ? n : 1) * 2 * sizeof *pr);
+    float *off = with_prior ? malloc((n ? n : 1) * 2 * sizeof *off) : NULL;
+    int rc = -1;
+    if (!pr || (with_prior && !off)) { ordo_err_set(err, "filter: out of memory"); goto out; }
+    if (off) {
+        ordo_learn_prior_offset(prior, n, off);
+        if (neg == 0)   /* the offset belongs to the not-sports column */
+            for (size_t i = 0; i < n; i++) { off[i * 2] = off[i * 2 + 1]; off[i * 2 + 1] = 0; }
+    }
+    if (ordo_learn_predict_offset(f, x, n, off, pr, NULL, err)) goto out;
+    for (size_t i = 0; i < n; i++) p_not[i] = pr[i * 2 + (size_t)neg];
+    rc = 0;
+out:
+    free(pr);
+    free(off);
+    return rc;
+}
+
+/* Embeddings + predictions of the labeled eval images accepted by keep()
+ * (filter: with not-sports answers, and probs_out is n x 2 P(sports),
+ * P(not-sports) under the filter, with its prior when with_prior). */
 static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_data *d,
-                     int filter, size_t *n_out, size_t **rows_out, float **probs_out, ordo_err *err)
+                     int filter, int with_prior, size_t *n_out, size_t **rows_out,
+                     float **probs_out, ordo_err *err)
 {
     size_t n = 0;
     size_t *rows = malloc((d->n ? d->n : 1) * sizeof *rows);
@@ -113,11 +203,21 @@ static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_
     }
     int k = ordo_learn_model_classes(m);
     x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
-    pr = malloc((n ? n : 1) * (size_t)k * sizeof *pr);
+    pr = malloc((n ? n : 1) * (size_t)(k > 2 ? k : 2) * sizeof *pr);
     if (!x || !pr) goto oom;
-    if (n && (ordo_learn_embeddings(s, ids, n, x, err) ||
-              ordo_learn_predict(m, x, n, pr, NULL, err)))
-        goto fail;
+    if (n && ordo_learn_embeddings(s, ids, n, x, err)) goto fail;
+    if (n && !filter && ordo_learn_predict(m, x, n, pr, NULL, err)) goto fail;
+    if (n && filter) {
+        float *q = malloc(n * 2 * sizeof *q);   /* priors, then P(not-sports) */
+        if (!q) goto oom;
+        if (ordo_learn_priors(s, ids, n, q, err) ||
+            ordo_learn_filter_predict(m, with_prior, x, q, n, q + n, err)) {
+            free(q);
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) { pr[i * 2 + 1] = q[n + i]; pr[i * 2] = 1 - q[n + i]; }
+        free(q);
+    }
     free(ids);
     free(x);
     *n_out = n;
@@ -136,7 +236,7 @@ int ordo_learn_eval_sample(ordo_store *s, const ordo_learn_model *m, const ordo_
 {
     size_t n, *rows;
     float *pr;
-    if (eval_rows(s, m, d, 0, &n, &rows, &pr, err)) return -1;
+    if (eval_rows(s, m, d, 0, 0, &n, &rows, &pr, err)) return -1;
     int k = ordo_learn_model_classes(m);
     int *truth = malloc((n ? n : 1) * sizeof *truth), *pred = malloc((n ? n : 1) * sizeof *pred);
     int rc = -1;
@@ -158,19 +258,17 @@ done:
     return rc;
 }
 
-int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_learn_data *d,
-                           size_t *tp, size_t *fp, size_t *fn, size_t *tn, ordo_err *err)
+int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, int with_prior,
+                           const ordo_learn_data *d, size_t *tp, size_t *fp, size_t *fn,
+                           size_t *tn, ordo_err *err)
 {
     size_t n, *rows;
     float *pr;
     *tp = *fp = *fn = *tn = 0;
-    if (eval_rows(s, f, d, 1, &n, &rows, &pr, err)) return -1;
-    int pos = -1;
-    for (int c = 0; c < ordo_learn_model_classes(f); c++)
-        if (!strcmp(ordo_learn_model_class_name(f, c), ORDO_STORE_LABEL_NOT_SPORTS)) pos = c;
-    for (size_t i = 0; pos >= 0 && i < n; i++) {
+    if (eval_rows(s, f, d, 1, with_prior, &n, &rows, &pr, err)) return -1;
+    for (size_t i = 0; i < n; i++) {
         int truth = !strcmp(d->label[rows[i]], ORDO_STORE_LABEL_NOT_SPORTS);
-        int said = pr[i * 2 + (size_t)pos] >= 0.5f;
+        int said = pr[i * 2 + 1] >= 0.5f;
         if (truth && said) (*tp)++;
         else if (!truth && said) (*fp)++;
         else if (truth) (*fn)++;
@@ -603,9 +701,9 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
     snprintf(ver.learner, sizeof ver.learner, "%s", ordo_learn_learner_name(o->learner));
     if (ordo_learn_version_save(s, out->model, &ver, &out->model_id, err)) goto out;
 
-    /* sports filter: not-sports answers against every other answer */
+    /* sports filter: not-sports answers against every other answer, on top
+     * of the zero-shot prior (ordo_learn_filter_train) */
     if (out->n_not >= 2 && out->n_sports >= 2) {
-        static const char *const fnames[2] = {"sports", ORDO_STORE_LABEL_NOT_SPORTS};
         size_t nf = 0;
         for (size_t i = 0; i < d.n; i++) {
             if (d.eval[i] || leak[i] || !strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) continue;
@@ -614,9 +712,19 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         }
         out->filter_labels = nf;
         ordo_learn_report *fr = &out->filter_rep;
-        f = fit_rows(s, &d, rows, nf, y, 2, fnames, &o->learn, ORDO_LEARNER_LINEAR, 0, fr, err);
+        int64_t *fid = malloc(nf * sizeof *fid);
+        float *fpri = malloc(nf * sizeof *fpri);
+        float *fx = malloc(nf * ORDO_STORE_EMBED * sizeof *fx);
+        if (!fid || !fpri || !fx) ordo_err_set(err, "out of memory");
+        for (size_t i = 0; fid && i < nf; i++) fid[i] = d.ids[rows[i]];
+        if (fid && fpri && fx && !ordo_learn_priors(s, fid, nf, fpri, err) &&
+            !ordo_learn_embeddings(s, fid, nf, fx, err))
+            f = ordo_learn_filter_train(fx, nf, ORDO_STORE_EMBED, y, fpri, &o->learn, fr, err);
+        free(fid);
+        free(fpri);
+        free(fx);
         if (!f ||
-            ordo_learn_eval_filter(s, f, &d, &out->tp, &out->fp, &out->fn, &out->tn, err))
+            ordo_learn_eval_filter(s, f, 1, &d, &out->tp, &out->fp, &out->fn, &out->tn, err))
             goto out;
         ordo_learn_version fv = {.n_labels = (int64_t)nf, .n_classes = 2, .l2 = fr->l2,
                                  .temperature = fr->temperature, .cv_accuracy = fr->cv_accuracy,
@@ -624,7 +732,7 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
                                  .eval_correct = (int64_t)(out->tp + out->tn), .macro_f1 = NAN,
                                  .f1_lo = NAN, .f1_hi = NAN, .seconds = fr->seconds};
         snprintf(fv.kind, sizeof fv.kind, "sports");
-        snprintf(fv.learner, sizeof fv.learner, "linear");
+        snprintf(fv.learner, sizeof fv.learner, "%s", ORDO_LEARN_FILTER_PRIOR);
         if (ordo_learn_version_save(s, f, &fv, &out->filter_id, err)) goto out;
     }
     rc = 0;

@@ -51,10 +51,37 @@ void ordo_learn_data_free(ordo_learn_data *d);
 int ordo_learn_eval_sample(ordo_store *s, const ordo_learn_model *m, const ordo_learn_data *d,
                            int n_boot, uint64_t seed, ordo_learn_eval *out, ordo_err *err);
 
+/* The zero-shot sports prior (the store's per-image score in [0, 1]; NAN
+ * if unknown) of the given images. */
+int ordo_learn_priors(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
+
+/* The learner recorded for a sports filter fitted as a correction to the
+ * zero-shot prior (the prior's log odds as a logit offset). Filters stored
+ * before it ("linear" or "") are plain linear models of the embedding. */
+#define ORDO_LEARN_FILTER_PRIOR "prior+linear"
+
+/* Trains the sports filter on n rows of x (n x d): y[i] = 1 for a
+ * not-sports answer, 0 for any other, -1 ignored; prior (n) the rows'
+ * zero-shot P(sports). A two-class model {"sports", "not-sports"} fitted as
+ * the correction to the prior (the prior's log odds as a logit offset, no
+ * class balancing; opts' other settings apply); predict with
+ * ordo_learn_filter_predict(.., with_prior = 1, ..). */
+ordo_learn_model *ordo_learn_filter_train(const float *x, size_t n, size_t d, const int *y,
+                                          const float *prior, const ordo_learn_opts *opts,
+                                          ordo_learn_report *report, ordo_err *err);
+
+/* P(not-sports) (n) of n images under the sports filter f: with_prior 0 -
+ * the model alone; 1 - the model on top of the images' priors (n, from
+ * ordo_learn_priors): softmax((W z + b + [0, -logit(prior)]) / T). */
+int ordo_learn_filter_predict(const ordo_learn_model *f, int with_prior, const float *x,
+                              const float *prior, size_t n, float *p_not, ordo_err *err);
+
 /* The sports filter on the labeled evaluation sample: positives are
- * not-sports answers; predicted not-sports when P(not-sports) >= 0.5. */
-int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, const ordo_learn_data *d,
-                           size_t *tp, size_t *fp, size_t *fn, size_t *tn, ordo_err *err);
+ * not-sports answers; predicted not-sports when P(not-sports) >= 0.5.
+ * with_prior: as in ordo_learn_filter_predict. */
+int ordo_learn_eval_filter(ordo_store *s, const ordo_learn_model *f, int with_prior,
+                           const ordo_learn_data *d, size_t *tp, size_t *fp, size_t *fn,
+                           size_t *tn, ordo_err *err);
 
 typedef struct ordo_learn_version {
     int64_t id;
@@ -69,6 +96,9 @@ typedef struct ordo_learn_version {
     char learner[16];               /* "linear", "propagate"; "" for versions stored
                                      * before the column existed (all linear) */
 } ordo_learn_version;
+
+/* 1 when version v's sports filter needs the prior (ORDO_LEARN_FILTER_PRIOR). */
+int ordo_learn_filter_is_prior(const ordo_learn_version *v);
 
 /* Stores a new version; writes its id to *id if non-NULL. */
 int ordo_learn_version_save(ordo_store *s, const ordo_learn_model *m, const ordo_learn_version *v,

@@ -175,6 +175,7 @@ typedef struct fitws {
     const int *y;   /* in [0, kc) */
     int kc;
     const float *w; /* n, sums to 1 */
+    const float *O; /* n x kc fixed logit offsets, or NULL */
     double l2;
     float *Wf;      /* kc x p float copy of the parameters */
     float *bf;      /* kc */
@@ -196,6 +197,8 @@ static double objective(fitws *ws, const float *W, const float *b, float *gW, fl
     for (size_t i = 0; i < n; i++) {
         float *r = ws->L + i * (size_t)kc;
         for (int c = 0; c < kc; c++) r[c] += b[c];
+        if (ws->O)   /* an offset is data, not a parameter: no gradient of its own */
+            for (int c = 0; c < kc; c++) r[c] += ws->O[i * (size_t)kc + c];
         double zy = r[ws->y[i]];
         double ls = softmax_row(r, kc, 1.0);
         f += ws->w[i] * (ls - zy);
@@ -401,11 +404,12 @@ typedef struct trainer {
     size_t n, p;
     const int *yc;  /* compact labels */
     const float *rw; /* n row weights or NULL */
+    const float *O;  /* n x kc logit offsets or NULL */
     int kc;
     int balanced, max_iter;
     double tol;
     /* scratch sized for n rows */
-    float *Zs, *w, *Wf, *bf, *L;
+    float *Zs, *Os, *w, *Wf, *bf, *L;
     int *ys;
     size_t *cnt;
 } trainer;
@@ -416,10 +420,11 @@ static int fit_rows(trainer *t, const size_t *rows, size_t nr, double l2, double
     for (size_t i = 0; i < nr; i++) {
         memcpy(t->Zs + i * t->p, t->Z + rows[i] * t->p, t->p * sizeof(float));
         t->ys[i] = t->yc[rows[i]];
+        if (t->O) memcpy(t->Os + i * t->kc, t->O + rows[i] * t->kc, (size_t)t->kc * sizeof(float));
     }
     make_weights(t->yc, t->rw, rows, nr, t->kc, t->balanced, t->w, t->cnt);
-    fitws ws = {.Z = t->Zs, .n = nr, .p = t->p, .y = t->ys, .kc = t->kc, .w = t->w, .l2 = l2,
-                .Wf = t->Wf, .bf = t->bf, .L = t->L};
+    fitws ws = {.Z = t->Zs, .n = nr, .p = t->p, .y = t->ys, .kc = t->kc, .w = t->w,
+                .O = t->O ? t->Os : NULL, .l2 = l2, .Wf = t->Wf, .bf = t->bf, .L = t->L};
     return lbfgs(&ws, th, t->max_iter, t->tol);
 }
 
@@ -432,7 +437,8 @@ static void logits_rows(const trainer *t, const size_t *rows, size_t nr, const d
     for (size_t i = 0; i < nr; i++) {
         const float *z = t->Z + rows[i] * t->p;
         float *o = out + i * (size_t)t->kc;
-        for (int c = 0; c < t->kc; c++) o[c] = (float)th[nw + c];
+        for (int c = 0; c < t->kc; c++)
+            o[c] = (float)th[nw + c] + (t->O ? t->O[rows[i] * t->kc + c] : 0.0f);
         /* small row count: one gemv per row keeps the code simple */
         cblas_sgemv(CblasRowMajor, CblasNoTrans, t->kc, (int)t->p, 1.0f, t->Wf, (int)t->p, z, 1,
                     1.0f, o, 1);
@@ -469,7 +475,7 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
     trainer t = {0};
     size_t *order = NULL, *tr = NULL, *te = NULL;
     int *fold = NULL, *ycomp = NULL;
-    float *rwc = NULL;
+    float *rwc = NULL, *offc = NULL;
     if (!cmap || !cinv || !lab) goto oom;
     for (int c = 0; c < k; c++) cmap[c] = -1;
     for (size_t i = 0; i < n; i++)
@@ -482,6 +488,11 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
                 ordo_err_set(err, "train: label %d of row %zu is outside [0, %d)", y[i], i, k);
                 goto fail;
             }
+            for (int c = 0; o.offset && c < k; c++)
+                if (!isfinite(o.offset[i * (size_t)k + c])) {
+                    ordo_err_set(err, "train: offset (%zu, %d) is not finite", i, c);
+                    goto fail;
+                }
             lab[nl++] = i;
             cmap[y[i]] = 0;
         }
@@ -548,9 +559,16 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
         if (!(rwc = malloc(nl * sizeof *rwc))) goto oom;
         for (size_t i = 0; i < nl; i++) rwc[i] = o.row_weight[lab[i]];
     }
-    t = (trainer){.Z = Z, .n = nl, .p = (size_t)p, .yc = ycomp, .rw = rwc, .kc = kc,
+    if (o.offset) {   /* compact classes, like the labels */
+        if (!(offc = malloc(nl * (size_t)kc * sizeof *offc))) goto oom;
+        for (size_t i = 0; i < nl; i++)
+            for (int c = 0; c < kc; c++)
+                offc[i * (size_t)kc + c] = o.offset[lab[i] * (size_t)k + (size_t)cinv[c]];
+    }
+    t = (trainer){.Z = Z, .n = nl, .p = (size_t)p, .yc = ycomp, .rw = rwc, .O = offc, .kc = kc,
                   .balanced = o.class_balanced, .max_iter = o.max_iter, .tol = o.tol};
     t.Zs = malloc(nl * (size_t)p * sizeof *t.Zs);
+    t.Os = offc ? malloc(nl * (size_t)kc * sizeof *t.Os) : NULL;
     t.w = malloc(nl * sizeof *t.w);
     t.Wf = malloc((size_t)kc * p * sizeof *t.Wf);
     t.bf = malloc((size_t)kc * sizeof *t.bf);
@@ -559,7 +577,7 @@ ordo_learn_model *ordo_learn_train(const float *x, size_t n, size_t d, const int
     t.cnt = malloc((size_t)kc * sizeof *t.cnt);
     th = calloc(N, sizeof *th);
     order = malloc(nl * sizeof *order);
-    if (!t.Zs || !t.w || !t.Wf || !t.bf || !t.L || !t.ys || !t.cnt || !th || !order) goto oom;
+    if (!t.Zs || (offc && !t.Os) || !t.w || !t.Wf || !t.bf || !t.L || !t.ys || !t.cnt || !th || !order) goto oom;
     for (size_t i = 0; i < nl; i++) order[i] = i;
 
     /* cross-validation: stratified folds, strongest to weakest strength
@@ -679,7 +697,7 @@ fail:
 done:
     free(cmap); free(cinv); free(lab); free(Z); free(tmp); free(oof); free(th); free(thsum);
     free(t.Zs); free(t.w); free(t.Wf); free(t.bf); free(t.L); free(t.ys); free(t.cnt);
-    free(order); free(tr); free(te); free(fold); free(ycomp); free(rwc);
+    free(order); free(tr); free(te); free(fold); free(ycomp); free(rwc); free(offc); free(t.Os);
     if (m && report) report->seconds = ordo_clock_mono() - t0;
     return m;
 }
@@ -688,6 +706,23 @@ done:
 
 int ordo_learn_predict(const ordo_learn_model *m, const float *x, size_t n, float *probs,
                        float *logits, ordo_err *err)
+{
+    return ordo_learn_predict_offset(m, x, n, NULL, probs, logits, err);
+}
+
+void ordo_learn_prior_offset(const float *prior, size_t n, float *off)
+{
+    for (size_t i = 0; i < n; i++) {
+        double q = prior[i];
+        if (isnan(q)) q = 0.5;
+        q = q < 1e-4 ? 1e-4 : q > 1 - 1e-4 ? 1 - 1e-4 : q;
+        off[i * 2] = 0.0f;
+        off[i * 2 + 1] = (float)-log(q / (1 - q));   /* log odds of not-sports */
+    }
+}
+
+int ordo_learn_predict_offset(const ordo_learn_model *m, const float *x, size_t n,
+                              const float *offset, float *probs, float *logits, ordo_err *err)
 {
     if (!m || (!x && n) || !probs) return ordo_err_set(err, "predict: bad arguments");
     size_t d = (size_t)m->d, p = (size_t)m->p, k = (size_t)m->k;
@@ -712,6 +747,7 @@ int ordo_learn_predict(const ordo_learn_model *m, const float *x, size_t n, floa
             float *r = out + i * k;
             for (size_t c = 0; c < k; c++)
                 if (!m->present[c]) r[c] = -INFINITY;
+                else if (offset) r[c] += offset[(s + i) * k + c];
             if (logits) memcpy(logits + (s + i) * k, r, k * sizeof *r);
             softmax_row(r, (int)k, m->temperature);
         }

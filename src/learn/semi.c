@@ -173,6 +173,10 @@ ordo_learn_model *ordo_learn_train_semi(const float *x, size_t n, size_t d, cons
     ordo_learn_report rep0;
     ordo_learn_semi_opts sd;
     if (!so) { ordo_learn_semi_default(&sd); so = &sd; }
+    if (opts && opts->offset) {   /* the refit's pseudo-labeled rows would have none */
+        ordo_err_set(err, "propagate: logit offsets are not supported");
+        return NULL;
+    }
     ordo_learn_model *m0 =
         ordo_learn_train(x, n, d, y, k, class_names, opts, oof_probs, &rep0, err);
     if (!m0) return NULL;

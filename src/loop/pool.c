@@ -139,13 +139,13 @@ static void load_max_logits(ordo_loop_pool *p, const uint16_t *lg, size_t rows)
 static int load_models(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
 {
     int found = 0, ffound = 0, rc = -1;
-    ordo_learn_version v;
+    ordo_learn_version v, fv;
     float *x = NULL, *fp = NULL;
     ordo_learn_model *f = NULL;
     snprintf(p->model_name, sizeof p->model_name, "imagenet");
     p->model = ordo_learn_version_latest(s, "classifier", &v, &found, err);
     if (!p->model && found) return ordo_err_wrap(err, "ranking with the retrained classifier");
-    f = ordo_learn_version_latest(s, "sports", NULL, &ffound, err);
+    f = ordo_learn_version_latest(s, "sports", &fv, &ffound, err);
     if (!f && ffound) { ordo_err_wrap(err, "ranking with the sports filter"); goto out; }
     /* a one-class model has no uncertainty to offer: ImageNet's stays */
     if (p->model && ordo_learn_model_classes(p->model) < 2) {
@@ -171,24 +171,27 @@ static int load_models(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
         }
     }
     if (!p->model && !f) { rc = 0; goto out; }
+    int with_prior = f && ordo_learn_filter_is_prior(&fv);
     size_t n = p->n, C = p->model ? (size_t)ordo_learn_model_classes(p->model) : 0;
     if (p->model && !(p->mprob = malloc((n ? n : 1) * C * sizeof *p->mprob))) {
         ordo_err_set(err, "out of memory for %zu x %zu model probabilities", n, C);
         goto out;
     }
     x = malloc((size_t)MODEL_BLOCK * ORDO_STORE_EMBED * sizeof *x);
-    fp = malloc((size_t)MODEL_BLOCK * 2 * sizeof *fp);
+    fp = malloc((size_t)MODEL_BLOCK * sizeof *fp);
     if (!x || !fp) { ordo_err_set(err, "out of memory"); goto out; }
     for (size_t r0 = 0; r0 < n; r0 += MODEL_BLOCK) {
         size_t nb = n - r0 < MODEL_BLOCK ? n - r0 : MODEL_BLOCK;
         if (ordo_rank_f16_read(&p->rows, r0, nb, x, err) < 0 ||
             (p->model && ordo_learn_predict(p->model, x, nb, p->mprob + r0 * C, NULL, err) < 0) ||
-            (f && ordo_learn_predict(f, x, nb, fp, NULL, err) < 0)) {
+            (f && ordo_learn_filter_predict(f, with_prior, x, p->prior + r0, nb, fp, err) < 0)) {
             ordo_err_wrap(err, "predicting with the retrained models");
             goto out;
         }
-        for (size_t i = 0; f && i < nb; i++) p->prior[r0 + i] = 1.0f - fp[i * 2 + (size_t)neg];
+        /* the zero-shot prior of these rows has been read: replace it */
+        for (size_t i = 0; f && i < nb; i++) p->prior[r0 + i] = 1.0f - fp[i];
     }
+    p->in.prior_learned = f != NULL;
     if (p->model) {
         snprintf(p->model_name, sizeof p->model_name, "model-%lld", (long long)v.id);
         ordo_rank_input *in = &p->in;

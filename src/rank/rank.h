@@ -163,6 +163,8 @@ typedef struct ordo_rank_input {
     const int *coarse;           /* n_classes, optional: class -> coarse group */
     int n_coarse;
     const float *prior;          /* n, optional: relevance prior in [0,1] (NaN = 1) */
+    int prior_learned;           /* 1: prior is a learned sports filter's calibrated
+                                    P(sports): its boundary gets a share too */
     const uint8_t *labeled;      /* n, optional: 1 = labeled (never picked) */
     const uint8_t *eval;         /* n, optional: 1 = in the fixed evaluation sample;
                                     NULL: the composer draws it (ordo_rank_eval_sample) */
@@ -298,6 +300,10 @@ typedef struct ordo_rank_opts {
                                      low-prior images (0.05) */
     double low_prior;             /* "low prior" means prior < this (0.5) */
     double prior_floor;           /* weight = floor + (1 - floor) * prior (0.1) */
+    double boundary_share;        /* with a learned prior: share of non-eval picks
+                                     reserved for its boundary, the photos whose
+                                     P(sports) is nearest 0.5 (0.05) */
+    double boundary_band;         /* boundary means |prior - 0.5| < this (0.4) */
     double coverage_share;        /* share of diverse picks spent on uncovered
                                      predicted labels / coarse groups (0.5) */
     int mix_auto;                 /* 1 (the default): the composer replaces mix[]
@@ -340,7 +346,8 @@ typedef struct ordo_rank_item {
     size_t row;
     ordo_rank_reason reason;
     float score;           /* the score that put it here (per reason) */
-    int low_prior;         /* picked by the low-prior exploration share */
+    int low_prior;         /* 1: picked by the low-prior exploration share;
+                              2: by the learned filter's boundary share */
     ordo_rank_scores s;
 } ordo_rank_item;
 

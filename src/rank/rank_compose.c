@@ -185,7 +185,9 @@ typedef struct {
     int rawlab_failed;
     uint8_t *taken;          /* n: labeled or picked */
     float *w;                /* n: relevance weight */
-    uint8_t *low;            /* n: prior < low_prior */
+    uint8_t *low;            /* n: bit 0 prior < low_prior; bit 1 on the learned
+                                filter's boundary (|prior - 0.5| < boundary_band) */
+    float *bs;               /* n: 0.5 - |prior - 0.5|, the boundary picks' score */
     float *u, *novel, *nn, *outlier, *energy;
     int32_t *assign;         /* n or NULL */
     int32_t *top;            /* n: predicted class */
@@ -305,10 +307,11 @@ static int add_item(composer *cp, size_t row, ordo_rank_reason reason, float sco
     return 0;
 }
 
-/* Eligible for a non-eval pick in this mode: free, and low-prior if low. */
+/* Eligible for a non-eval pick in this mode: free, and low-prior if low is
+ * 1, on the filter's boundary if low is 2. */
 static int eligible(const composer *cp, size_t i, int low)
 {
-    return !cp->taken[i] && (!low || cp->low[i]);
+    return !cp->taken[i] && (!low || (cp->low[i] & low));
 }
 
 /* Uncertain picks, diversified as Cluster-Margin (Citovsky et al. 2021)
@@ -441,7 +444,7 @@ static size_t pick_typiclust(composer *cp, size_t quota, int low)
     uint8_t *dead = calloc(k, 1);
     if (!size || !dead) { free(size); free(dead); return 0; }
     for (size_t i = 0; i < cp->n; i++)
-        if (!cp->taken[i] && (!low || cp->low[i])) size[cp->assign[i]] += low ? 1.0 : cp->w[i];
+        if (!cp->taken[i] && (!low || (cp->low[i] & low))) size[cp->assign[i]] += low ? 1.0 : cp->w[i];
     size_t *mem = malloc(TYPI_CAP * sizeof *mem);
     float *typ = malloc(TYPI_CAP * sizeof *typ);
     while (got < quota && mem && typ) {
@@ -816,10 +819,11 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
     cp.kc_dist = malloc((N ? N : 1) * sizeof *cp.kc_dist);
     cp.taken = calloc(n, 1);
     cp.low = calloc(n, 1);
+    cp.bs = malloc(n * sizeof *cp.bs);
     cp.w = malloc(n * sizeof *cp.w);
     cp.u = malloc(n * sizeof *cp.u);
     cp.top = malloc(n * sizeof *cp.top);
-    if (!b || !cp.items || !cp.item_typ || !cp.kc_dist || !cp.taken || !cp.low || !cp.w || !cp.u ||
+    if (!b || !cp.items || !cp.item_typ || !cp.kc_dist || !cp.taken || !cp.low || !cp.bs || !cp.w || !cp.u ||
         !cp.top || pv_init(&pv, in) < 0)
         goto oom;
 
@@ -840,7 +844,7 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         goto fail;
     }
     float (*ufn)(const ordo_rank_uin *) = ud[ui].fn;
-    int any_low = 0;
+    int any_low = 0, any_bnd = 0;
     for (size_t i = 0; i < n; i++) {
         if (in->labeled && in->labeled[i]) { cp.lab[cp.nlab++] = i; cp.taken[i] = 1; }
         float pr = in->prior ? in->prior[i] : 1.0f;
@@ -849,6 +853,11 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         cp.w[i] = (float)(o->prior_floor + (1 - o->prior_floor) * pr);
         cp.low[i] = pr < o->low_prior;
         if (cp.low[i] && !cp.taken[i]) any_low = 1;
+        cp.bs[i] = 0.5f - fabsf(pr - 0.5f);
+        if (in->prior_learned && fabsf(pr - 0.5f) < o->boundary_band) {
+            cp.low[i] |= 2;
+            if (!cp.taken[i]) any_bnd = 1;
+        }
         const float *p; const int32_t *c;
         pv_row(&pv, i, &p, &c);
         cp.top[i] = c[0];
@@ -986,6 +995,11 @@ ordo_rank_batch *ordo_rank_compose(const ordo_rank_input *in, const ordo_rank_op
         size_t want = q[r], got = 0;
         size_t ql = any_low ? (size_t)floor(want * o->low_prior_share + 0.5) : 0;
         if (ql) got += fns[r](&cp, ql, 1);
+        /* the learned filter's boundary: its most uncertain photos (spread
+         * over clusters), uncertainty sampling for the filter itself, which
+         * the classifier's shares never aim at */
+        size_t qb = any_bnd ? (size_t)floor(want * o->boundary_share + 0.5) : 0;
+        if (qb && got + qb <= want) got += pick_clustered(&cp, cp.bs, (ordo_rank_reason)r, qb, 2);
         got += fns[r](&cp, want - got, 0);
         q[r] = got;
     }
@@ -1064,7 +1078,7 @@ fail:
 cleanup:
     ordo_rank_space_free(sp);
     free(cent); free(evalbuf); free(ev); pv_free(&pv);
-    free(cp.items); free(cp.item_typ); free(cp.kc_dist); free(cp.taken); free(cp.low); free(cp.w);
+    free(cp.items); free(cp.item_typ); free(cp.kc_dist); free(cp.taken); free(cp.low); free(cp.bs); free(cp.w);
     free(cp.u); free(cp.top); free(cp.lab); free(cp.tlab); free(cp.rawa); free(cp.rawb); free(cp.rawitem); free(cp.rawlab); free(cp.novel); free(cp.nn);
     free(cp.outlier); free(cp.energy); free(cp.assign); free(cp.cstart); free(cp.cmem);
     free(cp.ccov);

@@ -207,6 +207,8 @@ void ordo_rank_opts_default(ordo_rank_opts *o)
     o->low_prior_share = 0.05;
     o->low_prior = 0.5;
     o->prior_floor = 0.1;
+    o->boundary_share = 0.05;
+    o->boundary_band = 0.4;
     o->coverage_share = 0.5;
 }
 

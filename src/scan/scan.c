@@ -63,6 +63,7 @@ typedef struct scan {
     size_t ordo_prefix_len;
     int64_t scan_id;
     int size;                   /* network input side */
+    int flip;                   /* flip test-time augmentation (the project's) */
     size_t in_floats;           /* size*size*3 */
     int batch;
     ordo_net *net;              /* built by the inference thread (load_net) */
@@ -399,13 +400,43 @@ static void *decode_thread(void *arg)
 
 /* ---- inference ------------------------------------------------------------ */
 
+/* dst = src mirrored left to right (S x S x 3, NHWC). */
+static void mirror(const float *src, float *dst, int S)
+{
+    for (int y = 0; y < S; y++) {
+        const float *r = src + (size_t)y * S * 3;
+        float *o = dst + (size_t)y * S * 3;
+        for (int x = 0; x < S; x++)
+            memcpy(o + (size_t)(S - 1 - x) * 3, r + (size_t)x * 3, 3 * sizeof *r);
+    }
+}
+
+/* flip (tta_flip only): n x (in_floats + 1000 + 1280) scratch. */
 static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
-                     float *embed, float *probs, ordo_err *e)
+                     float *embed, float *probs, float *flip, ordo_err *e)
 {
     for (int i = 0; i < n; i++)
         in[i] = buf_in(sc, b[i]->buf);
     if (ordo_net_forward_each(sc->net, in, n, logits, embed, e) != 0)
         return -1;
+    if (flip) {
+        /* Flip test-time augmentation: the mean of the logits and of the
+         * embeddings of the image and its mirror (the classic horizontal
+         * flip TTA, e.g. Krizhevsky et al. 2012 averaged 10 crops and their
+         * flips). ImageNet and sports photos are left-right symmetric in
+         * distribution, so the mirror is another sample of the same photo. */
+        float *fl = flip + (size_t)n * sc->in_floats, *fe = fl + (size_t)n * ORDO_STORE_LOGITS;
+        for (int i = 0; i < n; i++) {
+            mirror(in[i], flip + (size_t)i * sc->in_floats, sc->size);
+            in[i] = flip + (size_t)i * sc->in_floats;
+        }
+        if (ordo_net_forward_each(sc->net, in, n, fl, fe, e) != 0)
+            return -1;
+        for (size_t j = 0; j < (size_t)n * ORDO_STORE_LOGITS; j++)
+            logits[j] = 0.5f * (logits[j] + fl[j]);
+        for (size_t j = 0; j < (size_t)n * ORDO_STORE_EMBED; j++)
+            embed[j] = 0.5f * (embed[j] + fe[j]);
+    }
     for (int i = 0; i < n; i++) {
         float *l = logits + (size_t)i * ORDO_STORE_LOGITS;
         memcpy(buf_logits(sc, b[i]->buf), l, ORDO_STORE_LOGITS * sizeof(float));
@@ -462,8 +493,12 @@ static void *infer_thread(void *arg)
     float *logits = malloc((size_t)B * ORDO_STORE_LOGITS * sizeof(float));
     float *embed = malloc((size_t)B * ORDO_STORE_EMBED * sizeof(float));
     float *probs = malloc(ORDO_STORE_LOGITS * sizeof(float));
+    float *flip = sc->flip
+                      ? malloc((size_t)B * (sc->in_floats + ORDO_STORE_LOGITS + ORDO_STORE_EMBED) *
+                               sizeof(float))
+                      : NULL;
     ordo_err e = {{0}};
-    if (!b || !in || !logits || !embed || !probs) {
+    if (!b || !in || !logits || !embed || !probs || (sc->flip && !flip)) {
         ordo_err_set(&e, "out of memory for a batch of %d images", B);
         set_fatal(sc, &e);
     } else if (load_net(sc, &e) != 0) {
@@ -500,7 +535,7 @@ static void *infer_thread(void *arg)
         }
         if (flush) {
             pthread_mutex_unlock(&sc->mu);
-            int rc = run_batch(sc, b, n, in, logits, embed, probs, &e);
+            int rc = run_batch(sc, b, n, in, logits, embed, probs, flip, &e);
             pthread_mutex_lock(&sc->mu);
             if (rc) {
                 if (!sc->abort) {
@@ -525,6 +560,7 @@ static void *infer_thread(void *arg)
     free(logits);
     free(embed);
     free(probs);
+    free(flip);
     return NULL;
 }
 
@@ -761,8 +797,11 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     if (want != model)
         snprintf(model, sizeof model, "%s", want);
     char prec[8];
-    if (ordo_store_use_precision(sc->wstore, opts->precision, prec, err))
+    char tta[8];
+    if (ordo_store_use_precision(sc->wstore, opts->precision, prec, err) ||
+        ordo_store_use_tta(sc->wstore, opts->tta, tta, err))
         goto out;
+    sc->flip = !strcmp(tta, "flip");
     sc->threads = opts->threads > 0 ? opts->threads : ncores();
     snprintf(sc->model, sizeof sc->model, "%s", model);
     snprintf(sc->prec, sizeof sc->prec, "%s", prec);

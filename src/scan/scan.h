@@ -60,6 +60,12 @@ typedef struct ordo_scan_opts {
     int batch;                  /* images per forward pass; <= 0: 16 */
     int durable;                /* fsync every commit (power-loss safe) */
     const ordo_sports *sports;  /* sports prior; NULL stores none (NULL) */
+    const char *tta;            /* test-time augmentation: "none", or "flip": the
+                                   mean of the logits and embeddings of the
+                                   image and its mirror image (twice the
+                                   network time); NULL: the project's, else
+                                   none. Recorded (ordo_store_use_tta): a
+                                   project never mixes the two */
     /* Called from the writer thread after commits, at most every
      * progress_interval seconds (<= 0: 0.25), and once at the end. */
     void (*progress)(const ordo_scan_progress *p, void *ctx);

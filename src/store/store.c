@@ -644,6 +644,49 @@ int ordo_store_precision(ordo_store *s, char *out, ordo_err *err)
     return 0;
 }
 
+int ordo_store_tta(ordo_store *s, char *out, ordo_err *err)
+{
+    char cur[16];
+    if (meta_get_text(s, "tta", cur, sizeof cur, err))
+        return -1;
+    snprintf(out, 8, "%.7s", cur[0] ? cur : "none");   /* none recorded: never flipped */
+    return 0;
+}
+
+int ordo_store_use_tta(ordo_store *s, const char *want, char *out, ordo_err *err)
+{
+    if (want && strcmp(want, "none") && strcmp(want, "flip"))
+        return ordo_err_set(err, "unknown test-time augmentation '%s' (none or flip)", want);
+    if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
+        return -1;
+    char cur[8];
+    sqlite3_stmt *q;
+    int scanned = 0;
+    if (ordo_store_tta(s, cur, err))
+        goto fail;
+    if (sqlite3_prepare_v2(s->db, "SELECT EXISTS(SELECT 1 FROM images)", -1, &q, NULL) != SQLITE_OK) {
+        ordo_err_set(err, "database: %s", sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    scanned = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (!want) want = cur;
+    if (scanned && strcmp(cur, want)) {
+        ordo_err_set(err, "this project's images were scanned with test-time augmentation %s; "
+                          "refusing to mix in %s (scan with --tta %s, or make a new project "
+                          "with `ordo init --tta %s`)",
+                     cur, want, cur, want);
+        goto fail;
+    }
+    if (meta_set_text(s, "tta", want, err))
+        goto fail;
+    snprintf(out, 8, "%.7s", want);
+    return ordo_db_exec(s->db, "COMMIT", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_err *err)
 {
     if (want && strcmp(want, "fp32") && strcmp(want, "int8"))

@@ -121,6 +121,16 @@ int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_er
  * transaction of its own (so a caller's transaction may be open). */
 int ordo_store_precision(ordo_store *s, char *out, ordo_err *err);
 
+/* Test-time augmentation of the scan, "none" or "flip" (the mean of the
+ * network's outputs for the image and its mirror, see scan.h): recorded
+ * like the precision (meta key "tta"), so a project's vectors never mix
+ * the two. ordo_store_tta: the recorded one ("none" when nothing is
+ * recorded) into out (8 bytes). ordo_store_use_tta: want ("none", "flip",
+ * or NULL: the recorded one) is recorded and copied to out, or refused
+ * with a message when the project holds images scanned the other way. */
+int ordo_store_tta(ordo_store *s, char *out, ordo_err *err);
+int ordo_store_use_tta(ordo_store *s, const char *want, char *out, ordo_err *err);
+
 /* Copies the recorded model ("" if none yet) into out. */
 int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err);
 
