@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "cli/cli_ft.h"
 #include "learn/learn_store.h"
 #include "loop/loop.h"
 
@@ -43,7 +44,7 @@ static void usage(FILE *f)
             "  --strategies L  comma list (default %s;\n"
             "                  known: %s)\n"
             "  --learners L    comma list of learners, each run with every strategy\n"
-            "                  (linear, propagate; default linear). Curves are then\n"
+            "                  (linear, propagate, finetune; default linear). Curves are then\n"
             "                  named strategy/learner; random/linear is the anchor\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
@@ -265,6 +266,9 @@ int cli_simulate(int argc, char **argv)
     char *dup = NULL, *ldup = NULL;
     int learners[8], nlearn = 0;
     ordo_learn_sim_result res = {0};
+    cli_ft ft = {0};
+    int64_t *ft_slot = NULL;
+    ordo_learn_ft_data ftd;
 
     /* truth, and which rows are the test set */
     char testabs[PATH_MAX];
@@ -395,7 +399,7 @@ int cli_simulate(int argc, char **argv)
     for (char *t = strtok(ldup, ","); t; t = strtok(NULL, ",")) {
         int id = ordo_learn_learner_id(t);
         if (id < 0) {
-            ordo_err_set(&err, "unknown learner '%s' (known: linear, propagate)", t);
+            ordo_err_set(&err, "unknown learner '%s' (known: linear, propagate, finetune)", t);
             goto fail;
         }
         if (nlearn == (int)(sizeof learners / sizeof *learners)) {
@@ -405,13 +409,24 @@ int cli_simulate(int argc, char **argv)
         learners[nlearn++] = id;
     }
     if (!nlearn) { ordo_err_set(&err, "no learners"); goto fail; }
+    int want_ft = 0;
+    for (int l = 0; l < nlearn; l++) want_ft |= learners[l] == ORDO_LEARNER_FINETUNE;
+    if (want_ft) {
+        /* the activation cache (built now if missing) and each row's slot in it */
+        if (cli_ft_open(ordo_store_dir(s), json, threads, &ft, &err)) goto fail;
+        if (!(ft_slot = malloc(N * sizeof *ft_slot))) { ordo_err_set(&err, "out of memory"); goto fail; }
+        if (cli_ft_slots(&ft, ids, N, ft_slot, &err)) goto fail;
+        ftd = cli_ft_data(&ft, ft_slot);
+    }
     ordo_learn_sim_config cfg = {.n = np, .d = ORDO_STORE_EMBED, .x = x, .truth = y, .k = k,
                                  .class_names = (const char *const *)names, .prior_probs = prior,
                                  .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
                                  .test_x = x + np * ORDO_STORE_EMBED, .test_truth = y + np,
                                  .eval_size = (size_t)evaln, .batch = (size_t)batch,
                                  .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0,
-                                 .learners = learners, .n_learners = nlearn, .threads = threads};
+                                 .learners = learners, .n_learners = nlearn, .threads = threads,
+                                 .ft = want_ft ? &ftd : NULL,
+                                 .ft_test_slot = want_ft ? ft_slot + np : NULL};
     ordo_learn_opts_default(&cfg.train);
     cfg.train.cv_folds = folds;
     cfg.train.l2 = l2;
@@ -531,6 +546,8 @@ out:
     ordo_learn_sim_result_free(&res);
     for (size_t i = 0; i < nr; i++) free(rows[i].label);
     free(rows); free(names); free(ids); free(y); free(x); free(lg); free(prior); free(st); free(dup); free(ldup);
+    free(ft_slot);
+    cli_ft_close(&ft);
     ordo_store_close(s);
     return rc;
 }
