@@ -121,3 +121,40 @@ void cli_ft_close(cli_ft *f)
     free(f->w0); free(f->b0); free(f->ids); free(f->slots);
     memset(f, 0, sizeof *f);
 }
+
+ordo_learn_model *cli_ft_fit(void *ctx, const int64_t *ids, size_t n, const int *y, int k,
+                             const char *const *names, const ordo_learn_opts *o,
+                             ordo_learn_report *rep, ordo_err *err)
+{
+    cli_ft_fit_ctx *c = ctx;
+    const cli_ft *f = c->ft;
+    ordo_learn_model *m = NULL;
+    int64_t *slot = malloc((n ? n : 1) * sizeof *slot);
+    float *w = malloc((size_t)f->C * f->D * sizeof *w), *b = malloc((size_t)f->D * sizeof *b);
+    enum { CH = 4096 };
+    float *e = malloc((size_t)CH * f->D * sizeof *e);
+    if (!slot || !w || !b || !e) { ordo_err_set(err, "out of memory"); goto done; }
+    if (cli_ft_slots(f, ids, n, slot, err)) goto done;
+    ordo_learn_ft_data d = cli_ft_data(f, slot);
+    double t0 = ordo_clock_mono();
+    m = ordo_learn_ft_train(&d, n, y, k, names, o, c->fo, w, b, NULL, rep, &c->frep, err);
+    c->train_seconds = ordo_clock_mono() - t0;
+    if (!m) goto done;
+    /* every cached image through the adapted head, into the store */
+    t0 = ordo_clock_mono();
+    for (size_t i0 = 0; i0 < f->n; i0 += CH) {
+        size_t nb = f->n - i0 < CH ? f->n - i0 : CH;
+        ordo_learn_ft_data all = cli_ft_data(f, f->slots + i0);
+        if (ordo_learn_ft_embed(&all, nb, w, b, e, err) ||
+            ordo_store_set_embeddings(c->s, f->slots + i0, nb, e, err)) {
+            ordo_learn_model_free(m);
+            m = NULL;
+            goto done;
+        }
+        c->embedded += nb;
+    }
+    c->embed_seconds = ordo_clock_mono() - t0;
+done:
+    free(slot); free(w); free(b); free(e);
+    return m;
+}

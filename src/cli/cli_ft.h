@@ -33,4 +33,22 @@ int cli_ft_slots(const cli_ft *f, const int64_t *ids, size_t n, int64_t *slots, 
 ordo_learn_ft_data cli_ft_data(const cli_ft *f, const int64_t *slot);
 void cli_ft_close(cli_ft *f);
 
+/* `ordo train --learner finetune`: ordo_learn_train_opts.fit with ctx a
+ * cli_ft_fit_ctx. Fine-tunes the head on the training images, then
+ * re-embeds every cached image with it through the store
+ * (ordo_store_set_embeddings), so everything that reads embeddings (the
+ * classifier's evaluation, the sports filter, ranking, the grid) sees the
+ * adapted features. */
+typedef struct cli_ft_fit_ctx {
+    cli_ft *ft;
+    ordo_store *s;                 /* where the embeddings are rewritten */
+    const ordo_learn_ft_opts *fo;  /* NULL: defaults */
+    ordo_learn_ft_report frep;     /* filled */
+    double train_seconds, embed_seconds;
+    size_t embedded;
+} cli_ft_fit_ctx;
+ordo_learn_model *cli_ft_fit(void *ctx, const int64_t *ids, size_t n, const int *y, int k,
+                             const char *const *names, const ordo_learn_opts *o,
+                             ordo_learn_report *rep, ordo_err *err);
+
 #endif

@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
             "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
             "                     [--threads T] [--json] [--csv FILE] [--plot FILE.svg]\n"
-            "                     [--learners LIST] [--project DIR]\n"
+            "                     [--learners LIST] [--finetune-last] [--project DIR]\n"
             "Replays the labeling loop on scanned images whose labels are known: per seed it\n"
             "draws the evaluation sample (N random pool images), then each strategy picks\n"
             "R batches of B images, the known labels are 'given', the model is retrained\n"
@@ -46,6 +46,10 @@ static void usage(FILE *f)
             "  --learners L    comma list of learners, each run with every strategy\n"
             "                  (linear, propagate, finetune; default linear). Curves are then\n"
             "                  named strategy/learner; random/linear is the anchor\n"
+            "  --finetune-last the finetune learner trains at the last round only; the\n"
+            "                  rounds before run the linear learner (as the server's\n"
+            "                  retraining does while people label), so their points\n"
+            "                  are the linear model's (a fine-tune a round costs minutes)\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
             "                  K fresh repetitions of the whole experiment\n"
@@ -214,11 +218,12 @@ int cli_simulate(int argc, char **argv)
         {"csv", required_argument, NULL, 'c'}, {"plot", required_argument, NULL, 'P'},
         {"folds", required_argument, NULL, 'f'}, {"l2", required_argument, NULL, 'l'},
         {"seed", required_argument, NULL, 's'}, {"learners", required_argument, NULL, 'L'},
+        {"finetune-last", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *project = NULL, *truth = NULL, *test = NULL, *list = DEFAULT_STRATEGIES;
     const char *csvout = NULL, *plot = NULL, *llist = "linear";
     int rounds = 10, batch = 100, seeds = 5, evaln = 400, threads = cli_default_threads(), json = 0;
-    int c, folds = 3, seed0 = 1;
+    int c, folds = 3, seed0 = 1, ft_last = 0;
     double l2 = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:s:e:j:Jc:P:f:l:L:h", opts, NULL)) != -1) {
@@ -235,6 +240,7 @@ int cli_simulate(int argc, char **argv)
         case 'e': if (cli_parse_int("--eval", optarg, 1, 10000000, &evaln)) return 2; break;
         case 'j': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'J': json = 1; break;
+        case 'F': ft_last = 1; break;
         case 'c': csvout = optarg; break;
         case 'P': plot = optarg; break;
         case 'f': if (cli_parse_int("--folds", optarg, 2, 20, &folds)) return 2; break;
@@ -418,6 +424,11 @@ int cli_simulate(int argc, char **argv)
         if (cli_ft_slots(&ft, ids, N, ft_slot, &err)) goto fail;
         ftd = cli_ft_data(&ft, ft_slot);
     }
+    ordo_learn_ft_opts fto;   /* TEMP exploration hook */
+    ordo_learn_ft_default(&fto);
+    if (getenv("ORDO_FT"))
+        sscanf(getenv("ORDO_FT"), "%d,%lf,%lf,%lf,%d,%lf,%d", &fto.max_epochs, &fto.lr, &fto.lr_cls,
+               &fto.beta, &fto.crop, &fto.gamma, &fto.full);
     ordo_learn_sim_config cfg = {.n = np, .d = ORDO_STORE_EMBED, .x = x, .truth = y, .k = k,
                                  .class_names = (const char *const *)names, .prior_probs = prior,
                                  .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
@@ -426,7 +437,8 @@ int cli_simulate(int argc, char **argv)
                                  .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0,
                                  .learners = learners, .n_learners = nlearn, .threads = threads,
                                  .ft = want_ft ? &ftd : NULL,
-                                 .ft_test_slot = want_ft ? ft_slot + np : NULL};
+                                 .ft_test_slot = want_ft ? ft_slot + np : NULL, .ft_opts = &fto,
+                                 .ft_last = ft_last};
     ordo_learn_opts_default(&cfg.train);
     cfg.train.cv_folds = folds;
     cfg.train.l2 = l2;

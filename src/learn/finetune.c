@@ -20,14 +20,7 @@ void ordo_learn_ft_default(ordo_learn_ft_opts *o)
 {
     *o = (ordo_learn_ft_opts){.max_epochs = 30, .patience = 4, .batch = 64, .lr = 3e-4,
                               .lr_cls = 1e-3, .beta = 1e-3, .gamma = 1e-4, .val_frac = 0.2,
-                              .crop = 5, .seed = 1};
-}
-
-/* Row `row` of the cache as floats into x (P x C). */
-static void load_row(const ordo_learn_ft_data *dt, size_t row, float *x)
-{
-    const size_t rowlen = (size_t)dt->P * dt->C;
-    ordo_f16_to_f32(dt->acts + (size_t)dt->slot[row] * rowlen, x, rowlen);
+                              .crop = 5, .full = 1, .seed = 1};
 }
 
 /* Augmentation at this cut. Mirroring the cached map would do nothing: the
@@ -49,16 +42,21 @@ static void crop_weights(int P, int smin, learn_rng *r, float *pw)
     }
 }
 
-/* Workspace of one batch. */
+/* Workspace of one batch. The batch's pixels are gathered into X, M rows of
+ * C: pixel m belongs to image img[m] and weighs q[m] in its pool (1/P, or
+ * a crop window's 1/s^2; pixels outside the window are not gathered at
+ * all, so a 5 x 5 crop costs 25/49 of the full map). */
 typedef struct ftws {
     size_t cap;          /* images */
     int K;
-    float *X, *A, *E, *Z, *dE;
+    size_t M;            /* pixels gathered */
+    float *X, *A, *E, *Z, *dE, *q;
+    int *img;
 } ftws;
 
 static void ws_free(ftws *w)
 {
-    free(w->X); free(w->A); free(w->E); free(w->Z); free(w->dE);
+    free(w->X); free(w->A); free(w->E); free(w->Z); free(w->dE); free(w->q); free(w->img);
     memset(w, 0, sizeof *w);
 }
 
@@ -73,32 +71,56 @@ static int ws_init(ftws *w, const ordo_learn_ft_data *dt, size_t B, int K)
     w->E = malloc(B * dt->D * sizeof(float));
     w->Z = malloc(B * (size_t)K * sizeof(float));
     w->dE = malloc(B * dt->D * sizeof(float));
-    if (!w->X || !w->A || !w->E || !w->Z || !w->dE) { ws_free(w); return -1; }
+    w->q = malloc(px * sizeof(float));
+    w->img = malloc(px * sizeof(int));
+    if (!w->X || !w->A || !w->E || !w->Z || !w->dE || !w->q || !w->img) { ws_free(w); return -1; }
     return 0;
 }
 
-/* Forward of the head over B loaded maps (w->X): A, then E (the pooled
- * relu6(A)). A keeps the pre-activation for the backward pass. */
-static void head_forward(const ordo_learn_ft_data *dt, ftws *w, size_t B, const float *W,
-                         const float *b, const float *pw)
+/* Gathers rows idx[0..B) into X: every pixel with pool weight pw[i*P + p]
+ * != 0 (pw NULL: every pixel, weight 1/P). */
+static void gather(const ordo_learn_ft_data *dt, ftws *w, const size_t *idx, size_t B,
+                   const float *pw, float *rowbuf)
 {
-    const int P = dt->P, C = dt->C, D = dt->D;
-    const size_t M = B * (size_t)P;
-    /* A = 1 b^T, then A += X W (sgemm with beta = 1) */
+    const int P = dt->P, C = dt->C;
+    const size_t rowlen = (size_t)P * C;
+    size_t m = 0;
+    for (size_t i = 0; i < B; i++) {
+        const uint16_t *src = dt->acts + (size_t)dt->slot[idx[i]] * rowlen;
+        if (!pw) {
+            ordo_f16_to_f32(src, w->X + m * C, rowlen);
+            for (int p = 0; p < P; p++, m++) { w->q[m] = 1.0f / (float)P; w->img[m] = (int)i; }
+            continue;
+        }
+        (void)rowbuf;
+        for (int p = 0; p < P; p++) {
+            const float q = pw[i * P + p];
+            if (q == 0.0f) continue;
+            ordo_f16_to_f32(src + (size_t)p * C, w->X + m * C, (size_t)C);
+            w->q[m] = q;
+            w->img[m++] = (int)i;
+        }
+    }
+    w->M = m;
+}
+
+/* Forward of the head over the gathered pixels: A = X W + 1 b^T, then
+ * e_i = sum over image i's pixels of q_m relu6(A_m). A keeps the
+ * pre-activation for the backward pass. */
+static void head_forward(const ordo_learn_ft_data *dt, ftws *w, size_t B, const float *W,
+                         const float *b)
+{
+    const int C = dt->C, D = dt->D;
+    const size_t M = w->M;
     for (size_t m = 0; m < M; m++) memcpy(w->A + m * D, b, (size_t)D * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, D, C, 1.0f, w->X, C, W, D,
                 1.0f, w->A, D);
-    /* e = sum_p pw_p relu6(A_p), pw_p = 1/P without augmentation */
-    const float inv = 1.0f / (float)P;
-    for (size_t i = 0; i < B; i++) {
-        float *e = w->E + i * D;
-        memset(e, 0, (size_t)D * sizeof *e);
-        for (int p = 0; p < P; p++) {
-            const float *a = w->A + (i * P + p) * D;
-            const float q = pw ? pw[i * P + p] : inv;
-            if (q == 0.0f) continue;
-            for (int j = 0; j < D; j++) e[j] += q * fminf(fmaxf(a[j], 0.0f), 6.0f);
-        }
+    memset(w->E, 0, B * D * sizeof *w->E);
+    for (size_t m = 0; m < M; m++) {
+        float *e = w->E + (size_t)w->img[m] * D;
+        const float *a = w->A + m * D;
+        const float q = w->q[m];
+        for (int j = 0; j < D; j++) e[j] += q * fminf(fmaxf(a[j], 0.0f), 6.0f);
     }
 }
 
@@ -131,24 +153,17 @@ static double softmax_ce(float *Z, size_t B, int K, const int *y, int *correct)
 }
 
 /* One batch: loss (mean CE + penalties) and, when gW..gc are given, the
- * gradients (finetune.h's backward formulas). */
+ * gradients (finetune.h's backward formulas). y: the batch's labels. */
 static double ft_batch(const ordo_learn_ft_data *dt, ftws *w, const size_t *idx, size_t B,
-                       const int *yall, const float *pw, const float *W,
+                       const int *y, const float *pw, const float *W,
                        const float *b, const float *V, const float *c, double beta,
                        double gamma, float *gW, float *gb, float *gV, float *gc, int *correct)
 {
-    const int P = dt->P, C = dt->C, D = dt->D, K = w->K;
-    int yb[512];
-    int *y = B <= 512 ? yb : malloc(B * sizeof *y);
-    if (!y) return NAN;
-    for (size_t i = 0; i < B; i++) {
-        load_row(dt, idx[i], w->X + i * (size_t)P * C);
-        y[i] = yall[i];
-    }
-    head_forward(dt, w, B, W, b, pw);
+    const int C = dt->C, D = dt->D, K = w->K;
+    gather(dt, w, idx, B, pw, NULL);
+    head_forward(dt, w, B, W, b);
     cls_forward(w, B, D, K, V, c);
     double loss = softmax_ce(w->Z, B, K, y, correct) / (double)B;
-    if (y != yb) free(y);
     /* penalties: beta/2 |W - W0|^2 + beta/2 |b - b0|^2 + gamma/2 |V|^2 */
     double sw = 0, sv = 0;
     for (size_t j = 0; j < (size_t)C * D; j++) sw += (double)(W[j] - dt->w0[j]) * (W[j] - dt->w0[j]);
@@ -167,19 +182,16 @@ static double ft_batch(const ordo_learn_ft_data *dt, ftws *w, const size_t *idx,
     /* de = dz V^T (B x D) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, D, K, 1.0f, w->Z, K, V, K, 0.0f,
                 w->dE, D);
-    /* dA = pw_p de where 0 < A < 6, else 0 (in place over A) */
-    const float inv = 1.0f / (float)P;
-    for (size_t i = 0; i < B; i++) {
-        const float *de = w->dE + i * D;
-        for (int p = 0; p < P; p++) {
-            float *a = w->A + (i * P + p) * D;
-            const float q = pw ? pw[i * P + p] : inv;
-            for (int j = 0; j < D; j++) a[j] = a[j] > 0.0f && a[j] < 6.0f ? q * de[j] : 0.0f;
-        }
+    /* dA_m = q_m de_img(m) where 0 < A_m < 6, else 0 (in place over A) */
+    const size_t M = w->M;
+    for (size_t m = 0; m < M; m++) {
+        const float *de = w->dE + (size_t)w->img[m] * D;
+        const float q = w->q[m];
+        float *a = w->A + m * D;
+        for (int j = 0; j < D; j++) a[j] = a[j] > 0.0f && a[j] < 6.0f ? q * de[j] : 0.0f;
     }
     /* dW = X^T dA + beta (W - W0); db = 1^T dA + beta (b - b0) */
     for (size_t j = 0; j < (size_t)C * D; j++) gW[j] = (float)beta * (W[j] - dt->w0[j]);
-    const size_t M = B * (size_t)P;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, D, (int)M, 1.0f, w->X, C, w->A, D,
                 1.0f, gW, D);
     for (int j = 0; j < D; j++) gb[j] = (float)beta * (b[j] - dt->b0[j]);
@@ -223,9 +235,10 @@ int ordo_learn_ft_embed(const ordo_learn_ft_data *data, size_t n, const float *w
     if (ws_init(&ws, data, CH, 1)) return ordo_err_set(err, "out of memory");
     for (size_t i0 = 0; i0 < n; i0 += CH) {
         size_t B = n - i0 < CH ? n - i0 : CH;
-        for (size_t i = 0; i < B; i++)
-            load_row(data, i0 + i, ws.X + i * (size_t)data->P * data->C);
-        head_forward(data, &ws, B, w, b, NULL);
+        size_t idx[CH];
+        for (size_t i = 0; i < B; i++) idx[i] = i0 + i;
+        gather(data, &ws, idx, B, NULL, NULL);
+        head_forward(data, &ws, B, w, b);
         memcpy(e + i0 * data->D, ws.E, B * data->D * sizeof *e);
     }
     ws_free(&ws);
@@ -249,6 +262,7 @@ static void adam(float *x, const float *g, float *m, float *v, size_t n, double 
 
 typedef struct ftstate {
     float *W, *b, *V, *c;           /* parameters */
+    float *bestW, *bestb;           /* the head at the best held-out epoch */
     float *gW, *gb, *gV, *gc;
     float *mW, *vW, *mb, *vb, *mV, *vV, *mc, *vc;
     int t;
@@ -256,7 +270,7 @@ typedef struct ftstate {
 
 static void st_free(ftstate *s)
 {
-    float **p[] = {&s->W, &s->b, &s->V, &s->c, &s->gW, &s->gb, &s->gV, &s->gc, &s->mW,
+    float **p[] = {&s->bestW, &s->bestb, &s->W, &s->b, &s->V, &s->c, &s->gW, &s->gb, &s->gV, &s->gc, &s->mW,
                    &s->vW, &s->mb, &s->vb, &s->mV, &s->vV, &s->mc, &s->vc};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) { free(*p[i]); *p[i] = NULL; }
 }
@@ -270,6 +284,10 @@ static int st_init(ftstate *s, size_t CD, int D, int K)
     for (int a = 0; a < 4; a++)
         for (int q = 0; q < 4; q++)
             if (!(*grp[a][q] = calloc(sz[a], sizeof(float)))) { st_free(s); return -1; }
+    if (!(s->bestW = calloc(CD, sizeof(float))) || !(s->bestb = calloc((size_t)D, sizeof(float)))) {
+        st_free(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -334,6 +352,8 @@ static int run_epochs(const ordo_learn_ft_data *dt, ftws *w, ftstate *s, size_t 
     if (fo->crop && !pw) return -1;
     int yb[256];
     int best = 0, since = 0;
+    memcpy(s->bestW, s->W, CD * sizeof(float));
+    memcpy(s->bestb, s->b, (size_t)D * sizeof(float));
     double best_loss = INFINITY;
     if (va) {
         int cor;
@@ -367,6 +387,8 @@ static int run_epochs(const ordo_learn_ft_data *dt, ftws *w, ftstate *s, size_t 
         double vl = eval_rows(dt, w, va, nva, y, s, &cor);
         rep->epochs_tried = ep;
         if (vl < best_loss) {
+            memcpy(s->bestW, s->W, CD * sizeof(float));
+            memcpy(s->bestb, s->b, (size_t)D * sizeof(float));
             best_loss = vl;
             best = ep;
             since = 0;
@@ -447,6 +469,14 @@ ordo_learn_model *ordo_learn_ft_train(const ordo_learn_ft_data *dt, size_t n, co
         if (init_classifier(&s, E, n, D, ysub, k, opts, &l2, err)) goto done;
         epochs = run_epochs(dt, &w, &s, tr, ntr, va, nva, y, &fo, fo.max_epochs, &rep);
         if (epochs < 0) { ordo_err_set(err, "out of memory"); goto done; }
+        if (!fo.full) {
+            /* the head of the best epoch; the held-out labels still train
+             * the final classifier below */
+            rep.best_epoch = epochs;
+            memcpy(s.W, s.bestW, CD * sizeof(float));
+            memcpy(s.b, s.bestb, (size_t)D * sizeof(float));
+            goto embed;
+        }
         /* 2. every labeled row, that many epochs, from the start again */
         memset(s.mW, 0, CD * sizeof(float)); memset(s.vW, 0, CD * sizeof(float));
         memset(s.mb, 0, (size_t)D * sizeof(float)); memset(s.vb, 0, (size_t)D * sizeof(float));
@@ -465,6 +495,7 @@ ordo_learn_model *ordo_learn_ft_train(const ordo_learn_ft_data *dt, size_t n, co
         ordo_err_set(err, "out of memory");
         goto done;
     }
+embed:
     /* the adapted embeddings, and the linear learner over them */
     if (ordo_learn_ft_embed(dt, n, s.W, s.b, E, err)) goto done;
     model = ordo_learn_train(E, n, (size_t)D, y, k, class_names, opts, oof_probs, report, err);

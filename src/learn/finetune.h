@@ -53,6 +53,9 @@ typedef struct ordo_learn_ft_opts {
                            * s x s window of the map, s from crop to the map's
                            * side (5 of 7); 0: off. (A mirrored map would change
                            * nothing: 1x1 conv + global pool ignore position.) */
+    int full;             /* 1: after early stopping, train the head again on every
+                           * label for the best epoch count; 0: keep the head of
+                           * the best held-out epoch (half the time) (1) */
     uint64_t seed;        /* 1 */
 } ordo_learn_ft_opts;
 

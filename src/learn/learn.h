@@ -296,6 +296,8 @@ typedef struct ordo_learn_sim_config {
     const struct ordo_learn_ft_data *ft;
     const int64_t *ft_test_slot;
     const struct ordo_learn_ft_opts *ft_opts;   /* NULL: defaults */
+    int ft_last;               /* 1: the finetune learner trains at the last round only,
+                                * the linear learner before it */
     int threads;               /* (seed, strategy) runs in parallel; <= 1: serial.
                                 * Strategy functions must then be thread-safe, and
                                 * OPENBLAS_NUM_THREADS=1 avoids oversubscription */

@@ -216,7 +216,7 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
          * candidates (never the evaluation sample) */
         ordo_learn_model *m;
         const float *px = cfg->x, *tx = cfg->test_x;
-        if (learner == ORDO_LEARNER_FINETUNE) {
+        if (learner == ORDO_LEARNER_FINETUNE && !(cfg->ft_last && r < R - 1)) {
             /* the model is linear over the adapted embeddings: re-embed the
              * pool and the test rows from the cache with the trained head */
             m = ordo_learn_ft_train(cfg->ft, n, w->labels, k, cfg->class_names, &o, cfg->ft_opts,
@@ -233,8 +233,9 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
                 tx = w->ftx;
             }
         } else {
-            m = ordo_learn_train_with(learner, cfg->x, n, cfg->d, w->labels, k, cfg->class_names,
-                                      &o, w->candidate, w->oof, NULL, &te);
+            int l = learner == ORDO_LEARNER_FINETUNE ? ORDO_LEARNER_LINEAR : learner;
+            m = ordo_learn_train_with(l, cfg->x, n, cfg->d, w->labels, k, cfg->class_names, &o,
+                                      w->candidate, w->oof, NULL, &te);
         }
         if (m) {
             if (ordo_learn_predict(m, px, n, w->probs, NULL, err) != 0 ||
