@@ -54,7 +54,7 @@ out=$("$BIN" simulate --truth "$T/imgs/labels.csv" --strategies random --learner
 check "simulate --learners linear,finetune" "$PY" -c "import json,sys; s=json.loads(sys.argv[1])['strategies']; \
     assert set(s)=={'random/linear','random/finetune'}, s; \
     assert all(len(v['curve'])==2 and 0<=v['curve'][-1]['accuracy_mean']<=1 for v in s.values())" "$out"
-check "simulate: unknown learner refused" bash -c "'$BIN' simulate --truth '$T/imgs/labels.csv' --learners mlp 2>&1 | grep -q 'unknown learner'"
+check "simulate: unknown learner refused" bash -c "'$BIN' simulate --truth '$T/imgs/labels.csv' --eval 20 --learners mlp 2>&1 | grep -q 'unknown learner'"
 
 # bad input: labeled photos are gone before the cache was ever built
 export ORDO_PROJECT=$T/copy

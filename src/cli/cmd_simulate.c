@@ -424,11 +424,6 @@ int cli_simulate(int argc, char **argv)
         if (cli_ft_slots(&ft, ids, N, ft_slot, &err)) goto fail;
         ftd = cli_ft_data(&ft, ft_slot);
     }
-    ordo_learn_ft_opts fto;   /* TEMP exploration hook */
-    ordo_learn_ft_default(&fto);
-    if (getenv("ORDO_FT"))
-        sscanf(getenv("ORDO_FT"), "%d,%lf,%lf,%lf,%d,%lf,%d", &fto.max_epochs, &fto.lr, &fto.lr_cls,
-               &fto.beta, &fto.crop, &fto.gamma, &fto.full);
     ordo_learn_sim_config cfg = {.n = np, .d = ORDO_STORE_EMBED, .x = x, .truth = y, .k = k,
                                  .class_names = (const char *const *)names, .prior_probs = prior,
                                  .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
@@ -437,7 +432,7 @@ int cli_simulate(int argc, char **argv)
                                  .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0,
                                  .learners = learners, .n_learners = nlearn, .threads = threads,
                                  .ft = want_ft ? &ftd : NULL,
-                                 .ft_test_slot = want_ft ? ft_slot + np : NULL, .ft_opts = &fto,
+                                 .ft_test_slot = want_ft ? ft_slot + np : NULL, .ft_opts = NULL,
                                  .ft_last = ft_last};
     ordo_learn_opts_default(&cfg.train);
     cfg.train.cv_folds = folds;

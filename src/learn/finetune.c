@@ -80,7 +80,7 @@ static int ws_init(ftws *w, const ordo_learn_ft_data *dt, size_t B, int K)
 /* Gathers rows idx[0..B) into X: every pixel with pool weight pw[i*P + p]
  * != 0 (pw NULL: every pixel, weight 1/P). */
 static void gather(const ordo_learn_ft_data *dt, ftws *w, const size_t *idx, size_t B,
-                   const float *pw, float *rowbuf)
+                   const float *pw)
 {
     const int P = dt->P, C = dt->C;
     const size_t rowlen = (size_t)P * C;
@@ -92,7 +92,6 @@ static void gather(const ordo_learn_ft_data *dt, ftws *w, const size_t *idx, siz
             for (int p = 0; p < P; p++, m++) { w->q[m] = 1.0f / (float)P; w->img[m] = (int)i; }
             continue;
         }
-        (void)rowbuf;
         for (int p = 0; p < P; p++) {
             const float q = pw[i * P + p];
             if (q == 0.0f) continue;
@@ -160,7 +159,7 @@ static double ft_batch(const ordo_learn_ft_data *dt, ftws *w, const size_t *idx,
                        double gamma, float *gW, float *gb, float *gV, float *gc, int *correct)
 {
     const int C = dt->C, D = dt->D, K = w->K;
-    gather(dt, w, idx, B, pw, NULL);
+    gather(dt, w, idx, B, pw);
     head_forward(dt, w, B, W, b);
     cls_forward(w, B, D, K, V, c);
     double loss = softmax_ce(w->Z, B, K, y, correct) / (double)B;
@@ -237,7 +236,7 @@ int ordo_learn_ft_embed(const ordo_learn_ft_data *data, size_t n, const float *w
         size_t B = n - i0 < CH ? n - i0 : CH;
         size_t idx[CH];
         for (size_t i = 0; i < B; i++) idx[i] = i0 + i;
-        gather(data, &ws, idx, B, NULL, NULL);
+        gather(data, &ws, idx, B, NULL);
         head_forward(data, &ws, B, w, b);
         memcpy(e + i0 * data->D, ws.E, B * data->D * sizeof *e);
     }
