@@ -269,8 +269,8 @@ typedef struct ftstate {
 
 static void st_free(ftstate *s)
 {
-    float **p[] = {&s->bestW, &s->bestb, &s->W, &s->b, &s->V, &s->c, &s->gW, &s->gb, &s->gV, &s->gc, &s->mW,
-                   &s->vW, &s->mb, &s->vb, &s->mV, &s->vV, &s->mc, &s->vc};
+    float **p[] = {&s->bestW, &s->bestb, &s->W, &s->b, &s->V, &s->c, &s->gW, &s->gb, &s->gV,
+                   &s->gc, &s->mW, &s->vW, &s->mb, &s->vb, &s->mV, &s->vV, &s->mc, &s->vc};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) { free(*p[i]); *p[i] = NULL; }
 }
 
@@ -457,7 +457,9 @@ ordo_learn_model *ordo_learn_ft_train(const ordo_learn_ft_data *dt, size_t n, co
     /* pretrained embeddings of every row (the start of both fits) */
     if (ordo_learn_ft_embed(dt, n, dt->w0, dt->b0, E, err)) goto done;
 
-    int epochs = fo.max_epochs;
+    /* too few labels to hold out a judge (under ~50): the head stays
+     * pretrained and the learner is the linear one on its embeddings */
+    int epochs = 0;
     double l2 = 0;
     if (nva >= 10) {
         /* 1. early stopping: train on tr, watch the held-out loss */

@@ -84,7 +84,8 @@ int ordo_learn_ft_embed(const ordo_learn_ft_data *data, size_t n, const float *w
                         const float *b, float *e, ordo_err *err);
 
 /* The learner. Rows with y >= 0 train. Picks the epoch count on a held-out
- * stratified share (early stopping), then trains on every labeled row for
+ * stratified share (early stopping; with fewer than 10 held-out rows no
+ * epoch is run: the head stays pretrained), then trains on every labeled row for
  * that many epochs, writes the head into w_out (C x D) and b_out (D), and
  * returns ordo_learn_train's model (opts) fitted on the new embeddings of
  * the labeled rows: an ordinary linear model over the adapted embeddings. */
