@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "cli/cli_ft.h"
 #include "learn/learn_store.h"
 #include "loop/loop.h"
 
@@ -28,7 +29,7 @@ static void usage(FILE *f)
             "usage: ordo simulate --truth LABELS.csv [--test DIR_OR_CSV] [--strategies LIST]\n"
             "                     [--rounds R] [--batch B] [--seeds K] [--seed S] [--eval N]\n"
             "                     [--threads T] [--json] [--csv FILE] [--plot FILE.svg]\n"
-            "                     [--learners LIST] [--project DIR]\n"
+            "                     [--learners LIST] [--finetune-last] [--project DIR]\n"
             "Replays the labeling loop on scanned images whose labels are known: per seed it\n"
             "draws the evaluation sample (N random pool images), then each strategy picks\n"
             "R batches of B images, the known labels are 'given', the model is retrained\n"
@@ -43,8 +44,12 @@ static void usage(FILE *f)
             "  --strategies L  comma list (default %s;\n"
             "                  known: %s)\n"
             "  --learners L    comma list of learners, each run with every strategy\n"
-            "                  (linear, propagate; default linear). Curves are then\n"
+            "                  (linear, propagate, finetune; default linear). Curves are then\n"
             "                  named strategy/learner; random/linear is the anchor\n"
+            "  --finetune-last the finetune learner trains at the last round only; the\n"
+            "                  rounds before run the linear learner (as the server's\n"
+            "                  retraining does while people label), so their points\n"
+            "                  are the linear model's (a fine-tune a round costs minutes)\n"
             "  --rounds R      10; --batch B 100; --seeds K 5; --eval N 400\n"
             "  --seed S        the first seed (1): seeds S..S+K-1, so another S gives\n"
             "                  K fresh repetitions of the whole experiment\n"
@@ -213,11 +218,12 @@ int cli_simulate(int argc, char **argv)
         {"csv", required_argument, NULL, 'c'}, {"plot", required_argument, NULL, 'P'},
         {"folds", required_argument, NULL, 'f'}, {"l2", required_argument, NULL, 'l'},
         {"seed", required_argument, NULL, 's'}, {"learners", required_argument, NULL, 'L'},
+        {"finetune-last", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *project = NULL, *truth = NULL, *test = NULL, *list = DEFAULT_STRATEGIES;
     const char *csvout = NULL, *plot = NULL, *llist = "linear";
     int rounds = 10, batch = 100, seeds = 5, evaln = 400, threads = cli_default_threads(), json = 0;
-    int c, folds = 3, seed0 = 1;
+    int c, folds = 3, seed0 = 1, ft_last = 0;
     double l2 = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:t:T:S:r:b:k:s:e:j:Jc:P:f:l:L:h", opts, NULL)) != -1) {
@@ -234,6 +240,7 @@ int cli_simulate(int argc, char **argv)
         case 'e': if (cli_parse_int("--eval", optarg, 1, 10000000, &evaln)) return 2; break;
         case 'j': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'J': json = 1; break;
+        case 'F': ft_last = 1; break;
         case 'c': csvout = optarg; break;
         case 'P': plot = optarg; break;
         case 'f': if (cli_parse_int("--folds", optarg, 2, 20, &folds)) return 2; break;
@@ -265,6 +272,9 @@ int cli_simulate(int argc, char **argv)
     char *dup = NULL, *ldup = NULL;
     int learners[8], nlearn = 0;
     ordo_learn_sim_result res = {0};
+    cli_ft ft = {0};
+    int64_t *ft_slot = NULL;
+    ordo_learn_ft_data ftd;
 
     /* truth, and which rows are the test set */
     char testabs[PATH_MAX];
@@ -395,7 +405,7 @@ int cli_simulate(int argc, char **argv)
     for (char *t = strtok(ldup, ","); t; t = strtok(NULL, ",")) {
         int id = ordo_learn_learner_id(t);
         if (id < 0) {
-            ordo_err_set(&err, "unknown learner '%s' (known: linear, propagate)", t);
+            ordo_err_set(&err, "unknown learner '%s' (known: linear, propagate, finetune)", t);
             goto fail;
         }
         if (nlearn == (int)(sizeof learners / sizeof *learners)) {
@@ -405,13 +415,25 @@ int cli_simulate(int argc, char **argv)
         learners[nlearn++] = id;
     }
     if (!nlearn) { ordo_err_set(&err, "no learners"); goto fail; }
+    int want_ft = 0;
+    for (int l = 0; l < nlearn; l++) want_ft |= learners[l] == ORDO_LEARNER_FINETUNE;
+    if (want_ft) {
+        /* the activation cache (built now if missing) and each row's slot in it */
+        if (cli_ft_open(ordo_store_dir(s), json, threads, &ft, &err)) goto fail;
+        if (!(ft_slot = malloc(N * sizeof *ft_slot))) { ordo_err_set(&err, "out of memory"); goto fail; }
+        if (cli_ft_slots(&ft, ids, N, ft_slot, &err)) goto fail;
+        ftd = cli_ft_data(&ft, ft_slot);
+    }
     ordo_learn_sim_config cfg = {.n = np, .d = ORDO_STORE_EMBED, .x = x, .truth = y, .k = k,
                                  .class_names = (const char *const *)names, .prior_probs = prior,
                                  .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
                                  .test_x = x + np * ORDO_STORE_EMBED, .test_truth = y + np,
                                  .eval_size = (size_t)evaln, .batch = (size_t)batch,
                                  .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0,
-                                 .learners = learners, .n_learners = nlearn, .threads = threads};
+                                 .learners = learners, .n_learners = nlearn, .threads = threads,
+                                 .ft = want_ft ? &ftd : NULL,
+                                 .ft_test_slot = want_ft ? ft_slot + np : NULL, .ft_opts = NULL,
+                                 .ft_last = ft_last};
     ordo_learn_opts_default(&cfg.train);
     cfg.train.cv_folds = folds;
     cfg.train.l2 = l2;
@@ -531,6 +553,8 @@ out:
     ordo_learn_sim_result_free(&res);
     for (size_t i = 0; i < nr; i++) free(rows[i].label);
     free(rows); free(names); free(ids); free(y); free(x); free(lg); free(prior); free(st); free(dup); free(ldup);
+    free(ft_slot);
+    cli_ft_close(&ft);
     ordo_store_close(s);
     return rc;
 }

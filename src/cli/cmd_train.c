@@ -10,6 +10,7 @@
 #include "audit/audit_store.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "cli/cli_ft.h"
 #include "learn/learn_store.h"
 
 static void usage(FILE *f)
@@ -26,7 +27,12 @@ static void usage(FILE *f)
             "              over the k-nearest-neighbour graph of the labeled and up to\n"
             "              10,000 unlabeled images, whose confident answers (pseudo-labels)\n"
             "              join the labels for a second fit; linear: the first fit alone\n"
-            "              (what the server's background retraining runs: it is quicker)\n"
+            "              (what the server's background retraining runs: it is quicker);\n"
+            "              finetune: trains the network's head (1x1 conv to 1280 + ReLU6)\n"
+            "              with the classifier from activations cached in the project\n"
+            "              (built on first use: every image decoded again), stops early\n"
+            "              on a held-out fifth of the labels, then re-embeds every image\n"
+            "              with the adapted head (minutes; docs/learn.md)\n"
             "  --folds F   cross-validation folds (default 3)\n"
             "  --l2 X      fixed L2 strength instead of cross-validation\n"
             "  --pca P     reduce the embeddings to P principal components first\n"
@@ -64,7 +70,8 @@ int cli_train(int argc, char **argv)
         case 'j': json = 1; break;
         case 'L':
             if ((learner = ordo_learn_learner_id(optarg)) < 0) {
-                fprintf(stderr, "ordo train: unknown learner '%s' (linear or propagate)\n", optarg);
+                fprintf(stderr, "ordo train: unknown learner '%s' (linear, propagate or finetune)\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -80,6 +87,13 @@ int cli_train(int argc, char **argv)
     ordo_learn_train_opts to = {.learn = o, .eval_seed = o.seed, .learner = learner};
     ordo_learn_train_result r;
     memset(&r, 0, sizeof r);
+    cli_ft ft = {0};
+    cli_ft_fit_ctx fc = {.ft = &ft, .s = s};
+    if (learner == ORDO_LEARNER_FINETUNE) {
+        if (cli_ft_open(ordo_store_dir(s), json, cli_default_threads(), &ft, &err)) goto fail;
+        to.fit = cli_ft_fit;
+        to.fit_ctx = &fc;
+    }
     /* near-duplicates of evaluation images are kept out (the guard is
      * audit's, shared with the server's Retrain) */
     ordo_audit_guard g;
@@ -109,8 +123,21 @@ int cli_train(int argc, char **argv)
                    "\"cv_accuracy\":%.4f,\"eval_tp\":%zu,\"eval_fp\":%zu,\"eval_fn\":%zu}",
                    (long long)r.filter_id, r.n_sports + r.n_not, r.n_not, r.filter_rep.cv_accuracy,
                    r.tp, r.fp, r.fn);
+        if (learner == ORDO_LEARNER_FINETUNE)
+            printf(",\"finetune\":{\"cache_filled\":%zu,\"cache_seconds\":%.2f,\"epochs\":%d,"
+                   "\"epochs_tried\":%d,\"heldout_loss\":[%.4f,%.4f],\"heldout_accuracy\":[%.4f,"
+                   "%.4f],\"train_seconds\":%.2f,\"reembedded\":%zu,\"reembed_seconds\":%.2f}",
+                   ft.filled, ft.fill_seconds, fc.frep.best_epoch, fc.frep.epochs_tried,
+                   fc.frep.val_loss0, fc.frep.val_loss, fc.frep.val_acc0, fc.frep.val_acc,
+                   fc.train_seconds, fc.embedded, fc.embed_seconds);
         printf("}\n");
     } else {
+        if (learner == ORDO_LEARNER_FINETUNE)
+            printf("fine-tuned the head: %d epochs (held-out fifth: loss %.3f -> %.3f, accuracy "
+                   "%.1f%% -> %.1f%%), %.1f s; re-embedded %zu images in %.1f s%s\n",
+                   fc.frep.best_epoch, fc.frep.val_loss0, fc.frep.val_loss, 100 * fc.frep.val_acc0,
+                   100 * fc.frep.val_acc, fc.train_seconds, fc.embedded, fc.embed_seconds,
+                   ft.filled ? "" : " (activation cache up to date)");
         printf("model %lld (%s): %zu labels, %d classes, L2 %g (%s), temperature %.3f, "
                "%.1f%% cross-validated accuracy, %.2f s\n",
                (long long)r.model_id, ordo_learn_learner_name(learner), r.labels, r.classes, r.rep.l2,
@@ -140,6 +167,7 @@ fail:
     fprintf(stderr, "ordo train: %s\n", err.msg);
 out:
     ordo_learn_train_result_free(&r);
+    cli_ft_close(&ft);
     ordo_store_close(s);
     return rc;
 }

@@ -133,7 +133,10 @@ ordo_learn_model *ordo_learn_model_from_bytes(const void *buf, size_t len, ordo_
  * stored format do not change.
  * ------------------------------------------------------------------------ */
 
-enum { ORDO_LEARNER_LINEAR = 0, ORDO_LEARNER_PROPAGATE = 1 };
+/* ORDO_LEARNER_FINETUNE (finetune.h) trains the network's head from the
+ * activation cache; it needs the cache, so ordo_learn_train_with refuses it
+ * and the simulation runs it only with ordo_learn_sim_config.ft. */
+enum { ORDO_LEARNER_LINEAR = 0, ORDO_LEARNER_PROPAGATE = 1, ORDO_LEARNER_FINETUNE = 2 };
 
 /* The learner of a name ("linear", "propagate"); -1 if unknown. */
 int ordo_learn_learner_id(const char *name);
@@ -306,6 +309,14 @@ typedef struct ordo_learn_sim_config {
     int n_learners;
     double stop_kappa;         /* stopping criterion: kappa threshold (0: 0.99) */
     int stop_window;           /* over the mean of this many successive kappas (0: 3) */
+    /* the finetune learner's data (learn/finetune.h, opaque here): pool
+     * rows' cache slots in ft->slot (n), the test rows' in ft_test_slot;
+     * NULL: the finetune learner is refused */
+    const struct ordo_learn_ft_data *ft;
+    const int64_t *ft_test_slot;
+    const struct ordo_learn_ft_opts *ft_opts;   /* NULL: defaults */
+    int ft_last;               /* 1: the finetune learner trains at the last round only,
+                                * the linear learner before it */
     int threads;               /* (seed, strategy) runs in parallel; <= 1: serial.
                                 * Strategy functions must then be thread-safe, and
                                 * OPENBLAS_NUM_THREADS=1 avoids oversubscription */

@@ -583,11 +583,24 @@ static int unlabeled_sample(ordo_store *s, const ordo_learn_data *d, size_t max,
 static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const size_t *rows,
                                   size_t n, const int *y, int k, const char *const *names,
                                   const ordo_learn_opts *o, int learner, size_t max_unlabeled,
-                                  ordo_learn_report *rep, ordo_err *err)
+                                  const ordo_learn_train_opts *to, ordo_learn_report *rep,
+                                  ordo_err *err)
 {
     int64_t *uids = NULL;
     size_t nu = 0;
-    if (learner != ORDO_LEARNER_LINEAR) {
+    if (learner == ORDO_LEARNER_FINETUNE) {
+        if (!to->fit) {
+            ordo_err_set(err, "the finetune learner is not available here");
+            return NULL;
+        }
+        int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+        if (!ids) { ordo_err_set(err, "out of memory"); return NULL; }
+        for (size_t i = 0; i < n; i++) ids[i] = d->ids[rows[i]];
+        ordo_learn_model *m = to->fit(to->fit_ctx, ids, n, y, k, names, o, rep, err);
+        free(ids);
+        return m;
+    }
+    if (learner == ORDO_LEARNER_PROPAGATE) {
         ordo_learn_semi_opts so;
         ordo_learn_semi_default(&so);
         if (unlabeled_sample(s, d, max_unlabeled ? max_unlabeled : so.max_unlabeled,
@@ -688,7 +701,7 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         goto out;
     }
     out->model = fit_rows(s, &d, rows, n, y, k, names, &o->learn, o->learner, o->max_unlabeled,
-                          &out->rep, err);
+                          o, &out->rep, err);
     if (!out->model) goto out;
     ordo_learn_eval *ev = &out->ev;
     if (ordo_learn_eval_sample(s, out->model, &d, 1000, o->eval_seed, ev, err)) goto out;

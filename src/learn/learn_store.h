@@ -93,7 +93,7 @@ typedef struct ordo_learn_version {
     int64_t eval_n, eval_correct;   /* -1: not evaluated */
     double macro_f1, f1_lo, f1_hi;
     double seconds;
-    char learner[16];               /* "linear", "propagate"; "" for versions stored
+    char learner[16];               /* "linear", "propagate", "finetune"; "" for versions stored
                                      * before the column existed (all linear) */
 } ordo_learn_version;
 
@@ -136,6 +136,13 @@ typedef struct ordo_learn_train_opts {
                              * the server's background retraining uses); the sports
                              * filter is always linear */
     size_t max_unlabeled;   /* propagate: unlabeled images sampled (0: the default) */
+    /* finetune: learn/ has neither the network nor the activation cache, so
+     * the caller fits (cli_ft.c): the training images' ids, their classes;
+     * returns the classifier. NULL refuses the finetune learner. */
+    ordo_learn_model *(*fit)(void *ctx, const int64_t *ids, size_t n, const int *y, int k,
+                             const char *const *names, const ordo_learn_opts *o,
+                             ordo_learn_report *rep, ordo_err *err);
+    void *fit_ctx;
     int max_classes;        /* 0: no limit; else refuse more distinct labels */
     const int64_t *exclude; /* image ids (ascending) whose labels are kept out of
                                training: leaks (audit's ordo_audit_leak_ids) */

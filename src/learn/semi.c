@@ -281,7 +281,7 @@ done:
 
 /* ---- the learners ------------------------------------------------------------ */
 
-static const char *const learner_names[] = {"linear", "propagate"};
+static const char *const learner_names[] = {"linear", "propagate", "finetune"};
 
 int ordo_learn_learner_id(const char *name)
 {
@@ -308,6 +308,10 @@ ordo_learn_model *ordo_learn_train_with(int learner, const float *x, size_t n, s
     case ORDO_LEARNER_PROPAGATE:
         return ordo_learn_train_semi(x, n, d, y, k, class_names, opts, unlabeled, NULL, oof_probs,
                                      report, err);
+    case ORDO_LEARNER_FINETUNE:
+        ordo_err_set(err, "train: the finetune learner needs the activation cache "
+                          "(ordo_learn_ft_train)");
+        return NULL;
     default:
         ordo_err_set(err, "train: unknown learner %d", learner);
         return NULL;

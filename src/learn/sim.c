@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "learn/learn.h"
+#include "learn/finetune.h"
 #include "learn/learn_rng.h"
 
 /* ---- picking the top of a score ---------------------------------------- */
@@ -84,6 +85,7 @@ typedef struct simws {
     int *labels, *pred, *prev, *ka, *kb;
     float *probs, *oof, *tprobs;
     size_t *picked, *perm;
+    float *fw, *fb, *fx, *ftx;   /* finetune: head, adapted pool and test embeddings */
 } simws;
 
 static void simws_free(simws *w)
@@ -91,6 +93,7 @@ static void simws_free(simws *w)
     free(w->labeled); free(w->candidate); free(w->is_eval); free(w->labels); free(w->pred); free(w->prev);
     free(w->ka); free(w->kb);
     free(w->probs); free(w->oof); free(w->tprobs); free(w->picked); free(w->perm);
+    free(w->fw); free(w->fb); free(w->fx); free(w->ftx);
 }
 
 static int simws_alloc(simws *w, const ordo_learn_sim_config *cfg)
@@ -110,6 +113,17 @@ static int simws_alloc(simws *w, const ordo_learn_sim_config *cfg)
     w->tprobs = malloc((cfg->n_test ? cfg->n_test : 1) * k * sizeof *w->tprobs);
     w->picked = malloc(cfg->batch * sizeof *w->picked);
     w->perm = malloc(n * sizeof *w->perm);
+    if (cfg->ft) {
+        const ordo_learn_ft_data *f = cfg->ft;
+        w->fw = malloc((size_t)f->C * f->D * sizeof *w->fw);
+        w->fb = malloc((size_t)f->D * sizeof *w->fb);
+        w->fx = malloc(n * f->D * sizeof *w->fx);
+        w->ftx = malloc((cfg->n_test ? cfg->n_test : 1) * f->D * sizeof *w->ftx);
+        if (!w->fw || !w->fb || !w->fx || !w->ftx) {
+            simws_free(w);
+            return -1;
+        }
+    }
     if (!w->labeled || !w->candidate || !w->is_eval || !w->labels || !w->pred || !w->prev || !w->ka || !w->kb || !w->probs ||
         !w->oof || !w->tprobs || !w->picked || !w->perm) {
         simws_free(w);
@@ -200,13 +214,33 @@ static int run_one(const ordo_learn_sim_config *cfg, const ordo_learn_strategy *
         ordo_err te;
         /* the unlabeled rows a semi-supervised learner may use: the
          * candidates (never the evaluation sample) */
-        ordo_learn_model *m = ordo_learn_train_with(learner, cfg->x, n, cfg->d, w->labels, k,
-                                                    cfg->class_names, &o, w->candidate, w->oof,
-                                                    NULL, &te);
+        ordo_learn_model *m;
+        const float *px = cfg->x, *tx = cfg->test_x;
+        if (learner == ORDO_LEARNER_FINETUNE && !(cfg->ft_last && r < R - 1)) {
+            /* the model is linear over the adapted embeddings: re-embed the
+             * pool and the test rows from the cache with the trained head */
+            m = ordo_learn_ft_train(cfg->ft, n, w->labels, k, cfg->class_names, &o, cfg->ft_opts,
+                                    w->fw, w->fb, w->oof, NULL, NULL, &te);
+            if (m) {
+                ordo_learn_ft_data td = *cfg->ft;
+                td.slot = cfg->ft_test_slot;
+                if (ordo_learn_ft_embed(cfg->ft, n, w->fw, w->fb, w->fx, err) ||
+                    (cfg->n_test && ordo_learn_ft_embed(&td, cfg->n_test, w->fw, w->fb, w->ftx, err))) {
+                    ordo_learn_model_free(m);
+                    return -1;
+                }
+                px = w->fx;
+                tx = w->ftx;
+            }
+        } else {
+            int l = learner == ORDO_LEARNER_FINETUNE ? ORDO_LEARNER_LINEAR : learner;
+            m = ordo_learn_train_with(l, cfg->x, n, cfg->d, w->labels, k, cfg->class_names, &o,
+                                      w->candidate, w->oof, NULL, &te);
+        }
         if (m) {
-            if (ordo_learn_predict(m, cfg->x, n, w->probs, NULL, err) != 0 ||
+            if (ordo_learn_predict(m, px, n, w->probs, NULL, err) != 0 ||
                 (cfg->n_test &&
-                 ordo_learn_predict(m, cfg->test_x, cfg->n_test, w->tprobs, NULL, err) != 0)) {
+                 ordo_learn_predict(m, tx, cfg->n_test, w->tprobs, NULL, err) != 0)) {
                 ordo_learn_model_free(m);
                 return -1;
             }
@@ -347,6 +381,9 @@ int ordo_learn_simulate(const ordo_learn_sim_config *cfg, const ordo_learn_strat
     for (int l = 0; l < NL; l++)
         if (!ordo_learn_learner_name(learners[l]))
             return ordo_err_set(err, "simulate: unknown learner %d", learners[l]);
+        else if (learners[l] == ORDO_LEARNER_FINETUNE &&
+                 (!cfg->ft || (size_t)cfg->ft->D != cfg->d || (cfg->n_test && !cfg->ft_test_slot)))
+            return ordo_err_set(err, "simulate: the finetune learner needs the activation cache");
     int named = NL > 1 || learners[0] != ORDO_LEARNER_LINEAR;
     double kthr = cfg->stop_kappa > 0 ? cfg->stop_kappa : 0.99;
     int win = cfg->stop_window > 0 ? cfg->stop_window : 3;

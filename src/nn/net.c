@@ -1000,7 +1000,7 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
 /* g images (g <= GROUP) on one thread: the early blocks image by image
  * (row-fused), the late blocks and the head over the whole group. */
 static void run_group(const ordo_net *net, const float *const *imgs, int g, float *embed,
-                      scratch *sc)
+                      float *cut, scratch *sc)
 {
     const int fb = net->first_batched;
     const blk *L = &net->b[fb - 1];
@@ -1030,6 +1030,10 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
     /* Head + average pool over every pixel of the group, HEAD_M at a time. */
     const int hw = net->head_h * net->head_w, cinp = pad16(net->head_cin);
     const int total = g * hw;
+    if (cut)   /* the head's input, unpadded: the fine-tune cache (finetune.h) */
+        for (long m = 0; m < total; m++)
+            memcpy(cut + m * net->head_cin, sc->gact[cur] + m * cinp,
+                   (size_t)net->head_cin * sizeof *cut);
     memset(embed, 0, (size_t)g * HEAD_C * sizeof *embed);
     for (int m0 = 0; m0 < total; m0 += HEAD_M) {
         const int M = total - m0 < HEAD_M ? total - m0 : HEAD_M;
@@ -1050,6 +1054,7 @@ static void run_group(const ordo_net *net, const float *const *imgs, int g, floa
 typedef struct fwd {
     const float *const *in;   /* one pointer per image */
     float *embed, *fc;
+    float *cut;               /* the head's input per image, or NULL */
     int n, nwhole;      /* images; how many of them run one per thread */
     int chunk;          /* images taken at a time; 0: a fixed band per thread */
     atomic_int next;    /* next image to take when chunk > 0 */
@@ -1070,7 +1075,9 @@ static void job_whole(ordo_net *net, void *arg, int tid)
             const int i = atomic_fetch_add(&f->next, f->chunk);
             if (i >= f->nwhole) break;
             const int g = f->nwhole - i < f->chunk ? f->nwhole - i : f->chunk;
-            run_group(net, f->in + i, g, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+            run_group(net, f->in + i, g, f->embed + (long)i * HEAD_C,
+                      f->cut ? f->cut + (long)i * ordo_net_cut_floats(net) : NULL,
+                      &net->scr[tid]);
         }
         return;
     }
@@ -1078,7 +1085,9 @@ static void job_whole(ordo_net *net, void *arg, int tid)
     band(f->nwhole, tid, net->threads, &a, &b);
     for (int i = a; i < b; i += GROUP) {
         const int g = b - i < GROUP ? b - i : GROUP;
-        run_group(net, f->in + i, g, f->embed + (long)i * HEAD_C, &net->scr[tid]);
+        run_group(net, f->in + i, g, f->embed + (long)i * HEAD_C,
+                      f->cut ? f->cut + (long)i * ordo_net_cut_floats(net) : NULL,
+                      &net->scr[tid]);
     }
 }
 
@@ -1138,6 +1147,12 @@ int ordo_net_forward(ordo_net *net, const float *in, int n, float *logits,
 int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *logits,
                           float *embed, ordo_err *err)
 {
+    return ordo_net_forward_cut(net, in, n, logits, embed, NULL, err);
+}
+
+int ordo_net_forward_cut(ordo_net *net, const float *const *in, int n, float *logits,
+                         float *embed, float *cut, ordo_err *err)
+{
     if (!net || !in || !logits || n < 1)
         return ordo_err_set(err, "ordo_net_forward: bad arguments (n = %d)", n);
     for (int i = 0; i < n; i++)
@@ -1149,7 +1164,7 @@ int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *l
         free(fc);
         return ordo_err_set(err, "out of memory for a batch of %d images", n);
     }
-    fwd f = { .in = in, .embed = emb, .fc = fc, .n = n };
+    fwd f = { .in = in, .embed = emb, .fc = fc, .n = n, .cut = cut };
     f.nwhole = n - n % net->threads;
     /* Full groups, at least two per thread: enough to rebalance, each as
      * efficient as a fixed band's. */
@@ -1159,6 +1174,14 @@ int ordo_net_forward_each(ordo_net *net, const float *const *in, int n, float *l
     for (f.img = f.nwhole; f.img < n; f.img++) {
         f.cur = 0;
         for (f.layer = -1; f.layer <= net->nblk; f.layer++) {
+            if (f.layer == net->nblk && cut) {
+                const int cinp = pad16(net->head_cin);
+                const long hw = (long)net->head_h * net->head_w;
+                for (long m = 0; m < hw; m++)
+                    memcpy(cut + f.img * ordo_net_cut_floats(net) + m * net->head_cin,
+                           net->scr[0].act[f.cur] + m * cinp,
+                           (size_t)net->head_cin * sizeof *cut);
+            }
             pool_run(net, job_rows, &f);
             if (f.layer >= 0 && f.layer < net->nblk) f.cur ^= 1;
         }
@@ -1563,4 +1586,32 @@ int ordo_net_observe(ordo_net *net, const float *const *in, int n, ordo_net_stat
     net->scr[0].obs = NULL;
     free(logits);
     return rc;
+}
+
+/* ------------------------------------------------------------- the cut */
+
+int ordo_net_cut_hw(const ordo_net *net) { return net ? net->head_h * net->head_w : 0; }
+int ordo_net_cut_channels(const ordo_net *net) { return net ? net->head_cin : 0; }
+long ordo_net_cut_floats(const ordo_net *net)
+{
+    return net ? (long)net->head_h * net->head_w * net->head_cin : 0;
+}
+
+/* Unpacks the head's folded weights: pack() wrote panel by panel, K rows of
+ * the panel's width each (kernels.h), so element (k, n) of panel p sits at
+ * p's start + k * width + (n - p's first column). */
+int ordo_net_head(const ordo_net *net, float *w, float *b, ordo_err *err)
+{
+    if (!net || !w || !b) return ordo_err_set(err, "ordo_net_head: bad arguments");
+    if (net->int8)
+        return ordo_err_set(err, "fine-tuning needs the fp32 network (this one is int8)");
+    const int K = net->head_cin;
+    for (int n0 = 0; n0 < HEAD_C; n0 += ORDO_NET_PANEL) {
+        const int pw = HEAD_C - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const float *p = net->wh + (long)n0 * K;
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < pw; j++) w[(long)k * HEAD_C + n0 + j] = p[(long)k * pw + j];
+    }
+    memcpy(b, net->bh, HEAD_C * sizeof *b);
+    return 0;
 }

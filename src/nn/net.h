@@ -53,6 +53,20 @@ int ordo_net_forward(ordo_net *net, const float *in, int n,
 int ordo_net_forward_each(ordo_net *net, const float *const *in, int n,
                           float *logits, float *embed, ordo_err *err);
 
+/* The fine-tune cut (learn/finetune.h): the input of the head's 1x1
+ * convolution, hw pixels x channels floats per image (7 x 7 x 320 for
+ * lite0), the output of the last MBConv block. */
+int ordo_net_cut_hw(const ordo_net *net);
+int ordo_net_cut_channels(const ordo_net *net);
+long ordo_net_cut_floats(const ordo_net *net);   /* hw * channels */
+/* The forward pass that also writes each image's cut activations into cut
+ * (n * ordo_net_cut_floats, or NULL: ordo_net_forward_each). */
+int ordo_net_forward_cut(ordo_net *net, const float *const *in, int n, float *logits,
+                         float *embed, float *cut, ordo_err *err);
+/* The head as the fine-tune starts from it, batch norm folded in:
+ * w[channels][1280] (row k = input channel k), b[1280]. fp32 nets only. */
+int ordo_net_head(const ordo_net *net, float *w, float *b, ordo_err *err);
+
 /* Calibration: the number of activation ranges an int8 net uses (every
  * channel of every block output, then of every depthwise output; *nout:
  * how many are block-output channels; see calib.h), and a forward pass of

@@ -947,6 +947,27 @@ static int write_row(ordo_store *s, int fd, const float *v, size_t n, int64_t sl
     return pwrite_all(fd, s->scratch, bytes, (off_t)slot * (off_t)bytes, err);
 }
 
+int ordo_store_set_embeddings(ordo_store *s, const int64_t *slots, size_t n, const float *rows,
+                              ordo_err *err)
+{
+    if (s->flags & ORDO_STORE_RDONLY)
+        return ordo_err_set(err, "store: opened read-only");
+    int64_t next = 0;
+    if (meta_get_int(s, "next_slot", &next, err) ||
+        open_matrix(s, &s->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i] < 0 || slots[i] >= next)
+            return ordo_err_set(err, "store: embedding slot %lld is not a committed row",
+                                (long long)slots[i]);
+        if (write_row(s, s->fd_embed, rows + i * ORDO_STORE_EMBED, ORDO_STORE_EMBED, slots[i], err))
+            return -1;
+    }
+    if (!(s->flags & ORDO_STORE_FAST) && fdatasync(s->fd_embed) != 0)
+        return ordo_err_set(err, "syncing embed.f16: %s", strerror(errno));
+    return 0;
+}
+
 int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *image_id,
                          ordo_err *err)
 {

@@ -298,6 +298,16 @@ int ordo_store_items(ordo_store *s, ordo_store_item **items, size_t *n, ordo_err
 const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err);
 const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err);
 
+/* Replaces the embedding rows at slots[0..n) with rows (n x 1280 floats),
+ * in place: the one exception to "a committed row never changes", made for
+ * the fine-tuned network's re-embedding of the collection (cli_ft.c), so
+ * ranking, the grid's neighbours and the sports filter use the adapted
+ * features. Each row is replaced whole (one pwrite); a reader may see some
+ * rows old and some new until the call returns. Synced unless
+ * ORDO_STORE_FAST. The logits and everything in SQLite stay as they are. */
+int ordo_store_set_embeddings(ordo_store *s, const int64_t *slots, size_t n, const float *rows,
+                              ordo_err *err);
+
 /* A path of the image (the present file with the lowest id); out gets the
  * raw bytes NUL-terminated. Fails if the image has no present file. */
 int ordo_store_image_path(ordo_store *s, int64_t image_id, char *out, size_t cap,
