@@ -65,7 +65,7 @@ static int matrix_rows(ordo_store *s, const int64_t *ids, size_t n, int logits, 
     if (ordo_store_items(s, &items, &ni, err)) return -1;
     const uint16_t *E = logits ? ordo_store_logits(s, &rows, err) : ordo_store_embeddings(s, &rows, err);
     if (!E) { free(items); return -1; }
-    size_t w = logits ? ORDO_STORE_LOGITS : ORDO_STORE_EMBED;
+    size_t w = (size_t)(logits ? ordo_store_logits_dim(s) : ordo_store_embed_dim(s));
     /* items come in id order: binary search each id */
     for (size_t i = 0; i < n; i++) {
         size_t lo = 0, hi = ni;
@@ -112,7 +112,7 @@ static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_
         ids[n++] = d->ids[i];
     }
     int k = ordo_learn_model_classes(m);
-    x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
+    x = malloc((n ? n : 1) * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     pr = malloc((n ? n : 1) * (size_t)k * sizeof *pr);
     if (!x || !pr) goto oom;
     if (n && (ordo_learn_embeddings(s, ids, n, x, err) ||
@@ -498,7 +498,7 @@ static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const
     }
     size_t N = n + nu;
     int64_t *ids = malloc((N ? N : 1) * sizeof *ids);
-    float *x = malloc((N ? N : 1) * ORDO_STORE_EMBED * sizeof *x);
+    float *x = malloc((N ? N : 1) * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     int *yy = malloc((N ? N : 1) * sizeof *yy);
     ordo_learn_model *m = NULL;
     if (!ids || !x || !yy) {
@@ -513,7 +513,7 @@ static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const
             yy[n + i] = -1;
         }
         if (ordo_learn_embeddings(s, ids, N, x, err) == 0)
-            m = ordo_learn_train_with(learner, x, N, ORDO_STORE_EMBED, yy, k, names, o, NULL, NULL,
+            m = ordo_learn_train_with(learner, x, N, ordo_store_embed_dim(s), yy, k, names, o, NULL, NULL,
                                       rep, err);
     }
     free(uids);
@@ -688,7 +688,7 @@ int ordo_learn_stability(ordo_store *s, const ordo_learn_version *hist, size_t n
     int rc = -1;
     if (!ids) { ordo_err_set(err, "out of memory"); goto out; }
     for (size_t i = 0; i < ni; i += step) ids[m++] = items[i].id; /* fixed: every step-th by id */
-    x = malloc((m ? m : 1) * ORDO_STORE_EMBED * sizeof *x);
+    x = malloc((m ? m : 1) * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     pa = malloc((m ? m : 1) * sizeof *pa);
     pb = malloc((m ? m : 1) * sizeof *pb);
     if (!x || !pa || !pb) { ordo_err_set(err, "out of memory"); goto out; }
