@@ -1,6 +1,6 @@
 /* fuzz_vectors.c - libFuzzer target for the vector and label file parsers
  * of `ordo import`: path lists, CSV and JSON lines vectors, JSON lines label
- * events, Label Studio exports and ISO 8601 times. The first input byte
+ * events, Label Studio exports, ISO 8601 times and class lists. The first input byte
  * picks the parser; the rest is the file. Every parsed result is checked
  * for the promises io.h makes (finite values, equal widths, non-empty
  * paths and labels).
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     ordo_err err = {{0}};
     int rc;
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: {
         char **p;
         size_t n;
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1:
     case 2: {
         ordo_io_vectors v;
-        rc = data[0] % 6 == 1 ? ordo_io_vectors_csv(buf, len, &v, &err)
+        rc = data[0] % 7 == 1 ? ordo_io_vectors_csv(buf, len, &v, &err)
                               : ordo_io_vectors_jsonl(buf, len, &v, &err);
         if (rc == 0) {
             check_vectors(&v);
@@ -66,11 +66,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
     case 4: {
         ordo_io_labels l;
-        rc = data[0] % 6 == 3 ? ordo_io_labels_jsonl(buf, len, &l, &err)
+        rc = data[0] % 7 == 3 ? ordo_io_labels_jsonl(buf, len, &l, &err)
                               : ordo_io_labels_studio(buf, len, &l, &err);
         if (rc == 0) {
             check_labels(&l);
             ordo_io_labels_free(&l);
+        }
+        break;
+    }
+    case 6: {   /* a class list: at least 2 names, none empty, none twice */
+        char **c;
+        size_t n;
+        if ((rc = ordo_io_classes_parse(buf, len, &c, &n, &err)) == 0) {
+            if (n < 2) abort();
+            for (size_t i = 0; i < n; i++) {
+                if (!c[i][0] || strchr(c[i], '\n')) abort();
+                for (size_t j = 0; j < i && n <= 64; j++)
+                    if (!strcmp(c[i], c[j])) abort();
+            }
+            ordo_io_paths_free(c, n);
         }
         break;
     }

@@ -6,7 +6,7 @@
 #     ranking and training run on them;
 #   * malformed inputs (wrong shape, NaN, Inf, truncated, trailing bytes,
 #     wrong dtype, big-endian, Fortran order, 3-d, paths that are not photos,
-#     a path twice, probabilities that do not sum to 1, too wide) are refused
+#     a path twice, probabilities that do not sum to 1, wider than 65536) are refused
 #     with a message naming the fault, and nothing is written;
 #   * CSV and JSON lines vectors import the same vectors as the .npy;
 #   * a scanned project's exported embeddings + logits, imported into a fresh
@@ -48,7 +48,7 @@ bad["rows"] = e[:59]
 bad["onedim"] = e[:, 0].copy()
 bad["threedim"] = e.reshape(60, 2, 256)
 bad["e256"] = e[:, :256].copy()
-bad["wide"] = rng.standard_normal((60, 1281)).astype(np.float32)
+bad["wide"] = np.zeros((60, 65537), np.float16)
 for k, v in bad.items():
     np.save(k + ".npy", v)
 p = rng.random((60, 1000)).astype(np.float32); p /= p.sum(1, keepdims=True)
@@ -93,7 +93,7 @@ refused "1-d" "1-d array" onedim.npy --paths paths.txt --model clip
 refused "3-d" "3 dimensions" threedim.npy --paths paths.txt --model clip
 refused "truncated" "truncated" trunc.npy --paths paths.txt --model clip
 refused "trailing bytes" "2 bytes after" trail.npy --paths paths.txt --model clip
-refused "too wide" "at most 1280" wide.npy --paths paths.txt --model clip
+refused "too wide" "at most 65536" wide.npy --paths paths.txt --model clip
 refused "path not a photo" "row 31: .*no_such_photo.jpg: no such photo" e.npy --paths paths_missing.txt --model clip
 refused "path twice" "listed twice" e.npy --paths paths_twice.txt --model clip
 refused "probabilities sum" "sum to" e.npy --paths paths.txt --probs probs_bad.npy --model clip

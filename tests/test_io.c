@@ -163,6 +163,28 @@ static void t_vectors(void)
     CHECK(ordo_io_paths_parse("a\n\nb\n", 5, &p, &n, &err) != 0 && strstr(err.msg, "line 2"));
 }
 
+static void t_classes(void)
+{
+    char **c;
+    size_t n;
+    ordo_err err;
+    const char *ok = "golf\r\nair hockey\ntennis";   /* CRLF, no final newline */
+    CHECK_MSG(ordo_io_classes_parse(ok, strlen(ok), &c, &n, &err) == 0, "%s", err.msg);
+    CHECK(n == 3 && !strcmp(c[0], "golf") && !strcmp(c[1], "air hockey") && !strcmp(c[2], "tennis"));
+    ordo_io_paths_free(c, n);
+    static const struct { const char *in; size_t len; const char *why; } bad[] = {
+        {"golf\ntennis\ngolf\n", 17, "line 3 repeats the class name of line 1"},
+        {"golf\n\ntennis\n", 13, "line 2: empty class name"},
+        {"golf\n", 5, "1 class name"},
+        {"", 0, "0 class names"},
+        {"golf\nten\0nis\n", 14, "NUL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_MSG(ordo_io_classes_parse(bad[i].in, bad[i].len, &c, &n, &err) == -1, "case %zu", i);
+        CHECK_MSG(strstr(err.msg, bad[i].why) != NULL, "case %zu: %s", i, err.msg);
+    }
+}
+
 static void t_times(void)
 {
     double t;
@@ -238,6 +260,7 @@ int main(void)
     RUN(t_npy_headers);
     RUN(t_npy_write);
     RUN(t_vectors);
+    RUN(t_classes);
     RUN(t_times);
     RUN(t_labels);
     return test_summary();

@@ -456,6 +456,96 @@ static void t_copy_image(void)
 }
 
 /* The one rule for a label, whoever writes it. */
+/* A project whose vectors are wider than ordo's own and whose logits are
+ * over an imported model's own classes: the matrices take those widths,
+ * other handles see them, rows read back at that stride, and a second
+ * class set, or rows of another width, are refused. */
+static void t_widths(void)
+{
+    make_tmp();
+    char wide[300], narrow[300];
+    snprintf(wide, sizeof wide, "%s/wide", tmpdir);
+    snprintf(narrow, sizeof narrow, "%s/narrow", tmpdir);
+    CHECK(mkdir(wide, 0755) == 0 && mkdir(narrow, 0755) == 0);
+    ordo_err err = {{0}};
+    CHECK(ordo_store_init(wide, NULL, &err) == 0 && ordo_store_init(narrow, "lite0", &err) == 0);
+    ordo_store *a = ordo_store_open(wide, ORDO_STORE_FAST, &err);
+    ordo_store *other = ordo_store_open(wide, ORDO_STORE_RDONLY, &err);   /* opened before */
+    ordo_store *b = ordo_store_open(narrow, ORDO_STORE_FAST, &err);
+    CHECK_MSG(a && other && b, "%s", err.msg);
+    if (!a || !other || !b) goto out;
+    CHECK(ordo_store_embed_dim(a) == ORDO_STORE_EMBED && ordo_store_logits_dim(a) == ORDO_STORE_LOGITS);
+    enum { D = 2048, K = 3 };
+    const char *const names[K] = {"golf", "air hockey", "tennis"};
+    const char *const other_names[K] = {"golf", "tennis", "air hockey"};
+    static float e[2][D];
+    float lg[2][K] = {{0, 3, 1}, {2, 0, 0}};
+    for (int i = 0; i < 2; i++)
+        for (int d = 0; d < D; d++) e[i][d] = (float)sin(i * 1.7 + d * 0.01);
+    CHECK(ordo_store_begin(a, &err) == 0);
+    CHECK_MSG(ordo_store_set_source(a, "resnet50", D, 1, names, K, &err) == 0, "%s", err.msg);
+    CHECK(ordo_store_embed_dim(a) == D && ordo_store_logits_dim(a) == K);
+    for (int i = 0; i < 2; i++) {
+        ordo_store_image_in in = {.path = i ? "/p/b.jpg" : "/p/a.jpg", .size = 1, .format = "",
+                                  .logits = lg[i], .embed = e[i], .embed_dim = D,
+                                  .sports = NAN};
+        memset(in.hash, 0, 16);
+        in.hash[0] = (unsigned char)(i + 1);
+        CHECK_MSG(ordo_store_put_image(a, &in, NULL, &err) == 0, "%s", err.msg);
+    }
+    ordo_store_image_in too_wide = {.path = "/p/c.jpg", .format = "", .embed = e[0],
+                                    .embed_dim = D + 1, .sports = NAN};
+    too_wide.hash[0] = 9;
+    CHECK(ordo_store_put_image(a, &too_wide, NULL, &err) == -1 && strstr(err.msg, "1 to 2048"));
+    CHECK_MSG(ordo_store_commit(a, &err) == 0, "%s", err.msg);
+    /* the handle opened before the import sees the widths at its next map */
+    size_t rows = 0;
+    const uint16_t *E = ordo_store_embeddings(other, &rows, &err);
+    CHECK(E && rows == 2 && ordo_store_embed_dim(other) == D);
+    if (E && rows == 2) {
+        static float back[D], want[D];
+        static uint16_t h[D];
+        ordo_f16_to_f32(E + D, back, D);            /* row 1 at stride 2048 */
+        ordo_f16_from_f32(e[1], h, D);
+        ordo_f16_to_f32(h, want, D);
+        CHECK(!memcmp(back, want, sizeof back));
+    }
+    const uint16_t *L = ordo_store_logits(other, &rows, &err);
+    CHECK(L && rows == 2 && ordo_store_logits_dim(other) == K);
+    ordo_store_item *it = NULL;
+    size_t n = 0;
+    CHECK(ordo_store_items(other, &it, &n, &err) == 0 && n == 2);
+    if (n == 2) CHECK(it[0].s.top_class[0] == 1 && it[1].s.top_class[0] == 0 && it[0].s.top_class[3] == -1);
+    free(it);
+    char **cn = NULL;
+    int k = 0;
+    CHECK(ordo_store_class_names(other, &cn, &k, &err) == 0 && k == K && !strcmp(cn[1], "air hockey"));
+    ordo_store_class_names_free(cn, k);
+    CHECK(ordo_store_class_names(b, &cn, &k, &err) == 0 && k == 0 && !cn);
+    ordo_store_source src;
+    CHECK(ordo_store_get_source(other, &src, &err) == 0 && src.dim == D && src.nclasses == K);
+    /* never mixed: another order, ImageNet's classes, another width */
+    CHECK(ordo_store_begin(a, &err) == 0);
+    CHECK(ordo_store_set_source(a, "resnet50", D, 1, names, K, &err) == 0);
+    CHECK(ordo_store_set_source(a, "resnet50", D, 1, other_names, K, &err) == -1 &&
+          strstr(err.msg, "differ in names or order"));
+    CHECK(ordo_store_set_source(a, "resnet50", D, 1, NULL, 0, &err) == -1 &&
+          strstr(err.msg, "ImageNet"));
+    CHECK(ordo_store_set_source(a, "resnet50", 1280, 1, names, K, &err) == -1);
+    const char *const dup[K] = {"golf", "golf\n", "x"};
+    CHECK(ordo_store_set_source(a, "resnet50", D, 1, dup, K, &err) == -1);
+    ordo_store_rollback(a);
+    /* rows of a 2048-d project never go into a 1280-d one */
+    CHECK(ordo_store_begin(b, &err) == 0);
+    CHECK(ordo_store_copy_image(b, a, 1, 0, &err) == -1 && strstr(err.msg, "cannot be copied"));
+    ordo_store_rollback(b);
+out:
+    ordo_store_close(a);
+    ordo_store_close(other);
+    ordo_store_close(b);
+    rm_rf(tmpdir);
+}
+
 static void t_label_rule(void)
 {
     char big[ORDO_STORE_LABEL_MAX + 2];
@@ -557,6 +647,7 @@ int main(void)
     RUN(t_find_init);
     RUN(t_write_read);
     RUN(t_copy_image);
+    RUN(t_widths);
     RUN(t_label_rule);
     RUN(t_kill);
     return test_summary();

@@ -267,7 +267,7 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
     }
     S.seconds[2] = ordo_clock_mono() - t0;
     t0 = ordo_clock_mono();
-    qsort(out, np, sizeof *out, cmp_pair);
+    if (np) qsort(out, np, sizeof *out, cmp_pair);   /* qsort(NULL, 0) is undefined */
     S.pairs = np;
     S.seconds[3] = ordo_clock_mono() - t0;
     *pairs = out;

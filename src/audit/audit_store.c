@@ -135,19 +135,19 @@ static int audit_labels(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_
         const char **h = bsearch(&l, names, (size_t)k, sizeof *names, cmp_str);
         y[i] = (int)(h - names);
     }
-    x = malloc(n * ORDO_STORE_EMBED * sizeof *x);
+    x = malloc(n * ordo_store_embed_dim(s) * sizeof *x);
     out->oof = malloc(n * (size_t)k * sizeof *out->oof);
     if (!x || !out->oof) { ordo_err_set(err, "out of memory for %zu embeddings", n); goto done; }
     if (ordo_learn_embeddings(s, ids, n, x, err)) goto done;
     /* out-of-fold probabilities need cross-validation even with a fixed L2 */
     ordo_learn_opts lo = o->learn;
     lo.calibrate = 1;
-    m = ordo_learn_train(x, n, ORDO_STORE_EMBED, y, k, names, &lo, out->oof, &out->rep, err);
+    m = ordo_learn_train(x, n, ordo_store_embed_dim(s), y, k, names, &lo, out->oof, &out->rep, err);
     if (!m) { ordo_err_wrap(err, "cross-fitted learner"); goto done; }
     if (o->knn_weight > 0) {
         pk = malloc(n * (size_t)k * sizeof *pk);
         if (!pk) { ordo_err_set(err, "out of memory"); goto done; }
-        if (ordo_audit_knn_probs(x, n, ORDO_STORE_EMBED, y, k, o->knn_k, pk, err)) goto done;
+        if (ordo_audit_knn_probs(x, n, ordo_store_embed_dim(s), y, k, o->knn_k, pk, err)) goto done;
         double w = o->knn_weight > 1 ? 1 : o->knn_weight;
         for (size_t i = 0; i < n * (size_t)k; i++)
             pk[i] = (float)((1 - w) * out->oof[i] + w * pk[i]);
@@ -199,9 +199,9 @@ static int audit_dups(ordo_store *s, const ordo_audit_run_opts *o, ordo_audit_re
     const uint16_t *emb = ordo_store_embeddings(s, &rows, err);
     if (!emb && n) goto done;
     for (size_t i = 0; i < n; i++) slot[i] = items[i].slot;
-    ordo_rank_f16_rows fr = {.data = emb, .rows = rows, .dim = ORDO_STORE_EMBED, .slot = slot,
+    ordo_rank_f16_rows fr = {.data = emb, .rows = rows, .dim = ordo_store_embed_dim(s), .slot = slot,
                              .release = 0};
-    if (ordo_audit_dups(n, ORDO_STORE_EMBED, ordo_rank_f16_read, &fr, &o->dup, &pp, &np,
+    if (ordo_audit_dups(n, ordo_store_embed_dim(s), ordo_rank_f16_read, &fr, &o->dup, &pp, &np,
                         &out->dst, err))
         goto done;
     long g = ordo_audit_groups(n, pp, np, group, err);
@@ -248,8 +248,8 @@ static int audit_leaks(ordo_store *s, double cosine, ordo_audit_result *out, ord
     for (size_t i = 0; i < d.n; i++)
         if (!d.eval[i] && strcmp(d.label[i], ORDO_STORE_LABEL_UNCLEAR)) tr[ntr++] = d.ids[i];
     if (!nev || !ntr) { rc = 0; goto done; }
-    xe = malloc(nev * ORDO_STORE_EMBED * sizeof *xe);
-    xt = malloc(ntr * ORDO_STORE_EMBED * sizeof *xt);
+    xe = malloc(nev * ordo_store_embed_dim(s) * sizeof *xe);
+    xt = malloc(ntr * ordo_store_embed_dim(s) * sizeof *xt);
     best = malloc(ntr * sizeof *best);
     arg = malloc(ntr * sizeof *arg);
     hit = malloc(ntr);
@@ -276,7 +276,7 @@ static int audit_leaks(ordo_store *s, double cosine, ordo_audit_result *out, ord
     if (!nev || !ntr) { rc = 0; goto done; }
     if (ordo_learn_embeddings(s, ev, nev, xe, err) || ordo_learn_embeddings(s, tr, ntr, xt, err))
         goto done;
-    if (ordo_audit_cross(xt, ntr, xe, nev, ORDO_STORE_EMBED, cosine, hit, NULL, best, arg, err) < 0)
+    if (ordo_audit_cross(xt, ntr, xe, nev, ordo_store_embed_dim(s), cosine, hit, NULL, best, arg, err) < 0)
         goto done;
     size_t nl = 0;
     for (size_t i = 0; i < ntr; i++) nl += hit[i];

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 int ordo_file_read(const char *path, size_t max, unsigned char **buf, size_t *len,
                    ordo_err *err)
@@ -60,4 +61,11 @@ int ordo_file_read(const char *path, size_t max, unsigned char **buf, size_t *le
     *buf = b;
     *len = n;
     return 0;
+}
+
+void ordo_file_hash(const void *buf, size_t len, unsigned char out[ORDO_FILE_HASH_BYTES])
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
+    memcpy(out, c.digest, ORDO_FILE_HASH_BYTES);
 }

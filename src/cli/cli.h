@@ -59,4 +59,20 @@ struct ordo_store *cli_open_project(const char *cmd, const char *flag, int flags
 /* Number of online cores (at least 1): the default thread count. */
 int cli_default_threads(void);
 
+/* The names of a project's logit columns: the model's own classes when its
+ * probabilities were imported over them (store's table `classes`), else the
+ * 1000 ImageNet classes (wordnet/, opened here; wn stays NULL without it). */
+struct ordo_wn;
+typedef struct cli_colnames {
+    struct ordo_wn *wn;
+    char **own;
+    int nown;
+} cli_colnames;
+int cli_colnames_open(struct ordo_store *s, cli_colnames *c, struct ordo_err *err);
+/* Column cls's name, or NULL when unknown; its WordNet id ("" for own classes
+ * or without WordNet). */
+const char *cli_class_name(const cli_colnames *c, int cls);
+const char *cli_class_wnid(const cli_colnames *c, int cls);
+void cli_colnames_close(cli_colnames *c);
+
 #endif

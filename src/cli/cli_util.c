@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
+#include "wordnet/wordnet.h"
 
 int cli_parse_int(const char *opt, const char *s, int lo, int hi, int *out)
 {
@@ -37,4 +39,34 @@ ordo_store *cli_open_project(const char *cmd, const char *flag, int flags)
     if (!s)
         fprintf(stderr, "ordo %s: %s\n", cmd, err.msg);
     return s;
+}
+
+int cli_colnames_open(ordo_store *s, cli_colnames *c, ordo_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (ordo_store_class_names(s, &c->own, &c->nown, err)) return -1;
+    if (!c->nown) {
+        ordo_err wnerr;
+        c->wn = ordo_wn_open(NULL, &wnerr);   /* without it: class indices only */
+    }
+    return 0;
+}
+
+const char *cli_class_name(const cli_colnames *c, int cls)
+{
+    if (c->nown) return cls >= 0 && cls < c->nown ? c->own[cls] : NULL;
+    return c->wn && cls >= 0 && cls < ORDO_WN_CLASSES ? ordo_wn_class_name(c->wn, cls) : NULL;
+}
+
+const char *cli_class_wnid(const cli_colnames *c, int cls)
+{
+    if (c->nown || !c->wn || cls < 0 || cls >= ORDO_WN_CLASSES) return "";
+    return ordo_wn_class_wnid(c->wn, cls);
+}
+
+void cli_colnames_close(cli_colnames *c)
+{
+    ordo_store_class_names_free(c->own, c->nown);
+    ordo_wn_free(c->wn);
+    memset(c, 0, sizeof *c);
 }

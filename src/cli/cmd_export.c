@@ -148,7 +148,7 @@ int cli_export(int argc, char **argv)
     int k = m ? ordo_learn_model_classes(m) : 0;
     size_t chunk = 4096;
     ids = malloc(chunk * sizeof *ids);
-    x = malloc(chunk * ORDO_STORE_EMBED * sizeof *x);
+    x = malloc(chunk * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     pr = malloc(chunk * (size_t)(k > 2 ? k : 2) * sizeof *pr);
     fp = malloc(chunk * 2 * sizeof *fp);   /* priors, then P(not-sports) */
     if (!ids || !x || !pr || !fp) { ordo_err_set(&err, "out of memory"); goto fail; }

@@ -16,7 +16,6 @@
 #include "cli/cli.h"
 #include "io/io.h"
 #include "learn/learn_store.h"
-#include "wordnet/wordnet.h"
 
 /* Writes rows x cols half floats (the first cols of each matrix row of
  * width `width`) for the given slots as a float16 .npy. */
@@ -33,20 +32,44 @@ static int write_f16(const char *path, const uint16_t *m, size_t width, size_t c
 }
 
 /* softmax of each stored logit row, as float32 (what ordo's scores are of). */
-static int write_probs(const char *path, const uint16_t *lg, const ordo_store_item *it, size_t n,
-                       ordo_err *err)
+static int write_probs(const char *path, const uint16_t *lg, int L, const ordo_store_item *it,
+                       size_t n, ordo_err *err)
 {
+    float *l = malloc(2 * (size_t)L * sizeof *l), *p = l + L;
+    if (!l) return ordo_err_set(err, "out of memory");
     FILE *f = fopen(path, "wb");
-    if (!f) return ordo_err_set(err, "%s: %s", path, strerror(errno));
-    int bad = ordo_io_npy_write_header(f, ORDO_IO_F32, n, ORDO_STORE_LOGITS);
-    float l[ORDO_STORE_LOGITS], p[ORDO_STORE_LOGITS];
+    if (!f) {
+        free(l);
+        return ordo_err_set(err, "%s: %s", path, strerror(errno));
+    }
+    int bad = ordo_io_npy_write_header(f, ORDO_IO_F32, n, (size_t)L);
     for (size_t i = 0; i < n && !bad; i++) {
         ordo_store_scores sc;
-        ordo_f16_to_f32(lg + (size_t)it[i].slot * ORDO_STORE_LOGITS, l, ORDO_STORE_LOGITS);
-        ordo_store_summarize(l, ORDO_STORE_LOGITS, &sc, p);
-        bad = fwrite(p, sizeof(float), ORDO_STORE_LOGITS, f) != ORDO_STORE_LOGITS;
+        ordo_f16_to_f32(lg + (size_t)it[i].slot * (size_t)L, l, (size_t)L);
+        ordo_store_summarize(l, L, &sc, p);
+        bad = fwrite(p, sizeof(float), (size_t)L, f) != (size_t)L;
     }
+    free(l);
     if (fclose(f) || bad) return ordo_err_set(err, "%s: write failed", path);
+    return 0;
+}
+
+/* The project's own class names (classes.txt, for `ordo import embeddings
+ * --classes`), when its probabilities are over a model's own classes. */
+static int write_classes(ordo_store *s, const char *path, ordo_err *err)
+{
+    char **names;
+    int k;
+    if (ordo_store_class_names(s, &names, &k, err)) return -1;
+    if (!k) return 0;
+    int bad = 0;
+    for (int i = 0; i < k; i++)
+        if (strchr(names[i], '\n') || strchr(names[i], '\r')) bad = 1;
+    FILE *f = bad ? NULL : fopen(path, "w");
+    for (int i = 0; f && i < k; i++) fprintf(f, "%s\n", names[i]);
+    ordo_store_class_names_free(names, k);
+    if (bad) return ordo_err_set(err, "a class name with a line break cannot go in classes.txt");
+    if (!f || fclose(f)) return ordo_err_set(err, "%s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -75,14 +98,17 @@ int cli_export_embeddings(ordo_store *s, const char *dir, ordo_err *err)
     const uint16_t *emb = ordo_store_embeddings(s, &rows, err);
     if (!emb) goto out;
     snprintf(p, sizeof p, "%s/embeddings.npy", tmp);
-    if (write_f16(p, emb, ORDO_STORE_EMBED, (size_t)src.dim, it, n, err)) goto out;
+    if (write_f16(p, emb, (size_t)ordo_store_embed_dim(s), (size_t)src.dim, it, n, err)) goto out;
     if (src.probs) {
         const uint16_t *lg = ordo_store_logits(s, &rows, err);
         if (!lg) goto out;
+        const int L = ordo_store_logits_dim(s);
         snprintf(p, sizeof p, "%s/logits.npy", tmp);
-        if (write_f16(p, lg, ORDO_STORE_LOGITS, ORDO_STORE_LOGITS, it, n, err)) goto out;
+        if (write_f16(p, lg, (size_t)L, (size_t)L, it, n, err)) goto out;
         snprintf(p, sizeof p, "%s/probabilities.npy", tmp);
-        if (write_probs(p, lg, it, n, err)) goto out;
+        if (write_probs(p, lg, L, it, n, err)) goto out;
+        snprintf(p, sizeof p, "%s/classes.txt", tmp);
+        if (write_classes(s, p, err)) goto out;
     }
     snprintf(p, sizeof p, "%s/paths.txt", tmp);
     FILE *f = fopen(p, "w");
@@ -200,7 +226,7 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
     ordo_store_label_row *lab = NULL;
     size_t n = 0, nl = 0;
     float *x = NULL, *pr = NULL;
-    ordo_wn *wn = NULL;
+    cli_colnames cn = {0};
     int rc = -1;
     ordo_store_source src;
     if (ordo_store_get_source(s, &src, err) || ordo_store_items(s, &it, &n, err) ||
@@ -216,12 +242,17 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
         order[j] = v;
     }
     int k = m ? ordo_learn_model_classes(m) : 0;
-    if (m && (!(x = malloc(ORDO_STORE_EMBED * sizeof *x)) || !(pr = malloc((size_t)k * sizeof *pr)))) {
+    if (m && (!(x = malloc((size_t)ordo_store_embed_dim(s) * sizeof *x)) || !(pr = malloc((size_t)k * sizeof *pr)))) {
         free(order);
         ordo_err_set(err, "out of memory");
         goto out;
     }
-    if (!m && src.probs) wn = ordo_wn_open(NULL, err);   /* ImageNet names, when available */
+    /* the stored probabilities' class names: ImageNet's (when WordNet is
+     * there) or the imported model's own */
+    if (!m && src.probs && cli_colnames_open(s, &cn, err)) {
+        free(order);
+        goto out;
+    }
     size_t rl = root ? strlen(root) : 0;
     while (rl > 1 && root[rl - 1] == '/') rl--;
     printf("[\n");
@@ -273,10 +304,10 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
                    (long long)version, pr[am]);
             choice_result(ordo_learn_model_class_name(m, am), pr[am]);
             printf("]}");
-        } else if (wn) {
-            printf("{\"model_version\":\"%s ImageNet\",\"score\":%.5f,\"result\":[", src.model,
-                   it[i].s.top_prob[0]);
-            choice_result(ordo_wn_class_name(wn, it[i].s.top_class[0]), it[i].s.top_prob[0]);
+        } else if (cli_class_name(&cn, it[i].s.top_class[0])) {
+            printf("{\"model_version\":\"%s%s\",\"score\":%.5f,\"result\":[", src.model,
+                   cn.nown ? "" : " ImageNet", it[i].s.top_prob[0]);
+            choice_result(cli_class_name(&cn, it[i].s.top_class[0]), it[i].s.top_prob[0]);
             printf("]}");
         }
         printf("]}");
@@ -285,7 +316,7 @@ int cli_export_label_studio(ordo_store *s, ordo_learn_model *m, long long versio
     free(order);
     rc = fflush(stdout) == 0 ? 0 : ordo_err_set(err, "write failed");
 out:
-    ordo_wn_free(wn);
+    cli_colnames_close(&cn);
     free(it); free(x); free(pr);
     ordo_store_labels_free(lab, nl);
     return rc;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <xxhash.h>
 
 #include "base/f16.h"
 #include "base/file.h"
@@ -30,7 +29,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: ordo import embeddings FILE [--paths LIST] [--probs FILE.npy | --logits FILE.npy]\n"
-            "                   --model NAME [--project DIR]\n"
+            "                   [--classes LIST] --model NAME [--project DIR]\n"
             "       ordo import labels (--tree DIR | --csv FILE | --jsonl FILE | --label-studio FILE)\n"
             "                   [--root DIR] [--annotator NAME] [--project DIR]\n"
             "Brings another model's vectors, or existing labels, into the project. The whole\n"
@@ -41,14 +40,19 @@ static void usage(FILE *f)
             "({\"path\": ..., \"embedding\": [...], \"probabilities\": [...]}). The photos are\n"
             "hashed and added to the project; no network runs. A project holds one model's\n"
             "vectors: a project scanned by ordo (lite0/1/2) or imported from another model\n"
-            "refuses vectors of a different one.\n"
+            "refuses vectors of a different one. Any width is kept (CLIP's 512, ResNet-50's\n"
+            "2048): the first import into an empty project sets its embedding width.\n"
             "  --model NAME      the model the vectors come from (e.g. clip-vit-b32; lite0 for\n"
             "                    vectors `ordo export --embeddings` wrote from a lite0 project)\n"
             "  --paths LIST      for .npy: the photos, one path per line, in row order\n"
             "                    (relative paths: from LIST's folder, else the current directory)\n"
             "  --probs FILE.npy  ImageNet class probabilities (N x 1000, ordo's class order,\n"
             "                    `ordo classes`): scores and the sports prior as for a scan\n"
-            "  --logits FILE.npy ImageNet logits instead (N x 1000; exact for ordo's exports)\n\n"
+            "  --logits FILE.npy ImageNet logits instead (N x 1000; exact for ordo's exports)\n"
+            "  --classes LIST    the probabilities (--probs, --logits or the JSON lines') are\n"
+            "                    over the model's own classes: their names, one per line, in\n"
+            "                    column order; `ordo next`, `status` and the page show them.\n"
+            "                    A project never mixes two class lists\n\n"
             "labels: label events, appended (the newest per image is its current label).\n"
             "  --tree DIR           DIR/LABEL/.../photo: the first folder under DIR is the label\n"
             "  --csv FILE           path,label[,annotator,reason,created] with that header (as\n"
@@ -122,7 +126,8 @@ fail:
 }
 
 static int import_embeddings(const char *project, const char *file, const char *paths_file,
-                             const char *probs_file, const char *logits_file, const char *model)
+                             const char *probs_file, const char *logits_file,
+                             const char *classes_file, const char *model)
 {
     ordo_err err = {{0}};
     ordo_io_vectors v = {0};
@@ -132,8 +137,10 @@ static int import_embeddings(const char *project, const char *file, const char *
     ordo_store *s = NULL;
     ordo_wn *wn = NULL;
     ordo_sports *sp = NULL;
+    char **classes = NULL;
+    size_t nclasses = 0;
     int rc = 1, txn = 0;
-    const int64_t scan_id = 0;
+    int64_t scan_id = 0;
     char *dup = strdup(paths_file ? paths_file : file), *base = dup ? dirname(dup) : NULL;
     if (!base) { ordo_err_set(&err, "out of memory"); goto fail; }
     if (ends_with(file, ".npy")) {
@@ -172,42 +179,78 @@ static int import_embeddings(const char *project, const char *file, const char *
             goto fail;
         }
     }
-    if (v.dim > ORDO_STORE_EMBED) {
+    if (v.dim > ORDO_STORE_DIM_MAX) {
         ordo_err_set(&err, "%s: embeddings of %d values; ordo stores at most %d", file, v.dim,
-                     ORDO_STORE_EMBED);
+                     ORDO_STORE_DIM_MAX);
         goto fail;
     }
-    /* Probabilities or logits: from the JSON lines, or a matrix beside the .npy. */
+    /* Probabilities or logits: from the JSON lines, or a matrix beside the
+     * .npy; over ImageNet's 1000 classes, or the model's own (--classes). */
     const char *pf = probs_file ? probs_file : logits_file;
     if (pf && v.probs) {
         ordo_err_set(&err, "%s already has probabilities; drop --probs/--logits", file);
         goto fail;
     }
+    if (classes_file) {
+        if (!pf && !v.probs) {
+            ordo_err_set(&err, "--classes names the columns of probabilities; give --probs or "
+                               "--logits (or JSON lines with \"probabilities\")");
+            goto fail;
+        }
+        unsigned char *cb = NULL;
+        size_t cl;
+        int bad = ordo_file_read(classes_file, IMPORT_MAX_BYTES, &cb, &cl, &err) ||
+                  ordo_io_classes_parse((const char *)cb, cl, &classes, &nclasses, &err);
+        free(cb);
+        if (bad) {
+            ordo_err_wrap(&err, "%s", classes_file);
+            goto fail;
+        }
+        if (nclasses > ORDO_STORE_DIM_MAX) {
+            ordo_err_set(&err, "%s: %zu classes; ordo stores at most %d", classes_file,
+                         nclasses, ORDO_STORE_DIM_MAX);
+            goto fail;
+        }
+    }
+    /* K: the probability columns every row must have. */
+    const int K = classes ? (int)nclasses : ORDO_STORE_LOGITS;
     size_t pn = 0, pd = 0;
-    if (pf && read_npy(pf, v.n, ORDO_STORE_LOGITS, &extra, &pn, &pd, &err)) goto fail;
+    if (pf && read_npy(pf, v.n, (size_t)K, &extra, &pn, &pd, &err)) {
+        if (classes) ordo_err_wrap(&err, "%s lists %d classes", classes_file, K);
+        else if (strstr(err.msg, "shape ("))
+            snprintf(err.msg + strlen(err.msg), sizeof err.msg - strlen(err.msg),
+                     " (without --classes the columns are the %d ImageNet classes; a model "
+                     "with classes of its own: name them with --classes LIST)", K);
+        goto fail;
+    }
     const float *pm = pf ? extra : v.probs;
     int is_logits = logits_file != NULL;
-    if (v.probs && v.nprob != ORDO_STORE_LOGITS) {
-        ordo_err_set(&err, "%s: %d probabilities per image; ordo's scores are over the %d "
-                           "ImageNet classes", file, v.nprob, ORDO_STORE_LOGITS);
+    if (v.probs && v.nprob != K) {
+        if (classes)
+            ordo_err_set(&err, "%s: %d probabilities per image, but %s lists %d classes", file,
+                         v.nprob, classes_file, K);
+        else
+            ordo_err_set(&err, "%s: %d probabilities per image; without --classes they are "
+                               "over the %d ImageNet classes (a model with classes of its own: "
+                               "name them with --classes LIST)", file, v.nprob, K);
         goto fail;
     }
     if (pm) {
         /* Probabilities become logits ln p (softmax(ln p) = p / sum p), with
          * 0 clamped to 1e-30 so every stored value is finite. */
-        if (!(lg = malloc(v.n * ORDO_STORE_LOGITS * sizeof *lg))) {
+        if (!(lg = malloc(v.n * (size_t)K * sizeof *lg))) {
             ordo_err_set(&err, "out of memory");
             goto fail;
         }
         for (size_t i = 0; i < v.n; i++) {
-            const float *p = pm + i * ORDO_STORE_LOGITS;
-            float *o = lg + i * ORDO_STORE_LOGITS;
+            const float *p = pm + i * (size_t)K;
+            float *o = lg + i * (size_t)K;
             if (is_logits) {
-                memcpy(o, p, ORDO_STORE_LOGITS * sizeof *o);
+                memcpy(o, p, (size_t)K * sizeof *o);
                 continue;
             }
             double sum = 0;
-            for (int k = 0; k < ORDO_STORE_LOGITS; k++) {
+            for (int k = 0; k < K; k++) {
                 if (p[k] < 0 || p[k] > 1) {
                     ordo_err_set(&err, "%s: row %zu, class %d: probability %g is outside [0, 1]",
                                  pf ? pf : file, i + 1, k, p[k]);
@@ -245,11 +288,9 @@ static int import_embeddings(const char *project, const char *file, const char *
             ordo_err_wrap(&err, "row %zu", i + 1);
             goto fail_meta;
         }
-        XXH128_canonical_t c;
-        XXH128_canonicalFromHash(&c, XXH3_128bits(photo, got));
+        ordo_file_hash(photo, got, mt[i].hash);
         free(photo);
         photo = NULL;
-        memcpy(mt[i].hash, c.digest, 16);
         mt[i].size = (int64_t)st.st_size;
         mt[i].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     }
@@ -267,42 +308,59 @@ static int import_embeddings(const char *project, const char *file, const char *
             }
         free(sorted);
     }
-    if (pm) {
+    if (pm && !classes) {   /* the sports prior is a sum over ImageNet classes */
         wn = ordo_wn_open(NULL, &err);
         sp = wn ? ordo_sports_new(wn, NULL, &err) : NULL;
         if (!sp) fprintf(stderr, "ordo import: warning: no sports prior: %s\n", err.msg);
     }
     if (!(s = cli_open_project("import", project, 0))) goto fail_meta_quiet;
-    /* No scan record: it would be a write outside the one transaction. */
     if (ordo_store_begin(s, &err)) goto fail_meta;
     txn = 1;
-    if (ordo_store_set_source(s, model, v.dim, pm != NULL, &err)) goto fail_meta;
+    if (ordo_store_set_source(s, model, v.dim, pm != NULL, (const char *const *)classes,
+                              (int)nclasses, &err))
+        goto fail_meta;
+    /* The import's record in `scans` (roots: the file; model: its model),
+     * written inside the one transaction like everything else. */
+    char absfile[PATH_MAX];
+    if ((scan_id = ordo_store_scan_begin(s, realpath(file, absfile) ? absfile : file, model,
+                                         &err)) < 0)
+        goto fail_meta;
     float probs[ORDO_STORE_LOGITS], lr[ORDO_STORE_LOGITS];
     uint16_t h16[ORDO_STORE_LOGITS];
+    int64_t fresh = 0;
     for (size_t i = 0; i < v.n; i++) {
         float sports = NAN;
         if (pm && sp) {
             /* the prior of the logits as stored, as `ordo scan` computes it */
             ordo_store_scores sc;
-            ordo_f16_from_f32(lg + i * ORDO_STORE_LOGITS, h16, ORDO_STORE_LOGITS);
+            ordo_f16_from_f32(lg + i * (size_t)K, h16, ORDO_STORE_LOGITS);
             ordo_f16_to_f32(h16, lr, ORDO_STORE_LOGITS);
             ordo_store_summarize(lr, ORDO_STORE_LOGITS, &sc, probs);
             sports = ordo_sports_score(sp, probs);
         }
         ordo_store_image_in in = {.path = abs[i], .size = mt[i].size, .mtime_ns = mt[i].mtime_ns,
-                                  .format = "", .logits = pm ? lg + i * ORDO_STORE_LOGITS : NULL,
+                                  .format = "", .logits = pm ? lg + i * (size_t)K : NULL,
                                   .embed = v.embed + i * (size_t)v.dim, .embed_dim = v.dim,
                                   .sports = sports, .scan_id = scan_id};
         memcpy(in.hash, mt[i].hash, 16);
-        if (ordo_store_put_image(s, &in, NULL, &err)) {
+        int known = ordo_store_has_hash(s, in.hash, &err);
+        if (known < 0 || ordo_store_put_image(s, &in, NULL, &err)) {
             ordo_err_wrap(&err, "%s", abs[i]);
             goto fail_meta;
         }
+        fresh += !known;
     }
-    if (ordo_store_commit(s, &err)) goto fail_meta;
+    ordo_store_scan_counts counts = {.seen = (int64_t)v.n, .processed = fresh};
+    if (ordo_store_scan_end(s, scan_id, &counts, &err) || ordo_store_commit(s, &err))
+        goto fail_meta;
     txn = 0;
-    printf("imported %zu %d-d %s embeddings%s from %s\n", v.n, v.dim, model,
-           pm ? (is_logits ? " with ImageNet logits" : " with ImageNet probabilities") : "", file);
+    if (classes)
+        printf("imported %zu %d-d %s embeddings with %s over %d classes of its own from %s\n",
+               v.n, v.dim, model, is_logits ? "logits" : "probabilities", K, file);
+    else
+        printf("imported %zu %d-d %s embeddings%s from %s\n", v.n, v.dim, model,
+               pm ? (is_logits ? " with ImageNet logits" : " with ImageNet probabilities") : "",
+               file);
     rc = 0;
     free(mt);
     free(abs);
@@ -322,6 +380,7 @@ out:
     ordo_sports_free(sp);
     ordo_wn_free(wn);
     ordo_io_vectors_free(&v);
+    ordo_io_paths_free(classes, nclasses);
     free(buf); free(photo); free(lg); free(extra); free(dup);
     return rc;
 }
@@ -512,9 +571,11 @@ int cli_import(int argc, char **argv)
         {"logits", required_argument, NULL, 'g'}, {"tree", required_argument, NULL, 't'},
         {"csv", required_argument, NULL, 'c'}, {"jsonl", required_argument, NULL, 'j'},
         {"label-studio", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
-        {"annotator", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+        {"annotator", required_argument, NULL, 'a'}, {"classes", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *project = NULL, *model = NULL, *paths = NULL, *probs = NULL, *logits = NULL,
+               *classes = NULL,
                *root = NULL, *annotator = getenv("USER"), *lkind = NULL, *lfile = NULL;
     int c, nl = 0;
     optind = 1;
@@ -525,6 +586,7 @@ int cli_import(int argc, char **argv)
         case 'P': paths = optarg; break;
         case 'b': probs = optarg; break;
         case 'g': logits = optarg; break;
+        case 'C': classes = optarg; break;
         case 't': lkind = "tree"; lfile = optarg; nl++; break;
         case 'c': lkind = "csv"; lfile = optarg; nl++; break;
         case 'j': lkind = "jsonl"; lfile = optarg; nl++; break;
@@ -545,10 +607,10 @@ int cli_import(int argc, char **argv)
             fprintf(stderr, "ordo import: give --probs or --logits, not both\n");
             return 2;
         }
-        return import_embeddings(project, argv[optind + 1], paths, probs, logits, model);
+        return import_embeddings(project, argv[optind + 1], paths, probs, logits, classes, model);
     }
     if (optind + 1 == argc && !strcmp(argv[optind], "labels") && nl == 1 && !model && !paths &&
-        !probs && !logits)
+        !probs && !logits && !classes)
         return import_labels(project, lkind, lfile, root, annotator);
     usage(stderr);
     return 2;

@@ -73,11 +73,17 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
     ordo_err err = {{0}};
     ordo_store *s = ordo_store_open(dir, 0, &err);
     if (!s) { fprintf(stderr, "ordo next: %s\n", err.msg); return 1; }
-    ordo_err wnerr;
-    ordo_wn *wn = ordo_wn_open(NULL, &wnerr);   /* without it: no hierarchy, wnid names */
+    /* ImageNet's names and hierarchy (without WordNet: class indices), or
+     * the imported model's own class names */
+    cli_colnames cn;
+    if (cli_colnames_open(s, &cn, &err)) {
+        fprintf(stderr, "ordo next: %s\n", err.msg);
+        ordo_store_close(s);
+        return 1;
+    }
     int rc = 1;
     ordo_rank_batch *b = NULL;
-    ordo_loop_pool *p = ordo_loop_pool_load(s, wn, &err);
+    ordo_loop_pool *p = ordo_loop_pool_load(s, cn.wn, &err);
     if (!p) { fprintf(stderr, "ordo next: %s\n", err.msg); goto out; }
     const ordo_rank_input *in = ordo_loop_pool_input(p);
     if (in->n == 0) {
@@ -122,8 +128,8 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
         float top_prob;
         int c = ordo_loop_pool_top(p, it->row, &top_prob);
         const char *label = ordo_loop_pool_class_label(p, c);
-        const char *name = label ? label : wn ? ordo_wn_class_name(wn, c) : NULL;
-        const char *wnid = !label && wn ? ordo_wn_class_wnid(wn, c) : NULL;
+        const char *name = label ? label : cli_class_name(&cn, c);
+        const char *wnid = label ? NULL : cli_class_wnid(&cn, c);
         char idx[16];
         snprintf(idx, sizeof idx, "%d", c);
         if (!name) name = idx;
@@ -167,7 +173,7 @@ static int next_run(const char *dir, size_t n, const ordo_rank_opts *opts_in, in
 out:
     ordo_rank_batch_free(b);
     ordo_loop_pool_free(p);
-    ordo_wn_free(wn);
+    cli_colnames_close(&cn);
     ordo_store_close(s);
     return rc;
 }

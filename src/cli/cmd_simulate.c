@@ -338,18 +338,21 @@ int cli_simulate(int argc, char **argv)
         goto fail;
     }
     size_t N = np + nt;
-    x = malloc(N * ORDO_STORE_EMBED * sizeof *x);
-    lg = malloc(np * ORDO_STORE_LOGITS * sizeof *lg);
-    prior = malloc(np * ORDO_STORE_LOGITS * sizeof *prior);
+    /* the project's widths: its embeddings, its logit columns (ImageNet's
+     * 1000 classes, or an imported model's own) */
+    const size_t E = (size_t)ordo_store_embed_dim(s), L = (size_t)ordo_store_logits_dim(s);
+    x = malloc(N * E * sizeof *x);
+    lg = malloc(np * L * sizeof *lg);
+    prior = malloc(np * L * sizeof *prior);
     if (!x || !lg || !prior) { ordo_err_set(&err, "out of memory"); goto fail; }
     if (ordo_learn_embeddings(s, ids, N, x, &err) || ordo_learn_logits(s, ids, np, lg, &err)) goto fail;
-    for (size_t i = 0; i < np; i++) { /* ImageNet softmax: the scan's probabilities */
-        const float *l = lg + i * ORDO_STORE_LOGITS;
+    for (size_t i = 0; i < np; i++) { /* softmax: the stored probabilities */
+        const float *l = lg + i * L;
         double mx = -INFINITY, sum = 0;
-        for (int j = 0; j < ORDO_STORE_LOGITS; j++) mx = fmax(mx, l[j]);
-        for (int j = 0; j < ORDO_STORE_LOGITS; j++) sum += exp(l[j] - mx);
-        for (int j = 0; j < ORDO_STORE_LOGITS; j++)
-            prior[i * ORDO_STORE_LOGITS + j] = (float)(exp(l[j] - mx) / sum);
+        for (size_t j = 0; j < L; j++) mx = fmax(mx, l[j]);
+        for (size_t j = 0; j < L; j++) sum += exp(l[j] - mx);
+        for (size_t j = 0; j < L; j++)
+            prior[i * L + j] = (float)(exp(l[j] - mx) / sum);
     }
     /* leaks: pool images that near-duplicate a test image are kept out of
      * the pool (never picked, never trained on), so the test set stays the
@@ -358,7 +361,7 @@ int cli_simulate(int argc, char **argv)
     if (nt) {
         uint8_t *hit = malloc(np ? np : 1);
         if (!hit) { ordo_err_set(&err, "out of memory"); goto fail; }
-        if (ordo_audit_cross(x, np, x + np * ORDO_STORE_EMBED, nt, ORDO_STORE_EMBED,
+        if (ordo_audit_cross(x, np, x + np * E, nt, E,
                              ORDO_AUDIT_COSINE, hit, NULL, NULL, NULL, &err) < 0) {
             free(hit);
             goto fail;
@@ -367,12 +370,12 @@ int cli_simulate(int argc, char **argv)
         for (size_t i = 0; i < N; i++) {
             if (i < np && hit[i]) { test_leaks++; continue; }
             if (w != i) {
-                memmove(x + w * ORDO_STORE_EMBED, x + i * ORDO_STORE_EMBED, ORDO_STORE_EMBED * sizeof *x);
+                memmove(x + w * E, x + i * E, E * sizeof *x);
                 y[w] = y[i];
                 ids[w] = ids[i];
                 if (i < np)
-                    memmove(prior + w * ORDO_STORE_LOGITS, prior + i * ORDO_STORE_LOGITS,
-                            ORDO_STORE_LOGITS * sizeof *prior);
+                    memmove(prior + w * L, prior + i * L,
+                            L * sizeof *prior);
             }
             w++;
         }
@@ -424,10 +427,10 @@ int cli_simulate(int argc, char **argv)
         if (cli_ft_slots(&ft, ids, N, ft_slot, &err)) goto fail;
         ftd = cli_ft_data(&ft, ft_slot);
     }
-    ordo_learn_sim_config cfg = {.n = np, .d = ORDO_STORE_EMBED, .x = x, .truth = y, .k = k,
+    ordo_learn_sim_config cfg = {.n = np, .d = (int)E, .x = x, .truth = y, .k = k,
                                  .class_names = (const char *const *)names, .prior_probs = prior,
-                                 .prior_k = ORDO_STORE_LOGITS, .n_test = nt,
-                                 .test_x = x + np * ORDO_STORE_EMBED, .test_truth = y + np,
+                                 .prior_k = (int)L, .n_test = nt,
+                                 .test_x = x + np * E, .test_truth = y + np,
                                  .eval_size = (size_t)evaln, .batch = (size_t)batch,
                                  .rounds = rounds, .n_seeds = seeds, .seed = (uint64_t)seed0,
                                  .learners = learners, .n_learners = nlearn, .threads = threads,

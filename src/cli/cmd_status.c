@@ -59,9 +59,15 @@ int cli_status(int argc, char **argv)
         ordo_store_close(s);
         return 1;
     }
+    /* class names: ImageNet's (wnids without WordNet), or the imported
+     * model's own */
+    cli_colnames cn;
+    int bad = cli_colnames_open(s, &cn, &err);
     ordo_store_close(s);
-    ordo_err wnerr;
-    ordo_wn *wn = ordo_wn_open(NULL, &wnerr);   /* names only; wnids without it */
+    if (bad) {
+        fprintf(stderr, "ordo status: %s\n", err.msg);
+        return 1;
+    }
     char when[64] = "";
     if (st.last_scan > 0)
         iso_time(when, sizeof when, st.last_scan);
@@ -93,11 +99,11 @@ int cli_status(int argc, char **argv)
         printf(",\"top_classes\":[");
         for (int i = 0; i < st.ntop; i++) {
             int c = st.top[i].cls;
-            int known = wn && c >= 0 && c < ORDO_WN_CLASSES;
+            const char *nm = cli_class_name(&cn, c);
             printf("%s{\"class\":%d,\"wnid\":", i ? "," : "", c);
-            ordo_text_json(stdout, known ? ordo_wn_class_wnid(wn, c) : "");
+            ordo_text_json(stdout, cli_class_wnid(&cn, c));
             printf(",\"name\":");
-            ordo_text_json(stdout, known ? ordo_wn_class_name(wn, c) : "");
+            ordo_text_json(stdout, nm ? nm : "");
             printf(",\"images\":%lld}", (long long)st.top[i].count);
         }
         printf("]}\n");
@@ -120,13 +126,15 @@ int cli_status(int argc, char **argv)
             printf("top predicted classes:\n");
             for (int i = 0; i < st.ntop; i++) {
                 int c = st.top[i].cls;
-                int known = wn && c >= 0 && c < ORDO_WN_CLASSES;
-                printf("  %8lld  %s  %s\n", (long long)st.top[i].count,
-                       known ? ordo_wn_class_wnid(wn, c) : "?",
-                       known ? ordo_wn_class_name(wn, c) : "");
+                const char *nm = cli_class_name(&cn, c), *id = cli_class_wnid(&cn, c);
+                if (cn.nown)   /* the model's own classes have no WordNet id */
+                    printf("  %8lld  %s\n", (long long)st.top[i].count, nm ? nm : "?");
+                else
+                    printf("  %8lld  %s  %s\n", (long long)st.top[i].count,
+                           nm && id[0] ? id : "?", nm ? nm : "");
             }
         }
     }
-    ordo_wn_free(wn);
+    cli_colnames_close(&cn);
     return 0;
 }

@@ -64,6 +64,12 @@ void ordo_io_vectors_free(ordo_io_vectors *v);
 int ordo_io_paths_parse(const char *buf, size_t len, char ***paths, size_t *n, ordo_err *err);
 void ordo_io_paths_free(char **paths, size_t n);
 
+/* A class list (an imported model's own classes, in the order of its
+ * probability columns): one name per line like a path list, and no name
+ * twice. Free with ordo_io_paths_free. (The store checks each name against
+ * its rule for labels.) */
+int ordo_io_classes_parse(const char *buf, size_t len, char ***names, size_t *n, ordo_err *err);
+
 /* CSV rows `path,x1,...,xD` (a first row starting with "path" is a header
  * and skipped). Every row must have the same D; values must be finite. */
 int ordo_io_vectors_csv(const char *buf, size_t len, ordo_io_vectors *out, ordo_err *err);

@@ -84,6 +84,54 @@ int ordo_io_paths_parse(const char *buf, size_t len, char ***paths, size_t *n, o
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int class_line(void *ctx, const char *s, size_t n, size_t no, ordo_err *err)
+{
+    if (!n) return ordo_err_set(err, "line %zu: empty class name", no);
+    if (memchr(s, 0, n)) return ordo_err_set(err, "line %zu: a class name contains a NUL byte", no);
+    return push_path(ctx, s, n, err);
+}
+
+int ordo_io_classes_parse(const char *buf, size_t len, char ***names, size_t *n, ordo_err *err)
+{
+    grow g = {0};
+    char **sorted = NULL;
+    if (each_line(buf, len, &g, class_line, err)) goto fail;
+    if (g.n < 2) {
+        ordo_err_set(err, "%zu class name%s: a class list has at least 2", g.n,
+                     g.n == 1 ? "" : "s");
+        goto fail;
+    }
+    /* A name twice would make two probability columns one label. */
+    if (!(sorted = malloc(g.n * sizeof *sorted))) {
+        ordo_err_set(err, "out of memory");
+        goto fail;
+    }
+    memcpy(sorted, g.v, g.n * sizeof *sorted);
+    qsort(sorted, g.n, sizeof *sorted, cmp_str);
+    for (size_t i = 1; i < g.n; i++)
+        if (!strcmp(sorted[i - 1], sorted[i])) {
+            size_t first = 0, again;
+            while (strcmp(g.v[first], sorted[i])) first++;
+            for (again = first + 1; strcmp(g.v[again], sorted[i]); again++) {}
+            ordo_err_set(err, "line %zu repeats the class name of line %zu", again + 1,
+                         first + 1);
+            goto fail;
+        }
+    free(sorted);
+    *names = g.v;
+    *n = g.n;
+    return 0;
+fail:
+    free(sorted);
+    ordo_io_paths_free(g.v, g.n);
+    return -1;
+}
+
 /* Appends w floats to a growing matrix. */
 typedef struct fgrow {
     float *v;

@@ -65,7 +65,7 @@ static int matrix_rows(ordo_store *s, const int64_t *ids, size_t n, int logits, 
     if (ordo_store_items(s, &items, &ni, err)) return -1;
     const uint16_t *E = logits ? ordo_store_logits(s, &rows, err) : ordo_store_embeddings(s, &rows, err);
     if (!E) { free(items); return -1; }
-    size_t w = logits ? ORDO_STORE_LOGITS : ORDO_STORE_EMBED;
+    size_t w = (size_t)(logits ? ordo_store_logits_dim(s) : ordo_store_embed_dim(s));
     /* items come in id order: binary search each id */
     for (size_t i = 0; i < n; i++) {
         size_t lo = 0, hi = ni;
@@ -202,7 +202,7 @@ static int eval_rows(ordo_store *s, const ordo_learn_model *m, const ordo_learn_
         ids[n++] = d->ids[i];
     }
     int k = ordo_learn_model_classes(m);
-    x = malloc((n ? n : 1) * ORDO_STORE_EMBED * sizeof *x);
+    x = malloc((n ? n : 1) * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     pr = malloc((n ? n : 1) * (size_t)(k > 2 ? k : 2) * sizeof *pr);
     if (!x || !pr) goto oom;
     if (n && ordo_learn_embeddings(s, ids, n, x, err)) goto fail;
@@ -609,7 +609,7 @@ static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const
     }
     size_t N = n + nu;
     int64_t *ids = malloc((N ? N : 1) * sizeof *ids);
-    float *x = malloc((N ? N : 1) * ORDO_STORE_EMBED * sizeof *x);
+    float *x = malloc((N ? N : 1) * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     int *yy = malloc((N ? N : 1) * sizeof *yy);
     ordo_learn_model *m = NULL;
     if (!ids || !x || !yy) {
@@ -624,7 +624,7 @@ static ordo_learn_model *fit_rows(ordo_store *s, const ordo_learn_data *d, const
             yy[n + i] = -1;
         }
         if (ordo_learn_embeddings(s, ids, N, x, err) == 0)
-            m = ordo_learn_train_with(learner, x, N, ORDO_STORE_EMBED, yy, k, names, o, NULL, NULL,
+            m = ordo_learn_train_with(learner, x, N, ordo_store_embed_dim(s), yy, k, names, o, NULL, NULL,
                                       rep, err);
     }
     free(uids);
@@ -727,12 +727,12 @@ int ordo_learn_train_project(ordo_store *s, const ordo_learn_train_opts *o,
         ordo_learn_report *fr = &out->filter_rep;
         int64_t *fid = malloc(nf * sizeof *fid);
         float *fpri = malloc(nf * sizeof *fpri);
-        float *fx = malloc(nf * ORDO_STORE_EMBED * sizeof *fx);
+        float *fx = malloc(nf * (size_t)ordo_store_embed_dim(s) * sizeof *fx);
         if (!fid || !fpri || !fx) ordo_err_set(err, "out of memory");
         for (size_t i = 0; fid && i < nf; i++) fid[i] = d.ids[rows[i]];
         if (fid && fpri && fx && !ordo_learn_priors(s, fid, nf, fpri, err) &&
             !ordo_learn_embeddings(s, fid, nf, fx, err))
-            f = ordo_learn_filter_train(fx, nf, ORDO_STORE_EMBED, y, fpri, &o->learn, fr, err);
+            f = ordo_learn_filter_train(fx, nf, ordo_store_embed_dim(s), y, fpri, &o->learn, fr, err);
         free(fid);
         free(fpri);
         free(fx);
@@ -809,7 +809,7 @@ int ordo_learn_stability(ordo_store *s, const ordo_learn_version *hist, size_t n
     int rc = -1;
     if (!ids) { ordo_err_set(err, "out of memory"); goto out; }
     for (size_t i = 0; i < ni; i += step) ids[m++] = items[i].id; /* fixed: every step-th by id */
-    x = malloc((m ? m : 1) * ORDO_STORE_EMBED * sizeof *x);
+    x = malloc((m ? m : 1) * (size_t)ordo_store_embed_dim(s) * sizeof *x);
     pa = malloc((m ? m : 1) * sizeof *pa);
     pb = malloc((m ? m : 1) * sizeof *pb);
     if (!x || !pa || !pb) { ordo_err_set(err, "out of memory"); goto out; }

@@ -25,10 +25,10 @@
 #include "learn/learn.h"
 #include "store/store.h"
 
-/* Float32 embeddings (n x 1280) of the given images; fails naming an image
- * that is missing from the pool. */
+/* Float32 embeddings (n x ordo_store_embed_dim(s)) of the given images;
+ * fails naming an image that is missing from the pool. */
 int ordo_learn_embeddings(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
-/* The same for the ImageNet logits (n x 1000). */
+/* The same for the logits (n x ordo_store_logits_dim(s)). */
 int ordo_learn_logits(ordo_store *s, const int64_t *ids, size_t n, float *out, ordo_err *err);
 
 /* The labeled data as training and evaluation see it. */

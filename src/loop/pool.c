@@ -31,7 +31,8 @@ struct ordo_loop_pool {
     /* the newest retrained classifier, when there is one (else NULL) */
     ordo_learn_model *model;
     float *mprob;            /* n x model classes: its calibrated probabilities */
-    char model_name[32];     /* "imagenet" or "model-N" */
+    char model_name[ORDO_STORE_MODEL_MAX];   /* "imagenet", "model-N" or an imported
+                                                model's name (its own classes) */
 };
 
 void ordo_loop_pool_free(ordo_loop_pool *p)
@@ -101,15 +102,15 @@ static int load_labels(ordo_loop_pool *p, sqlite3 *db, ordo_err *err)
 /* max logit = logits[slot][top class]: one value per image from the map,
  * releasing pages behind us so the 2 GB (at 1M images) map never stays
  * resident. */
-static void load_max_logits(ordo_loop_pool *p, const uint16_t *lg, size_t rows)
+static void load_max_logits(ordo_loop_pool *p, const uint16_t *lg, size_t rows, int L)
 {
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t base = (uintptr_t)lg, lo = (uintptr_t)-1, hi = 0;
     for (size_t i = 0; i < p->n; i++) {
         int64_t s = p->slot[i];
         int c = p->cls[i * ORDO_STORE_TOPK];
-        if (s < 0 || (size_t)s >= rows || c < 0 || c >= ORDO_STORE_LOGITS) { p->maxlogit[i] = NAN; continue; }
-        const uint16_t *v = lg + (size_t)s * ORDO_STORE_LOGITS + c;
+        if (s < 0 || (size_t)s >= rows || c < 0 || c >= L) { p->maxlogit[i] = NAN; continue; }
+        const uint16_t *v = lg + (size_t)s * (size_t)L + c;
         ordo_f16_to_f32(v, &p->maxlogit[i], 1);
         uintptr_t a = (uintptr_t)v;
         if (a < lo) lo = a;
@@ -117,7 +118,7 @@ static void load_max_logits(ordo_loop_pool *p, const uint16_t *lg, size_t rows)
         if ((i & 4095) == 4095 || i + 1 == p->n) {
             uintptr_t a2 = lo & ~((uintptr_t)pg - 1), b2 = (hi + (uintptr_t)pg) & ~((uintptr_t)pg - 1);
             if (a2 < base) a2 = base;
-            uintptr_t end = (base + rows * ORDO_STORE_LOGITS * 2) & ~((uintptr_t)pg - 1);
+            uintptr_t end = (base + rows * (size_t)L * 2) & ~((uintptr_t)pg - 1);
             if (b2 > end) b2 = end;
             if (b2 > a2) madvise((void *)a2, b2 - a2, MADV_DONTNEED);
             lo = (uintptr_t)-1;
@@ -152,9 +153,10 @@ static int load_models(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
         ordo_learn_model_free(p->model);
         p->model = NULL;
     }
-    if (p->model && ordo_learn_model_dim(p->model) != ORDO_STORE_EMBED) {
+    const int E = ordo_store_embed_dim(s);
+    if (p->model && ordo_learn_model_dim(p->model) != E) {
         ordo_err_set(err, "classifier version %lld expects %d-d inputs, the store has %d-d embeddings",
-                     (long long)v.id, ordo_learn_model_dim(p->model), ORDO_STORE_EMBED);
+                     (long long)v.id, ordo_learn_model_dim(p->model), E);
         goto out;
     }
     int neg = -1;
@@ -164,9 +166,9 @@ static int load_models(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
             if (nm && !strcmp(nm, ORDO_STORE_LABEL_NOT_SPORTS)) neg = c;
         }
         if (ordo_learn_model_classes(f) != 2 || neg < 0 ||
-            ordo_learn_model_dim(f) != ORDO_STORE_EMBED) {
+            ordo_learn_model_dim(f) != E) {
             ordo_err_set(err, "the stored sports filter is not a %d-d two-class model with a '%s' class",
-                         ORDO_STORE_EMBED, ORDO_STORE_LABEL_NOT_SPORTS);
+                         E, ORDO_STORE_LABEL_NOT_SPORTS);
             goto out;
         }
     }
@@ -177,8 +179,8 @@ static int load_models(ordo_loop_pool *p, ordo_store *s, ordo_err *err)
         ordo_err_set(err, "out of memory for %zu x %zu model probabilities", n, C);
         goto out;
     }
-    x = malloc((size_t)MODEL_BLOCK * ORDO_STORE_EMBED * sizeof *x);
-    fp = malloc((size_t)MODEL_BLOCK * sizeof *fp);
+    x = malloc((size_t)MODEL_BLOCK * (size_t)E * sizeof *x);
+    fp = malloc((size_t)MODEL_BLOCK * 2 * sizeof *fp);
     if (!x || !fp) { ordo_err_set(err, "out of memory"); goto out; }
     for (size_t r0 = 0; r0 < n; r0 += MODEL_BLOCK) {
         size_t nb = n - r0 < MODEL_BLOCK ? n - r0 : MODEL_BLOCK;
@@ -270,16 +272,20 @@ ordo_loop_pool *ordo_loop_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     size_t rows;
     const uint16_t *lg = n ? ordo_store_logits(s, &rows, err) : NULL;
     if (n && !lg) goto fail;
-    if (n) load_max_logits(p, lg, rows);
+    if (n) load_max_logits(p, lg, rows, ordo_store_logits_dim(s));
     p->rows.data = n ? ordo_store_embeddings(s, &p->rows.rows, err) : NULL;
     if (n && !p->rows.data) goto fail;
-    p->rows.dim = ORDO_STORE_EMBED;
+    p->rows.dim = ordo_store_embed_dim(s);
     p->rows.slot = p->slot;
     p->rows.release = 1;
 
     ordo_rank_input *in = &p->in;
     in->n = n;
-    in->n_classes = ORDO_WN_CLASSES;
+    /* The logit columns: ImageNet's, or an imported model's own classes
+     * (which have no WordNet groups). */
+    ordo_store_source src;
+    if (ordo_store_get_source(s, &src, err)) goto fail;
+    in->n_classes = ordo_store_logits_dim(s);
     in->k = ORDO_STORE_TOPK;
     in->top_prob = p->prob;
     in->top_class = p->cls;
@@ -288,10 +294,10 @@ ordo_loop_pool *ordo_loop_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
     in->prior = p->prior;
     in->labeled = p->labeled;
     in->ids = p->ids;
-    in->dim = ORDO_STORE_EMBED;
+    in->dim = ordo_store_embed_dim(s);
     in->read_rows = ordo_rank_f16_read;
     in->read_ctx = &p->rows;
-    if (wn) {
+    if (wn && !src.nclasses && in->n_classes == ORDO_WN_CLASSES) {
         const long *syn;
         int ng = ordo_wn_default_coarse(&syn);
         ordo_err e2;
@@ -301,6 +307,9 @@ ordo_loop_pool *ordo_loop_pool_load(ordo_store *s, const ordo_wn *wn, ordo_err *
         }
     }
     if (load_models(p, s, err) < 0) goto fail;
+    /* no retrained classifier: the scores are the imported model's own */
+    if (!p->model && src.nclasses)
+        snprintf(p->model_name, sizeof p->model_name, "%s", src.model);
     if (load_groups(p, s, err) < 0) goto fail;
     return p;
 fail:

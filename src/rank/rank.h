@@ -173,7 +173,7 @@ typedef struct ordo_rank_input {
     const int64_t *group;        /* n, optional: near-duplicate group per row
                                     (src/audit/), -1 for none: a batch never
                                     holds two rows of one group */
-    int dim;                     /* embedding width (1280) */
+    int dim;                     /* embedding width (the store's, 1280 for ordo's networks) */
     ordo_rank_read_fn read_rows; /* required by the embedding strategies */
     void *read_ctx;
     const ordo_rank_exec *exec;  /* optional: split the row passes (see above) */

@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
+#include "base/file.h"
 #include "base/clock.h"
 #include "base/walk.h"
 #include "img/img.h"
@@ -337,9 +337,7 @@ static void process_file(scan *sc, ordo_store *rs, item *it, float *in)
         fail(it, "unreadable", "%s", strerror(errno));
         goto out;
     }
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(buf, got));
-    memcpy(it->hash, c.digest, 16);
+    ordo_file_hash(buf, got, it->hash);
     it->has_hash = 1;
     if (rs) {
         ordo_err he;

@@ -470,6 +470,8 @@ int srv_queue_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
     if (!q->emb) return -1;
     q->logits = ordo_store_logits(q->emb_store, &q->logit_rows, err);
     if (!q->logits) return -1;
+    q->emb_dim = ordo_store_embed_dim(q->emb_store);
+    q->logit_dim = ordo_store_logits_dim(q->emb_store);
     if (srv_nc_init(srv, s, err) < 0) return -1;
     sqlite3 *db = ordo_store_db(s);
     sqlite3_stmt *st = NULL;
@@ -691,9 +693,10 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
     size_t rows;
     const uint16_t *emb = ordo_store_embeddings(s, &rows, err);
     if (!emb) return -1;
+    const int E = ordo_store_embed_dim(s);   /* the project's embedding width */
     near *best = calloc((size_t)n, sizeof *best);
-    float *seed = malloc(ORDO_STORE_EMBED * sizeof *seed);
-    float *row = malloc(ORDO_STORE_EMBED * sizeof *row);
+    float *seed = malloc((size_t)E * sizeof *seed);
+    float *row = malloc((size_t)E * sizeof *row);
     if (!best || !seed || !row) {
         free(best); free(seed); free(row);
         return ordo_err_set(err, "out of memory");
@@ -722,10 +725,10 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
             if (!q->labeled[i] && !q_find(q, q->all[i].id)) seed_k = (ssize_t)i;
     int nb = 0;
     if (seed_k >= 0 && (size_t)q->all[seed_k].slot < rows) {
-        ordo_f16_to_f32(emb + (size_t)q->all[seed_k].slot * ORDO_STORE_EMBED, seed,
-                              ORDO_STORE_EMBED);
+        ordo_f16_to_f32(emb + (size_t)q->all[seed_k].slot * (size_t)E, seed,
+                              E);
         double ns = 0;
-        for (int d = 0; d < ORDO_STORE_EMBED; d++) ns += (double)seed[d] * seed[d];
+        for (int d = 0; d < E; d++) ns += (double)seed[d] * seed[d];
         ns = sqrt(ns) + 1e-12;
         best[0].sim = 2;
         best[0].idx = (size_t)seed_k;
@@ -743,10 +746,10 @@ int srv_queue_grid_json(ordo_srv *srv, ordo_store *s, const srv_who *who, int n,
                              it->lease_until[k] > now;
                 if (taken) continue;
             }
-            ordo_f16_to_f32(emb + (size_t)q->all[i].slot * ORDO_STORE_EMBED, row,
-                                  ORDO_STORE_EMBED);
+            ordo_f16_to_f32(emb + (size_t)q->all[i].slot * (size_t)E, row,
+                                  E);
             double dot = 0, nr = 0;
-            for (int d = 0; d < ORDO_STORE_EMBED; d++) {
+            for (int d = 0; d < E; d++) {
                 dot += (double)seed[d] * row[d];
                 nr += (double)row[d] * row[d];
             }

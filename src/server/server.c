@@ -1266,6 +1266,7 @@ void ordo_srv_stop(ordo_srv *srv)
     free(srv->pool);
     free(srv->free_list);
     if (srv->wn) ordo_wn_free(srv->wn);
+    ordo_store_class_names_free(srv->own_classes, srv->nown);
     free(srv->synsets_json);
     ordo_wn_index_free(srv->wnix);
     ordo_srv_labelset_free(srv->ls);
@@ -1366,6 +1367,7 @@ ordo_srv *ordo_srv_start(const ordo_srv_opts *opts, ordo_err *err)
     if (!srv->need_token && srv_user_ensure(s, "local", &srv->local_id, err) < 0) goto fail;
     srv->wn = ordo_wn_open(NULL, err);
     if (!srv->wn || build_synsets(srv, err) < 0) goto fail;
+    if (ordo_store_class_names(s, &srv->own_classes, &srv->nown, err) < 0) goto fail;
     if (getrandom(srv->secret, sizeof srv->secret, 0) != (ssize_t)sizeof srv->secret) {
         ordo_err_set(err, "no random bytes");
         goto fail;

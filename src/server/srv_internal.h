@@ -59,6 +59,7 @@ typedef struct srv_queue {
     size_t emb_rows;
     const uint16_t *logits;         /* logit map (ImageNet ties of the label set) */
     size_t logit_rows;
+    int emb_dim, logit_dim;         /* the project's widths (ordo_store_embed_dim) */
     struct srv_nc *nc;              /* the per-answer model (suggest.c) */
     char **sugg;                    /* per `all` entry: suggestions JSON ... */
     uint64_t *sugg_stamp;           /* ... valid while srv_suggest_stamp equals this */
@@ -106,6 +107,10 @@ struct ordo_srv {
     int answers_since_train;
 
     ordo_wn *wn;
+    char **own_classes;     /* the logit columns' names when an imported model's
+                               probabilities are over its own classes, else NULL
+                               (ImageNet's: wn) */
+    int nown;
     char *synsets_json;     /* [["n0..","name"],...] built once */
     size_t synsets_len;
     srv_queue q;

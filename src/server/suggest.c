@@ -43,7 +43,7 @@
 
 typedef struct nc_label {
     char name[ORDO_STORE_LABEL_MAX + 1];
-    double *sum;        /* ORDO_STORE_EMBED: sum of normalised embeddings */
+    double *sum;        /* dim: sum of normalised embeddings */
     double norm;        /* |sum|, kept with it */
     int64_t count;
 } nc_label;
@@ -65,7 +65,9 @@ typedef struct nc_slot { int64_t id; int lab; } nc_slot;
 typedef struct srv_nc {
     nc_label *lab;
     size_t n, cap;
-    float *dir;            /* NC_MAX_LABELS x ORDO_STORE_EMBED: each label's
+    int dim;               /* the project's embedding width */
+    float *x;              /* dim: one image's embedding (under q->mu) */
+    float *dir;            /* NC_MAX_LABELS x dim: each label's
                               mean direction sum / |sum| (0 without answers),
                               rows contiguous for one sgemv per image */
     nc_slot *map;          /* image -> label index of its newest event, -1 */
@@ -175,18 +177,18 @@ void srv_ledger_annotators_json(const srv_queue *q, FILE *f)
     fputc(']', f);
 }
 
-static double norm_of(const double *v)
+static double norm_of(const double *v, int dim)
 {
     double n2 = 0;
-    for (int d = 0; d < ORDO_STORE_EMBED; d++) n2 += v[d] * v[d];
+    for (int d = 0; d < dim; d++) n2 += v[d] * v[d];
     return sqrt(n2);
 }
 
 static void set_dir(srv_nc *nc, int j)
 {
-    float *row = nc->dir + (size_t)j * ORDO_STORE_EMBED;
+    float *row = nc->dir + (size_t)j * (size_t)nc->dim;
     double inv = nc->lab[j].norm > 1e-9 ? 1.0 / nc->lab[j].norm : 0;
-    for (int d = 0; d < ORDO_STORE_EMBED; d++) row[d] = (float)(nc->lab[j].sum[d] * inv);
+    for (int d = 0; d < nc->dim; d++) row[d] = (float)(nc->lab[j].sum[d] * inv);
 }
 
 static int nc_find(const srv_nc *nc, const char *name, int add)
@@ -204,7 +206,7 @@ static int nc_find(const srv_nc *nc, const char *name, int add)
     }
     nc_label *l = &w->lab[w->n];
     memset(l, 0, sizeof *l);
-    l->sum = calloc(ORDO_STORE_EMBED, sizeof *l->sum);
+    l->sum = calloc((size_t)w->dim, sizeof *l->sum);
     if (!l->sum) return -1;
     snprintf(l->name, sizeof l->name, "%s", name);
     return (int)w->n++;
@@ -215,12 +217,12 @@ static int embed_of(const srv_queue *q, int64_t id, float *x)
 {
     ssize_t k = srv_queue_index(q, id);
     if (k < 0 || !q->emb || (size_t)q->all[k].slot >= q->emb_rows) return -1;
-    ordo_f16_to_f32(q->emb + (size_t)q->all[k].slot * ORDO_STORE_EMBED, x,
-                          ORDO_STORE_EMBED);
+    const int E = q->emb_dim;
+    ordo_f16_to_f32(q->emb + (size_t)q->all[k].slot * (size_t)E, x, (size_t)E);
     double n2 = 0;
-    for (int d = 0; d < ORDO_STORE_EMBED; d++) n2 += (double)x[d] * x[d];
+    for (int d = 0; d < E; d++) n2 += (double)x[d] * x[d];
     float inv = (float)(1.0 / (sqrt(n2) + 1e-12));
-    for (int d = 0; d < ORDO_STORE_EMBED; d++) x[d] *= inv;
+    for (int d = 0; d < E; d++) x[d] *= inv;
     return 0;
 }
 
@@ -241,12 +243,12 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
     nc->gen++;
     if (sl->lab == -1) nc->answers++;
     if (to == -1) nc->answers--;
-    float x[ORDO_STORE_EMBED];
+    float *x = nc->x;
     int have_x = embed_of(q, id, x) == 0;   /* an image gone from the pool still counts */
     if (sl->lab >= 0) {
         nc_label *o = &nc->lab[sl->lab];
-        for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) o->sum[d] -= x[d];
-        o->norm = norm_of(o->sum);
+        for (int d = 0; have_x && d < nc->dim; d++) o->sum[d] -= x[d];
+        o->norm = norm_of(o->sum, nc->dim);
         set_dir(nc, sl->lab);
         o->count--;
         nc->modeled--;
@@ -255,8 +257,8 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
         double best = -2;
         float cosv[NC_MAX_LABELS];
         if (nc->n)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc->n, ORDO_STORE_EMBED, 1.0f, nc->dir,
-                        ORDO_STORE_EMBED, x, 1, 0.0f, cosv, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nc->n, nc->dim, 1.0f, nc->dir,
+                        nc->dim, x, 1, 0.0f, cosv, 1);
         for (size_t i = 0; i < nc->n; i++)
             if (nc->lab[i].count && cosv[i] > best) best = cosv[i];
         if (best > -2) {
@@ -266,8 +268,8 @@ void srv_nc_answer(ordo_srv *srv, int64_t id, const char *annotator, const char 
     }
     if (to >= 0) {
         nc_label *t = &nc->lab[to];
-        for (int d = 0; have_x && d < ORDO_STORE_EMBED; d++) t->sum[d] += x[d];
-        t->norm = norm_of(t->sum);
+        for (int d = 0; have_x && d < nc->dim; d++) t->sum[d] += x[d];
+        t->norm = norm_of(t->sum, nc->dim);
         set_dir(nc, to);
         t->count++;
         nc->modeled++;
@@ -291,6 +293,7 @@ void srv_nc_free(srv_queue *q)
     for (size_t i = 0; i < nc->n; i++) free(nc->lab[i].sum);
     free(nc->lab);
     free(nc->dir);
+    free(nc->x);
     free(nc->map);
     free(nc->mine);
     free(nc->ann);
@@ -301,9 +304,12 @@ void srv_nc_free(srv_queue *q)
 int srv_nc_init(ordo_srv *srv, ordo_store *s, ordo_err *err)
 {
     srv->q.nc = calloc(1, sizeof(srv_nc));
-    if (srv->q.nc)
-        srv->q.nc->dir = calloc((size_t)NC_MAX_LABELS * ORDO_STORE_EMBED, sizeof(float));
-    if (!srv->q.nc || !srv->q.nc->dir) return ordo_err_set(err, "out of memory");
+    if (srv->q.nc) {
+        srv->q.nc->dim = srv->q.emb_dim;
+        srv->q.nc->dir = calloc((size_t)NC_MAX_LABELS * (size_t)srv->q.emb_dim, sizeof(float));
+        srv->q.nc->x = malloc((size_t)srv->q.emb_dim * sizeof(float));
+    }
+    if (!srv->q.nc || !srv->q.nc->dir || !srv->q.nc->x) return ordo_err_set(err, "out of memory");
     /* every event in order: the newest per image and per (image, annotator)
      * wins, exactly as the store reads current labels */
     ordo_store_label_row *rows = NULL;
@@ -331,30 +337,49 @@ static int cmp_cand(const void *a, const void *b)
     return (x->p < y->p) - (x->p > y->p);
 }
 
-/* The ImageNet top 5 by readable name (no label set, no answers). */
+/* The name a key offers for stored class cls, one of the image's top
+ * classes: an imported model's own class name, or the ImageNet class's
+ * first lemma with its synset (*wnid). 0 when there is none to offer: only
+ * classes the model prefers to uniform count (vectors imported without
+ * probabilities have flat, zero logits: no opinion). */
+static int top_name(const ordo_srv *srv, const ordo_store_scores *sc, int j,
+                    char name[ORDO_STORE_LABEL_MAX + 1], const char **wnid)
+{
+    int cls = sc->top_class[j];
+    int L = srv->q.logit_dim > 0 ? srv->q.logit_dim : ORDO_STORE_LOGITS;
+    if (!(sc->top_prob[j] > 1.0f / (float)L)) return 0;
+    *wnid = NULL;
+    if (srv->nown) {
+        if (cls < 0 || cls >= srv->nown) return 0;
+        snprintf(name, ORDO_STORE_LABEL_MAX + 1, "%s", srv->own_classes[cls]);
+        return 1;
+    }
+    if (cls < 0 || cls >= ORDO_WN_CLASSES) return 0;
+    const char *lemmas = ordo_wn_class_name(srv->wn, cls);
+    size_t len = strcspn(lemmas, ",");
+    snprintf(name, ORDO_STORE_LABEL_MAX + 1, "%.*s",
+             (int)(len < ORDO_STORE_LABEL_MAX ? len : ORDO_STORE_LABEL_MAX), lemmas);
+    *wnid = ordo_wn_class_wnid(srv->wn, cls);
+    return 1;
+}
+
+/* The stored top 5 by readable name (no label set, no answers). */
 static void imagenet_top(ordo_srv *srv, ssize_t k, FILE *f)
 {
     fputc('[', f);
     const ordo_store_scores *sc = &srv->q.all[k].s;
     int first = 1;
     for (int j = 0; j < ORDO_STORE_TOPK; j++) {
-        int cls = sc->top_class[j];
-        if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
-        /* Only classes the network prefers to uniform: vectors imported
-         * without probabilities have flat (zero) logits, no opinion. */
-        if (!(sc->top_prob[j] > 1.0f / ORDO_STORE_LOGITS)) continue;
-        const char *lemmas = ordo_wn_class_name(srv->wn, cls);
-        size_t len = strcspn(lemmas, ",");
         char name[ORDO_STORE_LABEL_MAX + 1];
-        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_STORE_LABEL_MAX ? len : ORDO_STORE_LABEL_MAX),
-                 lemmas);
+        const char *wnid;
+        if (!top_name(srv, sc, j, name, &wnid)) continue;
         fprintf(f, "%s{\"label\":", first ? "" : ",");
         srv_json_str(f, name);
         fputs(",\"name\":", f);
         srv_json_str(f, name);
-        fprintf(f, ",\"synset\":\"%s\",\"p\":%.4f,\"src\":\"imagenet\"}",
-                ordo_wn_class_wnid(srv->wn, cls),
-                isfinite(sc->top_prob[j]) ? sc->top_prob[j] : 0.0);
+        if (wnid) fprintf(f, ",\"synset\":\"%s\"", wnid);
+        fprintf(f, ",\"p\":%.4f,\"src\":\"%s\"}",
+                isfinite(sc->top_prob[j]) ? sc->top_prob[j] : 0.0, wnid ? "imagenet" : "model");
         first = 0;
     }
     fputc(']', f);
@@ -382,7 +407,7 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     }
     /* candidates: the set's labels, then labels answered outside it */
     cand *c = calloc(nls + nnc + 1, sizeof *c);
-    float *x = malloc(ORDO_STORE_EMBED * sizeof *x);
+    float *x = malloc((size_t)q->emb_dim * sizeof *x);
     float *probs = malloc(ORDO_WN_CLASSES * sizeof *probs);
     int *nc_of = malloc((nls + nnc + 1) * sizeof *nc_of);
     if (!c || !x || !probs || !nc_of) {
@@ -412,8 +437,8 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     double *z = calloc(nc_n + 1, sizeof *z);
     float *cosv = nnc ? malloc(nnc * sizeof *cosv) : NULL;
     if (cosv && have_x)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nnc, ORDO_STORE_EMBED, 1.0f, nc->dir,
-                    ORDO_STORE_EMBED, x, 1, 0.0f, cosv, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nnc, nc->dim, 1.0f, nc->dir,
+                    nc->dim, x, 1, 0.0f, cosv, 1);
     else if (cosv)
         memset(cosv, 0, nnc * sizeof *cosv);
     for (size_t i = 0; z && i < nc_n; i++) {
@@ -436,7 +461,9 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
     int have_p = 0, need_p = 0;
     for (size_t i = 0; i < nc_n; i++)
         need_p |= c[i].synset >= 0 && (!z || isnan(z[i]));   /* an unseen tied label */
-    if (need_p && (size_t)q->all[k].slot < q->logit_rows && q->logits) {
+    /* (only over ImageNet's classes: a model's own have no synsets) */
+    if (need_p && !srv->nown && q->logit_dim == ORDO_WN_CLASSES &&
+        (size_t)q->all[k].slot < q->logit_rows && q->logits) {
         float lg[ORDO_WN_CLASSES];
         ordo_f16_to_f32(q->logits + (size_t)q->all[k].slot * ORDO_WN_CLASSES, lg,
                               ORDO_WN_CLASSES);
@@ -504,16 +531,9 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
      * classes fill the rest, by name with their synset */
     const ordo_store_scores *sc = &q->all[k].s;
     for (int j = 0; j < ORDO_STORE_TOPK && shown < SRV_SUGG_N && !(ls && ls->closed); j++) {
-        int cls = sc->top_class[j];
-        if (cls < 0 || cls >= ORDO_WN_CLASSES) continue;
-        /* Only classes the network prefers to uniform: vectors imported
-         * without probabilities have flat (zero) logits, no opinion. */
-        if (!(sc->top_prob[j] > 1.0f / ORDO_STORE_LOGITS)) continue;
-        const char *lemmas = ordo_wn_class_name(srv->wn, cls);
         char name[ORDO_STORE_LABEL_MAX + 1];
-        size_t len = strcspn(lemmas, ",");
-        snprintf(name, sizeof name, "%.*s", (int)(len < ORDO_STORE_LABEL_MAX ? len : ORDO_STORE_LABEL_MAX),
-                 lemmas);
+        const char *wnid;
+        if (!top_name(srv, sc, j, name, &wnid)) continue;
         int dup = 0;
         for (size_t i = 0; i < nc_n; i++) dup |= !strcmp(c[i].name, name);
         if (dup) continue;
@@ -521,8 +541,8 @@ int srv_suggest_order_json(ordo_srv *srv, int64_t id, FILE *f, FILE *order)
         srv_json_str(f, name);
         fputs(",\"name\":", f);
         srv_json_str(f, name);
-        fprintf(f, ",\"synset\":\"%s\",\"p\":0,\"src\":\"imagenet\"}",
-                ordo_wn_class_wnid(srv->wn, cls));
+        if (wnid) fprintf(f, ",\"synset\":\"%s\"", wnid);
+        fprintf(f, ",\"p\":0,\"src\":\"%s\"}", wnid ? "imagenet" : "model");
         shown++;
     }
     fputc(']', f);

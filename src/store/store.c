@@ -63,6 +63,7 @@ struct ordo_store {
     int64_t next_slot, committed_slot;   /* next_slot moves inside a txn */
     int dirty_rows;                       /* rows written since begin */
     int fd_embed, fd_logits;              /* -1 until the first write */
+    int embed_dim, logits_dim;            /* the matrices' widths (meta) */
     uint16_t *scratch;                    /* one f16 row (max of both) */
     float *scratch_row;                   /* an embedding + a logit row (f32) */
     store_map map_embed, map_logits;
@@ -439,6 +440,40 @@ void ordo_store_close(ordo_store *s)
     free(s);
 }
 
+/* Reads the matrices' widths from meta (a project made before they could
+ * differ has 1280 and 1000) and sizes the row buffers for them. Called on
+ * open, at every write transaction and every map, so a handle opened
+ * before an import gave an empty project its width sees the new one. */
+static int load_dims(ordo_store *s, ordo_err *err)
+{
+    char buf[32];
+    int d[2];
+    static const char *const key[2] = {"embed_dim", "logits_dim"};
+    static const int dflt[2] = {ORDO_STORE_EMBED, ORDO_STORE_LOGITS};
+    for (int i = 0; i < 2; i++) {
+        if (meta_get_text(s, key[i], buf, sizeof buf, err))
+            return -1;
+        char *end;
+        long v = buf[0] ? strtol(buf, &end, 10) : dflt[i];
+        if (buf[0] && (*end || v < 1 || v > ORDO_STORE_DIM_MAX))
+            return ordo_err_set(err, "database: meta %s '%s' is not a width of 1 to %d", key[i],
+                                buf, ORDO_STORE_DIM_MAX);
+        d[i] = (int)v;
+    }
+    if (s->scratch && d[0] == s->embed_dim && d[1] == s->logits_dim)
+        return 0;
+    int w = d[0] > d[1] ? d[0] : d[1];
+    uint16_t *a = realloc(s->scratch, (size_t)w * sizeof *a);
+    if (a) s->scratch = a;
+    float *b = a ? realloc(s->scratch_row, (size_t)(d[0] + d[1]) * sizeof *b) : NULL;
+    if (!b)
+        return ordo_err_set(err, "out of memory");
+    s->scratch_row = b;
+    s->embed_dim = d[0];
+    s->logits_dim = d[1];
+    return 0;
+}
+
 /* The label views (store.h): the newest event per image, and per (image,
  * annotator) among the events a filter keeps. TEMP: they live in this
  * connection only, so read-only handles can create them and the database
@@ -482,9 +517,7 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
         goto fail;
     }
     dbp = path_join(s->dir, ORDO_STORE_DIRNAME "/ordo.db");
-    s->scratch = malloc(ORDO_STORE_EMBED * sizeof *s->scratch);
-    s->scratch_row = malloc((ORDO_STORE_EMBED + ORDO_STORE_LOGITS) * sizeof *s->scratch_row);
-    if (!dbp || !s->scratch || !s->scratch_row) {
+    if (!dbp) {
         ordo_err_set(err, "out of memory");
         goto fail;
     }
@@ -516,6 +549,8 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err)
                      (long long)ver, SCHEMA_VERSION);
         goto fail;
     }
+    if (load_dims(s, err))
+        goto fail;
     for (int i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                NULL) != SQLITE_OK) {
@@ -531,6 +566,8 @@ fail:
 }
 
 const char *ordo_store_dir(const ordo_store *s) { return s->dir; }
+int ordo_store_embed_dim(const ordo_store *s) { return s->embed_dim; }
+int ordo_store_logits_dim(const ordo_store *s) { return s->logits_dim; }
 void *ordo_store_db(ordo_store *s) { return s->db; }
 
 /* ---- model ------------------------------------------------------------------ */
@@ -582,32 +619,96 @@ int ordo_store_get_source(ordo_store *s, ordo_store_source *src, ordo_err *err)
     if (meta_get_text(s, "vector_probs", buf, sizeof buf, err))
         return -1;
     src->probs = buf[0] ? atoi(buf) : 1;
+    if (meta_get_text(s, "vector_classes", buf, sizeof buf, err))
+        return -1;
+    src->nclasses = buf[0] ? atoi(buf) : 0;
     return 0;
 }
 
-int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, ordo_err *err)
+/* 1 when the project's table `classes` holds exactly these names in this
+ * order. */
+static int same_classes(ordo_store *s, const char *const *classes, int n, ordo_err *err)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM classes ORDER BY idx", -1, &q, NULL) !=
+        SQLITE_OK)
+        return ordo_db_err(s->db, "classes", err);
+    int i = 0, same = 1, rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        if (i >= n || !v || strcmp(v, classes[i])) same = 0;
+        i++;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return ordo_db_err(s->db, "classes", err);
+    return same && i == n;
+}
+
+static int put_classes(ordo_store *s, const char *const *classes, int n, ordo_err *err)
+{
+    if (ordo_db_exec(s->db, "CREATE TABLE classes(idx INTEGER PRIMARY KEY,"
+                            " name TEXT NOT NULL UNIQUE)", err))
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO classes VALUES(?1, ?2)", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ordo_db_err(s->db, "classes", err);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_bind_text(st, 2, classes[i], -1, SQLITE_STATIC);
+        rc = ordo_db_step_done(s->db, st, "class insert", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs,
+                          const char *const *classes, int nclasses, ordo_err *err)
 {
     if (!s->in_txn)
         return ordo_err_set(err, "store: set_source outside a transaction");
     if (!valid_model(model))
         return ordo_err_set(err, "model name '%s': use 1 to %d letters, digits and ._:-", model,
                             ORDO_STORE_MODEL_MAX - 1);
-    if (dim < 1 || dim > ORDO_STORE_EMBED)
+    if (dim < 1 || dim > ORDO_STORE_DIM_MAX)
         return ordo_err_set(err, "embeddings of %d values: ordo stores 1 to %d", dim,
-                            ORDO_STORE_EMBED);
+                            ORDO_STORE_DIM_MAX);
     if (scan_model(model) && dim != ORDO_STORE_EMBED)
         return ordo_err_set(err, "%s embeddings have %d values, not %d", model, ORDO_STORE_EMBED,
                             dim);
+    if (!classes) nclasses = 0;
+    if (classes) {
+        if (!probs)
+            return ordo_err_set(err, "store: class names without probabilities");
+        if (scan_model(model))
+            return ordo_err_set(err, "%s's probabilities are over the 1000 ImageNet classes, "
+                                     "not a class list of its own", model);
+        if (nclasses < 2 || nclasses > ORDO_STORE_DIM_MAX)
+            return ordo_err_set(err, "%d classes: a class list has 2 to %d names", nclasses,
+                                ORDO_STORE_DIM_MAX);
+        for (int i = 0; i < nclasses; i++)
+            if (!ordo_store_label_ok(classes[i]))
+                return ordo_err_set(err, "class %d: a class name is %s", i + 1,
+                                    ORDO_STORE_LABEL_RULE);
+    }
     ordo_store_source cur;
     int64_t images;
     if (ordo_store_get_source(s, &cur, err) ||
         ordo_db_i64(s->db, "SELECT count(*) FROM images", &images, err))
         return -1;
     if (!cur.model[0] && images == 0) {
+        /* The first vectors fix the project's matrices: rows as wide as
+         * the model's embeddings, logits over its classes (or ImageNet's). */
         if (meta_set_text(s, "model", model, err) || meta_set_int(s, "vector_dim", dim, err) ||
-            meta_set_int(s, "vector_probs", probs ? 1 : 0, err))
+            meta_set_int(s, "vector_probs", probs ? 1 : 0, err) ||
+            meta_set_int(s, "embed_dim", dim, err) ||
+            meta_set_int(s, "logits_dim", classes ? nclasses : ORDO_STORE_LOGITS, err) ||
+            (classes && (meta_set_int(s, "vector_classes", nclasses, err) ||
+                         put_classes(s, classes, nclasses, err))))
             return -1;
-        return 0;
+        return load_dims(s, err);
     }
     if (strcmp(cur.model, model))
         return ordo_err_set(err, "this project's vectors come from %s; refusing to mix in %s "
@@ -618,9 +719,75 @@ int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, 
         return ordo_err_set(err, "this project's %s embeddings have %d values, these have %d",
                             model, cur.dim, dim);
     if (cur.probs != (probs ? 1 : 0))
-        return ordo_err_set(err, "this project's %s vectors %s ImageNet probabilities; these %s",
+        return ordo_err_set(err, "this project's %s vectors %s probabilities; these %s",
                             model, cur.probs ? "have" : "have no", probs ? "do" : "do not");
+    if (probs && (cur.nclasses > 0) != (classes != NULL))
+        return ordo_err_set(err, "this project's %s probabilities are over %s; these are over "
+                                 "%s (one project never mixes two class sets)",
+                            model, cur.nclasses ? "the model's own classes" : "ImageNet's classes",
+                            classes ? "a class list of their own" : "ImageNet's classes");
+    if (classes) {
+        int same = same_classes(s, classes, nclasses, err);
+        if (same < 0)
+            return -1;
+        if (!same)
+            return ordo_err_set(err, "this project's %s probabilities are over %d classes of "
+                                     "its own; these name %d classes that differ in names or "
+                                     "order (one project never mixes two class sets: see "
+                                     "`ordo export --embeddings` for its class list)",
+                                model, cur.nclasses, nclasses);
+    }
     return 0;
+}
+
+int ordo_store_class_names(ordo_store *s, char ***names, int *n, ordo_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    int64_t have;
+    if (ordo_db_i64(s->db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                           "name='classes'", &have, err))
+        return -1;
+    if (!have)
+        return 0;
+    int64_t k;
+    if (ordo_db_i64(s->db, "SELECT count(*) FROM classes", &k, err))
+        return -1;
+    if (k == 0)
+        return 0;
+    char **v = calloc((size_t)k, sizeof *v);
+    if (!v)
+        return ordo_err_set(err, "out of memory");
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "SELECT idx, name FROM classes ORDER BY idx", -1, &q, NULL) !=
+        SQLITE_OK) {
+        free(v);
+        return ordo_db_err(s->db, "classes", err);
+    }
+    int i = 0, rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && i < k) {
+        const char *t = (const char *)sqlite3_column_text(q, 1);
+        if (sqlite3_column_int64(q, 0) != i || !t || !(v[i] = strdup(t))) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        i++;
+    }
+    sqlite3_finalize(q);
+    if ((rc != SQLITE_DONE && rc != SQLITE_ROW) || i != k) {
+        ordo_store_class_names_free(v, (int)k);
+        return ordo_err_set(err, "database: table classes is not 0..%lld in order",
+                            (long long)k - 1);
+    }
+    *names = v;
+    *n = (int)k;
+    return 0;
+}
+
+void ordo_store_class_names_free(char **names, int n)
+{
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
 }
 
 /* ---- precision ------------------------------------------------------------ */
@@ -631,9 +798,10 @@ int ordo_store_precision(ordo_store *s, char *out, ordo_err *err)
     if (meta_get_text(s, "precision", cur, sizeof cur, err))
         return -1;
     if (!cur[0]) {
-        /* Scanned before the precision was recorded: the network was fp32. */
+        /* Scanned before the precision was recorded: the network was fp32.
+         * (An import's record in scans names another model: no network.) */
         sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(s->db, "SELECT EXISTS(SELECT 1 FROM scans)", -1, &q, NULL) !=
+        if (sqlite3_prepare_v2(s->db, "SELECT EXISTS(SELECT 1 FROM scans WHERE model IN ('lite0','lite1','lite2'))", -1, &q, NULL) !=
             SQLITE_OK)
             return ordo_err_set(err, "database: %s", sqlite3_errmsg(s->db));
         if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0))
@@ -723,8 +891,9 @@ int ordo_store_begin(ordo_store *s, ordo_err *err)
         return ordo_err_set(err, "store: transaction already open");
     if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
-    /* Read under the write lock: concurrent writers never share a slot. */
-    if (meta_get_int(s, "next_slot", &s->next_slot, err)) {
+    /* Read under the write lock: concurrent writers never share a slot, and
+     * the widths are the ones an import may just have given the project. */
+    if (meta_get_int(s, "next_slot", &s->next_slot, err) || load_dims(s, err)) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
@@ -977,33 +1146,35 @@ int ordo_store_put_image(ordo_store *s, const ordo_store_image_in *in, int64_t *
     if (img < 0)
         return -1;
     int fresh = img == 0;
-    int dim = in->embed_dim ? in->embed_dim : ORDO_STORE_EMBED;
+    const int E = s->embed_dim, L = s->logits_dim;
+    int dim = in->embed_dim ? in->embed_dim : E;
     if (fresh && !in->embed)
         return ordo_err_set(err, "store: new content without an embedding");
-    if (dim < 1 || dim > ORDO_STORE_EMBED)
-        return ordo_err_set(err, "store: embedding width %d (1 to %d)", dim, ORDO_STORE_EMBED);
+    if (dim < 1 || dim > E)
+        return ordo_err_set(err, "store: embedding width %d (this project's matrix: 1 to %d)",
+                            dim, E);
     if (fresh) {
         if (open_matrix(s, &s->fd_embed, ORDO_STORE_DIRNAME "/embed.f16", err) ||
             open_matrix(s, &s->fd_logits, ORDO_STORE_DIRNAME "/logits.f16", err))
             return -1;
         int64_t slot = s->next_slot;
         /* lg: the logits as they will be read back (half floats). */
-        float *row = s->scratch_row, *lg = s->scratch_row + ORDO_STORE_EMBED;
-        memset(row, 0, ORDO_STORE_EMBED * sizeof *row);
+        float *row = s->scratch_row, *lg = s->scratch_row + E;
+        memset(row, 0, (size_t)E * sizeof *row);
         memcpy(row, in->embed, (size_t)dim * sizeof *row);
         if (in->logits) {
-            ordo_f16_from_f32(in->logits, s->scratch, ORDO_STORE_LOGITS);
-            ordo_f16_to_f32(s->scratch, lg, ORDO_STORE_LOGITS);
+            ordo_f16_from_f32(in->logits, s->scratch, (size_t)L);
+            ordo_f16_to_f32(s->scratch, lg, (size_t)L);
         } else {
-            memset(lg, 0, ORDO_STORE_LOGITS * sizeof *lg);
+            memset(lg, 0, (size_t)L * sizeof *lg);
         }
-        if (write_row(s, s->fd_embed, row, ORDO_STORE_EMBED, slot, err) ||
-            write_row(s, s->fd_logits, lg, ORDO_STORE_LOGITS, slot, err))
+        if (write_row(s, s->fd_embed, row, (size_t)E, slot, err) ||
+            write_row(s, s->fd_logits, lg, (size_t)L, slot, err))
             return -1;
         s->next_slot++;
         s->dirty_rows++;
         ordo_store_scores sc;
-        ordo_store_summarize(lg, ORDO_STORE_LOGITS, &sc, NULL);
+        ordo_store_summarize(lg, L, &sc, NULL);
         sqlite3_stmt *st = s->st[ST_IMG_INS];
         sqlite3_bind_blob(st, 1, in->hash, 16, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, slot);
@@ -1202,14 +1373,20 @@ static const uint16_t *map_matrix(ordo_store *s, store_map *m, const char *name,
 
 const uint16_t *ordo_store_embeddings(ordo_store *s, size_t *rows, ordo_err *err)
 {
-    return map_matrix(s, &s->map_embed, ORDO_STORE_DIRNAME "/embed.f16", ORDO_STORE_EMBED,
+    *rows = 0;
+    if (!s->in_txn && load_dims(s, err))
+        return NULL;
+    return map_matrix(s, &s->map_embed, ORDO_STORE_DIRNAME "/embed.f16", (size_t)s->embed_dim,
                       rows, err);
 }
 
 const uint16_t *ordo_store_logits(ordo_store *s, size_t *rows, ordo_err *err)
 {
-    return map_matrix(s, &s->map_logits, ORDO_STORE_DIRNAME "/logits.f16", ORDO_STORE_LOGITS,
-                      rows, err);
+    *rows = 0;
+    if (!s->in_txn && load_dims(s, err))
+        return NULL;
+    return map_matrix(s, &s->map_logits, ORDO_STORE_DIRNAME "/logits.f16",
+                      (size_t)s->logits_dim, rows, err);
 }
 
 /* ---- copying images between stores (the merge of shard stores) ----------- */
@@ -1299,11 +1476,18 @@ static int copy_prepare_src(ordo_store *d, ordo_store *src, ordo_err *err)
             return ordo_err_set(err, "%s: its images table differs from %s's: %s", src->dir,
                                 d->dir, sqlite3_errmsg(src->db));
     }
+    if (!src->copy_embed.addr && load_dims(src, err))
+        return -1;
+    if (src->embed_dim != d->embed_dim || src->logits_dim != d->logits_dim)
+        return ordo_err_set(err, "%s holds %d-d embeddings and %d classes, %s %d-d and %d: "
+                                 "their rows cannot be copied",
+                            src->dir, src->embed_dim, src->logits_dim, d->dir, d->embed_dim,
+                            d->logits_dim);
     if (!src->copy_embed.addr &&
-        (!map_matrix(src, &src->copy_embed, ORDO_STORE_DIRNAME "/embed.f16", ORDO_STORE_EMBED,
-                     &src->copy_embed_rows, err) ||
+        (!map_matrix(src, &src->copy_embed, ORDO_STORE_DIRNAME "/embed.f16",
+                     (size_t)src->embed_dim, &src->copy_embed_rows, err) ||
          !map_matrix(src, &src->copy_logits, ORDO_STORE_DIRNAME "/logits.f16",
-                     ORDO_STORE_LOGITS, &src->copy_logits_rows, err)))
+                     (size_t)src->logits_dim, &src->copy_logits_rows, err)))
         return -1;
     return 0;
 }
@@ -1337,9 +1521,10 @@ int ordo_store_copy_image(ordo_store *d, ordo_store *src, int64_t image_id, int6
     /* The slot protocol (store.h): rows at the next slot, before the row
      * that points at them commits; ordo_store_commit syncs and raises
      * next_slot. The f16 rows are copied as they are (never re-rounded). */
-    const uint16_t *e = (const uint16_t *)src->copy_embed.addr + (size_t)slot * ORDO_STORE_EMBED;
-    const uint16_t *l = (const uint16_t *)src->copy_logits.addr + (size_t)slot * ORDO_STORE_LOGITS;
-    const size_t eb = ORDO_STORE_EMBED * sizeof(uint16_t), lb = ORDO_STORE_LOGITS * sizeof(uint16_t);
+    const uint16_t *e = (const uint16_t *)src->copy_embed.addr + (size_t)slot * (size_t)d->embed_dim;
+    const uint16_t *l = (const uint16_t *)src->copy_logits.addr + (size_t)slot * (size_t)d->logits_dim;
+    const size_t eb = (size_t)d->embed_dim * sizeof(uint16_t);
+    const size_t lb = (size_t)d->logits_dim * sizeof(uint16_t);
     if (pwrite_all(d->fd_embed, e, eb, (off_t)d->next_slot * (off_t)eb, err) ||
         pwrite_all(d->fd_logits, l, lb, (off_t)d->next_slot * (off_t)lb, err)) {
         sqlite3_reset(q);

@@ -2,10 +2,16 @@
  *
  * Layout of a project rooted at DIR:
  *   DIR/.ordo/ordo.db       SQLite (WAL mode): every table below
- *   DIR/.ordo/embed.f16     embeddings: row `slot` = 1280 IEEE half floats (LE)
- *   DIR/.ordo/logits.f16    ImageNet logits: row `slot` = 1000 half floats (LE)
+ *   DIR/.ordo/embed.f16     embeddings: row `slot` = embed_dim IEEE half floats
+ *                           (LE); 1280 for ordo's own networks, the imported
+ *                           width for another model's vectors
+ *   DIR/.ordo/logits.f16    logits: row `slot` = logits_dim half floats (LE);
+ *                           the 1000 ImageNet classes, or an imported model's
+ *                           own classes (table `classes`)
  * The matrices are raw rows with no header so they can be memory-mapped and
- * read at disk speed; their shape is in the `meta` table.
+ * read at disk speed; their widths are in the `meta` table (embed_dim,
+ * logits_dim), fixed before the first image is stored, and only the store
+ * knows them: every reader asks ordo_store_embed_dim / ordo_store_logits_dim.
  *
  * Crash safety (SIGKILL or power loss at any moment): SQLite is the truth.
  * Matrix rows are written (pwrite, then fdatasync when durable) *before* the
@@ -50,6 +56,11 @@
  *   current_ui_answers(...)  the same over the page's answers (source 'ui')
  *       only (double annotation).
  *
+ *   classes(idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)
+ *       Only in a project whose imported probabilities are over the model's
+ *       own classes: the name of each logit column (ordo_store_class_names).
+ *       Absent: the columns are the 1000 ImageNet classes (wordnet/).
+ *
  *   rank_eval(image_id INTEGER PRIMARY KEY, key REAL, seed INTEGER, created REAL)
  *       The evaluation sample (created by its first draw; the name is from
  *       when rank owned it): a fixed uniform random sample of images whose
@@ -72,8 +83,11 @@
 typedef struct ordo_store ordo_store;   /* opaque */
 
 #define ORDO_STORE_DIRNAME ".ordo"
+/* The widths of ordo's own networks (lite0/1/2) and of a new project's
+ * matrices. A project's actual widths: ordo_store_embed_dim / _logits_dim. */
 #define ORDO_STORE_EMBED 1280
 #define ORDO_STORE_LOGITS 1000
+#define ORDO_STORE_DIM_MAX 65536   /* widest matrix a project may have */
 #define ORDO_STORE_TOPK 5
 #define ORDO_STORE_MODEL_MAX 64   /* model names are shorter than this */
 
@@ -101,6 +115,13 @@ ordo_store *ordo_store_open(const char *dir, int flags, ordo_err *err);
 void ordo_store_close(ordo_store *s);
 
 const char *ordo_store_dir(const ordo_store *s);   /* the project root */
+
+/* The widths of this project's matrices (values per row): embeddings and
+ * logits. As read at open, at the last ordo_store_begin, or at the last
+ * ordo_store_embeddings / ordo_store_logits map (an import into an empty
+ * project sets them once). 1280 and 1000 for a scanned project. */
+int ordo_store_embed_dim(const ordo_store *s);
+int ordo_store_logits_dim(const ordo_store *s);
 
 /* The raw SQLite connection (sqlite3 *), for modules that own tables. */
 void *ordo_store_db(ordo_store *s);
@@ -142,25 +163,42 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err);
 /* ---- imported vectors ----------------------------------------------------
  * A project's vectors come from one model only. `ordo scan` records
  * lite0/1/2 (1280-d embeddings, ImageNet logits); an import records any
- * model name with its embedding width `dim` (1 to ORDO_STORE_EMBED) and
- * whether it brought ImageNet probabilities. Rows narrower than the matrix
- * are stored zero-padded: zeros change no dot product, distance or norm,
- * so ranking and the linear learners see exactly the imported geometry.
- * Without probabilities the logit row is zero (uniform: no ImageNet opinion)
- * until `ordo train` gives the project its own classifier. */
+ * model name with its embedding width `dim` (1 to ORDO_STORE_DIM_MAX),
+ * which becomes the embedding matrix's width, and whether it brought
+ * probabilities: over the 1000 ImageNet classes, or over the model's own
+ * classes (their names go in table `classes`, their number is the logit
+ * matrix's width). (Projects imported before widths were per project hold
+ * narrower vectors zero-padded to 1280: zeros change no dot product,
+ * distance or norm.) Without probabilities the logit row is zero (uniform:
+ * no opinion) until `ordo train` gives the project its own classifier. */
 typedef struct ordo_store_source {
     char model[ORDO_STORE_MODEL_MAX];   /* "" when nothing is recorded yet */
     int dim;                            /* meaningful embedding columns */
     int probs;                          /* 1: logits are real (scan, or imported
-                                           ImageNet probabilities) */
+                                           probabilities) */
+    int nclasses;                       /* > 0: the probabilities are over the
+                                           model's own classes (this many);
+                                           0: ImageNet's (or none) */
 } ordo_store_source;
 
 int ordo_store_get_source(ordo_store *s, ordo_store_source *src, ordo_err *err);
 
-/* Inside a write transaction: records (model, dim, probs) when the project
- * has no model yet, else checks they are the recorded ones and fails with a
- * message saying why two models are never mixed. */
-int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs, ordo_err *err);
+/* Inside a write transaction: records (model, dim, probs, classes) when the
+ * project has no model and no image yet (fixing the matrices' widths), else
+ * checks they are the recorded ones and fails with a message saying why two
+ * models or two class sets are never mixed. classes = NULL: the
+ * probabilities (if probs) are over ImageNet's 1000 classes; else nclasses
+ * (2 to ORDO_STORE_DIM_MAX) distinct names, each following
+ * ORDO_STORE_LABEL_RULE, in the order of the probability columns. */
+int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs,
+                          const char *const *classes, int nclasses, ordo_err *err);
+
+/* The names of the project's own classes (logit columns) when its
+ * probabilities were imported over a model's own classes: *names malloc'd
+ * (free with ordo_store_class_names_free), *n of them. *n = 0 and *names =
+ * NULL when the columns are ImageNet's (ask wordnet/ for their names). */
+int ordo_store_class_names(ordo_store *s, char ***names, int *n, ordo_err *err);
+void ordo_store_class_names_free(char **names, int n);
 
 /* ---- write transactions ------------------------------------------------ */
 
@@ -172,7 +210,10 @@ void ordo_store_rollback(ordo_store *s);
 
 /* ---- scans --------------------------------------------------------------- */
 
-/* Starts a scan record (own transaction); returns its id (> 0) or -1. */
+/* Starts a scan record (one statement: its own transaction, or part of an
+ * open write transaction, as an import's record is); returns its id (> 0)
+ * or -1. roots and model are what the record names: the scanned folders and
+ * the network, or the imported file and the model its vectors come from. */
 int64_t ordo_store_scan_begin(ordo_store *s, const char *roots, const char *model,
                               ordo_err *err);
 
@@ -180,7 +221,8 @@ typedef struct ordo_store_scan_counts {
     int64_t seen, processed, failed, missing;
 } ordo_store_scan_counts;
 
-/* Closes a scan record (own transaction) with its counts. */
+/* Closes a scan record with its counts (like ordo_store_scan_begin, inside
+ * an open write transaction when there is one). */
 int ordo_store_scan_end(ordo_store *s, int64_t scan_id,
                         const ordo_store_scan_counts *c, ordo_err *err);
 
@@ -221,9 +263,9 @@ typedef struct ordo_store_image_in {
     unsigned char hash[16];    /* XXH3-128 of the content, canonical (BE) */
     int width, height;         /* original pixel size (orientation applied) */
     const char *format;        /* "jpeg", ... */
-    const float *logits;       /* 1000; NULL (imports without probabilities):
+    const float *logits;       /* ordo_store_logits_dim; NULL (imports without probabilities):
                                   a zero row */
-    const float *embed;        /* embed_dim (0 means ORDO_STORE_EMBED) */
+    const float *embed;        /* embed_dim (0 means the matrix width) */
     int embed_dim;
     float sports;              /* sports prior in [0,1], or NAN if unknown */
     int64_t scan_id;
@@ -395,7 +437,9 @@ typedef struct ordo_store_status {
     double last_scan;     /* unix time the newest finished scan ended, 0 if none */
     int nkinds;
     struct { char kind[32]; int64_t count; } failed_by[ORDO_STORE_STATUS_KINDS];
-    int ntop;             /* top-1 classes over present images, most first */
+    int ntop;             /* top-1 classes over present images, most first
+                             (logit columns: ImageNet's, or the project's own
+                             classes, see ordo_store_class_names) */
     struct { int cls; int64_t count; } top[ORDO_STORE_STATUS_TOP];
 } ordo_store_status;
 
