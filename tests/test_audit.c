@@ -194,6 +194,7 @@ static void t_dups_recall(void)
     ordo_audit_dup_opts o;
     ordo_audit_dup_opts_default(&o);
     o.cosine = 0.9;
+    o.exact_rows = 0;   /* the approximate search, at test size */
     ordo_audit_pair *pp = NULL;
     size_t np = 0, found = 0;
     ordo_audit_dup_stats st;
@@ -295,6 +296,7 @@ static void *fk_run(void *arg)
     ordo_audit_dup_opts o;
     ordo_audit_dup_opts_default(&o);
     o.cosine = p->cosine;
+    o.exact_rows = 0;
     o.exec = &p->ex;
     ordo_err err = {{0}};
     p->rc = ordo_audit_dups(SN, SD, read_mat, (void *)p->m, &o, &p->pp, &p->np, NULL, &err);
@@ -309,6 +311,7 @@ static void t_dups_split(void)
     ordo_audit_dup_opts o;
     ordo_audit_dup_opts_default(&o);
     o.cosine = 0.88;
+    o.exact_rows = 0;
     ordo_audit_pair *one = NULL;
     size_t n1 = 0;
     ordo_err err = {{0}};

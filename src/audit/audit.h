@@ -83,8 +83,10 @@ typedef struct ordo_audit_dup_opts {
     size_t sample;       /* rows for PCA and k-means (20000; k-means: at
                             least 20 per cell) */
     int max_probe;       /* cells a row meets at most, its own first, then
-                            the nearest bisectors (2; 0: every cell within
+                            the nearest bisectors (4; 0: every cell within
                             the radius, exact); recall in bench/ */
+    size_t exact_rows;   /* up to this many rows the search is exact
+                            whatever max_probe says (20000) */
     uint64_t seed;
     /* optional: split the passes over processes (MPI, src/dist); every
      * process calls with the same arguments and gets the same pairs; needs

@@ -49,7 +49,8 @@ void ordo_audit_dup_opts_default(ordo_audit_dup_opts *o)
     o->pca_dim = 64;
     o->cells = 0;
     o->sample = 20000;
-    o->max_probe = 2;
+    o->max_probe = 4;
+    o->exact_rows = 20000;
     o->seed = 1;
     o->exec = NULL;
 }
@@ -217,7 +218,10 @@ int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
     if ((size_t)C > n) C = (int)n;
     S.cells = C;
     /* probe slots per row: own cell + (max_probe - 1), or every cell */
-    const size_t W = o->max_probe > 0 && o->max_probe < C ? (size_t)o->max_probe : (size_t)C;
+    /* small pools: every cell within the radius (exact; 20,000 rows cost
+     * a few CPU seconds, measured in bench/) */
+    int maxp = n <= o->exact_rows ? 0 : o->max_probe;
+    const size_t W = maxp > 0 && maxp < C ? (size_t)maxp : (size_t)C;
     if (W > 1 && n * W > ((size_t)1 << 30))
         return ordo_err_set(err, "audit: an exact duplicate search (every cell within the "
                             "radius) over %zu rows needs %zu probe slots; cap the probes",
