@@ -11,14 +11,19 @@
  *      with s = max|x_i| / 127, and e = |x - s q| is kept: for unit rows,
  *      |x_a.x_b - s_a s_b q_a.q_b| <= e_a + e_b + e_a e_b (Cauchy-Schwarz on
  *      x_a.e_b + e_a.x_b + e_a.e_b), the candidate margin;
- *   2. cells: k-means on a sample of the dequantised rows (full width: on
- *      embeddings whose noise is spread over every axis, a projection keeps
- *      a small share of a difference, and every cluster mate looked close:
- *      the first version of this file); each row's own cell is the nearest
- *      centre, and it probes the cells whose bisector with its own lies
- *      within R + 2 e_max (R = sqrt(2 - 2 cos)): a pair within R is always
- *      met, since the partner lies in its own cell's region. max_probe keeps
- *      the nearest bisectors only (approximate; recall in bench/);
+ *   2. cells: rows projected on their top principal axes (rank's PCA of
+ *      a sample), k-means cells of the projections (about 4 sqrt(n): with
+ *      sqrt(n) cells, fewer than the data's clusters, most rows fell in
+ *      cells averaging many small clusters and the join met a quarter of
+ *      all pairs at 100k; bench/); a row's own cell is the nearest centre,
+ *      and it probes the cells whose bisector with its own lies within
+ *      R = sqrt(2 - 2 cos) in the projection: a pair within R is always met,
+ *      since the projection never lengthens a difference and the partner
+ *      lies in its own cell's region. max_probe keeps the nearest bisectors
+ *      only (approximate; recall in bench/); up to exact_rows rows all;
+ *      (the first version of this file also filtered pairs in the 64-d
+ *      projection: on embeddings whose noise is spread over every axis it
+ *      keeps ~5 % of a difference, and every cluster mate passed);
  *   3. join, cell by cell: members against members (upper triangle of
  *      tiles) and the probing rows of other cells against the members, by
  *      SGEMM on the int8 codes widened to float. Products of int8 codes and
@@ -28,9 +33,9 @@
  *   4. verify: each candidate's cosine on the caller's rows (float, double
  *      sum), kept at >= the threshold; sorted by (a, b), duplicates (a pair
  *      met from both sides) dropped.
- * With an exec (MPI), step 1 and the assignment of step 2 are split by rows
- * and gathered (every process holds the int8 matrix), k-means runs on the
- * same sample everywhere, and the cells of step 3-4 are split by their
+ * With an exec (MPI), step 1, the projection and the assignment of step 2
+ * are split by rows and gathered (every process holds the int8 matrix),
+ * k-means runs on the same sample everywhere, and the cells of step 3-4 are split by their
  * estimated cost; the pairs are concatenated, so every process gets the
  * one-process result.
  */
