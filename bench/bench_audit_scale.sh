@@ -29,6 +29,9 @@ N=$(( BIG > SMALL ? BIG : SMALL ))
 F=$WORK/synthetic-$N.f16
 [ -s "$F.planted" ] && [ -s "$F" ] || "$BUILD/bench/bench_audit_scale" gen "$F" "$N"
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
+# faiss's OpenMP threads otherwise spin while they wait, and CPU seconds
+# would count the spinning (ordo's OpenBLAS threads yield instead)
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 # Debian's OpenBLAS 0.3.21 falls back on its generic kernels on this CPU;
 # ordo itself re-execs with the core named (src/cli/main.c), this binary not
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
