@@ -34,7 +34,7 @@ APT_PKGS=(build-essential pkg-config ca-certificates
 # package build test, man for the man page test.
 TEST_APT_PKGS=(clang git sqlite3 python3 python3-numpy python3-pil python3-torch
   chromium chromium-driver wrk debhelper man-db)
-TEST_PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml cleanlab)
+TEST_PIP_PKGS=(onnx onnxruntime selenium scikit-learn scikit-activeml cleanlab faiss-cpu)
 TEST=0
 [ "${1:-}" = "--test" ] && TEST=1
 

@@ -108,8 +108,6 @@ static int run(const char *file, size_t n, double cosine)
     ordo_audit_dup_opts o;
     ordo_audit_dup_opts_default(&o);
     o.cosine = cosine;
-    if (getenv("SLACK")) o.slack = atof(getenv("SLACK"));
-    if (getenv("PCA")) o.pca_dim = atoi(getenv("PCA"));
     if (getenv("CELLS")) o.cells = atoi(getenv("CELLS"));
     if (getenv("MAXPROBE")) o.max_probe = atoi(getenv("MAXPROBE"));
     ordo_audit_pair *pp = NULL;
@@ -134,13 +132,13 @@ static int run(const char *file, size_t n, double cosine)
         found += bsearch(&key, pp, np, sizeof *pp, cmp_pair) != NULL;
     }
     if (g) fclose(g);
-    printf("slack=%.3f pca=%d max_probe=%d ", st.slack, o.pca_dim, o.max_probe);
+    printf("max_probe=%d ", o.max_probe);
     printf("n=%zu cosine=%.3f seconds=%.2f cpu_seconds=%.2f peak_rss_mb=%.0f pairs=%zu "
            "planted=%zu planted_found=%zu recall=%.4f cells=%d mean_probe=%.2f candidates=%zu "
-           "explained=%.3f t_project=%.2f t_cells=%.2f t_join=%.2f t_sort=%.2f\n",
+           "verified=%zu t_quantise=%.2f t_cells=%.2f t_join=%.2f t_verify=%.2f\n",
            n, cosine, secs, cpu, bench_peak_rss_kb() / 1024.0, np, planted, found,
            planted ? (double)found / planted : NAN, st.cells, st.mean_probe, st.candidates,
-           st.explained, st.seconds[0], st.seconds[1], st.seconds[2], st.seconds[3]);
+           st.verified, st.seconds[0], st.seconds[1], st.seconds[2], st.seconds[3]);
     free(pp);
     return 0;
 }

@@ -1,10 +1,12 @@
 /* test_audit.c - label errors, near-duplicate search, groups, cross pairs. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "dist/dist.h"
 #include "rank/rank.h"
 #include "test.h"
 
@@ -113,17 +115,14 @@ static void t_dups_exact(void)
     for (int a = 0; a < N; a++)
         for (int b = a + 1; b < N; b++) truth += cosine(x + a * D, x + b * D, D) >= th;
     mat m = {x, D};
-    int dims[] = {8, 16, 48};
     int cells[] = {1, 7, 60};
     for (int t = 0; t < 3; t++) {
         ordo_audit_dup_opts o;
         ordo_audit_dup_opts_default(&o);
         o.cosine = th;
-        o.pca_dim = dims[t];
         o.cells = cells[t];
         o.sample = 1000;
-        o.slack = 1;   /* exact */
-        o.max_probe = 0;
+        o.max_probe = 0;   /* exact */
         ordo_audit_pair *pp = NULL;
         size_t np = 0;
         ordo_audit_dup_stats st;
@@ -139,6 +138,212 @@ static void t_dups_exact(void)
         free(pp);
     }
     CHECK(truth >= 250);   /* the planted copies are there */
+    free(x);
+}
+
+/* Synthetic embeddings like bench/bench_audit_scale.c, at test size: 400
+ * clusters of unequal size whose noise is spread over every axis (so a
+ * projection keeps little of a difference), and every 50th row a noisy
+ * copy of an earlier original (cosine ~0.96 to it). */
+enum { SN = 12000, SD = 256 };
+
+static float *synthetic(size_t *planted_a, size_t *planted_b, size_t *nplanted)
+{
+    float *x = malloc((size_t)SN * SD * sizeof *x), *cent = malloc(400 * SD * sizeof *cent);
+    ordo_rank_rng r;
+    ordo_rank_rng_seed(&r, 77);
+    for (int i = 0; i < 400 * SD; i++) cent[i] = 0.5f * (float)ordo_rank_rng_normal(&r);
+    *nplanted = 0;
+    for (size_t i = 0; i < SN; i++) {
+        float *e = x + i * SD;
+        if (i >= 100 && i % 50 == 0) {
+            size_t src = (size_t)ordo_rank_rng_below(&r, i);
+            if (src % 50 == 0) src++;   /* copies of originals only */
+            for (int j = 0; j < SD; j++) e[j] = x[src * SD + j] + 0.3f * (float)ordo_rank_rng_normal(&r);
+            planted_a[*nplanted] = src;
+            planted_b[(*nplanted)++] = i;
+            continue;
+        }
+        double u = ordo_rank_rng_uniform(&r);
+        int c = (int)(400 * u * u);
+        for (int j = 0; j < SD; j++)
+            e[j] = (j % 2 ? 0.77f : -0.77f) + cent[c * SD + j] + 0.387f * (float)ordo_rank_rng_normal(&r);
+    }
+    free(cent);
+    return x;
+}
+
+static int has_pair(const ordo_audit_pair *pp, size_t np, size_t a, size_t b)
+{
+    size_t lo = 0, hi = np;
+    while (lo < hi) {
+        size_t m = (lo + hi) / 2;
+        if (pp[m].a < a || (pp[m].a == a && pp[m].b < b)) lo = m + 1; else hi = m;
+    }
+    return lo < np && pp[lo].a == a && pp[lo].b == b;
+}
+
+/* The default (approximate) search finds the planted copies: recall of the
+ * planted pairs >= 0.95, every reported pair right, and a cosine-0.5
+ * request (far below the copies) still checks every pair on the full rows. */
+static void t_dups_recall(void)
+{
+    size_t pa[SN / 50], pb[SN / 50], npl;
+    float *x = synthetic(pa, pb, &npl);
+    mat m = {x, SD};
+    ordo_audit_dup_opts o;
+    ordo_audit_dup_opts_default(&o);
+    o.cosine = 0.9;
+    o.exact_rows = 0;   /* the approximate search, at test size */
+    ordo_audit_pair *pp = NULL;
+    size_t np = 0, found = 0;
+    ordo_audit_dup_stats st;
+    ordo_err err = {{0}};
+    CHECK_MSG(ordo_audit_dups(SN, SD, read_mat, &m, &o, &pp, &np, &st, &err) == 0, "%s", err.msg);
+    for (size_t k = 0; k < npl; k++) found += has_pair(pp, np, pa[k], pb[k]);
+    CHECK_MSG(found >= 0.95 * (double)npl, "recall %zu / %zu", found, npl);
+    CHECK(npl >= 200);
+    for (size_t k = 0; k < np; k++) {
+        CHECK(pp[k].cosine >= 0.9f);
+        CHECK(fabs(pp[k].cosine - cosine(x + pp[k].a * SD, x + pp[k].b * SD, SD)) < 1e-4);
+    }
+    /* the join computed far fewer cosines than all pairs */
+    CHECK_MSG(st.candidates < (size_t)SN * SN / 8, "%zu", st.candidates);
+    free(pp);
+    /* bad options */
+    o.max_probe = -1;
+    CHECK(ordo_audit_dups(SN, SD, read_mat, &m, &o, &pp, &np, &st, &err) == -1);
+    o.max_probe = 2;
+    o.cosine = 1.5;
+    CHECK(ordo_audit_dups(SN, SD, read_mat, &m, &o, &pp, &np, &st, &err) == -1);
+    o.cosine = 0.9;
+    CHECK(ordo_audit_dups(SN, 0, read_mat, &m, &o, &pp, &np, &st, &err) == -1);
+    free(x);
+}
+
+/* Two "processes" as threads behind an executor like src/dist's MPI one
+ * (part by ordo_dist_part, all-gather, concatenation): each must get
+ * exactly the one-process pairs. */
+typedef struct {
+    pthread_barrier_t bar;
+    void *rows[2];            /* each process's gather buffer */
+    const void *piece[2];
+    size_t bytes[2];
+} fake_world;
+
+typedef struct {
+    fake_world *w;
+    int rank;
+    ordo_rank_exec ex;
+    const mat *m;
+    double cosine;
+    ordo_audit_pair *pp;
+    size_t np;
+    int rc;
+} fake_proc;
+
+static void fk_part(void *ctx, size_t n, size_t align, size_t *lo, size_t *hi)
+{
+    fake_proc *p = ctx;
+    ordo_dist_part(n, 2, p->rank, align, lo, hi);
+}
+
+static int fk_gather(void *ctx, void *rows, size_t n, size_t row_bytes, size_t align,
+                     ordo_err *err)
+{
+    (void)err;
+    fake_proc *p = ctx;
+    p->w->rows[p->rank] = rows;
+    pthread_barrier_wait(&p->w->bar);
+    size_t lo, hi;
+    int o = 1 - p->rank;
+    ordo_dist_part(n, 2, o, align, &lo, &hi);
+    memcpy((char *)rows + lo * row_bytes, (char *)p->w->rows[o] + lo * row_bytes,
+           (hi - lo) * row_bytes);
+    pthread_barrier_wait(&p->w->bar);
+    return 0;
+}
+
+static int fk_best(void *ctx, int *found, float *value, size_t *row, float *aux, ordo_err *err)
+{
+    (void)ctx; (void)found; (void)value; (void)row; (void)aux;
+    return ordo_err_set(err, "not used by the duplicate search");
+}
+
+static int fk_concat(void *ctx, const void *mine, size_t bytes, void **out, size_t *out_bytes,
+                     ordo_err *err)
+{
+    fake_proc *p = ctx;
+    p->w->piece[p->rank] = mine;
+    p->w->bytes[p->rank] = bytes;
+    pthread_barrier_wait(&p->w->bar);
+    size_t tot = p->w->bytes[0] + p->w->bytes[1];
+    char *b = malloc(tot ? tot : 1);
+    if (b) {
+        if (p->w->bytes[0]) memcpy(b, p->w->piece[0], p->w->bytes[0]);
+        if (p->w->bytes[1]) memcpy(b + p->w->bytes[0], p->w->piece[1], p->w->bytes[1]);
+    }
+    pthread_barrier_wait(&p->w->bar);
+    if (!b) return ordo_err_set(err, "out of memory");
+    *out = b;
+    *out_bytes = tot;
+    return 0;
+}
+
+static void *fk_run(void *arg)
+{
+    fake_proc *p = arg;
+    ordo_audit_dup_opts o;
+    ordo_audit_dup_opts_default(&o);
+    o.cosine = p->cosine;
+    o.exact_rows = 0;
+    o.exec = &p->ex;
+    ordo_err err = {{0}};
+    p->rc = ordo_audit_dups(SN, SD, read_mat, (void *)p->m, &o, &p->pp, &p->np, NULL, &err);
+    return NULL;
+}
+
+static void t_dups_split(void)
+{
+    size_t pa[SN / 50], pb[SN / 50], npl;
+    float *x = synthetic(pa, pb, &npl);
+    mat m = {x, SD};
+    ordo_audit_dup_opts o;
+    ordo_audit_dup_opts_default(&o);
+    o.cosine = 0.88;
+    o.exact_rows = 0;
+    ordo_audit_pair *one = NULL;
+    size_t n1 = 0;
+    ordo_err err = {{0}};
+    CHECK_MSG(ordo_audit_dups(SN, SD, read_mat, &m, &o, &one, &n1, NULL, &err) == 0, "%s", err.msg);
+    fake_world w;
+    pthread_barrier_init(&w.bar, NULL, 2);
+    fake_proc pr[2];
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        pr[r] = (fake_proc){&w, r, {fk_part, fk_gather, fk_best, NULL, fk_concat}, &m, 0.88,
+                            NULL, 0, -1};
+        pr[r].ex.ctx = &pr[r];
+    }
+    for (int r = 0; r < 2; r++) pthread_create(&th[r], NULL, fk_run, &pr[r]);
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    for (int r = 0; r < 2; r++) {
+        CHECK(pr[r].rc == 0);
+        CHECK_MSG(pr[r].np == n1, "process %d: %zu pairs, one process %zu", r, pr[r].np, n1);
+        for (size_t k = 0; k < n1 && k < pr[r].np; k++)
+            CHECK(pr[r].pp[k].a == one[k].a && pr[r].pp[k].b == one[k].b &&
+                  pr[r].pp[k].cosine == one[k].cosine);
+        free(pr[r].pp);
+    }
+    CHECK(n1 >= npl * 9 / 10);
+    /* an executor without concat is refused */
+    ordo_rank_exec bad = {fk_part, fk_gather, fk_best, &pr[0], NULL};
+    o.exec = &bad;
+    ordo_audit_pair *pp = NULL;
+    size_t np;
+    CHECK(ordo_audit_dups(SN, SD, read_mat, &m, &o, &pp, &np, NULL, &err) == -1);
+    pthread_barrier_destroy(&w.bar);
+    free(one);
     free(x);
 }
 
@@ -179,6 +384,8 @@ int main(void)
     RUN(t_label_issues);
     RUN(t_knn);
     RUN(t_dups_exact);
+    RUN(t_dups_recall);
+    RUN(t_dups_split);
     RUN(t_groups);
     RUN(t_cross);
     return test_summary();

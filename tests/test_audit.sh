@@ -120,6 +120,17 @@ check "json lines parse" bash -c "'$BIN' audit --json --no-save | '$PY' -c 'impo
 sed 's/,[a-z]*$/,skip/; 1s/.*/path,label/' "$T/labels.csv" > "$T/skip.csv"
 "$BIN" label --import "$T/skip.csv" >/dev/null 2>&1
 "$BIN" audit --dups --csv --no-save > "$T/groups.csv" 2>/dev/null
+# the same search split over 2 MPI ranks gives the same groups (byte for byte)
+if command -v mpirun >/dev/null && "$BIN" audit --help | grep -q -- --mpi; then
+    MPIRUN=(env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe)
+    [ -n "${ORDO_SANITIZED:-}" ] && MPIRUN=(env ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" "${MPIRUN[@]}")
+    "${MPIRUN[@]}" -n 2 "$BIN" audit --dups --csv --no-save --mpi > "$T/groups2.csv" 2>"$T/mpi.err"
+    check "mpirun -n 2 audit --mpi: the one-process groups" bash -c "[ -s '$T/groups2.csv' ] && cmp -s '$T/groups.csv' '$T/groups2.csv'"
+    check "--mpi says what the ranks did" grep -q "^mpi: 2 ranks searched near-duplicates" "$T/mpi.err"
+    check "--mpi with --labels refused" bash -c "'$BIN' audit --labels --mpi 2>&1 | grep -q 'drop --labels'"
+else
+    skp "audit --mpi" "no mpirun"
+fi
 "$BIN" next 63 --csv > "$T/batch.csv" 2>/dev/null
 check "groups reach the queue: no two members of a group in one batch" "$PY" - "$T/groups.csv" "$T/batch.csv" <<'PYEOF'
 import csv, sys

@@ -10,14 +10,19 @@
  * on out-of-fold probabilities, optionally averaged with a leave-one-out
  * k-nearest-neighbour vote in embedding space (see ordo_audit_knn_probs).
  *
- * Near-duplicates: a cosine range self-join. Rows are L2-normalised and
- * projected on their top principal axes (an orthogonal projection never
- * lengthens a difference, so |P(a - b)| <= |a - b| and no pair within the
- * radius is lost there); an inverted file of k-means cells is joined cell
- * by cell, a row probing the cells whose Voronoi region lies within the
- * radius (bisector distance (|x-c_b|^2 - |x-c_a|^2) / 2|c_a-c_b|; all of them:
- * exact, or the max_probe nearest: approximate), and each cell's probing
- * rows meet its members by GEMM on the full normalised embeddings.
+ * Near-duplicates: a cosine range self-join over an inverted file (IVF).
+ * Rows are L2-normalised and kept quantised to int8 (one scale per row,
+ * 1 byte per dimension: 1.3 GB for 1M x 1280, never a float matrix); k-means
+ * cells of their projections on the top principal axes hold the rows (an
+ * orthogonal projection never lengthens a difference, so |P(a - b)| <=
+ * |a - b| and no pair within the radius is lost there); a row meets the
+ * members of its own cell and of the cells it probes (those whose Voronoi
+ * region lies within the radius R = sqrt(2 - 2 cos) of it, by the bisector
+ * distance (|x-c_b|^2 - |x-c_a|^2) / 2|c_a-c_b|: all of them, exact;
+ * or the max_probe nearest, approximate). Cosines of the quantised rows are
+ * exact integer dot products; a pair is a candidate when it can reach the
+ * threshold given each row's quantisation error, and candidates are checked
+ * on the caller's rows, so every reported cosine is exact.
  */
 #ifndef ORDO_AUDIT_H
 #define ORDO_AUDIT_H
@@ -73,14 +78,20 @@ int ordo_audit_knn_probs(const float *x, size_t n, size_t d, const int *y, int k
 
 typedef struct ordo_audit_dup_opts {
     double cosine;       /* report pairs with cosine >= this (ORDO_AUDIT_COSINE) */
-    int pca_dim;         /* projected width (64) */
-    int cells;           /* k-means cells (0: auto ~ sqrt(n), 1..4096) */
-    size_t sample;       /* rows for PCA and k-means (20000) */
-    int max_probe;       /* cells a row probes at most, nearest bisectors
-                            first (8; 0: unlimited); recall in bench/ */
-    double slack;        /* probe radius = slack * full radius (1); with
-                            slack 1 and max_probe 0 the search is exact */
+    int pca_dim;         /* projected width for the cells (64) */
+    int cells;           /* k-means cells (0: auto ~ 4 sqrt(n), 1..4096) */
+    size_t sample;       /* rows for PCA and k-means (20000; k-means: at
+                            least 20 per cell) */
+    int max_probe;       /* cells a row meets at most, its own first, then
+                            the nearest bisectors (4; 0: every cell within
+                            the radius, exact); recall in bench/ */
+    size_t exact_rows;   /* up to this many rows the search is exact
+                            whatever max_probe says (20000) */
     uint64_t seed;
+    /* optional: split the passes over processes (MPI, src/dist); every
+     * process calls with the same arguments and gets the same pairs; needs
+     * exec->concat */
+    const ordo_rank_exec *exec;
 } ordo_audit_dup_opts;
 
 void ordo_audit_dup_opts_default(ordo_audit_dup_opts *o);
@@ -92,18 +103,17 @@ typedef struct ordo_audit_pair {
 
 typedef struct ordo_audit_dup_stats {
     int cells;
-    double slack;            /* the slack used */
-    double explained;        /* variance share of the projection (normalised rows) */
-    double mean_probe;       /* cells probed per row */
+    double mean_probe;       /* cells met per row, its own included */
     size_t capped;           /* rows whose probe list max_probe cut (0 = exact) */
-    size_t candidates;       /* cosines computed in the join */
+    size_t candidates;       /* quantised cosines computed in the join (this process) */
+    size_t verified;         /* candidates checked on the full rows (this process) */
     size_t pairs;
-    double seconds[4];       /* projection, cells, join, sort */
+    double seconds[4];       /* quantise, cells, join, verify + sort */
 } ordo_audit_dup_stats;
 
 /* Every pair of the n rows (read through `read`, dim floats each, any
- * scale) whose cosine is >= o->cosine, sorted by (a, b). With slack 1 and
- * max_probe 0 the search is exact; otherwise pairs can be missed (never
+ * scale) whose cosine is >= o->cosine, sorted by (a, b). With max_probe 0
+ * the search is exact; otherwise pairs can be missed (never
  * reported wrongly: every pair is checked on the full rows). *pairs: malloc'd. */
 int ordo_audit_dups(size_t n, int dim, ordo_rank_read_fn read, void *ctx,
                     const ordo_audit_dup_opts *o, ordo_audit_pair **pairs, size_t *npairs,

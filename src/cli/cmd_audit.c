@@ -9,13 +9,14 @@
 #include "audit/audit_store.h"
 #include "base/text.h"
 #include "cli/cli.h"
+#include "dist/dist.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: ordo audit [--project DIR] [--labels | --dups] [--cosine C] [--knn W]\n"
             "                  [--top N] [--all] [--csv | --json] [--oof FILE] [--no-save]\n"
-            "                  [--folds F] [--seed S]\n"
+            "                  [--folds F] [--seed S] [--mpi]\n"
             "Finds what is wrong in the data:\n"
             "  label errors    confident learning on cross-fitted (out-of-fold) probabilities of\n"
             "                  the current learner averaged with a leave-one-out nearest-neighbour\n"
@@ -33,7 +34,9 @@ static void usage(FILE *f)
             "  --all           CSV/JSON: every audited label, not only the flagged ones\n"
             "  --csv, --json   rows (kind = suspect, duplicate, leak) instead of a summary\n"
             "  --oof FILE      write the learner's out-of-fold probabilities (CSV: image_id,label,class...)\n"
-            "  --no-save       report only; the server's recheck queue keeps the last saved run\n");
+            "  --no-save       report only; the server's recheck queue keeps the last saved run\n"
+            "  --mpi           under mpirun: the near-duplicate search split over the ranks (same\n"
+            "                  groups as one process); rank 0 audits the labels, saves and prints\n");
 }
 
 static void path_of(ordo_store *s, int64_t id, char *p, size_t cap)
@@ -83,9 +86,10 @@ int cli_audit(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},          {"oof", required_argument, NULL, 'o'},
         {"no-save", no_argument, NULL, 'n'},       {"folds", required_argument, NULL, 'f'},
         {"seed", required_argument, NULL, 's'},    {"help", no_argument, NULL, 'h'},
+        {"mpi", no_argument, NULL, 'M'},
         {NULL, 0, NULL, 0}};
     const char *project = NULL, *oof = NULL;
-    int only_labels = 0, only_dups = 0, top = 20, all = 0, csv = 0, json = 0, c, v;
+    int only_labels = 0, only_dups = 0, top = 20, all = 0, csv = 0, json = 0, use_mpi = 0, c, v;
     ordo_audit_run_opts o;
     ordo_audit_run_opts_default(&o);
     optind = 1;
@@ -117,6 +121,7 @@ int cli_audit(int argc, char **argv)
             if (cli_parse_int("--seed", optarg, 0, 2000000000, &v)) return 2;
             o.learn.seed = o.dup.seed = (uint64_t)v;
             break;
+        case 'M': use_mpi = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -125,21 +130,47 @@ int cli_audit(int argc, char **argv)
     if (only_labels) o.dups = 0;
     if (only_dups) o.labels = 0;
     if (oof && !o.labels) { fprintf(stderr, "ordo audit: --oof needs the label audit\n"); return 2; }
-    ordo_store *s = cli_open_project("audit", project, 0);
-    if (!s) return 1;
+    if (use_mpi && !o.dups) {
+        fprintf(stderr, "ordo audit: --mpi splits the near-duplicate search; drop --labels\n");
+        return 2;
+    }
     ordo_err err = {{0}};
+    ordo_dist_mpi *mpi = NULL;
+    if (use_mpi) {
+        if (!(mpi = ordo_dist_mpi_init(NULL, NULL, &err))) {
+            fprintf(stderr, "ordo audit: %s\n", err.msg);
+            return 1;
+        }
+        /* every rank joins the search; rank 0 alone does the rest */
+        o.dup.exec = ordo_dist_mpi_rank_exec(mpi);
+        if (ordo_dist_mpi_rank(mpi) != 0) { o.labels = 0; o.save = 0; oof = NULL; }
+    }
+    int rc = 1;
+    ordo_store *s = cli_open_project("audit", project, 0);
+    if (!s) goto end;
     ordo_audit_result r;
     if (ordo_audit_run(s, &o, &r, &err)) {
         fprintf(stderr, "ordo audit: %s\n", err.msg);
         ordo_store_close(s);
-        return 1;
+        goto end;
     }
     if (oof && write_oof(oof, &r)) {
         fprintf(stderr, "ordo audit: cannot write %s\n", oof);
         ordo_audit_result_free(&r);
         ordo_store_close(s);
-        return 1;
+        goto end;
     }
+    if (mpi && ordo_dist_mpi_rank(mpi) != 0) {
+        ordo_audit_result_free(&r);
+        ordo_store_close(s);
+        rc = 0;
+        goto end;
+    }
+    if (mpi)
+        fprintf(stderr, "mpi: %d ranks searched near-duplicates in %.2f s, %.3f s of it in MPI "
+                        "collectives\n", ordo_dist_mpi_size(mpi),
+                r.dst.seconds[0] + r.dst.seconds[1] + r.dst.seconds[2] + r.dst.seconds[3],
+                ordo_dist_mpi_comm_seconds(mpi));
     char path[4200];
     if (csv || json) {
         if (csv) printf("kind,image_id,path,label,suggested,score,flagged,group_id,similarity,other_id\n");
@@ -230,8 +261,13 @@ int cli_audit(int argc, char **argv)
             printf("saved as audit run %lld; flagged labels wait for a second annotator in "
                    "'ordo serve' (reason recheck)\n", (long long)r.run_id);
     }
-    int rc = fflush(stdout) == 0 ? 0 : 1;
+    rc = fflush(stdout) == 0 ? 0 : 1;
     ordo_audit_result_free(&r);
     ordo_store_close(s);
+end:
+    if (mpi) {
+        if (rc) ordo_dist_mpi_abort(mpi, rc);   /* the others may wait in a collective */
+        ordo_dist_mpi_finalize(mpi);
+    }
     return rc;
 }

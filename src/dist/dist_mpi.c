@@ -85,6 +85,63 @@ static int exec_gather(void *ctx, void *rows, size_t n, size_t row_bytes, size_t
     return 0;
 }
 
+/* Variable-size pieces (the near-duplicate join's pairs): an MPI_Allgather
+ * of the byte counts, then an MPI_Allgatherv of the bytes. MPI counts are
+ * int, so one process's piece and the total stay under 2 GiB. */
+static int exec_concat(void *ctx, const void *mine, size_t bytes, void **out, size_t *out_bytes,
+                       ordo_err *err)
+{
+    ordo_dist_mpi *m = ctx;
+    *out = NULL;
+    *out_bytes = 0;
+    uint64_t own = bytes, *all = malloc((size_t)m->size * sizeof *all);
+    int *cnt = malloc(2 * (size_t)m->size * sizeof *cnt);
+    if (!all || !cnt) {
+        free(all); free(cnt);
+        return ordo_err_set(err, "out of memory");
+    }
+    double t = MPI_Wtime();
+    int rc = MPI_Allgather(&own, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    m->comm += MPI_Wtime() - t;
+    if (rc != MPI_SUCCESS) {
+        free(all); free(cnt);
+        exec_fail(m, err, "exchanging sizes", rc);
+        return -1;
+    }
+    uint64_t tot = 0;
+    for (int r = 0; r < m->size; r++) tot += all[r];
+    if (tot > INT_MAX) {
+        free(all); free(cnt);
+        /* every rank sees the same total, so all of them stop here */
+        return ordo_err_set(err, "MPI: %llu bytes of results are too many to exchange",
+                            (unsigned long long)tot);
+    }
+    int *disp = cnt + m->size;
+    for (int r = 0, off = 0; r < m->size; r++) {
+        cnt[r] = (int)all[r];
+        disp[r] = off;
+        off += cnt[r];
+    }
+    char *buf = malloc(tot ? tot : 1);
+    if (!buf) {
+        free(all); free(cnt);
+        exec_fail(m, err, "out of memory for the results", MPI_ERR_NO_MEM);
+        return -1;
+    }
+    t = MPI_Wtime();
+    rc = MPI_Allgatherv(mine, (int)bytes, MPI_BYTE, buf, cnt, disp, MPI_BYTE, MPI_COMM_WORLD);
+    m->comm += MPI_Wtime() - t;
+    free(all); free(cnt);
+    if (rc != MPI_SUCCESS) {
+        free(buf);
+        exec_fail(m, err, "exchanging results", rc);
+        return -1;
+    }
+    *out = buf;
+    *out_bytes = tot;
+    return 0;
+}
+
 typedef struct cand {
     int32_t found;
     float value, aux;
@@ -166,7 +223,7 @@ ordo_dist_mpi *ordo_dist_mpi_init(int *argc, char ***argv, ordo_err *err)
         MPI_Comm_size(local, &m->local_size);
         MPI_Comm_free(&local);
     }
-    m->exec = (ordo_rank_exec){exec_part, exec_gather, exec_best, m};
+    m->exec = (ordo_rank_exec){exec_part, exec_gather, exec_best, m, exec_concat};
     if (!(m->latest = calloc((size_t)m->size, sizeof *m->latest))) {
         free(m);
         MPI_Finalize();

@@ -134,6 +134,12 @@ typedef struct ordo_rank_exec {
      * best over all processes (largest value, ties: lower row), its aux. */
     int (*best)(void *ctx, int *found, float *value, size_t *row, float *aux, ordo_err *err);
     void *ctx;
+    /* Optional (NULL: not offered; used by the near-duplicate join,
+     * src/audit/): every process gives `bytes` bytes (counts may differ) and
+     * gets the concatenation in process order in *out (malloc'd, *out_bytes
+     * long). */
+    int (*concat)(void *ctx, const void *mine, size_t bytes, void **out, size_t *out_bytes,
+                  ordo_err *err);
 } ordo_rank_exec;
 
 /* Streams embedding rows [row0, row0 + nrows) of the pool as float32 into
