@@ -821,6 +821,26 @@ int ordo_store_tta(ordo_store *s, char *out, ordo_err *err)
     return 0;
 }
 
+/* The second half of choosing a setting that a project's stored results
+ * depend on (test-time augmentation, precision), inside the caller's BEGIN
+ * IMMEDIATE: a different value than `cur` is refused once `fixed` (results
+ * exist that were computed with `cur`), else `want` is recorded and the
+ * transaction committed; any refusal or failure rolls it back. */
+static int setting_settle(ordo_store *s, const char *key, const char *cur, const char *want,
+                          int fixed, const char *what, char *out, ordo_err *err)
+{
+    if (fixed && strcmp(cur, want)) {
+        ordo_err_set(err, "this project's %s %s; refusing to mix in %s (scan with --%s %s, or "
+                          "make a new project with `ordo init --%s %s`)",
+                     what, cur, want, key, cur, key, want);
+    } else if (!meta_set_text(s, key, want, err)) {
+        snprintf(out, 8, "%.7s", want);
+        return ordo_db_exec(s->db, "COMMIT", err);
+    }
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 int ordo_store_use_tta(ordo_store *s, const char *want, char *out, ordo_err *err)
 {
     if (want && strcmp(want, "none") && strcmp(want, "flip"))
@@ -829,27 +849,16 @@ int ordo_store_use_tta(ordo_store *s, const char *want, char *out, ordo_err *err
         return -1;
     char cur[8];
     sqlite3_stmt *q;
-    int scanned = 0;
     if (ordo_store_tta(s, cur, err))
         goto fail;
     if (sqlite3_prepare_v2(s->db, "SELECT EXISTS(SELECT 1 FROM images)", -1, &q, NULL) != SQLITE_OK) {
         ordo_err_set(err, "database: %s", sqlite3_errmsg(s->db));
         goto fail;
     }
-    scanned = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+    int scanned = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    if (!want) want = cur;
-    if (scanned && strcmp(cur, want)) {
-        ordo_err_set(err, "this project's images were scanned with test-time augmentation %s; "
-                          "refusing to mix in %s (scan with --tta %s, or make a new project "
-                          "with `ordo init --tta %s`)",
-                     cur, want, cur, want);
-        goto fail;
-    }
-    if (meta_set_text(s, "tta", want, err))
-        goto fail;
-    snprintf(out, 8, "%.7s", want);
-    return ordo_db_exec(s->db, "COMMIT", err);
+    return setting_settle(s, "tta", cur, want ? want : cur, scanned,
+                          "images were scanned with test-time augmentation", out, err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -862,23 +871,13 @@ int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_er
     if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     char cur[8];
-    if (ordo_store_precision(s, cur, err))
-        goto fail;
-    if (!want) want = cur[0] ? cur : ORDO_STORE_DEFAULT_PRECISION;
-    if (cur[0] && strcmp(cur, want)) {
-        ordo_err_set(err, "this project's results were computed in %s; refusing to mix in %s "
-                          "(scan with --precision %s, or make a new project with `ordo init "
-                          "--precision %s`)",
-                     cur, want, cur, want);
-        goto fail;
+    if (ordo_store_precision(s, cur, err)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
     }
-    if (meta_set_text(s, "precision", want, err))
-        goto fail;
-    snprintf(out, 8, "%.7s", want);
-    return ordo_db_exec(s->db, "COMMIT", err);
-fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    if (!want) want = cur[0] ? cur : ORDO_STORE_DEFAULT_PRECISION;
+    return setting_settle(s, "precision", cur, want, cur[0] != 0, "results were computed in",
+                          out, err);
 }
 
 /* ---- transactions ------------------------------------------------------ */
