@@ -27,6 +27,9 @@ trap 'rm -rf "$T"' EXIT
 cd "$T"
 IMGS=$DATA/datasets/imagenet-sample
 if ! [ -d "$IMGS" ]; then skp all "no $IMGS (set ORDO_DATA)"; summary; fi
+# ordo stores a photo's real path: name them that way here too, so a data
+# folder reached through a symbolic link (../shared -> elsewhere) compares equal
+IMGS=$(cd "$IMGS" && pwd -P)
 find "$IMGS" -type f | sort | head -n 60 > paths.txt
 n_img() { "$BIN" status --project "$1" | awk '/^images/ { print $2 }'; }
 
