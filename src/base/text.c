@@ -17,6 +17,14 @@ void ordo_text_csv(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void ordo_text_csv_fields(FILE *f, const char *const *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i) fputc(',', f);
+        ordo_text_csv(f, v[i]);
+    }
+}
+
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one
  * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
 static int utf8_len(const unsigned char *s)

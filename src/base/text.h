@@ -10,6 +10,9 @@
  * CR or LF, with quotes doubled. */
 void ordo_text_csv(FILE *f, const char *s);
 
+/* Writes n CSV fields (ordo_text_csv each) separated by commas, no line end. */
+void ordo_text_csv_fields(FILE *f, const char *const *v, int n);
+
 /* Writes s as a JSON string literal, quotes included. Control characters are
  * escaped; bytes that are not valid UTF-8 become U+FFFD so the output is
  * always valid JSON. */

@@ -177,15 +177,8 @@ int cli_export_history(ordo_store *s, int jsonl, ordo_err *err)
             ordo_text_json(stdout, r->source);
             printf(",\"created\":%.6f}\n", r->created);
         } else {
-            ordo_text_csv(stdout, path);
-            putchar(',');
-            ordo_text_csv(stdout, r->label);
-            putchar(',');
-            ordo_text_csv(stdout, r->annotator);
-            putchar(',');
-            ordo_text_csv(stdout, r->reason);
-            putchar(',');
-            ordo_text_csv(stdout, r->source);
+            ordo_text_csv_fields(stdout, (const char *const[]){path, r->label, r->annotator,
+                                                                 r->reason, r->source}, 5);
             printf(",%.6f\n", r->created);
         }
     }

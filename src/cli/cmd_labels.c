@@ -59,15 +59,8 @@ int cli_labels(int argc, char **argv)
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
         if (csv) {
             printf("%lld,", (long long)r->image_id);
-            ordo_text_csv(stdout, path);
-            putchar(',');
-            ordo_text_csv(stdout, r->label);
-            putchar(',');
-            ordo_text_csv(stdout, r->annotator);
-            putchar(',');
-            ordo_text_csv(stdout, r->source);
-            putchar(',');
-            ordo_text_csv(stdout, r->reason);
+            ordo_text_csv_fields(stdout, (const char *const[]){path, r->label, r->annotator,
+                                                                 r->source, r->reason}, 5);
             printf(",%s,%lld\n", when, (long long)r->events);
         } else {
             /* paths may hold control characters: print them CSV-quoted */
