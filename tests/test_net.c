@@ -385,6 +385,144 @@ static void t_gemm16_matches_naive(void)
     }
 }
 
+/* kernels.h's output code, written out again: fma, clamp, ties to even. */
+static uint8_t ref_code(long long acc, float mul, float add)
+{
+    float v = fmaf((float)acc, mul, add);
+    if (!(v >= 0.0f)) v = 0.0f;
+    if (v > 255.0f) v = 255.0f;
+    return (uint8_t)rintf(v);
+}
+
+/* The int8 depthwise path (kernels.h "dw8") against exact integer sums,
+ * byte for byte, on every kernel set: the quad-layout GEMM (rows of 1 to
+ * 33 pixels: every tile height and partial last quad, 1-3 rows a call,
+ * both panel widths, the 255 x -127 extremes, codes clamped at both ends,
+ * the padding slots and a guard after each row left as they were), then
+ * the depthwise rows (k 3 and 5, stride 1 and 2, TensorFlow 'same'
+ * padding of odd and even widths, a zero row as the padding above). */
+static void t_dw8_matches_naive(void)
+{
+    const int gshapes[][4] = { /* W, rows, N, K */
+        { 1, 2, 16, 4 }, { 3, 1, 48, 16 }, { 7, 3, 32, 36 }, { 9, 2, 80, 100 },
+        { 14, 2, 16, 24 }, { 17, 1, 96, 40 }, { 33, 1, 32, 4 }, { 12, 2, 48, 1248 } };
+    for (size_t si = 0; si < sizeof gshapes / sizeof gshapes[0]; si++) {
+        const int W = gshapes[si][0], rows = gshapes[si][1], N = gshapes[si][2];
+        const int K = gshapes[si][3], M = W * rows, lda = K + 8, ext = si == 0;
+        const long rb = (long)ORDO_NET_DW8_QUADS(W) * 4 * N + 64;   /* + a guard */
+        uint8_t *A = malloc((size_t)M * lda), *C = malloc((size_t)rows * rb);
+        uint8_t *want = malloc((size_t)rows * rb);
+        int8_t *B = malloc((size_t)K * N), *Bp = malloc((size_t)K * N);
+        float *mul = malloc(sizeof(float) * N), *add = malloc(sizeof(float) * N);
+        for (int i = 0; i < M * lda; i++) A[i] = ext ? 255 : (uint8_t)irand(0, 255);
+        for (int i = 0; i < K * N; i++) B[i] = ext ? -127 : (int8_t)irand(-127, 127);
+        for (int n = 0; n < N; n++) {   /* codes over the whole range, clamped both ways */
+            mul[n] = (ext ? -1e-4f : 2.0f / (float)K) * (1.0f + 0.5f * frand());
+            add[n] = 128.0f + 200.0f * frand();
+        }
+        for (int n0 = 0; n0 < N; n0 += 32) {
+            const int w = N - n0 >= 32 ? 32 : 16;
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < w; j++)
+                    Bp[(long)n0 * K + ((long)(k / 4) * w + j) * 4 + k % 4] = B[(long)k * N + n0 + j];
+        }
+        /* expected: padding slots zero (as the caller leaves them), the
+         * guard untouched, data slots the codes */
+        memset(want, 0, (size_t)rows * rb);
+        for (int r = 0; r < rows; r++) memset(want + r * rb + rb - 64, 0xcd, 64);
+        int lo = 255, hi = 0;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                long long acc = 0;
+                for (int k = 0; k < K; k++) acc += (long long)A[(long)m * lda + k] * B[(long)k * N + n];
+                const int x = m % W, p = x + 4;
+                const uint8_t c = ref_code(acc, mul[n], add[n]);
+                want[(m / W) * rb + (long)(p / 4) * 4 * N + 4 * n + p % 4] = c;
+                lo = c < lo ? c : lo;
+                hi = c > hi ? c : hi;
+            }
+        if (!ext) CHECK_MSG(lo == 0 && hi == 255, "test codes span %d..%d only", lo, hi);
+        for (int p = 0; p < npaths8; p++) {
+            memcpy(C, want, (size_t)rows * rb);
+            for (int m = 0; m < M; m++)   /* poison the data slots */
+                for (int n = 0; n < N; n++) {
+                    const int x = m % W, q = x + 4;
+                    C[(m / W) * rb + (long)(q / 4) * 4 * N + 4 * n + q % 4] ^= 0x5a;
+                }
+            paths8[p]->gemm8q(M, N, K, A, lda, Bp, mul, add, C, W, rb);
+            long bad = -1;
+            for (long i = 0; i < rows * rb && bad < 0; i++)
+                if (C[i] != want[i]) bad = i;
+            CHECK_MSG(bad < 0, "%s gemm8q W=%d rows=%d N=%d K=%d: byte %ld is %d, want %d",
+                      paths8[p]->name, W, rows, N, K, bad, bad < 0 ? 0 : C[bad],
+                      bad < 0 ? 0 : want[bad]);
+        }
+        free(A); free(C); free(want); free(B); free(Bp); free(mul); free(add);
+    }
+
+    const int dshapes[][4] = { /* k, s, W, C */
+        { 3, 1, 1, 16 }, { 3, 1, 7, 32 }, { 3, 1, 14, 16 }, { 3, 2, 9, 16 }, { 3, 2, 28, 48 },
+        { 5, 1, 2, 16 }, { 5, 1, 13, 32 }, { 5, 2, 17, 16 }, { 5, 2, 30, 32 }, { 3, 2, 2, 16 } };
+    for (size_t si = 0; si < sizeof dshapes / sizeof dshapes[0]; si++) {
+        const int k = dshapes[si][0], s = dshapes[si][1], W = dshapes[si][2], C = dshapes[si][3];
+        const int ext = si == 1;
+        const int Wout = (W + s - 1) / s;
+        int total = (Wout - 1) * s + k - W;
+        if (total < 0) total = 0;
+        const int pl = total / 2;
+        const long rb = (long)ORDO_NET_DW8_QUADS(W) * 4 * C;
+        uint8_t *in = calloc((size_t)(k + 1), (size_t)rb);   /* row k: all zeros */
+        int8_t *wq = malloc((size_t)k * k * C), *wp = calloc((size_t)C * k * 32, 1);
+        float *mul = malloc(sizeof(float) * C), *add = malloc(sizeof(float) * C);
+        uint8_t *out = malloc((size_t)Wout * C), *want = malloc((size_t)Wout * C);
+        for (int ky = 0; ky < k; ky++)
+            for (int x = 0; x < W; x++)
+                for (int c = 0; c < C; c++)
+                    in[ky * rb + (long)((x + 4) / 4) * 4 * C + 4 * c + (x + 4) % 4] =
+                        ext ? 255 : (uint8_t)irand(0, 255);
+        for (int i = 0; i < k * k * C; i++) wq[i] = ext ? 127 : (int8_t)irand(-127, 127);
+        for (int c = 0; c < C; c++) {
+            mul[c] = (ext ? 1e-3f : 0.01f) * (1.0f + 0.5f * frand());
+            add[c] = 100.0f * frand();
+            for (int ky = 0; ky < k; ky++)   /* the packing kernels.h describes */
+                for (int a = 0; a < 4; a++)
+                    for (int part = 0; part < 2; part++)
+                        for (int j = 0; j < 4; j++) {
+                            const int kx = 4 * part + j - a;
+                            if (kx >= 0 && kx < k)
+                                wp[((((long)(c / 16) * k + ky) * 4 + a) * 2 + part) * 64 +
+                                   4 * (c % 16) + j] = wq[(ky * k + kx) * C + c];
+                        }
+        }
+        /* the first row is the zero padding above the image */
+        const uint8_t *rowp[5];
+        for (int ky = 0; ky < k; ky++) rowp[ky] = ky == 0 ? in + (long)k * rb : in + ky * rb;
+        for (int x = 0; x < Wout; x++)
+            for (int c = 0; c < C; c++) {
+                long long acc = 0;
+                for (int ky = 1; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        const int ix = x * s - pl + kx;
+                        if (ix < 0 || ix >= W) continue;
+                        acc += (long long)in[ky * rb + (long)((ix + 4) / 4) * 4 * C + 4 * c +
+                                             (ix + 4) % 4] * wq[(ky * k + kx) * C + c];
+                    }
+                want[x * C + c] = ref_code(acc, mul[c], add[c]);
+            }
+        for (int p = 0; p < npaths8; p++) {
+            memset(out, 0xee, (size_t)Wout * C);
+            paths8[p]->dw8(k, s, pl, Wout, C, rowp, wp, mul, add, out);
+            int bad = -1;
+            for (int i = 0; i < Wout * C && bad < 0; i++)
+                if (out[i] != want[i]) bad = i;
+            CHECK_MSG(bad < 0, "%s dw8 k=%d s=%d W=%d C=%d: output %d channel %d is %d, want %d",
+                      paths8[p]->name, k, s, W, C, bad < 0 ? 0 : bad / C, bad < 0 ? 0 : bad % C,
+                      bad < 0 ? 0 : out[bad], bad < 0 ? 0 : want[bad]);
+        }
+        free(in); free(wq); free(wp); free(mul); free(add); free(out); free(want);
+    }
+}
+
 /* The quantizers' rule (kernels.h) on the values that break careless
  * ones: ties (round half to even), both clamps, infinities, NaN, a
  * per-channel scale and offset (integer and not); every kernel set must
@@ -691,6 +829,7 @@ int main(int argc, char **argv)
     RUN(t_forward_paths_agree);
     RUN(t_gemm8_matches_naive);
     RUN(t_gemm16_matches_naive);
+    RUN(t_dw8_matches_naive);
     RUN(t_quant_rule);
     RUN(t_dwq_matches_dw);
     RUN(t_int8_forward);

@@ -100,8 +100,9 @@ int main(int argc, char **argv)
             return 1;
         }
         int nout;
-        const int S = ordo_net_input_size(net), nt = ordo_net_tensors(net, &nout);
-        const int ndw = nt - nout;
+        int ndw;
+        const int S = ordo_net_input_size(net), nt = ordo_net_tensors(net, &nout, &ndw);
+        const int nex = nt - nout - ndw;
         const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, CROP_FRAC) };
         float **in = calloc((size_t)np, sizeof *in);
         int used = 0;
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
         print_array(model, "out_mean", ref.mean, nout);
         print_array(model, "dw_hi", ref.st.hi + nout, ndw);
         print_array(model, "dw_mean", ref.mean + nout, ndw);
+        print_array(model, "ex_hi", ref.st.hi + nout + ndw, nex);
+        print_array(model, "ex_mean", ref.mean + nout + ndw, nex);
         fprintf(stderr, "calibrate: %s: %d photos\n", model, used);
         pass_free(&ref);
         for (int i = 0; i < used; i++) free(in[i]);
@@ -140,8 +143,9 @@ int main(int argc, char **argv)
         const char *m = argv[mi];
         printf("    { \"%s\", (int)(sizeof %s_dw_hi / sizeof %s_dw_hi[0]),\n"
                "      (int)(sizeof %s_out_hi / sizeof %s_out_hi[0]),\n"
-               "      %s_out_lo, %s_out_hi, %s_out_mean, %s_dw_hi, %s_dw_mean },\n",
-               m, m, m, m, m, m, m, m, m, m);
+               "      %s_out_lo, %s_out_hi, %s_out_mean, %s_dw_hi, %s_dw_mean,\n"
+               "      (int)(sizeof %s_ex_hi / sizeof %s_ex_hi[0]), %s_ex_hi, %s_ex_mean },\n",
+               m, m, m, m, m, m, m, m, m, m, m, m, m, m);
     }
     printf("};\n\nconst ordo_net_calib *ordo_net_calib_find(const char *model)\n{\n"
            "    for (size_t i = 0; model && i < sizeof tables / sizeof tables[0]; i++)\n"

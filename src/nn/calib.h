@@ -8,7 +8,9 @@
  * as in the network, block after block (nout values each): the smallest
  * and largest value and the mean over the calibration photos' pixels;
  * dw_hi, dw_mean the same for every block's depthwise output (ReLU6, so
- * its smallest value is 0; ndw values each). */
+ * its smallest value is 0; ndw values each); ex_hi, ex_mean for every
+ * expand layer's output (ReLU6: the depthwise input; nex values each,
+ * blocks without an expand layer have none). */
 #ifndef ORDO_NN_CALIB_H
 #define ORDO_NN_CALIB_H
 
@@ -17,6 +19,8 @@ typedef struct ordo_net_calib {
     int ndw, nout;
     const float *out_lo, *out_hi, *out_mean;   /* [nout] */
     const float *dw_hi, *dw_mean;              /* [ndw] */
+    int nex;
+    const float *ex_hi, *ex_mean;              /* [nex] */
 } ordo_net_calib;
 
 /* The table for "lite0"... or NULL. */

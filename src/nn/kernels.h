@@ -112,6 +112,35 @@ typedef void ordo_net_gemmw16_fn(int M, int N, int K, const uint8_t *A, int lda,
                                  const float *bias, float *C, int ldc, const float *R, int ldr,
                                  int relu6);
 
+/* ---- int8 depthwise (net.c, "dw8") ----
+ *
+ * The depthwise layer's input (an expand layer's ReLU6 output) is kept as
+ * uint8 codes in a "quad" row layout, so that one vpdpbusd lane sums four
+ * horizontal taps of one channel: a row of W pixels and C channels (C a
+ * multiple of 16) is ORDO_NET_DW8_QUADS(W) quads of 4 * C bytes; pixel x
+ * sits in slot p = x + 4 (slots 0-3 and those past W + 3 hold zeros, the
+ * left and right zero padding), byte (p / 4) * 4C + 4c + p % 4. */
+#define ORDO_NET_DW8_QUADS(W) (((W) + 9) / 4)
+
+/* The int8 GEMM (as gemm8) whose output is such a row set: output pixel m
+ * is pixel m % W of row m / W (row r at C + r * row_bytes), channel n gets
+ * code clamp(round_half_even(fma((float)acc, mul[n], add[n])), 0, 255).
+ * Writes only the data slots; the caller zeroes the padding slots. */
+typedef void ordo_net_gemm8q_fn(int M, int N, int K, const uint8_t *A, int lda,
+                                const int8_t *B, const float *mul, const float *add,
+                                uint8_t *C, int W, long row_bytes);
+
+/* One output row of an int8 depthwise k x k convolution, stride s, left
+ * padding pl: rows[ky] are quad-layout input rows of C channels, w the
+ * packed weights (for each group of 16 channels, ky, a = slot % 4 of the
+ * first tap, part 0/1: 64 bytes, lane c's 4 bytes the weights of slots
+ * 4 (first quad + part) + j, zero where no tap), acc the exact int32 sum;
+ * out[x][c] = clamp(round_half_even(fma((float)acc, mul[c], add[c])), 0, 255)
+ * (plain [Wout][C] bytes: the project layer's input). */
+typedef void ordo_net_dw8_fn(int k, int s, int pl, int Wout, int C,
+                             const uint8_t *const *rows, const int8_t *w, const float *mul,
+                             const float *add, uint8_t *out);
+
 typedef struct ordo_net_kernels8 {
     const char *name;
     ordo_net_gemm8_fn *gemm8;
@@ -119,6 +148,8 @@ typedef struct ordo_net_kernels8 {
     ordo_net_gemm16_fn *gemm16;
     ordo_net_quant16_fn *quant16;
     ordo_net_gemmw16_fn *gemmw16;
+    ordo_net_gemm8q_fn *gemm8q;
+    ordo_net_dw8_fn *dw8;
 } ordo_net_kernels8;
 
 extern const ordo_net_kernels8 ordo_net_kernels8_c;

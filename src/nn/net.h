@@ -68,8 +68,9 @@ int ordo_net_forward_cut(ordo_net *net, const float *const *in, int n, float *lo
 int ordo_net_head(const ordo_net *net, float *w, float *b, ordo_err *err);
 
 /* Calibration: the number of activation ranges an int8 net uses (every
- * channel of every block output, then of every depthwise output; *nout:
- * how many are block-output channels; see calib.h), and a forward pass of
+ * channel of every block output, then of every depthwise output, then of
+ * every expand output; *nout: how many are block-output channels, *ndw:
+ * depthwise-output channels; see calib.h), and a forward pass of
  * fp32, one-thread net that takes every value range t sees over these
  * images into lo[t] (lowered), hi[t] (raised), sum[t] and n[t] (added:
  * the values' sum and count). */
@@ -77,7 +78,7 @@ typedef struct ordo_net_stats {
     float *lo, *hi;
     double *sum, *n;
 } ordo_net_stats;
-int ordo_net_tensors(const ordo_net *net, int *nout);
+int ordo_net_tensors(const ordo_net *net, int *nout, int *ndw);
 int ordo_net_observe(ordo_net *net, const float *const *in, int n, ordo_net_stats *st,
                      ordo_err *err);
 

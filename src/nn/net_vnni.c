@@ -393,6 +393,204 @@ static void gemmw16(int M, int N, int K, const uint8_t *A, int lda, const int8_t
     }
 }
 
+/* ---- the int8 depthwise path (kernels.h, "dw8") ---- */
+
+/* 16 output codes as kernels.h's rule (fma, clamp in float, round half to
+ * even: the default MXCSR mode, as lrintf), as int32 lanes. */
+static inline __m512i code8(__m512i acc, __m512 mul, __m512 add)
+{
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), mul, add);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+    return _mm512_cvtps_epi32(v);
+}
+
+/* Tiles of the quad-layout GEMM start at a quad boundary of one row
+ * (x = 0, 12, 24...), so pixel i of a tile is byte i % 4 of quad i / 4:
+ * four pixels' codes are shifted into one register and stored whole
+ * (a partial last quad of the row gets zeros in its empty slots, as the
+ * layout wants). */
+INL __m512i quad4(const int n, const __m512i *c, __m512 mul, __m512 add)
+{
+    __m512i u = code8(c[0], mul, add);
+#pragma GCC unroll 3
+    for (int j = 1; j < n; j++) u = _mm512_or_si512(u, _mm512_slli_epi32(code8(c[j], mul, add), 8 * j));
+    return u;
+}
+
+INL void tile32q(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                 const float *mul, const float *add, uint8_t *dst, long qb)
+{
+    __m512i c0[MR], c1[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) { c0[i] = _mm512_setzero_si512(); c1[i] = _mm512_setzero_si512(); }
+    for (int k = 0; k < K; k += 4) {
+        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 32);
+        const __m512i w1 = _mm512_loadu_si512(B + (long)k * 32 + 64);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            const __m512i a = bcast4(A + (long)i * lda + k);
+            c0[i] = dpbusd(c0[i], a, w0);
+            c1[i] = dpbusd(c1[i], a, w1);
+        }
+    }
+    const __m512 m0 = _mm512_loadu_ps(mul), m1 = _mm512_loadu_ps(mul + 16);
+    const __m512 a0 = _mm512_loadu_ps(add), a1 = _mm512_loadu_ps(add + 16);
+#pragma GCC unroll 3
+    for (int q = 0; q < (mr + 3) / 4; q++) {
+        const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
+        _mm512_storeu_si512(dst + q * qb, quad4(n, c0 + 4 * q, m0, a0));
+        _mm512_storeu_si512(dst + q * qb + 64, quad4(n, c1 + 4 * q, m1, a1));
+    }
+}
+
+INL void tile16q(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                 const float *mul, const float *add, uint8_t *dst, long qb)
+{
+    __m512i c0[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) c0[i] = _mm512_setzero_si512();
+    for (int k = 0; k < K; k += 4) {
+        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++)
+            c0[i] = dpbusd(c0[i], bcast4(A + (long)i * lda + k), w0);
+    }
+    const __m512 m0 = _mm512_loadu_ps(mul), a0 = _mm512_loadu_ps(add);
+#pragma GCC unroll 3
+    for (int q = 0; q < (mr + 3) / 4; q++) {
+        const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
+        _mm512_storeu_si512(dst + q * qb, quad4(n, c0 + 4 * q, m0, a0));
+    }
+}
+
+#define TILE_CASESQ(fn)                                                     \
+    switch (mr) {                                                           \
+    case 12: fn(12, K, A, lda, B, mul, add, dst, qb); break;                \
+    case 11: fn(11, K, A, lda, B, mul, add, dst, qb); break;                \
+    case 10: fn(10, K, A, lda, B, mul, add, dst, qb); break;                \
+    case 9: fn(9, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 8: fn(8, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 7: fn(7, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 6: fn(6, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 5: fn(5, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 4: fn(4, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 3: fn(3, K, A, lda, B, mul, add, dst, qb); break;                  \
+    case 2: fn(2, K, A, lda, B, mul, add, dst, qb); break;                  \
+    default: fn(1, K, A, lda, B, mul, add, dst, qb); break;                 \
+    }
+
+static void t32q(int mr, int K, const uint8_t *A, int lda, const int8_t *B, const float *mul,
+                 const float *add, uint8_t *dst, long qb)
+{
+    TILE_CASESQ(tile32q)
+}
+
+static void t16q(int mr, int K, const uint8_t *A, int lda, const int8_t *B, const float *mul,
+                 const float *add, uint8_t *dst, long qb)
+{
+    TILE_CASESQ(tile16q)
+}
+
+/* As gemm8, in tiles that never cross a row (M is a whole number of rows
+ * here: an expand layer's run of input rows). */
+static void gemm8q(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
+                   const float *mul, const float *add, uint8_t *C, int W, long row_bytes)
+{
+    const long qb = 4L * N;
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Bp = B + (long)n0 * K;
+        for (int r = 0; r < M / W; r++)
+            for (int x0 = 0; x0 < W; x0 += MR) {
+                const int mr = W - x0 < MR ? W - x0 : MR;
+                const uint8_t *Am = A + ((long)r * W + x0) * lda;
+                uint8_t *dst = C + (long)r * row_bytes + (long)(x0 + 4) / 4 * qb + 4L * n0;
+                if (w == 32)
+                    t32q(mr, K, Am, lda, Bp, mul + n0, add + n0, dst, qb);
+                else
+                    t16q(mr, K, Am, lda, Bp, mul + n0, add + n0, dst, qb);
+            }
+    }
+}
+
+/* Depthwise row for a compile-time kernel size k, stride s and a0, the
+ * lane byte of output 0's first tap (slot 4 - pl), 16 channels at a time,
+ * 4 outputs interleaved (independent vpdpbusd chains hide its latency).
+ * Output x + j (x a multiple of 4) has its first tap in quad
+ * (4 x s + 4 - pl + j s) / 4 = q0 + (a0 + j s) / 4 at byte (a0 + j s) % 4,
+ * so every block of 4 outputs uses the same weight vectors (kept in
+ * registers where they fit) and the same quad offsets from q0 (loads the
+ * compiler can share between the outputs). */
+INL void dw8_t(const int k, const int s, const int a0, int pl, int Wout, int C,
+               const uint8_t *const *rows, const int8_t *w, const float *mul, const float *add,
+               uint8_t *out)
+{
+    const long qb = 4L * C;
+    for (int g = 0; g < C / 16; g++) {
+        const int8_t *wg = w + (long)g * k * 512;
+        const __m512 vm = _mm512_loadu_ps(mul + 16 * g), va = _mm512_loadu_ps(add + 16 * g);
+        const uint8_t *r[5];
+#pragma GCC unroll 5
+        for (int ky = 0; ky < k; ky++) r[ky] = rows[ky] + 64L * g;
+        uint8_t *o = out + 16L * g;
+        int x = 0;
+        for (; x + 4 <= Wout; x += 4) {
+            const long q0 = (long)((x * s + 4 - pl) >> 2) * qb;
+            __m512i acc[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const int aj = (a0 + j * s) & 3, qj = (a0 + j * s) >> 2;
+                acc[j] = _mm512_setzero_si512();
+#pragma GCC unroll 5
+                for (int ky = 0; ky < k; ky++) {
+                    const uint8_t *in = r[ky] + q0 + qj * qb;
+                    const int8_t *wt = wg + (ky * 4 + aj) * 128;
+                    acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in), _mm512_loadu_si512(wt));
+                    if (aj + k > 4)
+                        acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in + qb),
+                                        _mm512_loadu_si512(wt + 64));
+                }
+            }
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                _mm_storeu_si128((__m128i *)(o + (long)(x + j) * C),
+                                 _mm512_cvtepi32_epi8(code8(acc[j], vm, va)));
+        }
+        for (; x < Wout; x++) {
+            const int p = x * s - pl + 4, aj = p & 3;
+            const long at = (long)(p >> 2) * qb;
+            __m512i acc = _mm512_setzero_si512();
+#pragma GCC unroll 5
+            for (int ky = 0; ky < k; ky++) {
+                const int8_t *wt = wg + (ky * 4 + aj) * 128;
+                acc = dpbusd(acc, _mm512_loadu_si512(r[ky] + at), _mm512_loadu_si512(wt));
+                if (aj + k > 4)
+                    acc = dpbusd(acc, _mm512_loadu_si512(r[ky] + at + qb),
+                                 _mm512_loadu_si512(wt + 64));
+            }
+            _mm_storeu_si128((__m128i *)(o + (long)x * C), _mm512_cvtepi32_epi8(code8(acc, vm, va)));
+        }
+    }
+}
+
+#define DW8_A(k, s)                                                                         \
+    switch ((4 - pl) & 3) {                                                                 \
+    case 0: dw8_t(k, s, 0, pl, Wout, C, rows, w, mul, add, out); break;                     \
+    case 1: dw8_t(k, s, 1, pl, Wout, C, rows, w, mul, add, out); break;                     \
+    case 2: dw8_t(k, s, 2, pl, Wout, C, rows, w, mul, add, out); break;                     \
+    default: dw8_t(k, s, 3, pl, Wout, C, rows, w, mul, add, out); break;                    \
+    }
+
+/* The network's kernel sizes and strides (3 or 5, 1 or 2); pl is 0 to 2. */
+static void dw8(int k, int s, int pl, int Wout, int C, const uint8_t *const *rows,
+                const int8_t *w, const float *mul, const float *add, uint8_t *out)
+{
+    if (k == 3 && s == 1) DW8_A(3, 1)
+    else if (k == 3) DW8_A(3, 2)
+    else if (s == 1) DW8_A(5, 1)
+    else DW8_A(5, 2)
+}
+
 const ordo_net_kernels8 ordo_net_kernels8_vnni = { "avx512vnni", gemm8, quant, gemm16, quant16,
-                                                   gemmw16 };
+                                                   gemmw16, gemm8q, dw8 };
 #endif
