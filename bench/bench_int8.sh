@@ -9,7 +9,7 @@
 #   bench/bench_int8.sh [MODEL...]          (default: lite0 lite2)
 # env: BUILD (build), THREADS (2), BATCHES ("8 32"), SECS (3), REPS (2: the
 #      best of each is kept), ACC (1: run the accuracy part; 0: speed only),
-#      VARIANTS ("int8 int8+w16late": ordo's int8 precision and the int8
+#      VARIANTS ("int8 int8+fpdw int8+w16late": ordo's int8 precision and the int8
 #      variants of the accuracy/speed frontier to run, nn/net.h),
 #      ORDO_DATA (../shared), ORDO_WEIGHTS.
 # Needs /usr/bin/python3 with torch, efficientnet_lite_pytorch, onnxruntime, PIL.
@@ -23,7 +23,7 @@ SECS=${SECS:-3}
 REPS=${REPS:-2}
 ACC=${ACC:-1}
 MODELS=${*:-lite0 lite2}
-VARIANTS=${VARIANTS:-int8 int8+w16late}
+VARIANTS=${VARIANTS:-int8 int8+fpdw int8+w16late}
 DATA=${ORDO_DATA:-../shared}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 

@@ -679,9 +679,11 @@ static void t_int8_forward(void)
     CHECK_MSG(csum / NP > 0.9985, "int8 mean embedding cosine %g", csum / NP);
     CHECK_MSG(agree >= NP - 1, "int8 kept the top-1 class of %d of %d photos", agree, NP);
     /* The slower, more accurate variants (16-bit weights or activations in
-     * some 1x1 layers): at least as close to fp32, on every kernel set
-     * (the portable one on one photo: it is slow). */
-    static const char *vars[] = { "int8+w16late", "int8+w16", "int8+a16" };
+     * some 1x1 layers; fp32 depthwise layers, "int8+fpdw"): at least as
+     * close to fp32, on every kernel set (the portable one on one photo:
+     * it is slow). int8+fpdw differs from int8 (so int8 runs its
+     * depthwise layers in int8). */
+    static const char *vars[] = { "int8+w16late", "int8+w16", "int8+a16", "int8+fpdw" };
     for (size_t v = 0; v < sizeof vars / sizeof vars[0]; v++)
         for (int kc = 0; kc < 2; kc++) {
             if (kc) setenv("ORDO_KERNEL", "c", 1);
@@ -703,6 +705,7 @@ static void t_int8_forward(void)
             }
             if (!kc) CHECK_MSG(vs / np > csum / NP - 2e-4, "%s: mean cosine %g, int8 %g", vars[v],
                                vs / np, csum / NP);
+            if (!kc && !strcmp(vars[v], "int8+fpdw")) CHECK(max_diff(e, e8, (size_t)np * 1280) > 1e-4);
             ordo_net_free(net);
         }
     /* The int8 net is not the fp32 one under another name. */

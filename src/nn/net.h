@@ -28,11 +28,14 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
                           int threads, ordo_err *err);
 /* The same in a chosen precision: "fp32", or "int8" (per-channel int8
  * weights and calibrated uint8 activations for the 1x1 convolutions, the
- * head's included, with bias correction; stem, depthwise and classifier
- * stay fp32; see net.c). Benchmarks may also name the int8 variants that
- * trade speed for accuracy: "int8+w16late", "int8+w16", "int8+a16" (16-bit
- * weights in the late blocks and head, in every 1x1 layer; 16-bit
- * activations in every 1x1 layer). ordo_net_create is "fp32". */
+ * head's included, and for the depthwise convolutions but the first and
+ * the last-map-size ones, with bias correction; stem and classifier stay
+ * fp32; see net.c). Benchmarks may also name the int8 variants that trade
+ * speed for accuracy: "int8+fpdw" (every depthwise layer in fp32: the int8
+ * before the int8 depthwise layers), "int8+w16late", "int8+w16",
+ * "int8+a16" (16-bit weights in the late blocks and head, in every 1x1
+ * layer; 16-bit activations in every 1x1 layer; depthwise in fp32).
+ * ordo_net_create is "fp32". */
 ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights,
                                int threads, const char *precision, ordo_err *err);
 void ordo_net_free(ordo_net *net);
