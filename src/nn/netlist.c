@@ -80,8 +80,15 @@ int ordo_net_list_weights(const ordo_net_list *l, const char *dir_or_file,
                             dir_or_file, l->n, l->model[0], l->model[1], l->n > 2 ? ", " : "",
                             l->n > 2 ? l->model[2] : "", l->n > 2 ? ".pth" : "");
     for (int k = 0; k < l->n; k++)
-        if (ordo_weights_path(dir_or_file, l->model[k], paths[k], 4096, err))
-            return -1;   /* the message names the member and how to install it */
+        if (ordo_weights_path(dir_or_file, l->model[k], paths[k], 4096, err)) {
+            /* the message names the file and how to install it; say which
+             * member of the model it is */
+            if (l->n > 1)
+                ordo_err_wrap(err, "model %s%s%s%s%s runs %s", l->model[0], l->n > 1 ? "+" : "",
+                              l->n > 1 ? l->model[1] : "", l->n > 2 ? "+" : "",
+                              l->n > 2 ? l->model[2] : "", l->model[k]);
+            return -1;
+        }
     return 0;
 }
 
@@ -164,8 +171,9 @@ int ordo_net_ens_forward(ordo_net_ens *e, const float *const *in, int n, float *
         if (ordo_net_forward_each(e->net[k], e->in, n, e->lg, e->em, err))
             return ordo_err_wrap(err, "%s", e->l.model[k]);
         for (int i = 0; i < n; i++) {
-            memcpy(embed + (size_t)i * W + (size_t)k * ORDO_NET_EMBED,
-                   e->em + (size_t)i * ORDO_NET_EMBED, ORDO_NET_EMBED * sizeof *embed);
+            if (embed)
+                memcpy(embed + (size_t)i * W + (size_t)k * ORDO_NET_EMBED,
+                       e->em + (size_t)i * ORDO_NET_EMBED, ORDO_NET_EMBED * sizeof *embed);
             float *o = logits + (size_t)i * ORDO_NET_CLASSES;
             const float *z = e->lg + (size_t)i * ORDO_NET_CLASSES;
             /* running sum, divided once at the end: the mean of the K logits */

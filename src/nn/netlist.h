@@ -68,7 +68,7 @@ ordo_net *ordo_net_ens_member(ordo_net_ens *e, int k);
 /* Runs n photos. in[i * l->n + k]: photo i's input for member k (its S x S
  * x 3 floats, preprocessed as for that network alone). logits: n x 1000,
  * the members' mean; embed: n x ordo_net_list_embed, member k's 1280 values
- * at columns [1280 k, 1280 (k + 1)). */
+ * at columns [1280 k, 1280 (k + 1)), or NULL. */
 int ordo_net_ens_forward(ordo_net_ens *e, const float *const *in, int n, float *logits,
                          float *embed, ordo_err *err);
 
