@@ -350,14 +350,15 @@ static int scan_width_set(ordo_store *s, const char *model, ordo_err *err)
     return meta_set_int(s, "embed_dim", w, err) || meta_set_int(s, "vector_dim", w, err) ? -1 : 0;
 }
 
-/* Any model name: ordo's own, or one whose vectors were imported ("clip-vit-b32"):
- * 1 to 63 bytes of letters, digits and ._:- so it prints safely everywhere. */
+/* Any model name: ordo's own ("lite0+lite1+lite2" too), or one whose vectors
+ * were imported ("clip-vit-b32"): 1 to 63 bytes of letters, digits and
+ * ._:-+ so it prints safely everywhere. */
 static int valid_model(const char *m)
 {
     size_t n = m ? strlen(m) : 0;
     if (n == 0 || n >= ORDO_STORE_MODEL_MAX) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)m[i]) && !strchr("._:-", m[i])) return 0;
+        if (!isalnum((unsigned char)m[i]) && !strchr("._:-+", m[i])) return 0;
     return 1;
 }
 
@@ -705,7 +706,7 @@ int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs,
     if (!s->in_txn)
         return ordo_err_set(err, "store: set_source outside a transaction");
     if (!valid_model(model))
-        return ordo_err_set(err, "model name '%s': use 1 to %d letters, digits and ._:-", model,
+        return ordo_err_set(err, "model name '%s': use 1 to %d letters, digits and ._:-+", model,
                             ORDO_STORE_MODEL_MAX - 1);
     if (dim < 1 || dim > ORDO_STORE_DIM_MAX)
         return ordo_err_set(err, "embeddings of %d values: ordo stores 1 to %d", dim,
