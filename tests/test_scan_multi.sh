@@ -96,6 +96,7 @@ if True:
 print("    %d photos, %d networks" % (len(pe), len(args) - 1))
 EOF
 check "ensemble: the columns are lite0's, lite1's, lite2's; the logits their mean" "$PY" cmp.py e lite0 lite1 lite2
+cp -a e pg   # for the page, before any evaluation sample is drawn
 M=4
 rm -rf ph4; mkdir ph4; ls ph | head -n $M | while read -r f; do cp -p "ph/$f" ph4/; done
 scan4() { # project, model, init args...
@@ -184,7 +185,7 @@ expect "an import whose width is not the model's is refused" 1 \
 if command -v curl >/dev/null; then
     PORT=$((20000 + RANDOM % 20000))
     # unlabeled, and a small evaluation sample (the grid never shows it)
-    cp -a e pg && "$BIN" next 2 --eval-width 0.3 --project pg >/dev/null
+    "$BIN" next 2 --eval-width 0.3 --project pg >/dev/null
     "$BIN" serve --port $PORT --project pg > serve.log 2>&1 & SV=$!
     for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT/api/stats" >/dev/null 2>&1 && break; sleep 0.2; done
     nx=$(curl -s "http://127.0.0.1:$PORT/api/next?n=4")
