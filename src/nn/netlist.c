@@ -14,6 +14,12 @@ int ordo_net_list_parse(const char *spec, ordo_net_list *l, ordo_err *err)
     if (!spec || !*spec)
         return ordo_err_set(err, "empty model name (lite0, lite1, lite2, or several joined by "
                                  "'+', e.g. lite0+lite1+lite2)");
+    /* Messages quote the name: one with control or non-ASCII bytes is
+     * refused without quoting it, so a message stays one printable line. */
+    for (const unsigned char *c = (const unsigned char *)spec; *c; c++)
+        if (*c < 0x20 || *c >= 0x7f)
+            return ordo_err_set(err, "model name with a byte that is not printable ASCII "
+                                     "(lite0, lite1, lite2, or several joined by '+')");
     const char *p = spec;
     for (;;) {
         const char *end = strchr(p, '+');
