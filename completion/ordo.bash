@@ -18,7 +18,7 @@ _ordo()
     fi
     case $prev in
         --model)
-            COMPREPLY=($(compgen -W "lite0 lite1 lite2" -- "$cur")); return ;;
+            COMPREPLY=($(compgen -W "lite0 lite1 lite2 lite0+lite1+lite2" -- "$cur")); return ;;
         --project|--root|--tree|--embeddings|--out|-o|--weights)
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
     esac

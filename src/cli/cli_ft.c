@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "nn/net.h"
+#include "nn/netlist.h"
 #include "nn/pth.h"
 #include "nn/weights.h"
 #include "scan/scan_cut.h"
@@ -36,6 +37,19 @@ int cli_ft_open(const char *dir, int quiet, int threads, cli_ft *f, ordo_err *er
     unsigned char *have = NULL;
     if (!(f->rw = ordo_store_open(dir, 0, err))) return -1;
     if (ordo_store_model(f->rw, model, sizeof model, err)) goto fail;
+    ordo_net_list nets;
+    ordo_err pe;
+    if (!ordo_net_list_parse(model, &nets, &pe) && nets.n > 1) {
+        /* The fine-tune adapts one network's head from that network's
+         * cached activations; a project of several networks would need a
+         * cache and a head per member and a re-embedding of all of them. */
+        ordo_err_set(err, "the finetune learner adapts one network; this project's %d-d "
+                          "embeddings come from %d networks (%s): train it with --learner "
+                          "propagate or linear, or fine-tune a project of one network (`ordo "
+                          "init --model lite2`)",
+                     ordo_net_list_embed(&nets), nets.n, model);
+        goto fail;
+    }
     if (!ordo_net_model_size(model)) {
         ordo_err_set(err, "the finetune learner needs a project scanned with ordo's own network "
                           "(lite0, lite1, lite2); this one's vectors come from '%s'",

@@ -19,8 +19,7 @@
 #include "cli/cli.h"
 #include "img/img.h"
 #include "nn/net.h"
-#include "nn/pth.h"
-#include "nn/weights.h"
+#include "nn/netlist.h"
 #include "wordnet/wordnet.h"
 
 typedef enum { OUT_TEXT, OUT_CSV, OUT_JSON } out_format;
@@ -86,8 +85,9 @@ static void on_walk_error(const char *path, const char *reason, void *ctx)
 typedef struct chunk {
     char **paths;
     unsigned char *explicit_arg;
-    int n, size;
-    float *in;                 /* n * size*size*3 */
+    int n;
+    const ordo_net_list *nets;
+    float *in;                 /* n * every network's size*size*3 */
     int *ok;                   /* 1 decoded, 0 failed, -1 skipped (not an image) */
     ordo_err *errs;
     int next;                  /* next item to take, under lock */
@@ -107,7 +107,7 @@ static void *decode_worker(void *arg)
         if (i >= c->n)
             return NULL;
         ordo_image im = {0};
-        size_t per = (size_t)c->size * c->size * 3;
+        size_t per = ordo_net_list_in_floats(c->nets);
         unsigned char *buf;
         size_t len;
         c->ok[i] = 0;
@@ -124,8 +124,12 @@ static void *decode_worker(void *arg)
         free(buf);
         if (rc != 0)
             continue;
-        c->ok[i] = ordo_img_preprocess(&im, c->size, CROP_FRAC, c->in + per * i,
-                                       &c->errs[i]) == 0;
+        /* each network's own resize and crop of the one decode */
+        c->ok[i] = 1;
+        for (int k = 0; k < c->nets->n && c->ok[i] == 1; k++)
+            c->ok[i] = ordo_img_preprocess(&im, c->nets->size[k], CROP_FRAC,
+                                           c->in + per * i + ordo_net_list_in_offset(c->nets, k),
+                                           &c->errs[i]) == 0;
         ordo_image_free(&im);
     }
 }
@@ -192,7 +196,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: ordo classify [OPTIONS] PATH...\n"
             "Prints the top ImageNet classes of each image; folders are read recursively.\n\n"
-            "  --model M       lite0 (default), lite1 or lite2\n"
+            "  --model M       lite0 (default), lite1 or lite2, or several joined by '+'\n"
+            "                  (lite0+lite1+lite2: the mean of the networks' logits)\n"
             "  --precision P   fp32 (default) or int8 (see `ordo init --help`)\n"
             "  --top K         classes per image (default 5)\n"
             "  --csv           CSV: path,rank,class_index,wnid,name,probability\n"
@@ -237,9 +242,10 @@ int cli_classify(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    int size = ordo_net_model_size(model);
-    if (!size) {
-        fprintf(stderr, "ordo classify: unknown model '%s' (lite0, lite1 or lite2)\n", model);
+    ordo_net_list nets;
+    ordo_err merr;
+    if (ordo_net_list_parse(model, &nets, &merr)) {
+        fprintf(stderr, "ordo classify: %s\n", merr.msg);
         return 2;
     }
     if (threads <= 0)
@@ -258,14 +264,12 @@ int cli_classify(int argc, char **argv)
         }
     }
 
-    char wpath[4096];
-    ordo_pth *pth = NULL;
-    ordo_net *net = NULL;
+    char wpath[ORDO_NET_LIST_MAX][4096];
+    ordo_net_ens *net = NULL;
     ordo_wn *wn = NULL;
     int rc = 1;
-    if (ordo_weights_path(weights, model, wpath, sizeof wpath, &err) ||
-        !(pth = ordo_pth_open(wpath, &err)) ||
-        !(net = ordo_net_create_prec(model, pth, threads, prec, &err))) {
+    if (ordo_net_list_weights(&nets, weights, wpath, &err) ||
+        !(net = ordo_net_ens_create(&nets, wpath, threads, prec, &err))) {
         fprintf(stderr, "ordo classify: %s\n", err.msg);
         goto out;
     }
@@ -275,15 +279,17 @@ int cli_classify(int argc, char **argv)
         goto out;
     }
 
-    size_t per = (size_t)size * size * 3;
+    const int K = nets.n;
+    size_t per = ordo_net_list_in_floats(&nets);
     float *in = malloc(per * batch * sizeof *in);
+    const float **ins = malloc((size_t)batch * K * sizeof *ins);
     float *logits = malloc((size_t)batch * ORDO_NET_CLASSES * sizeof *logits);
     float *prob = malloc(ORDO_NET_CLASSES * sizeof *prob);
     int *ok = malloc((size_t)batch * sizeof *ok);
     int *idx = malloc((size_t)top * sizeof *idx);
     ordo_err *errs = calloc((size_t)batch, sizeof *errs);
     pthread_t *tids = malloc((size_t)threads * sizeof *tids);
-    if (!in || !logits || !prob || !ok || !idx || !errs || !tids) {
+    if (!in || !ins || !logits || !prob || !ok || !idx || !errs || !tids) {
         fprintf(stderr, "ordo classify: out of memory\n");
         goto free_bufs;
     }
@@ -293,8 +299,9 @@ int cli_classify(int argc, char **argv)
     for (size_t start = 0; start < files.n; start += (size_t)batch) {
         int n = (int)(files.n - start < (size_t)batch ? files.n - start : (size_t)batch);
         chunk c = {.paths = files.paths + start, .explicit_arg = files.explicit_arg + start,
-                   .n = n, .size = size, .in = in, .ok = ok, .errs = errs, .next = 0,
-                   .opts = {.min_side = ordo_img_min_side_for(size, CROP_FRAC),
+                   .n = n, .nets = &nets, .in = in, .ok = ok, .errs = errs, .next = 0,
+                   .opts = {.min_side = ordo_img_min_side_for(ordo_net_list_max_size(&nets),
+                                                              CROP_FRAC),
                             .max_pixels = 0}};
         pthread_mutex_init(&c.lock, NULL);
         int nt = threads < n ? threads : n, started = 0;
@@ -306,14 +313,15 @@ int cli_classify(int argc, char **argv)
             pthread_join(tids[t], NULL);
         pthread_mutex_destroy(&c.lock);
 
-        /* Pack the good images to the front so the network sees one batch. */
+        /* The good images, in order, as one batch. */
         int m = 0;
         for (int i = 0; i < n; i++) {
             if (ok[i] != 1) continue;
-            if (m != i) memcpy(in + per * m, in + per * i, per * sizeof *in);
+            for (int k = 0; k < K; k++)
+                ins[m * K + k] = in + per * i + ordo_net_list_in_offset(&nets, k);
             m++;
         }
-        if (m > 0 && ordo_net_forward(net, in, m, logits, NULL, &err) != 0) {
+        if (m > 0 && ordo_net_ens_forward(net, ins, m, logits, NULL, &err) != 0) {
             fprintf(stderr, "ordo classify: %s\n", err.msg);
             goto free_bufs;
         }
@@ -335,11 +343,10 @@ int cli_classify(int argc, char **argv)
         fprintf(stderr, "ordo classify: no image could be classified (%zu failed)\n", failed);
     rc = classified > 0 ? 0 : 1;
 free_bufs:
-    free(in); free(logits); free(prob); free(ok); free(idx); free(errs); free(tids);
+    free(in); free(ins); free(logits); free(prob); free(ok); free(idx); free(errs); free(tids);
 out:
     ordo_wn_free(wn);
-    ordo_net_free(net);
-    ordo_pth_free(pth);
+    ordo_net_ens_free(net);
     list_free(&files);
     return rc;
 }

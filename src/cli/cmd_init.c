@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "nn/netlist.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
@@ -16,7 +17,12 @@ static void usage(FILE *f)
             "Creates an ordo project in DIR (made if missing; default: --project DIR, $ORDO_PROJECT, or the\n"
             "current directory): DIR/.ordo/ holds the database (ordo.db) and the\n"
             "embedding and logit matrices (embed.f16, logits.f16).\n\n"
-            "  --model M       lite0, lite1 or lite2; otherwise the first scan's model\n"
+            "  --model M       lite0, lite1 or lite2, or several joined by '+';\n"
+            "                  otherwise the first scan's model, else lite0+lite1+lite2\n"
+            "                  (every photo through the three networks, their embeddings\n"
+            "                  side by side, 3,840 values: the most accuracy per label);\n"
+            "                  lite0 is the fast choice (3.7x less scan CPU; see\n"
+            "                  docs/learn.md)\n"
             "  --precision P   the network's precision, fp32 or int8 (int8: about twice\n"
             "                  the images/s on CPUs with AVX-512 VNNI; see docs/benchmarks.md);\n"
             "                  otherwise the first scan's, else fp32\n"
@@ -56,9 +62,11 @@ int cli_init(int argc, char **argv)
         dir = env && *env ? env : ".";
     }
     ordo_err err = {{0}};
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {   /* like `git init DIR` */
-        fprintf(stderr, "ordo init: %s: %s\n", dir, strerror(errno));
-        return 1;
+    ordo_net_list nets;
+    /* Checked before anything is made: a refused model leaves no folder. */
+    if (model && ordo_net_list_parse(model, &nets, &err)) {
+        fprintf(stderr, "ordo init: %s\n", err.msg);
+        return 2;
     }
     if (prec && strcmp(prec, "fp32") && strcmp(prec, "int8")) {
         fprintf(stderr, "ordo init: unknown precision '%s' (fp32 or int8)\n", prec);
@@ -67,6 +75,10 @@ int cli_init(int argc, char **argv)
     if (tta && strcmp(tta, "none") && strcmp(tta, "flip")) {
         fprintf(stderr, "ordo init: unknown test-time augmentation '%s' (none or flip)\n", tta);
         return 2;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {   /* like `git init DIR` */
+        fprintf(stderr, "ordo init: %s: %s\n", dir, strerror(errno));
+        return 1;
     }
     if (ordo_store_init(dir, model, &err)) {
         fprintf(stderr, "ordo init: %s\n", err.msg);

@@ -213,7 +213,7 @@ static int scan_shard(const char *project, char *const *paths, int npaths,
                       const ordo_scan_opts *so, dist_scan *d, int index, int count,
                       ordo_scan_progress *final, ordo_err *err)
 {
-    char sdir[4200], model[16];
+    char sdir[4200], model[ORDO_STORE_MODEL_MAX];
     ordo_dist_filter *f = malloc(sizeof *f);
     if (!f)
         return ordo_err_set(err, "out of memory");

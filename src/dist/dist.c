@@ -119,13 +119,13 @@ int ordo_dist_shard_prepare(const char *project, int index, int count, const cha
     ordo_store *ps = ordo_store_open(project, 0, err);
     if (!ps)
         return -1;
-    char cur[16];
+    char cur[ORDO_STORE_MODEL_MAX];
     int rc = ordo_store_model(ps, cur, sizeof cur, err);
-    const char *want = model ? model : cur[0] ? cur : "lite0";
+    const char *want = model ? model : cur[0] ? cur : ORDO_STORE_DEFAULT_MODEL;
     if (!rc)
         rc = ordo_store_set_model(ps, want, err);
     if (!rc)
-        snprintf(model_out, 16, "%s", want);
+        snprintf(model_out, ORDO_STORE_MODEL_MAX, "%s", want);
     ordo_store_close(ps);
     if (rc)
         return -1;

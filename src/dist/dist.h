@@ -62,9 +62,10 @@ int ordo_dist_shard_dir(const char *project, int index, int count, char *out, si
                         ordo_err *err);
 
 /* Prepares shard index/count of the project for a scan: records `model` in
- * the project (NULL: the project's, else lite0; a different one is refused
- * as for a plain scan), creates the shard store if absent, and writes the
- * shard directory to out and the model used to model_out (16 bytes). */
+ * the project (NULL: the project's, else ORDO_STORE_DEFAULT_MODEL; a different one is
+ * refused as for a plain scan), creates the shard store if absent, and
+ * writes the shard directory to out and the model used to model_out
+ * (ORDO_STORE_MODEL_MAX bytes). */
 int ordo_dist_shard_prepare(const char *project, int index, int count, const char *model,
                             char *out, size_t cap, char *model_out, ordo_err *err);
 

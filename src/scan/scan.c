@@ -27,8 +27,7 @@
 #include "base/clock.h"
 #include "base/walk.h"
 #include "img/img.h"
-#include "nn/pth.h"
-#include "nn/weights.h"
+#include "nn/netlist.h"
 #include "store/store.h"
 
 #define RING 4096                        /* work items in flight */
@@ -62,12 +61,14 @@ typedef struct scan {
     char *ordo_prefix;          /* "<project>/.ordo/": never scanned */
     size_t ordo_prefix_len;
     int64_t scan_id;
-    int size;                   /* network input side */
+    ordo_net_list nets;         /* the model's networks (one, or a '+' list) */
     int flip;                   /* flip test-time augmentation (the project's) */
-    size_t in_floats;           /* size*size*3 */
+    size_t in_floats;           /* every network's S*S*3, one after the other */
+    int embed;                  /* embedding width: 1280 per network */
     int batch;
-    ordo_net *net;              /* built by the inference thread (load_net) */
-    char model[ORDO_STORE_MODEL_MAX], prec[8], weights[4096];
+    ordo_net_ens *ens;          /* built by the inference thread (load_net) */
+    char model[ORDO_STORE_MODEL_MAX], prec[8];
+    char weights[ORDO_NET_LIST_MAX][4096];
     int threads;                /* the network's */
     ordo_store *wstore;         /* writer's handle */
     ordo_store *rstore;         /* walker's handle */
@@ -87,7 +88,7 @@ typedef struct scan {
     ordo_err fatal;             /* first fatal error (abort set) */
     int nbufs, nfree;
     int *free_bufs;
-    float *bufmem;              /* nbufs * (in_floats + 1000 + 1280) */
+    float *bufmem;              /* nbufs * (in_floats + 1000 + embed) */
     int root_incomplete;        /* walker-private */
 
     ordo_scan_progress prog;    /* counts: written by the writer */
@@ -98,7 +99,7 @@ typedef struct scan {
 
 static size_t buf_stride(const scan *sc)
 {
-    return sc->in_floats + ORDO_STORE_LOGITS + ORDO_STORE_EMBED;
+    return sc->in_floats + ORDO_STORE_LOGITS + (size_t)sc->embed;
 }
 static float *buf_in(scan *sc, int b) { return sc->bufmem + (size_t)b * buf_stride(sc); }
 static float *buf_logits(scan *sc, int b) { return buf_in(sc, b) + sc->in_floats; }
@@ -356,10 +357,13 @@ static void process_file(scan *sc, ordo_store *rs, item *it, float *in)
     it->w = im.orig_w;
     it->h = im.orig_h;
     it->format = im.format;
-    if (ordo_img_preprocess(&im, sc->size, ORDO_SCAN_CROP_FRAC, in, &e) != 0)
-        fail(it, "decode", "%s", e.msg);
-    else
-        it->outcome = O_OK;
+    /* One decode (at the scale the largest input needs), then each
+     * network's own resize and crop, as if it ran alone. */
+    it->outcome = O_OK;
+    for (int k = 0; k < sc->nets.n && it->outcome == O_OK; k++)
+        if (ordo_img_preprocess(&im, sc->nets.size[k], ORDO_SCAN_CROP_FRAC,
+                                in + ordo_net_list_in_offset(&sc->nets, k), &e) != 0)
+            fail(it, "decode", "%s", e.msg);
     ordo_image_free(&im);
 out:
     free(buf);
@@ -409,13 +413,16 @@ static void mirror(const float *src, float *dst, int S)
     }
 }
 
-/* flip (tta_flip only): n x (in_floats + 1000 + 1280) scratch. */
+/* in: n x (networks) pointers; flip (tta_flip only): n x (in_floats +
+ * 1000 + embed) scratch. */
 static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
                      float *embed, float *probs, float *flip, ordo_err *e)
 {
+    const int K = sc->nets.n;
     for (int i = 0; i < n; i++)
-        in[i] = buf_in(sc, b[i]->buf);
-    if (ordo_net_forward_each(sc->net, in, n, logits, embed, e) != 0)
+        for (int k = 0; k < K; k++)
+            in[i * K + k] = buf_in(sc, b[i]->buf) + ordo_net_list_in_offset(&sc->nets, k);
+    if (ordo_net_ens_forward(sc->ens, in, n, logits, embed, e) != 0)
         return -1;
     if (flip) {
         /* Flip test-time augmentation: the mean of the logits and of the
@@ -424,22 +431,24 @@ static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
          * flips). ImageNet and sports photos are left-right symmetric in
          * distribution, so the mirror is another sample of the same photo. */
         float *fl = flip + (size_t)n * sc->in_floats, *fe = fl + (size_t)n * ORDO_STORE_LOGITS;
-        for (int i = 0; i < n; i++) {
-            mirror(in[i], flip + (size_t)i * sc->in_floats, sc->size);
-            in[i] = flip + (size_t)i * sc->in_floats;
-        }
-        if (ordo_net_forward_each(sc->net, in, n, fl, fe, e) != 0)
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < K; k++) {
+                float *m = flip + (size_t)i * sc->in_floats + ordo_net_list_in_offset(&sc->nets, k);
+                mirror(in[i * K + k], m, sc->nets.size[k]);
+                in[i * K + k] = m;
+            }
+        if (ordo_net_ens_forward(sc->ens, in, n, fl, fe, e) != 0)
             return -1;
         for (size_t j = 0; j < (size_t)n * ORDO_STORE_LOGITS; j++)
             logits[j] = 0.5f * (logits[j] + fl[j]);
-        for (size_t j = 0; j < (size_t)n * ORDO_STORE_EMBED; j++)
+        for (size_t j = 0; j < (size_t)n * sc->embed; j++)
             embed[j] = 0.5f * (embed[j] + fe[j]);
     }
     for (int i = 0; i < n; i++) {
         float *l = logits + (size_t)i * ORDO_STORE_LOGITS;
         memcpy(buf_logits(sc, b[i]->buf), l, ORDO_STORE_LOGITS * sizeof(float));
-        memcpy(buf_embed(sc, b[i]->buf), embed + (size_t)i * ORDO_STORE_EMBED,
-               ORDO_STORE_EMBED * sizeof(float));
+        memcpy(buf_embed(sc, b[i]->buf), embed + (size_t)i * sc->embed,
+               (size_t)sc->embed * sizeof(float));
         b[i]->sports = NAN;
         if (sc->o->sports) {
             /* The prior of the logits as stored (half floats), like every
@@ -457,27 +466,19 @@ static int run_batch(scan *sc, item **b, int n, const float **in, float *logits,
     return 0;
 }
 
-/* Parses the weights and builds the network: 0.1-0.17 s of one core for
+/* Parses the weights and builds the network(s): 0.1-0.17 s of one core for
  * lite0 (reading and unpickling the .pth ~60 ms; folding batch norm and
  * packing, for int8 quantizing, 45-110 ms), most of a scan's start-up, done
  * here so that the decoders start on the first photos meanwhile instead of
- * waiting for it. The weights file was found before
+ * waiting for it. The weights files were found before
  * the scan began; a damaged one stops the scan here with its reason. */
 static int load_net(scan *sc, ordo_err *err)
 {
-    ordo_pth *pth = ordo_pth_open(sc->weights, err);
-    if (!pth)
+    ordo_net_ens *ens = ordo_net_ens_create(&sc->nets, sc->weights, sc->threads, sc->prec, err);
+    if (!ens)
         return -1;
-    ordo_net *net = ordo_net_create_prec(sc->model, pth, sc->threads, sc->prec, err);
-    ordo_pth_free(pth);
-    if (!net)
-        return -1;
-    if (ordo_net_input_size(net) != sc->size) {   /* ordo_net_model_size disagrees */
-        ordo_net_free(net);
-        return ordo_err_set(err, "%s: unexpected input size", sc->model);
-    }
     pthread_mutex_lock(&sc->mu);
-    sc->net = net;
+    sc->ens = ens;
     pthread_mutex_unlock(&sc->mu);
     return 0;
 }
@@ -487,14 +488,11 @@ static void *infer_thread(void *arg)
     scan *sc = arg;
     int B = sc->batch;
     item **b = malloc((size_t)B * sizeof *b);
-    const float **in = malloc((size_t)B * sizeof *in);
+    const float **in = malloc((size_t)B * sc->nets.n * sizeof *in);
     float *logits = malloc((size_t)B * ORDO_STORE_LOGITS * sizeof(float));
-    float *embed = malloc((size_t)B * ORDO_STORE_EMBED * sizeof(float));
+    float *embed = malloc((size_t)B * sc->embed * sizeof(float));
     float *probs = malloc(ORDO_STORE_LOGITS * sizeof(float));
-    float *flip = sc->flip
-                      ? malloc((size_t)B * (sc->in_floats + ORDO_STORE_LOGITS + ORDO_STORE_EMBED) *
-                               sizeof(float))
-                      : NULL;
+    float *flip = sc->flip ? malloc((size_t)B * buf_stride(sc) * sizeof(float)) : NULL;
     ordo_err e = {{0}};
     if (!b || !in || !logits || !embed || !probs || (sc->flip && !flip)) {
         ordo_err_set(&e, "out of memory for a batch of %d images", B);
@@ -786,14 +784,25 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     char model[ORDO_STORE_MODEL_MAX];
     if (ordo_store_model(sc->wstore, model, sizeof model, err))
         goto out;
-    /* A project of imported vectors: name lite0, which set_model refuses
-     * with the reason (two models' vectors never mix). */
+    /* A project of imported vectors: name the default, which set_model
+     * refuses with the reason (two models' vectors never mix). */
+    ordo_err pe;
     const char *want = opts->model ? opts->model
-                       : model[0] && !strncmp(model, "lite", 4) ? model : "lite0";
-    if (ordo_store_set_model(sc->wstore, want, err))
+                       : model[0] && !ordo_net_list_parse(model, &sc->nets, &pe)
+                           ? model
+                           : ORDO_STORE_DEFAULT_MODEL;
+    if (ordo_net_list_parse(want, &sc->nets, err) || ordo_store_set_model(sc->wstore, want, err))
         goto out;
     if (want != model)
         snprintf(model, sizeof model, "%s", want);
+    /* set_model fixed the rows' width with the model; the networks must
+     * fill exactly that (a project made otherwise is refused, not padded) */
+    sc->embed = ordo_net_list_embed(&sc->nets);
+    if (ordo_store_embed_dim(sc->wstore) != sc->embed) {
+        ordo_err_set(err, "this project's embedding rows hold %d values; %s gives %d",
+                     ordo_store_embed_dim(sc->wstore), model, sc->embed);
+        goto out;
+    }
     char prec[8];
     char tta[8];
     if (ordo_store_use_precision(sc->wstore, opts->precision, prec, err) ||
@@ -803,14 +812,11 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     sc->threads = opts->threads > 0 ? opts->threads : ncores();
     snprintf(sc->model, sizeof sc->model, "%s", model);
     snprintf(sc->prec, sizeof sc->prec, "%s", prec);
-    if (ordo_weights_path(opts->weights, model, sc->weights, sizeof sc->weights, err))
+    if (ordo_net_list_weights(&sc->nets, opts->weights, sc->weights, err))
         goto out;
-    if (!(sc->size = ordo_net_model_size(model))) {
-        ordo_err_set(err, "unknown model %s", model);
-        goto out;
-    }
-    sc->in_floats = (size_t)sc->size * sc->size * 3;
-    sc->img_opts.min_side = ordo_img_min_side_for(sc->size, ORDO_SCAN_CROP_FRAC);
+    sc->in_floats = ordo_net_list_in_floats(&sc->nets);
+    sc->img_opts.min_side =
+        ordo_img_min_side_for(ordo_net_list_max_size(&sc->nets), ORDO_SCAN_CROP_FRAC);
     sc->batch = opts->batch > 0 ? opts->batch : 16;
     ndec = opts->decode_threads > 0 ? opts->decode_threads : ncores();
     /* Enough buffers for one batch being inferred, one being decoded and
@@ -909,7 +915,7 @@ out:
     free(sc->free_bufs);
     free(sc->bufmem);
     free(dec);
-    ordo_net_free(sc->net);
+    ordo_net_ens_free(sc->ens);
     ordo_store_close(sc->wstore);
     ordo_store_close(sc->rstore);
     ordo_store_unlock(lockfd);

@@ -6,8 +6,9 @@
  *                   the store whether each is unchanged (path, size, mtime)
  *                   and queues it into a ring of work items;
  *   decode pool     reads, hashes (XXH3-128), sniffs and decodes files and
- *                   preprocesses them into the network's input;
- *   inference       runs the network on batches, in walk order;
+ *                   preprocesses them into the network's input (each
+ *                   network's, from one decode, for a '+' list of networks);
+ *   inference       runs the network(s) on batches, in walk order;
  *   writer          writes results in walk order, one transaction per group
  *                   of items, so a scan killed at any point and run again
  *                   ends with exactly the rows of an uninterrupted scan;
@@ -52,7 +53,11 @@ typedef struct ordo_scan_progress {
 } ordo_scan_progress;
 
 typedef struct ordo_scan_opts {
-    const char *model;          /* "lite0"...; NULL: the project's, else lite0 */
+    const char *model;          /* "lite0"..., or several joined by '+' ("lite0+lite1+lite2":
+                                   each photo decoded once, every network run, the
+                                   embeddings side by side and the logits' mean, see
+                                   nn/netlist.h); NULL: the project's, else
+                                   ORDO_STORE_DEFAULT_MODEL */
     const char *precision;      /* "fp32", "int8"; NULL: the project's, else the default */
     const char *weights;        /* --weights DIR or .pth file; NULL: default */
     int threads;                /* network threads; <= 0: all cores */

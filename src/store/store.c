@@ -313,27 +313,59 @@ static int meta_get_int(ordo_store *s, const char *key, int64_t *v, ordo_err *er
     return 0;
 }
 
-/* ordo's own networks, whose vectors `ordo scan` computes. */
+/* ordo's own networks, whose vectors `ordo scan` computes: one of lite0/1/2,
+ * or several distinct ones joined by '+' (nn/netlist.h runs them). Returns
+ * how many networks (each gives ORDO_STORE_EMBED embedding columns), 0 for
+ * any other name. nn owns the networks; the store only needs the name's
+ * rule to tell a scan's vectors from an import's and to size the rows. */
 static int scan_model(const char *m)
 {
-    return m && (!strcmp(m, "lite0") || !strcmp(m, "lite1") || !strcmp(m, "lite2"));
+    static const char *const nets[] = {"lite0", "lite1", "lite2"};
+    if (!m)
+        return 0;
+    int n = 0, seen[3] = {0};
+    for (const char *p = m;; n++) {
+        size_t len = strcspn(p, "+");
+        int hit = -1;
+        for (int i = 0; i < 3; i++)
+            if (len == strlen(nets[i]) && !strncmp(p, nets[i], len))
+                hit = i;
+        if (hit < 0 || seen[hit]++)
+            return 0;
+        if (!p[len])
+            return n + 1;
+        p += len + 1;
+    }
+}
+#define SCAN_MODEL_RULE "lite0, lite1 or lite2, or several of them joined by '+'"
+
+/* A scan model's embedding width: ORDO_STORE_EMBED per network. Written
+ * into meta (embed_dim, and vector_dim for export) only when it is not the
+ * schema's 1280, so a one-network project's database stays as it was. */
+static int scan_width_set(ordo_store *s, const char *model, ordo_err *err)
+{
+    int w = scan_model(model) * ORDO_STORE_EMBED;
+    if (w == ORDO_STORE_EMBED)
+        return 0;
+    return meta_set_int(s, "embed_dim", w, err) || meta_set_int(s, "vector_dim", w, err) ? -1 : 0;
 }
 
-/* Any model name: ordo's own, or one whose vectors were imported ("clip-vit-b32"):
- * 1 to 63 bytes of letters, digits and ._:- so it prints safely everywhere. */
+/* Any model name: ordo's own ("lite0+lite1+lite2" too), or one whose vectors
+ * were imported ("clip-vit-b32"): 1 to 63 bytes of letters, digits and
+ * ._:-+ so it prints safely everywhere. */
 static int valid_model(const char *m)
 {
     size_t n = m ? strlen(m) : 0;
     if (n == 0 || n >= ORDO_STORE_MODEL_MAX) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)m[i]) && !strchr("._:-", m[i])) return 0;
+        if (!isalnum((unsigned char)m[i]) && !strchr("._:-+", m[i])) return 0;
     return 1;
 }
 
 int ordo_store_init(const char *dir, const char *model, ordo_err *err)
 {
     if (model && !scan_model(model))
-        return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
+        return ordo_err_set(err, "unknown model '%s' (" SCAN_MODEL_RULE ")", model);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return ordo_err_set(err, "%s: not a directory", dir);
@@ -377,7 +409,7 @@ int ordo_store_init(const char *dir, const char *model, ordo_err *err)
         goto out;
     if (meta_set_int(&s, "created", (int64_t)ordo_clock_unix(), err))
         goto out;
-    if (model && meta_set_text(&s, "model", model, err))
+    if (model && (meta_set_text(&s, "model", model, err) || scan_width_set(&s, model, err)))
         goto out;
     sqlite3_close(s.db);
     s.db = NULL;
@@ -580,7 +612,7 @@ int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err)
 int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
 {
     if (!scan_model(model))
-        return ordo_err_set(err, "unknown model '%s' (lite0, lite1 or lite2)", model);
+        return ordo_err_set(err, "unknown model '%s' (" SCAN_MODEL_RULE ")", model);
     if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     char cur[ORDO_STORE_MODEL_MAX];
@@ -599,9 +631,13 @@ int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err)
                      cur, model, cur);
         goto fail;
     }
-    if (!cur[0] && meta_set_text(s, "model", model, err))
+    /* The first model fixes the rows' width (no image can be stored
+     * without a model, so there is none yet). */
+    if (!cur[0] && (meta_set_text(s, "model", model, err) || scan_width_set(s, model, err)))
         goto fail;
-    return ordo_db_exec(s->db, "COMMIT", err);
+    if (ordo_db_exec(s->db, "COMMIT", err))
+        return -1;
+    return load_dims(s, err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -670,14 +706,14 @@ int ordo_store_set_source(ordo_store *s, const char *model, int dim, int probs,
     if (!s->in_txn)
         return ordo_err_set(err, "store: set_source outside a transaction");
     if (!valid_model(model))
-        return ordo_err_set(err, "model name '%s': use 1 to %d letters, digits and ._:-", model,
+        return ordo_err_set(err, "model name '%s': use 1 to %d letters, digits and ._:-+", model,
                             ORDO_STORE_MODEL_MAX - 1);
     if (dim < 1 || dim > ORDO_STORE_DIM_MAX)
         return ordo_err_set(err, "embeddings of %d values: ordo stores 1 to %d", dim,
                             ORDO_STORE_DIM_MAX);
-    if (scan_model(model) && dim != ORDO_STORE_EMBED)
-        return ordo_err_set(err, "%s embeddings have %d values, not %d", model, ORDO_STORE_EMBED,
-                            dim);
+    if (scan_model(model) && dim != scan_model(model) * ORDO_STORE_EMBED)
+        return ordo_err_set(err, "%s embeddings have %d values, not %d", model,
+                            scan_model(model) * ORDO_STORE_EMBED, dim);
     if (!classes) nclasses = 0;
     if (classes) {
         if (!probs)

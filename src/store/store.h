@@ -3,8 +3,9 @@
  * Layout of a project rooted at DIR:
  *   DIR/.ordo/ordo.db       SQLite (WAL mode): every table below
  *   DIR/.ordo/embed.f16     embeddings: row `slot` = embed_dim IEEE half floats
- *                           (LE); 1280 for ordo's own networks, the imported
- *                           width for another model's vectors
+ *                           (LE); 1280 per network for ordo's own (3,840
+ *                           for lite0+lite1+lite2), the imported width for
+ *                           another model's vectors
  *   DIR/.ordo/logits.f16    logits: row `slot` = logits_dim half floats (LE);
  *                           the 1000 ImageNet classes, or an imported model's
  *                           own classes (table `classes`)
@@ -99,9 +100,19 @@ typedef struct ordo_store ordo_store;   /* opaque */
  * with a message naming `ordo init` when none is found. */
 int ordo_store_find(const char *flag, char *out, size_t cap, ordo_err *err);
 
+/* The model of a project whose first scan names none (`ordo init` without
+ * --model, then `ordo scan`): the three networks side by side, because on
+ * sports100 they buy +4.9 accuracy points at 1,000 labels and +3.4 with
+ * every label over lite0 (docs/learn.md), worth far more than the 3.7x scan
+ * CPU when labels are the expensive part; lite0 stays the documented fast
+ * choice (`--model lite0`). */
+#define ORDO_STORE_DEFAULT_MODEL "lite0+lite1+lite2"
+
 /* Creates DIR/.ordo and its database (DIR must exist). model may be NULL
- * (recorded at the first scan) or "lite0"/"lite1"/"lite2". Fails if a
- * project already exists there. */
+ * (recorded at the first scan) or a scan model: "lite0"/"lite1"/"lite2", or
+ * several distinct ones joined by '+' ("lite0+lite1+lite2", nn/netlist.h),
+ * whose embedding rows are 1280 values per network. Fails if a project
+ * already exists there, or for any other model name, writing nothing. */
 int ordo_store_init(const char *dir, const char *model, ordo_err *err);
 
 enum {
@@ -119,7 +130,7 @@ const char *ordo_store_dir(const ordo_store *s);   /* the project root */
 /* The widths of this project's matrices (values per row): embeddings and
  * logits. As read at open, at the last ordo_store_begin, or at the last
  * ordo_store_embeddings / ordo_store_logits map (an import into an empty
- * project sets them once). 1280 and 1000 for a scanned project. */
+ * project sets them once). 1280 per network and 1000 for a scanned project. */
 int ordo_store_embed_dim(const ordo_store *s);
 int ordo_store_logits_dim(const ordo_store *s);
 
@@ -155,14 +166,16 @@ int ordo_store_use_tta(ordo_store *s, const char *want, char *out, ordo_err *err
 /* Copies the recorded model ("" if none yet) into out. */
 int ordo_store_model(ordo_store *s, char *out, size_t cap, ordo_err *err);
 
-/* Records model (lite0/1/2: ordo's own, for scans) if none is recorded;
- * fails with a clear message if a different one is, or if the project's
- * vectors were imported. */
+/* Records model (a scan model, see ordo_store_init) if none is recorded,
+ * fixing the embedding rows' width (1280 per network); fails with a clear
+ * message if a different one is, or if the project's vectors were
+ * imported. */
 int ordo_store_set_model(ordo_store *s, const char *model, ordo_err *err);
 
 /* ---- imported vectors ----------------------------------------------------
  * A project's vectors come from one model only. `ordo scan` records
- * lite0/1/2 (1280-d embeddings, ImageNet logits); an import records any
+ * lite0/1/2 (1280-d embeddings, ImageNet logits) or a '+' list of them
+ * (1280 columns per network, the mean of their logits); an import records any
  * model name with its embedding width `dim` (1 to ORDO_STORE_DIM_MAX),
  * which becomes the embedding matrix's width, and whether it brought
  * probabilities: over the 1000 ImageNet classes, or over the model's own
