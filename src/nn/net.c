@@ -52,6 +52,10 @@
  * 16-bit weights or activations, as two 8-bit digits through the same
  * vpdpbusd, at the speed cost measured there; benchmarks use them to draw
  * the accuracy/speed frontier.
+ * An int8 net re-checks near-ties in fp32 (recheck_forward): rows whose
+ * int8 logit margin is below a tuned threshold run again through the fp32
+ * weights it keeps, which takes top-1 agreement with fp32 from 97 % to
+ * 99.1-99.3 % for about 5 % of an fp32 pass per image.
  */
 #include "nn/net.h"
 
