@@ -663,6 +663,9 @@ static void t_int8_forward(void)
     ordo_net *i8 = ordo_net_create_prec("lite0", w, 1, "int8", &err);
     CHECK_MSG(f32 && i8, "%s", err.msg);
     if (!f32 || !i8) goto out;
+    /* The int8 arithmetic itself: without the fp32 re-check of near-ties
+     * (t_int8_recheck tests that). */
+    CHECK(!ordo_net_set_recheck(i8, 0, &err));
     CHECK(!strcmp(ordo_net_precision(i8), "int8") && !strcmp(ordo_net_precision(f32), "fp32"));
     CHECK(!ordo_net_forward(f32, in, NP, l32, e32, &err));
     CHECK(!ordo_net_forward(i8, in, NP, l8, e8, &err));
@@ -691,6 +694,7 @@ static void t_int8_forward(void)
             unsetenv("ORDO_KERNEL");
             CHECK_MSG(net, "%s: %s", vars[v], err.msg);
             if (!net) continue;
+            CHECK(!ordo_net_set_recheck(net, 0, &err));
             CHECK(!strcmp(ordo_net_precision(net), vars[v]));
             const int np = kc ? 1 : NP;
             CHECK(!ordo_net_forward(net, in, np, l, e, &err));
@@ -722,6 +726,7 @@ static void t_int8_forward(void)
             unsetenv("ORDO_KERNEL");
             CHECK_MSG(net, "%s", err.msg);
             if (!net) continue;
+            CHECK(!ordo_net_set_recheck(net, 0, &err));
             if (kc) CHECK(!strcmp(ordo_net_kernel(net), "c+c8"));
             CHECK(!ordo_net_forward(net, in, 3, l, e, &err));
             for (int i = 0; i < 3; i++) {
@@ -736,6 +741,153 @@ out:
     ordo_net_free(f32);
     ordo_net_free(i8);
     free(in); free(l32); free(e32); free(l8); free(e8); free(l); free(e);
+    ordo_pth_free(w);
+}
+
+/* l(top-1) - l(top-2), as net.c's re-check measures it. */
+static double logit_gap(const float *v)
+{
+    float a = -INFINITY, b = -INFINITY;
+    for (int i = 0; i < 1000; i++)
+        if (v[i] > a) b = a, a = v[i];
+        else if (v[i] > b) b = v[i];
+    return (double)a - b;
+}
+
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    return !memcmp(a, b, n * sizeof *a);
+}
+
+/* The fp32 re-check of near-ties (ordo_net_set_recheck): a row whose int8
+ * logit margin is below the threshold gets exactly what the fp32 network
+ * gives it (logits, embedding, cut), every other row exactly pure int8's;
+ * threshold 0 is pure int8, an infinite one pure fp32. */
+static void t_int8_recheck(void)
+{
+    static const char *photos[] = { "n01530575_brambling.JPEG", "n01558993_robin.JPEG",
+                                    "n01440764_tench.JPEG", "n02112137_chow.JPEG",
+                                    "n02504013_Indian_elephant.JPEG",
+                                    "n03095699_container_ship.JPEG", "n07747607_orange.JPEG",
+                                    "n09472597_volcano.JPEG" };
+    enum { NP = sizeof photos / sizeof photos[0], S = 224, L = 1000, E = 1280 };
+    ordo_pth *w = open_weights("lite0");
+    if (!w) SKIP("lite0 weights not installed (ordo weights install)");
+    const char *data = getenv("ORDO_DATA");
+    char path[4096];
+    float *in = malloc(sizeof(float) * NP * S * S * 3);
+    int n = 0;
+    ordo_err err = { "" };
+    for (int i = 0; i < NP; i++) {
+        snprintf(path, sizeof path, "%s/datasets/imagenet-sample/%s", data ? data : "../shared",
+                 photos[i]);
+        ordo_image im;
+        const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, 0.875f) };
+        if (ordo_img_load(path, &io, &im, &err)) continue;
+        if (!ordo_img_preprocess(&im, S, 0.875f, in + (size_t)n * S * S * 3, &err)) n++;
+        ordo_image_free(&im);
+    }
+    if (n < NP) {
+        free(in);
+        ordo_pth_free(w);
+        SKIP("imagenet-sample photos not found (set ORDO_DATA)");
+    }
+    const long cf = 7 * 7 * 320;   /* lite0's cut */
+    float *l32 = malloc(sizeof(float) * NP * L), *e32 = malloc(sizeof(float) * NP * E);
+    float *l8 = malloc(sizeof(float) * NP * L), *e8 = malloc(sizeof(float) * NP * E);
+    float *l = malloc(sizeof(float) * NP * L), *e = malloc(sizeof(float) * NP * E);
+    float *ls = malloc(sizeof(float) * NP * L), *es = malloc(sizeof(float) * NP * E);
+    float *c32 = malloc(sizeof(float) * NP * cf), *c = malloc(sizeof(float) * NP * cf);
+    const float *ins[NP], *sub[NP];
+    for (int i = 0; i < NP; i++) ins[i] = in + (size_t)i * S * S * 3;
+    ordo_net *f32 = NULL, *i8 = NULL;
+    for (int threads = 1; threads <= 2; threads++) {
+        f32 = ordo_net_create_prec("lite0", w, threads, "fp32", &err);
+        i8 = ordo_net_create_prec("lite0", w, threads, "int8", &err);
+        CHECK_MSG(f32 && i8, "%s", err.msg);
+        if (!f32 || !i8) break;
+        /* The project precision is still "int8", with the tuned threshold. */
+        CHECK(!strcmp(ordo_net_precision(i8), "int8"));
+        CHECK(ordo_net_recheck(i8) > 0 && ordo_net_recheck(f32) == 0);
+        CHECK(!ordo_net_forward_cut(f32, ins, NP, l32, e32, c32, &err));
+
+        /* 0: pure int8 (and the reference for the rows not re-checked). */
+        CHECK(!ordo_net_set_recheck(i8, 0, &err) && ordo_net_recheck(i8) == 0);
+        CHECK(!ordo_net_forward(i8, in, NP, l8, e8, &err));
+        long rows, re;
+        ordo_net_recheck_counts(i8, &rows, &re);
+        CHECK(re == 0);
+        CHECK(max_diff(e32, e8, (size_t)NP * E) > 1e-4);   /* int8 really is int8 */
+
+        /* Infinite: every row re-checked, fp32's outputs to the bit (the
+         * same batch in the same order: the same arithmetic). */
+        CHECK(!ordo_net_set_recheck(i8, INFINITY, &err));
+        CHECK(!ordo_net_forward_cut(i8, ins, NP, l, e, c, &err));
+        CHECK(same_floats(l, l32, (size_t)NP * L) && same_floats(e, e32, (size_t)NP * E));
+        CHECK(same_floats(c, c32, (size_t)NP * cf));
+
+        /* A threshold between the photos' int8 margins: the median one
+         * splits them. The re-checked rows must equal fp32 run on just
+         * those rows, the others pure int8, each to the bit. */
+        double g[NP], sorted[NP];
+        for (int i = 0; i < NP; i++) sorted[i] = g[i] = logit_gap(l8 + (size_t)i * L);
+        for (int i = 0; i < NP; i++)
+            for (int j = i + 1; j < NP; j++)
+                if (sorted[j] < sorted[i]) {
+                    const double t = sorted[i];
+                    sorted[i] = sorted[j];
+                    sorted[j] = t;
+                }
+        const double t = 0.5 * (sorted[NP / 2 - 1] + sorted[NP / 2]);
+        int m = 0;
+        for (int i = 0; i < NP; i++)
+            if (g[i] < t) sub[m++] = ins[i];
+        CHECK_MSG(m == NP / 2, "%d of %d below the median margin", m, NP);
+        CHECK(!ordo_net_forward_cut(f32, sub, m, ls, es, c32, &err));
+        ordo_net_recheck_counts(i8, &rows, &re);
+        const long re0 = re;
+        CHECK(!ordo_net_set_recheck(i8, t, &err));
+        CHECK(!ordo_net_forward_cut(i8, ins, NP, l, e, c, &err));
+        ordo_net_recheck_counts(i8, &rows, &re);
+        CHECK_MSG(re - re0 == m, "re-checked %ld rows, expected %d", re - re0, m);
+        for (int i = 0, j = 0; i < NP; i++) {
+            const float *wl = g[i] < t ? ls + (size_t)j * L : l8 + (size_t)i * L;
+            const float *we = g[i] < t ? es + (size_t)j * E : e8 + (size_t)i * E;
+            CHECK_MSG(same_floats(l + (size_t)i * L, wl, L) && same_floats(e + (size_t)i * E, we, E),
+                      "%d threads, %s (margin %.3f, threshold %.3f): not the %s outputs", threads,
+                      photos[i], g[i], t, g[i] < t ? "fp32" : "int8");
+            if (g[i] < t) {
+                CHECK(same_floats(c + (size_t)i * cf, c32 + (size_t)j * cf, (size_t)cf));
+                j++;
+            }
+        }
+        /* Without the embedding (scan's classify path passes NULL): the
+         * same logits. */
+        CHECK(!ordo_net_forward(i8, in, NP, ls, NULL, &err));
+        CHECK(same_floats(ls, l, (size_t)NP * L));
+        ordo_net_free(f32);
+        ordo_net_free(i8);
+        f32 = i8 = NULL;
+    }
+    /* Bad thresholds, and fp32 nets have nothing to re-check. */
+    ordo_net *net = ordo_net_create_prec("lite0", w, 1, "fp32", &err);
+    if (net) {
+        CHECK(!ordo_net_set_recheck(net, 0, &err));
+        CHECK(ordo_net_set_recheck(net, 0.1, &err) == -1);
+        CHECK_MSG(strstr(err.msg, "fp32"), "%s", err.msg);
+        ordo_net_free(net);
+    }
+    net = ordo_net_create_prec("lite0", w, 1, "int8", &err);
+    if (net) {
+        CHECK(ordo_net_set_recheck(net, -0.5, &err) == -1);
+        CHECK(ordo_net_set_recheck(net, NAN, &err) == -1);
+        CHECK(ordo_net_recheck(net) > 0);   /* unchanged by the refusals */
+        ordo_net_free(net);
+    }
+    ordo_net_free(f32);
+    ordo_net_free(i8);
+    free(in); free(l32); free(e32); free(l8); free(e8); free(l); free(e); free(ls); free(es);
+    free(c32); free(c);
     ordo_pth_free(w);
 }
 
@@ -836,6 +988,7 @@ int main(int argc, char **argv)
     RUN(t_quant_rule);
     RUN(t_dwq_matches_dw);
     RUN(t_int8_forward);
+    RUN(t_int8_recheck);
     RUN(t_errors);
     return test_summary();
 }

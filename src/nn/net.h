@@ -46,6 +46,18 @@ const char *ordo_net_kernel(const ordo_net *net);   /* "avx512", "avx2", "c"; in
                                                        "avx512+avx512vnni", ... */
 const char *ordo_net_precision(const ordo_net *net); /* "fp32", "int8" (or a variant) */
 
+/* int8 nets: the fp32 re-check of near-ties. After the int8 pass, every
+ * image whose int8 logit margin l(top-1) - l(top-2) is below margin runs
+ * again through the same network in fp32, and its logits, embedding (and
+ * cut) are fp32's. 0: pure int8; INFINITY: every image (fp32's outputs at
+ * a higher cost). An int8 net starts with the threshold tuned for its
+ * variant (net.c recheck_default, docs/scan.md). fp32 nets accept only 0.
+ * Returns 0, or -1 with err set (a negative or NaN margin). */
+int ordo_net_set_recheck(ordo_net *net, double margin, ordo_err *err);
+double ordo_net_recheck(const ordo_net *net);
+/* Images forwarded and images re-checked since the net was created. */
+void ordo_net_recheck_counts(const ordo_net *net, long *rows, long *rechecked);
+
 /* Runs n images. in: n*S*S*3 floats (NHWC). logits: n*1000; embed: n*1280
  * or NULL. Returns 0, or -1 with err set. */
 int ordo_net_forward(ordo_net *net, const float *in, int n,
