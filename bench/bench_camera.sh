@@ -72,7 +72,7 @@ timed() {   # NAME COMMAND...: one line "NAME wall=S cpu=S" (+ the command's own
 }
 scan() {   # NAME PRECISION DIR: a fresh project, the whole `ordo scan` timed
     rm -rf "$T/p"; mkdir -p "$T/p"
-    "$BUILD/ordo" init --precision "$2" "$T/p" >/dev/null
+    "$BUILD/ordo" init --model lite0 --precision "$2" "$T/p" >/dev/null
     timed "$1" "$BUILD/ordo" scan --project "$T/p" --quiet --no-sync --threads "$THREADS" "$3"
 }
 for v in $VARIANTS; do

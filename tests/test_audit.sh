@@ -25,7 +25,7 @@ done
 # --- bad input before there is anything to audit -------------------------------
 out=$(cd "$T" && ORDO_PROJECT= "$BIN" audit 2>&1); rc=$?
 check "no project: clear message" bash -c "[ $rc -ne 0 ] && grep -q 'ordo init' <<< \"\$1\"" _ "$out"
-"$BIN" init "$P" >/dev/null 2>&1 && "$BIN" scan --project "$P" --quiet "$T/imgs" >/dev/null 2>&1
+"$BIN" init --model lite0 "$P" >/dev/null 2>&1 && "$BIN" scan --project "$P" --quiet "$T/imgs" >/dev/null 2>&1
 check "scan of the small set" [ "$(q 'SELECT count(*) FROM images')" = 60 ]
 export ORDO_PROJECT=$P
 out=$("$BIN" audit --labels 2>&1); rc=$?

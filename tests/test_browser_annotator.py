@@ -56,7 +56,7 @@ def pool_project():
             os.path.exists(os.path.join(cache, ".scanning")):
         os.makedirs(cache, exist_ok=True)
         open(os.path.join(cache, ".scanning"), "w").close()
-        subprocess.run([ts.ORDO, "init", cache], check=True, capture_output=True)
+        subprocess.run([ts.ORDO, "init", "--model", "lite0", cache], check=True, capture_output=True)
         subprocess.run([ts.ORDO, "scan", "--project", cache, "--no-sync", POOL], check=True,
                        capture_output=True)
         os.remove(os.path.join(cache, ".scanning"))

@@ -165,7 +165,7 @@ done
 
 # ---- ordo's own vectors: export, re-import, same batch --------------------------
 mkdir photos; while read -r p; do cp "$p" photos/; done < paths.txt
-"$BIN" init o >/dev/null
+"$BIN" init --model lite0 o >/dev/null
 if ! "$BIN" scan --project o --quiet photos 2> err; then
     if grep -qi weights err; then skp "own vectors" "model weights missing"; summary; fi
     bad scan "$(cat err)"; summary

@@ -25,7 +25,7 @@ done
   for s in pool test; do for c in "${CLASSES[@]}"; do
       for f in "$T/imgs/$s/$c"/*; do echo "$s/$c/$(basename "$f"),$c,$s"; done; done; done
 } > "$T/imgs/labels.csv"
-"$BIN" init "$P" >/dev/null 2>&1 && "$BIN" scan --project "$P" --quiet "$T/imgs" >/dev/null 2>&1
+"$BIN" init --model lite0 "$P" >/dev/null 2>&1 && "$BIN" scan --project "$P" --quiet "$T/imgs" >/dev/null 2>&1
 check "scan of the small set" [ "$(q 'SELECT count(*) FROM images')" = 108 ]
 export ORDO_PROJECT=$P
 

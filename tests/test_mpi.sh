@@ -143,7 +143,7 @@ no_dup_rows() { # no path and no content twice
 # ---- the reference: one process --------------------------------------------
 REF=$T/single
 mkdir -p "$REF"
-"$BIN" init "$REF" >/dev/null
+"$BIN" init --model lite0 "$REF" >/dev/null
 "$BIN" scan --project "$REF" --quiet --no-sync "$SRC" 2>/dev/null
 check "single-process scan exits 0" [ $? = 0 ]
 check "reference holds every file" \
@@ -152,7 +152,7 @@ check "reference holds every file" \
 # ---- shard / merge -----------------------------------------------------------
 S=$T/sharded
 mkdir -p "$S"
-"$BIN" init "$S" >/dev/null
+"$BIN" init --model lite0 "$S" >/dev/null
 src=0
 for i in 0 2 1; do   # any order: shards are independent
     "$BIN" scan --project "$S" --quiet --no-sync --threads 1 --shard "$i/3" "$SRC" 2>/dev/null ||
@@ -196,7 +196,7 @@ fi
 for np in 2 3; do
     M=$T/mpi$np
     mkdir -p "$M"
-    "$BIN" init "$M" >/dev/null
+    "$BIN" init --model lite0 "$M" >/dev/null
     out=$("${MPIRUN[@]}" -n $np "$BIN" scan --mpi --project "$M" --no-sync "$SRC" 2>&1); rc=$?
     check "mpirun -n $np scan --mpi exits 0" [ "$rc" = 0 ]
     check "mpirun -n $np: one summary, from rank 0" [ "$(grep -c '^scanned ' <<<"$out")" = 1 ]
@@ -209,7 +209,7 @@ done
 # ---- a rank killed mid-scan --------------------------------------------------------
 K=$T/killed
 mkdir -p "$K"
-"$BIN" init "$K" >/dev/null
+"$BIN" init --model lite0 "$K" >/dev/null
 "${MPIRUN[@]}" -n 2 "$BIN" scan --mpi --project "$K" --no-sync --batch 4 "$SRC" >"$T/kill.log" 2>&1 &
 mpid=$!
 victim=""

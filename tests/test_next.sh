@@ -30,7 +30,7 @@ while IFS= read -r d; do
 done < <(find "$SPORTS/pool" -mindepth 1 -maxdepth 1 -type d | sort)
 P=$T/proj
 mkdir -p "$P"
-if ! "$BIN" init "$P" >/dev/null 2>"$T/err" || ! "$BIN" scan --project "$P" --quiet "$T/photos" 2>>"$T/err"; then
+if ! "$BIN" init --model lite0 "$P" >/dev/null 2>"$T/err" || ! "$BIN" scan --project "$P" --quiet "$T/photos" 2>>"$T/err"; then
     if grep -qi "weights" "$T/err"; then skp all "model weights missing: $(head -n 1 "$T/err")"; summary; fi
     bad scan "$(head -n 3 "$T/err")"; summary
 fi

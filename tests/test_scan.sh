@@ -45,7 +45,7 @@ else
             d=$(basename "$(dirname "$f")"); mkdir -p "$SRC/$d"; cp "$f" "$SRC/$d/"
         done
 fi
-"$BIN" init "$P" >/dev/null
+"$BIN" init --model lite0 "$P" >/dev/null
 start=$(date +%s.%N)
 "$BIN" scan --project "$P" --quiet "$SRC" 2>"$T/scan.err"
 rc=$?
@@ -79,9 +79,9 @@ check "another model refused" bash -c "[ $rc != 0 ] && grep -q 'scanned with lit
 out=$("$BIN" scan --project "$P" --precision int8 "$SRC" 2>&1); rc=$?
 check "another precision refused" bash -c "[ $rc != 0 ] && grep -q 'computed in fp32' <<<\"\$1\"" _ "$out"
 check "precision recorded" [ "$(q "$P" "SELECT value FROM meta WHERE key='precision'")" = fp32 ]
-out=$("$BIN" init --precision bf16 "$T/p8" 2>&1); rc=$?
+out=$("$BIN" init --model lite0 --precision bf16 "$T/p8" 2>&1); rc=$?
 check "unknown precision refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown precision' <<<\"\$1\"" _ "$out"
-"$BIN" init --precision int8 "$T/p8" >/dev/null
+"$BIN" init --model lite0 --precision int8 "$T/p8" >/dev/null
 mkdir -p "$T/few"
 find "$SPORTS/pool" -type f -name "*.jpg" | sort | head -5 | while read -r f; do cp "$f" "$T/few/"; done
 "$BIN" scan --project "$T/p8" --quiet "$T/few"; rc=$?
@@ -92,7 +92,7 @@ check "int8 project refuses fp32" bash -c "[ $rc != 0 ] && grep -q 'computed in 
 # Flip test-time augmentation: recorded at init, never mixed; with it a photo
 # and its mirror image get the same embedding (each is the mean of the same
 # two passes), without it they differ.
-out=$("$BIN" init --tta rotate "$T/pf" 2>&1); rc=$?
+out=$("$BIN" init --model lite0 --tta rotate "$T/pf" 2>&1); rc=$?
 check "unknown tta refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown test-time' <<<\"\$1\"" _ "$out"
 mkdir -p "$T/mir"
 $PY - "$T/mir" <<'PYEOF'
@@ -114,10 +114,10 @@ for i in range(2):   # asymmetric pictures: a ramp, a disc off centre, noise
     bmp(os.path.join(sys.argv[1], f"p{i}.bmp"), a)
     bmp(os.path.join(sys.argv[1], f"p{i}_mirror.bmp"), np.ascontiguousarray(a[:, ::-1]))
 PYEOF
-"$BIN" init --tta flip "$T/pf" >/dev/null && "$BIN" scan --project "$T/pf" --quiet "$T/mir"; rc=$?
+"$BIN" init --model lite0 --tta flip "$T/pf" >/dev/null && "$BIN" scan --project "$T/pf" --quiet "$T/mir"; rc=$?
 check "flip project scans" [ "$rc:$(q "$T/pf" "SELECT count(*) FROM images")" = 0:4 ]
 check "flip recorded" [ "$(q "$T/pf" "SELECT value FROM meta WHERE key='tta'")" = flip ]
-"$BIN" init "$T/pn" >/dev/null && "$BIN" scan --project "$T/pn" --quiet "$T/mir"
+"$BIN" init --model lite0 "$T/pn" >/dev/null && "$BIN" scan --project "$T/pn" --quiet "$T/mir"
 cos() {   # cosine of the embeddings of p0 and its mirror in project $1
     rm -rf "$T/emb" && "$BIN" export --project "$1" --embeddings "$T/emb" >/dev/null &&
     $PY - "$T/emb" <<'PYEOF'
@@ -159,7 +159,7 @@ mkfifo "$H/fifo.jpg"                          # not a regular file: never opened
 ln -s .. "$H/d/loop"                          # directory symlink loop
 ln -s "$H/nowhere.jpg" "$H/dangling.jpg"
 printf 'GIF89a\x01\x00\x01\x00' >"$H/$(printf 'cut\nname \xff.gif')"
-H2=$T/hproj; mkdir -p "$H2"; "$BIN" init "$H2" >/dev/null
+H2=$T/hproj; mkdir -p "$H2"; "$BIN" init --model lite0 "$H2" >/dev/null
 if [ ${#SCAN[@]} = 0 ]; then
     skp "hostile corpus" "running as root without setpriv"
 else
@@ -192,7 +192,7 @@ fi
 # A 2100 px progressive photo decodes at DCT scale 1/8 for lite0; the same file cut inside
 # the luma AC scans and before the last DC scan, and with damaged bytes, must each get a
 # failed row with a reason and one stderr line, never a silently grey or partial image.
-PG=$T/prog; PGP=$T/progproj; mkdir -p "$PG" "$PGP"; "$BIN" init "$PGP" >/dev/null
+PG=$T/prog; PGP=$T/progproj; mkdir -p "$PG" "$PGP"; "$BIN" init --model lite0 "$PGP" >/dev/null
 if "$PY" - "${imgs[8]}" "$PG" <<'PYEOF' 2>"$T/prog.err"
 import sys
 from PIL import Image
@@ -224,7 +224,7 @@ fi
 # already run; its failure must stop the whole scan with the reason, record nothing, and
 # leave the project to the next scan.
 head -c 5000 /dev/urandom >"$T/bad.pth"
-BW=$T/bwproj; mkdir -p "$BW"; "$BIN" init "$BW" >/dev/null
+BW=$T/bwproj; mkdir -p "$BW"; "$BIN" init --model lite0 "$BW" >/dev/null
 timeout 300 "$BIN" scan --project "$BW" --weights "$T/bad.pth" --quiet "$PG" 2>"$T/bw.err"; rc=$?
 check "bad weights: scan fails (no hang)" [ "$rc" = 1 ]
 check "bad weights: one line with the reason" [ "$(grep -c "bad.pth: " "$T/bw.err")" = 1 ]
@@ -241,7 +241,7 @@ good, bad = c.build_corpus()
 for n, v in list(good.items()) + list(bad.items()):
     open(os.path.join('$C', n), 'wb').write(v[0])
 " 2>"$T/corpus.err"); then
-    "$BIN" init "$CP" >/dev/null
+    "$BIN" init --model lite0 "$CP" >/dev/null
     "$BIN" scan --project "$CP" --quiet "$C" 2>/dev/null; rc=$?
     check "corpus: scan exits 0" [ "$rc" = 0 ]
     "$PY" - "$C" "$CP" >"$T/corpus.out" 2>&1 <<'EOF2'
@@ -285,7 +285,7 @@ I=$T/inc; IP=$T/incproj
 mkdir -p "$I/a" "$I/b" "$IP"
 for k in 10 11 12 13; do good $k "$I/a/$k.jpg"; done
 good 14 "$I/b/14.jpg"
-"$BIN" init "$IP" >/dev/null
+"$BIN" init --model lite0 "$IP" >/dev/null
 "$BIN" scan --project "$IP" --quiet "$I"
 sqlite3 "$IP/.ordo/ordo.db" "INSERT INTO labels(image_id,label,annotator,source,created)
   SELECT image_id,'tennis','t','cli',0 FROM files WHERE path=CAST('$I/a/12.jpg' AS BLOB)"
@@ -317,7 +317,7 @@ NK=${ORDO_KILL_IMAGES:-200}
 for ((k = 0; k < NK; k++)); do cp "${imgs[$((k * 17 % ${#imgs[@]}))]}" "$K/$(printf '%04d' $k).jpg"; done
 cp "$K/0003.jpg" "$K/dup.jpg"; echo junk >"$K/junk.jpg"
 A=$T/clean; B=$T/killed; mkdir -p "$A" "$B"
-"$BIN" init "$A" >/dev/null; "$BIN" init "$B" >/dev/null
+"$BIN" init --model lite0 "$A" >/dev/null; "$BIN" init --model lite0 "$B" >/dev/null
 start=$(date +%s.%N)
 "$BIN" scan --project "$A" --quiet "$K" 2>/dev/null
 clean=$(echo "$(date +%s.%N) - $start" | bc)

@@ -11,7 +11,8 @@
 #     simulate, eval, audit, export --embeddings (and import back), the page,
 #     a sharded scan + merge (and mpirun when present); the finetune learner
 #     refuses it with what to do instead;
-#   * missing weights name the member the model lacks.
+#   * missing weights name the member the model lacks;
+#   * a project made without --model gets lite0+lite1+lite2 (the default).
 # Needs $ORDO_BIN, the three networks' weights, numpy and $ORDO_DATA
 # (datasets/imagenet-sample: small photos, so every network decodes them at
 # full scale and the columns match exactly, not only to float16 rounding).
@@ -135,6 +136,11 @@ expect "importing lite0 vectors into it is refused" 1 "refusing to mix" $? "$out
 check "...and nothing changed" [ "$(q e "SELECT count(*) FROM images")" = "$N" ]
 out=$("$BIN" scan --project e --quiet ph 2>&1)
 check "a rescan without --model uses the project's (nothing new)" [ $? = 0 -a "$(q e "SELECT count(*) FROM scans")" = 2 ]
+
+# ---- the default ------------------------------------------------------------------------------
+"$BIN" init dflt >/dev/null && "$BIN" scan --project dflt --quiet --no-sync --threads 2 ph4 2>/dev/null
+check "without --model a new project scans with lite0+lite1+lite2 (3,840-d)" \
+    [ "$(q dflt "SELECT value FROM meta WHERE key='model'")/$(q dflt "SELECT value FROM meta WHERE key='embed_dim'")" = lite0+lite1+lite2/3840 ]
 
 # ---- downstream ---------------------------------------------------------------------------------
 cp -a e w

@@ -55,14 +55,14 @@ except ValueError:
 '
 }
 
-"$ORDO" init "$P" > /dev/null
+"$ORDO" init --model lite0 "$P" > /dev/null
 nice "$ORDO" scan --project "$P" --threads 2 --quiet --no-sync "$DATA"
 dump "$P" "$OUT/scan"
 
 # sharded scan of the test folder, merged (dist's use of the store)
 S=$OUT/sharded
 mkdir -p "$S"
-"$ORDO" init "$S" > /dev/null
+"$ORDO" init --model lite0 "$S" > /dev/null
 nice "$ORDO" scan --project "$S" --threads 2 --quiet --no-sync --shard 0/2 "$DATA/test"
 nice "$ORDO" scan --project "$S" --threads 2 --quiet --no-sync --shard 1/2 "$DATA/test"
 "$ORDO" merge --project "$S" --quiet --no-sync
