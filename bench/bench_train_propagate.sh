@@ -66,20 +66,21 @@ EOF
     --model bench-jitter --project "$tmp/big" >/dev/null
 "$BIN" label --project "$tmp/big" --import "$tmp/labels.csv" >/dev/null
 cp -a "$tmp/p" "$tmp/lin"
+declare -A WALL CPU
 run() { # name, args...: prints "name: wall cpu rss" and keeps the figures
     local name=$1; shift
     /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$BIN" train --json "$@" > "$tmp/$name.json"
     read -r wall u s rss < "$tmp/time"
     cpu=$(awk -v a="$u" -v b="$s" 'BEGIN{print a+b}')
     echo "$name: $wall s wall, $cpu s CPU ($u user + $s sys), peak RSS $((rss / 1024)) MB"
-    eval "${name}_wall=$wall ${name}_cpu=$cpu"
+    WALL[$name]=$wall
+    CPU[$name]=$cpu
 }
 run linear --project "$tmp/lin" --learner linear
 run propagate --project "$tmp/p" --learner propagate
 run propagate10k --project "$tmp/big" --learner propagate
 echo "labels 4026, dims $(/usr/bin/python3 -c "import numpy as np; print(np.load('$tmp/e/embeddings.npy', mmap_mode='r').shape[1])")"
 for r in propagate propagate10k; do
-    eval "w=\$${r}_wall c=\$${r}_cpu"
-    awk -v n="$r" -v w="$w" -v c="$c" -v lw="$linear_wall" -v lc="$linear_cpu" \
+    awk -v n="$r" -v w="${WALL[$r]}" -v c="${CPU[$r]}" -v lw="${WALL[linear]}" -v lc="${CPU[linear]}" \
         'BEGIN{printf "ratio %s / linear: %.2fx wall, %.2fx CPU (target: %s <= 60 s wall on 2 cores)\n", n, w / lw, c / lc, n}'
 done
