@@ -1053,12 +1053,21 @@ static void dw8_row(const ordo_net *net, const blk *B, scratch *sc, const uint8_
                  sc->q + off);
 }
 
+/* Whether block B runs its int8 depthwise form now: only while the net
+ * runs int8. The fp32 re-check of near-ties clears net->int8 for its pass,
+ * and that pass must take the fp32 depthwise layers (B->wd, B->bd) like
+ * every other layer, so its outputs are fp32's exactly. */
+static int dw8_on(const ordo_net *net, const blk *B)
+{
+    return net->int8 && B->dw8;
+}
+
 /* Block B's projection of the M depthwise outputs dw_row left (R: the
  * skip connection's input, or NULL). */
 static void project(const ordo_net *net, const blk *B, scratch *sc, int M, float *out,
                     const float *R)
 {
-    if (fused_dwq(net, B) || B->dw8) {
+    if (fused_dwq(net, B) || dw8_on(net, B)) {
         gemm_q8(net, &B->qp, M, B->coutp, B->cexpp, sc->q, B->cexpp, out, B->coutp, R, B->cinp, 0);
     } else {
         observe(sc, B->obs_d, sc->dwbuf, M, B->cexpp);
@@ -1088,7 +1097,7 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
                 const int slot = iy % B->ring;
                 int n = B->ring - slot;
                 if (n > hi - iy + 1) n = hi - iy + 1;
-                if (B->dw8)
+                if (dw8_on(net, B))
                     expand8(net, B, sc, in + iy * in_row, n,
                             (uint8_t *)sc->ring + slot * dw8_row_bytes(B));
                 else
@@ -1103,10 +1112,10 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
             }
             if (hi + 1 > next) next = hi + 1;
         }
-        for (int y = ya; y < yb && B->dw8; y++)
+        for (int y = ya; y < yb && dw8_on(net, B); y++)
             dw8_row(net, B, sc, (const uint8_t *)sc->ring, B->ring, y,
                     (long)(y - ya) * B->wout * B->cexpp);
-        for (int y = ya; y < yb && !B->dw8; y++) {
+        for (int y = ya; y < yb && !dw8_on(net, B); y++) {
             const float *rows[5];
             for (int ky = 0; ky < B->k; ky++) {
                 const int iy = y * B->s - B->pt + ky;
@@ -1143,7 +1152,7 @@ static void block_batch(const ordo_net *net, const blk *B, const float *in, floa
                         int g, scratch *sc)
 {
     const long x_row = (long)B->win * B->cexpp, x_img = x_row * B->hin;
-    if (B->dw8) {
+    if (dw8_on(net, B)) {
         const long qimg = dw8_row_bytes(B) * B->hin;
         expand8(net, B, sc, in, g * B->hin, (uint8_t *)sc->xbuf);
         for (int i = 0; i < g; i++)
