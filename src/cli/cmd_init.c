@@ -25,7 +25,7 @@ static void usage(FILE *f)
             "                  docs/learn.md)\n"
             "  --precision P   the network's precision, fp32 or int8 (int8: the 1x1 and most\n"
             "                  depthwise layers in int8, photos near a top-1 tie re-checked\n"
-            "                  in fp32; about twice the images/s on CPUs with AVX-512 VNNI;\n"
+            "                  in fp32; 1.8-2x the images/s on CPUs with AVX-512 VNNI;\n"
             "                  see docs/scan.md); otherwise the first scan's, else fp32\n"
             "  --tta T         test-time augmentation of every scan: none, or flip (the\n"
             "                  mean of the photo's and its mirror's outputs: twice the\n"
