@@ -624,6 +624,27 @@ static int argmax(const float *v, int n)
     return b;
 }
 
+/* Decodes and preprocesses the named imagenet-sample photos into in (np
+ * x S x S x 3, in order); returns how many loaded (fewer: ORDO_DATA unset
+ * or the photos missing). */
+static int load_sample(const char *const *photos, int np, int S, float *in)
+{
+    const char *data = getenv("ORDO_DATA");
+    char path[4096];
+    ordo_err err = { "" };
+    int n = 0;
+    for (int i = 0; i < np; i++) {
+        snprintf(path, sizeof path, "%s/datasets/imagenet-sample/%s", data ? data : "../shared",
+                 photos[i]);
+        ordo_image im;
+        const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, 0.875f) };
+        if (ordo_img_load(path, &io, &im, &err)) continue;
+        if (!ordo_img_preprocess(&im, S, 0.875f, in + (size_t)n * S * S * 3, &err)) n++;
+        ordo_image_free(&im);
+    }
+    return n;
+}
+
 /* The int8 network on real photos (imagenet-sample, never used for
  * calibration): close to fp32 (embedding cosine, top-1 class), the same
  * whichever kernels and however many threads run it. */
@@ -637,20 +658,9 @@ static void t_int8_forward(void)
     enum { NP = sizeof photos / sizeof photos[0], S = 224 };
     ordo_pth *w = open_weights("lite0");
     if (!w) SKIP("lite0 weights not installed (ordo weights install)");
-    const char *data = getenv("ORDO_DATA");
-    char path[4096];
     float *in = malloc(sizeof(float) * NP * S * S * 3);
-    int n = 0;
     ordo_err err = { "" };
-    for (int i = 0; i < NP; i++) {
-        snprintf(path, sizeof path, "%s/datasets/imagenet-sample/%s", data ? data : "../shared",
-                 photos[i]);
-        ordo_image im;
-        const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, 0.875f) };
-        if (ordo_img_load(path, &io, &im, &err)) continue;
-        if (!ordo_img_preprocess(&im, S, 0.875f, in + (size_t)n * S * S * 3, &err)) n++;
-        ordo_image_free(&im);
-    }
+    const int n = load_sample(photos, NP, S, in);
     if (n < NP) {
         free(in);
         ordo_pth_free(w);
@@ -773,20 +783,9 @@ static void t_int8_recheck(void)
     enum { NP = sizeof photos / sizeof photos[0], S = 224, L = 1000, E = 1280 };
     ordo_pth *w = open_weights("lite0");
     if (!w) SKIP("lite0 weights not installed (ordo weights install)");
-    const char *data = getenv("ORDO_DATA");
-    char path[4096];
     float *in = malloc(sizeof(float) * NP * S * S * 3);
-    int n = 0;
     ordo_err err = { "" };
-    for (int i = 0; i < NP; i++) {
-        snprintf(path, sizeof path, "%s/datasets/imagenet-sample/%s", data ? data : "../shared",
-                 photos[i]);
-        ordo_image im;
-        const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, 0.875f) };
-        if (ordo_img_load(path, &io, &im, &err)) continue;
-        if (!ordo_img_preprocess(&im, S, 0.875f, in + (size_t)n * S * S * 3, &err)) n++;
-        ordo_image_free(&im);
-    }
+    const int n = load_sample(photos, NP, S, in);
     if (n < NP) {
         free(in);
         ordo_pth_free(w);

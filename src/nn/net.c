@@ -167,6 +167,18 @@ const ordo_net_kernels ordo_net_kernels_c = { "c", gemm_c, dw_c, NULL };
 /* The portable int8 kernels: the reference the VNNI ones are tested
  * against (the int32 sums are exact, so they agree to the last bit before
  * the float dequantization). */
+/* The exact int32 sums of one row a (K bytes) against a packed panel of w
+ * columns (kernels.h layout: 4 consecutive k of one column together). */
+static void dot8_panel(const uint8_t *a, const int8_t *Bp, int K, int w, int32_t *acc)
+{
+    for (int j = 0; j < w; j++) acc[j] = 0;
+    for (int k = 0; k < K; k += 4) {
+        const int8_t *b = Bp + (long)k * w;
+        for (int j = 0; j < w; j++)
+            for (int t = 0; t < 4; t++) acc[j] += (int32_t)a[k + t] * b[j * 4 + t];
+    }
+}
+
 static void gemm8_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t *B,
                     const float *scale, const float *bias, float *C, int ldc, const float *R,
                     int ldr, int relu6)
@@ -175,13 +187,8 @@ static void gemm8_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const int8_t *Bp = B + (long)n0 * K;
         for (int m = 0; m < M; m++) {
-            int32_t acc[ORDO_NET_PANEL] = { 0 };
-            const uint8_t *a = A + (long)m * lda;
-            for (int k = 0; k < K; k += 4) {
-                const int8_t *b = Bp + (long)k * w;
-                for (int j = 0; j < w; j++)
-                    for (int t = 0; t < 4; t++) acc[j] += (int32_t)a[k + t] * b[j * 4 + t];
-            }
+            int32_t acc[ORDO_NET_PANEL];
+            dot8_panel(A + (long)m * lda, Bp, K, w, acc);
             float *c = C + (long)m * ldc + n0;
             for (int j = 0; j < w; j++) {
                 float v = scale[n0 + j] * (float)acc[j] + bias[n0 + j];
@@ -306,13 +313,8 @@ static void gemm8q_c(int M, int N, int K, const uint8_t *A, int lda, const int8_
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const int8_t *Bp = B + (long)n0 * K;
         for (int m = 0; m < M; m++) {
-            int32_t acc[ORDO_NET_PANEL] = { 0 };
-            const uint8_t *a = A + (long)m * lda;
-            for (int k = 0; k < K; k += 4) {
-                const int8_t *b = Bp + (long)k * w;
-                for (int j = 0; j < w; j++)
-                    for (int t = 0; t < 4; t++) acc[j] += (int32_t)a[k + t] * b[j * 4 + t];
-            }
+            int32_t acc[ORDO_NET_PANEL];
+            dot8_panel(A + (long)m * lda, Bp, K, w, acc);
             uint8_t *row = C + (long)(m / W) * row_bytes;
             for (int j = 0; j < w; j++)
                 row[dw8_at(m % W, n0 + j, N)] = dw8_code(acc[j], mul[n0 + j], add[n0 + j]);

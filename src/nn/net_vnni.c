@@ -42,13 +42,12 @@ INL __m512 dequant(__m512i acc, __m512 sc, __m512 b, int relu, const float *R)
     return v;
 }
 
-/* One mr x 32 tile over the whole K (a panel of K x 32 bytes is at most
- * 40 KiB here, within L1 + L2 streaming). */
-INL void tile32(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
-                const float *scale, const float *bias, float *C, int ldc,
-                const float *R, int ldr, int relu)
+/* The exact int32 sums of an mr x 32 tile over the whole K: c0 holds
+ * columns 0-15, c1 columns 16-31 (tile32 and tile32q differ only in what
+ * they do with them). */
+INL void acc32(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+               __m512i *c0, __m512i *c1)
 {
-    __m512i c0[MR], c1[MR];
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) { c0[i] = _mm512_setzero_si512(); c1[i] = _mm512_setzero_si512(); }
     for (int k = 0; k < K; k += 4) {
@@ -61,6 +60,16 @@ INL void tile32(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
             c1[i] = dpbusd(c1[i], a, w1);
         }
     }
+}
+
+/* One mr x 32 tile over the whole K (a panel of K x 32 bytes is at most
+ * 40 KiB here, within L1 + L2 streaming). */
+INL void tile32(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
+                const float *scale, const float *bias, float *C, int ldc,
+                const float *R, int ldr, int relu)
+{
+    __m512i c0[MR], c1[MR];
+    acc32(mr, K, A, lda, B, c0, c1);
     const __m512 s0 = _mm512_loadu_ps(scale), s1 = _mm512_loadu_ps(scale + 16);
     const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
 #pragma GCC unroll 12
@@ -421,18 +430,7 @@ INL void tile32q(const int mr, int K, const uint8_t *A, int lda, const int8_t *B
                  const float *mul, const float *add, uint8_t *dst, long qb)
 {
     __m512i c0[MR], c1[MR];
-#pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) { c0[i] = _mm512_setzero_si512(); c1[i] = _mm512_setzero_si512(); }
-    for (int k = 0; k < K; k += 4) {
-        const __m512i w0 = _mm512_loadu_si512(B + (long)k * 32);
-        const __m512i w1 = _mm512_loadu_si512(B + (long)k * 32 + 64);
-#pragma GCC unroll 12
-        for (int i = 0; i < mr; i++) {
-            const __m512i a = bcast4(A + (long)i * lda + k);
-            c0[i] = dpbusd(c0[i], a, w0);
-            c1[i] = dpbusd(c1[i], a, w1);
-        }
-    }
+    acc32(mr, K, A, lda, B, c0, c1);
     const __m512 m0 = _mm512_loadu_ps(mul), m1 = _mm512_loadu_ps(mul + 16);
     const __m512 a0 = _mm512_loadu_ps(add), a1 = _mm512_loadu_ps(add + 16);
 #pragma GCC unroll 3
