@@ -413,6 +413,27 @@ static inline __m512i code8(__m512i acc, __m512 mul, __m512 add)
     return _mm512_cvtps_epi32(v);
 }
 
+/* The same rule for 4 vectors at once, as bytes, with the clamp at 0 left
+ * to the saturating packs: round(min(255, v)) is an int32 at most 255
+ * (or INT32_MIN, cvtps2dq's answer for NaN and anything below -2^31), and
+ * vpackssdw (int32 -> int16) then vpackuswb (int16 -> uint8) saturate it
+ * to clamp(., 0, 255) exactly (Intel SDM, PACKSSDW / PACKUSWB). Since
+ * clamping to integer bounds commutes with rounding, every code equals
+ * code8's, NaN -> 0 included (vminps returns its second operand, v, for
+ * NaN). Per 4 x 16 codes: 3 packs instead of 4 max + 4 two-uop vpmovdb.
+ * Byte 16 l + 4 j + i of the result is vector j's code of channel
+ * 4 l + i (the packs work within 128-bit lanes). */
+static inline __m512i code8x4(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512 mul,
+                              __m512 add)
+{
+    const __m512 hi = _mm512_set1_ps(255.0f);
+#define ORDO_CV(a) _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), mul, add)))
+    const __m512i w01 = _mm512_packs_epi32(ORDO_CV(a0), ORDO_CV(a1));
+    const __m512i w23 = _mm512_packs_epi32(ORDO_CV(a2), ORDO_CV(a3));
+#undef ORDO_CV
+    return _mm512_packus_epi16(w01, w23);
+}
+
 /* Tiles of the quad-layout GEMM start at a quad boundary of one row
  * (x = 0, 12, 24...), so pixel i of a tile is byte i % 4 of quad i / 4:
  * four pixels' codes are shifted into one register and stored whole
@@ -420,9 +441,16 @@ static inline __m512i code8(__m512i acc, __m512 mul, __m512 add)
  * layout wants). */
 INL __m512i quad4(const int n, const __m512i *c, __m512 mul, __m512 add)
 {
-    __m512i u = code8(c[0], mul, add);
-#pragma GCC unroll 3
-    for (int j = 1; j < n; j++) u = _mm512_or_si512(u, _mm512_slli_epi32(code8(c[j], mul, add), 8 * j));
+    /* code8x4 leaves pixel j's code of channel 4 l + i at byte
+     * 16 l + 4 j + i; the quad layout wants it at 16 l + 4 i + j: a 4 x 4
+     * byte transpose within each 16-byte lane (one vpshufb). Pixels past
+     * n are zero vectors, whose codes are the zero padding the layout
+     * wants (acc 0 would give clamp(round(add)) instead). */
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i t = _mm512_set4_epi32(0x0f0b0703, 0x0e0a0602, 0x0d090501, 0x0c080400);
+    __m512i u = code8x4(c[0], n > 1 ? c[1] : z, n > 2 ? c[2] : z, n > 3 ? c[3] : z, mul, add);
+    u = _mm512_shuffle_epi8(u, t);
+    if (n < 4) u = _mm512_and_si512(u, _mm512_set1_epi32((int)(0xffffffffu >> (32 - 8 * n))));
     return u;
 }
 
@@ -534,25 +562,32 @@ INL void dw8_t(const int k, const int s, const int a0, int pl, int Wout, int C,
         int x = 0;
         for (; x + 4 <= Wout; x += 4) {
             const long q0 = (long)((x * s + 4 - pl) >> 2) * qb;
-            __m512i acc[4];
+            __m512i acc[4], acc2[4];
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const int aj = (a0 + j * s) & 3, qj = (a0 + j * s) >> 2;
                 acc[j] = _mm512_setzero_si512();
+                acc2[j] = _mm512_setzero_si512();
 #pragma GCC unroll 5
                 for (int ky = 0; ky < k; ky++) {
                     const uint8_t *in = r[ky] + q0 + qj * qb;
                     const int8_t *wt = wg + (ky * 4 + aj) * 128;
                     acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in), _mm512_loadu_si512(wt));
                     if (aj + k > 4)
-                        acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in + qb),
-                                        _mm512_loadu_si512(wt + 64));
+                        acc2[j] = dpbusd(acc2[j], _mm512_loadu_si512(in + qb),
+                                         _mm512_loadu_si512(wt + 64));
                 }
+                if (aj + k > 4) acc[j] = _mm512_add_epi32(acc[j], acc2[j]);
             }
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++)
-                _mm_storeu_si128((__m128i *)(o + (long)(x + j) * C),
-                                 _mm512_cvtepi32_epi8(code8(acc[j], vm, va)));
+            /* Pixel j's 16 codes are dwords 4 l + j of code8x4's result
+             * (l = 0..3); one vpermd gathers them into 128-bit lane j. */
+            const __m512i u = _mm512_permutexvar_epi32(
+                _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
+                code8x4(acc[0], acc[1], acc[2], acc[3], vm, va));
+            _mm_storeu_si128((__m128i *)(o + (long)x * C), _mm512_castsi512_si128(u));
+            _mm_storeu_si128((__m128i *)(o + (long)(x + 1) * C), _mm512_extracti32x4_epi32(u, 1));
+            _mm_storeu_si128((__m128i *)(o + (long)(x + 2) * C), _mm512_extracti32x4_epi32(u, 2));
+            _mm_storeu_si128((__m128i *)(o + (long)(x + 3) * C), _mm512_extracti32x4_epi32(u, 3));
         }
         for (; x < Wout; x++) {
             const int p = x * s - pl + 4, aj = p & 3;
