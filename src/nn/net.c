@@ -1719,6 +1719,23 @@ static int quant_layer(arena *a, const float *packed, const float *bias, int K, 
  * b' = b - sum_t (s_w w_q - w)[t][c] mu[c] (Nagel et al. 2019, sec. 4.2,
  * as quant_layer; every tap sees the same channel mean). The expand
  * layer's code likewise: its ReLU6 output times inv_in[c]. */
+/* Whether fma(acc, mul, add) stays inside (-2^30, 2^30) for every sum acc
+ * of n products of a code (0-255) and a weight: the taps wq[0..n) or,
+ * with wq NULL, n weights of magnitude 1 (a bound of 127 x K). The VNNI
+ * kernels turn such values into codes with saturating packs, which are
+ * the kernels.h rule only below 2^31 (kernels.h, "dw8"). Real layers are
+ * orders of magnitude inside; NaN or infinite factors fail. */
+static int dw8_codes_fit(const int8_t *wq, int n, float mul, float add)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += wq ? abs(wq[i]) : 1;
+    const double bound = fabs((double)mul) * 255.0 * s + fabs((double)add);
+    return bound < 1073741824.0;   /* 2^30: room for the float rounding */
+}
+
+/* Block B's int8 depthwise form. Returns 0, -1 (out of memory) or 1 (a
+ * channel's codes would not fit the kernels' range: dw8_codes_fit; the
+ * block then keeps its fp32 depthwise layer). */
 static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
 {
     const int k = B->k, C = B->cexpp;
@@ -1757,6 +1774,9 @@ static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
         d->add[c] = (float)(((double)B->bd[c] - shift) * B->qp.inv[c] + B->qp.off[c]);
         d->emul[c] = B->qe.scale[c] * inv_in;
         d->eadd[c] = B->qe.bias[c] * inv_in;
+        if (!dw8_codes_fit(wq, k * k, d->mul[c], d->add[c]) ||
+            !dw8_codes_fit(NULL, 127 * B->cinp, d->emul[c], d->eadd[c]))
+            return 1;
     }
     return 0;
 }
@@ -1815,9 +1835,12 @@ static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
          * 0.99904 -> 0.99889, top-1 agreement -1.1 points) for little of
          * its speed (the same CPU time per image with or without them). */
         B->dw8 = v->dw8 && B->expand && !w16 && !v->a16all && B->hin > net->head_h;
-        if (B->dw8 && quant_dw(a, B, cal->ex_hi + (B->obs_x - net->obs_x),
-                               cal->ex_mean + (B->obs_x - net->obs_x)))
-            goto oom;
+        if (B->dw8) {
+            const int r = quant_dw(a, B, cal->ex_hi + (B->obs_x - net->obs_x),
+                                   cal->ex_mean + (B->obs_x - net->obs_x));
+            if (r < 0) goto oom;
+            if (r > 0) B->dw8 = 0;
+        }
     }
     const blk *L = &net->b[net->nblk - 1];
     if (act_quant(a, cal->out_lo + L->obs, cal->out_hi + L->obs, net->head_cin, hcp, 1,

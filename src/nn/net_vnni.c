@@ -413,21 +413,20 @@ static inline __m512i code8(__m512i acc, __m512 mul, __m512 add)
     return _mm512_cvtps_epi32(v);
 }
 
-/* The same rule for 4 vectors at once, as bytes, with the clamp at 0 left
- * to the saturating packs: round(min(255, v)) is an int32 at most 255
- * (or INT32_MIN, cvtps2dq's answer for NaN and anything below -2^31), and
- * vpackssdw (int32 -> int16) then vpackuswb (int16 -> uint8) saturate it
- * to clamp(., 0, 255) exactly (Intel SDM, PACKSSDW / PACKUSWB). Since
- * clamping to integer bounds commutes with rounding, every code equals
- * code8's, NaN -> 0 included (vminps returns its second operand, v, for
- * NaN). Per 4 x 16 codes: 3 packs instead of 4 max + 4 two-uop vpmovdb.
- * Byte 16 l + 4 j + i of the result is vector j's code of channel
- * 4 l + i (the packs work within 128-bit lanes). */
+/* The same rule for 4 vectors at once, as bytes, with the clamp left to
+ * the saturating packs: for |v| < 2^31, which net.c's quant_dw makes sure
+ * of for every channel (kernels.h, "dw8"), cvtps2dq gives round(v)
+ * exactly, and vpackssdw (int32 -> int16) then vpackuswb (int16 ->
+ * uint8) saturate it to clamp(round(v), 0, 255) (Intel SDM, PACKSSDW /
+ * PACKUSWB) = round(clamp(v, 0, 255)), code8's code: clamping to integer
+ * bounds commutes with rounding. Per 4 x 16 codes: 3 packs instead of
+ * 4 max, 4 min and 4 two-uop vpmovdb. Byte 16 l + 4 j + i of the result
+ * is vector j's code of channel 4 l + i (the packs work within 128-bit
+ * lanes). */
 static inline __m512i code8x4(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512 mul,
                               __m512 add)
 {
-    const __m512 hi = _mm512_set1_ps(255.0f);
-#define ORDO_CV(a) _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), mul, add)))
+#define ORDO_CV(a) _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(a), mul, add))
     const __m512i w01 = _mm512_packs_epi32(ORDO_CV(a0), ORDO_CV(a1));
     const __m512i w23 = _mm512_packs_epi32(ORDO_CV(a2), ORDO_CV(a3));
 #undef ORDO_CV
