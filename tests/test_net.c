@@ -539,7 +539,7 @@ static void t_dw8_matches_naive(void)
  * give the same bytes, 8-bit and 16-bit (two digit rows). */
 static void t_quant_rule(void)
 {
-    enum { C = 32, ROWS = 5 };
+    enum { C = 80, ROWS = 5 };   /* the VNNI quantizer's 64-channel and 16-channel paths */
     float x[ROWS * C], inv[C], off[C];
     uint8_t q[2 * ROWS * C], want[2 * ROWS * C];
     const float special[] = { 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.5f, -128.5f, 1e30f,
@@ -551,7 +551,8 @@ static void t_quant_rule(void)
             for (int c = 0; c < C; c++)
                 off[c] = o == 0 ? 0.0f : o == 1 ? (float)(top + 1) / 2 : 127.5f + (float)c / 8;
             for (int i = 0; i < ROWS * C; i++) {
-                x[i] = i < 16 ? special[i] * (bits == 8 ? 1.0f : 256.0f) : (float)top * frand();
+                const int sp = i < 16 ? i : i >= C + 64 && i < 2 * C ? i - C - 64 : -1;
+                x[i] = sp >= 0 ? special[sp] * (bits == 8 ? 1.0f : 256.0f) : (float)top * frand();
                 double v = (double)fmaf(x[i], inv[i % C], off[i % C]);
                 if (!(v >= 0)) v = 0;
                 if (v > top) v = top;
