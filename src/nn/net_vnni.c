@@ -11,6 +11,11 @@
 
 #define INL static inline __attribute__((always_inline))
 #define MR 12   /* pixels per micro-tile: 12 x 32 channels = 24 accumulators */
+/* int8 depthwise outputs per block (dw8_blk): with 8, outputs j and j + 4
+ * (j + 2 at stride 2) share every weight load; measured (one thread,
+ * lite0's shapes) 17-28 % faster than 4 at stride 1 and 7-15 % at stride
+ * 2; 12 was no better. */
+#define DW8_NX 8
 
 static inline __m512 relu6(__m512 v)
 {
@@ -557,12 +562,57 @@ static void gemm8q(int M, int N, int K, const uint8_t *A, int lda, const int8_t 
     }
 }
 
+/* nx outputs from x on (x a multiple of 4, so output j's first tap sits
+ * at lane byte (a0 + j s) % 4 of quad q0 + (a0 + j s) / 4; see dw8_t). The
+ * ky loop is outside the j loop so that outputs j and j + 4 / s, which
+ * use the same weight vectors, share their loads (for k = 5 the 40 weight
+ * vectors of a channel group do not fit the 32 registers). split: the
+ * second quad's products go to a second int32 chain per output (short
+ * chains hide vpdpbusd's latency when nx is 4); int32 sums are exact in
+ * any order. */
+INL void dw8_blk(const int k, const int s, const int a0, const int nx, const int split,
+                 const uint8_t *const *r, long q0, long qb, const int8_t *wg, __m512 vm,
+                 __m512 va, uint8_t *o, long C)
+{
+    __m512i acc[16], acc2[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < nx; j++) acc[j] = acc2[j] = _mm512_setzero_si512();
+#pragma GCC unroll 5
+    for (int ky = 0; ky < k; ky++)
+#pragma GCC unroll 16
+        for (int j = 0; j < nx; j++) {
+            const int aj = (a0 + j * s) & 3, qj = (a0 + j * s) >> 2;
+            const uint8_t *in = r[ky] + q0 + qj * qb;
+            const int8_t *wt = wg + (ky * 4 + aj) * 128;
+            acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in), _mm512_loadu_si512(wt));
+            if (aj + k > 4 && split)
+                acc2[j] = dpbusd(acc2[j], _mm512_loadu_si512(in + qb), _mm512_loadu_si512(wt + 64));
+            else if (aj + k > 4)
+                acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in + qb), _mm512_loadu_si512(wt + 64));
+        }
+    /* Pixel j's 16 codes are dwords 4 l + j of code8x4's result (l =
+     * 0..3); one vpermd gathers them into 128-bit lane j. */
+    const __m512i tr = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+#pragma GCC unroll 4
+    for (int j0 = 0; j0 < nx; j0 += 4) {
+#pragma GCC unroll 4
+        for (int j = j0; j < j0 + 4; j++)
+            if (split && ((a0 + j * s) & 3) + k > 4) acc[j] = _mm512_add_epi32(acc[j], acc2[j]);
+        const __m512i u = _mm512_permutexvar_epi32(
+            tr, code8x4(acc[j0], acc[j0 + 1], acc[j0 + 2], acc[j0 + 3], vm, va));
+        _mm_storeu_si128((__m128i *)(o + j0 * C), _mm512_castsi512_si128(u));
+        _mm_storeu_si128((__m128i *)(o + (j0 + 1) * C), _mm512_extracti32x4_epi32(u, 1));
+        _mm_storeu_si128((__m128i *)(o + (j0 + 2) * C), _mm512_extracti32x4_epi32(u, 2));
+        _mm_storeu_si128((__m128i *)(o + (j0 + 3) * C), _mm512_extracti32x4_epi32(u, 3));
+    }
+}
+
 /* Depthwise row for a compile-time kernel size k, stride s and a0, the
  * lane byte of output 0's first tap (slot 4 - pl), 16 channels at a time,
- * 4 outputs interleaved (independent vpdpbusd chains hide its latency).
+ * NX outputs interleaved (independent vpdpbusd chains hide its latency).
  * Output x + j (x a multiple of 4) has its first tap in quad
  * (4 x s + 4 - pl + j s) / 4 = q0 + (a0 + j s) / 4 at byte (a0 + j s) % 4,
- * so every block of 4 outputs uses the same weight vectors (kept in
+ * so every block of outputs uses the same weight vectors (kept in
  * registers where they fit) and the same quad offsets from q0 (loads the
  * compiler can share between the outputs). */
 INL void dw8_t(const int k, const int s, const int a0, int pl, int Wout, int C,
@@ -578,35 +628,12 @@ INL void dw8_t(const int k, const int s, const int a0, int pl, int Wout, int C,
         for (int ky = 0; ky < k; ky++) r[ky] = rows[ky] + 64L * g;
         uint8_t *o = out + 16L * g;
         int x = 0;
-        for (; x + 4 <= Wout; x += 4) {
-            const long q0 = (long)((x * s + 4 - pl) >> 2) * qb;
-            __m512i acc[4], acc2[4];
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const int aj = (a0 + j * s) & 3, qj = (a0 + j * s) >> 2;
-                acc[j] = _mm512_setzero_si512();
-                acc2[j] = _mm512_setzero_si512();
-#pragma GCC unroll 5
-                for (int ky = 0; ky < k; ky++) {
-                    const uint8_t *in = r[ky] + q0 + qj * qb;
-                    const int8_t *wt = wg + (ky * 4 + aj) * 128;
-                    acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in), _mm512_loadu_si512(wt));
-                    if (aj + k > 4)
-                        acc2[j] = dpbusd(acc2[j], _mm512_loadu_si512(in + qb),
-                                         _mm512_loadu_si512(wt + 64));
-                }
-                if (aj + k > 4) acc[j] = _mm512_add_epi32(acc[j], acc2[j]);
-            }
-            /* Pixel j's 16 codes are dwords 4 l + j of code8x4's result
-             * (l = 0..3); one vpermd gathers them into 128-bit lane j. */
-            const __m512i u = _mm512_permutexvar_epi32(
-                _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
-                code8x4(acc[0], acc[1], acc[2], acc[3], vm, va));
-            _mm_storeu_si128((__m128i *)(o + (long)x * C), _mm512_castsi512_si128(u));
-            _mm_storeu_si128((__m128i *)(o + (long)(x + 1) * C), _mm512_extracti32x4_epi32(u, 1));
-            _mm_storeu_si128((__m128i *)(o + (long)(x + 2) * C), _mm512_extracti32x4_epi32(u, 2));
-            _mm_storeu_si128((__m128i *)(o + (long)(x + 3) * C), _mm512_extracti32x4_epi32(u, 3));
-        }
+        for (; x + DW8_NX <= Wout; x += DW8_NX)
+            dw8_blk(k, s, a0, DW8_NX, 0, r, (long)((x * s + 4 - pl) >> 2) * qb, qb, wg, vm, va,
+                    o + (long)x * C, C);
+        for (; x + 4 <= Wout; x += 4)
+            dw8_blk(k, s, a0, 4, 1, r, (long)((x * s + 4 - pl) >> 2) * qb, qb, wg, vm, va,
+                    o + (long)x * C, C);
         for (; x < Wout; x++) {
             const int p = x * s - pl + 4, aj = p & 3;
             const long at = (long)(p >> 2) * qb;
