@@ -376,6 +376,8 @@ typedef struct q8dw {
     int8_t *w;                        /* packed, kernels.h */
     float *mul, *add;                 /* [cexpp]: depthwise sum -> project's input code */
     float *emul, *eadd;               /* [cexpp]: expand sum -> depthwise input code */
+    int8_t *ew;                       /* the expand's int8 weights (qe.w) over K = ek */
+    int ek;                           /* cin rounded up to 4: the K the expand GEMM runs */
 } q8dw;
 
 typedef struct blk {
@@ -1034,7 +1036,7 @@ static void expand8(const ordo_net *net, const blk *B, scratch *sc, const float 
         memset(dst + r * qrow + full * qb, 0, (size_t)((Q - full) * qb));
     }
     net->k8->quant(in, (long)n * W, B->cinp, B->qe.inv, B->qe.off, sc->q);
-    net->k8->gemm8q(n * W, B->cexpp, B->cinp, sc->q, B->cinp, B->qe.w, B->qd.emul, B->qd.eadd,
+    net->k8->gemm8q(n * W, B->cexpp, B->qd.ek, sc->q, B->cinp, B->qd.ew, B->qd.emul, B->qd.eadd,
                     dst, W, qrow);
 }
 
@@ -1727,8 +1729,8 @@ static int quant_layer(arena *a, const float *packed, const float *bias, int K, 
  * orders of magnitude inside; NaN or infinite factors fail. */
 static int dw8_codes_fit(const int8_t *wq, int n, float mul, float add)
 {
-    double s = 0.0;
-    for (int i = 0; i < n; i++) s += wq ? abs(wq[i]) : 1;
+    double s = wq ? 0.0 : n;
+    for (int i = 0; wq && i < n; i++) s += abs(wq[i]);
     const double bound = fabs((double)mul) * 255.0 * s + fabs((double)add);
     return bound < 1073741824.0;   /* 2^30: room for the float rounding */
 }
@@ -1778,6 +1780,18 @@ static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
             !dw8_codes_fit(NULL, 127 * B->cinp, d->emul[c], d->eadd[c]))
             return 1;
     }
+    /* The expand GEMM stops at K = cin rounded up to 4 (vpdpbusd's 4 k a
+     * lane) rather than cinp: the padding channels' weights are zeros, so
+     * the sums are the same, for up to a quarter fewer products where cin
+     * is 24 or 40 (lite0's early blocks). Its packed panels (kernels.h)
+     * are qe.w's first ek rows. */
+    d->ek = (B->cin + 3) & ~3;
+    d->ew = (int8_t *)falloc(a, ((size_t)d->ek * C + 3) / 4);
+    if (!d->ew) return -1;
+    for (int n0 = 0; n0 < C; n0 += ORDO_NET_PANEL) {
+        const int pw = C - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        memcpy(d->ew + (long)n0 * d->ek, B->qe.w + (long)n0 * B->cinp, (size_t)d->ek * pw);
+    }
     return 0;
 }
 
@@ -1794,7 +1808,7 @@ static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
         const blk *B = &net->b[i];
         if (B->expand) bytes += (size_t)B->cinp * (2 * B->cexpp + 8) + 8 * (size_t)B->cexpp + 384;
         bytes += (size_t)B->cexpp * (2 * B->coutp + 8) + 8 * (size_t)B->coutp + 384;
-        if (v->dw8) bytes += (size_t)B->cexpp * ((size_t)B->k * 32 + 16) + 5 * 64;
+        if (v->dw8) bytes += (size_t)B->cexpp * ((size_t)B->k * 32 + 16 + B->cinp) + 6 * 64;
         size_t qb = (size_t)B->ring * B->win * B->cinp;
         if (qb > net->q_bytes) net->q_bytes = qb;
     }
