@@ -550,14 +550,23 @@ static void gemm8q(int M, int N, int K, const uint8_t *A, int lda, const int8_t 
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const int8_t *Bp = B + (long)n0 * K;
         for (int r = 0; r < M / W; r++)
-            for (int x0 = 0; x0 < W; x0 += MR) {
-                const int mr = W - x0 < MR ? W - x0 : MR;
+            for (int x0 = 0; x0 < W;) {
+                /* Tiles start at quads, so all but a row's last tile are
+                 * multiples of 4 pixels: 12, and where that would leave a
+                 * last tile of 1-7 (W % 12 < 8), the last 12 + W % 12 as 8
+                 * and 4 + W % 12: a tile of few pixels has too few
+                 * independent vpdpbusd chains to hide its latency (W = 14:
+                 * 8 + 6 instead of 12 + 2). */
+                const int left = W - x0, tail = W % MR;
+                const int mr = left <= MR ? left
+                             : left < 2 * MR && tail > 0 && tail < 8 ? 8 : MR;
                 const uint8_t *Am = A + ((long)r * W + x0) * lda;
                 uint8_t *dst = C + (long)r * row_bytes + (long)(x0 + 4) / 4 * qb + 4L * n0;
                 if (w == 32)
                     t32q(mr, K, Am, lda, Bp, mul + n0, add + n0, dst, qb);
                 else
                     t16q(mr, K, Am, lda, Bp, mul + n0, add + n0, dst, qb);
+                x0 += mr;
             }
     }
 }
