@@ -142,8 +142,12 @@ static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *
     for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const int8_t *Bp = B + (long)n0 * K;
-        for (int m0 = 0; m0 < M; m0 += MR) {
-            const int mr = M - m0 < MR ? M - m0 : MR;
+        for (int m0 = 0; m0 < M;) {
+            /* The last 13-19 rows as two tiles of 7-10 rather than 12 and
+             * 1-7: a tile of few rows has too few vpdpbusd chains to hide
+             * its latency (as gemm8q). */
+            const int left = M - m0;
+            const int mr = left <= MR ? left : left < MR + 8 ? (left + 1) / 2 : MR;
             const float *Rm = R ? R + (long)m0 * ldr + n0 : NULL;
             const uint8_t *Am = A + (long)m0 * lda;
             float *Cm = C + (long)m0 * ldc + n0;
@@ -151,6 +155,7 @@ static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *
                 t32(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
             else
                 t16(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+            m0 += mr;
         }
     }
 }
