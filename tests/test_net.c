@@ -405,10 +405,16 @@ static void t_dw8_matches_naive(void)
 {
     const int gshapes[][4] = { /* W, rows, N, K */
         { 1, 2, 16, 4 }, { 3, 1, 48, 16 }, { 7, 3, 32, 36 }, { 9, 2, 80, 100 },
-        { 14, 2, 16, 24 }, { 17, 1, 96, 40 }, { 33, 1, 32, 4 }, { 12, 2, 48, 1248 } };
-    for (size_t si = 0; si < sizeof gshapes / sizeof gshapes[0]; si++) {
+        { 14, 2, 16, 24 }, { 17, 1, 96, 40 }, { 33, 1, 32, 4 }, { 12, 2, 48, 1248 },
+        { 5, 2, 48, 1248 } };
+    const size_t ng = sizeof gshapes / sizeof gshapes[0];
+    for (size_t si = 0; si < ng; si++) {
         const int W = gshapes[si][0], rows = gshapes[si][1], N = gshapes[si][2];
         const int K = gshapes[si][3], M = W * rows, lda = K + 8, ext = si == 0;
+        /* big: values up to 20 x 255 x 127 x 1248 = 8.1e8, inside the
+         * 2^30 that net.c's dw8_codes_fit grants the kernels, far outside
+         * the int16 and uint8 ranges the VNNI kernels' packs saturate */
+        const int big = si == ng - 1;
         const long rb = (long)ORDO_NET_DW8_QUADS(W) * 4 * N + 64;   /* + a guard */
         uint8_t *A = malloc((size_t)M * lda), *C = malloc((size_t)rows * rb);
         uint8_t *want = malloc((size_t)rows * rb);
@@ -419,6 +425,7 @@ static void t_dw8_matches_naive(void)
         for (int n = 0; n < N; n++) {   /* codes over the whole range, clamped both ways */
             mul[n] = (ext ? -1e-4f : 2.0f / (float)K) * (1.0f + 0.5f * frand());
             add[n] = 128.0f + 200.0f * frand();
+            if (big) mul[n] = n % 2 ? 20.0f : -20.0f * frand();
         }
         for (int n0 = 0; n0 < N; n0 += 32) {
             const int w = N - n0 >= 32 ? 32 : 16;
@@ -462,10 +469,12 @@ static void t_dw8_matches_naive(void)
 
     const int dshapes[][4] = { /* k, s, W, C */
         { 3, 1, 1, 16 }, { 3, 1, 7, 32 }, { 3, 1, 14, 16 }, { 3, 2, 9, 16 }, { 3, 2, 28, 48 },
-        { 5, 1, 2, 16 }, { 5, 1, 13, 32 }, { 5, 2, 17, 16 }, { 5, 2, 30, 32 }, { 3, 2, 2, 16 } };
-    for (size_t si = 0; si < sizeof dshapes / sizeof dshapes[0]; si++) {
+        { 5, 1, 2, 16 }, { 5, 1, 13, 32 }, { 5, 2, 17, 16 }, { 5, 2, 30, 32 }, { 3, 2, 2, 16 },
+        { 5, 1, 11, 32 } };
+    const size_t nd = sizeof dshapes / sizeof dshapes[0];
+    for (size_t si = 0; si < nd; si++) {
         const int k = dshapes[si][0], s = dshapes[si][1], W = dshapes[si][2], C = dshapes[si][3];
-        const int ext = si == 1;
+        const int ext = si == 1, big = si == nd - 1;   /* big: |v| up to 1000 x 809,625 */
         const int Wout = (W + s - 1) / s;
         int total = (Wout - 1) * s + k - W;
         if (total < 0) total = 0;
@@ -484,6 +493,7 @@ static void t_dw8_matches_naive(void)
         for (int c = 0; c < C; c++) {
             mul[c] = (ext ? 1e-3f : 0.01f) * (1.0f + 0.5f * frand());
             add[c] = 100.0f * frand();
+            if (big) mul[c] = c % 2 ? 1000.0f * frand() : -1000.0f;
             for (int ky = 0; ky < k; ky++)   /* the packing kernels.h describes */
                 for (int a = 0; a < 4; a++)
                     for (int part = 0; part < 2; part++)
@@ -529,7 +539,7 @@ static void t_dw8_matches_naive(void)
  * give the same bytes, 8-bit and 16-bit (two digit rows). */
 static void t_quant_rule(void)
 {
-    enum { C = 32, ROWS = 5 };
+    enum { C = 80, ROWS = 5 };   /* the VNNI quantizer's 64-channel and 16-channel paths */
     float x[ROWS * C], inv[C], off[C];
     uint8_t q[2 * ROWS * C], want[2 * ROWS * C];
     const float special[] = { 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.5f, -128.5f, 1e30f,
@@ -541,7 +551,8 @@ static void t_quant_rule(void)
             for (int c = 0; c < C; c++)
                 off[c] = o == 0 ? 0.0f : o == 1 ? (float)(top + 1) / 2 : 127.5f + (float)c / 8;
             for (int i = 0; i < ROWS * C; i++) {
-                x[i] = i < 16 ? special[i] * (bits == 8 ? 1.0f : 256.0f) : (float)top * frand();
+                const int sp = i < 16 ? i : i >= C + 64 && i < 2 * C ? i - C - 64 : -1;
+                x[i] = sp >= 0 ? special[sp] * (bits == 8 ? 1.0f : 256.0f) : (float)top * frand();
                 double v = (double)fmaf(x[i], inv[i % C], off[i % C]);
                 if (!(v >= 0)) v = 0;
                 if (v > top) v = top;

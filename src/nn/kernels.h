@@ -125,7 +125,10 @@ typedef void ordo_net_gemmw16_fn(int M, int N, int K, const uint8_t *A, int lda,
 /* The int8 GEMM (as gemm8) whose output is such a row set: output pixel m
  * is pixel m % W of row m / W (row r at C + r * row_bytes), channel n gets
  * code clamp(round_half_even(fma((float)acc, mul[n], add[n])), 0, 255).
- * Writes only the data slots; the caller zeroes the padding slots. */
+ * Writes only the data slots; the caller zeroes the padding slots.
+ * Callers keep |fma(acc, mul, add)| below 2^30 for every possible acc (as
+ * gemm8q and dw8 here; net.c dw8_codes_fit): the VNNI kernels convert
+ * to int32 first and let saturating packs do the clamp. */
 typedef void ordo_net_gemm8q_fn(int M, int N, int K, const uint8_t *A, int lda,
                                 const int8_t *B, const float *mul, const float *add,
                                 uint8_t *C, int W, long row_bytes);

@@ -376,6 +376,8 @@ typedef struct q8dw {
     int8_t *w;                        /* packed, kernels.h */
     float *mul, *add;                 /* [cexpp]: depthwise sum -> project's input code */
     float *emul, *eadd;               /* [cexpp]: expand sum -> depthwise input code */
+    int8_t *ew;                       /* the expand's int8 weights (qe.w) over K = ek */
+    int ek;                           /* cin rounded up to 4: the K the expand GEMM runs */
 } q8dw;
 
 typedef struct blk {
@@ -1034,7 +1036,7 @@ static void expand8(const ordo_net *net, const blk *B, scratch *sc, const float 
         memset(dst + r * qrow + full * qb, 0, (size_t)((Q - full) * qb));
     }
     net->k8->quant(in, (long)n * W, B->cinp, B->qe.inv, B->qe.off, sc->q);
-    net->k8->gemm8q(n * W, B->cexpp, B->cinp, sc->q, B->cinp, B->qe.w, B->qd.emul, B->qd.eadd,
+    net->k8->gemm8q(n * W, B->cexpp, B->qd.ek, sc->q, B->cinp, B->qd.ew, B->qd.emul, B->qd.eadd,
                     dst, W, qrow);
 }
 
@@ -1719,6 +1721,23 @@ static int quant_layer(arena *a, const float *packed, const float *bias, int K, 
  * b' = b - sum_t (s_w w_q - w)[t][c] mu[c] (Nagel et al. 2019, sec. 4.2,
  * as quant_layer; every tap sees the same channel mean). The expand
  * layer's code likewise: its ReLU6 output times inv_in[c]. */
+/* Whether fma(acc, mul, add) stays inside (-2^30, 2^30) for every sum acc
+ * of n products of a code (0-255) and a weight: the taps wq[0..n) or,
+ * with wq NULL, n weights of magnitude 1 (a bound of 127 x K). The VNNI
+ * kernels turn such values into codes with saturating packs, which are
+ * the kernels.h rule only below 2^31 (kernels.h, "dw8"). Real layers are
+ * orders of magnitude inside; NaN or infinite factors fail. */
+static int dw8_codes_fit(const int8_t *wq, int n, float mul, float add)
+{
+    double s = wq ? 0.0 : n;
+    for (int i = 0; wq && i < n; i++) s += abs(wq[i]);
+    const double bound = fabs((double)mul) * 255.0 * s + fabs((double)add);
+    return bound < 1073741824.0;   /* 2^30: room for the float rounding */
+}
+
+/* Block B's int8 depthwise form. Returns 0, -1 (out of memory) or 1 (a
+ * channel's codes would not fit the kernels' range: dw8_codes_fit; the
+ * block then keeps its fp32 depthwise layer). */
 static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
 {
     const int k = B->k, C = B->cexpp;
@@ -1757,6 +1776,21 @@ static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
         d->add[c] = (float)(((double)B->bd[c] - shift) * B->qp.inv[c] + B->qp.off[c]);
         d->emul[c] = B->qe.scale[c] * inv_in;
         d->eadd[c] = B->qe.bias[c] * inv_in;
+        if (!dw8_codes_fit(wq, k * k, d->mul[c], d->add[c]) ||
+            !dw8_codes_fit(NULL, 127 * B->cinp, d->emul[c], d->eadd[c]))
+            return 1;
+    }
+    /* The expand GEMM stops at K = cin rounded up to 4 (vpdpbusd's 4 k a
+     * lane) rather than cinp: the padding channels' weights are zeros, so
+     * the sums are the same, for up to a quarter fewer products where cin
+     * is 24 or 40 (lite0's early blocks). Its packed panels (kernels.h)
+     * are qe.w's first ek rows. */
+    d->ek = (B->cin + 3) & ~3;
+    d->ew = (int8_t *)falloc(a, ((size_t)d->ek * C + 3) / 4);
+    if (!d->ew) return -1;
+    for (int n0 = 0; n0 < C; n0 += ORDO_NET_PANEL) {
+        const int pw = C - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        memcpy(d->ew + (long)n0 * d->ek, B->qe.w + (long)n0 * B->cinp, (size_t)d->ek * pw);
     }
     return 0;
 }
@@ -1774,7 +1808,7 @@ static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
         const blk *B = &net->b[i];
         if (B->expand) bytes += (size_t)B->cinp * (2 * B->cexpp + 8) + 8 * (size_t)B->cexpp + 384;
         bytes += (size_t)B->cexpp * (2 * B->coutp + 8) + 8 * (size_t)B->coutp + 384;
-        if (v->dw8) bytes += (size_t)B->cexpp * ((size_t)B->k * 32 + 16) + 5 * 64;
+        if (v->dw8) bytes += (size_t)B->cexpp * ((size_t)B->k * 32 + 16 + B->cinp) + 6 * 64;
         size_t qb = (size_t)B->ring * B->win * B->cinp;
         if (qb > net->q_bytes) net->q_bytes = qb;
     }
@@ -1815,9 +1849,12 @@ static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
          * 0.99904 -> 0.99889, top-1 agreement -1.1 points) for little of
          * its speed (the same CPU time per image with or without them). */
         B->dw8 = v->dw8 && B->expand && !w16 && !v->a16all && B->hin > net->head_h;
-        if (B->dw8 && quant_dw(a, B, cal->ex_hi + (B->obs_x - net->obs_x),
-                               cal->ex_mean + (B->obs_x - net->obs_x)))
-            goto oom;
+        if (B->dw8) {
+            const int r = quant_dw(a, B, cal->ex_hi + (B->obs_x - net->obs_x),
+                                   cal->ex_mean + (B->obs_x - net->obs_x));
+            if (r < 0) goto oom;
+            if (r > 0) B->dw8 = 0;
+        }
     }
     const blk *L = &net->b[net->nblk - 1];
     if (act_quant(a, cal->out_lo + L->obs, cal->out_hi + L->obs, net->head_cin, hcp, 1,

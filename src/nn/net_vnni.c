@@ -11,6 +11,11 @@
 
 #define INL static inline __attribute__((always_inline))
 #define MR 12   /* pixels per micro-tile: 12 x 32 channels = 24 accumulators */
+/* int8 depthwise outputs per block (dw8_blk): with 8, outputs j and j + 4
+ * (j + 2 at stride 2) share every weight load; measured (one thread,
+ * lite0's shapes) 17-28 % faster than 4 at stride 1 and 7-15 % at stride
+ * 2; 12 was no better. */
+#define DW8_NX 8
 
 static inline __m512 relu6(__m512 v)
 {
@@ -137,8 +142,12 @@ static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *
     for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const int8_t *Bp = B + (long)n0 * K;
-        for (int m0 = 0; m0 < M; m0 += MR) {
-            const int mr = M - m0 < MR ? M - m0 : MR;
+        for (int m0 = 0; m0 < M;) {
+            /* The last 13-19 rows as two tiles of 7-10 rather than 12 and
+             * 1-7: a tile of few rows has too few vpdpbusd chains to hide
+             * its latency (as gemm8q). */
+            const int left = M - m0;
+            const int mr = left <= MR ? left : left < MR + 8 ? (left + 1) / 2 : MR;
             const float *Rm = R ? R + (long)m0 * ldr + n0 : NULL;
             const uint8_t *Am = A + (long)m0 * lda;
             float *Cm = C + (long)m0 * ldc + n0;
@@ -146,6 +155,7 @@ static void gemm8(int M, int N, int K, const uint8_t *A, int lda, const int8_t *
                 t32(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
             else
                 t16(mr, K, Am, lda, Bp, scale + n0, bias + n0, Cm, ldc, Rm, ldr, relu6);
+            m0 += mr;
         }
     }
 }
@@ -158,13 +168,32 @@ static void quant(const float *x, long rows, int C, const float *inv, const floa
                   uint8_t *q)
 {
     const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.0f);
-    for (long r = 0; r < rows; r++, x += C, q += C)
-        for (int c = 0; c < C; c += 16) {
+    /* 64 channels at a time: min(255, v) first (vminps returns its second
+     * operand, v, for NaN), then cvtps2dq (INT32_MIN for NaN and anything
+     * below -2^31) and the saturating packs (vpackssdw, vpackuswb) do the
+     * clamp at 0: the same code as the loop below, NaN -> 0 included, for
+     * 3 packs and a vpermd instead of 4 max and 4 two-uop vpmovdb. */
+    const __m512i tr = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    for (long r = 0; r < rows; r++, x += C, q += C) {
+        int c = 0;
+        for (; c + 64 <= C; c += 64) {
+#define ORDO_QV(i)                                                                          \
+    _mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16 * (i)), \
+                                                         _mm512_loadu_ps(inv + c + 16 * (i)), \
+                                                         _mm512_loadu_ps(off + c + 16 * (i)))))
+            const __m512i w01 = _mm512_packs_epi32(ORDO_QV(0), ORDO_QV(1));
+            const __m512i w23 = _mm512_packs_epi32(ORDO_QV(2), ORDO_QV(3));
+#undef ORDO_QV
+            /* byte 16 l + 4 j + i holds channel 16 j + 4 l + i */
+            _mm512_storeu_si512(q + c, _mm512_permutexvar_epi32(tr, _mm512_packus_epi16(w01, w23)));
+        }
+        for (; c < C; c += 16) {
             __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(inv + c),
                                        _mm512_loadu_ps(off + c));
             v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
             _mm_storeu_si128((__m128i *)(q + c), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
         }
+    }
 }
 
 /* The same to 16 bits: the low bytes of each value, then the high ones. */
@@ -413,6 +442,26 @@ static inline __m512i code8(__m512i acc, __m512 mul, __m512 add)
     return _mm512_cvtps_epi32(v);
 }
 
+/* The same rule for 4 vectors at once, as bytes, with the clamp left to
+ * the saturating packs: for |v| < 2^31, which net.c's quant_dw makes sure
+ * of for every channel (kernels.h, "dw8"), cvtps2dq gives round(v)
+ * exactly, and vpackssdw (int32 -> int16) then vpackuswb (int16 ->
+ * uint8) saturate it to clamp(round(v), 0, 255) (Intel SDM, PACKSSDW /
+ * PACKUSWB) = round(clamp(v, 0, 255)), code8's code: clamping to integer
+ * bounds commutes with rounding. Per 4 x 16 codes: 3 packs instead of
+ * 4 max, 4 min and 4 two-uop vpmovdb. Byte 16 l + 4 j + i of the result
+ * is vector j's code of channel 4 l + i (the packs work within 128-bit
+ * lanes). */
+static inline __m512i code8x4(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512 mul,
+                              __m512 add)
+{
+#define ORDO_CV(a) _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(a), mul, add))
+    const __m512i w01 = _mm512_packs_epi32(ORDO_CV(a0), ORDO_CV(a1));
+    const __m512i w23 = _mm512_packs_epi32(ORDO_CV(a2), ORDO_CV(a3));
+#undef ORDO_CV
+    return _mm512_packus_epi16(w01, w23);
+}
+
 /* Tiles of the quad-layout GEMM start at a quad boundary of one row
  * (x = 0, 12, 24...), so pixel i of a tile is byte i % 4 of quad i / 4:
  * four pixels' codes are shifted into one register and stored whole
@@ -420,9 +469,16 @@ static inline __m512i code8(__m512i acc, __m512 mul, __m512 add)
  * layout wants). */
 INL __m512i quad4(const int n, const __m512i *c, __m512 mul, __m512 add)
 {
-    __m512i u = code8(c[0], mul, add);
-#pragma GCC unroll 3
-    for (int j = 1; j < n; j++) u = _mm512_or_si512(u, _mm512_slli_epi32(code8(c[j], mul, add), 8 * j));
+    /* code8x4 leaves pixel j's code of channel 4 l + i at byte
+     * 16 l + 4 j + i; the quad layout wants it at 16 l + 4 i + j: a 4 x 4
+     * byte transpose within each 16-byte lane (one vpshufb). Pixels past
+     * n are zero vectors, whose codes are the zero padding the layout
+     * wants (acc 0 would give clamp(round(add)) instead). */
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i t = _mm512_set4_epi32(0x0f0b0703, 0x0e0a0602, 0x0d090501, 0x0c080400);
+    __m512i u = code8x4(c[0], n > 1 ? c[1] : z, n > 2 ? c[2] : z, n > 3 ? c[3] : z, mul, add);
+    u = _mm512_shuffle_epi8(u, t);
+    if (n < 4) u = _mm512_and_si512(u, _mm512_set1_epi32((int)(0xffffffffu >> (32 - 8 * n))));
     return u;
 }
 
@@ -499,24 +555,86 @@ static void gemm8q(int M, int N, int K, const uint8_t *A, int lda, const int8_t 
         const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
         const int8_t *Bp = B + (long)n0 * K;
         for (int r = 0; r < M / W; r++)
-            for (int x0 = 0; x0 < W; x0 += MR) {
-                const int mr = W - x0 < MR ? W - x0 : MR;
+            for (int x0 = 0; x0 < W;) {
+                /* Tiles start at quads, so all but a row's last tile are
+                 * multiples of 4 pixels: 12, and where that would leave a
+                 * last tile of 1-7 (W % 12 < 8), the last 12 + W % 12 as 8
+                 * and 4 + W % 12: a tile of few pixels has too few
+                 * independent vpdpbusd chains to hide its latency (W = 14:
+                 * 8 + 6 instead of 12 + 2). */
+                const int left = W - x0, tail = W % MR;
+                const int mr = left <= MR ? left
+                             : left < 2 * MR && tail > 0 && tail < 8 ? 8 : MR;
                 const uint8_t *Am = A + ((long)r * W + x0) * lda;
                 uint8_t *dst = C + (long)r * row_bytes + (long)(x0 + 4) / 4 * qb + 4L * n0;
                 if (w == 32)
                     t32q(mr, K, Am, lda, Bp, mul + n0, add + n0, dst, qb);
                 else
                     t16q(mr, K, Am, lda, Bp, mul + n0, add + n0, dst, qb);
+                x0 += mr;
             }
+    }
+}
+
+/* nx outputs from x on (x a multiple of 4, so output j's first tap sits
+ * at lane byte (a0 + j s) % 4 of quad q0 + (a0 + j s) / 4; see dw8_t). The
+ * ky loop is outside the j loop so that outputs j and j + 4 / s, which
+ * use the same weight vectors, share their loads (for k = 5 the 40 weight
+ * vectors of a channel group do not fit the 32 registers). split: the
+ * second quad's products go to a second int32 chain per output (short
+ * chains hide vpdpbusd's latency when nx is 4); int32 sums are exact in
+ * any order. */
+INL void dw8_blk(const int k, const int s, const int a0, const int nx, const int split,
+                 const uint8_t *const *r, long q0, long qb, const int8_t *wg, __m512 vm,
+                 __m512 va, uint8_t *o, long C)
+{
+    __m512i acc[16], acc2[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < nx; j++) acc[j] = acc2[j] = _mm512_setzero_si512();
+#pragma GCC unroll 5
+    for (int ky = 0; ky < k; ky++)
+#pragma GCC unroll 16
+        for (int j = 0; j < nx; j++) {
+            const int aj = (a0 + j * s) & 3, qj = (a0 + j * s) >> 2;
+            const uint8_t *in = r[ky] + q0 + qj * qb;
+            const int8_t *wt = wg + (ky * 4 + aj) * 128;
+            acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in), _mm512_loadu_si512(wt));
+            if (aj + k > 4 && split)
+                acc2[j] = dpbusd(acc2[j], _mm512_loadu_si512(in + qb), _mm512_loadu_si512(wt + 64));
+            else if (aj + k > 4)
+                acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in + qb), _mm512_loadu_si512(wt + 64));
+        }
+    if (nx < 4) {   /* a row's last 1-3 outputs: one vector each */
+#pragma GCC unroll 3
+        for (int j = 0; j < nx; j++) {
+            if (split && ((a0 + j * s) & 3) + k > 4) acc[j] = _mm512_add_epi32(acc[j], acc2[j]);
+            _mm_storeu_si128((__m128i *)(o + j * C), _mm512_cvtepi32_epi8(code8(acc[j], vm, va)));
+        }
+        return;
+    }
+    /* Pixel j's 16 codes are dwords 4 l + j of code8x4's result (l =
+     * 0..3); one vpermd gathers them into 128-bit lane j. */
+    const __m512i tr = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+#pragma GCC unroll 4
+    for (int j0 = 0; j0 < nx; j0 += 4) {
+#pragma GCC unroll 4
+        for (int j = j0; j < j0 + 4; j++)
+            if (split && ((a0 + j * s) & 3) + k > 4) acc[j] = _mm512_add_epi32(acc[j], acc2[j]);
+        const __m512i u = _mm512_permutexvar_epi32(
+            tr, code8x4(acc[j0], acc[j0 + 1], acc[j0 + 2], acc[j0 + 3], vm, va));
+        _mm_storeu_si128((__m128i *)(o + j0 * C), _mm512_castsi512_si128(u));
+        _mm_storeu_si128((__m128i *)(o + (j0 + 1) * C), _mm512_extracti32x4_epi32(u, 1));
+        _mm_storeu_si128((__m128i *)(o + (j0 + 2) * C), _mm512_extracti32x4_epi32(u, 2));
+        _mm_storeu_si128((__m128i *)(o + (j0 + 3) * C), _mm512_extracti32x4_epi32(u, 3));
     }
 }
 
 /* Depthwise row for a compile-time kernel size k, stride s and a0, the
  * lane byte of output 0's first tap (slot 4 - pl), 16 channels at a time,
- * 4 outputs interleaved (independent vpdpbusd chains hide its latency).
+ * NX outputs interleaved (independent vpdpbusd chains hide its latency).
  * Output x + j (x a multiple of 4) has its first tap in quad
  * (4 x s + 4 - pl + j s) / 4 = q0 + (a0 + j s) / 4 at byte (a0 + j s) % 4,
- * so every block of 4 outputs uses the same weight vectors (kept in
+ * so every block of outputs uses the same weight vectors (kept in
  * registers where they fit) and the same quad offsets from q0 (loads the
  * compiler can share between the outputs). */
 INL void dw8_t(const int k, const int s, const int a0, int pl, int Wout, int C,
@@ -532,42 +650,19 @@ INL void dw8_t(const int k, const int s, const int a0, int pl, int Wout, int C,
         for (int ky = 0; ky < k; ky++) r[ky] = rows[ky] + 64L * g;
         uint8_t *o = out + 16L * g;
         int x = 0;
-        for (; x + 4 <= Wout; x += 4) {
-            const long q0 = (long)((x * s + 4 - pl) >> 2) * qb;
-            __m512i acc[4];
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const int aj = (a0 + j * s) & 3, qj = (a0 + j * s) >> 2;
-                acc[j] = _mm512_setzero_si512();
-#pragma GCC unroll 5
-                for (int ky = 0; ky < k; ky++) {
-                    const uint8_t *in = r[ky] + q0 + qj * qb;
-                    const int8_t *wt = wg + (ky * 4 + aj) * 128;
-                    acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in), _mm512_loadu_si512(wt));
-                    if (aj + k > 4)
-                        acc[j] = dpbusd(acc[j], _mm512_loadu_si512(in + qb),
-                                        _mm512_loadu_si512(wt + 64));
-                }
-            }
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++)
-                _mm_storeu_si128((__m128i *)(o + (long)(x + j) * C),
-                                 _mm512_cvtepi32_epi8(code8(acc[j], vm, va)));
-        }
-        for (; x < Wout; x++) {
-            const int p = x * s - pl + 4, aj = p & 3;
-            const long at = (long)(p >> 2) * qb;
-            __m512i acc = _mm512_setzero_si512();
-#pragma GCC unroll 5
-            for (int ky = 0; ky < k; ky++) {
-                const int8_t *wt = wg + (ky * 4 + aj) * 128;
-                acc = dpbusd(acc, _mm512_loadu_si512(r[ky] + at), _mm512_loadu_si512(wt));
-                if (aj + k > 4)
-                    acc = dpbusd(acc, _mm512_loadu_si512(r[ky] + at + qb),
-                                 _mm512_loadu_si512(wt + 64));
-            }
-            _mm_storeu_si128((__m128i *)(o + (long)x * C), _mm512_cvtepi32_epi8(code8(acc, vm, va)));
-        }
+        for (; x + DW8_NX <= Wout; x += DW8_NX)
+            dw8_blk(k, s, a0, DW8_NX, 0, r, (long)((x * s + 4 - pl) >> 2) * qb, qb, wg, vm, va,
+                    o + (long)x * C, C);
+        for (; x + 4 <= Wout; x += 4)
+            dw8_blk(k, s, a0, 4, 1, r, (long)((x * s + 4 - pl) >> 2) * qb, qb, wg, vm, va,
+                    o + (long)x * C, C);
+        /* the last 1-3 outputs as one block with two chains each rather
+         * than one output at a time, a single chain of up to 10 dependent
+         * vpdpbusd (k = 5): measured -4 to -11 % on 14-output rows */
+        const long qr = (long)((x * s + 4 - pl) >> 2) * qb;
+        if (Wout - x == 3) dw8_blk(k, s, a0, 3, 1, r, qr, qb, wg, vm, va, o + (long)x * C, C);
+        else if (Wout - x == 2) dw8_blk(k, s, a0, 2, 1, r, qr, qb, wg, vm, va, o + (long)x * C, C);
+        else if (Wout - x == 1) dw8_blk(k, s, a0, 1, 1, r, qr, qb, wg, vm, va, o + (long)x * C, C);
     }
 }
 
