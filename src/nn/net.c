@@ -996,11 +996,11 @@ static void observe(scratch *sc, int t, const float *x, long rows, int C)
     for (int c = 0; c < C; c++) sc->obs->n[t + c] += (double)rows;
 }
 
-/* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
- * one GEMM with K = 27. */
 static void stem8_rows(const ordo_net *net, const float *img, float *out, int y0, int y1,
                        scratch *sc);
 
+/* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
+ * one GEMM with K = 27. */
 static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
                       int y1, scratch *sc)
 {
