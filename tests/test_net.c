@@ -533,6 +533,94 @@ static void t_dw8_matches_naive(void)
     }
 }
 
+/* The int8 stem (kernels.h "int8 stem") against the exact integer
+ * convolution, byte for byte, on every kernel set: ordo_net_stem8_col's
+ * im2col rows (code 127 outside the image, a zero 28th byte) through the
+ * set's gemmw16q (16-bit weights, 256 hi + lo digits) into quad-layout
+ * codes. Images of odd and even sides with TensorFlow 'same' padding
+ * (bottom/right only) and with a padding of 1 on every side, output rows
+ * from the middle, all 255 x +-32639 (the int32 bound), and gemmw16q
+ * alone on a wider shape (a 16-wide panel, rows of every tile height). */
+static void t_stem8_matches_naive(void)
+{
+    const int shapes[][6] = { /* S, pt, pl, y0, y1, N (pt/pl -1: 'same') */
+        { 9, -1, -1, 0, 5, 32 }, { 10, -1, -1, 0, 5, 32 }, { 31, 1, 1, 3, 9, 32 },
+        { 8, 1, 1, 0, 4, 32 }, { 26, -1, -1, 2, 13, 48 }, { 5, 1, 0, 0, 3, 16 } };
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0] + 1; si++) {
+        const int ext = si == sizeof shapes / sizeof shapes[0];   /* the extremes */
+        const int *sh = shapes[ext ? 0 : si];
+        const int S = sh[0], y0 = sh[3], y1 = sh[4], N = sh[5], K = 28;
+        int Wout, pt = sh[1], pl = sh[2];
+        const int p = (((S + 1) / 2 - 1) * 2 + 3 - S) / 2;   /* TF 'same': smaller half first */
+        Wout = (S + 1) / 2;
+        if (pt < 0) pt = pl = p;
+        else Wout = (S + pt + pl - 3) / 2 + 1;
+        const int rows = y1 - y0, M = rows * Wout;
+        const long rb = (long)ORDO_NET_DW8_QUADS(Wout) * 4 * N + 64;   /* + a guard */
+        uint8_t *img = malloc((size_t)S * S * 3), *col = malloc((size_t)M * K);
+        uint8_t *C = malloc((size_t)rows * rb), *want = malloc((size_t)rows * rb);
+        int32_t *wv = malloc(sizeof(int32_t) * 27 * N);
+        int8_t *Bh = calloc((size_t)K * N, 1), *Bl = calloc((size_t)K * N, 1);
+        float *mul = malloc(sizeof(float) * N), *add = malloc(sizeof(float) * N);
+        for (int i = 0; i < S * S * 3; i++) img[i] = ext ? 255 : (uint8_t)irand(0, 255);
+        for (int i = 0; i < 27 * N; i++) wv[i] = ext ? (i % 2 ? 32639 : -32639) : irand(-32639, 32639);
+        for (int n = 0; n < N; n++) {   /* codes over the whole range, clamped both ways */
+            mul[n] = (ext ? 1e-6f : 2e-6f) * (1.0f + 0.5f * frand());
+            add[n] = 128.0f + 200.0f * frand();
+        }
+        for (int n0 = 0; n0 < N; n0 += 32) {   /* the two digit panels (kernels.h) */
+            const int w = N - n0 >= 32 ? 32 : 16;
+            for (int k = 0; k < 27; k++)
+                for (int j = 0; j < w; j++) {
+                    const int v = wv[k * N + n0 + j], h = (v + 128) >> 8;
+                    const long at = (long)n0 * K + ((long)(k / 4) * w + j) * 4 + k % 4;
+                    Bh[at] = (int8_t)h;
+                    Bl[at] = (int8_t)(v - 256 * h);
+                }
+        }
+        memset(want, 0, (size_t)rows * rb);
+        for (int r = 0; r < rows; r++) memset(want + r * rb + rb - 64, 0xcd, 64);
+        int lo = 255, hi = 0;
+        for (int y = y0; y < y1; y++)
+            for (int x = 0; x < Wout; x++)
+                for (int n = 0; n < N; n++) {
+                    long long acc = 0;
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++)
+                            for (int c = 0; c < 3; c++) {
+                                const int iy = 2 * y - pt + ky, ix = 2 * x - pl + kx;
+                                const int u = iy < 0 || iy >= S || ix < 0 || ix >= S
+                                                  ? 127 : img[((long)iy * S + ix) * 3 + c];
+                                acc += (long long)u * wv[((ky * 3 + kx) * 3 + c) * N + n];
+                            }
+                    const uint8_t code = ref_code(acc, mul[n], add[n]);
+                    want[(y - y0) * rb + (long)((x + 4) / 4) * 4 * N + 4 * n + (x + 4) % 4] = code;
+                    lo = code < lo ? code : lo;
+                    hi = code > hi ? code : hi;
+                }
+        if (!ext) CHECK_MSG(lo == 0 && hi == 255, "test codes span %d..%d only", lo, hi);
+        memset(col, 0xee, (size_t)M * K);
+        ordo_net_stem8_col(img, S, pt, pl, y0, y1, Wout, col);
+        for (int m = 0; m < M; m++) CHECK(col[(long)m * K + 27] == 0);
+        for (int pi = 0; pi < npaths8; pi++) {
+            memcpy(C, want, (size_t)rows * rb);
+            for (int m = 0; m < M; m++)   /* poison the data slots */
+                for (int n = 0; n < N; n++) {
+                    const int x = m % Wout, q = x + 4;
+                    C[(m / Wout) * rb + (long)(q / 4) * 4 * N + 4 * n + q % 4] ^= 0x5a;
+                }
+            paths8[pi]->gemmw16q(M, N, K, col, K, Bh, Bl, mul, add, C, Wout, rb);
+            long bad = -1;
+            for (long i = 0; i < rows * rb && bad < 0; i++)
+                if (C[i] != want[i]) bad = i;
+            CHECK_MSG(bad < 0, "%s stem S=%d pt=%d pl=%d rows %d-%d N=%d%s: byte %ld is %d, want %d",
+                      paths8[pi]->name, S, pt, pl, y0, y1, N, ext ? " (extremes)" : "", bad,
+                      bad < 0 ? 0 : C[bad], bad < 0 ? 0 : want[bad]);
+        }
+        free(img); free(col); free(C); free(want); free(wv); free(Bh); free(Bl); free(mul); free(add);
+    }
+}
+
 /* The quantizers' rule (kernels.h) on the values that break careless
  * ones: ties (round half to even), both clamps, infinities, NaN, a
  * per-channel scale and offset (integer and not); every kernel set must
@@ -703,11 +791,13 @@ static void t_int8_forward(void)
     CHECK_MSG(csum / NP > 0.9985, "int8 mean embedding cosine %g", csum / NP);
     CHECK_MSG(agree >= NP - 1, "int8 kept the top-1 class of %d of %d photos", agree, NP);
     /* The slower, more accurate variants (16-bit weights or activations in
-     * some 1x1 layers; fp32 depthwise layers, "int8+fpdw"): at least as
-     * close to fp32, on every kernel set (the portable one on one photo:
-     * it is slow). int8+fpdw differs from int8 (so int8 runs its
-     * depthwise layers in int8). */
-    static const char *vars[] = { "int8+w16late", "int8+w16", "int8+a16", "int8+fpdw" };
+     * some 1x1 layers; fp32 depthwise layers, "int8+fpdw"; the fp32 stem,
+     * "int8+fpstem"): at least as close to fp32, on every kernel set (the
+     * portable one on one photo: it is slow). int8+fpdw and int8+fpstem
+     * differ from int8 (so int8 runs its depthwise layers and its stem in
+     * int8). */
+    static const char *vars[] = { "int8+w16late", "int8+w16", "int8+a16", "int8+fpdw",
+                                  "int8+fpstem" };
     for (size_t v = 0; v < sizeof vars / sizeof vars[0]; v++)
         for (int kc = 0; kc < 2; kc++) {
             if (kc) setenv("ORDO_KERNEL", "c", 1);
@@ -730,7 +820,34 @@ static void t_int8_forward(void)
             }
             if (!kc) CHECK_MSG(vs / np > csum / NP - 2e-4, "%s: mean cosine %g, int8 %g", vars[v],
                                vs / np, csum / NP);
-            if (!kc && !strcmp(vars[v], "int8+fpdw")) CHECK(max_diff(e, e8, (size_t)np * 1280) > 1e-4);
+            if (!kc && (!strcmp(vars[v], "int8+fpdw") || !strcmp(vars[v], "int8+fpstem")))
+                CHECK(max_diff(e, e8, (size_t)np * 1280) > 1e-4);
+            ordo_net_free(net);
+        }
+    /* "int8+dw0" (block 0's depthwise in int8 on the int8 stem's codes; a
+     * benchmark variant: less accurate, net.c quant_stem): close to fp32
+     * still, and the portable kernels give the same top-1 classes, 1 and 2
+     * threads (row-split stem and block 0). */
+    for (int kc = 0; kc < 2; kc++)
+        for (int threads = 1; threads <= 2; threads++) {
+            if (kc) setenv("ORDO_KERNEL", "c", 1);
+            ordo_net *net = ordo_net_create_prec("lite0", w, threads, "int8+dw0", &err);
+            unsetenv("ORDO_KERNEL");
+            CHECK_MSG(net, "int8+dw0: %s", err.msg);
+            if (!net) continue;
+            CHECK(!ordo_net_set_recheck(net, 0, &err));
+            const int np = kc ? 1 : 3;
+            CHECK(!ordo_net_forward(net, in, np, l, e, &err));
+            for (int i = 0; i < np; i++) {
+                const double c = cosine(e32 + i * 1280, e + i * 1280, 1280);
+                CHECK_MSG(c > 0.99, "int8+dw0 (%s kernels, %d threads) %s: cosine %g",
+                          kc ? "c" : "default", threads, photos[i], c);
+            }
+            static int top0[3];   /* default kernels, 1 thread: the reference */
+            for (int i = 0; i < np; i++) {
+                if (!kc && threads == 1) top0[i] = argmax(l + i * 1000, 1000);
+                else CHECK(argmax(l + i * 1000, 1000) == top0[i]);
+            }
             ordo_net_free(net);
         }
     /* The int8 net is not the fp32 one under another name. */
@@ -995,6 +1112,7 @@ int main(int argc, char **argv)
     RUN(t_gemm8_matches_naive);
     RUN(t_gemm16_matches_naive);
     RUN(t_dw8_matches_naive);
+    RUN(t_stem8_matches_naive);
     RUN(t_quant_rule);
     RUN(t_dwq_matches_dw);
     RUN(t_int8_forward);

@@ -102,7 +102,8 @@ int main(int argc, char **argv)
         int nout;
         int ndw;
         const int S = ordo_net_input_size(net), nt = ordo_net_tensors(net, &nout, &ndw);
-        const int nex = nt - nout - ndw;
+        const int nstem = ordo_net_tensors_stem(net);   /* the last ranges: stem out, input */
+        const int nex = nt - nout - ndw - nstem - 3;
         const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, CROP_FRAC) };
         float **in = calloc((size_t)np, sizeof *in);
         int used = 0;
@@ -132,6 +133,9 @@ int main(int argc, char **argv)
         print_array(model, "dw_mean", ref.mean + nout, ndw);
         print_array(model, "ex_hi", ref.st.hi + nout + ndw, nex);
         print_array(model, "ex_mean", ref.mean + nout + ndw, nex);
+        print_array(model, "stem_hi", ref.st.hi + nout + ndw + nex, nstem);
+        print_array(model, "stem_mean", ref.mean + nout + ndw + nex, nstem);
+        print_array(model, "in_mean", ref.mean + nout + ndw + nex + nstem, 3);
         fprintf(stderr, "calibrate: %s: %d photos\n", model, used);
         pass_free(&ref);
         for (int i = 0; i < used; i++) free(in[i]);
@@ -144,8 +148,10 @@ int main(int argc, char **argv)
         printf("    { \"%s\", (int)(sizeof %s_dw_hi / sizeof %s_dw_hi[0]),\n"
                "      (int)(sizeof %s_out_hi / sizeof %s_out_hi[0]),\n"
                "      %s_out_lo, %s_out_hi, %s_out_mean, %s_dw_hi, %s_dw_mean,\n"
-               "      (int)(sizeof %s_ex_hi / sizeof %s_ex_hi[0]), %s_ex_hi, %s_ex_mean },\n",
-               m, m, m, m, m, m, m, m, m, m, m, m, m, m);
+               "      (int)(sizeof %s_ex_hi / sizeof %s_ex_hi[0]), %s_ex_hi, %s_ex_mean,\n"
+               "      (int)(sizeof %s_stem_hi / sizeof %s_stem_hi[0]), %s_stem_hi, %s_stem_mean,\n"
+               "      %s_in_mean },\n",
+               m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m, m);
     }
     printf("};\n\nconst ordo_net_calib *ordo_net_calib_find(const char *model)\n{\n"
            "    for (size_t i = 0; model && i < sizeof tables / sizeof tables[0]; i++)\n"

@@ -5183,6 +5183,21 @@ static const float lite0_ex_mean[8928] = {
     0.0224155, 0.307354, 0.132482, 1.99381, 0.110111, 0.0752999, 0.145189, 0.0453716,
     0.100734, 1.93435, 0.14175, 0.217315, 0.0900589, 0.0691971, 0.178924, 0.00290856
 };
+static const float lite0_stem_hi[32] = {
+    6, 6, 5.88348, 5.868, 5.75094, 6, 6, 6,
+    6, 5.54023, 6, 0, 5.355, 5.83604, 6, 6,
+    0, 4.81283, 6, 6, 6, 6, 6, 5.67185,
+    6, 5.80472, 6, 6, 0, 5.95427, 6, 0
+};
+static const float lite0_stem_mean[32] = {
+    2.84019, 3.38034, 2.78647, 0.58653, 2.67011, 2.95236, 2.52584, 2.18507,
+    3.01916, 2.96849, 2.76533, 0, 3.67046, 2.95485, 0.744452, 2.96587,
+    0, 2.11531, 0.37158, 2.52032, 2.95222, 2.88995, 3.12053, 0.531636,
+    3.2433, 2.19295, 1.59219, 2.81071, 0, 0.193567, 2.97359, 0
+};
+static const float lite0_in_mean[3] = {
+    -0.0786471, -0.0812242, -0.114136
+};
 
 /* lite1: 300 photos */
 static const float lite1_out_lo[2304] = {
@@ -11878,6 +11893,21 @@ static const float lite1_ex_mean[11616] = {
     0.10371, 0.106113, 0.113923, 0.0216744, 0.0433999, 0.0693607, 0.196648, 0.290017,
     0.003405, 0.00527013, 0.0269072, 0.15414, 0.022222, 1.83732, 0.00913866, 0.00624312,
     0.0157884, 0.0966143, 0.0226188, 0.0158805, 0.0276773, 0.065608, 0.0781932, 0.17224
+};
+static const float lite1_stem_hi[32] = {
+    6, 5.89314, 0, 6, 6, 3.60526, 6, 5.62714,
+    6, 6, 5.52379, 5.70208, 0, 0, 1.12455, 6,
+    4.78664, 6, 6, 5.8215, 6, 0, 6, 4.77816,
+    0, 6, 6, 3.05528, 0, 6, 0, 6
+};
+static const float lite1_stem_mean[32] = {
+    3.2538, 3.30764, 0, 0.609516, 0.80013, 0.0748722, 2.78586, 3.09738,
+    2.81435, 0.510304, 2.48586, 2.92496, 0, 0, 0.0228768, 2.73006,
+    2.55951, 2.70153, 0.414628, 3.19435, 2.91606, 0, 2.86407, 2.15076,
+    0, 3.95873, 3.31741, 0.0578931, 0, 2.70579, 0, 2.99231
+};
+static const float lite1_in_mean[3] = {
+    -0.0786528, -0.0811667, -0.114074
 };
 
 /* lite2: 300 photos */
@@ -19169,20 +19199,41 @@ static const float lite2_ex_mean[12624] = {
     0.0950197, 0.0286101, 0.0946349, 0.0900527, 0.0817835, 0.12246, 0.00218603, 1.20635,
     0.123631, 0.0515411, 0.0093066, 0.32408, 0.0976183, 0.18895, 0.167337, 0.36051
 };
+static const float lite2_stem_hi[32] = {
+    5.37363, 2.23081, 0, 6, 6, 2.57639, 6, 6,
+    6, 0.16193, 6, 1.95901, 0, 5.96156, 6, 5.14403,
+    6, 6, 5.53206, 2.81259, 0, 5.66023, 5.86953, 6,
+    6, 6, 6, 0, 6, 6, 6, 5.91522
+};
+static const float lite2_stem_mean[32] = {
+    3.13144, 0.0468569, 0, 0.979596, 2.75566, 0.0776606, 3.03155, 3.09337,
+    2.87304, 0.16193, 2.94245, 0.0114775, 0, 2.76858, 3.13374, 2.8499,
+    0.667993, 0.504891, 3.11636, 0.0577203, 0, 2.94796, 2.85969, 0.325484,
+    0.94665, 2.92024, 2.42864, 0, 0.708943, 2.08812, 2.41271, 2.92348
+};
+static const float lite2_in_mean[3] = {
+    -0.078849, -0.0813813, -0.114083
+};
 
 static const ordo_net_calib tables[] = {
     { "lite0", (int)(sizeof lite0_dw_hi / sizeof lite0_dw_hi[0]),
       (int)(sizeof lite0_out_hi / sizeof lite0_out_hi[0]),
       lite0_out_lo, lite0_out_hi, lite0_out_mean, lite0_dw_hi, lite0_dw_mean,
-      (int)(sizeof lite0_ex_hi / sizeof lite0_ex_hi[0]), lite0_ex_hi, lite0_ex_mean },
+      (int)(sizeof lite0_ex_hi / sizeof lite0_ex_hi[0]), lite0_ex_hi, lite0_ex_mean,
+      (int)(sizeof lite0_stem_hi / sizeof lite0_stem_hi[0]), lite0_stem_hi, lite0_stem_mean,
+      lite0_in_mean },
     { "lite1", (int)(sizeof lite1_dw_hi / sizeof lite1_dw_hi[0]),
       (int)(sizeof lite1_out_hi / sizeof lite1_out_hi[0]),
       lite1_out_lo, lite1_out_hi, lite1_out_mean, lite1_dw_hi, lite1_dw_mean,
-      (int)(sizeof lite1_ex_hi / sizeof lite1_ex_hi[0]), lite1_ex_hi, lite1_ex_mean },
+      (int)(sizeof lite1_ex_hi / sizeof lite1_ex_hi[0]), lite1_ex_hi, lite1_ex_mean,
+      (int)(sizeof lite1_stem_hi / sizeof lite1_stem_hi[0]), lite1_stem_hi, lite1_stem_mean,
+      lite1_in_mean },
     { "lite2", (int)(sizeof lite2_dw_hi / sizeof lite2_dw_hi[0]),
       (int)(sizeof lite2_out_hi / sizeof lite2_out_hi[0]),
       lite2_out_lo, lite2_out_hi, lite2_out_mean, lite2_dw_hi, lite2_dw_mean,
-      (int)(sizeof lite2_ex_hi / sizeof lite2_ex_hi[0]), lite2_ex_hi, lite2_ex_mean },
+      (int)(sizeof lite2_ex_hi / sizeof lite2_ex_hi[0]), lite2_ex_hi, lite2_ex_mean,
+      (int)(sizeof lite2_stem_hi / sizeof lite2_stem_hi[0]), lite2_stem_hi, lite2_stem_mean,
+      lite2_in_mean },
 };
 
 const ordo_net_calib *ordo_net_calib_find(const char *model)

@@ -10,7 +10,10 @@
  * dw_hi, dw_mean the same for every block's depthwise output (ReLU6, so
  * its smallest value is 0; ndw values each); ex_hi, ex_mean for every
  * expand layer's output (ReLU6: the depthwise input; nex values each,
- * blocks without an expand layer have none). */
+ * blocks without an expand layer have none); stem_hi, stem_mean for the
+ * stem's output (ReLU6: block 0's depthwise input; nstem = 32 values) and
+ * in_mean for the network's input ((pixel - 127) / 128), channel by
+ * channel (3 values; the int8 stem's bias correction). */
 #ifndef ORDO_NN_CALIB_H
 #define ORDO_NN_CALIB_H
 
@@ -21,6 +24,9 @@ typedef struct ordo_net_calib {
     const float *dw_hi, *dw_mean;              /* [ndw] */
     int nex;
     const float *ex_hi, *ex_mean;              /* [nex] */
+    int nstem;
+    const float *stem_hi, *stem_mean;          /* [nstem] */
+    const float *in_mean;                      /* [3] */
 } ordo_net_calib;
 
 /* The table for "lite0"... or NULL. */

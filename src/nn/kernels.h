@@ -144,6 +144,32 @@ typedef void ordo_net_dw8_fn(int k, int s, int pl, int Wout, int C,
                              const uint8_t *const *rows, const int8_t *w, const float *mul,
                              const float *add, uint8_t *out);
 
+/* ---- the int8 stem (net.c, "int8 stem") ----
+ *
+ * The stem (3x3, stride 2, 3 input channels) runs as an int8 GEMM with
+ * K = 28 over im2col rows of bytes, through the kernel set's gemm8 or
+ * gemm8q (the latter writing block 0's depthwise input codes). Its input
+ * codes are the pixels themselves: u = clamp(round_half_even(128 x + 127),
+ * 0, 255) of the network input x = (pixel - 127) / 128 (exact for a resize
+ * rounded to bytes, as ordo's). This builds the rows: output pixel
+ * (y, x), y in [y0, y1), is row (y - y0) * Wout + x of STEM8 bytes 28:
+ * byte (ky * 3 + kx) * 3 + c the code of input pixel
+ * (2 y - pt + ky, 2 x - pl + kx), channel c (127, the input 0, outside the
+ * S x S image), byte 27 zero. img: the S x S x 3 codes, row-major (only
+ * the rows these outputs read are used). Portable, shared by every set. */
+void ordo_net_stem8_col(const uint8_t *img, int S, int pt, int pl, int y0, int y1, int Wout,
+                        uint8_t *col);
+
+/* The quad-layout GEMM (as gemm8q) with 16-bit weights w = 256 hi + lo,
+ * packed as two int8 panels Bh, Bl (as gemmw16): acc = 256 acc_hi + acc_lo
+ * exactly in int32 (the caller keeps K 255 |w| below 2^31), then gemm8q's
+ * code rule. The int8 stem's GEMM: with 8-bit weights its 27 taps a
+ * channel lost more accuracy than the rest of the int8 network (measured,
+ * net.c quant_stem). */
+typedef void ordo_net_gemmw16q_fn(int M, int N, int K, const uint8_t *A, int lda,
+                                  const int8_t *Bh, const int8_t *Bl, const float *mul,
+                                  const float *add, uint8_t *C, int W, long row_bytes);
+
 typedef struct ordo_net_kernels8 {
     const char *name;
     ordo_net_gemm8_fn *gemm8;
@@ -153,6 +179,7 @@ typedef struct ordo_net_kernels8 {
     ordo_net_gemmw16_fn *gemmw16;
     ordo_net_gemm8q_fn *gemm8q;
     ordo_net_dw8_fn *dw8;
+    ordo_net_gemmw16q_fn *gemmw16q;
 } ordo_net_kernels8;
 
 extern const ordo_net_kernels8 ordo_net_kernels8_c;

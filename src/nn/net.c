@@ -48,8 +48,14 @@
  * 0.99916 -> 0.99903; 8-12 % less CPU per image. Not in block 0 (its input
  * is the fp32 stem's) nor in the blocks at the last map size (most of the
  * accuracy cost, none of the speed: quantize_weights).
- * Kept in fp32, by measurement on this project's Xeon: the stem (3 input
- * channels), and the classifier (0.3 % of the work, but on sports photos
+ * The stem runs in int8 too (stem8_rows, quant_stem): its input codes are
+ * the pixels ((pixel - 127) / 128 exactly inverted), 16-bit weights (8-bit
+ * ones lost more embedding cosine than the rest of the network), writing
+ * floats for block 0's fp32 depthwise layer: int8 depthwise there, on
+ * 8-bit codes of the stem's output, cost lite0 0.0006 and lite2 0.002 of
+ * mean cosine on the calibration photos ("int8+dw0", a benchmark variant).
+ * Kept in fp32, by measurement on this project's Xeon: the classifier
+ * (0.3 % of the work, but on sports photos
  * its int8 form alone changed 0.6 % of the top-1 classes: many photos sit
  * on near-ties between ImageNet classes).
  * What is left of the int8 error is rounding noise, not bias (measured: an
@@ -105,6 +111,9 @@
 #define RECHECK_INT8 0.12     /* the fp32 re-check's logit margins (recheck_default) */
 #define RECHECK_FPDW 0.08
 #define RECHECK_W16LATE 0.09
+#define RECHECK_FPSTEM 0.12   /* int8+fpstem: the int8 of before the int8 stem (RECHECK_INT8 then) */
+#define STEM8_K 28            /* the int8 stem's K: 27 taps x channels, one zero (kernels.h) */
+#define STEM8_G 4             /* the int8 stem's output rows per GEMM call */
 
 static int pad16(int c) { return (c + 15) & ~15; }
 
@@ -344,8 +353,27 @@ static void dw8_c(int k, int s, int pl, int Wout, int C, const uint8_t *const *r
     }
 }
 
+/* kernels.h gemmw16q: the high digits' sum times 256 plus the low ones'. */
+static void gemmw16q_c(int M, int N, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                       const int8_t *Bl, const float *mul, const float *add, uint8_t *C, int W,
+                       long row_bytes)
+{
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        for (int m = 0; m < M; m++) {
+            int32_t hi[ORDO_NET_PANEL], lo[ORDO_NET_PANEL];
+            dot8_panel(A + (long)m * lda, Bh + (long)n0 * K, K, w, hi);
+            dot8_panel(A + (long)m * lda, Bl + (long)n0 * K, K, w, lo);
+            uint8_t *row = C + (long)(m / W) * row_bytes;
+            for (int j = 0; j < w; j++)
+                row[dw8_at(m % W, n0 + j, N)] = dw8_code(hi[j] * 256 + lo[j], mul[n0 + j],
+                                                         add[n0 + j]);
+        }
+    }
+}
+
 const ordo_net_kernels8 ordo_net_kernels8_c = { "c8", gemm8_c, quant_c, gemm16_c, quant16_c,
-                                                gemmw16_c, gemm8q_c, dw8_c };
+                                                gemmw16_c, gemm8q_c, dw8_c, gemmw16q_c };
 
 /* ------------------------------------------------------------ the network */
 
@@ -438,6 +466,10 @@ struct ordo_net {
     arena w8mem;                       /* owns the int8 weights */
     size_t q_bytes;                    /* scratch q: the largest quantized GEMM input */
     int obs_dw, obs_x, obs_n;          /* calibration: where the depthwise, expand ranges start; all */
+    int obs_s;                         /* calibration: where the stem's ranges start (output, input) */
+    int stem8;                         /* int8 nets: the stem in int8 (quant_stem): 0 no, 1 writing
+                                          floats, 2 writing block 0's depthwise codes */
+    q8 qs;                             /* int8 stem: weights [STEM8_K] x 32, input quantizer */
 
     size_t act_floats, ring_floats, dw_floats, col_floats, hbuf_floats;
     int first_batched;                 /* blocks from here on run over image groups */
@@ -873,6 +905,8 @@ static int plan(ordo_net *net, double width, double depth, ordo_err *err)
         net->b[i].obs_x = net->obs_n;
         if (net->b[i].expand) net->obs_n += net->b[i].cexpp;
     }
+    net->obs_s = net->obs_n;             /* the stem's output, then the input's 3 channels */
+    net->obs_n += STEM_C + 3;
 
     /* Late blocks have few pixels and big weights: running several images
      * through them at once reuses each weight panel across images instead
@@ -964,12 +998,20 @@ static void observe(scratch *sc, int t, const float *x, long rows, int C)
     for (int c = 0; c < C; c++) sc->obs->n[t + c] += (double)rows;
 }
 
+static void stem8_rows(const ordo_net *net, const float *img, float *out, int y0, int y1,
+                       scratch *sc);
+
 /* Stem output rows [y0, y1) of one image: im2col for a group of rows, then
  * one GEMM with K = 27. */
 static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
                       int y1, scratch *sc)
 {
     const int S = net->size, W = net->s1;
+    if (net->int8 && net->stem8) {   /* cleared net->int8 (the fp32 re-check): fp32 */
+        stem8_rows(net, img, out, y0, y1, sc);
+        return;
+    }
+    if (y0 == 0) observe(sc, net->obs_s + STEM_C, img, (long)S * S, 3);
     for (int ya = y0; ya < y1; ya += net->stem_g) {
         const int yb = ya + net->stem_g < y1 ? ya + net->stem_g : y1;
         float *col = sc->col;
@@ -991,6 +1033,7 @@ static void stem_rows(const ordo_net *net, const float *img, float *out, int y0,
             }
         net->kern->gemm((yb - ya) * W, STEM_C, 27, sc->col, 27, net->ws, net->bs,
                         out + (long)ya * W * STEM_C, STEM_C, NULL, 0, 1);
+        observe(sc, net->obs_s, out + (long)ya * W * STEM_C, (long)(yb - ya) * W, STEM_C);
     }
 }
 
@@ -1066,6 +1109,95 @@ static int dw8_on(const ordo_net *net, const blk *B)
     return net->int8 && B->dw8;
 }
 
+/* ---- the int8 stem (kernels.h, "int8 stem") ---- */
+
+void ordo_net_stem8_col(const uint8_t *img, int S, int pt, int pl, int y0, int y1, int Wout,
+                        uint8_t *col)
+{
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < Wout; x++, col += STEM8_K) {
+            const int ix0 = 2 * x - pl;
+            for (int ky = 0; ky < 3; ky++) {
+                const int iy = 2 * y - pt + ky;
+                const uint8_t *p = img + ((long)iy * S + ix0) * 3;
+                uint8_t *c = col + 9 * ky;
+                if (iy < 0 || iy >= S)
+                    memset(c, 127, 9);
+                else if (ix0 >= 0 && ix0 + 2 < S)   /* 3 pixels x 3 channels, contiguous */
+                    memcpy(c, p, 9);
+                else
+                    for (int kx = 0; kx < 3; kx++)
+                        for (int ch = 0; ch < 3; ch++)
+                            c[kx * 3 + ch] = ix0 + kx >= 0 && ix0 + kx < S ? p[kx * 3 + ch] : 127;
+            }
+            col[27] = 0;
+        }
+}
+
+/* The int8 stem's scratch in sc->q: the image's codes, then the im2col
+ * rows of STEM8_G output rows. */
+static size_t stem8_img_bytes(const ordo_net *net)
+{
+    return ((size_t)net->size * net->size * 3 + 63) & ~(size_t)63;
+}
+
+static size_t stem8_q_bytes(const ordo_net *net)
+{
+    return stem8_img_bytes(net) + (size_t)STEM8_G * net->s1 * STEM8_K;
+}
+
+/* Stem output rows [y0, y1) of one image in int8 (net->stem8): the codes
+ * of the input rows they read (kernels.h's quantizer, 128 x + 127; the
+ * last values short of 16 through a zero-padded chunk: the same rule),
+ * im2col rows of bytes, then the int8 GEMM with K = 28. stem8 == 2: the
+ * GEMM writes block 0's depthwise input codes (quad layout, kernels.h
+ * "dw8"; as an expand layer's expand8) into out, seen as bytes; 1: the
+ * ReLU6 floats, as the fp32 stem. (Tried: one fused kernel building each
+ * tile's bytes in registers straight from the floats, no passes over the
+ * image: 12.0 % of the int8 network's CPU time vs 7.9 % for these passes,
+ * lite0, 1 thread, perf; the fp32 stem 12 %. The image's floats come from
+ * memory, and the linear quantizer pass streams them best.) */
+static void stem8_rows(const ordo_net *net, const float *img, float *out, int y0, int y1,
+                       scratch *sc)
+{
+    const int S = net->size, W = net->s1;
+    uint8_t *img8 = sc->q, *col = sc->q + stem8_img_bytes(net);
+    int lo = 2 * y0 - net->stem_pt, hi = 2 * (y1 - 1) - net->stem_pt + 2;
+    if (lo < 0) lo = 0;
+    if (hi > S - 1) hi = S - 1;
+    if (lo <= hi) {
+        const long first = (long)lo * S * 3, n = (long)(hi - lo + 1) * S * 3, n16 = n & ~15L;
+        net->k8->quant(img + first, n16 / 16, 16, net->qs.inv, net->qs.off, img8 + first);
+        if (n > n16) {
+            float t[16] = { 0 };
+            uint8_t u[16];
+            memcpy(t, img + first + n16, (size_t)(n - n16) * sizeof *t);
+            net->k8->quant(t, 1, 16, net->qs.inv, net->qs.off, u);
+            memcpy(img8 + first + n16, u, (size_t)(n - n16));
+        }
+    }
+    const blk *B0 = &net->b[0];
+    const long rb = dw8_row_bytes(B0), qb = 4L * B0->cexpp;
+    const int full = (W + 4) / 4, Q = ORDO_NET_DW8_QUADS(W);
+    for (int ya = y0; ya < y1; ya += STEM8_G) {
+        const int yb = ya + STEM8_G < y1 ? ya + STEM8_G : y1;
+        ordo_net_stem8_col(img8, S, net->stem_pt, net->stem_pl, ya, yb, W, col);
+        if (net->stem8 == 2) {
+            uint8_t *dst = (uint8_t *)out + (long)ya * rb;
+            for (int r = 0; r < yb - ya; r++) {   /* the padding slots, as expand8 */
+                memset(dst + r * rb, 0, (size_t)qb);
+                memset(dst + r * rb + full * qb, 0, (size_t)((Q - full) * qb));
+            }
+            net->k8->gemmw16q((yb - ya) * W, STEM_C, STEM8_K, col, STEM8_K, net->qs.w,
+                              net->qs.wl, B0->qd.emul, B0->qd.eadd, dst, W, rb);
+        } else {
+            net->k8->gemmw16((yb - ya) * W, STEM_C, STEM8_K, col, STEM8_K, net->qs.w,
+                             net->qs.wl, net->qs.scale, net->qs.bias,
+                             out + (long)ya * W * STEM_C, STEM_C, NULL, 0, 1);
+        }
+    }
+}
+
 /* Block B's projection of the M depthwise outputs dw_row left (R: the
  * skip connection's input, or NULL). */
 static void project(const ordo_net *net, const blk *B, scratch *sc, int M, float *out,
@@ -1116,9 +1248,9 @@ static void block_rows(const ordo_net *net, const blk *B, const float *in,
             }
             if (hi + 1 > next) next = hi + 1;
         }
-        for (int y = ya; y < yb && dw8_on(net, B); y++)
-            dw8_row(net, B, sc, (const uint8_t *)sc->ring, B->ring, y,
-                    (long)(y - ya) * B->wout * B->cexpp);
+        for (int y = ya; y < yb && dw8_on(net, B); y++)   /* no expand: the int8 stem's codes */
+            dw8_row(net, B, sc, B->expand ? (const uint8_t *)sc->ring : (const uint8_t *)in,
+                    B->expand ? B->ring : 0, y, (long)(y - ya) * B->wout * B->cexpp);
         for (int y = ya; y < yb && !dw8_on(net, B); y++) {
             const float *rows[5];
             for (int ky = 0; ky < B->k; ky++) {
@@ -1504,6 +1636,7 @@ static double recheck_default(const char *precision)
         { "int8", RECHECK_INT8 },
         { "int8+fpdw", RECHECK_FPDW },
         { "int8+w16late", RECHECK_W16LATE },
+        { "int8+fpstem", RECHECK_FPSTEM },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (!strcmp(t[i].name, precision)) return t[i].margin;
@@ -1594,14 +1727,19 @@ typedef struct q8var {
     int w16all;        /* 16-bit weights: every 1x1 layer */
     int a16all;        /* 16-bit activations: every 1x1 layer */
     int dw8;           /* int8 depthwise layers (q8dw; quantize_weights says in which blocks) */
+    int stem;          /* 0 the fp32 stem; 1 the int8 stem writing floats; 2 the int8 stem
+                          writing block 0's depthwise codes, block 0's depthwise in int8
+                          (quant_stem) */
 } q8var;
 
 static const q8var q8vars[] = {
-    { "int8", 0, 0, 0, 1 },
-    { "int8+fpdw", 0, 0, 0, 0 },
-    { "int8+w16late", 1, 0, 0, 0 },
-    { "int8+w16", 0, 1, 0, 0 },
-    { "int8+a16", 0, 0, 1, 0 },
+    { "int8", 0, 0, 0, 1, 1 },
+    { "int8+fpdw", 0, 0, 0, 0, 0 },
+    { "int8+w16late", 1, 0, 0, 0, 0 },
+    { "int8+w16", 0, 1, 0, 0, 0 },
+    { "int8+a16", 0, 0, 1, 0, 0 },
+    { "int8+fpstem", 0, 0, 0, 1, 0 },
+    { "int8+dw0", 0, 0, 0, 1, 2 },
 };
 
 static const q8var *q8var_find(const char *name)
@@ -1795,13 +1933,49 @@ static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
     return 0;
 }
 
+/* The int8 stem (net->stem8; kernels.h "int8 stem"), once block 0's
+ * project layer has its int8 form. Input codes u = 128 x + 127: the
+ * input's scale 1/128 and zero point 127 fold into the weights as for a
+ * 1x1 layer (quant_layer, per output channel symmetric, K = 27 true rows
+ * of STEM8_K, bias correction from the input's calibrated channel means:
+ * tap (ky, kx, c) sees channel c's). 16-bit weights (two digits, the
+ * 16-bit weight GEMMs): 8-bit ones, 27 a channel, took the mean embedding
+ * cosine on the 300 calibration photos from 0.99906 to 0.99819 (lite0;
+ * 16-bit: 0.99904), for a GEMM that is a few % of the network's time
+ * either way. stem8 == 2: block 0's depthwise
+ * runs in int8 (quant_dw) on codes the stem's GEMM writes, exactly as an
+ * expand layer's: block 0 has none, so the stem takes that place (its
+ * scale and bias are what quant_dw folds into the codes' epilogue), with
+ * the stem output's calibrated ranges and means. */
+static int quant_stem(ordo_net *net, arena *a, const ordo_net_calib *cal, ordo_err *err)
+{
+    if (cal->nstem != STEM_C || !cal->stem_hi || !cal->stem_mean || !cal->in_mean)
+        return ordo_err_set(err, "no int8 stem calibration for %s", net->model);
+    q8 *q = &net->qs;
+    if (!(q->inv = falloc(a, 32)) || !(q->off = falloc(a, 32))) goto oom;
+    float mu[27];
+    for (int k = 0; k < 32; k++) q->inv[k] = 128.0f, q->off[k] = 127.0f;
+    for (int k = 0; k < 27; k++) mu[k] = cal->in_mean[k % 3];
+    if (quant_layer(a, net->ws, net->bs, 27, STEM8_K, STEM_C, mu, 1, q)) goto oom;
+    if (net->stem8 == 2) {
+        blk *B = &net->b[0];
+        B->qe.scale = q->scale;
+        B->qe.bias = q->bias;
+        B->dw8 = 1;
+        if (quant_dw(a, B, cal->stem_hi, cal->stem_mean)) goto oom;
+    }
+    return 0;
+oom:
+    return ordo_err_set(err, "out of memory for the int8 weights");
+}
+
 /* Builds every 1x1 layer's int8 form (variant v) from its fp32 form and
  * the model's calibrated activation statistics (calib.h). */
 static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
 {
     const ordo_net_calib *cal = ordo_net_calib_find(net->model);
     if (!cal || cal->ndw != net->obs_x - net->obs_dw || cal->nout != net->obs_dw ||
-        cal->nex != net->obs_n - net->obs_x)
+        cal->nex != net->obs_s - net->obs_x)
         return ordo_err_set(err, "no int8 calibration for %s", net->model);
     size_t bytes = 0;
     for (int i = 0; i < net->nblk; i++) {
@@ -1814,6 +1988,9 @@ static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
     }
     const int hcp = pad16(net->head_cin);
     bytes += (size_t)hcp * (2 * HEAD_C + 8) + 8 * HEAD_C + 384;
+    bytes += 2 * STEM8_K * STEM_C + 4 * 4 * STEM_C + 7 * 64;   /* quant_stem */
+    const size_t s8 = stem8_q_bytes(net);
+    if (s8 > net->q_bytes) net->q_bytes = s8;
     /* The quantized GEMM inputs: expansions of a ring's rows, depthwise
      * outputs, the late blocks' whole-group inputs, a head chunk; two
      * bytes a value for the 16-bit path. */
@@ -1862,6 +2039,8 @@ static int quantize_weights(ordo_net *net, const q8var *v, ordo_err *err)
         quant_layer(a, net->wh, net->bh, net->head_cin, hcp, HEAD_C, cal->out_mean + L->obs,
                     v->w16all || v->w16late, &net->qh))
         goto oom;
+    net->stem8 = v->stem;
+    if (net->stem8) return quant_stem(net, a, cal, err);
     return 0;
 oom:
     return ordo_err_set(err, "out of memory for the int8 weights");
@@ -2001,6 +2180,8 @@ const char *ordo_net_precision(const ordo_net *net)
 {
     return !net ? "" : net->int8 ? net->var->name : "fp32";
 }
+
+int ordo_net_tensors_stem(const ordo_net *net) { return net ? STEM_C : 0; }
 
 int ordo_net_tensors(const ordo_net *net, int *nout, int *ndw)
 {

@@ -29,12 +29,16 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
 /* The same in a chosen precision: "fp32", or "int8" (per-channel int8
  * weights and calibrated uint8 activations for the 1x1 convolutions, the
  * head's included, and for the depthwise convolutions but the first and
- * the last-map-size ones, with bias correction; stem and classifier stay
- * fp32; see net.c). Benchmarks may also name the int8 variants that trade
- * speed for accuracy: "int8+fpdw" (every depthwise layer in fp32: the int8
+ * the last-map-size ones, with bias correction; the stem with uint8 pixel
+ * codes x 16-bit weights; the classifier stays fp32; see net.c).
+ * Benchmarks may also name the int8 variants of the accuracy/speed
+ * frontier: "int8+fpstem" (the fp32 stem: the int8 before the int8 stem),
+ * "int8+dw0" (also block 0's depthwise in int8, on the stem's codes),
+ * "int8+fpdw" (every depthwise layer and the stem in fp32: the int8
  * before the int8 depthwise layers), "int8+w16late", "int8+w16",
  * "int8+a16" (16-bit weights in the late blocks and head, in every 1x1
- * layer; 16-bit activations in every 1x1 layer; depthwise in fp32).
+ * layer; 16-bit activations in every 1x1 layer; depthwise and stem in
+ * fp32).
  * ordo_net_create is "fp32". */
 ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights,
                                int threads, const char *precision, ordo_err *err);
@@ -94,6 +98,9 @@ typedef struct ordo_net_stats {
     double *sum, *n;
 } ordo_net_stats;
 int ordo_net_tensors(const ordo_net *net, int *nout, int *ndw);
+/* How many of those ranges, just before the last 3 (the input's channels),
+ * are the stem output's channels (32): the int8 stem's ranges. */
+int ordo_net_tensors_stem(const ordo_net *net);
 int ordo_net_observe(ordo_net *net, const float *const *in, int n, ordo_net_stats *st,
                      ordo_err *err);
 

@@ -684,6 +684,99 @@ static void dw8(int k, int s, int pl, int Wout, int C, const uint8_t *const *row
     else DW8_A(5, 2)
 }
 
+/* ---- the int8 stem's GEMM: 16-bit weights, quad-layout codes (kernels.h
+ * gemmw16q) ----
+ * One accumulator per output, as tile32q: the high digits' sums first,
+ * shifted left by 8 (times 256: exact, the sums stay below 2^31), then the
+ * low digits' added on. Tiles start at a quad boundary of one row, as
+ * gemm8q's. */
+INL void tilewq(const int mr, const int nw, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                const int8_t *Bl, const float *mul, const float *add, uint8_t *dst, long qb)
+{
+    __m512i c[2][MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) c[0][i] = c[1][i] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int d = 0; d < 2; d++) {
+        const int8_t *B = d ? Bl : Bh;
+        if (d) {
+#pragma GCC unroll 12
+            for (int i = 0; i < mr; i++) {
+                c[0][i] = _mm512_slli_epi32(c[0][i], 8);
+                if (nw == 2) c[1][i] = _mm512_slli_epi32(c[1][i], 8);
+            }
+        }
+        for (int k = 0; k < K; k += 4) {
+            const __m512i w0 = _mm512_loadu_si512(B + (long)k * 16 * nw);
+            const __m512i w1 = nw == 2 ? _mm512_loadu_si512(B + (long)k * 32 + 64) : w0;
+#pragma GCC unroll 12
+            for (int i = 0; i < mr; i++) {
+                const __m512i a = bcast4(A + (long)i * lda + k);
+                c[0][i] = dpbusd(c[0][i], a, w0);
+                if (nw == 2) c[1][i] = dpbusd(c[1][i], a, w1);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int j = 0; j < nw; j++) {
+        const __m512 m = _mm512_loadu_ps(mul + 16 * j), ad = _mm512_loadu_ps(add + 16 * j);
+#pragma GCC unroll 3
+        for (int q = 0; q < (mr + 3) / 4; q++) {
+            const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
+            _mm512_storeu_si512(dst + q * qb + 64 * j, quad4(n, c[j] + 4 * q, m, ad));
+        }
+    }
+}
+
+#define TILE_CASESWQ(nw)                                                          \
+    switch (mr) {                                                                 \
+    case 12: tilewq(12, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;         \
+    case 11: tilewq(11, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;         \
+    case 10: tilewq(10, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;         \
+    case 9: tilewq(9, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 8: tilewq(8, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 7: tilewq(7, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 6: tilewq(6, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 5: tilewq(5, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 4: tilewq(4, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 3: tilewq(3, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    case 2: tilewq(2, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;           \
+    default: tilewq(1, nw, K, A, lda, Bh, Bl, mul, add, dst, qb); break;          \
+    }
+
+static void t32wq(int mr, int K, const uint8_t *A, int lda, const int8_t *Bh, const int8_t *Bl,
+                  const float *mul, const float *add, uint8_t *dst, long qb)
+{
+    TILE_CASESWQ(2)
+}
+
+static void t16wq(int mr, int K, const uint8_t *A, int lda, const int8_t *Bh, const int8_t *Bl,
+                  const float *mul, const float *add, uint8_t *dst, long qb)
+{
+    TILE_CASESWQ(1)
+}
+
+static void gemmw16q(int M, int N, int K, const uint8_t *A, int lda, const int8_t *Bh,
+                     const int8_t *Bl, const float *mul, const float *add, uint8_t *C, int W,
+                     long row_bytes)
+{
+    const long qb = 4L * N;
+    for (int n0 = 0; n0 < N; n0 += ORDO_NET_PANEL) {
+        const int w = N - n0 >= ORDO_NET_PANEL ? ORDO_NET_PANEL : 16;
+        const int8_t *Ph = Bh + (long)n0 * K, *Pl = Bl + (long)n0 * K;
+        for (int r = 0; r < M / W; r++)
+            for (int x0 = 0; x0 < W; x0 += MR) {
+                const int mr = W - x0 < MR ? W - x0 : MR;
+                const uint8_t *Am = A + ((long)r * W + x0) * lda;
+                uint8_t *dst = C + (long)r * row_bytes + (long)(x0 + 4) / 4 * qb + 4L * n0;
+                if (w == 32)
+                    t32wq(mr, K, Am, lda, Ph, Pl, mul + n0, add + n0, dst, qb);
+                else
+                    t16wq(mr, K, Am, lda, Ph, Pl, mul + n0, add + n0, dst, qb);
+            }
+    }
+}
+
 const ordo_net_kernels8 ordo_net_kernels8_vnni = { "avx512vnni", gemm8, quant, gemm16, quant16,
-                                                   gemmw16, gemm8q, dw8 };
+                                                   gemmw16, gemm8q, dw8, gemmw16q };
 #endif
