@@ -1922,7 +1922,9 @@ static int quant_dw(arena *a, blk *B, const float *hi, const float *mu)
      * lane) rather than cinp: the padding channels' weights are zeros, so
      * the sums are the same, for up to a quarter fewer products where cin
      * is 24 or 40 (lite0's early blocks). Its packed panels (kernels.h)
-     * are qe.w's first ek rows. */
+     * are qe.w's first ek rows. Block 0 has no expand layer (int8+dw0:
+     * the stem's GEMM writes its codes), so nothing to pack. */
+    if (!B->qe.w) return 0;
     d->ek = (B->cin + 3) & ~3;
     d->ew = (int8_t *)falloc(a, ((size_t)d->ek * C + 3) / 4);
     if (!d->ew) return -1;
