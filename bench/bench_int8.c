@@ -20,7 +20,14 @@
  * env BENCH_INT8_DUMP=FILE: one line per photo for tuning the threshold:
  *   SET fp32_top1 int8_top1 int8_pmargin int8_lmargin fp32_pmargin int8_cos int8_top2
  *   |int8 embedding| PATH
- * (pmargin: softmax p1 - p2; lmargin: logit l1 - l2; all of pure int8). */
+ * (pmargin: softmax p1 - p2; lmargin: logit l1 - l2; all of pure int8).
+ * env BENCH_INT8_GAPS=FILE: one line per photo for tools/recheck_tune.py's
+ * noise model:
+ *   SET fp32_top1 int8_top1 g2 .. g10 d2 .. d10
+ * with c1..c10 pure int8's ten largest logits' classes in order,
+ * g_j = l8[c1] - l8[c_j] (int8's gaps; g2 is the logit margin) and
+ * d_j = g_j - (l32[c1] - l32[c_j]) (how far int8's gap strays from fp32's
+ * for the same two classes). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +85,27 @@ static int second(const float *v, int n)
     for (int i = 0; i < n; i++)
         if (i != a && v[i] > v[b]) b = i;
     return b;
+}
+
+/* The GAPS line of one photo (see the top): int8's ten largest logits. */
+static void gaps(FILE *o, const char *set, int a, int b, const float *l32, const float *l8, int n)
+{
+    enum { K = 10 };
+    int c[K];
+    for (int k = 0; k < K; k++) {   /* selection: n is 1000, K 10 */
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int used = 0;
+            for (int j = 0; j < k; j++) used |= c[j] == i;
+            if (!used && (best < 0 || l8[i] > l8[best])) best = i;
+        }
+        c[k] = best;
+    }
+    fprintf(o, "%s %d %d", set, a, b);
+    for (int k = 1; k < K; k++) fprintf(o, " %.6f", (double)l8[c[0]] - l8[c[k]]);
+    for (int k = 1; k < K; k++)
+        fprintf(o, " %.6f", ((double)l8[c[0]] - l8[c[k]]) - ((double)l32[c[0]] - l32[c[k]]));
+    fputc('\n', o);
 }
 
 static double dot(const float *a, const float *b, int n)
@@ -162,6 +190,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_int8: cannot write %s\n", dpath);
         return 1;
     }
+    const char *gpath = getenv("BENCH_INT8_GAPS");
+    FILE *gdump = gpath && *gpath ? fopen(gpath, "w") : NULL;
+    if (gpath && *gpath && !gdump) {
+        fprintf(stderr, "bench_int8: cannot write %s\n", gpath);
+        return 1;
+    }
     const int S = ordo_net_input_size(f32), C = ORDO_NET_CLASSES, E = ORDO_NET_EMBED;
     const ordo_img_opts io = { .min_side = ordo_img_min_side_for(S, CROP_FRAC) };
     float *in = malloc((size_t)BATCH * S * S * 3 * sizeof *in);
@@ -227,12 +261,14 @@ int main(int argc, char **argv)
                     fprintf(dump, "%s %d %d %.6f %.6f %.6f %.6f %d %.4f %s\n", tl[sets[i]].name, a,
                             b, pm, lmargin(l8, C), margin(l32, C), c0, second(l8, C),
                             sqrt(dot(e8, e8, E)), paths[i]);
+                if (gdump) gaps(gdump, tl[sets[i]].name, a, b, l32, l8, C);
             }
             nb = 0;
         }
     }
     fclose(f);
     if (dump) fclose(dump);
+    if (gdump) fclose(gdump);
     for (int s = 0; s <= MAXSETS; s++) {
         if (s >= nsets && s < MAXSETS) continue;
         const tally *x = &tl[s];

@@ -8,8 +8,11 @@
 # Each int8 variant V runs twice: pure ("V@0") and with its fp32 re-check
 # of near-ties ("V", the net's tuned threshold; net.h ordo_net_set_recheck).
 # The re-check's cost depends on the photos (the fraction f it re-checks),
-# so ordo's engines are timed on real photos: every 19th photo outside the
-# calibration set (258), decoded once, taken in turn (BENCH_NET_PHOTOS).
+# so ordo's engines are timed on real photos: every 5th photo outside the
+# calibration set (978), decoded once, taken in turn (BENCH_NET_PHOTOS).
+# (Before: every 19th, 258 photos, of which bench_net read only the 101
+# whose paths hold no space; f over them has a standard error of about 2
+# points, as large as a change of the threshold makes.)
 #
 #   bench/bench_int8.sh [MODEL...]          (default: lite0 lite2)
 # env: BUILD (build), THREADS (2), BATCHES ("16 32": scan's batch and a
@@ -17,7 +20,8 @@
 #      run the accuracy part; 0: speed only), VARIANTS ("int8
 #      int8+fpdw int8+w16late": ordo's int8 precision and the int8 variants of the
 #      accuracy/speed frontier, nn/net.h; NAME@MARGIN sets the threshold),
-#      ORDO_DATA (../shared), ORDO_WEIGHTS.
+#      SPEED_EVERY (5: which photos are timed, see above), ORDO_DATA
+#      (../shared), ORDO_WEIGHTS.
 # Needs /usr/bin/python3 with torch, efficientnet_lite_pytorch, onnxruntime, PIL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +55,10 @@ done > "$tmp/calib"
     sed 's/^/calib /' "$tmp/calib"
     find "$DATA/datasets/imagenet-sample" -type f | LC_ALL=C sort | sed 's/^/imagenet /'
 } > "$tmp/list"
-grep -v '^calib ' "$tmp/list" | awk 'NR % 19 == 1' > "$tmp/speed_photos"
+# in a fixed shuffled order: a run shorter than one pass still times a
+# sample of every class (the list is sorted by class)
+grep -v '^calib ' "$tmp/list" | awk -v k="${SPEED_EVERY:-5}" 'NR % k == 1' |
+    shuf --random-source=<(yes) > "$tmp/speed_photos"
 ENGINES=""
 for v in $VARIANTS; do
     case $v in *@*) ENGINES="$ENGINES $v" ;; *) ENGINES="$ENGINES $v@0 $v" ;; esac

@@ -8,7 +8,7 @@
  * the fraction of images the fp32 re-check ran).
  * The input is deterministic pseudo-random data in [-1, 1] (the network's
  * speed does not depend on the pixel values), or with env
- * BENCH_NET_PHOTOS=LIST (a path at the end of each line, as bench_int8's
+ * BENCH_NET_PHOTOS=LIST (a path a line, or "SET PATH" as bench_int8's
  * lists) those photos, decoded and preprocessed once as `ordo scan` does,
  * taken in turn: an int8 net's re-check runs on the near-ties of real
  * photos, so its speed depends on them. */
@@ -39,7 +39,7 @@ static double now(void)
 
 /* The photos of LIST (the last field of each line), preprocessed into one
  * buffer of *n images of S x S x 3. */
-static float *load_photos(const char *list, int S, int *n)
+static float *load_photos(const char *list, int S, int *n, int *bad)
 {
     FILE *f = fopen(list, "r");
     if (!f) return NULL;
@@ -48,11 +48,13 @@ static float *load_photos(const char *list, int S, int *n)
     float *buf = NULL;
     int cap = 0;
     char line[4096];
-    *n = 0;
+    *n = *bad = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
-        char *p = strrchr(line, ' ');
-        p = p ? p + 1 : line;
+        /* "SET PATH" (a tag without '/', then the path, which may hold
+         * spaces: sports100's class folders do) or just "PATH". */
+        char *p = strchr(line, ' ');
+        p = p && !memchr(line, '/', (size_t)(p - line)) ? p + 1 : line;
         if (!*p) continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -62,8 +64,12 @@ static float *load_photos(const char *list, int S, int *n)
         }
         ordo_image im;
         ordo_err err = { "" };
-        if (ordo_img_load(p, &io, &im, &err)) continue;
+        if (ordo_img_load(p, &io, &im, &err)) {
+            (*bad)++;
+            continue;
+        }
         if (!ordo_img_preprocess(&im, S, 0.875f, buf + (size_t)*n * isz, &err)) (*n)++;
+        else (*bad)++;
         ordo_image_free(&im);
     }
     fclose(f);
@@ -97,8 +103,9 @@ int main(int argc, char **argv)
     ordo_pth_free(w);   /* the net keeps its own packed copy */
     const size_t isz = (size_t)S * S * 3;
     const char *list = getenv("BENCH_NET_PHOTOS");
-    int np = 0;
-    float *in = list && *list ? load_photos(list, S, &np) : malloc((size_t)batch * isz * sizeof *in);
+    int np = 0, bad = 0;
+    float *in = list && *list ? load_photos(list, S, &np, &bad) : malloc((size_t)batch * isz * sizeof *in);
+    if (bad) fprintf(stderr, "bench_net: %s: %d photos could not be read (left out)\n", list, bad);
     if (list && *list && np < batch) {
         fprintf(stderr, "bench_net: %s: %d photos, fewer than a batch\n", list, np);
         return 1;

@@ -1009,6 +1009,24 @@ static void t_int8_recheck(void)
         CHECK(ordo_net_set_recheck(net, -0.5, &err) == -1);
         CHECK(ordo_net_set_recheck(net, NAN, &err) == -1);
         CHECK(ordo_net_recheck(net) > 0);   /* unchanged by the refusals */
+        /* Thresholds are tuned per model (net.c recheck_default): lite2's
+         * int8 has its own, smaller one; variants tuned for all models at
+         * once have the same threshold on both. */
+        ordo_pth *w2 = open_weights("lite2");
+        ordo_net *l2 = w2 ? ordo_net_create_prec("lite2", w2, 1, "int8", &err) : NULL;
+        ordo_net *d0 = w2 ? ordo_net_create_prec("lite0", w, 1, "int8+fpdw", &err) : NULL;
+        ordo_net *d2 = w2 ? ordo_net_create_prec("lite2", w2, 1, "int8+fpdw", &err) : NULL;
+        if (w2) {
+            CHECK_MSG(l2 && d0 && d2, "%s", err.msg);
+            if (l2 && d0 && d2) {
+                CHECK(ordo_net_recheck(l2) > 0 && ordo_net_recheck(l2) < ordo_net_recheck(net));
+                CHECK(ordo_net_recheck(d2) > 0 && ordo_net_recheck(d2) == ordo_net_recheck(d0));
+            }
+        }
+        ordo_net_free(l2);
+        ordo_net_free(d0);
+        ordo_net_free(d2);
+        ordo_pth_free(w2);
         ordo_net_free(net);
     }
     ordo_net_free(f32);
