@@ -74,11 +74,18 @@ out=$(cd / && ORDO_PROJECT= "$BIN" status 2>&1); rc=$?
 check "no project: exit 1 naming ordo init" bash -c "[ $rc = 1 ] && grep -q 'ordo init' <<<'$out'"
 out=$("$BIN" scan --project "$P" --model lite2 "$SRC" 2>&1); rc=$?
 check "another model refused" bash -c "[ $rc != 0 ] && grep -q 'scanned with lite0' <<<\"\$1\"" _ "$out"
-# Precision: this project was scanned in fp32 (the default) and says so;
-# int8 is refused. An int8 project records it at init and keeps it.
-out=$("$BIN" scan --project "$P" --precision int8 "$SRC" 2>&1); rc=$?
-check "another precision refused" bash -c "[ $rc != 0 ] && grep -q 'computed in fp32' <<<\"\$1\"" _ "$out"
-check "precision recorded" [ "$(q "$P" "SELECT value FROM meta WHERE key='precision'")" = fp32 ]
+# Precision: this project was scanned in the default precision (int8 on a
+# CPU with AVX-512 VNNI unless ORDO_KERNEL=c, else fp32: nn/net.h
+# ordo_net_default_precision) and says so; the other is refused. An int8
+# project records it at init and keeps it.
+DEF=fp32 OTHER=int8
+if [ "${ORDO_KERNEL:-}" != c ] && grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
+    grep -qw avx512vl /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo; then
+    DEF=int8 OTHER=fp32
+fi
+out=$("$BIN" scan --project "$P" --precision $OTHER "$SRC" 2>&1); rc=$?
+check "another precision refused" bash -c "[ $rc != 0 ] && grep -q 'computed in $DEF' <<<\"\$1\"" _ "$out"
+check "precision recorded: $DEF, the default here" [ "$(q "$P" "SELECT value FROM meta WHERE key='precision'")" = $DEF ]
 out=$("$BIN" init --model lite0 --precision bf16 "$T/p8" 2>&1); rc=$?
 check "unknown precision refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown precision' <<<\"\$1\"" _ "$out"
 "$BIN" init --model lite0 --precision int8 "$T/p8" >/dev/null
@@ -88,6 +95,11 @@ find "$SPORTS/pool" -type f -name "*.jpg" | sort | head -5 | while read -r f; do
 check "int8 project scans" [ "$rc:$(q "$T/p8" "SELECT count(*) FROM images")" = 0:5 ]
 out=$("$BIN" scan --project "$T/p8" --precision fp32 "$T/few" 2>&1); rc=$?
 check "int8 project refuses fp32" bash -c "[ $rc != 0 ] && grep -q 'computed in int8' <<<\"\$1\"" _ "$out"
+# Without the VNNI kernels (ORDO_KERNEL=c stands for such a CPU) the default
+# is fp32: the portable int8 kernels are slower than fp32's.
+"$BIN" init --model lite0 "$T/pc" >/dev/null
+ORDO_KERNEL=c "$BIN" scan --project "$T/pc" --quiet "$T/few"; rc=$?
+check "default without VNNI kernels: fp32" [ "$rc:$(q "$T/pc" "SELECT value FROM meta WHERE key='precision'")" = 0:fp32 ]
 
 # Flip test-time augmentation: recorded at init, never mixed; with it a photo
 # and its mirror image get the same embedding (each is the mean of the same

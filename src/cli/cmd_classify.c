@@ -198,7 +198,8 @@ static void usage(FILE *f)
             "Prints the top ImageNet classes of each image; folders are read recursively.\n\n"
             "  --model M       lite0 (default), lite1 or lite2, or several joined by '+'\n"
             "                  (lite0+lite1+lite2: the mean of the networks' logits)\n"
-            "  --precision P   fp32 (default) or int8 (see `ordo init --help`)\n"
+            "  --precision P   fp32 or int8 (default: int8 on CPUs with AVX-512 VNNI, else\n"
+            "                  fp32; see `ordo init --help`)\n"
             "  --top K         classes per image (default 5)\n"
             "  --csv           CSV: path,rank,class_index,wnid,name,probability\n"
             "  --json          one JSON object per image per line\n"
@@ -212,7 +213,7 @@ static void usage(FILE *f)
 
 int cli_classify(int argc, char **argv)
 {
-    const char *model = "lite0", *weights = NULL, *prec = "fp32";
+    const char *model = "lite0", *weights = NULL, *prec = NULL;
     int top = 5, threads = 0, batch = 16;
     out_format fmt = OUT_TEXT;
     static const struct option opts[] = {
@@ -250,6 +251,8 @@ int cli_classify(int argc, char **argv)
     }
     if (threads <= 0)
         threads = cli_default_threads();
+    if (!prec)
+        prec = ordo_net_default_precision();
 
     ordo_err err = {{0}};
     file_list files = {0};

@@ -23,10 +23,12 @@ static void usage(FILE *f)
             "                  side by side, 3,840 values: the most accuracy per label);\n"
             "                  lite0 is the fast choice (3.7x less scan CPU; see\n"
             "                  docs/learn.md)\n"
-            "  --precision P   the network's precision, fp32 or int8 (int8: the 1x1 and most\n"
-            "                  depthwise layers in int8, photos near a top-1 tie re-checked\n"
-            "                  in fp32; 1.8-2x the images/s on CPUs with AVX-512 VNNI;\n"
-            "                  see docs/scan.md); otherwise the first scan's, else fp32\n"
+            "  --precision P   the network's precision, fp32 or int8 (int8: the 1x1, stem\n"
+            "                  and most depthwise layers in int8, photos near a top-1 tie\n"
+            "                  re-checked in fp32; 2.1-2.6x fp32's images/s and over 99 %% the\n"
+            "                  same top-1 class on CPUs with AVX-512 VNNI; see\n"
+            "                  docs/scan.md); otherwise the first scan's, else int8 on\n"
+            "                  CPUs with AVX-512 VNNI and fp32 on others\n"
             "  --tta T         test-time augmentation of every scan: none, or flip (the\n"
             "                  mean of the photo's and its mirror's outputs: twice the\n"
             "                  scan's network time; see docs/learn.md); otherwise none\n"
@@ -89,7 +91,7 @@ int cli_init(int argc, char **argv)
         char got[8];
         ordo_store *s = ordo_store_open(dir, 0, &err);
         int rc = s ? 0 : -1;
-        if (!rc && prec) rc = ordo_store_use_precision(s, prec, got, &err);
+        if (!rc && prec) rc = ordo_store_use_precision(s, prec, NULL, got, &err);
         if (!rc && tta) rc = ordo_store_use_tta(s, tta, got, &err);
         ordo_store_close(s);
         if (rc) {

@@ -220,7 +220,7 @@ static int scan_shard(const char *project, char *const *paths, int npaths,
     int rc = -1;
     char prec[8], tta[8];
     ordo_store *ps = ordo_store_open(project, 0, err);
-    if (!ps || ordo_store_use_precision(ps, so->precision, prec, err) ||
+    if (!ps || ordo_store_use_precision(ps, so->precision, ordo_net_default_precision(), prec, err) ||
         ordo_store_use_tta(ps, so->tta, tta, err)) {
         ordo_store_close(ps);
         goto out;

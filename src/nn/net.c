@@ -1726,6 +1726,15 @@ static const ordo_net_kernels8 *pick_kernels8(ordo_err *err)
     return &ordo_net_kernels8_c;
 }
 
+/* int8 where its VNNI kernels run (measured idle, with the re-check: 2.1-2.6x
+ * fp32's images/s, 99.2-99.3 % top-1 agreement; docs/scan.md), fp32
+ * where only the portable int8 kernels would (several times slower than
+ * fp32's SIMD kernels: same results, no point). */
+const char *ordo_net_default_precision(void)
+{
+    return pick_kernels8(NULL) == &ordo_net_kernels8_c ? "fp32" : "int8";
+}
+
 /* The int8 network's variants: the project precision "int8", and the
  * more accurate, slower points of the accuracy/speed frontier that
  * benchmarks build by name (bench/bench_int8.sh; a project cannot choose

@@ -43,6 +43,10 @@ ordo_net *ordo_net_create(const char *model, const ordo_pth *weights,
 ordo_net *ordo_net_create_prec(const char *model, const ordo_pth *weights,
                                int threads, const char *precision, ordo_err *err);
 void ordo_net_free(ordo_net *net);
+/* The precision a project gets when none is asked for or recorded:
+ * "int8" where the CPU runs the int8 kernels natively (AVX-512 VNNI and
+ * not ORDO_KERNEL=c), else "fp32". */
+const char *ordo_net_default_precision(void);
 
 int ordo_net_input_size(const ordo_net *net);
 const char *ordo_net_model(const ordo_net *net);

@@ -805,7 +805,8 @@ int ordo_scan_run(const char *project_dir, char *const *paths, int npaths,
     }
     char prec[8];
     char tta[8];
-    if (ordo_store_use_precision(sc->wstore, opts->precision, prec, err) ||
+    if (ordo_store_use_precision(sc->wstore, opts->precision, ordo_net_default_precision(), prec,
+                                  err) ||
         ordo_store_use_tta(sc->wstore, opts->tta, tta, err))
         goto out;
     sc->flip = !strcmp(tta, "flip");

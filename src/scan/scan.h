@@ -58,7 +58,8 @@ typedef struct ordo_scan_opts {
                                    embeddings side by side and the logits' mean, see
                                    nn/netlist.h); NULL: the project's, else
                                    ORDO_STORE_DEFAULT_MODEL */
-    const char *precision;      /* "fp32", "int8"; NULL: the project's, else the default */
+    const char *precision;      /* "fp32", "int8"; NULL: the project's, else
+                                   ordo_net_default_precision (nn/net.h) */
     const char *weights;        /* --weights DIR or .pth file; NULL: default */
     int threads;                /* network threads; <= 0: all cores */
     int decode_threads;         /* decode pool; <= 0: all cores */

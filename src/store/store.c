@@ -900,10 +900,13 @@ fail:
     return -1;
 }
 
-int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_err *err)
+int ordo_store_use_precision(ordo_store *s, const char *want, const char *dflt, char *out,
+                             ordo_err *err)
 {
-    if (want && strcmp(want, "fp32") && strcmp(want, "int8"))
-        return ordo_err_set(err, "unknown precision '%s' (fp32 or int8)", want);
+    if (!dflt) dflt = "fp32";
+    if ((want && strcmp(want, "fp32") && strcmp(want, "int8")) ||
+        (strcmp(dflt, "fp32") && strcmp(dflt, "int8")))
+        return ordo_err_set(err, "unknown precision '%s' (fp32 or int8)", want ? want : dflt);
     if (ordo_db_exec(s->db, "BEGIN IMMEDIATE", err))
         return -1;
     char cur[8];
@@ -911,7 +914,7 @@ int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_er
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    if (!want) want = cur[0] ? cur : ORDO_STORE_DEFAULT_PRECISION;
+    if (!want) want = cur[0] ? cur : dflt;
     return setting_settle(s, "precision", cur, want, cur[0] != 0, "results were computed in",
                           out, err);
 }

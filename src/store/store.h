@@ -142,12 +142,13 @@ void *ordo_store_db(ordo_store *s);
 /* The network's precision, "fp32" or "int8" (see nn/net.h): recorded like
  * the model (meta key "precision"), so a project's embeddings and
  * probabilities never mix precisions. want: the precision asked for, or
- * NULL for the project's, else ORDO_STORE_DEFAULT_PRECISION. Records it if
- * none is recorded, refuses a different one with a clear message, and
- * copies the result into out (8 bytes). A project scanned before
- * precisions were recorded counts as fp32. */
-#define ORDO_STORE_DEFAULT_PRECISION "fp32"
-int ordo_store_use_precision(ordo_store *s, const char *want, char *out, ordo_err *err);
+ * NULL for the project's, else dflt (the caller's default: the scan's is
+ * nn's ordo_net_default_precision; NULL: "fp32"). Records it if none is
+ * recorded, refuses a different one with a clear message, and copies the
+ * result into out (8 bytes). A project scanned before precisions were
+ * recorded counts as fp32. */
+int ordo_store_use_precision(ordo_store *s, const char *want, const char *dflt, char *out,
+                             ordo_err *err);
 /* The recorded precision ("" if none yet; "fp32" for a project scanned
  * before precisions were recorded) into out (8 bytes), without a
  * transaction of its own (so a caller's transaction may be open). */
