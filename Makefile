@@ -59,6 +59,18 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libordo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libordo.a $(LDFLAGS) $(LDLIBS)
 
+# The C programs of bench/ and tools/ (benchmarks, calibration), built on
+# demand by their scripts: `make build/bench/bench_net` (one rule, so every
+# script links them the same way).
+define link_c_program
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libordo.a $(LDFLAGS) $(LDLIBS)
+endef
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libordo.a
+	$(link_c_program)
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libordo.a
+	$(link_c_program)
+
 # test_dist checks the MPI build it is linked with (the stub or the real one).
 $(BUILD)/tests/test_dist: override CFLAGS += $(MPI_CFLAGS)
 
@@ -99,4 +111,4 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: all test san fuzz clean install uninstall
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(wildcard $(BUILD)/bench/*.d $(BUILD)/tools/*.d)

@@ -16,7 +16,7 @@ WORK=${WORK:-/tmp/ordo-bench-audit}
 mkdir -p "$WORK"
 BASE=${PROJ:-$WORK/pool}
 if [ ! -d "$BASE/.ordo" ]; then
-    "$ORDO" init --model lite0 "$BASE" >/dev/null
+    "$ORDO" init --model lite0 --precision fp32 "$BASE" >/dev/null
     "$ORDO" scan --project "$BASE" --quiet "$DATA/pool"
 fi
 P=$WORK/labels-$SEED

@@ -21,10 +21,7 @@ WORK=${WORK:-/tmp/ordo-bench-audit}
 PY=${ORDO_PYTHON:-/usr/bin/python3}
 export MAXPROBE=${MAXPROBE:-4}
 mkdir -p "$WORK" "$BUILD/bench"
-make -s -j2 BUILD="$BUILD" "$BUILD/libordo.a"
-LDLIBS=$(make -s --no-print-directory BUILD="$BUILD" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-cc -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_audit_scale" \
-   bench/bench_audit_scale.c "$BUILD/libordo.a" $LDLIBS
+make -s -j2 BUILD="$BUILD" "$BUILD/bench/bench_audit_scale"
 N=$(( BIG > SMALL ? BIG : SMALL ))
 F=$WORK/synthetic-$N.f16
 [ -s "$F.planted" ] && [ -s "$F" ] || "$BUILD/bench/bench_audit_scale" gen "$F" "$N"

@@ -32,11 +32,7 @@ ROUNDS=${ROUNDS:-2}
 VARIANTS=${VARIANTS:-baseline progressive}
 DATA=${ORDO_DATA:-../shared}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
-make -s BUILD="$BUILD" "$BUILD/libordo.a" "$BUILD/ordo"
-LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-mkdir -p "$BUILD/bench"
-cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_camera" \
-   bench/bench_camera.c "$BUILD/libordo.a" $LDLIBS
+make -s BUILD="$BUILD" "$BUILD/ordo" "$BUILD/bench/bench_camera"
 T=$(mktemp -d /tmp/ordo_bench_camera.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 CAM=${CAMDIR:-$T/photos}

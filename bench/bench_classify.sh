@@ -14,6 +14,7 @@ PY=${ORDO_PYTHON:-/usr/bin/python3}
 N=${1:-600}
 MODEL=${2:-lite0}
 BATCH=${BATCH:-16}
+PRECISION=${PRECISION:-fp32}   # the anchor runs fp32; int8 (the default on VNNI CPUs): PRECISION=int8
 DATA=${ORDO_DATA:-../shared}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 make -s BUILD="$BUILD" "$BUILD/ordo"
@@ -27,18 +28,14 @@ n=$(wc -l < "$list")
 size=$("$PY" -c "import sys; sys.path.insert(0, 'tools'); import reference; print(reference.SIZES['$MODEL'])")
 onnx="$BUILD/bench/$MODEL.onnx"
 [ -f "$onnx" ] || "$PY" tools/reference.py export-onnx --model "$MODEL" --weights "$WDIR/$MODEL.pth" --out "$onnx" >/dev/null 2>&1
-if [ ! -x "$BUILD/bench/bench_net" ]; then
-    LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-    cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_net" bench/bench_net.c \
-       "$BUILD/libordo.a" $LDLIBS
-fi
+make -s BUILD="$BUILD" "$BUILD/bench/bench_net"
 echo "# bench_classify: $n images ($MODEL), $(nproc) CPUs, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-8s %14s %14s %14s %9s %9s %12s\n" threads "net alone" "ordo classify" "PIL+ORT path" "(b)/(a)" "ordo/ORT" "ordo RSS MB"
 for t in 1 2; do
     a=$("$BUILD/bench/bench_net" "$MODEL" "$WDIR/$MODEL.pth" "$t" "$BATCH" 5 | grep -oE 'img/s=[0-9.]+' | cut -d= -f2)
     tf=$(mktemp)
     # xargs keeps odd file names intact
-    /usr/bin/time -f "%e %M" -o "$tf" xargs -d '\n' -a "$list" "$BUILD/ordo" classify --model "$MODEL" \
+    /usr/bin/time -f "%e %M" -o "$tf" xargs -d '\n' -a "$list" "$BUILD/ordo" classify --model "$MODEL" --precision "$PRECISION" \
         --threads "$t" --batch "$BATCH" --csv > /dev/null
     read -r secs rsskb < "$tf"; rm -f "$tf"
     b=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.2f", n / s }')

@@ -18,14 +18,10 @@ MODEL=${MODEL:-lite0}
 DIR=${ORDO_BENCH_FILTER_DIR:-/tmp/ordo-bench-filter}/$MODEL
 DATA=${ORDO_DATA:-$(cd .. && pwd)/shared}/datasets
 export OPENBLAS_NUM_THREADS=${THREADS:-2}
-make -s -j2 BUILD="$BUILD" "$BUILD/libordo.a" "$BUILD/ordo"
-LDLIBS=$(make -s --no-print-directory BUILD="$BUILD" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-mkdir -p "$BUILD/bench"
-cc -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_filter" \
-   bench/bench_filter.c "$BUILD/libordo.a" $LDLIBS
+make -s -j2 BUILD="$BUILD" "$BUILD/ordo" "$BUILD/bench/bench_filter"
 if [ ! -d "$DIR/.ordo" ]; then
     mkdir -p "$DIR"
-    "$BUILD/ordo" init --model "$MODEL" "$DIR" > /dev/null
+    "$BUILD/ordo" init --model "$MODEL" --precision fp32 "$DIR" > /dev/null
     echo "scanning sports100 and imagenet-sample into $DIR ($MODEL)..."
     "$BUILD/ordo" scan --project "$DIR" --quiet "$DATA/sports100" "$DATA/imagenet-sample"
 fi

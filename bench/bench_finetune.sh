@@ -21,7 +21,7 @@ if [ -n "${1:-}" ]; then
     cp -a "$1" "$tmp/p"
 else
     mkdir "$tmp/p"
-    "$BIN" init --model lite0 "$tmp/p" >/dev/null
+    "$BIN" init --model lite0 --precision fp32 "$tmp/p" >/dev/null
     /usr/bin/time -f "scan: %e s wall, %U+%S s CPU" "$BIN" scan --project "$tmp/p" --quiet "$SPORTS"
 fi
 /usr/bin/python3 - "$SPORTS" "$tmp/labels.csv" <<'EOF'

@@ -37,13 +37,7 @@ VARIANTS=${VARIANTS:-int8 int8+fpdw int8+w16late}
 DATA=${ORDO_DATA:-../shared}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
 
-make -s BUILD="$BUILD" "$BUILD/libordo.a"
-LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-mkdir -p "$BUILD/bench"
-for b in bench_net bench_int8; do
-    cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/$b" \
-       "bench/$b.c" "$BUILD/libordo.a" $LDLIBS
-done
+make -s BUILD="$BUILD" "$BUILD/bench/bench_net" "$BUILD/bench/bench_int8"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The calibration photos: the same list tools/calibrate.sh uses.

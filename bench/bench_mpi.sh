@@ -36,7 +36,7 @@ echo "scan: $n photos of sports100/pool (224x224 JPEG), lite0, --no-sync"
 run_scan() { # label, command... ; prints wall seconds and images/s
     local label=$1; shift
     local P=$T/p_$RANDOM
-    mkdir -p "$P"; "$BIN" init --model lite0 "$P" >/dev/null
+    mkdir -p "$P"; "$BIN" init --model lite0 --precision fp32 "$P" >/dev/null
     local t0 t1
     t0=$(date +%s.%N)
     "$@" --project "$P" --no-sync --threads 1 --decode-threads 1 "$SRC" >"$T/out" 2>&1

@@ -34,10 +34,7 @@ export OPENBLAS_NUM_THREADS=${THREADS:-2}
 PY=/usr/bin/python3
 ORDO=$BUILD/ordo
 mkdir -p "$DIR" "$BUILD/bench"
-make -s -j2 BUILD="$BUILD" "$BUILD/libordo.a" "$BUILD/ordo" || exit 1
-LDLIBS=$(make -s --no-print-directory BUILD="$BUILD" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-cc -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_next" \
-   bench/bench_next.c "$BUILD/libordo.a" $LDLIBS || exit 1
+make -s -j2 BUILD="$BUILD" "$BUILD/ordo" "$BUILD/bench/bench_next" || exit 1
 
 # One pristine project per size, generated once (a project of n images is the
 # prefix of a larger one: every image has its own seed).

@@ -16,17 +16,14 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 BIN=${ORDO_BIN:-$BUILD/ordo}
 MODEL=${MODEL:-lite0}
+PRECISION=${PRECISION:-fp32}   # the network-alone figure is fp32's: the scan in the same precision
 THREADS=${THREADS:-2}
 BATCH=${BATCH:-16}
 SECS=${SECS:-20}
 ROUNDS=${ROUNDS:-3}
 DATA=${ORDO_DATA:-$(cd .. && pwd)/shared}
 SPORTS=$DATA/datasets/sports100
-make -s BUILD="$BUILD" "$BUILD/libordo.a"
-LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-mkdir -p "$BUILD/bench"
-cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_scan_net" \
-   bench/bench_scan.c "$BUILD/libordo.a" $LDLIBS
+make -s BUILD="$BUILD" "$BUILD/bench/bench_scan"
 T=$(mktemp -d /tmp/ordo_bench_scan.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 mapfile -t imgs < <(find "$SPORTS/pool" -name '*.jpg' | sort)
@@ -36,11 +33,11 @@ for ((i = 0; i < 1000; i++)); do cp "${imgs[$((i * 3))]}" "$T/sub1000/$i.jpg"; d
 echo "# bench_scan: $MODEL, $THREADS threads, batch $BATCH, $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 net() {
-    "$BUILD/bench/bench_scan_net" "$MODEL" "$THREADS" "$BATCH" "$SECS" "${imgs[@]:0:64}" | tee -a "$T/net.txt"
+    "$BUILD/bench/bench_scan" "$MODEL" "$THREADS" "$BATCH" "$SECS" "${imgs[@]:0:64}" | tee -a "$T/net.txt"
 }
 scan() {   # label, n, path..., prints images/s and peak RSS
     local label=$1 n=$2; shift 2
-    rm -rf "$T/p"; mkdir "$T/p"; "$BIN" init --model "$MODEL" "$T/p" >/dev/null
+    rm -rf "$T/p"; mkdir "$T/p"; "$BIN" init --model "$MODEL" --precision "$PRECISION" "$T/p" >/dev/null
     /usr/bin/time -f "%e %U %S %M" -o "$T/time" "$BIN" scan --project "$T/p" --quiet \
         --threads "$THREADS" --batch "$BATCH" "$@"
     read -r e u s m <"$T/time"

@@ -7,11 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-make -s BUILD="$BUILD" "$BUILD/libordo.a"
-LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-mkdir -p "$BUILD/bench"
-cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench/bench_store" \
-   bench/bench_store.c "$BUILD/libordo.a" $LDLIBS
+make -s BUILD="$BUILD" "$BUILD/bench/bench_store"
 echo "# bench_store, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in ${*:-100000 1000000}; do
     "$BUILD/bench/bench_store" "$n"

@@ -56,7 +56,7 @@ def probs_ordo(ordo, paths, top):
     out = {}
     step = 256
     for i in range(0, len(paths), step):
-        r = subprocess.run([ordo, "classify", "--csv", "--top", str(top)] + paths[i:i + step],
+        r = subprocess.run([ordo, "classify", "--precision", "fp32", "--csv", "--top", str(top)] + paths[i:i + step],
                            capture_output=True, text=True)
         if r.returncode != 0 and not r.stdout:
             raise RuntimeError("ordo classify failed: " + r.stderr.strip()[-300:])

@@ -14,11 +14,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 DATA=${ORDO_DATA:-../shared}
 WDIR=${ORDO_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/ordo/weights}
-make -s BUILD="$BUILD" "$BUILD/libordo.a"
-LDLIBS=$(make -s --no-print-directory --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs)
-mkdir -p "$BUILD/tools"
-cc -O2 -g -std=c11 -Wall -Wextra -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/tools/calibrate" \
-   tools/calibrate.c "$BUILD/libordo.a" $LDLIBS
+make -s BUILD="$BUILD" "$BUILD/tools/calibrate"
 list=$(mktemp)
 trap 'rm -f "$list"' EXIT
 for d in "$DATA"/datasets/sports100/pool/*/; do
