@@ -86,6 +86,8 @@ fi
 out=$("$BIN" scan --project "$P" --precision $OTHER "$SRC" 2>&1); rc=$?
 check "another precision refused" bash -c "[ $rc != 0 ] && grep -q 'computed in $DEF' <<<\"\$1\"" _ "$out"
 check "precision recorded: $DEF, the default here" [ "$(q "$P" "SELECT value FROM meta WHERE key='precision'")" = $DEF ]
+check "status names the precision" bash -c "'$BIN' status --project '$P' --json | grep -q '\"precision\":\"$DEF\"' &&
+    '$BIN' status --project '$P' | grep -q '^precision  $DEF\$'"
 out=$("$BIN" init --model lite0 --precision bf16 "$T/p8" 2>&1); rc=$?
 check "unknown precision refused at init" bash -c "[ $rc = 2 ] && grep -q 'unknown precision' <<<\"\$1\"" _ "$out"
 "$BIN" init --model lite0 --precision int8 "$T/p8" >/dev/null

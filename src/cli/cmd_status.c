@@ -14,7 +14,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: ordo status [--project DIR] [--json]\n"
             "Counts of files (ok, failed by reason, missing), distinct images, duplicates,\n"
-            "labeled images, the model, the last scan and the most predicted classes.\n");
+            "labeled images, the model and its precision, the last scan and the most\n"
+            "predicted classes.\n");
 }
 
 static void iso_time(char *out, size_t cap, double t)
@@ -62,7 +63,9 @@ int cli_status(int argc, char **argv)
     /* class names: ImageNet's (wnids without WordNet), or the imported
      * model's own */
     cli_colnames cn;
-    int bad = cli_colnames_open(s, &cn, &err);
+    char prec[8] = "", tta[8] = "";   /* "" until the first scan records them */
+    int bad = ordo_store_precision(s, prec, &err) || ordo_store_tta(s, tta, &err) ||
+              cli_colnames_open(s, &cn, &err);
     ordo_store_close(s);
     if (bad) {
         fprintf(stderr, "ordo status: %s\n", err.msg);
@@ -79,6 +82,12 @@ int cli_status(int argc, char **argv)
             ordo_text_json(stdout, st.model);
         else
             printf("null");
+        printf(",\"precision\":");
+        if (prec[0]) ordo_text_json(stdout, prec);
+        else printf("null");
+        printf(",\"tta\":");
+        if (tta[0]) ordo_text_json(stdout, tta);
+        else printf("null");
         printf(",\"files\":%lld,\"images\":%lld,\"ok\":%lld,\"failed\":%lld,"
                "\"failed_by_reason\":{",
                (long long)st.files, (long long)st.images, (long long)st.ok,
@@ -110,6 +119,8 @@ int cli_status(int argc, char **argv)
     } else {
         printf("project    %s\n", dir);
         printf("model      %s\n", st.model[0] ? st.model : "(none yet: set by the first scan)");
+        if (prec[0])
+            printf("precision  %s%s\n", prec, !strcmp(tta, "flip") ? ", flip test-time augmentation" : "");
         printf("files      %lld present: %lld ok, %lld failed; %lld missing\n",
                (long long)st.files, (long long)st.ok, (long long)st.failed,
                (long long)st.missing);
