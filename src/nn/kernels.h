@@ -147,8 +147,9 @@ typedef void ordo_net_dw8_fn(int k, int s, int pl, int Wout, int C,
 /* ---- the int8 stem (net.c, "int8 stem") ----
  *
  * The stem (3x3, stride 2, 3 input channels) runs as an int8 GEMM with
- * K = 28 over im2col rows of bytes, through the kernel set's gemm8 or
- * gemm8q (the latter writing block 0's depthwise input codes). Its input
+ * K = 28 over im2col rows of bytes, through the kernel set's gemmw16 or
+ * gemmw16q (16-bit weights; the latter writing block 0's depthwise input
+ * codes). Its input
  * codes are the pixels themselves: u = clamp(round_half_even(128 x + 127),
  * 0, 255) of the network input x = (pixel - 127) / 128 (exact for a resize
  * rounded to bytes, as ordo's). This builds the rows: output pixel

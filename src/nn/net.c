@@ -1066,6 +1066,20 @@ static long dw8_row_bytes(const blk *B)
     return (long)ORDO_NET_DW8_QUADS(B->win) * 4 * B->cexpp;
 }
 
+/* Zeroes the padding slots of n quad-layout rows of block B's depthwise
+ * input at dst (the first quad, and from the quad of slot W + 4 on); the
+ * GEMM that writes the codes (expand8's, or the int8 stem's) fills the
+ * rest. */
+static void dw8_clear_pad(const blk *B, uint8_t *dst, int n)
+{
+    const long qrow = dw8_row_bytes(B), qb = 4L * B->cexpp;
+    const int full = (B->win + 4) / 4, Q = ORDO_NET_DW8_QUADS(B->win);
+    for (int r = 0; r < n; r++) {
+        memset(dst + r * qrow, 0, (size_t)qb);
+        memset(dst + r * qrow + full * qb, 0, (size_t)((Q - full) * qb));
+    }
+}
+
 /* Block B's expansion of n input rows (in: their floats, B->cinp a pixel)
  * into quad-layout codes at dst, n rows of dw8_row_bytes; the padding
  * slots (the first quad, and from the quad of slot W + 4 on) are zeroed
@@ -1073,15 +1087,11 @@ static long dw8_row_bytes(const blk *B)
 static void expand8(const ordo_net *net, const blk *B, scratch *sc, const float *in, int n,
                     uint8_t *dst)
 {
-    const long qrow = dw8_row_bytes(B), qb = 4L * B->cexpp;
-    const int W = B->win, full = (W + 4) / 4, Q = ORDO_NET_DW8_QUADS(W);
-    for (int r = 0; r < n; r++) {
-        memset(dst + r * qrow, 0, (size_t)qb);
-        memset(dst + r * qrow + full * qb, 0, (size_t)((Q - full) * qb));
-    }
+    const int W = B->win;
+    dw8_clear_pad(B, dst, n);
     net->k8->quant(in, (long)n * W, B->cinp, B->qe.inv, B->qe.off, sc->q);
     net->k8->gemm8q(n * W, B->cexpp, B->qd.ek, sc->q, B->cinp, B->qd.ew, B->qd.emul, B->qd.eadd,
-                    dst, W, qrow);
+                    dst, W, dw8_row_bytes(B));
 }
 
 /* Depthwise output row y of block B from the quad-layout rows expand8
@@ -1178,17 +1188,13 @@ static void stem8_rows(const ordo_net *net, const float *img, float *out, int y0
         }
     }
     const blk *B0 = &net->b[0];
-    const long rb = dw8_row_bytes(B0), qb = 4L * B0->cexpp;
-    const int full = (W + 4) / 4, Q = ORDO_NET_DW8_QUADS(W);
+    const long rb = dw8_row_bytes(B0);
     for (int ya = y0; ya < y1; ya += STEM8_G) {
         const int yb = ya + STEM8_G < y1 ? ya + STEM8_G : y1;
         ordo_net_stem8_col(img8, S, net->stem_pt, net->stem_pl, ya, yb, W, col);
         if (net->stem8 == 2) {
             uint8_t *dst = (uint8_t *)out + (long)ya * rb;
-            for (int r = 0; r < yb - ya; r++) {   /* the padding slots, as expand8 */
-                memset(dst + r * rb, 0, (size_t)qb);
-                memset(dst + r * rb + full * qb, 0, (size_t)((Q - full) * qb));
-            }
+            dw8_clear_pad(B0, dst, yb - ya);
             net->k8->gemmw16q((yb - ya) * W, STEM_C, STEM8_K, col, STEM8_K, net->qs.w,
                               net->qs.wl, B0->qd.emul, B0->qd.eadd, dst, W, rb);
         } else {

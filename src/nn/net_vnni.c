@@ -482,19 +482,26 @@ INL __m512i quad4(const int n, const __m512i *c, __m512 mul, __m512 add)
     return u;
 }
 
+/* A tile's mr pixels x 16 channels (sums c, channels' mul and add) as
+ * codes into the quads at dst (qb bytes a quad), four pixels a store. */
+INL void store_quads(const int mr, const __m512i *c, const float *mul, const float *add,
+                     uint8_t *dst, long qb)
+{
+    const __m512 m = _mm512_loadu_ps(mul), a = _mm512_loadu_ps(add);
+#pragma GCC unroll 3
+    for (int q = 0; q < (mr + 3) / 4; q++) {
+        const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
+        _mm512_storeu_si512(dst + q * qb, quad4(n, c + 4 * q, m, a));
+    }
+}
+
 INL void tile32q(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
                  const float *mul, const float *add, uint8_t *dst, long qb)
 {
     __m512i c0[MR], c1[MR];
     acc32(mr, K, A, lda, B, c0, c1);
-    const __m512 m0 = _mm512_loadu_ps(mul), m1 = _mm512_loadu_ps(mul + 16);
-    const __m512 a0 = _mm512_loadu_ps(add), a1 = _mm512_loadu_ps(add + 16);
-#pragma GCC unroll 3
-    for (int q = 0; q < (mr + 3) / 4; q++) {
-        const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
-        _mm512_storeu_si512(dst + q * qb, quad4(n, c0 + 4 * q, m0, a0));
-        _mm512_storeu_si512(dst + q * qb + 64, quad4(n, c1 + 4 * q, m1, a1));
-    }
+    store_quads(mr, c0, mul, add, dst, qb);
+    store_quads(mr, c1, mul + 16, add + 16, dst + 64, qb);
 }
 
 INL void tile16q(const int mr, int K, const uint8_t *A, int lda, const int8_t *B,
@@ -509,12 +516,7 @@ INL void tile16q(const int mr, int K, const uint8_t *A, int lda, const int8_t *B
         for (int i = 0; i < mr; i++)
             c0[i] = dpbusd(c0[i], bcast4(A + (long)i * lda + k), w0);
     }
-    const __m512 m0 = _mm512_loadu_ps(mul), a0 = _mm512_loadu_ps(add);
-#pragma GCC unroll 3
-    for (int q = 0; q < (mr + 3) / 4; q++) {
-        const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
-        _mm512_storeu_si512(dst + q * qb, quad4(n, c0 + 4 * q, m0, a0));
-    }
+    store_quads(mr, c0, mul, add, dst, qb);
 }
 
 #define TILE_CASESQ(fn)                                                     \
@@ -718,14 +720,7 @@ INL void tilewq(const int mr, const int nw, int K, const uint8_t *A, int lda, co
         }
     }
 #pragma GCC unroll 2
-    for (int j = 0; j < nw; j++) {
-        const __m512 m = _mm512_loadu_ps(mul + 16 * j), ad = _mm512_loadu_ps(add + 16 * j);
-#pragma GCC unroll 3
-        for (int q = 0; q < (mr + 3) / 4; q++) {
-            const int n = mr - 4 * q < 4 ? mr - 4 * q : 4;
-            _mm512_storeu_si512(dst + q * qb + 64 * j, quad4(n, c[j] + 4 * q, m, ad));
-        }
-    }
+    for (int j = 0; j < nw; j++) store_quads(mr, c[j], mul + 16 * j, add + 16 * j, dst + 64 * j, qb);
 }
 
 #define TILE_CASESWQ(nw)                                                          \
