@@ -1635,8 +1635,9 @@ done:
  * reaches 99 %, both as counted and as predicted by a noise model fitted
  * on the same photos (every photo's int8-vs-fp32 error on its gaps to
  * int8's nine runners-up). The count alone rests on the few photos int8
- * changes (lite0: 10, lite2: 4) and swings with any change of the int8
- * arithmetic; the model uses every photo (docs/scan.md). int8 (with its
+ * changes (lite0: 13, lite2: 2 with the int8 stem; 10 and 4 before) and
+ * swings with any change of the int8 arithmetic; the model uses every
+ * photo (docs/scan.md). int8 (with its
  * int8 stem): lite0 0.10 (counted and predicted: 0.06 and 0.10; 8.0 % of
  * them re-checked), lite1 0.10 (0.05 and 0.10; 9.3 %), lite2 0.07 (0.00
  * and 0.07; 4.0 %). int8+fpstem, the int8 of before the int8 stem: lite0
