@@ -11,3 +11,6 @@ printf '\003{"path": "a.jpg", "label": "tennis", "annotator": "ann", "created": 
 printf '\004[{"data": {"image": "/data/local-files/?d=photos%%2Fa%%20b.jpg"}, "annotations": [{"completed_by": {"email": "a@b.c"}, "created_at": "2024-05-01T12:30:45.123456Z", "result": [{"type": "choices", "value": {"choices": ["tennis"]}}]}, {"completed_by": 3, "was_cancelled": true, "result": []}]}]' > "$1/studio"
 printf '\0052024-05-01T12:30:45.123456Z' > "$1/time"
 printf '\006golf\ntennis\r\nair hockey\n' > "$1/classes"
+# A JSON string with a raw line break: jansson's error quotes it (an error
+# message of two lines before ordo_err kept messages to one).
+printf '\004[{"d\\\nJ\nata": {"image": "x"}}]' > "$1/studio-raw-newline"

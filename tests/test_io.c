@@ -248,10 +248,14 @@ static void t_labels(void)
         {"[{\"data\": {\"image\": \"x\"}, \"annotations\": [{\"result\": "
          "[{\"value\": {\"choices\": [\"a\", \"b\"]}}]}]}]", "2 choices"},
         {"[", "line 1"},
+        /* a raw line break inside a JSON string: jansson's error text
+         * quotes it (fuzz_vectors); the message stays one line */
+        {"[{\"d\\\nJ\nata\": 1}]", "invalid escape near '\"d\\?'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = ordo_io_labels_studio(bad[i].in, strlen(bad[i].in), &l, &err);
-        CHECK_MSG(rc != 0 && strstr(err.msg, bad[i].why), "studio %zu: '%s'", i, err.msg);
+        CHECK_MSG(rc != 0 && strstr(err.msg, bad[i].why) && !strpbrk(err.msg, "\n\r"),
+                  "studio %zu: '%s'", i, err.msg);
     }
 }
 

@@ -4,6 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The message is one line (err.h) whatever it quotes: a parser's error
+ * text can hold the input's own line breaks (jansson's "near '...'" of a
+ * JSON string with a raw newline, found by fuzz_vectors), and file names
+ * may hold any byte but NUL. Control characters become '?', as ls shows
+ * them; UTF-8 is left alone. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 int ordo_err_set(ordo_err *err, const char *fmt, ...)
 {
     if (err) {
@@ -11,6 +22,7 @@ int ordo_err_set(ordo_err *err, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        one_line(err->msg);
     }
     return -1;
 }
@@ -38,6 +50,7 @@ int ordo_err_wrap(ordo_err *err, const char *fmt, ...)
             used += ol;
         }
         err->msg[used] = 0;
+        one_line(err->msg);
     }
     return -1;
 }

@@ -16,7 +16,9 @@ typedef struct ordo_err {
 } ordo_err;
 
 /* Sets err->msg (printf-style) and returns -1, so callers can write
- * `return ordo_err_set(err, "bad %s", x);`. err may be NULL. */
+ * `return ordo_err_set(err, "bad %s", x);`. err may be NULL. Control
+ * characters in the result (a quoted file name's or parser's line
+ * breaks) become '?', so the message stays one line; so in _wrap. */
 int ordo_err_set(ordo_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
